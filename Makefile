@@ -1,0 +1,27 @@
+# Thin wrapper over scripts/ and CMake; see README.md.
+.PHONY: deps build run test fuzz bench-ingest format format-check lint clean
+
+deps:
+	@scripts/deps.sh
+
+build: deps
+	@scripts/build.sh release build
+
+run: build
+	@scripts/run.sh
+
+test: deps
+	@scripts/test.sh
+
+fuzz: deps
+	@SYNKRO_EXTRA_PKGS="clang libclang-rt-14-dev" scripts/deps.sh
+	@scripts/build.sh fuzz build-fuzz
+
+format:
+	@git ls-files '*.c' '*.h' | xargs clang-format -i
+
+format-check:
+	@git ls-files '*.c' '*.h' | xargs clang-format --dry-run --Werror
+
+clean:
+	rm -rf build build-test build-fuzz

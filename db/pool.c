@@ -1,0 +1,260 @@
+/* pool.c: the libpq connection pool.
+ *
+ * Owns every PGconn it opened. Slots are either idle (conn may be NULL,
+ * meaning "connect on next use") or borrowed. A borrower returns the slot
+ * with db_pool_release(); the slot is found again by pointer. Must not run
+ * queries for callers except the statement_timeout setup. */
+#include "db/pool.h"
+
+#include <errno.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+struct db_slot {
+    PGconn *conn;
+    bool borrowed;
+};
+
+struct db_pool {
+    pthread_mutex_t lock;
+    pthread_cond_t freed;
+    char *conninfo;
+    char *application_name;
+    int statement_timeout_ms;
+    int connect_timeout_s;
+    int size;
+    struct db_slot *slots;
+    bool destroyed;
+};
+
+struct db_pool *db_pool_create(const struct db_pool_options *opts)
+{
+    if (!opts || !opts->conninfo || opts->size < 1)
+        return NULL;
+    struct db_pool *pool = calloc(1, sizeof *pool);
+    if (!pool)
+        return NULL;
+    pool->conninfo = strdup(opts->conninfo);
+    pool->application_name = strdup(opts->application_name ? opts->application_name : "synkro");
+    pool->slots = calloc((size_t)opts->size, sizeof *pool->slots);
+    if (!pool->conninfo || !pool->application_name || !pool->slots) {
+        free(pool->conninfo);
+        free(pool->application_name);
+        free(pool->slots);
+        free(pool);
+        return NULL;
+    }
+    pool->size = opts->size;
+    pool->statement_timeout_ms = opts->statement_timeout_ms;
+    pool->connect_timeout_s = opts->connect_timeout_s > 0 ? opts->connect_timeout_s : 5;
+    pthread_mutex_init(&pool->lock, NULL);
+    pthread_cond_init(&pool->freed, NULL);
+    return pool;
+}
+
+/* libpq's error text can be multi-line; keep the first line only. */
+static void first_line(char *err, size_t errlen, const char *prefix, const char *msg)
+{
+    snprintf(err, errlen, "%s%s", prefix, msg ? msg : "");
+    char *nl = strchr(err, '\n');
+    if (nl)
+        *nl = '\0';
+}
+
+static PGconn *pool_connect(struct db_pool *pool, char *err, size_t errlen)
+{
+    char timeout[16];
+    snprintf(timeout, sizeof timeout, "%d", pool->connect_timeout_s);
+    const char *keys[] = {"dbname", "connect_timeout", "fallback_application_name", NULL};
+    const char *vals[] = {pool->conninfo, timeout, pool->application_name, NULL};
+    PGconn *conn = PQconnectdbParams(keys, vals, 1);
+    if (!conn) {
+        snprintf(err, errlen, "database connection failed: out of memory");
+        return NULL;
+    }
+    if (PQstatus(conn) != CONNECTION_OK) {
+        first_line(err, errlen, "database connection failed: ", PQerrorMessage(conn));
+        PQfinish(conn);
+        return NULL;
+    }
+    char st[24];
+    snprintf(st, sizeof st, "%d", pool->statement_timeout_ms);
+    const char *params[] = {st};
+    PGresult *res =
+        db_exec(conn, "SELECT set_config('statement_timeout', $1, false)", 1, params, err, errlen);
+    if (!res) {
+        PQfinish(conn);
+        return NULL;
+    }
+    PQclear(res);
+    return conn;
+}
+
+static void deadline_after(struct timespec *ts, int ms)
+{
+    clock_gettime(CLOCK_REALTIME, ts);
+    ts->tv_sec += ms / 1000;
+    ts->tv_nsec += (long)(ms % 1000) * 1000000L;
+    if (ts->tv_nsec >= 1000000000L) {
+        ts->tv_sec++;
+        ts->tv_nsec -= 1000000000L;
+    }
+}
+
+PGconn *db_pool_acquire(struct db_pool *pool, int wait_ms, char *err, size_t errlen)
+{
+    struct timespec deadline;
+    deadline_after(&deadline, wait_ms);
+    pthread_mutex_lock(&pool->lock);
+    struct db_slot *slot = NULL;
+    for (;;) {
+        /* prefer a slot with an open connection */
+        for (int i = 0; i < pool->size && !slot; i++)
+            if (!pool->slots[i].borrowed && pool->slots[i].conn)
+                slot = &pool->slots[i];
+        for (int i = 0; i < pool->size && !slot; i++)
+            if (!pool->slots[i].borrowed)
+                slot = &pool->slots[i];
+        if (slot)
+            break;
+        int rc = pthread_cond_timedwait(&pool->freed, &pool->lock, &deadline);
+        if (rc == ETIMEDOUT) {
+            pthread_mutex_unlock(&pool->lock);
+            snprintf(err, errlen, "no database connection free within %d ms (pool of %d)", wait_ms,
+                     pool->size);
+            return NULL;
+        }
+    }
+    slot->borrowed = true;
+    PGconn *conn = slot->conn;
+    slot->conn = NULL;
+    pthread_mutex_unlock(&pool->lock);
+
+    if (conn && PQstatus(conn) != CONNECTION_OK) {
+        PQfinish(conn);
+        conn = NULL;
+    }
+    if (!conn)
+        conn = pool_connect(pool, err, errlen);
+
+    pthread_mutex_lock(&pool->lock);
+    if (conn)
+        slot->conn = conn;
+    else
+        slot->borrowed = false;
+    if (!conn)
+        pthread_cond_signal(&pool->freed);
+    pthread_mutex_unlock(&pool->lock);
+    return conn;
+}
+
+void db_pool_release(struct db_pool *pool, PGconn *conn, bool broken)
+{
+    if (!conn)
+        return;
+    if (!broken && (PQstatus(conn) != CONNECTION_OK || PQtransactionStatus(conn) != PQTRANS_IDLE))
+        broken = true;
+    bool pool_destroyed = false;
+    pthread_mutex_lock(&pool->lock);
+    struct db_slot *slot = NULL;
+    for (int i = 0; i < pool->size && !slot; i++)
+        if (pool->slots[i].borrowed && pool->slots[i].conn == conn)
+            slot = &pool->slots[i];
+    if (slot) {
+        slot->borrowed = false;
+        if (broken || pool->destroyed)
+            slot->conn = NULL;
+        pool_destroyed = pool->destroyed;
+        pthread_cond_broadcast(&pool->freed);
+    }
+    pthread_mutex_unlock(&pool->lock);
+    if (!slot || broken || pool_destroyed)
+        PQfinish(conn);
+}
+
+int db_pool_open_count(struct db_pool *pool)
+{
+    pthread_mutex_lock(&pool->lock);
+    int n = 0;
+    for (int i = 0; i < pool->size; i++)
+        if (pool->slots[i].conn)
+            n++;
+    pthread_mutex_unlock(&pool->lock);
+    return n;
+}
+
+int db_pool_destroy(struct db_pool *pool, int wait_ms)
+{
+    if (!pool)
+        return 0;
+    struct timespec deadline;
+    deadline_after(&deadline, wait_ms);
+    pthread_mutex_lock(&pool->lock);
+    pool->destroyed = true;
+    for (;;) {
+        int borrowed = 0;
+        for (int i = 0; i < pool->size; i++) {
+            if (pool->slots[i].borrowed)
+                borrowed++;
+            else if (pool->slots[i].conn) {
+                PQfinish(pool->slots[i].conn);
+                pool->slots[i].conn = NULL;
+            }
+        }
+        if (!borrowed)
+            break;
+        if (pthread_cond_timedwait(&pool->freed, &pool->lock, &deadline) == ETIMEDOUT) {
+            /* Someone still holds a connection: freeing now would let them
+             * touch freed memory on release, so leave the pool allocated. */
+            pthread_mutex_unlock(&pool->lock);
+            return -1;
+        }
+    }
+    pthread_mutex_unlock(&pool->lock);
+    pthread_mutex_destroy(&pool->lock);
+    pthread_cond_destroy(&pool->freed);
+    free(pool->slots);
+    free(pool->conninfo);
+    free(pool->application_name);
+    free(pool);
+    return 0;
+}
+
+PGresult *db_exec(PGconn *conn, const char *sql, int nparams, const char *const *params, char *err,
+                  size_t errlen)
+{
+    PGresult *res = PQexecParams(conn, sql, nparams, NULL, params, NULL, NULL, 0);
+    ExecStatusType st = res ? PQresultStatus(res) : PGRES_FATAL_ERROR;
+    if (st == PGRES_COMMAND_OK || st == PGRES_TUPLES_OK)
+        return res;
+    const char *msg = res ? PQresultErrorMessage(res) : PQerrorMessage(conn);
+    if (!msg || !*msg)
+        msg = PQerrorMessage(conn);
+    first_line(err, errlen, "database error: ", msg);
+    PQclear(res);
+    return NULL;
+}
+
+bool db_conn_lost(PGconn *conn)
+{
+    return PQstatus(conn) != CONNECTION_OK;
+}
+
+PGresult *db_pool_exec(struct db_pool *pool, int wait_ms, const char *sql, int nparams,
+                       const char *const *params, char *err, size_t errlen)
+{
+    for (int attempt = 0; attempt < 2; attempt++) {
+        PGconn *conn = db_pool_acquire(pool, wait_ms, err, errlen);
+        if (!conn)
+            return NULL;
+        PGresult *res = db_exec(conn, sql, nparams, params, err, errlen);
+        bool lost = !res && db_conn_lost(conn);
+        db_pool_release(pool, conn, lost);
+        if (res || !lost)
+            return res;
+    }
+    return NULL;
+}

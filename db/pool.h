@@ -1,0 +1,67 @@
+/* pool.h: a bounded, thread-safe pool of libpq connections.
+ *
+ * At most `size` connections, opened lazily. db_pool_acquire() waits (bounded)
+ * for a free slot, then hands out a connection that is known to be usable:
+ * a connection that libpq reports as broken, or that the caller released
+ * with `broken`, is closed and replaced by a fresh one. Every connection runs
+ * with statement_timeout set. Queries go through PQexecParams only (see
+ * db_exec), never through string-built SQL.
+ *
+ * Locking: pool->lock (a mutex + condition variable) guards the slot table;
+ * connecting happens outside the lock so one slow connect does not stall
+ * other threads. A PGconn is used by one thread at a time: its borrower. */
+#ifndef SYNKRO_DB_POOL_H
+#define SYNKRO_DB_POOL_H
+
+#include <libpq-fe.h>
+#include <stdbool.h>
+#include <stddef.h>
+
+struct db_pool;
+
+struct db_pool_options {
+    const char *conninfo;     /* URL or key=value conninfo */
+    int size;                 /* max connections */
+    int statement_timeout_ms; /* set on every connection */
+    int connect_timeout_s;
+    const char *application_name;
+};
+
+/* Creates the pool; connects nothing yet. NULL on bad options or OOM.
+ * Caller destroys with db_pool_destroy(). */
+struct db_pool *db_pool_create(const struct db_pool_options *opts);
+
+/* Borrows a usable connection, waiting at most wait_ms for a free slot.
+ * NULL on timeout or when the database cannot be reached; err says which
+ * (never contains the password). */
+PGconn *db_pool_acquire(struct db_pool *pool, int wait_ms, char *err, size_t errlen);
+
+/* Returns a connection. Pass broken=true after an error that may have left
+ * the connection unusable; it is also closed when libpq says it is bad or a
+ * transaction was left open. */
+void db_pool_release(struct db_pool *pool, PGconn *conn, bool broken);
+
+/* Closes every connection and frees the pool, waiting at most wait_ms for
+ * borrowed connections to come back. Returns -1 (and leaves the pool
+ * allocated, so late releases stay safe) when some never did. */
+int db_pool_destroy(struct db_pool *pool, int wait_ms);
+
+/* Number of connections currently open (idle + borrowed). */
+int db_pool_open_count(struct db_pool *pool);
+
+/* Runs one parameterised statement on conn. Returns the PGresult (caller
+ * PQclear()s) when its status is COMMAND_OK or TUPLES_OK; else NULL with the
+ * server's message in err. */
+PGresult *db_exec(PGconn *conn, const char *sql, int nparams, const char *const *params, char *err,
+                  size_t errlen);
+
+/* True when the last failure on conn was a lost connection (so the caller
+ * should release it as broken and may retry once on a fresh one). */
+bool db_conn_lost(PGconn *conn);
+
+/* Acquires, runs one statement, and retries once on a fresh connection when
+ * the first one turned out to be dead (after a database restart). */
+PGresult *db_pool_exec(struct db_pool *pool, int wait_ms, const char *sql, int nparams,
+                       const char *const *params, char *err, size_t errlen);
+
+#endif

@@ -1,0 +1,25 @@
+/* app.h: the process-wide context handed to every request handler.
+ *
+ * Built once by serve.c before the HTTP daemon starts and torn down after it
+ * stops; handlers only read it. Members that change at run time carry their
+ * own synchronisation (the pool locks, metrics are atomic). */
+#ifndef SYNKRO_SERVER_APP_H
+#define SYNKRO_SERVER_APP_H
+
+#include "db/migrate.h"
+#include "db/pool.h"
+#include "server/config.h"
+
+#include <stdatomic.h>
+
+struct ingest_writer;
+
+struct app {
+    const struct config *cfg;
+    struct db_pool *pool;
+    const struct migration_set *migrations;
+    struct ingest_writer *ingest; /* group-commit writer for webhook events */
+    atomic_int shutting_down;
+};
+
+#endif

@@ -1,0 +1,460 @@
+/* http.c: the libmicrohttpd daemon, request lifecycle and response helpers.
+ *
+ * Owns the daemon and every per-request context (struct http_request, from
+ * the URI-log callback to the completion callback). Decides 404/405/413/415
+ * and admin 401 before a body is read; buffers at most max_body_bytes; writes
+ * the access log and HTTP metrics on completion. Must not know any endpoint:
+ * those live in the route table and handlers/. */
+#include "server/http.h"
+
+#include "server/log.h"
+#include "server/metrics.h"
+#include "server/routes.h"
+#include "server/strbuf.h"
+
+#include <arpa/inet.h>
+#include <microhttpd.h>
+#include <netdb.h>
+#include <openssl/crypto.h>
+#include <openssl/rand.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <time.h>
+#include <unistd.h>
+
+struct http_server {
+    struct MHD_Daemon *daemon;
+    struct app *app;
+    int port;
+    MHD_socket listen_fd; /* returned by quiesce; closed after stop */
+    atomic_int inflight;
+};
+
+static struct metric_family *m_requests;
+static struct metric_family *m_duration;
+
+int64_t http_now_ns(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000000000LL + ts.tv_nsec;
+}
+
+static void http_metrics_init(void)
+{
+    static const char *const req_labels[] = {"route", "status"};
+    static const char *const dur_labels[] = {"route"};
+    static const double buckets[] = {0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05,
+                                     0.1,    0.25,  0.5,    1,     2.5,  5,     10};
+    m_requests =
+        metrics_register(METRIC_COUNTER, "synkro_http_requests_total",
+                         "HTTP requests answered, by route and status.", req_labels, 2, NULL, 0);
+    m_duration = metrics_register(METRIC_HISTOGRAM, "synkro_http_request_duration_seconds",
+                                  "Time from request line to response completion.", dur_labels, 1,
+                                  buckets, sizeof buckets / sizeof buckets[0]);
+}
+
+const char *http_header(const struct http_request *req, const char *name)
+{
+    return MHD_lookup_connection_value(req->conn, MHD_HEADER_KIND, name);
+}
+
+const char *http_query_arg(const struct http_request *req, const char *name)
+{
+    return MHD_lookup_connection_value(req->conn, MHD_GET_ARGUMENT_KIND, name);
+}
+
+char *http_error_body(const char *code, const char *message)
+{
+    struct strbuf sb = STRBUF_INIT;
+    strbuf_puts(&sb, "{\"error\":{\"code\":\"");
+    strbuf_json_escape(&sb, code, strlen(code));
+    strbuf_puts(&sb, "\",\"message\":\"");
+    strbuf_json_escape(&sb, message, strlen(message));
+    strbuf_puts(&sb, "\"}}");
+    if (sb.failed) {
+        strbuf_free(&sb);
+        return NULL;
+    }
+    return strbuf_detach(&sb, NULL);
+}
+
+int http_respond_with_headers(struct http_request *req, unsigned status, const char *content_type,
+                              const char *body, size_t len, const char *const *headers)
+{
+    if (req->responded)
+        return MHD_YES;
+    struct MHD_Response *resp =
+        MHD_create_response_from_buffer(len, (void *)(uintptr_t)body, MHD_RESPMEM_MUST_COPY);
+    if (!resp)
+        return MHD_NO;
+    if (content_type)
+        MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE, content_type);
+    MHD_add_response_header(resp, "X-Request-Id", req->request_id);
+    MHD_add_response_header(resp, "Cache-Control", "no-store");
+    for (const char *const *h = headers; h && h[0] && h[1]; h += 2)
+        MHD_add_response_header(resp, h[0], h[1]);
+    enum MHD_Result rc = MHD_queue_response(req->conn, status, resp);
+    MHD_destroy_response(resp);
+    req->responded = true;
+    req->status = status;
+    req->response_bytes = len;
+    return rc;
+}
+
+int http_respond(struct http_request *req, unsigned status, const char *content_type,
+                 const char *body, size_t len)
+{
+    return http_respond_with_headers(req, status, content_type, body, len, NULL);
+}
+
+int http_respond_json(struct http_request *req, unsigned status, struct json_object *obj)
+{
+    size_t len = 0;
+    const char *text = json_object_to_json_string_length(obj, JSON_C_TO_STRING_PLAIN, &len);
+    if (!text)
+        return http_respond_error(req, 500, "internal", "could not serialise the response");
+    return http_respond(req, status, "application/json", text, len);
+}
+
+int http_respond_error(struct http_request *req, unsigned status, const char *code,
+                       const char *message)
+{
+    char *body = http_error_body(code, message);
+    if (!body)
+        return MHD_NO;
+    req->error_code = code;
+    int rc = http_respond(req, status, "application/json", body, strlen(body));
+    free(body);
+    return rc;
+}
+
+bool http_admin_authorized(const struct http_request *req)
+{
+    const char *token = req->app->cfg->admin_token;
+    const char *auth = http_header(req, MHD_HTTP_HEADER_AUTHORIZATION);
+    if (!token || !*token || !auth || strncasecmp(auth, "Bearer ", 7) != 0)
+        return false;
+    const char *given = auth + 7;
+    size_t glen = strlen(given), tlen = strlen(token);
+    /* compare a fixed-length digest-free window: lengths first, then bytes */
+    unsigned char diff = glen != tlen;
+    size_t n = glen < tlen ? glen : tlen;
+    diff |= (unsigned char)(CRYPTO_memcmp(given, token, n) != 0);
+    return diff == 0;
+}
+
+/* A client-sent request id is echoed when it is short and plain; otherwise
+ * a fresh random one is made. */
+static void request_id_init(struct http_request *req)
+{
+    const char *given = http_header(req, "X-Request-Id");
+    if (given) {
+        size_t len = strlen(given);
+        bool ok = len > 0 && len <= HTTP_REQUEST_ID_MAX;
+        for (size_t i = 0; ok && i < len; i++) {
+            char c = given[i];
+            ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+                 c == '-' || c == '_' || c == '.' || c == ':';
+        }
+        if (ok) {
+            memcpy(req->request_id, given, len + 1);
+            return;
+        }
+    }
+    unsigned char rnd[12];
+    if (RAND_bytes(rnd, sizeof rnd) != 1) {
+        int64_t t = http_now_ns();
+        memcpy(rnd, &t, sizeof t);
+        memset(rnd + sizeof t, 0, sizeof rnd - sizeof t);
+    }
+    static const char hex[] = "0123456789abcdef";
+    for (size_t i = 0; i < sizeof rnd; i++) {
+        req->request_id[2 * i] = hex[rnd[i] >> 4];
+        req->request_id[2 * i + 1] = hex[rnd[i] & 15];
+    }
+    req->request_id[2 * sizeof rnd] = '\0';
+}
+
+static void *on_uri(void *cls, const char *uri, struct MHD_Connection *conn)
+{
+    struct http_server *srv = cls;
+    struct http_request *req = calloc(1, sizeof *req);
+    if (!req)
+        return NULL;
+    req->start_ns = http_now_ns();
+    req->app = srv->app;
+    req->raw_uri = strdup(uri ? uri : "/");
+    if (!req->raw_uri) {
+        free(req);
+        return NULL;
+    }
+    size_t plen = strcspn(req->raw_uri, "?");
+    req->path = strndup(req->raw_uri, plen);
+    req->query = req->raw_uri[plen] == '?' ? req->raw_uri + plen + 1 : "";
+    if (!req->path) {
+        free(req->raw_uri);
+        free(req);
+        return NULL;
+    }
+    atomic_fetch_add(&srv->inflight, 1);
+    return req;
+}
+
+/* First call for a request: everything that can be decided from the headers. */
+static int request_begin(struct http_request *req)
+{
+    request_id_init(req);
+    size_t nroutes;
+    const struct route *table = routes_table(&nroutes);
+    struct route_match m;
+    enum route_result rr = route_find(table, nroutes, req->method, req->path, &m);
+    if (rr == ROUTE_NOT_FOUND)
+        return http_respond_error(req, 404, "not_found", "no such endpoint");
+    if (rr == ROUTE_METHOD_NOT_ALLOWED) {
+        char *body = http_error_body("method_not_allowed", "this endpoint does not accept that "
+                                                           "method");
+        const char *headers[] = {"Allow", m.allow, NULL};
+        req->error_code = "method_not_allowed";
+        int rc = http_respond_with_headers(req, 405, "application/json", body ? body : "",
+                                           body ? strlen(body) : 0, headers);
+        free(body);
+        return rc;
+    }
+    req->route = m.route;
+    memcpy(req->params, m.params, sizeof req->params);
+    req->nparams = m.nparams;
+
+    const char *cl = http_header(req, MHD_HTTP_HEADER_CONTENT_LENGTH);
+    if (cl) {
+        char *end;
+        unsigned long long v = strtoull(cl, &end, 10);
+        req->body_declared = (size_t)v;
+        long long limit = req->route->flags & ROUTE_NO_BODY ? 0 : req->app->cfg->max_body_bytes;
+        if (*end == '\0' && v > (unsigned long long)limit) {
+            req->body_too_large = true;
+            return http_respond_error(req, 413, "payload_too_large",
+                                      "the request body is larger than this endpoint accepts");
+        }
+    }
+    if (req->route->flags & ROUTE_ADMIN && !http_admin_authorized(req)) {
+        const char *headers[] = {"WWW-Authenticate", "Bearer", NULL};
+        char *body = http_error_body("unauthorized", "a valid admin bearer token is required");
+        req->error_code = "unauthorized";
+        int rc = http_respond_with_headers(req, 401, "application/json", body ? body : "",
+                                           body ? strlen(body) : 0, headers);
+        free(body);
+        return rc;
+    }
+    if (!route_content_type_ok(req->route, http_header(req, MHD_HTTP_HEADER_CONTENT_TYPE))) {
+        struct strbuf msg = STRBUF_INIT;
+        strbuf_puts(&msg, "Content-Type must be one of:");
+        for (const char *const *t = req->route->content_types; *t; t++)
+            strbuf_printf(&msg, " %s", *t);
+        int rc = http_respond_error(req, 415, "unsupported_media_type", strbuf_str(&msg));
+        strbuf_free(&msg);
+        return rc;
+    }
+    return MHD_YES;
+}
+
+static int request_body_chunk(struct http_request *req, const char *data, size_t size)
+{
+    long long limit = req->route->flags & ROUTE_NO_BODY ? 0 : req->app->cfg->max_body_bytes;
+    if (req->body_too_large)
+        return MHD_YES;
+    if ((long long)(req->body_len + size) > limit) {
+        req->body_too_large = true;
+        free(req->body);
+        req->body = NULL;
+        req->body_len = 0;
+        return http_respond_error(req, 413, "payload_too_large",
+                                  "the request body is larger than this endpoint accepts");
+    }
+    size_t want = req->body_len + size + 1;
+    if (req->body_declared >= want && req->body_declared < (size_t)limit + 1)
+        want = req->body_declared + 1;
+    char *p = realloc(req->body, want);
+    if (!p)
+        return MHD_NO;
+    req->body = p;
+    memcpy(req->body + req->body_len, data, size);
+    req->body_len += size;
+    req->body[req->body_len] = '\0';
+    return MHD_YES;
+}
+
+static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const char *url,
+                                  const char *method, const char *version, const char *upload_data,
+                                  size_t *upload_data_size, void **con_cls)
+{
+    struct http_request *req = *con_cls;
+    if (!req)
+        return MHD_NO; /* allocation failed in on_uri: drop the connection */
+    if (!req->conn) {
+        req->conn = conn;
+        req->method = method;
+        int rc = request_begin(req);
+        return rc == MHD_YES ? MHD_YES : MHD_NO;
+    }
+    if (*upload_data_size > 0) {
+        size_t size = *upload_data_size;
+        *upload_data_size = 0;
+        if (req->responded)
+            return MHD_YES;
+        return request_body_chunk(req, upload_data, size) == MHD_YES ? MHD_YES : MHD_NO;
+    }
+    if (req->responded)
+        return MHD_YES;
+    if (!req->body) {
+        req->body = calloc(1, 1);
+        if (!req->body)
+            return MHD_NO;
+    }
+    int rc = req->route->handler(req);
+    if (!req->responded)
+        rc = http_respond_error(req, 500, "internal", "the handler produced no response");
+    return rc == MHD_YES ? MHD_YES : MHD_NO;
+}
+
+static void access_log(const struct http_request *req, double seconds)
+{
+    enum log_level lvl = req->status >= 500 ? LOG_LEVEL_WARN : LOG_LEVEL_INFO;
+    if (!log_enabled(lvl))
+        return;
+    log_with(lvl, "http request", LF_S("method", req->method ? req->method : "?"),
+             LF_S("path", req->path), LF_S("route", req->route ? req->route->name : "unmatched"),
+             LF_I("status", req->status), LF_I("bytes", (long long)req->response_bytes),
+             LF_I("body_bytes", (long long)req->body_len), LF_D("duration_ms", seconds * 1000.0),
+             LF_S("request_id", req->request_id), LF_S("error", req->error_code));
+}
+
+static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
+                         enum MHD_RequestTerminationCode toe)
+{
+    struct http_server *srv = cls;
+    struct http_request *req = *con_cls;
+    if (!req)
+        return;
+    *con_cls = NULL;
+    double seconds = (double)(http_now_ns() - req->start_ns) / 1e9;
+    if (req->conn) {
+        char status[8];
+        snprintf(status, sizeof status, "%u", req->status);
+        const char *route = req->route ? req->route->name : "unmatched";
+        const char *labels[] = {route, status};
+        metrics_add(m_requests, labels, 1);
+        metrics_observe(m_duration, labels, seconds);
+        access_log(req, seconds);
+    }
+    free(req->body);
+    free(req->path);
+    free(req->raw_uri);
+    free(req);
+    atomic_fetch_sub(&srv->inflight, 1);
+}
+
+static void on_mhd_log(void *cls, const char *fmt, va_list ap)
+{
+    char msg[512];
+    vsnprintf(msg, sizeof msg, fmt, ap);
+    size_t len = strlen(msg);
+    while (len && (msg[len - 1] == '\n' || msg[len - 1] == '\r'))
+        msg[--len] = '\0';
+    log_with(LOG_LEVEL_WARN, "http daemon", LF_S("detail", msg));
+}
+
+static int resolve_listen(const struct config *cfg, struct sockaddr_storage *ss, bool *v6,
+                          char *err, size_t errlen)
+{
+    struct addrinfo hints, *res = NULL;
+    memset(&hints, 0, sizeof hints);
+    hints.ai_family = AF_UNSPEC;
+    hints.ai_socktype = SOCK_STREAM;
+    hints.ai_flags = AI_PASSIVE | AI_NUMERICSERV;
+    char port[8];
+    snprintf(port, sizeof port, "%d", cfg->listen_port);
+    int rc = getaddrinfo(cfg->listen_host, port, &hints, &res);
+    if (rc != 0 || !res) {
+        snprintf(err, errlen, "cannot resolve listen address %s: %s", cfg->listen,
+                 gai_strerror(rc));
+        return -1;
+    }
+    memset(ss, 0, sizeof *ss);
+    memcpy(ss, res->ai_addr, res->ai_addrlen);
+    *v6 = res->ai_family == AF_INET6;
+    freeaddrinfo(res);
+    return 0;
+}
+
+struct http_server *http_server_start(struct app *app, char *err, size_t errlen)
+{
+    const struct config *cfg = app->cfg;
+    struct sockaddr_storage ss;
+    bool v6 = false;
+    if (resolve_listen(cfg, &ss, &v6, err, errlen) < 0)
+        return NULL;
+    struct http_server *srv = calloc(1, sizeof *srv);
+    if (!srv) {
+        snprintf(err, errlen, "out of memory");
+        return NULL;
+    }
+    srv->app = app;
+    srv->listen_fd = MHD_INVALID_SOCKET;
+    if (!m_requests)
+        http_metrics_init();
+    unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL | MHD_USE_ITC |
+                     MHD_USE_ERROR_LOG | (v6 ? MHD_USE_IPv6 : 0);
+    srv->daemon = MHD_start_daemon(
+        flags, 0, NULL, NULL, &on_request, srv, MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&ss,
+        MHD_OPTION_THREAD_POOL_SIZE, (unsigned)cfg->http_threads, MHD_OPTION_CONNECTION_LIMIT,
+        (unsigned)cfg->http_max_connections, MHD_OPTION_CONNECTION_TIMEOUT,
+        (unsigned)cfg->http_timeout_s, MHD_OPTION_URI_LOG_CALLBACK, &on_uri, srv,
+        MHD_OPTION_NOTIFY_COMPLETED, &on_completed, srv, MHD_OPTION_EXTERNAL_LOGGER, &on_mhd_log,
+        NULL, MHD_OPTION_LISTENING_ADDRESS_REUSE, 1, MHD_OPTION_END);
+    if (!srv->daemon) {
+        snprintf(err, errlen, "cannot listen on %s (address in use or not permitted)", cfg->listen);
+        free(srv);
+        return NULL;
+    }
+    const union MHD_DaemonInfo *info = MHD_get_daemon_info(srv->daemon, MHD_DAEMON_INFO_BIND_PORT);
+    srv->port = info ? info->port : cfg->listen_port;
+    return srv;
+}
+
+int http_server_port(const struct http_server *srv)
+{
+    return srv->port;
+}
+
+int http_server_inflight(const struct http_server *srv)
+{
+    return atomic_load(&((struct http_server *)(uintptr_t)srv)->inflight);
+}
+
+void http_server_quiesce(struct http_server *srv)
+{
+    if (srv->listen_fd == MHD_INVALID_SOCKET)
+        srv->listen_fd = MHD_quiesce_daemon(srv->daemon);
+}
+
+int http_server_stop(struct http_server *srv, int grace_ms)
+{
+    if (!srv)
+        return 0;
+    http_server_quiesce(srv);
+    int64_t deadline = http_now_ns() + (int64_t)grace_ms * 1000000LL;
+    while (atomic_load(&srv->inflight) > 0 && http_now_ns() < deadline) {
+        struct timespec ts = {0, 10 * 1000000L};
+        nanosleep(&ts, NULL);
+    }
+    int left = atomic_load(&srv->inflight);
+    MHD_stop_daemon(srv->daemon);
+    if (srv->listen_fd != MHD_INVALID_SOCKET)
+        close(srv->listen_fd);
+    free(srv);
+    return left;
+}

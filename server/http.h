@@ -1,0 +1,91 @@
+/* http.h: the HTTP front end on libmicrohttpd, and the request/response API
+ * that handlers use.
+ *
+ * The daemon runs a thread pool with epoll, a connection limit and a
+ * per-connection timeout. For each request it: resolves the route before any
+ * body arrives (so 404/405/413/415 are answered without buffering), buffers
+ * the body up to the limit, calls the handler, and on completion writes one
+ * JSON access-log line and records metrics. Handlers run on the daemon's
+ * threads and may block (on the database); they answer with exactly one
+ * http_respond* call. */
+#ifndef SYNKRO_SERVER_HTTP_H
+#define SYNKRO_SERVER_HTTP_H
+
+#include "server/app.h"
+
+#include <json-c/json.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#define HTTP_MAX_PARAMS     4
+#define HTTP_REQUEST_ID_MAX 64
+
+struct route;
+struct MHD_Connection;
+
+struct http_request {
+    struct MHD_Connection *conn;
+    struct app *app;
+    const struct route *route;
+    const char *method;
+    char *raw_uri;     /* path?query exactly as received (owned) */
+    char *path;        /* raw path, without the query (owned) */
+    const char *query; /* raw query after '?', "" when none (points into raw_uri) */
+    char *body;        /* NUL-terminated; body_len excludes the NUL (owned) */
+    size_t body_len;
+    size_t body_declared; /* Content-Length, when sent */
+    bool body_too_large;
+    bool responded;
+    unsigned status;
+    size_t response_bytes;
+    char request_id[HTTP_REQUEST_ID_MAX + 1];
+    char params[HTTP_MAX_PARAMS][128]; /* {name} path segments, decoded */
+    size_t nparams;
+    int64_t start_ns;
+    const char *error_code; /* set by http_respond_error, for the access log */
+};
+
+typedef int (*http_handler_fn)(struct http_request *req);
+
+struct http_server;
+
+/* Starts the daemon on cfg->listen. NULL with err on failure. */
+struct http_server *http_server_start(struct app *app, char *err, size_t errlen);
+/* The bound port (useful with port 0). */
+int http_server_port(const struct http_server *srv);
+/* Stops accepting new connections; in-flight requests continue. */
+void http_server_quiesce(struct http_server *srv);
+/* Waits up to grace_ms for in-flight requests, then stops the daemon and
+ * frees it. Returns the number of requests still running at the deadline. */
+int http_server_stop(struct http_server *srv, int grace_ms);
+/* Requests currently being handled. */
+int http_server_inflight(const struct http_server *srv);
+
+/* Header lookup, case-insensitive. NULL when absent. */
+const char *http_header(const struct http_request *req, const char *name);
+/* Decoded query argument. NULL when absent. */
+const char *http_query_arg(const struct http_request *req, const char *name);
+
+/* Responses: each returns the libmicrohttpd result to return from the
+ * handler. Bodies are copied. */
+int http_respond(struct http_request *req, unsigned status, const char *content_type,
+                 const char *body, size_t len);
+int http_respond_json(struct http_request *req, unsigned status, struct json_object *obj);
+/* {"error":{"code":code,"message":message}} */
+int http_respond_error(struct http_request *req, unsigned status, const char *code,
+                       const char *message);
+/* Like http_respond but with extra headers (name/value pairs, NULL-terminated). */
+int http_respond_with_headers(struct http_request *req, unsigned status, const char *content_type,
+                              const char *body, size_t len, const char *const *headers);
+
+/* Builds the JSON error body (caller frees). Exposed for tests. */
+char *http_error_body(const char *code, const char *message);
+
+/* Checks Authorization: Bearer <SYNKRO_ADMIN_TOKEN> in constant time. */
+bool http_admin_authorized(const struct http_request *req);
+
+/* Monotonic clock in nanoseconds. */
+int64_t http_now_ns(void);
+
+#endif

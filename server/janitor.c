@@ -1,0 +1,100 @@
+/* janitor.c: periodic maintenance, like PgBouncer's janitor.
+ *
+ * One thread that wakes every interval and runs each job in its table. Jobs
+ * must be short and must tolerate an unavailable database (they log and try
+ * again next round). The thread owns nothing shared; stop is signalled
+ * through j->lock/j->wake. */
+#include "server/janitor.h"
+
+#include "handlers/health.h"
+#include "server/log.h"
+
+#include <errno.h>
+#include <pthread.h>
+#include <stdbool.h>
+#include <stdlib.h>
+#include <time.h>
+
+typedef void (*janitor_job_fn)(struct app *app);
+
+struct janitor {
+    struct app *app;
+    int interval_ms;
+    pthread_t thread;
+    pthread_mutex_t lock;
+    pthread_cond_t wake;
+    bool stop; /* guarded by lock */
+};
+
+/* Keeps synkro_db_up current between scrapes; logs readiness changes. */
+static void job_check_database(struct app *app)
+{
+    static int last_ready = -1; /* only the janitor thread touches this */
+    char reason[768];
+    int ready = health_check_ready(app, reason, sizeof reason) == 0;
+    if (ready != last_ready) {
+        if (ready)
+            log_info("database ready");
+        else
+            log_with(LOG_LEVEL_WARN, "database not ready", LF_S("reason", reason));
+        last_ready = ready;
+    }
+}
+
+static const janitor_job_fn janitor_jobs[] = {job_check_database};
+
+static void *janitor_main(void *arg)
+{
+    struct janitor *j = arg;
+    pthread_mutex_lock(&j->lock);
+    while (!j->stop) {
+        pthread_mutex_unlock(&j->lock);
+        for (size_t i = 0; i < sizeof janitor_jobs / sizeof janitor_jobs[0]; i++)
+            janitor_jobs[i](j->app);
+        pthread_mutex_lock(&j->lock);
+        struct timespec ts;
+        clock_gettime(CLOCK_REALTIME, &ts);
+        ts.tv_sec += j->interval_ms / 1000;
+        ts.tv_nsec += (long)(j->interval_ms % 1000) * 1000000L;
+        if (ts.tv_nsec >= 1000000000L) {
+            ts.tv_sec++;
+            ts.tv_nsec -= 1000000000L;
+        }
+        while (!j->stop && pthread_cond_timedwait(&j->wake, &j->lock, &ts) != ETIMEDOUT)
+            ;
+    }
+    pthread_mutex_unlock(&j->lock);
+    return NULL;
+}
+
+struct janitor *janitor_start(struct app *app, int interval_ms)
+{
+    struct janitor *j = calloc(1, sizeof *j);
+    if (!j)
+        return NULL;
+    j->app = app;
+    j->interval_ms = interval_ms > 0 ? interval_ms : 5000;
+    pthread_mutex_init(&j->lock, NULL);
+    pthread_cond_init(&j->wake, NULL);
+    if (pthread_create(&j->thread, NULL, janitor_main, j) != 0) {
+        pthread_mutex_destroy(&j->lock);
+        pthread_cond_destroy(&j->wake);
+        free(j);
+        return NULL;
+    }
+    return j;
+}
+
+void janitor_stop(struct janitor *j)
+{
+    if (!j)
+        return;
+    pthread_mutex_lock(&j->lock);
+    j->stop = true;
+    pthread_cond_signal(&j->wake);
+    pthread_mutex_unlock(&j->lock);
+    pthread_join(j->thread, NULL);
+    pthread_mutex_destroy(&j->lock);
+    pthread_cond_destroy(&j->wake);
+    free(j);
+}

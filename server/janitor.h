@@ -1,0 +1,15 @@
+/* janitor.h: periodic maintenance on a background thread. */
+#ifndef SYNKRO_SERVER_JANITOR_H
+#define SYNKRO_SERVER_JANITOR_H
+
+#include "server/app.h"
+
+struct janitor;
+
+/* Starts the thread; every interval_ms it refreshes synkro_db_up (and, as
+ * later parts register them, other periodic jobs). NULL on failure. */
+struct janitor *janitor_start(struct app *app, int interval_ms);
+/* Wakes the thread, waits for it to finish its current job, frees it. */
+void janitor_stop(struct janitor *j);
+
+#endif

@@ -1,0 +1,137 @@
+/* routes.c: the table of every HTTP endpoint synkro serves, and its matcher.
+ *
+ * Adding an endpoint means adding one row here and a handler in handlers/.
+ * Must not contain handler logic. */
+#include "server/routes.h"
+
+#include "handlers/health.h"
+
+#include <stdio.h>
+#include <string.h>
+#include <strings.h>
+
+static const struct route service_routes[] = {
+    {"GET", "/healthz", "healthz", handle_healthz, ROUTE_NO_BODY, NULL},
+    {"GET", "/readyz", "readyz", handle_readyz, ROUTE_NO_BODY, NULL},
+    {"GET", "/metrics", "metrics", handle_metrics, ROUTE_NO_BODY, NULL},
+};
+
+const struct route *routes_table(size_t *n)
+{
+    *n = sizeof service_routes / sizeof service_routes[0];
+    return service_routes;
+}
+
+static int hexval(char c)
+{
+    if (c >= '0' && c <= '9')
+        return c - '0';
+    if (c >= 'a' && c <= 'f')
+        return c - 'a' + 10;
+    if (c >= 'A' && c <= 'F')
+        return c - 'A' + 10;
+    return -1;
+}
+
+/* Percent-decodes one path segment into out; -1 when too long or when it
+ * decodes to a NUL or a slash. */
+static int decode_segment(const char *s, size_t len, char *out, size_t outlen)
+{
+    size_t o = 0;
+    for (size_t i = 0; i < len; i++) {
+        char c = s[i];
+        if (c == '%' && i + 2 < len) {
+            int hi = hexval(s[i + 1]);
+            int lo = hexval(s[i + 2]);
+            if (hi >= 0 && lo >= 0) {
+                c = (char)(hi * 16 + lo);
+                i += 2;
+                if (c == '\0' || c == '/')
+                    return -1;
+            }
+        }
+        if (o + 1 >= outlen)
+            return -1;
+        out[o++] = c;
+    }
+    out[o] = '\0';
+    return 0;
+}
+
+/* Matches path against pattern, capturing {params}. */
+static bool pattern_match(const char *pattern, const char *path, struct route_match *m)
+{
+    size_t nparams = 0;
+    const char *p = pattern, *s = path;
+    while (*p && *s) {
+        if (*p != '/' || *s != '/')
+            return false;
+        p++;
+        s++;
+        size_t plen = strcspn(p, "/");
+        size_t slen = strcspn(s, "/");
+        if (plen >= 2 && p[0] == '{' && p[plen - 1] == '}') {
+            if (slen == 0 || nparams >= HTTP_MAX_PARAMS)
+                return false;
+            if (decode_segment(s, slen, m->params[nparams], sizeof m->params[0]) < 0)
+                return false;
+            nparams++;
+        } else if (plen != slen || strncmp(p, s, plen) != 0) {
+            return false;
+        }
+        p += plen;
+        s += slen;
+    }
+    if (*p || *s)
+        return false;
+    m->nparams = nparams;
+    return true;
+}
+
+enum route_result route_find(const struct route *table, size_t n, const char *method,
+                             const char *path, struct route_match *m)
+{
+    memset(m, 0, sizeof *m);
+    bool path_found = false;
+    size_t allow_len = 0;
+    for (size_t i = 0; i < n; i++) {
+        struct route_match tmp;
+        memset(&tmp, 0, sizeof tmp);
+        if (!pattern_match(table[i].pattern, path, &tmp))
+            continue;
+        bool same = strcmp(table[i].method, method) == 0 ||
+                    (strcmp(method, "HEAD") == 0 && strcmp(table[i].method, "GET") == 0);
+        if (same) {
+            memcpy(m->params, tmp.params, sizeof m->params);
+            m->nparams = tmp.nparams;
+            m->route = &table[i];
+            return ROUTE_FOUND;
+        }
+        path_found = true;
+        int w = snprintf(m->allow + allow_len, sizeof m->allow - allow_len, "%s%s",
+                         allow_len ? ", " : "", table[i].method);
+        if (w > 0 && (size_t)w < sizeof m->allow - allow_len)
+            allow_len += (size_t)w;
+        if (strcmp(table[i].method, "GET") == 0) {
+            w = snprintf(m->allow + allow_len, sizeof m->allow - allow_len, ", HEAD");
+            if (w > 0 && (size_t)w < sizeof m->allow - allow_len)
+                allow_len += (size_t)w;
+        }
+    }
+    return path_found ? ROUTE_METHOD_NOT_ALLOWED : ROUTE_NOT_FOUND;
+}
+
+bool route_content_type_ok(const struct route *r, const char *content_type)
+{
+    if (!r->content_types)
+        return true;
+    if (!content_type)
+        return false;
+    size_t len = strcspn(content_type, ";");
+    while (len > 0 && (content_type[len - 1] == ' ' || content_type[len - 1] == '\t'))
+        len--;
+    for (const char *const *t = r->content_types; *t; t++)
+        if (strlen(*t) == len && strncasecmp(*t, content_type, len) == 0)
+            return true;
+    return false;
+}

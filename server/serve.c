@@ -1,0 +1,200 @@
+/* serve.c: process lifecycle of `synkro serve` and `synkro migrate`.
+ *
+ * Order of start: signals blocked (so only this thread receives them), pool,
+ * migrations, HTTP daemon, janitor; then wait for SIGTERM/SIGINT. Order of
+ * stop is the reverse: stop accepting, let in-flight requests finish
+ * (bounded by SYNKRO_SHUTDOWN_GRACE_MS), stop the janitor, close the pool.
+ * Owns struct app and everything in it for the life of the process. */
+#include "server/serve.h"
+
+#include "db/migrate.h"
+#include "db/pool.h"
+#include "handlers/health.h"
+#include "server/app.h"
+#include "server/http.h"
+#include "server/janitor.h"
+#include "server/log.h"
+#include "server/metrics.h"
+#include "server/routes.h"
+#include "version.h"
+
+#include <signal.h>
+#include <stdio.h>
+#include <string.h>
+#include <time.h>
+
+static struct db_pool *pool_open(const struct config *cfg)
+{
+    struct db_pool_options opts = {
+        .conninfo = cfg->database_url,
+        .size = cfg->db_pool_size,
+        .statement_timeout_ms = cfg->db_statement_timeout_ms,
+        .connect_timeout_s = cfg->db_connect_timeout_s,
+        .application_name = "synkro",
+    };
+    return db_pool_create(&opts);
+}
+
+/* Borrows a connection, retrying for up to wait_s while the database starts
+ * (compose starts both at once). */
+static PGconn *connect_with_retry(struct db_pool *pool, int wait_s)
+{
+    char err[512] = "";
+    for (int i = 0; i <= wait_s; i++) {
+        PGconn *conn = db_pool_acquire(pool, 5000, err, sizeof err);
+        if (conn)
+            return conn;
+        if (i == 0 || i % 10 == 0)
+            log_with(LOG_LEVEL_WARN, "waiting for the database", LF_S("error", err));
+        struct timespec ts = {1, 0};
+        nanosleep(&ts, NULL);
+    }
+    log_with(LOG_LEVEL_ERROR, "database unreachable", LF_S("error", err));
+    return NULL;
+}
+
+static int run_migrations(struct db_pool *pool, const struct migration_set *set, FILE *progress)
+{
+    PGconn *conn = connect_with_retry(pool, 60);
+    if (!conn)
+        return -1;
+    char err[1024];
+    int n = migrate_apply(conn, set, progress, err, sizeof err);
+    db_pool_release(pool, conn, n < 0);
+    if (n < 0) {
+        log_with(LOG_LEVEL_ERROR, "migration failed", LF_S("error", err));
+        return -1;
+    }
+    log_with(LOG_LEVEL_INFO, "migrations current", LF_I("applied_now", n),
+             LF_I("known", (long long)set->count));
+    return 0;
+}
+
+static void print_endpoints(const struct config *cfg, int port)
+{
+    size_t n;
+    const struct route *table = routes_table(&n);
+    printf("synkro %s listening on %s (port %d); endpoints:\n", SYNKRO_VERSION,
+           cfg->public_base_url, port);
+    for (size_t i = 0; i < n; i++)
+        printf("  %-6s %s%s%s\n", table[i].method, cfg->public_base_url, table[i].pattern,
+               table[i].flags & ROUTE_ADMIN ? "  (admin token)" : "");
+    fflush(stdout);
+}
+
+static void build_info_init(void)
+{
+    static const char *const labels[] = {"version", "revision"};
+    struct metric_family *fam = metrics_register(
+        METRIC_GAUGE, "synkro_build_info", "Always 1; labels carry the version and git revision.",
+        labels, 2, NULL, 0);
+    const char *values[] = {SYNKRO_VERSION, SYNKRO_GIT_REV};
+    metrics_set(fam, values, 1);
+}
+
+int serve_run(const struct config *cfg, bool migrate)
+{
+    sigset_t sigs;
+    sigemptyset(&sigs);
+    sigaddset(&sigs, SIGINT);
+    sigaddset(&sigs, SIGTERM);
+    pthread_sigmask(SIG_BLOCK, &sigs, NULL);
+    signal(SIGPIPE, SIG_IGN);
+
+    build_info_init();
+    health_init();
+    struct migration_set migrations;
+    migration_set_embedded(&migrations);
+    struct app app = {.cfg = cfg, .migrations = &migrations};
+    app.pool = pool_open(cfg);
+    if (!app.pool) {
+        log_error("cannot create the database pool");
+        return 1;
+    }
+    if (migrate && run_migrations(app.pool, &migrations, NULL) < 0) {
+        db_pool_destroy(app.pool, 1000);
+        return 1;
+    }
+    char err[512];
+    struct http_server *srv = http_server_start(&app, err, sizeof err);
+    if (!srv) {
+        log_with(LOG_LEVEL_ERROR, "cannot start the HTTP server", LF_S("error", err));
+        db_pool_destroy(app.pool, 1000);
+        return 1;
+    }
+    int port = http_server_port(srv);
+    log_with(LOG_LEVEL_INFO, "synkro started", LF_S("version", SYNKRO_VERSION),
+             LF_S("revision", SYNKRO_GIT_REV), LF_S("listen", cfg->listen_host), LF_I("port", port),
+             LF_S("public_base_url", cfg->public_base_url),
+             LF_I("http_threads", cfg->http_threads));
+    print_endpoints(cfg, port);
+    struct janitor *janitor = janitor_start(&app, 5000);
+    if (!janitor)
+        log_warn("janitor thread did not start; synkro_db_up refreshes only on /readyz");
+
+    int sig = 0;
+    while (sigwait(&sigs, &sig) != 0)
+        ;
+    log_with(LOG_LEVEL_INFO, "shutting down", LF_S("signal", sig == SIGINT ? "SIGINT" : "SIGTERM"),
+             LF_I("inflight", http_server_inflight(srv)));
+    atomic_store(&app.shutting_down, 1);
+    int left = http_server_stop(srv, cfg->shutdown_grace_ms);
+    if (left > 0)
+        log_with(LOG_LEVEL_WARN, "requests cut off at shutdown", LF_I("count", left));
+    janitor_stop(janitor);
+    if (db_pool_destroy(app.pool, 2000) < 0)
+        log_warn("database connections still borrowed at exit");
+    log_info("stopped");
+    metrics_reset_all();
+    return 0;
+}
+
+int migrate_run(const struct config *cfg, bool status_only, const char *dir)
+{
+    struct migration_set set;
+    char err[1024];
+    if (dir) {
+        if (migration_set_load_dir(dir, &set, err, sizeof err) < 0) {
+            fprintf(stderr, "synkro migrate: %s\n", err);
+            return 1;
+        }
+    } else {
+        migration_set_embedded(&set);
+    }
+    struct db_pool *pool = pool_open(cfg);
+    if (!pool) {
+        fprintf(stderr, "synkro migrate: cannot create the database pool\n");
+        migration_set_free(&set);
+        return 1;
+    }
+    int rc = 0;
+    if (status_only) {
+        PGconn *conn = db_pool_acquire(pool, 5000, err, sizeof err);
+        struct migration_status st;
+        if (!conn || migrate_status(conn, &set, &st, err, sizeof err) < 0) {
+            fprintf(stderr, "synkro migrate: %s\n", err);
+            rc = 1;
+        } else {
+            for (size_t i = 0; i < st.count; i++)
+                printf("%-8s %s%s%s\n", migration_state_name(st.rows[i].state), st.rows[i].name,
+                       st.rows[i].applied_at[0] ? "  applied " : "", st.rows[i].applied_at);
+            printf("%zu pending, %zu changed, %zu unknown\n", st.pending, st.changed, st.unknown);
+            rc = (st.pending || st.changed || st.unknown) ? 3 : 0;
+            migration_status_free(&st);
+        }
+        db_pool_release(pool, conn, rc == 1);
+    } else {
+        PGconn *conn = db_pool_acquire(pool, 5000, err, sizeof err);
+        int n = conn ? migrate_apply(conn, &set, stdout, err, sizeof err) : -1;
+        db_pool_release(pool, conn, n < 0);
+        if (n < 0) {
+            fprintf(stderr, "synkro migrate: %s\n", err);
+            rc = 1;
+        } else {
+            printf("%d migration(s) applied; database is current\n", n);
+        }
+    }
+    db_pool_destroy(pool, 1000);
+    migration_set_free(&set);
+    return rc;
+}
