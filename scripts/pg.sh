@@ -70,7 +70,8 @@ case "$cmd" in
     fi
     as_owner mkdir -p "$dir/sock"
     for attempt in 1 2 3 4 5; do
-      port=$(free_port)
+      # keep the previous port on restart, so existing conninfo stays valid
+      if [[ $attempt -eq 1 && -f "$dir/port" ]]; then port=$(cat "$dir/port"); else port=$(free_port); fi
       echo "$port" >"$dir/port.tmp"; mv "$dir/port.tmp" "$dir/port"
       if as_owner "$bin/pg_ctl" -D "$dir/data" -l "$dir/log" -w -t 60 \
           -o "-p $port -k $dir/sock -c listen_addresses=localhost -c fsync=${SYNKRO_PG_FSYNC:-on} -c max_connections=200" start >/dev/null; then

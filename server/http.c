@@ -29,7 +29,7 @@ struct http_server {
     struct MHD_Daemon *daemon;
     struct app *app;
     int port;
-    MHD_socket listen_fd; /* returned by quiesce; closed after stop */
+    bool quiesced;
     atomic_int inflight;
 };
 
@@ -204,57 +204,101 @@ static void *on_uri(void *cls, const char *uri, struct MHD_Connection *conn)
     return req;
 }
 
+/* Bytes of a refused body read and thrown away before giving up on it. */
+#define HTTP_DRAIN_MAX (16u << 20)
+
+static long long body_limit(const struct http_request *req)
+{
+    if (!req->route)
+        return 0;
+    return req->route->flags & ROUTE_NO_BODY ? 0 : req->app->cfg->max_body_bytes;
+}
+
+/* Answers with the decided error (see refuse). */
+static int respond_refusal(struct http_request *req)
+{
+    const char *headers[] = {req->refusal_header[0] ? req->refusal_header : NULL,
+                             req->refusal_header_value, NULL};
+    char *body = http_error_body(req->refusal_code, req->refusal_message);
+    req->error_code = req->refusal_code;
+    int rc = http_respond_with_headers(req, req->refusal_status, "application/json",
+                                       body ? body : "", body ? strlen(body) : 0, headers);
+    free(body);
+    return rc;
+}
+
+static bool request_has_body(const struct http_request *req)
+{
+    const char *te = http_header(req, MHD_HTTP_HEADER_TRANSFER_ENCODING);
+    return req->body_declared > 0 || (te && *te);
+}
+
+/* Decides an error before the body is read. Without a body, or when the
+ * client waits for 100-continue (it has sent nothing yet), or when the body
+ * is too big to be worth reading, it is answered at once (the connection
+ * then closes). Otherwise the body is drained, unbuffered, and the error is
+ * answered after it, so the client reads the error rather than a reset. */
+static int refuse(struct http_request *req, unsigned status, const char *code, const char *message,
+                  const char *header, const char *header_value)
+{
+    req->refused = true;
+    req->refusal_status = status;
+    req->refusal_code = code;
+    snprintf(req->refusal_message, sizeof req->refusal_message, "%s", message);
+    snprintf(req->refusal_header, sizeof req->refusal_header, "%s", header ? header : "");
+    snprintf(req->refusal_header_value, sizeof req->refusal_header_value, "%s",
+             header_value ? header_value : "");
+    free(req->body);
+    req->body = NULL;
+    req->body_len = 0;
+    const char *expect = http_header(req, MHD_HTTP_HEADER_EXPECT);
+    if (!request_has_body(req) || (expect && strcasecmp(expect, "100-continue") == 0) ||
+        req->body_declared > HTTP_DRAIN_MAX)
+        return respond_refusal(req);
+    return MHD_YES;
+}
+
+static int refuse_too_large(struct http_request *req)
+{
+    return refuse(req, 413, "payload_too_large",
+                  "the request body is larger than this endpoint accepts", NULL, NULL);
+}
+
 /* First call for a request: everything that can be decided from the headers. */
 static int request_begin(struct http_request *req)
 {
     request_id_init(req);
+    const char *cl = http_header(req, MHD_HTTP_HEADER_CONTENT_LENGTH);
+    if (cl) {
+        char *end;
+        unsigned long long v = strtoull(cl, &end, 10);
+        req->body_declared = *end == '\0' ? (size_t)v : 0;
+    }
     size_t nroutes;
     const struct route *table = routes_table(&nroutes);
     struct route_match m;
     enum route_result rr = route_find(table, nroutes, req->method, req->path, &m);
     if (rr == ROUTE_NOT_FOUND)
-        return http_respond_error(req, 404, "not_found", "no such endpoint");
-    if (rr == ROUTE_METHOD_NOT_ALLOWED) {
-        char *body = http_error_body("method_not_allowed", "this endpoint does not accept that "
-                                                           "method");
-        const char *headers[] = {"Allow", m.allow, NULL};
-        req->error_code = "method_not_allowed";
-        int rc = http_respond_with_headers(req, 405, "application/json", body ? body : "",
-                                           body ? strlen(body) : 0, headers);
-        free(body);
-        return rc;
-    }
+        return refuse(req, 404, "not_found", "no such endpoint", NULL, NULL);
+    if (rr == ROUTE_METHOD_NOT_ALLOWED)
+        return refuse(req, 405, "method_not_allowed", "this endpoint does not accept that method",
+                      "Allow", m.allow);
     req->route = m.route;
     memcpy(req->params, m.params, sizeof req->params);
     req->nparams = m.nparams;
 
-    const char *cl = http_header(req, MHD_HTTP_HEADER_CONTENT_LENGTH);
-    if (cl) {
-        char *end;
-        unsigned long long v = strtoull(cl, &end, 10);
-        req->body_declared = (size_t)v;
-        long long limit = req->route->flags & ROUTE_NO_BODY ? 0 : req->app->cfg->max_body_bytes;
-        if (*end == '\0' && v > (unsigned long long)limit) {
-            req->body_too_large = true;
-            return http_respond_error(req, 413, "payload_too_large",
-                                      "the request body is larger than this endpoint accepts");
-        }
-    }
-    if (req->route->flags & ROUTE_ADMIN && !http_admin_authorized(req)) {
-        const char *headers[] = {"WWW-Authenticate", "Bearer", NULL};
-        char *body = http_error_body("unauthorized", "a valid admin bearer token is required");
-        req->error_code = "unauthorized";
-        int rc = http_respond_with_headers(req, 401, "application/json", body ? body : "",
-                                           body ? strlen(body) : 0, headers);
-        free(body);
-        return rc;
-    }
+    if (req->body_declared > (size_t)body_limit(req))
+        return refuse_too_large(req);
+    if (req->route->flags & ROUTE_ADMIN && !http_admin_authorized(req))
+        return refuse(req, 401, "unauthorized", "a valid admin bearer token is required",
+                      "WWW-Authenticate", "Bearer");
     if (!route_content_type_ok(req->route, http_header(req, MHD_HTTP_HEADER_CONTENT_TYPE))) {
         struct strbuf msg = STRBUF_INIT;
         strbuf_puts(&msg, "Content-Type must be one of:");
         for (const char *const *t = req->route->content_types; *t; t++)
             strbuf_printf(&msg, " %s", *t);
-        int rc = http_respond_error(req, 415, "unsupported_media_type", strbuf_str(&msg));
+        int rc = refuse(req, 415, "unsupported_media_type",
+                        msg.failed ? "unsupported Content-Type" : strbuf_str(&msg), NULL, NULL);
         strbuf_free(&msg);
         return rc;
     }
@@ -263,20 +307,17 @@ static int request_begin(struct http_request *req)
 
 static int request_body_chunk(struct http_request *req, const char *data, size_t size)
 {
-    long long limit = req->route->flags & ROUTE_NO_BODY ? 0 : req->app->cfg->max_body_bytes;
-    if (req->body_too_large)
+    if (!req->refused && req->body_len + size > (size_t)body_limit(req))
+        refuse_too_large(req); /* drains from here on */
+    if (req->refused) {
+        req->body_discarded += size;
+        if (req->body_discarded > HTTP_DRAIN_MAX)
+            return respond_refusal(req);
         return MHD_YES;
-    if ((long long)(req->body_len + size) > limit) {
-        req->body_too_large = true;
-        free(req->body);
-        req->body = NULL;
-        req->body_len = 0;
-        return http_respond_error(req, 413, "payload_too_large",
-                                  "the request body is larger than this endpoint accepts");
     }
     size_t want = req->body_len + size + 1;
-    if (req->body_declared >= want && req->body_declared < (size_t)limit + 1)
-        want = req->body_declared + 1;
+    if (req->body_declared >= want && req->body_declared <= (size_t)body_limit(req))
+        want = req->body_declared + 1; /* one allocation for the whole body */
     char *p = realloc(req->body, want);
     if (!p)
         return MHD_NO;
@@ -297,8 +338,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
     if (!req->conn) {
         req->conn = conn;
         req->method = method;
-        int rc = request_begin(req);
-        return rc == MHD_YES ? MHD_YES : MHD_NO;
+        return request_begin(req) == MHD_YES ? MHD_YES : MHD_NO;
     }
     if (*upload_data_size > 0) {
         size_t size = *upload_data_size;
@@ -309,6 +349,8 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
     }
     if (req->responded)
         return MHD_YES;
+    if (req->refused)
+        return respond_refusal(req) == MHD_YES ? MHD_YES : MHD_NO;
     if (!req->body) {
         req->body = calloc(1, 1);
         if (!req->body)
@@ -403,7 +445,6 @@ struct http_server *http_server_start(struct app *app, char *err, size_t errlen)
         return NULL;
     }
     srv->app = app;
-    srv->listen_fd = MHD_INVALID_SOCKET;
     if (!m_requests)
         http_metrics_init();
     unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL | MHD_USE_ITC |
@@ -437,8 +478,14 @@ int http_server_inflight(const struct http_server *srv)
 
 void http_server_quiesce(struct http_server *srv)
 {
-    if (srv->listen_fd == MHD_INVALID_SOCKET)
-        srv->listen_fd = MHD_quiesce_daemon(srv->daemon);
+    if (srv->quiesced)
+        return;
+    srv->quiesced = true;
+    /* MHD stops polling the socket but leaves it open; close it now so new
+     * connections are refused instead of queueing in the backlog. */
+    MHD_socket fd = MHD_quiesce_daemon(srv->daemon);
+    if (fd != MHD_INVALID_SOCKET)
+        close(fd);
 }
 
 int http_server_stop(struct http_server *srv, int grace_ms)
@@ -453,8 +500,6 @@ int http_server_stop(struct http_server *srv, int grace_ms)
     }
     int left = atomic_load(&srv->inflight);
     MHD_stop_daemon(srv->daemon);
-    if (srv->listen_fd != MHD_INVALID_SOCKET)
-        close(srv->listen_fd);
     free(srv);
     return left;
 }

@@ -34,8 +34,15 @@ struct http_request {
     const char *query; /* raw query after '?', "" when none (points into raw_uri) */
     char *body;        /* NUL-terminated; body_len excludes the NUL (owned) */
     size_t body_len;
-    size_t body_declared; /* Content-Length, when sent */
-    bool body_too_large;
+    size_t body_declared;  /* Content-Length, when sent */
+    size_t body_discarded; /* bytes of a refused body drained */
+    /* an error decided from the headers, answered once the body is drained */
+    bool refused;
+    unsigned refusal_status;
+    const char *refusal_code;
+    char refusal_message[256];
+    char refusal_header[32];
+    char refusal_header_value[128];
     bool responded;
     unsigned status;
     size_t response_bytes;
