@@ -3,18 +3,22 @@
 # and only those that are missing (a second run needs no network).
 # As non-root with packages missing: prints the exact apt-get line, exits 1.
 #   scripts/deps.sh            build + run + test packages
+#   scripts/deps.sh --build    only what compiling needs (Docker build stage)
 #   scripts/deps.sh --runtime  only what the built binary needs (Docker image)
 set -euo pipefail
 
 build_pkgs=(build-essential cmake pkg-config git
-  libmicrohttpd-dev libcurl4-openssl-dev libjson-c-dev libpq-dev libssl-dev libxml2-dev
-  libcmocka-dev postgresql-15 postgresql-client-15 curl ca-certificates clang-format)
+  libmicrohttpd-dev libcurl4-openssl-dev libjson-c-dev libpq-dev libssl-dev libxml2-dev)
+dev_pkgs=(libcmocka-dev postgresql-15 postgresql-client-15 curl ca-certificates
+  clang-format cppcheck util-linux)
 runtime_pkgs=(libmicrohttpd12 libcurl4 libjson-c5 libpq5 libssl3 libxml2 ca-certificates curl)
 
 if [[ "${1:-}" == "--runtime" ]]; then
   pkgs=("${runtime_pkgs[@]}")
-else
+elif [[ "${1:-}" == "--build" ]]; then
   pkgs=("${build_pkgs[@]}")
+else
+  pkgs=("${build_pkgs[@]}" "${dev_pkgs[@]}")
   [[ -n "${SYNKRO_EXTRA_PKGS:-}" ]] && read -r -a extra <<<"$SYNKRO_EXTRA_PKGS" && pkgs+=("${extra[@]}")
 fi
 
