@@ -78,6 +78,8 @@ static const struct config_var config_vars[] = {
      "Refuse HubSpot v1/v2 signatures; accept only v3."},
     {"SYNKRO_INGEST_BATCH_MAX", CV_INT, OFF(ingest_batch_max), "2000", 1, 100000, false,
      "Most events committed in one group-commit transaction."},
+    {"SYNKRO_INGEST_WRITERS", CV_INT, OFF(ingest_writers), "2", 1, 32, false,
+     "Group-commit writer threads (each holds one database connection while it writes)."},
 };
 
 #define NVARS (sizeof config_vars / sizeof config_vars[0])

@@ -37,6 +37,7 @@ struct config {
     long long hubspot_portal_id; /* 0 = accept any portal */
     bool hubspot_require_v3;
     int ingest_batch_max;
+    int ingest_writers;
 };
 
 /* Looks a variable up; returns NULL when unset. */

@@ -10,12 +10,12 @@
 #include "server/log.h"
 #include "server/metrics.h"
 #include "server/routes.h"
+#include "server/secret.h"
 #include "server/strbuf.h"
 
 #include <arpa/inet.h>
 #include <microhttpd.h>
 #include <netdb.h>
-#include <openssl/crypto.h>
 #include <openssl/rand.h>
 #include <stdatomic.h>
 #include <stdio.h>
@@ -114,7 +114,8 @@ int http_respond(struct http_request *req, unsigned status, const char *content_
 int http_respond_json(struct http_request *req, unsigned status, struct json_object *obj)
 {
     size_t len = 0;
-    const char *text = json_object_to_json_string_length(obj, JSON_C_TO_STRING_PLAIN, &len);
+    const char *text = json_object_to_json_string_length(
+        obj, JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE, &len);
     if (!text)
         return http_respond_error(req, 500, "internal", "could not serialise the response");
     return http_respond(req, status, "application/json", text, len);
@@ -134,17 +135,10 @@ int http_respond_error(struct http_request *req, unsigned status, const char *co
 
 bool http_admin_authorized(const struct http_request *req)
 {
-    const char *token = req->app->cfg->admin_token;
     const char *auth = http_header(req, MHD_HTTP_HEADER_AUTHORIZATION);
-    if (!token || !*token || !auth || strncasecmp(auth, "Bearer ", 7) != 0)
+    if (!auth || strncasecmp(auth, "Bearer ", 7) != 0)
         return false;
-    const char *given = auth + 7;
-    size_t glen = strlen(given), tlen = strlen(token);
-    /* compare a fixed-length digest-free window: lengths first, then bytes */
-    unsigned char diff = glen != tlen;
-    size_t n = glen < tlen ? glen : tlen;
-    diff |= (unsigned char)(CRYPTO_memcmp(given, token, n) != 0);
-    return diff == 0;
+    return secret_equal(auth + 7, req->app->cfg->admin_token);
 }
 
 /* A client-sent request id is echoed when it is short and plain; otherwise

@@ -7,6 +7,7 @@
 #include "server/janitor.h"
 
 #include "handlers/health.h"
+#include "handlers/webhook_common.h"
 #include "server/log.h"
 
 #include <errno.h>
@@ -41,7 +42,7 @@ static void job_check_database(struct app *app)
     }
 }
 
-static const janitor_job_fn janitor_jobs[] = {job_check_database};
+static const janitor_job_fn janitor_jobs[] = {job_check_database, webhook_refresh_queue_depth};
 
 static void *janitor_main(void *arg)
 {

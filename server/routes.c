@@ -4,13 +4,25 @@
  * Must not contain handler logic. */
 #include "server/routes.h"
 
+#include "handlers/events_api.h"
 #include "handlers/health.h"
+#include "handlers/webhook_hubspot.h"
+#include "handlers/webhook_salesforce.h"
 
 #include <stdio.h>
 #include <string.h>
 #include <strings.h>
 
+static const char *const soap_types[] = {"text/xml", "application/xml", "application/soap+xml",
+                                         NULL};
+static const char *const json_types[] = {"application/json", NULL};
+
 static const struct route service_routes[] = {
+    {"POST", "/webhooks/salesforce", "webhook_salesforce", handle_webhook_salesforce, 0,
+     soap_types},
+    {"POST", "/webhooks/hubspot", "webhook_hubspot", handle_webhook_hubspot, 0, json_types},
+    {"GET", "/api/events", "events_list", handle_events_list, ROUTE_ADMIN | ROUTE_NO_BODY, NULL},
+    {"GET", "/api/events/{id}", "events_get", handle_events_get, ROUTE_ADMIN | ROUTE_NO_BODY, NULL},
     {"GET", "/healthz", "healthz", handle_healthz, ROUTE_NO_BODY, NULL},
     {"GET", "/readyz", "readyz", handle_readyz, ROUTE_NO_BODY, NULL},
     {"GET", "/metrics", "metrics", handle_metrics, ROUTE_NO_BODY, NULL},

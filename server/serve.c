@@ -7,9 +7,12 @@
  * Owns struct app and everything in it for the life of the process. */
 #include "server/serve.h"
 
+#include "db/ingest_writer.h"
 #include "db/migrate.h"
 #include "db/pool.h"
 #include "handlers/health.h"
+#include "handlers/soap_outbound.h"
+#include "handlers/webhook_common.h"
 #include "server/app.h"
 #include "server/http.h"
 #include "server/janitor.h"
@@ -103,6 +106,8 @@ int serve_run(const struct config *cfg, bool migrate)
 
     build_info_init();
     health_init();
+    webhook_metrics_init();
+    soap_outbound_init();
     struct migration_set migrations;
     migration_set_embedded(&migrations);
     struct app app = {.cfg = cfg, .migrations = &migrations};
@@ -115,10 +120,17 @@ int serve_run(const struct config *cfg, bool migrate)
         db_pool_destroy(app.pool, 1000);
         return 1;
     }
+    app.ingest = ingest_writer_start(app.pool, cfg->ingest_writers, cfg->ingest_batch_max);
+    if (!app.ingest) {
+        log_error("cannot start the ingest writer");
+        db_pool_destroy(app.pool, 1000);
+        return 1;
+    }
     char err[512];
     struct http_server *srv = http_server_start(&app, err, sizeof err);
     if (!srv) {
         log_with(LOG_LEVEL_ERROR, "cannot start the HTTP server", LF_S("error", err));
+        ingest_writer_stop(app.ingest);
         db_pool_destroy(app.pool, 1000);
         return 1;
     }
@@ -141,6 +153,7 @@ int serve_run(const struct config *cfg, bool migrate)
     int left = http_server_stop(srv, cfg->shutdown_grace_ms);
     if (left > 0)
         log_with(LOG_LEVEL_WARN, "requests cut off at shutdown", LF_I("count", left));
+    ingest_writer_stop(app.ingest);
     janitor_stop(janitor);
     if (db_pool_destroy(app.pool, 2000) < 0)
         log_warn("database connections still borrowed at exit");

@@ -1,0 +1,278 @@
+/* ingest_writer.c: writer threads that commit the events of many concurrent
+ * requests in one transaction.
+ *
+ * Owns the writer threads and the queue of submissions (not the
+ * submissions, which belong to their callers). Must not parse, verify or
+ * classify events: it only stores what it is given. */
+#include "db/ingest_writer.h"
+
+#include "server/metrics.h"
+
+#include <errno.h>
+#include <pthread.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+enum sub_state { SUB_QUEUED, SUB_TAKEN, SUB_DONE, SUB_FAILED };
+
+struct ingest_submission {
+    struct queue_event *events;
+    size_t n;
+    enum sub_state state; /* guarded by writer lock */
+    char err[256];
+    pthread_cond_t done;
+    struct ingest_submission *next;
+};
+
+struct ingest_writer {
+    struct db_pool *pool;
+    int batch_max;
+    int nthreads;
+    pthread_t *threads;
+    pthread_mutex_t lock;
+    pthread_cond_t work;
+    struct ingest_submission *head, *tail; /* FIFO, guarded by lock */
+    bool stop;                             /* guarded by lock */
+};
+
+static struct metric_family *m_batch_size;
+static struct metric_family *m_commit_seconds;
+
+static void writer_metrics_init(void)
+{
+    static const double size_buckets[] = {1, 2, 5, 10, 20, 50, 100, 200, 500, 1000, 2000, 5000};
+    static const double time_buckets[] = {0.0005, 0.001, 0.002, 0.005, 0.01,
+                                          0.02,   0.05,  0.1,   0.25,  1};
+    m_batch_size = metrics_register(METRIC_HISTOGRAM, "synkro_ingest_batch_size",
+                                    "Events committed per group-commit transaction.", NULL, 0,
+                                    size_buckets, sizeof size_buckets / sizeof size_buckets[0]);
+    m_commit_seconds = metrics_register(METRIC_HISTOGRAM, "synkro_ingest_commit_seconds",
+                                        "Duration of one group-commit insert.", NULL, 0,
+                                        time_buckets, sizeof time_buckets / sizeof time_buckets[0]);
+}
+
+static double now_seconds(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+/* Inserts the batch, retrying once on a fresh connection when the pooled
+ * one died (database restart). The insert is idempotent, so a retry after an
+ * ambiguous commit only turns "stored" into "duplicate". */
+static int write_batch(struct ingest_writer *w, struct queue_event *batch, size_t n, char *err,
+                       size_t errlen)
+{
+    for (int attempt = 0; attempt < 2; attempt++) {
+        PGconn *conn = db_pool_acquire(w->pool, 2000, err, errlen);
+        if (!conn)
+            return -1;
+        double t0 = now_seconds();
+        int rc = queue_insert_batch(conn, batch, n, err, errlen);
+        bool lost = rc < 0 && db_conn_lost(conn);
+        db_pool_release(w->pool, conn, rc < 0);
+        if (rc == 0) {
+            metrics_observe(m_commit_seconds, NULL, now_seconds() - t0);
+            metrics_observe(m_batch_size, NULL, (double)n);
+            return 0;
+        }
+        if (!lost)
+            return -1;
+    }
+    return -1;
+}
+
+/* Takes queued submissions up to batch_max events (at least one). */
+static struct ingest_submission *take_batch(struct ingest_writer *w, size_t *nevents)
+{
+    struct ingest_submission *first = w->head, *last = NULL;
+    size_t total = 0;
+    for (struct ingest_submission *s = w->head; s; s = s->next) {
+        if (last && total + s->n > (size_t)w->batch_max)
+            break;
+        total += s->n;
+        s->state = SUB_TAKEN;
+        last = s;
+    }
+    w->head = last->next;
+    if (!w->head)
+        w->tail = NULL;
+    last->next = NULL;
+    *nevents = total;
+    return first;
+}
+
+static void *writer_main(void *arg)
+{
+    struct ingest_writer *w = arg;
+    struct queue_event *batch = NULL;
+    size_t batch_cap = 0;
+    pthread_mutex_lock(&w->lock);
+    for (;;) {
+        while (!w->head && !w->stop)
+            pthread_cond_wait(&w->work, &w->lock);
+        if (!w->head && w->stop)
+            break;
+        size_t n;
+        struct ingest_submission *subs = take_batch(w, &n);
+        pthread_mutex_unlock(&w->lock);
+
+        char err[256] = "";
+        int rc = 0;
+        if (n > batch_cap) {
+            struct queue_event *nb = realloc(batch, n * sizeof *nb);
+            if (nb) {
+                batch = nb;
+                batch_cap = n;
+            } else {
+                rc = -1;
+                snprintf(err, sizeof err, "out of memory assembling a batch");
+            }
+        }
+        if (rc == 0) {
+            size_t k = 0;
+            for (struct ingest_submission *s = subs; s; s = s->next)
+                for (size_t i = 0; i < s->n; i++)
+                    batch[k++] = s->events[i];
+            rc = write_batch(w, batch, n, err, sizeof err);
+            k = 0;
+            for (struct ingest_submission *s = subs; rc == 0 && s; s = s->next)
+                for (size_t i = 0; i < s->n; i++, k++) {
+                    s->events[i].outcome = batch[k].outcome;
+                    s->events[i].id = batch[k].id;
+                }
+        }
+
+        pthread_mutex_lock(&w->lock);
+        for (struct ingest_submission *s = subs, *next; s; s = next) {
+            next = s->next; /* s may vanish once signalled */
+            s->state = rc == 0 ? SUB_DONE : SUB_FAILED;
+            if (rc != 0)
+                snprintf(s->err, sizeof s->err, "%s", err);
+            pthread_cond_signal(&s->done);
+        }
+    }
+    pthread_mutex_unlock(&w->lock);
+    free(batch);
+    return NULL;
+}
+
+struct ingest_writer *ingest_writer_start(struct db_pool *pool, int nwriters, int batch_max)
+{
+    if (!m_batch_size)
+        writer_metrics_init();
+    struct ingest_writer *w = calloc(1, sizeof *w);
+    if (!w)
+        return NULL;
+    w->pool = pool;
+    w->batch_max = batch_max > 0 ? batch_max : 1000;
+    w->threads = calloc((size_t)nwriters, sizeof *w->threads);
+    if (!w->threads) {
+        free(w);
+        return NULL;
+    }
+    pthread_mutex_init(&w->lock, NULL);
+    pthread_cond_init(&w->work, NULL);
+    for (int i = 0; i < nwriters; i++) {
+        if (pthread_create(&w->threads[i], NULL, writer_main, w) != 0)
+            break;
+        w->nthreads++;
+    }
+    if (w->nthreads == 0) {
+        pthread_mutex_destroy(&w->lock);
+        pthread_cond_destroy(&w->work);
+        free(w->threads);
+        free(w);
+        return NULL;
+    }
+    return w;
+}
+
+static void unlink_submission(struct ingest_writer *w, struct ingest_submission *sub)
+{
+    struct ingest_submission **pp = &w->head, *prev = NULL;
+    while (*pp && *pp != sub) {
+        prev = *pp;
+        pp = &(*pp)->next;
+    }
+    if (!*pp)
+        return;
+    *pp = sub->next;
+    if (w->tail == sub)
+        w->tail = prev;
+}
+
+int ingest_submit(struct ingest_writer *w, struct queue_event *events, size_t n, int timeout_ms,
+                  char *err, size_t errlen)
+{
+    if (n == 0)
+        return 0;
+    struct ingest_submission sub;
+    memset(&sub, 0, sizeof sub);
+    sub.events = events;
+    sub.n = n;
+    pthread_cond_init(&sub.done, NULL);
+    struct timespec deadline;
+    clock_gettime(CLOCK_REALTIME, &deadline);
+    deadline.tv_sec += timeout_ms / 1000;
+    deadline.tv_nsec += (long)(timeout_ms % 1000) * 1000000L;
+    if (deadline.tv_nsec >= 1000000000L) {
+        deadline.tv_sec++;
+        deadline.tv_nsec -= 1000000000L;
+    }
+
+    pthread_mutex_lock(&w->lock);
+    if (w->stop) {
+        pthread_mutex_unlock(&w->lock);
+        pthread_cond_destroy(&sub.done);
+        snprintf(err, errlen, "synkro is shutting down");
+        return -1;
+    }
+    if (w->tail)
+        w->tail->next = &sub;
+    else
+        w->head = &sub;
+    w->tail = &sub;
+    pthread_cond_signal(&w->work);
+    int rc = 0;
+    while (sub.state == SUB_QUEUED || sub.state == SUB_TAKEN) {
+        if (sub.state == SUB_QUEUED) {
+            rc = pthread_cond_timedwait(&sub.done, &w->lock, &deadline);
+            if (rc == ETIMEDOUT && sub.state == SUB_QUEUED) {
+                unlink_submission(w, &sub);
+                sub.state = SUB_FAILED;
+                snprintf(sub.err, sizeof sub.err,
+                         "the database writer did not take the events within %d ms", timeout_ms);
+            }
+        } else {
+            pthread_cond_wait(&sub.done, &w->lock); /* bounded by statement timeout */
+        }
+    }
+    enum sub_state final = sub.state;
+    pthread_mutex_unlock(&w->lock);
+    pthread_cond_destroy(&sub.done);
+    if (final == SUB_DONE)
+        return 0;
+    snprintf(err, errlen, "%s", sub.err);
+    return -1;
+}
+
+void ingest_writer_stop(struct ingest_writer *w)
+{
+    if (!w)
+        return;
+    pthread_mutex_lock(&w->lock);
+    w->stop = true;
+    pthread_cond_broadcast(&w->work);
+    pthread_mutex_unlock(&w->lock);
+    for (int i = 0; i < w->nthreads; i++)
+        pthread_join(w->threads[i], NULL);
+    pthread_mutex_destroy(&w->lock);
+    pthread_cond_destroy(&w->work);
+    free(w->threads);
+    free(w);
+}

@@ -1,0 +1,39 @@
+/* ingest_writer.h: group commit of webhook events.
+ *
+ * Request threads hand their events to ingest_submit() and block until those
+ * events are committed. Writer threads take everything queued at that moment
+ * (up to batch_max events, from any number of requests), insert it with one
+ * statement (one transaction, one commit), and wake each request. A lone
+ * request is written at once: the writer never waits to fill a batch;
+ * batches form only from requests that arrived while a commit was in
+ * flight. That is what lifts ingest above the database's commit rate.
+ *
+ * Locking: one mutex guards the queue and every submission's state; each
+ * submission has its own condition variable. A submission lives on its
+ * caller's stack; a caller that times out leaves only while its submission is
+ * not in a writer's hands (it is then unlinked), otherwise it waits for the
+ * writer, whose work is bounded by the statement timeout. */
+#ifndef SYNKRO_DB_INGEST_WRITER_H
+#define SYNKRO_DB_INGEST_WRITER_H
+
+#include "db/pool.h"
+#include "db/queue.h"
+
+#include <stddef.h>
+
+struct ingest_writer;
+
+/* Starts nwriters writer threads. NULL on failure. */
+struct ingest_writer *ingest_writer_start(struct db_pool *pool, int nwriters, int batch_max);
+
+/* Stores events durably (each event's outcome says stored or duplicate).
+ * Returns 0 when all n are committed (or were already there), -1 with err
+ * when the database did not take them (then none may be acknowledged).
+ * timeout_ms bounds the wait for a writer to pick the events up. */
+int ingest_submit(struct ingest_writer *w, struct queue_event *events, size_t n, int timeout_ms,
+                  char *err, size_t errlen);
+
+/* Writes what is queued, then stops and frees the writer. */
+void ingest_writer_stop(struct ingest_writer *w);
+
+#endif

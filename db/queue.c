@@ -1,0 +1,227 @@
+/* queue.c: SQL for the change_events queue.
+ *
+ * Owns nothing beyond one call: results are copied out before PQclear. Must
+ * not decide statuses or keys: callers (the webhook handlers) do. */
+#include "db/queue.h"
+
+#include "db/pool.h"
+#include "server/strbuf.h"
+
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+static void put_json_str(struct strbuf *sb, const char *key, const char *value)
+{
+    strbuf_printf(sb, "\"%s\":", key);
+    if (!value) {
+        strbuf_puts(sb, "null");
+        return;
+    }
+    strbuf_putc(sb, '"');
+    strbuf_json_escape(sb, value, strlen(value));
+    strbuf_putc(sb, '"');
+}
+
+static const char insert_sql[] =
+    "INSERT INTO change_events (source, idempotency_key, object_type, record_id, kind,"
+    " occurred_at, status, payload)"
+    " SELECT x.s, x.k, x.o, x.r, x.n,"
+    "  CASE WHEN x.t IS NULL THEN NULL ELSE to_timestamp(x.t / 1000.0) END, x.st, x.p"
+    " FROM jsonb_to_recordset($1::jsonb)"
+    "  AS x(s text, k text, o text, r text, n text, t bigint, st text, p jsonb)"
+    " ON CONFLICT (idempotency_key) DO NOTHING"
+    " RETURNING id, idempotency_key";
+
+/* FNV-1a over a NUL-terminated key. */
+static uint64_t key_hash(const char *s)
+{
+    uint64_t h = 1469598103934665603ULL;
+    for (; *s; s++) {
+        h ^= (unsigned char)*s;
+        h *= 1099511628211ULL;
+    }
+    return h;
+}
+
+/* Marks events whose key came back in res as stored (first occurrence only);
+ * every other event is a duplicate. Open addressing over event indexes. */
+static int match_results(struct queue_event *events, size_t n, PGresult *res)
+{
+    size_t cap = 16;
+    while (cap < n * 2)
+        cap *= 2;
+    size_t *slots = malloc(cap * sizeof *slots);
+    if (!slots)
+        return -1;
+    for (size_t i = 0; i < cap; i++)
+        slots[i] = SIZE_MAX;
+    for (size_t i = 0; i < n; i++) {
+        events[i].outcome = QUEUE_DUPLICATE;
+        events[i].id = 0;
+        size_t j = key_hash(events[i].idempotency_key) & (cap - 1);
+        while (slots[j] != SIZE_MAX &&
+               strcmp(events[slots[j]].idempotency_key, events[i].idempotency_key) != 0)
+            j = (j + 1) & (cap - 1);
+        if (slots[j] == SIZE_MAX)
+            slots[j] = i; /* first occurrence of this key */
+    }
+    for (int r = 0; r < PQntuples(res); r++) {
+        const char *key = PQgetvalue(res, r, 1);
+        size_t j = key_hash(key) & (cap - 1);
+        while (slots[j] != SIZE_MAX && strcmp(events[slots[j]].idempotency_key, key) != 0)
+            j = (j + 1) & (cap - 1);
+        if (slots[j] != SIZE_MAX) {
+            events[slots[j]].outcome = QUEUE_STORED;
+            events[slots[j]].id = strtoll(PQgetvalue(res, r, 0), NULL, 10);
+        }
+    }
+    free(slots);
+    return 0;
+}
+
+int queue_insert_batch(PGconn *conn, struct queue_event *events, size_t n, char *err, size_t errlen)
+{
+    if (n == 0)
+        return 0;
+    struct strbuf sb = STRBUF_INIT;
+    strbuf_putc(&sb, '[');
+    for (size_t i = 0; i < n; i++) {
+        const struct queue_event *e = &events[i];
+        strbuf_puts(&sb, i ? ",{" : "{");
+        put_json_str(&sb, "s", e->source);
+        strbuf_putc(&sb, ',');
+        put_json_str(&sb, "k", e->idempotency_key);
+        strbuf_putc(&sb, ',');
+        put_json_str(&sb, "o", e->object_type);
+        strbuf_putc(&sb, ',');
+        put_json_str(&sb, "r", e->record_id);
+        strbuf_putc(&sb, ',');
+        put_json_str(&sb, "n", e->kind);
+        strbuf_putc(&sb, ',');
+        put_json_str(&sb, "st", e->status);
+        if (e->occurred_at_ms > 0)
+            strbuf_printf(&sb, ",\"t\":%" PRId64, e->occurred_at_ms);
+        strbuf_puts(&sb, ",\"p\":");
+        strbuf_puts(&sb, e->payload_json ? e->payload_json : "null");
+        strbuf_putc(&sb, '}');
+    }
+    strbuf_putc(&sb, ']');
+    if (sb.failed) {
+        strbuf_free(&sb);
+        snprintf(err, errlen, "out of memory building the event batch");
+        return -1;
+    }
+    const char *params[] = {sb.data};
+    PGresult *res = db_exec(conn, insert_sql, 1, params, err, errlen);
+    strbuf_free(&sb);
+    if (!res)
+        return -1;
+    int rc = match_results(events, n, res);
+    PQclear(res);
+    if (rc < 0)
+        snprintf(err, errlen, "out of memory matching insert results");
+    return rc;
+}
+
+static const char list_columns[] =
+    "id, source, idempotency_key, object_type, record_id, kind,"
+    " to_char(occurred_at AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.MS\"Z\"'),"
+    " to_char(received_at AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.MS\"Z\"'),"
+    " status, attempts,"
+    " to_char(next_attempt_at AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.MS\"Z\"'),"
+    " last_error";
+
+static json_object *row_to_json(PGresult *res, int r)
+{
+    static const char *const names[] = {"id",        "source",   "idempotency_key", "object_type",
+                                        "record_id", "kind",     "occurred_at",     "received_at",
+                                        "status",    "attempts", "next_attempt_at", "last_error"};
+    json_object *o = json_object_new_object();
+    for (int c = 0; c < (int)(sizeof names / sizeof names[0]); c++) {
+        json_object *v = NULL;
+        if (!PQgetisnull(res, r, c)) {
+            const char *text = PQgetvalue(res, r, c);
+            if (c == 0 || c == 9)
+                v = json_object_new_int64(strtoll(text, NULL, 10));
+            else
+                v = json_object_new_string(text);
+        }
+        json_object_object_add(o, names[c], v);
+    }
+    return o;
+}
+
+json_object *queue_list(PGconn *conn, const struct queue_filter *f, char *err, size_t errlen)
+{
+    char after[24], limit[16];
+    snprintf(after, sizeof after, "%" PRId64, f->after_id);
+    snprintf(limit, sizeof limit, "%d", f->limit);
+    const char *params[] = {f->source, f->status, f->object_type, f->record_id, after, limit};
+    struct strbuf sql = STRBUF_INIT;
+    strbuf_printf(&sql,
+                  "SELECT %s FROM change_events"
+                  " WHERE ($1::text IS NULL OR source = $1)"
+                  " AND ($2::text IS NULL OR status = $2)"
+                  " AND ($3::text IS NULL OR object_type = $3)"
+                  " AND ($4::text IS NULL OR record_id = $4)"
+                  " AND id > $5::bigint ORDER BY id LIMIT $6::int",
+                  list_columns);
+    PGresult *res = sql.failed ? NULL : db_exec(conn, sql.data, 6, params, err, errlen);
+    strbuf_free(&sql);
+    if (!res)
+        return NULL;
+    json_object *out = json_object_new_object();
+    json_object *arr = json_object_new_array();
+    int n = PQntuples(res);
+    for (int r = 0; r < n; r++)
+        json_object_array_add(arr, row_to_json(res, r));
+    json_object_object_add(out, "events", arr);
+    json_object *next = NULL;
+    if (n == f->limit && n > 0)
+        next = json_object_new_int64(strtoll(PQgetvalue(res, n - 1, 0), NULL, 10));
+    json_object_object_add(out, "next_after", next);
+    PQclear(res);
+    return out;
+}
+
+json_object *queue_get(PGconn *conn, int64_t id, bool *found, char *err, size_t errlen)
+{
+    char idtext[24];
+    snprintf(idtext, sizeof idtext, "%" PRId64, id);
+    const char *params[] = {idtext};
+    struct strbuf sql = STRBUF_INIT;
+    strbuf_printf(&sql, "SELECT %s, payload::text FROM change_events WHERE id = $1::bigint",
+                  list_columns);
+    PGresult *res = sql.failed ? NULL : db_exec(conn, sql.data, 1, params, err, errlen);
+    strbuf_free(&sql);
+    *found = false;
+    if (!res)
+        return NULL;
+    json_object *out = NULL;
+    if (PQntuples(res) == 1) {
+        *found = true;
+        out = row_to_json(res, 0);
+        json_object *payload = json_tokener_parse(PQgetvalue(res, 0, 12));
+        json_object_object_add(out, "payload", payload);
+    } else {
+        out = json_object_new_object();
+    }
+    PQclear(res);
+    return out;
+}
+
+json_object *queue_depth(PGconn *conn, char *err, size_t errlen)
+{
+    PGresult *res = db_exec(conn, "SELECT status, count(*) FROM change_events GROUP BY status", 0,
+                            NULL, err, errlen);
+    if (!res)
+        return NULL;
+    json_object *out = json_object_new_object();
+    for (int r = 0; r < PQntuples(res); r++)
+        json_object_object_add(out, PQgetvalue(res, r, 0),
+                               json_object_new_int64(strtoll(PQgetvalue(res, r, 1), NULL, 10)));
+    PQclear(res);
+    return out;
+}

@@ -1,0 +1,59 @@
+/* queue.h: the change_events table: batch insert (with idempotency), and the
+ * admin listing and lookup.
+ *
+ * Every query is parameterised. The batch insert is one statement for any
+ * number of events: the rows travel as one JSON array parameter expanded by
+ * jsonb_to_recordset, and ON CONFLICT DO NOTHING drops duplicates (also
+ * duplicates inside the same batch). */
+#ifndef SYNKRO_DB_QUEUE_H
+#define SYNKRO_DB_QUEUE_H
+
+#include <json-c/json.h>
+#include <libpq-fe.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+enum queue_outcome { QUEUE_PENDING_RESULT = 0, QUEUE_STORED, QUEUE_DUPLICATE };
+
+struct queue_event {
+    /* input */
+    const char *source;          /* "salesforce" | "hubspot" */
+    const char *idempotency_key; /* unique per change */
+    const char *object_type;
+    const char *record_id;    /* may be NULL */
+    const char *kind;         /* create|update|delete|association|merge|restore|unknown */
+    int64_t occurred_at_ms;   /* epoch ms, 0 when unknown */
+    const char *status;       /* "pending" | "unmapped" | "held" */
+    const char *payload_json; /* a JSON value, stored as jsonb */
+    /* output */
+    enum queue_outcome outcome;
+    int64_t id; /* row id when stored */
+};
+
+/* Inserts n events in one statement (no transaction of its own: autocommit
+ * commits it). Sets each event's outcome. -1 with err on failure (then no
+ * event was stored, as the statement is atomic). */
+int queue_insert_batch(PGconn *conn, struct queue_event *events, size_t n, char *err,
+                       size_t errlen);
+
+struct queue_filter {
+    const char *source;
+    const char *status;
+    const char *object_type;
+    const char *record_id;
+    int64_t after_id; /* 0: from the start */
+    int limit;        /* 1..500 */
+};
+
+/* Lists events (without payloads) as {"events":[...],"next_after":id|null}.
+ * Caller puts the returned object. NULL with err on failure. */
+json_object *queue_list(PGconn *conn, const struct queue_filter *f, char *err, size_t errlen);
+
+/* One event with its payload; *found false when no such id. */
+json_object *queue_get(PGconn *conn, int64_t id, bool *found, char *err, size_t errlen);
+
+/* Counts per status, as (status, count) rows into out (caller puts). */
+json_object *queue_depth(PGconn *conn, char *err, size_t errlen);
+
+#endif

@@ -1,0 +1,150 @@
+/* webhook_common.c: ingest metrics, the store step shared by both webhook
+ * endpoints, and ISO-8601 timestamps. Must not know either CRM's format. */
+#include "handlers/webhook_common.h"
+
+#include "db/ingest_writer.h"
+#include "server/log.h"
+#include "server/metrics.h"
+
+#include <ctype.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+static struct metric_family *m_received;
+static struct metric_family *m_depth;
+
+void webhook_metrics_init(void)
+{
+    static const char *const labels[] = {"source", "outcome"};
+    static const char *const depth_labels[] = {"status"};
+    m_received =
+        metrics_register(METRIC_COUNTER, "synkro_events_received_total",
+                         "Change events received, by source and outcome.", labels, 2, NULL, 0);
+    m_depth = metrics_register(METRIC_GAUGE, "synkro_queue_depth",
+                               "Change events in the queue, by status (refreshed every few "
+                               "seconds).",
+                               depth_labels, 1, NULL, 0);
+}
+
+void webhook_count(const char *source, const char *outcome, double n)
+{
+    const char *labels[] = {source, outcome};
+    metrics_add(m_received, labels, n);
+}
+
+int webhook_store(struct http_request *req, const char *source, struct queue_event *events,
+                  size_t n, char *err, size_t errlen)
+{
+    if (ingest_submit(req->app->ingest, events, n, WEBHOOK_SUBMIT_TIMEOUT_MS, err, errlen) < 0) {
+        webhook_count(source, "unavailable", (double)n);
+        log_with(LOG_LEVEL_ERROR, "events not stored", LF_S("source", source),
+                 LF_I("events", (long long)n), LF_S("error", err),
+                 LF_S("request_id", req->request_id));
+        return -1;
+    }
+    size_t stored = 0;
+    for (size_t i = 0; i < n; i++)
+        stored += events[i].outcome == QUEUE_STORED;
+    if (stored)
+        webhook_count(source, "stored", (double)stored);
+    if (n - stored)
+        webhook_count(source, "duplicate", (double)(n - stored));
+    return 0;
+}
+
+static int digits(const char **p, int n, int *out)
+{
+    int v = 0;
+    for (int i = 0; i < n; i++) {
+        if (!isdigit((unsigned char)**p))
+            return -1;
+        v = v * 10 + (**p - '0');
+        (*p)++;
+    }
+    *out = v;
+    return 0;
+}
+
+int64_t webhook_parse_iso8601_ms(const char *s)
+{
+    if (!s)
+        return -1;
+    const char *p = s;
+    int y, mo, d, h, mi, sec, ms = 0;
+    if (digits(&p, 4, &y) || *p++ != '-' || digits(&p, 2, &mo) || *p++ != '-' || digits(&p, 2, &d))
+        return -1;
+    if (*p == '\0') {
+        h = mi = sec = 0;
+    } else {
+        if (*p++ != 'T' || digits(&p, 2, &h) || *p++ != ':' || digits(&p, 2, &mi) || *p++ != ':' ||
+            digits(&p, 2, &sec))
+            return -1;
+        if (*p == '.') {
+            p++;
+            int scale = 100, nd = 0;
+            while (isdigit((unsigned char)*p)) {
+                if (nd < 3)
+                    ms += (*p - '0') * scale;
+                scale /= 10;
+                nd++;
+                p++;
+            }
+            if (nd == 0)
+                return -1;
+        }
+        int offset_min = 0;
+        if (*p == 'Z') {
+            p++;
+        } else if (*p == '+' || *p == '-') {
+            int sign = *p == '-' ? -1 : 1, oh, om;
+            p++;
+            if (digits(&p, 2, &oh))
+                return -1;
+            if (*p == ':')
+                p++;
+            if (digits(&p, 2, &om))
+                return -1;
+            offset_min = sign * (oh * 60 + om);
+        }
+        if (*p != '\0')
+            return -1;
+        mi -= offset_min;
+    }
+    if (mo < 1 || mo > 12 || d < 1 || d > 31 || h > 23 || sec > 60)
+        return -1;
+    struct tm tm;
+    memset(&tm, 0, sizeof tm);
+    tm.tm_year = y - 1900;
+    tm.tm_mon = mo - 1;
+    tm.tm_mday = d;
+    tm.tm_hour = h;
+    tm.tm_min = mi;
+    tm.tm_sec = sec;
+    time_t t = timegm(&tm);
+    if (t == (time_t)-1)
+        return -1;
+    return (int64_t)t * 1000 + ms;
+}
+
+void webhook_refresh_queue_depth(struct app *app)
+{
+    static const char *const statuses[] = {"pending",    "unmapped", "held",
+                                           "processing", "done",     "failed"};
+    char err[256];
+    PGresult *res =
+        db_pool_exec(app->pool, 1000, "SELECT status, count(*) FROM change_events GROUP BY status",
+                     0, NULL, err, sizeof err);
+    if (!res)
+        return; /* readiness reports the database; keep the last figures */
+    for (size_t s = 0; s < sizeof statuses / sizeof statuses[0]; s++) {
+        double count = 0;
+        for (int r = 0; r < PQntuples(res); r++)
+            if (strcmp(PQgetvalue(res, r, 0), statuses[s]) == 0)
+                count = strtod(PQgetvalue(res, r, 1), NULL);
+        const char *labels[] = {statuses[s]};
+        metrics_set(m_depth, labels, count);
+    }
+    PQclear(res);
+}

@@ -1,0 +1,35 @@
+/* webhook_common.h: what both webhook endpoints share: the ingest metrics,
+ * the hand-off to the group-commit writer, and timestamp parsing. */
+#ifndef SYNKRO_HANDLERS_WEBHOOK_COMMON_H
+#define SYNKRO_HANDLERS_WEBHOOK_COMMON_H
+
+#include "db/queue.h"
+#include "server/http.h"
+
+#include <stddef.h>
+#include <stdint.h>
+
+/* Registers synkro_events_received_total and synkro_queue_depth. */
+void webhook_metrics_init(void);
+
+/* outcome: stored, duplicate, rejected_signature, rejected_org, malformed,
+ * unavailable. Adds n to synkro_events_received_total{source,outcome}. */
+void webhook_count(const char *source, const char *outcome, double n);
+
+/* Stores events through the app's ingest writer and counts each event's
+ * outcome. 0 when every event is durable; -1 with err otherwise (counted
+ * as unavailable). */
+int webhook_store(struct http_request *req, const char *source, struct queue_event *events,
+                  size_t n, char *err, size_t errlen);
+
+/* Parses "2017-05-02T11:53:53.000Z" (fraction and zone optional; "+0000"
+ * and "+00:00" offsets accepted) into epoch ms. -1 when it does not parse. */
+int64_t webhook_parse_iso8601_ms(const char *s);
+
+/* Refreshes synkro_queue_depth{status} from the database (janitor job). */
+void webhook_refresh_queue_depth(struct app *app);
+
+/* How long a request waits for the writer to pick its events up. */
+#define WEBHOOK_SUBMIT_TIMEOUT_MS 4000
+
+#endif

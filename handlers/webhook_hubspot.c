@@ -1,0 +1,155 @@
+/* webhook_hubspot.c: the HubSpot front door, POST /webhooks/hubspot.
+ *
+ * Order: signature over the raw body, before any parsing (v3 with its
+ * timestamp window; v1/v2 unless SYNKRO_HUBSPOT_REQUIRE_V3) against the URI
+ * rebuilt from SYNKRO_PUBLIC_BASE_URL + path + raw query -> JSON parse
+ * (hubspot_events.c) -> portal check -> one queue event per HubSpot event ->
+ * group commit -> 204. Refusals are JSON errors with a log line and a metric;
+ * nothing is stored unless every check passed, and nothing is acknowledged
+ * before it is committed. */
+#include "handlers/webhook_hubspot.h"
+
+#include "handlers/hubspot_events.h"
+#include "handlers/hubspot_signature.h"
+#include "handlers/webhook_common.h"
+#include "server/log.h"
+
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#define HS_SOURCE "hubspot"
+
+static int refuse(struct http_request *req, unsigned status, const char *code, const char *message,
+                  const char *outcome)
+{
+    webhook_count(HS_SOURCE, outcome, 1);
+    log_with(status >= 500 ? LOG_LEVEL_ERROR : LOG_LEVEL_WARN, "hubspot webhook refused",
+             LF_I("status", status), LF_S("code", code), LF_S("reason", message),
+             LF_S("request_id", req->request_id));
+    return http_respond_error(req, status, code, message);
+}
+
+static int64_t wall_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+static int verify_signature(struct http_request *req)
+{
+    const struct config *cfg = req->app->cfg;
+    if (!cfg->hubspot_client_secret || !*cfg->hubspot_client_secret)
+        return refuse(req, 401, "signature_unverifiable",
+                      "webhooks cannot be verified: HUBSPOT_CLIENT_SECRET is not configured",
+                      "rejected_signature");
+    char *uri = hubspot_build_full_uri(cfg->public_base_url, req->path, req->query);
+    if (!uri)
+        return refuse(req, 500, "internal", "out of memory", "unavailable");
+    struct hubspot_sig_request sig = {
+        .method = req->method,
+        .full_uri = uri,
+        .body = req->body,
+        .body_len = req->body_len,
+        .signature_v3 = http_header(req, "X-HubSpot-Signature-v3"),
+        .timestamp = http_header(req, "X-HubSpot-Request-Timestamp"),
+        .signature = http_header(req, "X-HubSpot-Signature"),
+        .signature_version = http_header(req, "X-HubSpot-Signature-Version"),
+    };
+    char err[256] = "";
+    enum hubspot_sig_result r = hubspot_signature_verify(
+        &sig, cfg->hubspot_client_secret, cfg->hubspot_require_v3, wall_ms(), err, sizeof err);
+    free(uri);
+    if (r == HS_SIG_OK)
+        return 0;
+    if (r == HS_SIG_INTERNAL_ERROR)
+        return refuse(req, 500, "internal", err, "unavailable");
+    char code[48];
+    snprintf(code, sizeof code, "signature_%s", hubspot_sig_result_name(r));
+    return refuse(req, 401, code, err, "rejected_signature");
+}
+
+/* Refuses the whole request when any event belongs to another portal. */
+static int check_portal(struct http_request *req, const struct hubspot_event_batch *batch)
+{
+    long long want = req->app->cfg->hubspot_portal_id;
+    if (want == 0)
+        return 0;
+    for (size_t i = 0; i < batch->count; i++) {
+        if (batch->events[i].portal_id != want) {
+            char msg[160];
+            snprintf(msg, sizeof msg, "event %zu belongs to portal %" PRId64 ", not %lld", i,
+                     batch->events[i].portal_id, want);
+            return refuse(req, 403, "wrong_portal", msg, "rejected_org");
+        }
+    }
+    return 0;
+}
+
+static int store(struct http_request *req, const struct hubspot_event_batch *batch)
+{
+    size_t n = batch->count;
+    struct queue_event *events = calloc(n, sizeof *events);
+    char(*keys)[HUBSPOT_EVENT_KEY_SIZE] = calloc(n, sizeof *keys);
+    char(*ids)[24] = calloc(n, sizeof *ids);
+    if (!events || !keys || !ids) {
+        free(events);
+        free(keys);
+        free(ids);
+        return refuse(req, 500, "internal", "out of memory", "unavailable");
+    }
+    for (size_t i = 0; i < n; i++) {
+        const struct hubspot_event *e = &batch->events[i];
+        hubspot_event_idempotency_key(e, keys[i], sizeof keys[i]);
+        snprintf(ids[i], sizeof ids[i], "%" PRId64, e->object_id);
+        events[i] = (struct queue_event){
+            .source = HS_SOURCE,
+            .idempotency_key = keys[i],
+            .object_type = e->object_type_id ? e->object_type_id : e->subscription_type,
+            .record_id = ids[i],
+            .kind = hubspot_event_kind_name(e->kind),
+            .occurred_at_ms = e->occurred_at,
+            .status = "unmapped",
+            .payload_json = e->raw_json,
+        };
+    }
+    char err[256] = "";
+    int rc;
+    if (webhook_store(req, HS_SOURCE, events, n, err, sizeof err) < 0)
+        rc = http_respond_error(req, 503, "unavailable",
+                                "the events could not be stored; HubSpot will retry");
+    else
+        rc = http_respond(req, 204, NULL, "", 0);
+    free(events);
+    free(keys);
+    free(ids);
+    return rc;
+}
+
+int handle_webhook_hubspot(struct http_request *req)
+{
+    int rc = verify_signature(req);
+    if (rc != 0 || req->responded)
+        return rc;
+    struct hubspot_event_batch *batch = NULL;
+    char err[256] = "";
+    int st = hubspot_events_parse(req->body, req->body_len, HUBSPOT_EVENTS_MAX_PER_REQUEST, &batch,
+                                  err, sizeof err);
+    if (st == HS_EV_EMPTY)
+        return http_respond(req, 204, NULL, "", 0); /* nothing to store */
+    if (st != HS_EV_OK) {
+        unsigned status = st == HS_EV_INTERNAL_ERROR ? 500 : st == HS_EV_TOO_MANY ? 413 : 400;
+        char code[48];
+        snprintf(code, sizeof code, "events_%s", hubspot_events_result_name(st));
+        return refuse(req, status, code, err,
+                      st == HS_EV_INTERNAL_ERROR ? "unavailable" : "malformed");
+    }
+    rc = check_portal(req, batch);
+    if (!req->responded)
+        rc = store(req, batch);
+    hubspot_event_batch_free(batch);
+    return rc;
+}

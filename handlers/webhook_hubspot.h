@@ -1,0 +1,9 @@
+/* webhook_hubspot.h: POST /webhooks/hubspot (signed JSON event batches). */
+#ifndef SYNKRO_HANDLERS_WEBHOOK_HUBSPOT_H
+#define SYNKRO_HANDLERS_WEBHOOK_HUBSPOT_H
+
+#include "server/http.h"
+
+int handle_webhook_hubspot(struct http_request *req);
+
+#endif
