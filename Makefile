@@ -14,7 +14,6 @@ test: deps
 	@scripts/test.sh
 
 fuzz: deps
-	@SYNKRO_EXTRA_PKGS="clang libclang-rt-14-dev" scripts/deps.sh
 	@scripts/build.sh fuzz build-fuzz
 
 format:
@@ -24,4 +23,4 @@ format-check:
 	@git ls-files '*.c' '*.h' | xargs clang-format --dry-run --Werror
 
 clean:
-	rm -rf build build-test build-fuzz
+	rm -rf build build-test build-fuzz build-bench
