@@ -38,6 +38,24 @@ struct config {
     bool hubspot_require_v3;
     int ingest_batch_max;
     int ingest_writers;
+    /* CRM API clients */
+    char *hubspot_api_base;
+    char *hubspot_access_token;
+    char *hubspot_client_id;
+    char *hubspot_refresh_token;
+    int hubspot_rate_per_10s;
+    int hubspot_search_rate_per_s;
+    char *salesforce_login_url;
+    char *salesforce_api_version;
+    char *salesforce_client_id;
+    char *salesforce_client_secret;
+    char *salesforce_refresh_token;
+    char *salesforce_username;
+    char *salesforce_jwt_key_file;
+    int salesforce_api_usage_max_percent;
+    char *secret_key;
+    int crm_timeout_ms;
+    int crm_connect_timeout_ms;
 };
 
 /* Looks a variable up; returns NULL when unset. */
