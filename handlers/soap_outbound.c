@@ -11,10 +11,13 @@
  *  2. libxml2 parses the body as UTF-8 (XML_PARSE_IGNORE_ENC) with XML_PARSE_NONET and neither
  *     NOENT, DTDLOAD, DTDATTR, DTDVALID nor HUGE. Per-context SAX hooks stop the parser at a
  *     DOCTYPE, at any entity lookup (the five predefined entities and character references never
- *     reach them) and at depth SOAP_MAX_DEPTH + 1; errors go to a per-context structured handler.
+ *     reach them), at depth SOAP_MAX_DEPTH + 1 and past a node budget (elements, comments, PIs,
+ *     CDATA) of max_notifications * (SOAP_MAX_FIELDS + 16) + 256; errors go to a per-context
+ *     structured handler.
  *  3. The tree walk validates and runs twice over the same code: a sizing pass that counts
  *     notifications, fields and string bytes, then a fill pass that copies into one block laid out
- *     as [soap_message][notifications][fields][strings]. The SessionId is wiped from the tree.
+ *     as [soap_message][notifications][fields][strings]. The SessionId is wiped from the tree
+ *     (best effort: libxml2's private copy of the input is freed unwiped, as is the caller's).
  *
  * Must not: log, print through libxml2, put the SessionId or field values into error texts,
  * substitute entities or touch the network. Elements are matched by namespace URI and local name,
@@ -60,6 +63,10 @@ typedef xmlErrorPtr soap_xml_error_ptr;
  * lives in struct build and serves sObjects of up to SEEN_SMALL / 2 fields. */
 #define SEEN_SMALL 64u
 #define SEEN_BIG   2048u
+/* Node budget: XML nodes (elements, comments, PIs, CDATA sections) allowed per notification
+ * beyond its fields, and per message beyond its notifications. */
+#define NODES_PER_NOTIFICATION 16u
+#define NODES_PER_MESSAGE      256u
 
 static const char soap_ack_body[] =
     "<soapenv:Envelope xmlns:soapenv=\"http://schemas.xmlsoap.org/soap/envelope/\">"
@@ -227,10 +234,18 @@ static int prescan(const unsigned char *p, size_t len, char *err, size_t errlen)
 /* ---------------------------------------------------------------------------------------------
  * libxml2 parse with guard hooks */
 
-enum hostile_reason { HOSTILE_NONE = 0, HOSTILE_DOCTYPE, HOSTILE_ENTITY, HOSTILE_DEPTH };
+enum hostile_reason {
+    HOSTILE_NONE = 0,
+    HOSTILE_DOCTYPE,
+    HOSTILE_ENTITY,
+    HOSTILE_DEPTH,
+    HOSTILE_NODES
+};
 
 struct parse_guard {
     int depth;
+    size_t nodes; /* elements, comments, PIs and CDATA sections so far */
+    size_t max_nodes;
     enum hostile_reason hostile;
     int nomem;
     int err_code; /* first libxml2 error, 0 if none */
@@ -295,6 +310,10 @@ static void on_start_element(void *ctx, const xmlChar *localname, const xmlChar 
         guard_stop(ctx, HOSTILE_DEPTH);
         return;
     }
+    if (++g->nodes > g->max_nodes) {
+        guard_stop(ctx, HOSTILE_NODES);
+        return;
+    }
     xmlSAX2StartElementNs(ctx, localname, prefix, uri, nb_namespaces, namespaces, nb_attributes,
                           nb_defaulted, attributes);
 }
@@ -308,6 +327,41 @@ static void on_end_element(void *ctx, const xmlChar *localname, const xmlChar *p
     }
     g->depth--;
     xmlSAX2EndElementNs(ctx, localname, prefix, uri);
+}
+
+/* Counts a comment, PI or CDATA node against the node budget; 0 when over it. */
+static int guard_count_node(void *ctx)
+{
+    struct parse_guard *g = guard_of(ctx);
+    if (g == NULL || g->hostile != HOSTILE_NONE) {
+        return 0;
+    }
+    if (++g->nodes > g->max_nodes) {
+        guard_stop(ctx, HOSTILE_NODES);
+        return 0;
+    }
+    return 1;
+}
+
+static void on_comment(void *ctx, const xmlChar *value)
+{
+    if (guard_count_node(ctx)) {
+        xmlSAX2Comment(ctx, value);
+    }
+}
+
+static void on_pi(void *ctx, const xmlChar *target, const xmlChar *data)
+{
+    if (guard_count_node(ctx)) {
+        xmlSAX2ProcessingInstruction(ctx, target, data);
+    }
+}
+
+static void on_cdata(void *ctx, const xmlChar *value, int len)
+{
+    if (guard_count_node(ctx)) {
+        xmlSAX2CDataBlock(ctx, value, len);
+    }
 }
 
 static void on_xml_error(void *ctx, soap_xml_error_ptr e)
@@ -333,14 +387,17 @@ static const char *hostile_sentence(enum hostile_reason why)
         [HOSTILE_DOCTYPE] = "The document contains a DOCTYPE declaration, which is not accepted.",
         [HOSTILE_ENTITY] = "The document references an entity other than the predefined ones.",
         [HOSTILE_DEPTH] = "The document nests elements deeper than the accepted maximum.",
+        [HOSTILE_NODES] = "The document has more XML nodes than a message of the accepted size.",
     };
     return text[why];
 }
 
 /* Parses body into *doc_out. Returns SOAP_OK or an error with err filled. */
-static int parse_xml(const char *body, size_t len, xmlDocPtr *doc_out, char *err, size_t errlen)
+static int parse_xml(const char *body, size_t len, size_t max_nodes, xmlDocPtr *doc_out, char *err,
+                     size_t errlen)
 {
     struct parse_guard g = {0};
+    g.max_nodes = max_nodes;
     int rc = SOAP_OK;
 
     *doc_out = NULL;
@@ -371,6 +428,9 @@ static int parse_xml(const char *body, size_t len, xmlDocPtr *doc_out, char *err
     sax->reference = on_reference;
     sax->startElementNs = on_start_element;
     sax->endElementNs = on_end_element;
+    sax->comment = on_comment;
+    sax->processingInstruction = on_pi;
+    sax->cdataBlock = on_cdata;
 
     xmlParseDocument(ctxt);
 
@@ -1073,7 +1133,13 @@ int soap_parse_notifications(const char *body, size_t len, size_t max_bytes,
     if (rc != SOAP_OK) {
         return rc;
     }
-    rc = parse_xml(body, len, &doc, err, errlen);
+    /* Bounds the tree libxml2 builds (an element costs ~30 times its bytes): room for every
+     * notification with SOAP_MAX_FIELDS fields plus its wrappers, and some slack. */
+    size_t max_nodes =
+        max_notifications < SIZE_MAX / (SOAP_MAX_FIELDS + NODES_PER_NOTIFICATION)
+            ? max_notifications * (SOAP_MAX_FIELDS + NODES_PER_NOTIFICATION) + NODES_PER_MESSAGE
+            : SIZE_MAX;
+    rc = parse_xml(body, len, max_nodes, &doc, err, errlen);
     if (rc != SOAP_OK) {
         return rc;
     }

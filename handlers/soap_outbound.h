@@ -9,9 +9,11 @@
  * quadratic time). libxml2 then parses with a per-call context: no network, no entity
  * substitution, no DTD loading, declared encodings ignored (the body is UTF-8), errors routed to a
  * per-context handler (nothing is printed), and SAX hooks that stop the parse at a DOCTYPE, at any
- * entity reference other than the five predefined ones, and below SOAP_MAX_DEPTH. A validating
+ * entity reference other than the five predefined ones, below SOAP_MAX_DEPTH, and beyond a node
+ * budget derived from max_notifications (a tiny element costs libxml2 ~30 times its bytes, so
+ * the tree's node count, not just the body size, is bounded). A validating
  * tree walk runs twice: once to size, once to copy every string into a single heap block, after
- * which the libxml2 tree is freed. A parse therefore costs one allocation besides libxml2's own.
+ * which the libxml2 tree is freed: the result is one allocation, freed with one call.
  *
  * Must not: log (the caller logs), put the SessionId or field values into error texts, or change
  * libxml2 global state after soap_outbound_init().
@@ -46,7 +48,7 @@
 enum soap_status {
     SOAP_OK = 0,
     SOAP_ERR_MALFORMED = -1, /* not well-formed XML, not UTF-8, namespace errors */
-    SOAP_ERR_HOSTILE = -2,   /* DOCTYPE, entity reference, too deep, too many attributes */
+    SOAP_ERR_HOSTILE = -2,   /* DOCTYPE, entity reference, too deep, too many attributes or nodes */
     SOAP_ERR_INVALID = -3,   /* well-formed XML but not a valid outbound message */
     SOAP_ERR_TOO_MANY = -4,  /* more notifications than allowed, or too many fields */
     SOAP_ERR_EMPTY = -5,     /* empty body, or a notifications element without Notification */

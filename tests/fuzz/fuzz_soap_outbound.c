@@ -100,8 +100,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     struct soap_message *m = NULL;
     char err[256];
 
-    int rc =
-        soap_parse_notifications((const char *)data, size, 1024 * 1024, 0, &m, err, sizeof(err));
+    int rc = soap_parse_notifications((const char *)data, size, (size_t)1024 * 1024, 0, &m, err,
+                                      sizeof(err));
     check((rc == SOAP_OK) == (m != NULL));
     check(rc <= 0 && rc >= SOAP_ERR_TOO_LARGE);
     if (rc == SOAP_OK) {

@@ -735,7 +735,7 @@ static void test_field_limit(void **state)
     }
     char *xml = wrap_fields(b.s);
     struct soap_message *m = NULL;
-    assert_int_equal(parse(xml, &m), SOAP_OK);
+    assert_int_equal(parse_max(xml, 1, &m), SOAP_OK); /* fits the node budget of one */
     assert_int_equal(m->notifications[0].field_count, SOAP_MAX_FIELDS);
     assert_field(&m->notifications[0].fields[999], "F999__c", "999");
     soap_message_free(m);
@@ -820,6 +820,36 @@ static void test_attribute_bomb(void **state)
     assert_int_equal(parse(xml, &m), SOAP_OK);
     assert_int_equal(m->notifications[0].fields[0].value_len, 400);
     soap_message_free(m);
+    free(xml);
+    free(b.s);
+}
+
+static void test_node_budget(void **state)
+{
+    /* Tiny elements and comments are cheap to send and dear to hold: the tree is bounded by
+     * max_notifications * (SOAP_MAX_FIELDS + 16) + 256 nodes. */
+    struct sbuf b = {0};
+    for (int i = 0; i < 1300; i++) {
+        sb_add(&b, "<!---->");
+    }
+    char *xml = wrap_fields(b.s);
+    struct soap_message *m = (struct soap_message *)1;
+    assert_int_equal(parse_max(xml, 1, &m), SOAP_ERR_HOSTILE);
+    assert_null(m);
+    assert_non_null(strstr(last_err, "nodes"));
+    assert_int_equal(parse_max(xml, 2, &m), SOAP_OK);
+    soap_message_free(m);
+    free(xml);
+    free(b.s);
+
+    b = (struct sbuf){0};
+    for (int i = 0; i < 120000; i++) {
+        sb_add(&b, "<x/>");
+    }
+    xml = wrap_fields(b.s);
+    double t0 = now_seconds();
+    expect_error(xml, SOAP_ERR_HOSTILE);
+    assert_true(now_seconds() - t0 < 1.0);
     free(xml);
     free(b.s);
 }
@@ -1043,6 +1073,7 @@ int main(void)
         cmocka_unit_test(test_field_limit),
         cmocka_unit_test(test_depth_bomb),
         cmocka_unit_test(test_attribute_bomb),
+        cmocka_unit_test(test_node_budget),
         cmocka_unit_test(test_size_limit),
         cmocka_unit_test(test_errors_never_carry_the_session_id),
         cmocka_unit_test(test_org_id_matches),
