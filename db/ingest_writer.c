@@ -91,6 +91,9 @@ static struct ingest_submission *take_batch(struct ingest_writer *w, size_t *nev
 {
     struct ingest_submission *first = w->head, *last = NULL;
     size_t total = 0;
+    *nevents = 0;
+    if (!first)
+        return NULL;
     for (struct ingest_submission *s = w->head; s; s = s->next) {
         if (last && total + s->n > (size_t)w->batch_max)
             break;
@@ -120,6 +123,10 @@ static void *writer_main(void *arg)
         size_t n;
         struct ingest_submission *subs = take_batch(w, &n);
         pthread_mutex_unlock(&w->lock);
+        if (!subs) {
+            pthread_mutex_lock(&w->lock);
+            continue;
+        }
 
         char err[256] = "";
         int rc = 0;
@@ -232,11 +239,13 @@ int ingest_submit(struct ingest_writer *w, struct queue_event *events, size_t n,
         snprintf(err, errlen, "synkro is shutting down");
         return -1;
     }
+    /* The submission lives on this stack frame: it is unlinked (timeout) or
+     * completed by a writer before this function returns. */
     if (w->tail)
         w->tail->next = &sub;
     else
-        w->head = &sub;
-    w->tail = &sub;
+        w->head = &sub; // cppcheck-suppress autoVariables
+    w->tail = &sub;     // cppcheck-suppress autoVariables
     pthread_cond_signal(&w->work);
     int rc = 0;
     while (sub.state == SUB_QUEUED || sub.state == SUB_TAKEN) {

@@ -272,7 +272,8 @@ static int apply_one(PGconn *conn, const struct migration_source *m, char *err, 
         return -1;
     PGresult *res = PQexec(conn, m->sql);
     ExecStatusType st = res ? PQresultStatus(res) : PGRES_FATAL_ERROR;
-    if (st != PGRES_COMMAND_OK && st != PGRES_TUPLES_OK) {
+    /* a file of comments only is an empty query: nothing to do, not an error */
+    if (st != PGRES_COMMAND_OK && st != PGRES_TUPLES_OK && st != PGRES_EMPTY_QUERY) {
         const char *msg = res ? PQresultErrorMessage(res) : PQerrorMessage(conn);
         snprintf(err, errlen, "migration %s failed: %s", m->filename, msg);
         char *nl = strchr(err, '\n');

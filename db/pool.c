@@ -6,6 +6,8 @@
  * queries for callers except the statement_timeout setup. */
 #include "db/pool.h"
 
+#include "server/config.h"
+
 #include <errno.h>
 #include <pthread.h>
 #include <stdio.h>
@@ -76,7 +78,10 @@ static PGconn *pool_connect(struct db_pool *pool, char *err, size_t errlen)
         return NULL;
     }
     if (PQstatus(conn) != CONNECTION_OK) {
-        first_line(err, errlen, "database connection failed: ", PQerrorMessage(conn));
+        /* libpq may quote a malformed URL back, password included */
+        char masked[1024];
+        config_mask_database_url(PQerrorMessage(conn), masked, sizeof masked);
+        first_line(err, errlen, "database connection failed: ", masked);
         PQfinish(conn);
         return NULL;
     }

@@ -105,7 +105,8 @@ static const struct config_var config_vars[] = {
     {"SALESFORCE_USERNAME", CV_STR, OFF(salesforce_username), "", 0, 4096, false,
      "Integration user for the JWT bearer flow."},
     {"SALESFORCE_JWT_KEY_FILE", CV_STR, OFF(salesforce_jwt_key_file), "", 0, 4096, false,
-     "PEM private key (RS256) for the JWT bearer flow; used instead of the refresh token when set."},
+     "PEM private key (RS256) for the JWT bearer flow; used instead of the refresh token when "
+     "set."},
     {"SALESFORCE_API_USAGE_MAX_PERCENT", CV_INT, OFF(salesforce_api_usage_max_percent), "80", 1,
      100, false, "Slow down when Sforce-Limit-Info shows this share of the daily allocation used."},
     {"SYNKRO_SECRET_KEY", CV_STR, OFF(secret_key), "", 32, 4096, true,
@@ -251,8 +252,16 @@ static int config_parse_var(struct config *cfg, const struct config_var *v, cons
             add_err(errs, v->name, "'%s' is not a 15- or 18-character Salesforce id", value);
             return -1;
         }
+        if (!*value && v->def && *v->def) {
+            add_err(errs, v->name, "is empty; unset it to use the default '%s'", v->def);
+            return -1;
+        }
         if (v->type == CV_STR && *value && v->min > 0 && (long long)strlen(value) < v->min) {
             add_err(errs, v->name, "is too short: at least %lld characters are required", v->min);
+            return -1;
+        }
+        if (v->type == CV_STR && v->max > 0 && (long long)strlen(value) > v->max) {
+            add_err(errs, v->name, "is too long: at most %lld characters are accepted", v->max);
             return -1;
         }
         char *copy = strdup(value);
@@ -375,10 +384,13 @@ void config_free(struct config *cfg)
 }
 
 /* Finds the next password in a libpq URL ("scheme://user:PASSWORD@host") or
- * conninfo/URL query ("password=PASSWORD", optionally quoted) at or after
- * from. Returns 1 and the span [*start, *end) when one is found. */
-static int find_password_span(const char *url, size_t from, size_t *start, size_t *end)
+ * conninfo/URL query ("password = PASSWORD", optionally single-quoted) at or
+ * after from. Returns 1 and the span [*start, *end) to mask, with quoted set
+ * when the value is in quotes (the span then includes them). */
+static int find_password_span(const char *url, size_t from, size_t *start, size_t *end,
+                              bool *quoted)
 {
+    *quoted = false;
     if (from == 0) {
         const char *scheme = strstr(url, "://");
         if (scheme) {
@@ -393,33 +405,45 @@ static int find_password_span(const char *url, size_t from, size_t *start, size_
             }
         }
     }
-    const char *hit = strstr(url + from, "password=");
-    if (!hit)
-        return 0;
-    const char *p = hit + 9;
-    *start = (size_t)(p - url);
-    if (*p == '\'') {
+    for (const char *hit = strstr(url + from, "password"); hit; hit = strstr(hit + 8, "password")) {
+        /* a keyword: at the start, or after a space, '?' or '&' */
+        if (hit != url && !isspace((unsigned char)hit[-1]) && hit[-1] != '?' && hit[-1] != '&')
+            continue;
+        const char *p = hit + 8;
+        while (isspace((unsigned char)*p))
+            p++;
+        if (*p != '=')
+            continue;
         p++;
-        while (*p && *p != '\'') {
-            if (*p == '\\' && p[1])
+        while (isspace((unsigned char)*p))
+            p++;
+        *start = (size_t)(p - url);
+        if (*p == '\'') {
+            *quoted = true;
+            p++;
+            while (*p && *p != '\'') {
+                if (*p == '\\' && p[1])
+                    p++;
                 p++;
-            p++;
+            }
+            if (*p)
+                p++;
+        } else {
+            while (*p && !isspace((unsigned char)*p) && *p != '&')
+                p++;
         }
-        if (*p)
-            p++;
-    } else {
-        while (*p && !isspace((unsigned char)*p) && *p != '&')
-            p++;
+        *end = (size_t)(p - url);
+        return 1;
     }
-    *end = (size_t)(p - url);
-    return 1;
+    return 0;
 }
 
 void config_mask_database_url(const char *url, char *out, size_t outlen)
 {
     struct strbuf sb = STRBUF_INIT;
     size_t pos = 0, start, end;
-    while (find_password_span(url, pos, &start, &end)) {
+    bool quoted; /* quoted or not, the whole value becomes *** */
+    while (find_password_span(url, pos, &start, &end, &quoted)) {
         strbuf_append(&sb, url + pos, start - pos);
         strbuf_puts(&sb, "***");
         pos = end;
@@ -491,11 +515,23 @@ void config_register_secrets(const struct config *cfg)
         if (s && *s)
             log_add_secret(s);
     }
-    /* the database password(s), in URL form or as password=... */
+    /* the database password(s), in URL form or as password=... (unquoted
+     * and unescaped, as it would appear in any message) */
     const char *url = cfg->database_url;
     size_t pos = 0, start, end;
-    while (url && find_password_span(url, pos, &start, &end)) {
+    bool quoted;
+    while (url && find_password_span(url, pos, &start, &end, &quoted)) {
         char *pw = strndup(url + start, end - start);
+        if (pw && quoted) {
+            size_t len = strlen(pw), o = 0;
+            size_t stop = len > 1 && pw[len - 1] == '\'' ? len - 1 : len;
+            for (size_t i = 1; i < stop; i++) {
+                if (pw[i] == '\\' && i + 1 < stop)
+                    i++;
+                pw[o++] = pw[i];
+            }
+            pw[o] = '\0';
+        }
         if (pw) {
             log_add_secret(pw);
             free(pw);

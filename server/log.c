@@ -1,12 +1,14 @@
 /* log.c: JSON-lines logger with secret masking.
  *
- * A line is assembled in a strbuf, masked, then written with one write(2) so
- * lines from different threads do not interleave. It takes no lock and must
+ * A line is assembled in a strbuf (every string masked before it is
+ * escaped), then written with one write(2) so lines from different threads
+ * do not interleave. It takes no lock and must
  * never block on anything but the write itself. */
 #include "server/log.h"
 
 #include "server/strbuf.h"
 
+#include <math.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -81,8 +83,16 @@ int log_add_secret(const char *secret)
     char *copy = strdup(secret);
     if (!copy)
         return -1;
-    log_secrets[log_secret_count] = copy;
-    log_secret_lens[log_secret_count] = len;
+    /* keep the table sorted longest first, so a secret that contains
+     * another is masked whole */
+    size_t at = log_secret_count;
+    while (at > 0 && log_secret_lens[at - 1] < len) {
+        log_secrets[at] = log_secrets[at - 1];
+        log_secret_lens[at] = log_secret_lens[at - 1];
+        at--;
+    }
+    log_secrets[at] = copy;
+    log_secret_lens[at] = len;
     log_secret_count++;
     return 0;
 }
@@ -112,10 +122,32 @@ void log_mask_secrets(char *buf)
     }
 }
 
+/* Appends s JSON-escaped, with every registered secret replaced by "***".
+ * Masking happens on the raw text, before escaping, so a secret holding a
+ * quote or backslash is still found and the line stays valid JSON. */
+static void append_masked(struct strbuf *sb, const char *s)
+{
+    size_t len = strlen(s), from = 0;
+    for (size_t i = 0; i < len; i++) {
+        for (size_t k = 0; k < log_secret_count; k++) {
+            size_t slen = log_secret_lens[k];
+            if (s[i] == log_secrets[k][0] && slen <= len - i &&
+                memcmp(s + i, log_secrets[k], slen) == 0) {
+                strbuf_json_escape(sb, s + from, i - from);
+                strbuf_puts(sb, "***");
+                i += slen - 1;
+                from = i + 1;
+                break;
+            }
+        }
+    }
+    strbuf_json_escape(sb, s + from, len - from);
+}
+
 static void log_append_field(struct strbuf *sb, const struct log_field *f)
 {
     strbuf_puts(sb, ",\"");
-    strbuf_json_escape(sb, f->key, strlen(f->key));
+    append_masked(sb, f->key);
     strbuf_puts(sb, "\":");
     switch (f->type) {
     case LF_STR:
@@ -124,14 +156,17 @@ static void log_append_field(struct strbuf *sb, const struct log_field *f)
             break;
         }
         strbuf_putc(sb, '"');
-        strbuf_json_escape(sb, f->v.s, strlen(f->v.s));
+        append_masked(sb, f->v.s);
         strbuf_putc(sb, '"');
         break;
     case LF_INT:
         strbuf_printf(sb, "%lld", f->v.i);
         break;
     case LF_DBL:
-        strbuf_printf(sb, "%.6g", f->v.d);
+        if (isfinite(f->v.d))
+            strbuf_printf(sb, "%.6g", f->v.d);
+        else
+            strbuf_puts(sb, "null"); /* JSON has no NaN or infinity */
         break;
     case LF_BOOL:
         strbuf_puts(sb, f->v.b ? "true" : "false");
@@ -154,7 +189,7 @@ void log_emit(enum log_level level, const char *msg, const struct log_field *fie
     struct strbuf sb = STRBUF_INIT;
     strbuf_reserve(&sb, 256);
     strbuf_printf(&sb, "{\"ts\":\"%s\",\"level\":\"%s\",\"msg\":\"", tsbuf, log_level_name(level));
-    strbuf_json_escape(&sb, msg, strlen(msg));
+    append_masked(&sb, msg);
     strbuf_putc(&sb, '"');
     for (size_t i = 0; i < n; i++)
         log_append_field(&sb, &fields[i]);
@@ -167,8 +202,7 @@ void log_emit(enum log_level level, const char *msg, const struct log_field *fie
         strbuf_free(&sb);
         return;
     }
-    log_mask_secrets(sb.data);
-    size_t len = strlen(sb.data);
+    size_t len = sb.len;
     const char *p = sb.data;
     int fd = atomic_load(&log_fd);
     while (len > 0) {

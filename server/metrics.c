@@ -343,8 +343,16 @@ int metrics_render(struct strbuf *out)
         collectors[i].fn(collectors[i].ud);
     for (size_t f = 0; f < nf; f++) {
         struct metric_family *fam = families[f];
-        strbuf_printf(out, "# HELP %s %s\n# TYPE %s %s\n", fam->name, fam->help, fam->name,
-                      kind_names[fam->kind]);
+        strbuf_printf(out, "# HELP %s ", fam->name);
+        for (const char *h = fam->help; *h; h++) {
+            if (*h == '\\')
+                strbuf_puts(out, "\\\\");
+            else if (*h == '\n')
+                strbuf_puts(out, "\\n");
+            else
+                strbuf_putc(out, *h);
+        }
+        strbuf_printf(out, "\n# TYPE %s %s\n", fam->name, kind_names[fam->kind]);
         size_t n = atomic_load_explicit(&fam->nseries, memory_order_acquire);
         for (size_t i = 0; i < n; i++) {
             const struct metric_series *s = fam->series[i];

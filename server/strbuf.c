@@ -26,6 +26,7 @@ int strbuf_reserve(struct strbuf *sb, size_t extra)
         sb->failed = 1;
         return -1;
     }
+    p[sb->len] = '\0'; /* a fresh block is terminated too */
     sb->data = p;
     sb->cap = cap;
     return 0;
