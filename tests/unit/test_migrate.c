@@ -21,109 +21,27 @@
 #include <unistd.h>
 
 #include "db/migrate.h"
+#include "testdb.h"
 #include "server/strbuf.h"
 
 /* ---- throwaway database per test ---- */
 
-static const char *admin_url(void)
-{
-    const char *u = getenv("SYNKRO_TEST_ADMIN_URL");
-    if (!u || !*u)
-        fail_msg("SYNKRO_TEST_ADMIN_URL is not set: this test needs a real PostgreSQL. Run it "
-                 "through scripts/test.sh (make test), or start a cluster with `scripts/pg.sh "
-                 "start DIR` and export SYNKRO_TEST_ADMIN_URL as its URL with /postgres as the "
-                 "database.");
-    return u;
-}
-
-static PGconn *connect_or_fail(const char *conninfo)
-{
-    PGconn *c = PQconnectdb(conninfo);
-    if (PQstatus(c) != CONNECTION_OK) {
-        char msg[512];
-        snprintf(msg, sizeof msg, "%s", PQerrorMessage(c));
-        PQfinish(c);
-        fail_msg("cannot connect to the test database: %s", msg);
-    }
-    return c;
-}
-
-static void quiet_notices(void *arg, const char *message)
-{
-    (void)arg;
-    (void)message;
-}
-
-/* Runs "<before><quoted dbname><after>" on the admin database. */
-static void admin_exec(const char *before, const char *dbname, const char *after)
-{
-    PGconn *c = connect_or_fail(admin_url());
-    PQsetNoticeProcessor(c, quiet_notices, NULL);
-    char *ident = PQescapeIdentifier(c, dbname, strlen(dbname));
-    assert_non_null(ident);
-    char sql[256];
-    snprintf(sql, sizeof sql, "%s%s%s", before, ident, after);
-    PQfreemem(ident);
-    PGresult *r = PQexec(c, sql);
-    int ok = PQresultStatus(r) == PGRES_COMMAND_OK;
-    char msg[512];
-    snprintf(msg, sizeof msg, "%s", PQresultErrorMessage(r));
-    PQclear(r);
-    PQfinish(c);
-    if (!ok)
-        fail_msg("%s: %s", sql, msg);
-}
-
-static void append_conninfo_value(struct strbuf *sb, const char *kw, const char *val)
-{
-    strbuf_printf(sb, "%s='", kw);
-    for (const char *p = val; *p; p++) {
-        if (*p == '\'' || *p == '\\')
-            strbuf_putc(sb, '\\');
-        strbuf_putc(sb, *p);
-    }
-    strbuf_puts(sb, "' ");
-}
-
-/* The admin conninfo with another database name; caller frees. */
-static char *conninfo_for(const char *dbname)
-{
-    char *perr = NULL;
-    PQconninfoOption *opts = PQconninfoParse(admin_url(), &perr);
-    if (!opts) {
-        char msg[256];
-        snprintf(msg, sizeof msg, "%s", perr ? perr : "out of memory");
-        PQfreemem(perr);
-        fail_msg("SYNKRO_TEST_ADMIN_URL does not parse: %s", msg);
-    }
-    struct strbuf sb = STRBUF_INIT;
-    for (PQconninfoOption *o = opts; o->keyword; o++)
-        if (o->val && strcmp(o->keyword, "dbname") != 0)
-            append_conninfo_value(&sb, o->keyword, o->val);
-    append_conninfo_value(&sb, "dbname", dbname);
-    PQconninfoFree(opts);
-    assert_false(sb.failed);
-    return strbuf_detach(&sb, NULL);
-}
-
-struct testdb {
-    char name[64];
-    char *conninfo;
-    PGconn *conn;
-    char dir[64];
+struct migdb {
+    struct testdb *base;
+    PGconn *conn;         /* base->watch */
+    const char *conninfo; /* base->conninfo */
+    char dir[64];         /* this test's migration files */
 };
 
 static int db_setup(void **state)
 {
-    static int counter;
-    (void)admin_url(); /* fail early and clearly */
-    struct testdb *db = calloc(1, sizeof *db);
+    void *base = NULL;
+    testdb_setup(&base);
+    struct migdb *db = calloc(1, sizeof *db);
     assert_non_null(db);
-    snprintf(db->name, sizeof db->name, "synkro_t_%d_%d", (int)getpid(), ++counter);
-    admin_exec("DROP DATABASE IF EXISTS ", db->name, " WITH (FORCE)");
-    admin_exec("CREATE DATABASE ", db->name, "");
-    db->conninfo = conninfo_for(db->name);
-    db->conn = connect_or_fail(db->conninfo);
+    db->base = base;
+    db->conn = db->base->watch;
+    db->conninfo = db->base->conninfo;
     PQclear(PQexec(db->conn, "SET client_min_messages = warning"));
     snprintf(db->dir, sizeof db->dir, "/tmp/synkro_mig.XXXXXX");
     assert_non_null(mkdtemp(db->dir));
@@ -150,13 +68,12 @@ static void remove_dir(const char *dir)
 
 static int db_teardown(void **state)
 {
-    struct testdb *db = *state;
+    struct migdb *db = *state;
     if (!db)
         return 0;
-    PQfinish(db->conn);
-    admin_exec("DROP DATABASE IF EXISTS ", db->name, " WITH (FORCE)");
-    free(db->conninfo);
     remove_dir(db->dir);
+    void *base = db->base;
+    testdb_teardown(&base);
     free(db);
     *state = NULL;
     return 0;
@@ -253,7 +170,7 @@ static void write_ordered_set(const char *dir)
 
 static void test_apply_in_numeric_order(void **state)
 {
-    struct testdb *db = *state;
+    struct migdb *db = *state;
     write_ordered_set(db->dir);
     struct migration_set set;
     load_set(db->dir, &set);
@@ -302,7 +219,7 @@ static void test_apply_in_numeric_order(void **state)
 
 static void test_second_run_applies_nothing(void **state)
 {
-    struct testdb *db = *state;
+    struct migdb *db = *state;
     write_ordered_set(db->dir);
     struct migration_set set;
     load_set(db->dir, &set);
@@ -331,7 +248,7 @@ static void test_second_run_applies_nothing(void **state)
 
 static void test_changed_file_refused(void **state)
 {
-    struct testdb *db = *state;
+    struct migdb *db = *state;
     write_ordered_set(db->dir);
     struct migration_set set;
     load_set(db->dir, &set);
@@ -370,7 +287,7 @@ static void test_changed_file_refused(void **state)
 
 static void test_unknown_newer_version_refused(void **state)
 {
-    struct testdb *db = *state;
+    struct migdb *db = *state;
     write_file(db->dir, "0001_a.sql", "CREATE TABLE t_a (x int);");
     write_file(db->dir, "0002_b.sql", "CREATE TABLE t_b (x int);");
     struct migration_set set;
@@ -393,7 +310,7 @@ static void test_unknown_newer_version_refused(void **state)
 
 static void test_failing_migration_rolls_back(void **state)
 {
-    struct testdb *db = *state;
+    struct migdb *db = *state;
     write_file(db->dir, "0001_one.sql",
                "CREATE TABLE t_one (x int); INSERT INTO t_one VALUES (1);");
     write_file(db->dir, "0002_bad.sql",
@@ -431,7 +348,7 @@ static void test_failing_migration_rolls_back(void **state)
 
 static void test_syntax_error_rolls_back(void **state)
 {
-    struct testdb *db = *state;
+    struct migdb *db = *state;
     write_file(db->dir, "0001_bad.sql", "CREATE TABLE t_x (x int);\nCREAT TABLE t_y (y int);\n");
     struct migration_set set;
     load_set(db->dir, &set);
@@ -447,7 +364,7 @@ static void test_syntax_error_rolls_back(void **state)
 
 static void test_bad_file_names(void **state)
 {
-    struct testdb *db = *state;
+    struct migdb *db = *state;
     static const char *const bad[] = {"abc.sql",        "0001-init.sql",
                                       "0001.sql",       "_init.sql",
                                       "x0001_init.sql", "0001_.sq.sql.x.sql" /* fine */};
@@ -495,7 +412,7 @@ static void test_bad_file_names(void **state)
 
 static void test_duplicate_versions(void **state)
 {
-    struct testdb *db = *state;
+    struct migdb *db = *state;
     write_file(db->dir, "0001_a.sql", "SELECT 1;");
     write_file(db->dir, "1_b.sql", "SELECT 1;");
     struct migration_set set;
@@ -518,7 +435,7 @@ static void test_duplicate_versions(void **state)
 
 static void test_status(void **state)
 {
-    struct testdb *db = *state;
+    struct migdb *db = *state;
     write_file(db->dir, "0001_a.sql", "CREATE TABLE t_a (x int);");
     write_file(db->dir, "0002_b.sql", "CREATE TABLE t_b (x int);");
     write_file(db->dir, "0003_c.sql", "CREATE TABLE t_c (x int);");
@@ -621,7 +538,7 @@ static void *runner_main(void *arg)
 
 static void test_concurrent_runs(void **state)
 {
-    struct testdb *db = *state;
+    struct migdb *db = *state;
     write_file(
         db->dir, "0001_a.sql",
         "SELECT pg_sleep(0.3);\nCREATE TABLE t_runs (n int);\nINSERT INTO t_runs VALUES (1);");
@@ -658,7 +575,7 @@ static void test_concurrent_runs(void **state)
 
 static void test_embedded_set(void **state)
 {
-    struct testdb *db = *state;
+    struct migdb *db = *state;
     struct migration_set set;
     migration_set_embedded(&set);
     assert_int_equal(set.count, migrations_embedded_count);

@@ -1,0 +1,362 @@
+/* mapping_store.c: SQL for mappings and mapping_history.
+ *
+ * Owns nothing across calls. Transactions are BEGIN ... COMMIT on the
+ * caller's connection; every error path rolls back before returning. Must
+ * not validate documents (the handlers do, with sync/mapping_validate). */
+#include "db/mapping_store.h"
+
+#include "db/pool.h"
+#include "sync/json_diff.h"
+
+#include <inttypes.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define UNIQUE_VIOLATION "23505"
+
+static const char *json_text(json_object *o)
+{
+    return json_object_to_json_string_ext(o,
+                                          JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE);
+}
+
+/* The document without the members that live in columns. */
+static json_object *document_body(json_object *doc)
+{
+    json_object *copy = NULL;
+    if (json_object_deep_copy(doc, &copy, NULL) != 0 || !copy)
+        return NULL;
+    json_object_object_del(copy, "id");
+    json_object_object_del(copy, "version");
+    json_object_object_del(copy, "state");
+    return copy;
+}
+
+static int exec_cmd(PGconn *conn, const char *sql, char *err, size_t errlen)
+{
+    PGresult *r = db_exec(conn, sql, 0, NULL, err, errlen);
+    if (!r)
+        return -1;
+    PQclear(r);
+    return 0;
+}
+
+static int rollback(PGconn *conn, int result)
+{
+    PQclear(PQexec(conn, "ROLLBACK"));
+    return result;
+}
+
+/* Runs a statement; maps a unique violation to MS_CONFLICT. */
+static int exec_write(PGconn *conn, const char *sql, int n, const char *const *params,
+                      PGresult **out, char *err, size_t errlen)
+{
+    PGresult *r = PQexecParams(conn, sql, n, NULL, params, NULL, NULL, 0);
+    ExecStatusType st = r ? PQresultStatus(r) : PGRES_FATAL_ERROR;
+    if (st == PGRES_COMMAND_OK || st == PGRES_TUPLES_OK) {
+        if (out)
+            *out = r;
+        else
+            PQclear(r);
+        return MS_OK;
+    }
+    const char *state = r ? PQresultErrorField(r, PG_DIAG_SQLSTATE) : NULL;
+    int rc = MS_ERROR;
+    if (state && strcmp(state, UNIQUE_VIOLATION) == 0) {
+        snprintf(err, errlen,
+                 "another mapping already syncs this Salesforce object or this "
+                 "HubSpot object");
+        rc = MS_CONFLICT;
+    } else {
+        const char *msg = r ? PQresultErrorMessage(r) : PQerrorMessage(conn);
+        snprintf(err, errlen, "database error: %s", msg ? msg : "");
+        char *nl = strchr(err, '\n');
+        if (nl)
+            *nl = '\0';
+    }
+    PQclear(r);
+    return rc;
+}
+
+static int add_history(PGconn *conn, const char *id, const char *version, const char *action,
+                       const char *actor, json_object *doc, json_object *changes, char *err,
+                       size_t errlen)
+{
+    const char *params[] = {id,
+                            version,
+                            action,
+                            actor,
+                            doc ? json_text(doc) : NULL,
+                            changes ? json_text(changes) : "[]"};
+    return exec_write(conn,
+                      "INSERT INTO mapping_history (mapping_id, version, action, actor, document,"
+                      " changes) VALUES ($1::bigint, $2::int, $3, $4, $5::jsonb, $6::jsonb)",
+                      6, params, NULL, err, errlen);
+}
+
+static const char insert_sql[] =
+    "INSERT INTO mappings (id, name, state, salesforce_object, hubspot_object, document,"
+    " problems, validated_at)"
+    " VALUES (COALESCE($1::bigint, nextval('mappings_id_seq')), $2, $3, $4, $5, $6::jsonb,"
+    " $7::jsonb, now()) RETURNING id";
+
+static int insert_row(PGconn *conn, const struct mapping_row *row, const char *id_or_null,
+                      const char *action, const char *actor, int64_t *id, char *err, size_t errlen)
+{
+    json_object *body = document_body(row->document);
+    if (!body) {
+        snprintf(err, errlen, "out of memory");
+        return MS_ERROR;
+    }
+    const char *params[] = {id_or_null,
+                            row->name,
+                            row->state,
+                            row->salesforce_object,
+                            row->hubspot_object,
+                            json_text(body),
+                            row->problems ? json_text(row->problems) : "[]"};
+    PGresult *r = NULL;
+    int rc = exec_write(conn, insert_sql, 7, params, &r, err, errlen);
+    if (rc == MS_OK) {
+        char idtext[24];
+        snprintf(idtext, sizeof idtext, "%s", PQgetvalue(r, 0, 0));
+        *id = strtoll(idtext, NULL, 10);
+        PQclear(r);
+        json_object *changes = json_diff(NULL, body, 200);
+        rc = add_history(conn, idtext, "1", action, actor, body, changes, err, errlen);
+        json_object_put(changes);
+    }
+    json_object_put(body);
+    return rc;
+}
+
+int mapping_store_create(PGconn *conn, const struct mapping_row *row, const char *actor,
+                         int64_t *id, char *err, size_t errlen)
+{
+    if (exec_cmd(conn, "BEGIN", err, errlen) < 0)
+        return MS_ERROR;
+    int rc = insert_row(conn, row, NULL, "create", actor, id, err, errlen);
+    if (rc != MS_OK)
+        return rollback(conn, rc);
+    return exec_cmd(conn, "COMMIT", err, errlen) < 0 ? MS_ERROR : MS_OK;
+}
+
+/* Locks the row; checks the version; returns its document (caller puts). */
+static int lock_row(PGconn *conn, const char *idtext, int64_t expected_version, json_object **doc,
+                    int64_t *version, char *err, size_t errlen)
+{
+    const char *params[] = {idtext};
+    PGresult *r = NULL;
+    int rc = exec_write(conn,
+                        "SELECT version, document::text FROM mappings WHERE id = $1::bigint"
+                        " FOR UPDATE",
+                        1, params, &r, err, errlen);
+    if (rc != MS_OK)
+        return rc;
+    if (PQntuples(r) == 0) {
+        PQclear(r);
+        snprintf(err, errlen, "no mapping with id %s", idtext);
+        return MS_NOT_FOUND;
+    }
+    *version = strtoll(PQgetvalue(r, 0, 0), NULL, 10);
+    if (doc)
+        *doc = json_tokener_parse(PQgetvalue(r, 0, 1));
+    PQclear(r);
+    if (expected_version > 0 && expected_version != *version) {
+        snprintf(err, errlen,
+                 "the mapping was changed meanwhile (version %" PRId64
+                 ", you edited version %" PRId64 "); reload it and apply your change again",
+                 *version, expected_version);
+        if (doc) {
+            json_object_put(*doc);
+            *doc = NULL;
+        }
+        return MS_STALE;
+    }
+    return MS_OK;
+}
+
+int mapping_store_update(PGconn *conn, int64_t id, int64_t expected_version,
+                         const struct mapping_row *row, const char *action, const char *actor,
+                         int64_t *new_version, char *err, size_t errlen)
+{
+    char idtext[24];
+    snprintf(idtext, sizeof idtext, "%" PRId64, id);
+    if (exec_cmd(conn, "BEGIN", err, errlen) < 0)
+        return MS_ERROR;
+    json_object *old = NULL;
+    int64_t version = 0;
+    int rc = lock_row(conn, idtext, expected_version, &old, &version, err, errlen);
+    if (rc != MS_OK)
+        return rollback(conn, rc);
+    json_object *body = document_body(row->document);
+    char vtext[24];
+    snprintf(vtext, sizeof vtext, "%" PRId64, version + 1);
+    const char *params[] = {idtext,
+                            row->name,
+                            row->state,
+                            row->salesforce_object,
+                            row->hubspot_object,
+                            body ? json_text(body) : "{}",
+                            row->problems ? json_text(row->problems) : "[]",
+                            vtext};
+    rc = body ? exec_write(conn,
+                           "UPDATE mappings SET name = $2, state = $3, salesforce_object = $4,"
+                           " hubspot_object = $5, document = $6::jsonb, problems = $7::jsonb,"
+                           " validated_at = now(), version = $8::int, updated_at = now()"
+                           " WHERE id = $1::bigint",
+                           8, params, NULL, err, errlen)
+              : MS_ERROR;
+    if (rc == MS_OK) {
+        json_object *changes = json_diff(old, body, 200);
+        if (strcmp(action, "update") != 0) {
+            json_object *st = json_object_new_object();
+            json_object_object_add(st, "path", json_object_new_string("state"));
+            json_object_object_add(st, "to", json_object_new_string(row->state));
+            json_object_array_add(changes, st);
+        }
+        rc = add_history(conn, idtext, vtext, action, actor, body, changes, err, errlen);
+        json_object_put(changes);
+    }
+    json_object_put(old);
+    json_object_put(body);
+    if (rc != MS_OK)
+        return rollback(conn, rc);
+    if (exec_cmd(conn, "COMMIT", err, errlen) < 0)
+        return MS_ERROR;
+    *new_version = version + 1;
+    return MS_OK;
+}
+
+int mapping_store_delete(PGconn *conn, int64_t id, int64_t expected_version, const char *actor,
+                         char *err, size_t errlen)
+{
+    char idtext[24], vtext[24];
+    snprintf(idtext, sizeof idtext, "%" PRId64, id);
+    if (exec_cmd(conn, "BEGIN", err, errlen) < 0)
+        return MS_ERROR;
+    int64_t version = 0;
+    int rc = lock_row(conn, idtext, expected_version, NULL, &version, err, errlen);
+    if (rc != MS_OK)
+        return rollback(conn, rc);
+    const char *params[] = {idtext};
+    rc = exec_write(conn, "DELETE FROM mappings WHERE id = $1::bigint", 1, params, NULL, err,
+                    errlen);
+    snprintf(vtext, sizeof vtext, "%" PRId64, version + 1);
+    if (rc == MS_OK)
+        rc = add_history(conn, idtext, vtext, "delete", actor, NULL, NULL, err, errlen);
+    if (rc != MS_OK)
+        return rollback(conn, rc);
+    return exec_cmd(conn, "COMMIT", err, errlen) < 0 ? MS_ERROR : MS_OK;
+}
+
+static const char select_sql[] =
+    "SELECT (jsonb_build_object('id', id, 'version', version, 'state', state) || document"
+    " || jsonb_build_object('problems', problems,"
+    "  'validated_at', to_char(validated_at AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"'),"
+    "  'created_at', to_char(created_at AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"'),"
+    "  'updated_at', to_char(updated_at AT TIME ZONE 'UTC', "
+    "'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"')))::text"
+    " FROM mappings";
+
+json_object *mapping_store_get(PGconn *conn, int64_t id, int *result, char *err, size_t errlen)
+{
+    char idtext[24], sql[sizeof select_sql + 64];
+    snprintf(idtext, sizeof idtext, "%" PRId64, id);
+    snprintf(sql, sizeof sql, "%s WHERE id = $1::bigint", select_sql);
+    const char *params[] = {idtext};
+    PGresult *r = db_exec(conn, sql, 1, params, err, errlen);
+    if (!r) {
+        *result = MS_ERROR;
+        return NULL;
+    }
+    json_object *out = NULL;
+    *result = MS_NOT_FOUND;
+    if (PQntuples(r) == 1) {
+        out = json_tokener_parse(PQgetvalue(r, 0, 0));
+        *result = out ? MS_OK : MS_ERROR;
+    }
+    PQclear(r);
+    return out;
+}
+
+json_object *mapping_store_list(PGconn *conn, char *err, size_t errlen)
+{
+    char sql[sizeof select_sql + 32];
+    snprintf(sql, sizeof sql, "%s ORDER BY id", select_sql);
+    PGresult *r = db_exec(conn, sql, 0, NULL, err, errlen);
+    if (!r)
+        return NULL;
+    json_object *arr = json_object_new_array();
+    for (int i = 0; i < PQntuples(r); i++)
+        json_object_array_add(arr, json_tokener_parse(PQgetvalue(r, i, 0)));
+    PQclear(r);
+    return arr;
+}
+
+json_object *mapping_store_history(PGconn *conn, int64_t id, char *err, size_t errlen)
+{
+    char idtext[24];
+    snprintf(idtext, sizeof idtext, "%" PRId64, id);
+    const char *params[] = {idtext};
+    PGresult *r = db_exec(
+        conn,
+        "SELECT jsonb_build_object('version', version, 'action', action, 'actor', actor,"
+        " 'changed_at', to_char(changed_at AT TIME ZONE 'UTC', "
+        "'YYYY-MM-DD\"T\"HH24:MI:SS.MS\"Z\"'),"
+        " 'changes', changes)::text FROM mapping_history WHERE mapping_id = $1::bigint ORDER BY id",
+        1, params, err, errlen);
+    if (!r)
+        return NULL;
+    json_object *arr = json_object_new_array();
+    for (int i = 0; i < PQntuples(r); i++)
+        json_object_array_add(arr, json_tokener_parse(PQgetvalue(r, i, 0)));
+    PQclear(r);
+    return arr;
+}
+
+long mapping_store_count(PGconn *conn, char *err, size_t errlen)
+{
+    PGresult *r = db_exec(conn, "SELECT count(*) FROM mappings", 0, NULL, err, errlen);
+    if (!r)
+        return -1;
+    long n = strtol(PQgetvalue(r, 0, 0), NULL, 10);
+    PQclear(r);
+    return n;
+}
+
+int mapping_store_replace_all(PGconn *conn, const struct mapping_row *rows, size_t n,
+                              const char *actor, char *err, size_t errlen)
+{
+    if (exec_cmd(conn, "BEGIN", err, errlen) < 0)
+        return MS_ERROR;
+    int rc = exec_write(conn,
+                        "INSERT INTO mapping_history (mapping_id, version, action, actor, changes)"
+                        " SELECT id, version + 1, 'delete', $1, '[]' FROM mappings",
+                        1, (const char *[]){actor}, NULL, err, errlen);
+    if (rc == MS_OK)
+        rc = exec_write(conn, "DELETE FROM mappings", 0, NULL, NULL, err, errlen);
+    for (size_t i = 0; rc == MS_OK && i < n; i++) {
+        json_object *idobj = NULL;
+        char idtext[24];
+        const char *id_param = NULL;
+        if (json_object_object_get_ex(rows[i].document, "id", &idobj) &&
+            json_object_is_type(idobj, json_type_int)) {
+            snprintf(idtext, sizeof idtext, "%" PRId64, json_object_get_int64(idobj));
+            id_param = idtext;
+        }
+        int64_t id;
+        rc = insert_row(conn, &rows[i], id_param, "import", actor, &id, err, errlen);
+    }
+    /* keep the sequence ahead of imported ids */
+    if (rc == MS_OK)
+        rc = exec_write(conn,
+                        "SELECT setval('mappings_id_seq', GREATEST((SELECT max(id) FROM mappings),"
+                        " (SELECT last_value FROM mappings_id_seq)))",
+                        0, NULL, NULL, err, errlen);
+    if (rc != MS_OK)
+        return rollback(conn, rc);
+    return exec_cmd(conn, "COMMIT", err, errlen) < 0 ? MS_ERROR : MS_OK;
+}

@@ -1,0 +1,186 @@
+/* test_mapping_store.c: db/mapping_store against a real, migrated
+ * PostgreSQL: create/get/list, optimistic versions (stale writes refused),
+ * one mapping per object, history with changed paths, delete keeping
+ * history, and atomic import. */
+#include "db/mapping_store.h"
+#include "testdb.h"
+
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+static json_object *doc(const char *sf, const char *hs, const char *rule)
+{
+    char text[512];
+    snprintf(text, sizeof text,
+             "{\"name\":\"%s sync\",\"salesforce_object\":\"%s\",\"hubspot_object\":\"%s\","
+             "\"fields\":[{\"salesforce\":\"Name\",\"hubspot\":\"name\",\"rule\":\"%s\"}]}",
+             sf, sf, hs, rule);
+    json_object *o = json_tokener_parse(text);
+    assert_non_null(o);
+    return o;
+}
+
+static struct mapping_row row_of(json_object *d, const char *sf, const char *hs, const char *st)
+{
+    return (struct mapping_row){.document = d,
+                                .name = "sync",
+                                .state = st,
+                                .salesforce_object = sf,
+                                .hubspot_object = hs,
+                                .problems = NULL};
+}
+
+static const char *member(json_object *o, const char *path)
+{
+    json_object *v = o;
+    char buf[128];
+    snprintf(buf, sizeof buf, "%s", path);
+    for (char *save = NULL, *tok = strtok_r(buf, ".", &save); tok; tok = strtok_r(NULL, ".", &save))
+        if (!json_object_object_get_ex(v, tok, &v))
+            return NULL;
+    return json_object_get_string(v);
+}
+
+static void test_create_get_list(void **state)
+{
+    struct testdb *db = *state;
+    char err[256] = "";
+    json_object *d = doc("Project__c", "2-100", "two_way");
+    struct mapping_row r = row_of(d, "Project__c", "2-100", "draft");
+    int64_t id = 0;
+    assert_int_equal(mapping_store_create(db->watch, &r, "tester", &id, err, sizeof err), MS_OK);
+    assert_true(id > 0);
+    int result;
+    json_object *got = mapping_store_get(db->watch, id, &result, err, sizeof err);
+    assert_int_equal(result, MS_OK);
+    assert_string_equal(member(got, "version"), "1");
+    assert_string_equal(member(got, "state"), "draft");
+    assert_string_equal(member(got, "salesforce_object"), "Project__c");
+    assert_non_null(member(got, "created_at"));
+    json_object_put(got);
+    assert_null(mapping_store_get(db->watch, id + 100, &result, err, sizeof err));
+    assert_int_equal(result, MS_NOT_FOUND);
+    json_object *list = mapping_store_list(db->watch, err, sizeof err);
+    assert_int_equal(json_object_array_length(list), 1);
+    json_object_put(list);
+    assert_int_equal(mapping_store_count(db->watch, err, sizeof err), 1);
+    json_object_put(d);
+}
+
+static void test_versions_and_history(void **state)
+{
+    struct testdb *db = *state;
+    char err[256] = "";
+    json_object *d1 = doc("Project__c", "2-100", "two_way");
+    struct mapping_row r1 = row_of(d1, "Project__c", "2-100", "draft");
+    int64_t id = 0, v = 0;
+    assert_int_equal(mapping_store_create(db->watch, &r1, "alice", &id, err, sizeof err), MS_OK);
+    json_object *d2 = doc("Project__c", "2-100", "dont_sync");
+    struct mapping_row r2 = row_of(d2, "Project__c", "2-100", "draft");
+    assert_int_equal(
+        mapping_store_update(db->watch, id, 1, &r2, "update", "bob", &v, err, sizeof err), MS_OK);
+    assert_int_equal(v, 2);
+    /* a writer that still holds version 1 is refused, and nothing changes */
+    assert_int_equal(
+        mapping_store_update(db->watch, id, 1, &r1, "update", "carol", &v, err, sizeof err),
+        MS_STALE);
+    assert_non_null(strstr(err, "version 2"));
+    struct mapping_row r3 = row_of(d2, "Project__c", "2-100", "enabled");
+    assert_int_equal(
+        mapping_store_update(db->watch, id, 2, &r3, "enable", "bob", &v, err, sizeof err), MS_OK);
+    json_object *h = mapping_store_history(db->watch, id, err, sizeof err);
+    assert_int_equal(json_object_array_length(h), 3);
+    json_object *second = json_object_array_get_idx(h, 1);
+    assert_string_equal(member(second, "action"), "update");
+    assert_string_equal(member(second, "actor"), "bob");
+    json_object *changes;
+    assert_true(json_object_object_get_ex(second, "changes", &changes));
+    assert_int_equal(json_object_array_length(changes), 1);
+    assert_string_equal(member(json_object_array_get_idx(changes, 0), "path"), "fields[0].rule");
+    assert_string_equal(member(json_object_array_get_idx(h, 2), "action"), "enable");
+    json_object_put(h);
+    /* delete: gone, history kept */
+    assert_int_equal(mapping_store_delete(db->watch, id, 2, "bob", err, sizeof err), MS_STALE);
+    assert_int_equal(mapping_store_delete(db->watch, id, 3, "bob", err, sizeof err), MS_OK);
+    assert_int_equal(mapping_store_delete(db->watch, id, 0, "bob", err, sizeof err), MS_NOT_FOUND);
+    h = mapping_store_history(db->watch, id, err, sizeof err);
+    assert_int_equal(json_object_array_length(h), 4);
+    json_object_put(h);
+    json_object_put(d1);
+    json_object_put(d2);
+}
+
+static void test_one_mapping_per_object(void **state)
+{
+    struct testdb *db = *state;
+    char err[256] = "";
+    json_object *d = doc("Project__c", "2-100", "two_way");
+    struct mapping_row r = row_of(d, "Project__c", "2-100", "draft");
+    int64_t id;
+    assert_int_equal(mapping_store_create(db->watch, &r, "t", &id, err, sizeof err), MS_OK);
+    struct mapping_row same_sf = row_of(d, "project__C", "2-200", "draft");
+    assert_int_equal(mapping_store_create(db->watch, &same_sf, "t", &id, err, sizeof err),
+                     MS_CONFLICT);
+    assert_non_null(strstr(err, "another mapping"));
+    struct mapping_row same_hs = row_of(d, "Other__c", "2-100", "draft");
+    assert_int_equal(mapping_store_create(db->watch, &same_hs, "t", &id, err, sizeof err),
+                     MS_CONFLICT);
+    assert_int_equal(mapping_store_count(db->watch, err, sizeof err), 1);
+    json_object_put(d);
+}
+
+static void test_import_is_atomic(void **state)
+{
+    struct testdb *db = *state;
+    char err[256] = "";
+    json_object *d = doc("Project__c", "2-100", "two_way");
+    struct mapping_row r = row_of(d, "Project__c", "2-100", "draft");
+    int64_t id;
+    assert_int_equal(mapping_store_create(db->watch, &r, "t", &id, err, sizeof err), MS_OK);
+    json_object *a = doc("A__c", "2-1", "two_way");
+    json_object *b = doc("B__c", "2-1", "two_way"); /* same HubSpot object: conflict */
+    json_object_object_add(a, "id", json_object_new_int64(40));
+    struct mapping_row bad[] = {row_of(a, "A__c", "2-1", "draft"),
+                                row_of(b, "B__c", "2-1", "draft")};
+    assert_int_equal(mapping_store_replace_all(db->watch, bad, 2, "t", err, sizeof err),
+                     MS_CONFLICT);
+    json_object *list = mapping_store_list(db->watch, err, sizeof err);
+    assert_int_equal(json_object_array_length(list), 1); /* unchanged */
+    assert_string_equal(member(json_object_array_get_idx(list, 0), "salesforce_object"),
+                        "Project__c");
+    json_object_put(list);
+    struct mapping_row good[] = {row_of(a, "A__c", "2-1", "enabled")};
+    assert_int_equal(mapping_store_replace_all(db->watch, good, 1, "t", err, sizeof err), MS_OK);
+    int result;
+    json_object *got = mapping_store_get(db->watch, 40, &result, err, sizeof err);
+    assert_int_equal(result, MS_OK); /* the imported id is kept */
+    assert_string_equal(member(got, "state"), "enabled");
+    json_object_put(got);
+    /* new ids continue after the imported ones */
+    json_object *c = doc("C__c", "2-3", "two_way");
+    struct mapping_row rc = row_of(c, "C__c", "2-3", "draft");
+    assert_int_equal(mapping_store_create(db->watch, &rc, "t", &id, err, sizeof err), MS_OK);
+    assert_true(id > 40);
+    json_object_put(a);
+    json_object_put(b);
+    json_object_put(c);
+    json_object_put(d);
+}
+
+int main(void)
+{
+#define T(fn) cmocka_unit_test_setup_teardown(fn, testdb_setup_migrated, testdb_teardown)
+    const struct CMUnitTest tests[] = {
+        T(test_create_get_list),
+        T(test_versions_and_history),
+        T(test_one_mapping_per_object),
+        T(test_import_is_atomic),
+    };
+    return cmocka_run_group_tests_name("mapping_store", tests, NULL, NULL);
+}
