@@ -98,9 +98,9 @@ static int add_history(PGconn *conn, const char *id, const char *version, const 
 
 static const char insert_sql[] =
     "INSERT INTO mappings (id, name, state, salesforce_object, hubspot_object, document,"
-    " problems, validated_at)"
+    " problems, validated_at, hubspot_object_type_id)"
     " VALUES (COALESCE($1::bigint, nextval('mappings_id_seq')), $2, $3, $4, $5, $6::jsonb,"
-    " $7::jsonb, now()) RETURNING id";
+    " $7::jsonb, now(), $8) RETURNING id";
 
 static int insert_row(PGconn *conn, const struct mapping_row *row, const char *id_or_null,
                       const char *action, const char *actor, int64_t *id, char *err, size_t errlen)
@@ -116,9 +116,10 @@ static int insert_row(PGconn *conn, const struct mapping_row *row, const char *i
                             row->salesforce_object,
                             row->hubspot_object,
                             json_text(body),
-                            row->problems ? json_text(row->problems) : "[]"};
+                            row->problems ? json_text(row->problems) : "[]",
+                            row->hubspot_object_type_id};
     PGresult *r = NULL;
-    int rc = exec_write(conn, insert_sql, 7, params, &r, err, errlen);
+    int rc = exec_write(conn, insert_sql, 8, params, &r, err, errlen);
     if (rc == MS_OK) {
         char idtext[24];
         snprintf(idtext, sizeof idtext, "%s", PQgetvalue(r, 0, 0));
@@ -200,14 +201,19 @@ int mapping_store_update(PGconn *conn, int64_t id, int64_t expected_version,
                             row->salesforce_object,
                             row->hubspot_object,
                             body ? json_text(body) : "{}",
-                            row->problems ? json_text(row->problems) : "[]",
-                            vtext};
+                            row->problems ? json_text(row->problems) : NULL,
+                            vtext,
+                            row->hubspot_object_type_id};
+    /* problems NULL: keep the last validation (pause does not validate) */
     rc = body ? exec_write(conn,
                            "UPDATE mappings SET name = $2, state = $3, salesforce_object = $4,"
-                           " hubspot_object = $5, document = $6::jsonb, problems = $7::jsonb,"
-                           " validated_at = now(), version = $8::int, updated_at = now()"
+                           " hubspot_object = $5, document = $6::jsonb,"
+                           " problems = COALESCE($7::jsonb, problems),"
+                           " validated_at = CASE WHEN $7 IS NULL THEN validated_at ELSE now() END,"
+                           " version = $8::int, updated_at = now(),"
+                           " hubspot_object_type_id = COALESCE($9, hubspot_object_type_id)"
                            " WHERE id = $1::bigint",
-                           8, params, NULL, err, errlen)
+                           9, params, NULL, err, errlen)
               : MS_ERROR;
     if (rc == MS_OK) {
         json_object *changes = json_diff(old, body, 200);
@@ -315,6 +321,48 @@ json_object *mapping_store_history(PGconn *conn, int64_t id, char *err, size_t e
         json_object_array_add(arr, json_tokener_parse(PQgetvalue(r, i, 0)));
     PQclear(r);
     return arr;
+}
+
+int mapping_store_set_validation(PGconn *conn, int64_t id, json_object *problems,
+                                 const char *hubspot_object_type_id, char *err, size_t errlen)
+{
+    char idtext[24];
+    snprintf(idtext, sizeof idtext, "%" PRId64, id);
+    const char *params[] = {idtext, problems ? json_text(problems) : "[]", hubspot_object_type_id};
+    PGresult *r = NULL;
+    int rc = exec_write(conn,
+                        "UPDATE mappings SET problems = $2::jsonb, validated_at = now(),"
+                        " hubspot_object_type_id = COALESCE($3, hubspot_object_type_id)"
+                        " WHERE id = $1::bigint RETURNING id",
+                        3, params, &r, err, errlen);
+    if (rc != MS_OK)
+        return rc;
+    rc = PQntuples(r) == 1 ? MS_OK : MS_NOT_FOUND;
+    PQclear(r);
+    return rc;
+}
+
+/* The status an event of (source, object_type) should have: the same rule
+ * as the insert in db/queue.c. */
+static const char reclassify_sql[] =
+    "WITH target AS ("
+    " SELECT e.id, COALESCE((SELECT CASE WHEN m.state = 'enabled' THEN 'pending' ELSE 'held' END"
+    "   FROM mappings m WHERE (e.source = 'salesforce'"
+    "   AND lower(m.salesforce_object) = lower(e.object_type))"
+    "   OR (e.source = 'hubspot' AND m.hubspot_object_type_id = e.object_type) LIMIT 1),"
+    "  'unmapped') AS status"
+    " FROM change_events e WHERE e.status IN ('unmapped', 'held', 'pending'))"
+    " UPDATE change_events e SET status = t.status, next_attempt_at = now()"
+    " FROM target t WHERE e.id = t.id AND e.status <> t.status";
+
+long mapping_store_reclassify_events(PGconn *conn, char *err, size_t errlen)
+{
+    PGresult *r = db_exec(conn, reclassify_sql, 0, NULL, err, errlen);
+    if (!r)
+        return -1;
+    long n = strtol(PQcmdTuples(r), NULL, 10);
+    PQclear(r);
+    return n;
 }
 
 long mapping_store_count(PGconn *conn, char *err, size_t errlen)

@@ -27,7 +27,9 @@ struct mapping_row {
     const char *state; /* draft | enabled | paused */
     const char *salesforce_object;
     const char *hubspot_object;
-    json_object *problems; /* last validation result (array); NULL = [] */
+    json_object *problems; /* last validation result (array); NULL: [] on create, unchanged on
+                              update */
+    const char *hubspot_object_type_id; /* resolved by validation; NULL when unknown */
 };
 
 /* Inserts a new mapping (version 1). */
@@ -54,6 +56,16 @@ json_object *mapping_store_list(PGconn *conn, char *err, size_t errlen);
 
 /* The history of mapping id, oldest first. */
 json_object *mapping_store_history(PGconn *conn, int64_t id, char *err, size_t errlen);
+
+/* Stores a validation result without changing the version or history. */
+int mapping_store_set_validation(PGconn *conn, int64_t id, json_object *problems,
+                                 const char *hubspot_object_type_id, char *err, size_t errlen);
+
+/* Brings queued events in line with the mappings: events of an enabled
+ * mapping's objects become pending, of a draft/paused one held, of no
+ * mapping unmapped (events being processed, done or failed are left alone).
+ * Returns the number of events moved, or -1. */
+long mapping_store_reclassify_events(PGconn *conn, char *err, size_t errlen);
 
 /* Number of mappings. -1 on error. */
 long mapping_store_count(PGconn *conn, char *err, size_t errlen);

@@ -28,7 +28,13 @@ static const char insert_sql[] =
     "INSERT INTO change_events (source, idempotency_key, object_type, record_id, kind,"
     " occurred_at, status, payload)"
     " SELECT x.s, x.k, x.o, x.r, x.n,"
-    "  CASE WHEN x.t IS NULL THEN NULL ELSE to_timestamp(x.t / 1000.0) END, x.st, x.p"
+    "  CASE WHEN x.t IS NULL THEN NULL ELSE to_timestamp(x.t / 1000.0) END,"
+    /* no status given: pending for an enabled mapping's object, held for a
+     * draft or paused one, unmapped without one (see mapping_store.c) */
+    "  COALESCE(x.st, (SELECT CASE WHEN m.state = 'enabled' THEN 'pending' ELSE 'held' END"
+    "   FROM mappings m WHERE (x.s = 'salesforce' AND lower(m.salesforce_object) = lower(x.o))"
+    "   OR (x.s = 'hubspot' AND m.hubspot_object_type_id = x.o) LIMIT 1), 'unmapped'),"
+    "  x.p"
     " FROM jsonb_to_recordset($1::jsonb)"
     "  AS x(s text, k text, o text, r text, n text, t bigint, st text, p jsonb)"
     " ON CONFLICT (idempotency_key) DO NOTHING"

@@ -112,7 +112,7 @@ static int store(struct http_request *req, const struct hubspot_event_batch *bat
             .record_id = ids[i],
             .kind = hubspot_event_kind_name(e->kind),
             .occurred_at_ms = e->occurred_at,
-            .status = "unmapped",
+            .status = NULL, /* decided by the mappings at insert */
             .payload_json = e->raw_json,
         };
     }

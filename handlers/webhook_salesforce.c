@@ -105,7 +105,7 @@ static int build_events(const struct soap_message *msg, struct queue_event *even
             .record_id = n->record_id,
             .kind = notification_kind(n),
             .occurred_at_ms = notification_time(n),
-            .status = "unmapped",
+            .status = NULL, /* decided by the mappings at insert */
             .payload_json = json_object_to_json_string_ext(payloads[i], JSON_C_TO_STRING_PLAIN),
         };
         if (!events[i].payload_json)

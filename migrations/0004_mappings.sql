@@ -8,6 +8,9 @@ CREATE TABLE mappings (
                       CHECK (state IN ('draft', 'enabled', 'paused')),
     salesforce_object text        NOT NULL,
     hubspot_object    text        NOT NULL,
+    -- objectTypeId of hubspot_object as resolved by the last validation
+    -- (hubspot_object may be a fully qualified name); webhooks carry the id
+    hubspot_object_type_id text,
     version           integer     NOT NULL DEFAULT 1,
     document          jsonb       NOT NULL,
     problems          jsonb       NOT NULL DEFAULT '[]',

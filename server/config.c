@@ -116,6 +116,9 @@ static const struct config_var config_vars[] = {
      "Total timeout of one CRM API call."},
     {"SYNKRO_CRM_CONNECT_TIMEOUT_MS", CV_INT, OFF(crm_connect_timeout_ms), "5000", 100, 60000,
      false, "Connect timeout of one CRM API call."},
+    {"SYNKRO_MAX_MAPPINGS", CV_INT, OFF(max_mappings), "10", 1, 10000, false,
+     "Most mappings (object pairs) per installation; 10 like HubSpot's own integration, raise it "
+     "freely."},
 };
 
 #define NVARS (sizeof config_vars / sizeof config_vars[0])

@@ -56,6 +56,7 @@ struct config {
     char *secret_key;
     int crm_timeout_ms;
     int crm_connect_timeout_ms;
+    int max_mappings;
 };
 
 /* Looks a variable up; returns NULL when unset. */

@@ -7,6 +7,7 @@
 #include "server/janitor.h"
 
 #include "handlers/health.h"
+#include "db/mapping_store.h"
 #include "handlers/webhook_common.h"
 #include "server/log.h"
 
@@ -42,7 +43,22 @@ static void job_check_database(struct app *app)
     }
 }
 
-static const janitor_job_fn janitor_jobs[] = {job_check_database, webhook_refresh_queue_depth};
+/* Events inserted while a mapping changed state may carry the old status;
+ * this sweep settles them (held <-> pending <-> unmapped). */
+static void job_reclassify_events(struct app *app)
+{
+    char err[256];
+    PGconn *conn = db_pool_acquire(app->pool, 1000, err, sizeof err);
+    if (!conn)
+        return;
+    long moved = mapping_store_reclassify_events(conn, err, sizeof err);
+    db_pool_release(app->pool, conn, moved < 0);
+    if (moved > 0)
+        log_with(LOG_LEVEL_INFO, "janitor reclassified queued events", LF_I("events", moved));
+}
+
+static const janitor_job_fn janitor_jobs[] = {job_check_database, webhook_refresh_queue_depth,
+                                              job_reclassify_events};
 
 static void *janitor_main(void *arg)
 {

@@ -4,6 +4,7 @@
  * 0 success, 1 runtime failure, 2 bad usage or invalid configuration,
  * 3 `migrate --status` found migrations not applied. Must hold no logic of
  * its own beyond dispatch. */
+#include "server/cli_mapping.h"
 #include "server/config.h"
 #include "server/log.h"
 #include "server/serve.h"
@@ -24,6 +25,7 @@ static int cmd_serve(int argc, char **argv);
 static int cmd_migrate(int argc, char **argv);
 static int cmd_config(int argc, char **argv);
 static int cmd_version(int argc, char **argv);
+static int cmd_mapping(int argc, char **argv);
 
 static const struct command commands[] = {
     {"serve", cmd_serve, "synkro serve [--no-migrate]",
@@ -35,6 +37,9 @@ static const struct command commands[] = {
     {"config", cmd_config, "synkro config check | synkro config docs",
      "check: print the effective configuration with secrets masked; exit 2 naming each invalid "
      "variable. docs: print the variables as a Markdown table."},
+    {"mapping", cmd_mapping, "synkro mapping <command> ...",
+     "Manage sync mappings through the admin API of a running synkro: list, show, create, "
+     "update, delete, validate, preview, enable, pause, history, export, import."},
     {"version", cmd_version, "synkro version", "Print the version and git revision."},
 };
 
@@ -149,6 +154,11 @@ static int cmd_config(int argc, char **argv)
     return bad ? 2 : 0;
 }
 
+static int cmd_mapping(int argc, char **argv)
+{
+    return cli_mapping_main(argc, argv);
+}
+
 static int cmd_version(int argc, char **argv)
 {
     (void)argv;
@@ -175,7 +185,7 @@ int main(int argc, char **argv)
         usage(stderr);
         return 2;
     }
-    if (wants_help(argc - 1, argv + 1)) {
+    if (cmd->run != cmd_mapping && wants_help(argc - 1, argv + 1)) {
         printf("usage: %s\n\n%s\n", cmd->usage, cmd->summary);
         return 0;
     }

@@ -6,6 +6,7 @@
 
 #include "handlers/events_api.h"
 #include "handlers/health.h"
+#include "handlers/mappings_api.h"
 #include "handlers/webhook_hubspot.h"
 #include "handlers/webhook_salesforce.h"
 

@@ -19,6 +19,9 @@
 #include "server/log.h"
 #include "server/metrics.h"
 #include "server/routes.h"
+#include "sync/hubspot_client.h"
+#include "sync/salesforce_client.h"
+#include "sync/token_store.h"
 #include "version.h"
 
 #include <signal.h>
@@ -73,6 +76,39 @@ static int run_migrations(struct db_pool *pool, const struct migration_set *set,
     return 0;
 }
 
+/* Creates the CRM clients that the configuration allows; a missing one is
+ * not an error (ingest works without them) but is logged with the reason
+ * and named by every admin call that needs it. */
+static void crm_clients_open(struct app *app)
+{
+    const struct config *cfg = app->cfg;
+    char err[256] = "";
+    if (cfg->secret_key && *cfg->secret_key) {
+        app->tokens = token_store_create(app->pool, cfg->secret_key, err, sizeof err);
+        if (!app->tokens)
+            log_with(LOG_LEVEL_WARN, "token store unavailable", LF_S("error", err));
+    }
+    struct hubspot_client_options ho;
+    hubspot_client_options_from_config(&ho, cfg);
+    app->hubspot = hubspot_client_create(&ho, app->hubspot_unavailable,
+                                         sizeof app->hubspot_unavailable);
+    struct salesforce_client_options so;
+    salesforce_client_options_from_config(&so, cfg, app->tokens);
+    app->salesforce = salesforce_client_create(&so, app->salesforce_unavailable,
+                                               sizeof app->salesforce_unavailable);
+    log_with(LOG_LEVEL_INFO, "crm clients", LF_B("hubspot", app->hubspot != NULL),
+             LF_S("hubspot_reason", app->hubspot ? NULL : app->hubspot_unavailable),
+             LF_B("salesforce", app->salesforce != NULL),
+             LF_S("salesforce_reason", app->salesforce ? NULL : app->salesforce_unavailable));
+}
+
+static void crm_clients_close(struct app *app)
+{
+    hubspot_client_destroy(app->hubspot);
+    salesforce_client_destroy(app->salesforce);
+    token_store_destroy(app->tokens);
+}
+
 static void print_endpoints(const struct config *cfg, int port)
 {
     size_t n;
@@ -120,6 +156,7 @@ int serve_run(const struct config *cfg, bool migrate)
         db_pool_destroy(app.pool, 1000);
         return 1;
     }
+    crm_clients_open(&app);
     app.ingest = ingest_writer_start(app.pool, cfg->ingest_writers, cfg->ingest_batch_max);
     if (!app.ingest) {
         log_error("cannot start the ingest writer");
@@ -155,6 +192,7 @@ int serve_run(const struct config *cfg, bool migrate)
         log_with(LOG_LEVEL_WARN, "requests cut off at shutdown", LF_I("count", left));
     ingest_writer_stop(app.ingest);
     janitor_stop(janitor);
+    crm_clients_close(&app);
     if (db_pool_destroy(app.pool, 2000) < 0)
         log_warn("database connections still borrowed at exit");
     log_info("stopped");

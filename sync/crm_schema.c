@@ -329,7 +329,7 @@ static void sf_read_picklist(struct reader *r, json_object *fd, struct sf_field 
     for (size_t i = 0; !r->failed && i < n; i++) {
         json_object *pd = json_object_array_get_idx(arr, i);
         struct sf_picklist_value *pv = &f->picklist_values[i];
-        char pwhat[160];
+        char pwhat[200];
 
         snprintf(pwhat, sizeof(pwhat), "%s picklistValues[%zu]", what, i);
         if (!json_object_is_type(pd, json_type_object)) {

@@ -1,0 +1,1568 @@
+/* hubspot_client.c: HubSpot API calls: the retried, rate-limited call loop, OAuth refresh, and
+ * the request bodies and answer parsers of every operation.
+ *
+ * Owns the client's copies of its options, its token cache and its two buckets (see the header
+ * for the locks). Request bodies are built with json-c and sent as plain JSON; answers are parsed
+ * with json-c; per-input results of batch calls are matched to inputs by objectWriteTraceId,
+ * then by id (or idProperty value), never by position unless HubSpot answered every input and
+ * named none.
+ * Must not: log (callers log the structured errors), or let a token reach an error text. */
+#include "sync/hubspot_client.h"
+
+#include "server/config.h"
+#include "server/strbuf.h"
+#include "sync/rate_limit.h"
+#include "sync/token_store.h"
+
+#include <openssl/crypto.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+struct hubspot_client {
+    char *api_base;
+    char *objects_prefix;
+    char *schemas_prefix;
+    char *assoc_prefix;
+    char *token_url;
+    char *static_token;
+    char *client_id;
+    char *client_secret;
+    char *refresh_token;
+    int64_t rate_interval_ms;
+    int64_t search_interval_ms;
+    struct crm_retry_policy retry;
+    struct token_cache *tokens;       /* own lock */
+    struct rate_limit *bucket;        /* own lock: every call */
+    struct rate_limit *search_bucket; /* own lock: search calls */
+    _Atomic unsigned long trace_seq;  /* objectWriteTraceId source */
+};
+
+/* ---- small helpers ---- */
+
+static void wipe_free(char *s)
+{
+    if (s) {
+        OPENSSL_cleanse(s, strlen(s));
+        free(s);
+    }
+}
+
+static char *trim_slash_dup(const char *s)
+{
+    char *d = strdup(s);
+    if (!d)
+        return NULL;
+    size_t n = strlen(d);
+    while (n && d[n - 1] == '/')
+        d[--n] = '\0';
+    return d;
+}
+
+static json_object *jget(json_object *o, const char *key)
+{
+    json_object *v = NULL;
+    if (o && json_object_is_type(o, json_type_object) && json_object_object_get_ex(o, key, &v))
+        return v;
+    return NULL;
+}
+
+/* A string or number member as text (numbers as decimal), or NULL. */
+static const char *jtext(json_object *o, const char *key)
+{
+    json_object *v = jget(o, key);
+    if (!v)
+        return NULL;
+    if (json_object_is_type(v, json_type_string) || json_object_is_type(v, json_type_int))
+        return json_object_get_string(v);
+    return NULL;
+}
+
+static bool jbool(json_object *o, const char *key)
+{
+    json_object *v = jget(o, key);
+    return v && json_object_is_type(v, json_type_boolean) && json_object_get_boolean(v);
+}
+
+static char *jdup(json_object *o, const char *key)
+{
+    const char *s = jtext(o, key);
+    return s ? strdup(s) : NULL;
+}
+
+static void set_op(struct crm_error *err, const char *op)
+{
+    crm_error_clear(err);
+    err->crm = CRM_HUBSPOT;
+    snprintf(err->operation, sizeof err->operation, "%s", op);
+}
+
+static void scrub(struct hubspot_client *hc, struct crm_error *err, const char *token)
+{
+    crm_error_scrub(err, token);
+    crm_error_scrub(err, hc->static_token);
+    crm_error_scrub(err, hc->client_secret);
+    crm_error_scrub(err, hc->refresh_token);
+}
+
+/* ---- OAuth refresh (runs in one thread at a time, through the token cache) ---- */
+
+static int hs_refresh(void *ud, void *call_ctx, struct token_value *out, struct crm_error *err)
+{
+    struct hubspot_client *hc = ud;
+    struct crm_http *h = call_ctx;
+    set_op(err, "oauth_token");
+    struct strbuf form = STRBUF_INIT;
+    crm_form_add(&form, "grant_type", "refresh_token");
+    crm_form_add(&form, "refresh_token", hc->refresh_token);
+    crm_form_add(&form, "client_id", hc->client_id);
+    crm_form_add(&form, "client_secret", hc->client_secret);
+    if (form.failed) {
+        strbuf_free(&form);
+        crm_error_set(err, CRM_HUBSPOT, CRM_ERR_TRANSIENT, 0, "out_of_memory", "out of memory");
+        return -1;
+    }
+    struct crm_http_request req = {
+        .crm = CRM_HUBSPOT,
+        .operation = "oauth_token",
+        .method = "POST",
+        .url = hc->token_url,
+        .body = form.data,
+        .body_len = form.len,
+        .content_type = "application/x-www-form-urlencoded",
+    };
+    int rc = -1;
+    for (int failures = 0;;) {
+        struct crm_http_response resp;
+        err->attempts++;
+        int prc = crm_http_perform(h, &req, &resp, err);
+        if (prc == 0 && resp.status >= 200 && resp.status < 300) {
+            json_object *doc = json_tokener_parse(resp.body);
+            const char *at = jtext(doc, "access_token");
+            json_object *ei = jget(doc, "expires_in");
+            if (at && *at) {
+                out->access_token = strdup(at);
+                long long secs = ei ? json_object_get_int64(ei) : 0;
+                out->expires_at_ms = secs > 0 ? rate_limit_now_ms() + secs * 1000 : 0;
+                rc = out->access_token ? 0 : -1;
+                if (rc < 0)
+                    crm_error_set(err, CRM_HUBSPOT, CRM_ERR_TRANSIENT, 0, "out_of_memory",
+                                  "out of memory");
+            } else {
+                crm_error_set(err, CRM_HUBSPOT, CRM_ERR_PERMANENT, (int)resp.status,
+                              "bad_token_response",
+                              "the token endpoint answered without an "
+                              "access_token");
+            }
+            json_object_put(doc);
+            if (resp.body)
+                OPENSSL_cleanse(resp.body, resp.body_len);
+            crm_http_response_free(&resp);
+            break;
+        }
+        if (prc == 0)
+            crm_error_from_hubspot(err, (int)resp.status, resp.body, resp.body_len, NULL);
+        if (resp.body)
+            OPENSSL_cleanse(resp.body, resp.body_len);
+        crm_http_response_free(&resp);
+        /* a 401 from the token endpoint means bad client credentials: nothing to refresh */
+        if (err->cls == CRM_ERR_AUTH)
+            err->cls = CRM_ERR_PERMANENT;
+        long delay = crm_retry_delay_ms(&hc->retry, ++failures, err);
+        if (delay < 0)
+            break;
+        crm_sleep_ms(delay);
+    }
+    OPENSSL_cleanse(form.data, form.len);
+    strbuf_free(&form);
+    scrub(hc, err, out->access_token);
+    return rc;
+}
+
+/* ---- the call loop ---- */
+
+struct hs_call {
+    const char *operation;
+    const char *method;
+    const char *url;
+    json_object *body; /* borrowed; NULL: no body */
+    bool search;
+    /* out */
+    int status;
+    json_object *json; /* parsed answer (caller puts); NULL for an empty body */
+};
+
+static struct crm_hubspot_error_headers error_headers(const struct crm_http_response *r)
+{
+    struct crm_hubspot_error_headers eh = {
+        .retry_after = crm_http_header(r, "Retry-After"),
+        .rate_interval_ms = crm_http_header(r, "X-HubSpot-RateLimit-Interval-Milliseconds"),
+        .rate_remaining = crm_http_header(r, "X-HubSpot-RateLimit-Remaining"),
+    };
+    return eh;
+}
+
+static int acquire_budget(struct hubspot_client *hc, const struct hs_call *c, struct crm_error *err)
+{
+    int64_t deadline = rate_limit_now_ms() + hc->retry.max_wait_ms;
+    if (c->search && rate_limit_acquire(hc->search_bucket, deadline) < 0) {
+        crm_error_set(err, CRM_HUBSPOT, CRM_ERR_RETRY_AFTER, 0, "client_rate_limit",
+                      "the client-side search budget has no free call within %ld ms",
+                      hc->retry.max_wait_ms);
+        err->retry_after_ms = (long)hc->search_interval_ms;
+        return -1;
+    }
+    if (rate_limit_acquire(hc->bucket, deadline) < 0) {
+        crm_error_set(err, CRM_HUBSPOT, CRM_ERR_RETRY_AFTER, 0, "client_rate_limit",
+                      "the client-side call budget has no free call within %ld ms",
+                      hc->retry.max_wait_ms);
+        err->retry_after_ms = (long)hc->rate_interval_ms;
+        return -1;
+    }
+    return 0;
+}
+
+static int hs_call(struct hubspot_client *hc, struct crm_http *h, struct hs_call *c,
+                   struct crm_error *err)
+{
+    set_op(err, c->operation);
+    c->status = 0;
+    c->json = NULL;
+    const char *body =
+        c->body ? json_object_to_json_string_ext(c->body, JSON_C_TO_STRING_PLAIN) : NULL;
+    bool refreshed = false;
+    int failures = 0;
+    for (;;) {
+        if (acquire_budget(hc, c, err) < 0)
+            return -1;
+        struct token_value tok;
+        uint64_t gen = 0;
+        if (token_cache_get(hc->tokens, h, &tok, &gen, err) < 0) {
+            snprintf(err->operation, sizeof err->operation, "%s", c->operation);
+            return -1;
+        }
+        size_t alen = strlen(tok.access_token) + 32;
+        char *auth = malloc(alen);
+        if (!auth) {
+            token_value_clear(&tok);
+            crm_error_set(err, CRM_HUBSPOT, CRM_ERR_TRANSIENT, 0, "out_of_memory", "out of memory");
+            return -1;
+        }
+        snprintf(auth, alen, "Authorization: Bearer %s", tok.access_token);
+        const char *headers[] = {auth, NULL};
+        struct crm_http_request req = {
+            .crm = CRM_HUBSPOT,
+            .operation = c->operation,
+            .method = c->method,
+            .url = c->url,
+            .headers = headers,
+            .body = body,
+            .body_len = body ? strlen(body) : 0,
+        };
+        struct crm_http_response resp;
+        err->attempts++;
+        int prc = crm_http_perform(h, &req, &resp, err);
+        OPENSSL_cleanse(auth, strlen(auth));
+        free(auth);
+        if (prc == 0 && resp.status >= 200 && resp.status < 300) {
+            c->status = (int)resp.status;
+            int rc = 0;
+            if (resp.body_len) {
+                json_tokener *jt = json_tokener_new();
+                c->json = jt ? json_tokener_parse_ex(jt, resp.body, (int)resp.body_len) : NULL;
+                json_tokener_free(jt);
+                if (!c->json) {
+                    crm_error_set(err, CRM_HUBSPOT, CRM_ERR_PERMANENT, (int)resp.status,
+                                  "invalid_json",
+                                  "HubSpot answered %ld with a body that is not "
+                                  "JSON",
+                                  resp.status);
+                    rc = -1;
+                }
+            }
+            crm_http_response_free(&resp);
+            token_value_clear(&tok);
+            return rc;
+        }
+        if (prc == 0) {
+            struct crm_hubspot_error_headers eh = error_headers(&resp);
+            crm_error_from_hubspot(err, (int)resp.status, resp.body, resp.body_len, &eh);
+            if (resp.status == 429 && strcmp(err->sub_code, "DAILY") != 0)
+                rate_limit_pause(c->search && strstr(err->sub_code, "SECONDLY") ? hc->search_bucket
+                                                                                : hc->bucket,
+                                 rate_limit_now_ms() + err->retry_after_ms);
+        }
+        crm_http_response_free(&resp);
+        scrub(hc, err, tok.access_token);
+        token_value_clear(&tok);
+        if (err->cls == CRM_ERR_AUTH && !hc->static_token && !refreshed) {
+            refreshed = true;
+            token_cache_invalidate(hc->tokens, gen);
+            continue;
+        }
+        long delay = crm_retry_delay_ms(&hc->retry, ++failures, err);
+        if (delay < 0)
+            return -1;
+        crm_sleep_ms(delay);
+    }
+}
+
+/* ---- create / destroy ---- */
+
+void hubspot_client_options_from_config(struct hubspot_client_options *o, const struct config *cfg)
+{
+    memset(o, 0, sizeof *o);
+    o->api_base = cfg->hubspot_api_base;
+    o->access_token = cfg->hubspot_access_token;
+    o->client_id = cfg->hubspot_client_id;
+    o->client_secret = cfg->hubspot_client_secret;
+    o->refresh_token = cfg->hubspot_refresh_token;
+    o->rate_limit = cfg->hubspot_rate_per_10s;
+    o->rate_interval_ms = 10000;
+    o->search_rate_limit = cfg->hubspot_search_rate_per_s;
+    o->search_interval_ms = 1000;
+}
+
+void hubspot_client_destroy(struct hubspot_client *hc)
+{
+    if (!hc)
+        return;
+    token_cache_destroy(hc->tokens);
+    rate_limit_destroy(hc->bucket);
+    rate_limit_destroy(hc->search_bucket);
+    free(hc->api_base);
+    free(hc->objects_prefix);
+    free(hc->schemas_prefix);
+    free(hc->assoc_prefix);
+    free(hc->token_url);
+    wipe_free(hc->static_token);
+    free(hc->client_id);
+    wipe_free(hc->client_secret);
+    wipe_free(hc->refresh_token);
+    free(hc);
+}
+
+/* Budget intervals get a small safety margin: our clock starts a call before HubSpot's does,
+ * and network delays differ between calls. */
+static int64_t with_margin(int64_t interval_ms)
+{
+    int64_t m = interval_ms / 50;
+    return interval_ms + (m < 50 ? 50 : m);
+}
+
+struct hubspot_client *hubspot_client_create(const struct hubspot_client_options *o, char *err,
+                                             size_t errlen)
+{
+    bool have_static = o->access_token && *o->access_token;
+    bool have_oauth = o->client_id && *o->client_id && o->client_secret && *o->client_secret &&
+                      o->refresh_token && *o->refresh_token;
+    if (!o->api_base || !*o->api_base) {
+        snprintf(err, errlen, "HubSpot client: HUBSPOT_API_BASE is not set");
+        return NULL;
+    }
+    if (!have_static && !have_oauth) {
+        snprintf(err, errlen,
+                 "HubSpot client: set HUBSPOT_ACCESS_TOKEN, or HUBSPOT_CLIENT_ID, "
+                 "HUBSPOT_CLIENT_SECRET and HUBSPOT_REFRESH_TOKEN");
+        return NULL;
+    }
+    struct hubspot_client *hc = calloc(1, sizeof *hc);
+    if (!hc) {
+        snprintf(err, errlen, "HubSpot client: out of memory");
+        return NULL;
+    }
+    hc->api_base = trim_slash_dup(o->api_base);
+    hc->objects_prefix = strdup(o->objects_prefix ? o->objects_prefix : "/crm/v3/objects");
+    hc->schemas_prefix =
+        strdup(o->schemas_prefix ? o->schemas_prefix : "/crm-object-schemas/v3/schemas");
+    hc->assoc_prefix = strdup(o->assoc_prefix ? o->assoc_prefix : "/crm/v4");
+    const char *tp = o->token_path ? o->token_path : "/oauth/v1/token";
+    size_t tl = (hc->api_base ? strlen(hc->api_base) : 0) + strlen(tp) + 1;
+    hc->token_url = malloc(tl);
+    if (hc->token_url && hc->api_base)
+        snprintf(hc->token_url, tl, "%s%s", hc->api_base, tp);
+    if (have_static) {
+        hc->static_token = strdup(o->access_token);
+    } else {
+        hc->client_id = strdup(o->client_id);
+        hc->client_secret = strdup(o->client_secret);
+        hc->refresh_token = strdup(o->refresh_token);
+    }
+    hc->rate_interval_ms = o->rate_interval_ms > 0 ? o->rate_interval_ms : 10000;
+    hc->search_interval_ms = o->search_interval_ms > 0 ? o->search_interval_ms : 1000;
+    hc->retry = o->retry;
+    crm_retry_policy_normalize(&hc->retry);
+    hc->bucket = rate_limit_create(o->rate_limit > 0 ? o->rate_limit : 190,
+                                   with_margin(hc->rate_interval_ms));
+    hc->search_bucket = rate_limit_create(o->search_rate_limit > 0 ? o->search_rate_limit : 5,
+                                          with_margin(hc->search_interval_ms));
+    int64_t margin = o->refresh_margin_ms > 0 ? o->refresh_margin_ms : 300000;
+    hc->tokens =
+        token_cache_create(CRM_HUBSPOT, margin, 60000, have_static ? NULL : hs_refresh, hc);
+    bool ok = hc->api_base && hc->objects_prefix && hc->schemas_prefix && hc->assoc_prefix &&
+              hc->token_url && hc->bucket && hc->search_bucket && hc->tokens &&
+              (have_static ? hc->static_token != NULL
+                           : hc->client_id && hc->client_secret && hc->refresh_token);
+    if (ok && have_static)
+        ok = token_cache_set(hc->tokens, hc->static_token, NULL, 0) == 0;
+    if (!ok) {
+        hubspot_client_destroy(hc);
+        snprintf(err, errlen, "HubSpot client: out of memory or bad rate limit settings");
+        return NULL;
+    }
+    return hc;
+}
+
+unsigned long hubspot_client_token_refreshes(struct hubspot_client *hc)
+{
+    return token_cache_refreshes(hc->tokens);
+}
+
+/* ---- URLs ---- */
+
+/* base + prefix + "/" + each escaped segment (NULL-terminated list). Caller frees. */
+static char *build_url(struct hubspot_client *hc, const char *prefix, const char *const *segs,
+                       const char *suffix)
+{
+    struct strbuf sb = STRBUF_INIT;
+    strbuf_puts(&sb, hc->api_base);
+    strbuf_puts(&sb, prefix);
+    for (size_t i = 0; segs && segs[i]; i++) {
+        strbuf_putc(&sb, '/');
+        crm_url_escape(&sb, segs[i]);
+    }
+    if (suffix)
+        strbuf_puts(&sb, suffix);
+    if (sb.failed) {
+        strbuf_free(&sb);
+        return NULL;
+    }
+    return strbuf_detach(&sb, NULL);
+}
+
+static void append_list_param(struct strbuf *sb, const char *name, const char *const *vals,
+                              size_t n)
+{
+    if (!n)
+        return;
+    strbuf_putc(sb, strchr(strbuf_str(sb), '?') ? '&' : '?');
+    strbuf_puts(sb, name);
+    strbuf_putc(sb, '=');
+    for (size_t i = 0; i < n; i++) {
+        if (i)
+            strbuf_putc(sb, ',');
+        crm_url_escape(sb, vals[i]);
+    }
+}
+
+static int oom(struct crm_error *err)
+{
+    crm_error_set(err, CRM_HUBSPOT, CRM_ERR_TRANSIENT, 0, "out_of_memory", "out of memory");
+    return -1;
+}
+
+static json_object *string_array(const char *const *vals, size_t n)
+{
+    json_object *a = json_object_new_array();
+    for (size_t i = 0; a && i < n; i++)
+        json_object_array_add(a, json_object_new_string(vals[i]));
+    return a;
+}
+
+/* ---- get one ---- */
+
+int hubspot_object_get(struct hubspot_client *hc, struct crm_http *h, const char *object_type,
+                       const char *id, const struct hubspot_read_options *ro, json_object **out,
+                       struct crm_error *err)
+{
+    *out = NULL;
+    set_op(err, "get");
+    const char *segs[] = {object_type, id, NULL};
+    char *base = build_url(hc, hc->objects_prefix, segs, NULL);
+    if (!base)
+        return oom(err);
+    struct strbuf sb = STRBUF_INIT;
+    strbuf_puts(&sb, base);
+    free(base);
+    if (ro) {
+        append_list_param(&sb, "properties", ro->properties, ro->nproperties);
+        append_list_param(&sb, "associations", ro->associations, ro->nassociations);
+        if (ro->id_property && *ro->id_property) {
+            strbuf_putc(&sb, strchr(strbuf_str(&sb), '?') ? '&' : '?');
+            strbuf_puts(&sb, "idProperty=");
+            crm_url_escape(&sb, ro->id_property);
+        }
+        if (ro->archived)
+            strbuf_puts(&sb, strchr(strbuf_str(&sb), '?') ? "&archived=true" : "?archived=true");
+    }
+    if (sb.failed) {
+        strbuf_free(&sb);
+        return oom(err);
+    }
+    struct hs_call c = {.operation = "get", .method = "GET", .url = strbuf_str(&sb)};
+    int rc = hs_call(hc, h, &c, err);
+    strbuf_free(&sb);
+    if (rc < 0)
+        return -1;
+    if (!c.json || !json_object_is_type(c.json, json_type_object)) {
+        json_object_put(c.json);
+        crm_error_set(err, CRM_HUBSPOT, CRM_ERR_PERMANENT, c.status, "invalid_answer",
+                      "the record answer is not a JSON object");
+        return -1;
+    }
+    *out = c.json;
+    return 0;
+}
+
+/* ---- batch machinery ---- */
+
+enum batch_kind { B_READ, B_CREATE, B_UPDATE, B_UPSERT, B_ARCHIVE };
+
+struct batch_ctx {
+    enum batch_kind kind;
+    const char *operation;
+    const char *object_type;
+    const char *id_property;               /* read / upsert */
+    const struct hubspot_read_options *ro; /* read */
+    const struct hubspot_input *in;        /* writes */
+    const char *const *ids;                /* read / archive */
+    char **trace;                          /* per input (writes other than archive) */
+};
+
+static const char *input_key(const struct batch_ctx *b, size_t i)
+{
+    if (b->ids)
+        return b->ids[i];
+    return b->in[i].id;
+}
+
+static json_object *chunk_body(const struct batch_ctx *b, size_t from, size_t to)
+{
+    json_object *body = json_object_new_object();
+    json_object *inputs = json_object_new_array();
+    if (!body || !inputs) {
+        json_object_put(body);
+        json_object_put(inputs);
+        return NULL;
+    }
+    for (size_t i = from; i < to; i++) {
+        json_object *o = json_object_new_object();
+        switch (b->kind) {
+        case B_READ:
+        case B_ARCHIVE:
+            json_object_object_add(o, "id", json_object_new_string(input_key(b, i)));
+            break;
+        case B_CREATE:
+            json_object_object_add(o, "properties",
+                                   b->in[i].properties ? json_object_get(b->in[i].properties)
+                                                       : json_object_new_object());
+            if (b->in[i].associations)
+                json_object_object_add(o, "associations", json_object_get(b->in[i].associations));
+            json_object_object_add(o, "objectWriteTraceId", json_object_new_string(b->trace[i]));
+            break;
+        case B_UPDATE:
+        case B_UPSERT:
+            json_object_object_add(o, "id", json_object_new_string(b->in[i].id ? b->in[i].id : ""));
+            if (b->kind == B_UPSERT)
+                json_object_object_add(o, "idProperty", json_object_new_string(b->id_property));
+            json_object_object_add(o, "properties",
+                                   b->in[i].properties ? json_object_get(b->in[i].properties)
+                                                       : json_object_new_object());
+            json_object_object_add(o, "objectWriteTraceId", json_object_new_string(b->trace[i]));
+            break;
+        }
+        json_object_array_add(inputs, o);
+    }
+    if (b->kind == B_READ) {
+        const struct hubspot_read_options *ro = b->ro;
+        json_object *props = string_array(ro ? ro->properties : NULL, ro ? ro->nproperties : 0);
+        /* the idProperty value is how results are matched to inputs: always ask for it */
+        bool listed = false;
+        for (size_t k = 0; ro && b->id_property && k < ro->nproperties; k++)
+            listed = listed || strcmp(ro->properties[k], b->id_property) == 0;
+        if (b->id_property && !listed)
+            json_object_array_add(props, json_object_new_string(b->id_property));
+        json_object_object_add(body, "properties", props);
+        if (b->id_property)
+            json_object_object_add(body, "idProperty", json_object_new_string(b->id_property));
+    }
+    json_object_object_add(body, "inputs", inputs);
+    return body;
+}
+
+/* The key a result answers: its objectWriteTraceId, id, or idProperty value. */
+static bool result_answers(const struct batch_ctx *b, json_object *res, size_t i)
+{
+    const char *trace = jtext(res, "objectWriteTraceId");
+    if (b->trace && trace)
+        return strcmp(trace, b->trace[i]) == 0;
+    const char *key = input_key(b, i);
+    if (!key)
+        return false;
+    if (b->id_property) {
+        const char *v = jtext(jget(res, "properties"), b->id_property);
+        return v && strcmp(v, key) == 0;
+    }
+    if (b->kind == B_CREATE)
+        return false;
+    const char *id = jtext(res, "id");
+    return id && strcmp(id, key) == 0;
+}
+
+static bool list_has(json_object *arr, const char *s)
+{
+    if (!s)
+        return false;
+    if (arr && json_object_is_type(arr, json_type_string))
+        return strcmp(json_object_get_string(arr), s) == 0;
+    if (!arr || !json_object_is_type(arr, json_type_array))
+        return false;
+    for (size_t k = 0; k < json_object_array_length(arr); k++) {
+        const char *v = json_object_get_string(json_object_array_get_idx(arr, k));
+        if (v && strcmp(v, s) == 0)
+            return true;
+    }
+    return false;
+}
+
+static bool error_names(const struct batch_ctx *b, json_object *e, size_t i)
+{
+    json_object *ctx = jget(e, "context");
+    if (b->trace && list_has(jget(ctx, "objectWriteTraceId"), b->trace[i]))
+        return true;
+    return list_has(jget(ctx, "ids"), input_key(b, i));
+}
+
+/* Distributes one chunk's answer over its inputs. */
+static void chunk_results(const struct batch_ctx *b, size_t from, size_t to, int status,
+                          json_object *doc, struct crm_batch_result *out, struct crm_error *err)
+{
+    json_object *results = jget(doc, "results");
+    json_object *errors = jget(doc, "errors");
+    size_t nres = results && json_object_is_type(results, json_type_array)
+                      ? json_object_array_length(results)
+                      : 0;
+    size_t nerr = errors && json_object_is_type(errors, json_type_array)
+                      ? json_object_array_length(errors)
+                      : 0;
+    bool any_named = false;
+    for (size_t r = 0; r < nres; r++) {
+        json_object *res = json_object_array_get_idx(results, r);
+        for (size_t i = from; i < to; i++) {
+            if (out->items[i].ok || !result_answers(b, res, i))
+                continue;
+            any_named = true;
+            const char *id = jtext(res, "id");
+            crm_batch_item_succeed(out, i, id ? strdup(id) : NULL, json_object_get(res),
+                                   jbool(res, "new"));
+            if (b->kind != B_READ)
+                break; /* one write result answers one input */
+        }
+    }
+    /* All-or-nothing answers that name nothing: positional, when complete. */
+    if (!any_named && nerr == 0 && nres == to - from) {
+        for (size_t i = from; i < to; i++) {
+            json_object *res = json_object_array_get_idx(results, i - from);
+            const char *id = jtext(res, "id");
+            crm_batch_item_succeed(out, i, id ? strdup(id) : NULL, json_object_get(res),
+                                   jbool(res, "new"));
+        }
+    }
+    struct crm_error first;
+    crm_error_clear(&first);
+    for (size_t k = 0; k < nerr; k++) {
+        json_object *e = json_object_array_get_idx(errors, k);
+        struct crm_error ie;
+        crm_error_clear(&ie);
+        snprintf(ie.operation, sizeof ie.operation, "%s", b->operation);
+        crm_error_from_hubspot_json(&ie, status, e);
+        ie.attempts = err->attempts;
+        if (k == 0)
+            first = ie;
+        for (size_t i = from; i < to; i++)
+            if (!out->items[i].ok && error_names(b, e, i))
+                crm_batch_item_fail(out, i, &ie);
+    }
+    for (size_t i = from; i < to; i++) {
+        if (out->items[i].ok || out->items[i].error)
+            continue;
+        if (nerr) {
+            crm_batch_item_fail(out, i, &first);
+        } else {
+            struct crm_error ne;
+            crm_error_clear(&ne);
+            snprintf(ne.operation, sizeof ne.operation, "%s", b->operation);
+            crm_error_set(&ne, CRM_HUBSPOT, CRM_ERR_PERMANENT, status, "no_result",
+                          "HubSpot returned no result for this input");
+            ne.attempts = err->attempts;
+            crm_batch_item_fail(out, i, &ne);
+        }
+    }
+}
+
+static int run_batch(struct hubspot_client *hc, struct crm_http *h, struct batch_ctx *b, size_t n,
+                     struct crm_batch_result *out, struct crm_error *err)
+{
+    set_op(err, b->operation);
+    if (crm_batch_result_init(out, n) < 0)
+        return oom(err);
+    if (n == 0)
+        return 0;
+    if (b->kind != B_READ && b->kind != B_ARCHIVE) {
+        b->trace = calloc(n, sizeof *b->trace);
+        if (!b->trace) {
+            crm_batch_result_free(out);
+            return oom(err);
+        }
+        unsigned long base = atomic_fetch_add(&hc->trace_seq, n);
+        for (size_t i = 0; i < n; i++) {
+            char buf[48];
+            if (b->in[i].trace_id && *b->in[i].trace_id)
+                snprintf(buf, sizeof buf, "%s", b->in[i].trace_id);
+            else
+                snprintf(buf, sizeof buf, "synkro-%lu", (unsigned long)(base + i));
+            b->trace[i] = strdup(buf);
+            if (!b->trace[i]) {
+                for (size_t j = 0; j < i; j++)
+                    free(b->trace[j]);
+                free(b->trace);
+                b->trace = NULL;
+                crm_batch_result_free(out);
+                return oom(err);
+            }
+        }
+    }
+    static const char *const suffix[] = {
+        [B_READ] = "/batch/read",     [B_CREATE] = "/batch/create",   [B_UPDATE] = "/batch/update",
+        [B_UPSERT] = "/batch/upsert", [B_ARCHIVE] = "/batch/archive",
+    };
+    const char *segs[] = {b->object_type, NULL};
+    char *url = build_url(hc, hc->objects_prefix, segs, suffix[b->kind]);
+    if (url && b->kind == B_READ && b->ro && b->ro->archived) {
+        size_t l = strlen(url) + 16;
+        char *u2 = malloc(l);
+        if (u2)
+            snprintf(u2, l, "%s?archived=true", url);
+        free(url);
+        url = u2;
+    }
+    int rc = 0;
+    struct crm_error chunk_err;
+    crm_error_clear(&chunk_err);
+    bool stop = false;
+    for (size_t from = 0; from < n; from += HUBSPOT_BATCH_MAX) {
+        size_t to = from + HUBSPOT_BATCH_MAX < n ? from + HUBSPOT_BATCH_MAX : n;
+        if (stop) {
+            for (size_t i = from; i < to; i++)
+                crm_batch_item_fail(out, i, &chunk_err);
+            continue;
+        }
+        json_object *body = url ? chunk_body(b, from, to) : NULL;
+        struct crm_error cerr;
+        crm_error_clear(&cerr);
+        if (!body) {
+            oom(&cerr);
+            snprintf(cerr.operation, sizeof cerr.operation, "%s", b->operation);
+        } else {
+            struct hs_call c = {
+                .operation = b->operation, .method = "POST", .url = url, .body = body};
+            if (hs_call(hc, h, &c, &cerr) == 0) {
+                if (b->kind == B_ARCHIVE) {
+                    for (size_t i = from; i < to; i++)
+                        crm_batch_item_succeed(out, i, strdup(input_key(b, i)), NULL, false);
+                } else {
+                    chunk_results(b, from, to, c.status, c.json, out, &cerr);
+                }
+                err->attempts += cerr.attempts;
+                json_object_put(c.json);
+                json_object_put(body);
+                continue;
+            }
+        }
+        json_object_put(body);
+        err->attempts += cerr.attempts;
+        for (size_t i = from; i < to; i++)
+            crm_batch_item_fail(out, i, &cerr);
+        if (rc == 0) {
+            int attempts = err->attempts;
+            *err = cerr;
+            err->attempts = attempts;
+        }
+        rc = -1;
+        if (cerr.cls != CRM_ERR_PERMANENT) {
+            stop = true;
+            chunk_err = cerr;
+        }
+    }
+    free(url);
+    if (b->trace) {
+        for (size_t i = 0; i < n; i++)
+            free(b->trace[i]);
+        free(b->trace);
+        b->trace = NULL;
+    }
+    if (rc == 0)
+        err->cls = CRM_ERR_NONE;
+    return rc;
+}
+
+int hubspot_batch_read(struct hubspot_client *hc, struct crm_http *h, const char *object_type,
+                       const char *const *ids, size_t n, const struct hubspot_read_options *ro,
+                       struct crm_batch_result *out, struct crm_error *err)
+{
+    struct batch_ctx b = {.kind = B_READ,
+                          .operation = "batch_read",
+                          .object_type = object_type,
+                          .id_property =
+                              ro && ro->id_property && *ro->id_property ? ro->id_property : NULL,
+                          .ro = ro,
+                          .ids = ids};
+    return run_batch(hc, h, &b, n, out, err);
+}
+
+int hubspot_batch_create(struct hubspot_client *hc, struct crm_http *h, const char *object_type,
+                         const struct hubspot_input *in, size_t n, struct crm_batch_result *out,
+                         struct crm_error *err)
+{
+    struct batch_ctx b = {
+        .kind = B_CREATE, .operation = "batch_create", .object_type = object_type, .in = in};
+    return run_batch(hc, h, &b, n, out, err);
+}
+
+int hubspot_batch_update(struct hubspot_client *hc, struct crm_http *h, const char *object_type,
+                         const struct hubspot_input *in, size_t n, struct crm_batch_result *out,
+                         struct crm_error *err)
+{
+    struct batch_ctx b = {
+        .kind = B_UPDATE, .operation = "batch_update", .object_type = object_type, .in = in};
+    return run_batch(hc, h, &b, n, out, err);
+}
+
+int hubspot_batch_upsert(struct hubspot_client *hc, struct crm_http *h, const char *object_type,
+                         const char *id_property, const struct hubspot_input *in, size_t n,
+                         struct crm_batch_result *out, struct crm_error *err)
+{
+    if (!id_property || !*id_property) {
+        set_op(err, "batch_upsert");
+        crm_error_set(err, CRM_HUBSPOT, CRM_ERR_PERMANENT, 0, "bad_argument",
+                      "upsert needs an idProperty (a property with hasUniqueValue)");
+        return -1;
+    }
+    struct batch_ctx b = {.kind = B_UPSERT,
+                          .operation = "batch_upsert",
+                          .object_type = object_type,
+                          .id_property = id_property,
+                          .in = in};
+    return run_batch(hc, h, &b, n, out, err);
+}
+
+int hubspot_batch_archive(struct hubspot_client *hc, struct crm_http *h, const char *object_type,
+                          const char *const *ids, size_t n, struct crm_batch_result *out,
+                          struct crm_error *err)
+{
+    struct batch_ctx b = {
+        .kind = B_ARCHIVE, .operation = "batch_archive", .object_type = object_type, .ids = ids};
+    return run_batch(hc, h, &b, n, out, err);
+}
+
+/* ---- search ---- */
+
+static json_object *filter_json(const struct hubspot_filter *f)
+{
+    json_object *o = json_object_new_object();
+    json_object_object_add(o, "propertyName", json_object_new_string(f->property));
+    json_object_object_add(o, "operator", json_object_new_string(f->op));
+    if (f->value)
+        json_object_object_add(o, "value", json_object_new_string(f->value));
+    if (f->high_value)
+        json_object_object_add(o, "highValue", json_object_new_string(f->high_value));
+    if (f->values)
+        json_object_object_add(o, "values", string_array(f->values, f->nvalues));
+    return o;
+}
+
+int hubspot_search(struct hubspot_client *hc, struct crm_http *h, const char *object_type,
+                   const struct hubspot_search_query *q, struct hubspot_search_page *out,
+                   struct crm_error *err)
+{
+    memset(out, 0, sizeof *out);
+    set_op(err, "search");
+    int limit = q->limit <= 0 ? 100 : q->limit;
+    if (limit > HUBSPOT_SEARCH_LIMIT_MAX)
+        limit = HUBSPOT_SEARCH_LIMIT_MAX;
+    json_object *body = json_object_new_object();
+    if (!body)
+        return oom(err);
+    json_object *groups = json_object_new_array();
+    for (size_t g = 0; g < q->ngroups; g++) {
+        json_object *filters = json_object_new_array();
+        for (size_t f = 0; f < q->groups[g].nfilters; f++)
+            json_object_array_add(filters, filter_json(&q->groups[g].filters[f]));
+        json_object *grp = json_object_new_object();
+        json_object_object_add(grp, "filters", filters);
+        json_object_array_add(groups, grp);
+    }
+    json_object_object_add(body, "filterGroups", groups);
+    json_object *sorts = json_object_new_array();
+    for (size_t s = 0; s < q->nsorts; s++) {
+        json_object *so = json_object_new_object();
+        json_object_object_add(so, "propertyName", json_object_new_string(q->sorts[s].property));
+        json_object_object_add(
+            so, "direction",
+            json_object_new_string(q->sorts[s].descending ? "DESCENDING" : "ASCENDING"));
+        json_object_array_add(sorts, so);
+    }
+    json_object_object_add(body, "sorts", sorts);
+    json_object_object_add(body, "properties", string_array(q->properties, q->nproperties));
+    if (q->query)
+        json_object_object_add(body, "query", json_object_new_string(q->query));
+    json_object_object_add(body, "limit", json_object_new_int(limit));
+    if (q->after && *q->after)
+        json_object_object_add(body, "after", json_object_new_string(q->after));
+    const char *segs[] = {object_type, NULL};
+    char *url = build_url(hc, hc->objects_prefix, segs, "/search");
+    if (!url) {
+        json_object_put(body);
+        return oom(err);
+    }
+    struct hs_call c = {
+        .operation = "search", .method = "POST", .url = url, .body = body, .search = true};
+    int rc = hs_call(hc, h, &c, err);
+    free(url);
+    json_object_put(body);
+    if (rc < 0)
+        return -1;
+    json_object *results = jget(c.json, "results");
+    if (!results || !json_object_is_type(results, json_type_array)) {
+        json_object_put(c.json);
+        crm_error_set(err, CRM_HUBSPOT, CRM_ERR_PERMANENT, c.status, "invalid_answer",
+                      "the search answer has no results array");
+        return -1;
+    }
+    json_object *total = jget(c.json, "total");
+    out->total =
+        total ? json_object_get_int64(total) : (long long)json_object_array_length(results);
+    out->results = json_object_get(results);
+    const char *after = jtext(jget(jget(c.json, "paging"), "next"), "after");
+    out->next_after = after ? strdup(after) : NULL;
+    json_object_put(c.json);
+    if (after && !out->next_after) {
+        hubspot_search_page_free(out);
+        return oom(err);
+    }
+    return 0;
+}
+
+void hubspot_search_page_free(struct hubspot_search_page *p)
+{
+    if (!p)
+        return;
+    json_object_put(p->results);
+    free(p->next_after);
+    memset(p, 0, sizeof *p);
+}
+
+/* ---- schemas ---- */
+
+static char **string_list(json_object *arr, size_t *n)
+{
+    *n = 0;
+    if (!arr || !json_object_is_type(arr, json_type_array) || !json_object_array_length(arr))
+        return NULL;
+    size_t len = json_object_array_length(arr);
+    char **out = calloc(len, sizeof *out);
+    if (!out)
+        return NULL;
+    for (size_t i = 0; i < len; i++) {
+        const char *s = json_object_get_string(json_object_array_get_idx(arr, i));
+        if (s && (out[*n] = strdup(s)) != NULL)
+            (*n)++;
+    }
+    return out;
+}
+
+static void property_free(struct hubspot_property *p)
+{
+    free(p->name);
+    free(p->label);
+    free(p->type);
+    free(p->field_type);
+    for (size_t i = 0; i < p->noptions; i++) {
+        free(p->options[i].value);
+        free(p->options[i].label);
+    }
+    free(p->options);
+}
+
+void hubspot_schema_free(struct hubspot_schema *s)
+{
+    if (!s)
+        return;
+    free(s->id);
+    free(s->name);
+    free(s->object_type_id);
+    free(s->fully_qualified_name);
+    free(s->label_singular);
+    free(s->label_plural);
+    free(s->primary_display_property);
+    for (size_t i = 0; i < s->nrequired; i++)
+        free(s->required[i]);
+    free(s->required);
+    for (size_t i = 0; i < s->nproperties; i++)
+        property_free(&s->properties[i]);
+    free(s->properties);
+    for (size_t i = 0; i < s->nassociations; i++) {
+        free(s->associations[i].id);
+        free(s->associations[i].name);
+        free(s->associations[i].from_object_type_id);
+        free(s->associations[i].to_object_type_id);
+    }
+    free(s->associations);
+    json_object_put(s->raw);
+    memset(s, 0, sizeof *s);
+}
+
+void hubspot_schema_list_free(struct hubspot_schema *list, size_t n)
+{
+    for (size_t i = 0; list && i < n; i++)
+        hubspot_schema_free(&list[i]);
+    free(list);
+}
+
+int hubspot_schema_parse(json_object *doc, struct hubspot_schema *out)
+{
+    memset(out, 0, sizeof *out);
+    if (!doc || !json_object_is_type(doc, json_type_object) || !jtext(doc, "objectTypeId"))
+        return -1;
+    out->raw = json_object_get(doc);
+    out->id = jdup(doc, "id");
+    out->name = jdup(doc, "name");
+    out->object_type_id = jdup(doc, "objectTypeId");
+    out->fully_qualified_name = jdup(doc, "fullyQualifiedName");
+    out->label_singular = jdup(jget(doc, "labels"), "singular");
+    out->label_plural = jdup(jget(doc, "labels"), "plural");
+    out->primary_display_property = jdup(doc, "primaryDisplayProperty");
+    out->required = string_list(jget(doc, "requiredProperties"), &out->nrequired);
+    json_object *props = jget(doc, "properties");
+    size_t np =
+        props && json_object_is_type(props, json_type_array) ? json_object_array_length(props) : 0;
+    if (np) {
+        out->properties = calloc(np, sizeof *out->properties);
+        if (!out->properties) {
+            hubspot_schema_free(out);
+            return -1;
+        }
+    }
+    for (size_t i = 0; i < np; i++) {
+        json_object *p = json_object_array_get_idx(props, i);
+        if (!jtext(p, "name"))
+            continue;
+        struct hubspot_property *hp = &out->properties[out->nproperties++];
+        hp->name = jdup(p, "name");
+        hp->label = jdup(p, "label");
+        hp->type = jdup(p, "type");
+        hp->field_type = jdup(p, "fieldType");
+        hp->has_unique_value = jbool(p, "hasUniqueValue");
+        hp->calculated = jbool(p, "calculated");
+        hp->read_only = jbool(jget(p, "modificationMetadata"), "readOnlyValue");
+        for (size_t r = 0; r < out->nrequired; r++)
+            if (hp->name && strcmp(out->required[r], hp->name) == 0)
+                hp->required = true;
+        json_object *opts = jget(p, "options");
+        size_t no =
+            opts && json_object_is_type(opts, json_type_array) ? json_object_array_length(opts) : 0;
+        if (no && (hp->options = calloc(no, sizeof *hp->options)) != NULL) {
+            for (size_t k = 0; k < no; k++) {
+                json_object *o = json_object_array_get_idx(opts, k);
+                struct hubspot_option *ho = &hp->options[hp->noptions++];
+                ho->value = jdup(o, "value");
+                ho->label = jdup(o, "label");
+                ho->hidden = jbool(o, "hidden");
+            }
+        }
+    }
+    json_object *assocs = jget(doc, "associations");
+    size_t na = assocs && json_object_is_type(assocs, json_type_array)
+                    ? json_object_array_length(assocs)
+                    : 0;
+    if (na && (out->associations = calloc(na, sizeof *out->associations)) != NULL) {
+        for (size_t i = 0; i < na; i++) {
+            json_object *a = json_object_array_get_idx(assocs, i);
+            struct hubspot_association_def *d = &out->associations[out->nassociations++];
+            d->id = jdup(a, "id");
+            d->name = jdup(a, "name");
+            d->from_object_type_id = jdup(a, "fromObjectTypeId");
+            d->to_object_type_id = jdup(a, "toObjectTypeId");
+        }
+    }
+    if (!out->object_type_id) {
+        hubspot_schema_free(out);
+        return -1;
+    }
+    return 0;
+}
+
+const struct hubspot_property *hubspot_schema_property(const struct hubspot_schema *s,
+                                                       const char *name)
+{
+    for (size_t i = 0; i < s->nproperties; i++)
+        if (s->properties[i].name && strcmp(s->properties[i].name, name) == 0)
+            return &s->properties[i];
+    return NULL;
+}
+
+int hubspot_schema_get(struct hubspot_client *hc, struct crm_http *h, const char *object_type,
+                       struct hubspot_schema *out, struct crm_error *err)
+{
+    memset(out, 0, sizeof *out);
+    set_op(err, "schema_get");
+    const char *segs[] = {object_type, NULL};
+    char *url = build_url(hc, hc->schemas_prefix, segs, NULL);
+    if (!url)
+        return oom(err);
+    struct hs_call c = {.operation = "schema_get", .method = "GET", .url = url};
+    int rc = hs_call(hc, h, &c, err);
+    free(url);
+    if (rc < 0)
+        return -1;
+    rc = hubspot_schema_parse(c.json, out);
+    json_object_put(c.json);
+    if (rc < 0)
+        crm_error_set(err, CRM_HUBSPOT, CRM_ERR_PERMANENT, c.status, "invalid_answer",
+                      "the answer is not an object schema");
+    return rc;
+}
+
+int hubspot_schema_list(struct hubspot_client *hc, struct crm_http *h, struct hubspot_schema **out,
+                        size_t *n, struct crm_error *err)
+{
+    *out = NULL;
+    *n = 0;
+    set_op(err, "schema_list");
+    char *url = build_url(hc, hc->schemas_prefix, NULL, NULL);
+    if (!url)
+        return oom(err);
+    struct hs_call c = {.operation = "schema_list", .method = "GET", .url = url};
+    int rc = hs_call(hc, h, &c, err);
+    free(url);
+    if (rc < 0)
+        return -1;
+    json_object *results = jget(c.json, "results");
+    if (!results || !json_object_is_type(results, json_type_array)) {
+        json_object_put(c.json);
+        crm_error_set(err, CRM_HUBSPOT, CRM_ERR_PERMANENT, c.status, "invalid_answer",
+                      "the schema list has no results array");
+        return -1;
+    }
+    size_t len = json_object_array_length(results);
+    struct hubspot_schema *list = len ? calloc(len, sizeof *list) : NULL;
+    if (len && !list) {
+        json_object_put(c.json);
+        return oom(err);
+    }
+    size_t k = 0;
+    for (size_t i = 0; i < len; i++)
+        if (hubspot_schema_parse(json_object_array_get_idx(results, i), &list[k]) == 0)
+            k++;
+    json_object_put(c.json);
+    *out = list;
+    *n = k;
+    return 0;
+}
+
+/* ---- associations v4 ---- */
+
+static char *assoc_url(struct hubspot_client *hc, const char *from_type, const char *to_type,
+                       const char *suffix)
+{
+    struct strbuf sb = STRBUF_INIT;
+    strbuf_puts(&sb, hc->api_base);
+    strbuf_puts(&sb, hc->assoc_prefix);
+    strbuf_puts(&sb, "/associations/");
+    crm_url_escape(&sb, from_type);
+    strbuf_putc(&sb, '/');
+    crm_url_escape(&sb, to_type);
+    strbuf_puts(&sb, suffix);
+    if (sb.failed) {
+        strbuf_free(&sb);
+        return NULL;
+    }
+    return strbuf_detach(&sb, NULL);
+}
+
+static json_object *id_obj(const char *id)
+{
+    json_object *o = json_object_new_object();
+    json_object_object_add(o, "id", json_object_new_string(id ? id : ""));
+    return o;
+}
+
+static const char *result_side_id(json_object *res, const char *side, const char *flat)
+{
+    const char *id = jtext(res, flat);
+    if (!id)
+        id = jtext(jget(res, side), "id");
+    return id;
+}
+
+/* Sends the inputs idx[0..cnt) (all of one kind) to url in chunks and fills their items. */
+static int assoc_write(struct hubspot_client *hc, struct crm_http *h, const char *url,
+                       const char *op, const struct hubspot_assoc_input *in, const size_t *idx,
+                       size_t cnt, bool labelled, struct crm_batch_result *out,
+                       struct crm_error *err)
+{
+    int rc = 0;
+    for (size_t from = 0; from < cnt; from += HUBSPOT_ASSOC_BATCH_CREATE_MAX) {
+        size_t to = from + HUBSPOT_ASSOC_BATCH_CREATE_MAX < cnt
+                        ? from + HUBSPOT_ASSOC_BATCH_CREATE_MAX
+                        : cnt;
+        json_object *body = json_object_new_object();
+        json_object *inputs = json_object_new_array();
+        for (size_t k = from; k < to; k++) {
+            const struct hubspot_assoc_input *a = &in[idx[k]];
+            json_object *o = json_object_new_object();
+            json_object_object_add(o, "from", id_obj(a->from_id));
+            json_object_object_add(o, "to", id_obj(a->to_id));
+            if (labelled) {
+                json_object *types = json_object_new_array();
+                for (size_t t = 0; t < a->ntypes; t++) {
+                    json_object *ty = json_object_new_object();
+                    json_object_object_add(ty, "associationCategory",
+                                           json_object_new_string(a->types[t].category));
+                    json_object_object_add(ty, "associationTypeId",
+                                           json_object_new_int64(a->types[t].type_id));
+                    json_object_array_add(types, ty);
+                }
+                json_object_object_add(o, "types", types);
+            }
+            json_object_array_add(inputs, o);
+        }
+        json_object_object_add(body, "inputs", inputs);
+        struct hs_call c = {.operation = op, .method = "POST", .url = url, .body = body};
+        struct crm_error cerr;
+        int crc = hs_call(hc, h, &c, &cerr);
+        json_object_put(body);
+        err->attempts += cerr.attempts;
+        if (crc < 0) {
+            for (size_t k = from; k < to; k++)
+                crm_batch_item_fail(out, idx[k], &cerr);
+            if (rc == 0) {
+                int attempts = err->attempts;
+                *err = cerr;
+                err->attempts = attempts;
+            }
+            rc = -1;
+            if (cerr.cls != CRM_ERR_PERMANENT) {
+                for (size_t k = to; k < cnt; k++)
+                    crm_batch_item_fail(out, idx[k], &cerr);
+                break;
+            }
+            continue;
+        }
+        json_object *results = jget(c.json, "results");
+        json_object *errors = jget(c.json, "errors");
+        size_t nres = results && json_object_is_type(results, json_type_array)
+                          ? json_object_array_length(results)
+                          : 0;
+        size_t nerr = errors && json_object_is_type(errors, json_type_array)
+                          ? json_object_array_length(errors)
+                          : 0;
+        for (size_t k = from; k < to; k++) {
+            const struct hubspot_assoc_input *a = &in[idx[k]];
+            bool found = false;
+            for (size_t r = 0; r < nres && !found; r++) {
+                json_object *res = json_object_array_get_idx(results, r);
+                const char *f = result_side_id(res, "from", "fromObjectId");
+                const char *t = result_side_id(res, "to", "toObjectId");
+                found = f && t && a->from_id && a->to_id && strcmp(f, a->from_id) == 0 &&
+                        strcmp(t, a->to_id) == 0;
+            }
+            if (found) {
+                crm_batch_item_succeed(out, idx[k], NULL, NULL, true);
+                continue;
+            }
+            /* errors name the record by id somewhere in their context or message */
+            struct crm_error ie;
+            crm_error_clear(&ie);
+            snprintf(ie.operation, sizeof ie.operation, "%s", op);
+            json_object *match = nerr ? json_object_array_get_idx(errors, 0) : NULL;
+            for (size_t e = 0; e < nerr; e++) {
+                json_object *eo = json_object_array_get_idx(errors, e);
+                const char *text = json_object_to_json_string_ext(eo, JSON_C_TO_STRING_PLAIN);
+                if ((a->from_id && strstr(text, a->from_id)) ||
+                    (a->to_id && strstr(text, a->to_id))) {
+                    match = eo;
+                    break;
+                }
+            }
+            if (match)
+                crm_error_from_hubspot_json(&ie, c.status, match);
+            else
+                crm_error_set(&ie, CRM_HUBSPOT, CRM_ERR_PERMANENT, c.status, "no_result",
+                              "HubSpot returned no result for this association");
+            crm_batch_item_fail(out, idx[k], &ie);
+        }
+        json_object_put(c.json);
+    }
+    return rc;
+}
+
+int hubspot_assoc_batch_create(struct hubspot_client *hc, struct crm_http *h, const char *from_type,
+                               const char *to_type, const struct hubspot_assoc_input *in, size_t n,
+                               struct crm_batch_result *out, struct crm_error *err)
+{
+    set_op(err, "assoc_batch_create");
+    if (crm_batch_result_init(out, n) < 0)
+        return oom(err);
+    if (n == 0)
+        return 0;
+    size_t *labelled = calloc(n, sizeof *labelled), *plain = calloc(n, sizeof *plain);
+    char *url_l = assoc_url(hc, from_type, to_type, "/batch/create");
+    char *url_d = assoc_url(hc, from_type, to_type, "/batch/associate/default");
+    if (!labelled || !plain || !url_l || !url_d) {
+        free(labelled);
+        free(plain);
+        free(url_l);
+        free(url_d);
+        crm_batch_result_free(out);
+        return oom(err);
+    }
+    size_t nl = 0, np = 0;
+    for (size_t i = 0; i < n; i++) {
+        if (in[i].ntypes)
+            labelled[nl++] = i;
+        else
+            plain[np++] = i;
+    }
+    int rc = 0;
+    if (nl && assoc_write(hc, h, url_l, "assoc_batch_create", in, labelled, nl, true, out, err) < 0)
+        rc = -1;
+    if (np &&
+        assoc_write(hc, h, url_d, "assoc_batch_create_default", in, plain, np, false, out, err) <
+            0 &&
+        rc == 0)
+        rc = -1;
+    free(labelled);
+    free(plain);
+    free(url_l);
+    free(url_d);
+    return rc;
+}
+
+int hubspot_assoc_batch_archive(struct hubspot_client *hc, struct crm_http *h,
+                                const char *from_type, const char *to_type,
+                                const struct hubspot_assoc_input *in, size_t n,
+                                struct crm_error *err)
+{
+    set_op(err, "assoc_batch_archive");
+    char *url = assoc_url(hc, from_type, to_type, "/batch/archive");
+    if (!url)
+        return oom(err);
+    int rc = 0;
+    for (size_t from = 0; from < n && rc == 0; from += HUBSPOT_ASSOC_BATCH_CREATE_MAX) {
+        size_t to =
+            from + HUBSPOT_ASSOC_BATCH_CREATE_MAX < n ? from + HUBSPOT_ASSOC_BATCH_CREATE_MAX : n;
+        json_object *body = json_object_new_object();
+        json_object *inputs = json_object_new_array();
+        for (size_t i = from; i < to; i++) {
+            json_object *o = json_object_new_object();
+            json_object_object_add(o, "from", id_obj(in[i].from_id));
+            json_object *tos = json_object_new_array();
+            json_object_array_add(tos, id_obj(in[i].to_id));
+            json_object_object_add(o, "to", tos);
+            json_object_array_add(inputs, o);
+        }
+        json_object_object_add(body, "inputs", inputs);
+        struct hs_call c = {
+            .operation = "assoc_batch_archive", .method = "POST", .url = url, .body = body};
+        struct crm_error cerr;
+        rc = hs_call(hc, h, &c, &cerr);
+        json_object_put(body);
+        json_object_put(c.json);
+        int attempts = err->attempts + cerr.attempts;
+        if (rc < 0)
+            *err = cerr;
+        err->attempts = attempts;
+    }
+    free(url);
+    return rc;
+}
+
+void hubspot_assoc_links_free(struct hubspot_assoc_links *l)
+{
+    if (!l)
+        return;
+    for (size_t i = 0; i < l->n; i++) {
+        free(l->items[i].from_id);
+        free(l->items[i].to_id);
+        free(l->items[i].label);
+    }
+    free(l->items);
+    memset(l, 0, sizeof *l);
+}
+
+static int links_add(struct hubspot_assoc_links *l, size_t *cap, const char *from, const char *to,
+                     json_object *type)
+{
+    if (l->n == *cap) {
+        size_t nc = *cap ? *cap * 2 : 16;
+        struct hubspot_assoc_link *g = realloc(l->items, nc * sizeof *g);
+        if (!g)
+            return -1;
+        l->items = g;
+        *cap = nc;
+    }
+    struct hubspot_assoc_link *k = &l->items[l->n];
+    memset(k, 0, sizeof *k);
+    k->from_id = strdup(from);
+    k->to_id = strdup(to);
+    snprintf(k->category, sizeof k->category, "%s",
+             jtext(type, "category") ? jtext(type, "category") : "");
+    json_object *tid = jget(type, "typeId");
+    k->type_id = tid ? json_object_get_int64(tid) : 0;
+    const char *label = jtext(type, "label");
+    k->label = label ? strdup(label) : NULL;
+    if (!k->from_id || !k->to_id) {
+        free(k->from_id);
+        free(k->to_id);
+        free(k->label);
+        return -1;
+    }
+    l->n++;
+    return 0;
+}
+
+static bool no_associations_error(json_object *e)
+{
+    const char *cat = jtext(e, "category");
+    const char *sub = jtext(e, "subCategory");
+    return (sub && strstr(sub, "NO_ASSOCIATIONS_FOUND")) ||
+           (cat && strcmp(cat, "OBJECT_NOT_FOUND") == 0);
+}
+
+int hubspot_assoc_batch_read(struct hubspot_client *hc, struct crm_http *h, const char *from_type,
+                             const char *to_type, const char *const *from_ids, size_t n,
+                             struct hubspot_assoc_links *out, struct crm_error *err)
+{
+    memset(out, 0, sizeof *out);
+    set_op(err, "assoc_batch_read");
+    char *url = assoc_url(hc, from_type, to_type, "/batch/read");
+    if (!url)
+        return oom(err);
+    size_t cap = 0;
+    int rc = 0;
+    for (size_t from = 0; from < n && rc == 0; from += HUBSPOT_ASSOC_BATCH_READ_MAX) {
+        size_t to =
+            from + HUBSPOT_ASSOC_BATCH_READ_MAX < n ? from + HUBSPOT_ASSOC_BATCH_READ_MAX : n;
+        json_object *body = json_object_new_object();
+        json_object *inputs = json_object_new_array();
+        for (size_t i = from; i < to; i++)
+            json_object_array_add(inputs, id_obj(from_ids[i]));
+        json_object_object_add(body, "inputs", inputs);
+        struct hs_call c = {
+            .operation = "assoc_batch_read", .method = "POST", .url = url, .body = body};
+        struct crm_error cerr;
+        rc = hs_call(hc, h, &c, &cerr);
+        json_object_put(body);
+        int attempts = err->attempts + cerr.attempts;
+        if (rc < 0) {
+            *err = cerr;
+            err->attempts = attempts;
+            break;
+        }
+        err->attempts = attempts;
+        json_object *results = jget(c.json, "results");
+        size_t nres = results && json_object_is_type(results, json_type_array)
+                          ? json_object_array_length(results)
+                          : 0;
+        for (size_t r = 0; r < nres && rc == 0; r++) {
+            json_object *res = json_object_array_get_idx(results, r);
+            const char *fid = jtext(jget(res, "from"), "id");
+            json_object *tos = jget(res, "to");
+            size_t nt = tos && json_object_is_type(tos, json_type_array)
+                            ? json_object_array_length(tos)
+                            : 0;
+            for (size_t t = 0; t < nt && fid && rc == 0; t++) {
+                json_object *tobj = json_object_array_get_idx(tos, t);
+                const char *tid = jtext(tobj, "toObjectId");
+                json_object *types = jget(tobj, "associationTypes");
+                size_t nty = types && json_object_is_type(types, json_type_array)
+                                 ? json_object_array_length(types)
+                                 : 0;
+                for (size_t y = 0; y < nty && tid; y++)
+                    if (links_add(out, &cap, fid, tid, json_object_array_get_idx(types, y)) < 0) {
+                        rc = oom(err);
+                        break;
+                    }
+            }
+        }
+        json_object *errors = jget(c.json, "errors");
+        size_t nerr = errors && json_object_is_type(errors, json_type_array)
+                          ? json_object_array_length(errors)
+                          : 0;
+        for (size_t e = 0; e < nerr && rc == 0; e++) {
+            json_object *eo = json_object_array_get_idx(errors, e);
+            if (no_associations_error(eo))
+                continue;
+            crm_error_from_hubspot_json(err, c.status, eo);
+            err->attempts = attempts;
+            rc = -1;
+        }
+        json_object_put(c.json);
+    }
+    free(url);
+    return rc;
+}
+
+void hubspot_assoc_labels_free(struct hubspot_assoc_label *labels, size_t n)
+{
+    for (size_t i = 0; labels && i < n; i++)
+        free(labels[i].label);
+    free(labels);
+}
+
+int hubspot_assoc_labels(struct hubspot_client *hc, struct crm_http *h, const char *from_type,
+                         const char *to_type, struct hubspot_assoc_label **out, size_t *n,
+                         struct crm_error *err)
+{
+    *out = NULL;
+    *n = 0;
+    set_op(err, "assoc_labels");
+    char *url = assoc_url(hc, from_type, to_type, "/labels");
+    if (!url)
+        return oom(err);
+    struct hs_call c = {.operation = "assoc_labels", .method = "GET", .url = url};
+    int rc = hs_call(hc, h, &c, err);
+    free(url);
+    if (rc < 0)
+        return -1;
+    json_object *results = jget(c.json, "results");
+    size_t len = results && json_object_is_type(results, json_type_array)
+                     ? json_object_array_length(results)
+                     : 0;
+    if (!results) {
+        json_object_put(c.json);
+        crm_error_set(err, CRM_HUBSPOT, CRM_ERR_PERMANENT, c.status, "invalid_answer",
+                      "the labels answer has no results array");
+        return -1;
+    }
+    struct hubspot_assoc_label *labels = len ? calloc(len, sizeof *labels) : NULL;
+    if (len && !labels) {
+        json_object_put(c.json);
+        return oom(err);
+    }
+    for (size_t i = 0; i < len; i++) {
+        json_object *o = json_object_array_get_idx(results, i);
+        snprintf(labels[i].category, sizeof labels[i].category, "%s",
+                 jtext(o, "category") ? jtext(o, "category") : "");
+        json_object *tid = jget(o, "typeId");
+        labels[i].type_id = tid ? json_object_get_int64(tid) : 0;
+        const char *label = jtext(o, "label");
+        labels[i].label = label ? strdup(label) : NULL;
+    }
+    json_object_put(c.json);
+    *out = labels;
+    *n = len;
+    return 0;
+}

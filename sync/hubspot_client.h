@@ -1,0 +1,291 @@
+/* hubspot_client.h: the HubSpot CRM API client (custom objects, search, schemas, associations v4).
+ *
+ * Owns struct hubspot_client, one per HubSpot account, shared by every worker thread. Its shared
+ * mutable state and their locks:
+ *   - the access token: a token_cache (own mutex + condition; single-flight OAuth refresh ahead
+ *     of expires_in, or a static private-app token);
+ *   - two request budgets: a rate_limit bucket for all calls (HUBSPOT_RATE_LIMIT_PER_10S per 10 s)
+ *     and one for search (HUBSPOT_SEARCH_RATE_PER_S per second), each with its own mutex; a 429
+ *     pauses the bucket it hit for every thread;
+ *   - everything else is immutable after hubspot_client_create().
+ * Each call takes the caller's per-thread struct crm_http.
+ *
+ * Calls: every function returns 0 on success or -1 with err filled (err may not be NULL). Calls
+ * are retried inside: transient errors with exponential backoff and jitter, 423/429/477 after the
+ * wait HubSpot asks for (plus jitter), a 401 once after refreshing the token. Batch functions
+ * split their inputs into calls of at most 100 (2,000 / 1,000 for association writes / reads)
+ * and answer every input in order in a struct crm_batch_result; they return -1 only when a whole
+ * call failed (its inputs then carry that error too; after a permanent failure the remaining
+ * chunks are still sent, after any other the remaining inputs fail with the same error).
+ *
+ * Paths: `{api_base}{objects_prefix}/{objectType}/...`, objects_prefix "/crm/v3/objects" by
+ * default (date-versioned: "/crm/objects/2026-03"); schemas "/crm-object-schemas/v3/schemas";
+ * associations "/crm/v4". objectType is an objectTypeId ("2-3465404") or a fully qualified
+ * name ("p123_project").
+ *
+ * Must not: put tokens, the client secret or the refresh token into errors, logs or metrics. */
+#ifndef SYNKRO_SYNC_HUBSPOT_CLIENT_H
+#define SYNKRO_SYNC_HUBSPOT_CLIENT_H
+
+#include "sync/crm_error.h"
+#include "sync/crm_http.h"
+
+#include <json-c/json.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+struct config;
+
+#define HUBSPOT_BATCH_MAX              100
+#define HUBSPOT_ASSOC_BATCH_CREATE_MAX 2000
+#define HUBSPOT_ASSOC_BATCH_READ_MAX   1000
+#define HUBSPOT_SEARCH_LIMIT_MAX       200
+
+struct hubspot_client_options {
+    const char *api_base;       /* "https://api.hubapi.com" (no trailing slash needed) */
+    const char *objects_prefix; /* NULL: "/crm/v3/objects" */
+    const char *schemas_prefix; /* NULL: "/crm-object-schemas/v3/schemas" */
+    const char *assoc_prefix;   /* NULL: "/crm/v4" */
+    const char *token_path;     /* NULL: "/oauth/v1/token" */
+    const char *access_token;   /* static private-app token; or else the OAuth settings: */
+    const char *client_id;
+    const char *client_secret;
+    const char *refresh_token;
+    int rate_limit;             /* calls per rate_interval_ms; <= 0: 190 */
+    int64_t rate_interval_ms;   /* <= 0: 10000 */
+    int search_rate_limit;      /* search calls per search_interval_ms; <= 0: 5 */
+    int64_t search_interval_ms; /* <= 0: 1000 */
+    int64_t refresh_margin_ms;  /* refresh this long before expiry; <= 0: 300000 (5 of 30 min) */
+    struct crm_retry_policy retry;
+};
+
+/* Options from the configuration (HUBSPOT_*); pointers borrow from cfg. */
+void hubspot_client_options_from_config(struct hubspot_client_options *o, const struct config *cfg);
+
+struct hubspot_client;
+
+/* NULL with err when neither a static token nor the three OAuth settings are given. The options'
+ * strings are copied. Caller frees with hubspot_client_destroy() (no call may be running). */
+struct hubspot_client *hubspot_client_create(const struct hubspot_client_options *o, char *err,
+                                             size_t errlen);
+void hubspot_client_destroy(struct hubspot_client *hc);
+
+/* OAuth refreshes performed so far (tests, diagnostics). */
+unsigned long hubspot_client_token_refreshes(struct hubspot_client *hc);
+
+/* ---- records ---- */
+
+struct hubspot_read_options {
+    const char *const *properties; /* property names to return; may be NULL */
+    size_t nproperties;
+    const char *const *associations; /* object types whose associated ids to return (get only) */
+    size_t nassociations;
+    const char *id_property; /* ids are values of this unique property; NULL: record ids */
+    bool archived;           /* read archived records instead */
+};
+
+/* Reads one record. *out receives the record object as returned ({"id","properties",
+ * "associations"?,...}); caller json_object_put()s it. A missing record is a permanent error
+ * with http_status 404. */
+int hubspot_object_get(struct hubspot_client *hc, struct crm_http *h, const char *object_type,
+                       const char *id, const struct hubspot_read_options *ro, json_object **out,
+                       struct crm_error *err);
+
+/* One input of a batch write. The json objects are borrowed. */
+struct hubspot_input {
+    const char *id;          /* update / archive: record id; upsert: the unique idProperty value */
+    json_object *properties; /* create / update / upsert: {"name": "value", ...} */
+    json_object *associations; /* create only: v3 "associations" array, may be NULL */
+    const char *trace_id;      /* objectWriteTraceId; NULL: the client sets a unique one */
+};
+
+/* Batch reads ids (record ids, or values of ro->id_property). Items of ids that do not exist
+ * fail with OBJECT_NOT_FOUND (permanent). Caller frees out with crm_batch_result_free(). */
+int hubspot_batch_read(struct hubspot_client *hc, struct crm_http *h, const char *object_type,
+                       const char *const *ids, size_t n, const struct hubspot_read_options *ro,
+                       struct crm_batch_result *out, struct crm_error *err);
+
+/* Batch create / update / upsert / archive. Every write input carries a unique
+ * objectWriteTraceId, so one bad input fails alone (HTTP 207) instead of failing its call.
+ * Upsert matches on id_property (a property with hasUniqueValue); items report created. Archive
+ * ignores ids that do not exist (HubSpot answers 204 for the call). */
+int hubspot_batch_create(struct hubspot_client *hc, struct crm_http *h, const char *object_type,
+                         const struct hubspot_input *in, size_t n, struct crm_batch_result *out,
+                         struct crm_error *err);
+int hubspot_batch_update(struct hubspot_client *hc, struct crm_http *h, const char *object_type,
+                         const struct hubspot_input *in, size_t n, struct crm_batch_result *out,
+                         struct crm_error *err);
+int hubspot_batch_upsert(struct hubspot_client *hc, struct crm_http *h, const char *object_type,
+                         const char *id_property, const struct hubspot_input *in, size_t n,
+                         struct crm_batch_result *out, struct crm_error *err);
+int hubspot_batch_archive(struct hubspot_client *hc, struct crm_http *h, const char *object_type,
+                          const char *const *ids, size_t n, struct crm_batch_result *out,
+                          struct crm_error *err);
+
+/* ---- search ---- */
+
+struct hubspot_filter {
+    const char *property;
+    const char *op;         /* EQ, NEQ, LT, LTE, GT, GTE, BETWEEN, IN, NOT_IN, HAS_PROPERTY, ... */
+    const char *value;      /* single-value operators */
+    const char *high_value; /* BETWEEN */
+    const char *const *values; /* IN, NOT_IN */
+    size_t nvalues;
+};
+
+struct hubspot_filter_group { /* filters ANDed; groups ORed */
+    const struct hubspot_filter *filters;
+    size_t nfilters;
+};
+
+struct hubspot_sort {
+    const char *property;
+    bool descending;
+};
+
+struct hubspot_search_query {
+    const struct hubspot_filter_group *groups;
+    size_t ngroups;
+    const struct hubspot_sort *sorts;
+    size_t nsorts;
+    const char *const *properties;
+    size_t nproperties;
+    const char *query; /* free text; NULL: none */
+    int limit;         /* 1..200; <= 0: 100 */
+    const char *after; /* paging cursor from the previous page; NULL: first page */
+};
+
+struct hubspot_search_page {
+    long long total;
+    json_object *results; /* array of record objects (owned) */
+    char *next_after;     /* NULL on the last page */
+};
+
+/* One page of search results. Search has its own budget (5/s by default) on top of the general
+ * one, sees writes only after a delay, and stops at 10,000 results. Caller frees out with
+ * hubspot_search_page_free(). */
+int hubspot_search(struct hubspot_client *hc, struct crm_http *h, const char *object_type,
+                   const struct hubspot_search_query *q, struct hubspot_search_page *out,
+                   struct crm_error *err);
+void hubspot_search_page_free(struct hubspot_search_page *p);
+
+/* ---- schemas ---- */
+
+struct hubspot_option {
+    char *value;
+    char *label;
+    bool hidden;
+};
+
+struct hubspot_property {
+    char *name;
+    char *label;
+    char *type;       /* string, number, bool, enumeration, date, datetime, ... */
+    char *field_type; /* text, textarea, select, checkbox, booleancheckbox, ... */
+    struct hubspot_option *options;
+    size_t noptions;
+    bool has_unique_value;
+    bool calculated;
+    bool read_only; /* modificationMetadata.readOnlyValue */
+    bool required;  /* listed in the schema's requiredProperties */
+};
+
+struct hubspot_association_def {
+    char *id; /* association type id as a string */
+    char *name;
+    char *from_object_type_id;
+    char *to_object_type_id;
+};
+
+struct hubspot_schema {
+    char *id;
+    char *name;
+    char *object_type_id;
+    char *fully_qualified_name;
+    char *label_singular;
+    char *label_plural;
+    char *primary_display_property;
+    char **required;
+    size_t nrequired;
+    struct hubspot_property *properties;
+    size_t nproperties;
+    struct hubspot_association_def *associations;
+    size_t nassociations;
+    json_object *raw; /* the schema document as returned (owned) */
+};
+
+/* Lists every custom object schema. Caller frees with hubspot_schema_list_free(). */
+int hubspot_schema_list(struct hubspot_client *hc, struct crm_http *h, struct hubspot_schema **out,
+                        size_t *n, struct crm_error *err);
+/* One schema by objectTypeId or fully qualified name. Caller frees with hubspot_schema_free(). */
+int hubspot_schema_get(struct hubspot_client *hc, struct crm_http *h, const char *object_type,
+                       struct hubspot_schema *out, struct crm_error *err);
+/* Parses a schema document (exposed for tests). 0, or -1 when it is not a schema. */
+int hubspot_schema_parse(json_object *doc, struct hubspot_schema *out);
+const struct hubspot_property *hubspot_schema_property(const struct hubspot_schema *s,
+                                                       const char *name);
+void hubspot_schema_free(struct hubspot_schema *s);
+void hubspot_schema_list_free(struct hubspot_schema *list, size_t n);
+
+/* ---- associations (v4) ---- */
+
+struct hubspot_assoc_type {
+    const char *category; /* HUBSPOT_DEFINED, USER_DEFINED, INTEGRATOR_DEFINED */
+    long long type_id;
+};
+
+/* One association to write. ntypes 0: the default (unlabelled) association. */
+struct hubspot_assoc_input {
+    const char *from_id;
+    const char *to_id;
+    const struct hubspot_assoc_type *types;
+    size_t ntypes;
+};
+
+/* Creates associations from from_type records to to_type records: inputs with types through
+ * batch/create, inputs without through batch/associate/default. Items answer inputs in order. */
+int hubspot_assoc_batch_create(struct hubspot_client *hc, struct crm_http *h, const char *from_type,
+                               const char *to_type, const struct hubspot_assoc_input *in, size_t n,
+                               struct crm_batch_result *out, struct crm_error *err);
+
+/* Removes every association between each (from_id, to_id) pair (types ignored). */
+int hubspot_assoc_batch_archive(struct hubspot_client *hc, struct crm_http *h,
+                                const char *from_type, const char *to_type,
+                                const struct hubspot_assoc_input *in, size_t n,
+                                struct crm_error *err);
+
+struct hubspot_assoc_link {
+    char *from_id;
+    char *to_id;
+    char category[32];
+    long long type_id;
+    char *label; /* NULL when unlabelled */
+};
+
+struct hubspot_assoc_links {
+    struct hubspot_assoc_link *items;
+    size_t n;
+};
+
+/* Reads the associations of from_ids to to_type records (one link per type). Records without
+ * associations just have no links. Caller frees with hubspot_assoc_links_free(). */
+int hubspot_assoc_batch_read(struct hubspot_client *hc, struct crm_http *h, const char *from_type,
+                             const char *to_type, const char *const *from_ids, size_t n,
+                             struct hubspot_assoc_links *out, struct crm_error *err);
+void hubspot_assoc_links_free(struct hubspot_assoc_links *l);
+
+struct hubspot_assoc_label {
+    char category[32];
+    long long type_id;
+    char *label; /* NULL for the unlabelled default type */
+};
+
+/* The association types (ids, categories, labels) defined from from_type to to_type; type ids of
+ * custom objects differ per account. Caller frees with hubspot_assoc_labels_free(). */
+int hubspot_assoc_labels(struct hubspot_client *hc, struct crm_http *h, const char *from_type,
+                         const char *to_type, struct hubspot_assoc_label **out, size_t *n,
+                         struct crm_error *err);
+void hubspot_assoc_labels_free(struct hubspot_assoc_label *labels, size_t n);
+
+#endif
