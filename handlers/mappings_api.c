@@ -15,14 +15,18 @@
 #include "db/mapping_store.h"
 #include "handlers/crm_access.h"
 #include "server/log.h"
+#include "server/strbuf.h"
 #include "sync/mapping.h"
 #include "sync/mapping_validate.h"
+#include "sync/salesforce_client.h"
+#include "sync/value_convert.h"
 
 #include <errno.h>
 #include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #define MAX_TARGET_SCHEMAS 8
 
@@ -232,8 +236,8 @@ static void reclassify(struct http_request *req, PGconn *conn)
         log_with(LOG_LEVEL_WARN, "events not reclassified; the janitor will retry",
                  LF_S("error", err), LF_S("request_id", req->request_id));
     else if (moved > 0)
-        log_with(LOG_LEVEL_INFO, "queued events follow the mapping states",
-                 LF_I("events", moved), LF_S("request_id", req->request_id));
+        log_with(LOG_LEVEL_INFO, "queued events follow the mapping states", LF_I("events", moved),
+                 LF_S("request_id", req->request_id));
 }
 
 /* ---- handlers ---- */
@@ -284,6 +288,8 @@ int handle_mappings_create(struct http_request *req)
         struct mapping_row row = row_for(m, doc, problems, hs_type_id);
         int64_t id = 0;
         int st = mapping_store_create(conn, &row, actor, &id, err, sizeof err);
+        if (st == MS_OK)
+            reclassify(req, conn); /* unmapped events of this object are now held */
         rc = st == MS_OK ? respond_mapping(req, conn, id, 201) : respond_store_error(req, st, err);
         json_object_put(doc);
         json_object_put(problems);
@@ -375,6 +381,8 @@ int handle_mappings_update(struct http_request *req)
         int64_t version;
         int st = mapping_store_update(conn, id, m->version, &row, "update", actor, &version, err,
                                       sizeof err);
+        if (st == MS_OK)
+            reclassify(req, conn); /* the objects may have changed */
         rc = st == MS_OK ? respond_mapping(req, conn, id, 200) : respond_store_error(req, st, err);
         json_object_put(doc);
         json_object_put(problems);
@@ -492,8 +500,8 @@ static int change_state(struct http_request *req, enum mapping_state target)
         m->state = target;
         json_object *doc = mapping_to_json(m);
         json_object *problems = problem_list_to_json(&pl);
-        struct mapping_row row = row_for(m, doc, target == MAPPING_STATE_ENABLED ? problems : NULL,
-                                         hs_type_id);
+        struct mapping_row row =
+            row_for(m, doc, target == MAPPING_STATE_ENABLED ? problems : NULL, hs_type_id);
         if (target != MAPPING_STATE_ENABLED)
             row.problems = NULL;
         int64_t version;
@@ -637,9 +645,9 @@ int handle_mappings_import(struct http_request *req)
         if (!rows || !docs || !problems || !types) {
             rc = http_respond_error(req, 500, "internal", "out of memory");
         } else if (problem_list_has_errors(&pl)) {
-            rc = respond_problems(req, 400, "invalid_import",
-                                  "an enabled mapping does not validate; nothing was imported",
-                                  &pl);
+            rc =
+                respond_problems(req, 400, "invalid_import",
+                                 "an enabled mapping does not validate; nothing was imported", &pl);
         } else {
             int st = mapping_store_replace_all(conn, rows, n, actor, err, sizeof err);
             if (st == MS_OK) {
@@ -667,5 +675,162 @@ int handle_mappings_import(struct http_request *req)
     free(ms);
     problem_list_free(&pl);
     json_object_put(body);
+    return rc;
+}
+
+/* ---- preview: a dry run on real Salesforce records ---- */
+
+#define PREVIEW_RECORDS 20
+
+/* Fields written Salesforce -> HubSpot that both schemas know. */
+static bool previewable(const struct mapping *m, const struct mapping_field *f,
+                        const struct sf_object *sf, const struct hs_object *hs)
+{
+    return (mapping_field_directions(f->rule) & MAPPING_DIR_SF_TO_HS) &&
+           (mapping_record_directions(m) & MAPPING_DIR_SF_TO_HS) &&
+           sf_object_field(sf, f->salesforce) && hs_object_property_find(hs, f->hubspot);
+}
+
+/* The resolved field list: names, types on both sides, rule, directions. */
+static json_object *resolved_fields(const struct mapping *m, const struct sf_object *sf,
+                                    const struct hs_object *hs)
+{
+    json_object *arr = json_object_new_array();
+    for (size_t i = 0; i < m->n_fields; i++) {
+        const struct mapping_field *f = &m->fields[i];
+        const struct sf_field *sff = sf_object_field(sf, f->salesforce);
+        const struct hs_object_property *hp = hs_object_property_find(hs, f->hubspot);
+        unsigned dirs = mapping_field_directions(f->rule) & mapping_record_directions(m);
+        json_object *o = json_object_new_object();
+        json_object_object_add(o, "salesforce", json_object_new_string(f->salesforce));
+        json_object_object_add(o, "salesforce_type",
+                               sff ? json_object_new_string(sf_field_type_name(sff->type)) : NULL);
+        json_object_object_add(o, "hubspot", json_object_new_string(f->hubspot));
+        json_object_object_add(o, "hubspot_type",
+                               hp ? json_object_new_string(hs_property_type_name(hp->type)) : NULL);
+        json_object_object_add(o, "rule", json_object_new_string(mapping_field_rule_name(f->rule)));
+        json_object_object_add(o, "salesforce_to_hubspot",
+                               json_object_new_boolean((dirs & MAPPING_DIR_SF_TO_HS) != 0));
+        json_object_object_add(o, "hubspot_to_salesforce",
+                               json_object_new_boolean((dirs & MAPPING_DIR_HS_TO_SF) != 0));
+        json_object_array_add(arr, o);
+    }
+    return arr;
+}
+
+/* One record as it would be written to HubSpot, with per-field errors. */
+static json_object *preview_record(const struct mapping *m, const struct sf_object *sf,
+                                   const struct hs_object *hs, json_object *rec)
+{
+    json_object *out = json_object_new_object();
+    json_object *props = json_object_new_object();
+    json_object *errors = json_object_new_array();
+    json_object *id = NULL;
+    json_object_object_get_ex(rec, "Id", &id);
+    json_object_object_add(out, "salesforce_id", json_object_get(id));
+    if (m->identity_hubspot_property && id)
+        json_object_object_add(props, m->identity_hubspot_property, json_object_get(id));
+    for (size_t i = 0; i < m->n_fields; i++) {
+        const struct mapping_field *f = &m->fields[i];
+        if (!previewable(m, f, sf, hs))
+            continue;
+        json_object *value = NULL;
+        json_object_object_get_ex(rec, sf_object_field(sf, f->salesforce)->name, &value);
+        char *text = NULL;
+        struct value_error verr;
+        memset(&verr, 0, sizeof verr);
+        if (value_sf_to_hs(sf_object_field(sf, f->salesforce),
+                           hs_object_property_find(hs, f->hubspot), f, value, &text,
+                           &verr) == VALUE_OK) {
+            json_object_object_add(props, f->hubspot, json_object_new_string(text));
+        } else {
+            json_object *e = json_object_new_object();
+            json_object_object_add(e, "salesforce", json_object_new_string(f->salesforce));
+            json_object_object_add(e, "hubspot", json_object_new_string(f->hubspot));
+            json_object_object_add(e, "code", json_object_new_string(verr.code));
+            json_object_object_add(e, "message", json_object_new_string(verr.message));
+            json_object_array_add(errors, e);
+        }
+        free(text);
+    }
+    json_object_object_add(out, "hubspot_properties", props);
+    json_object_object_add(out, "errors", errors);
+    return out;
+}
+
+/* SELECT Id, <mapped fields> FROM <object> ORDER BY LastModifiedDate DESC
+ * LIMIT 20. Names come from the describe (letters, digits, underscore). */
+static char *preview_soql(const struct mapping *m, const struct sf_object *sf,
+                          const struct hs_object *hs)
+{
+    struct strbuf q = STRBUF_INIT;
+    strbuf_puts(&q, "SELECT Id");
+    for (size_t i = 0; i < m->n_fields; i++) {
+        const struct mapping_field *f = &m->fields[i];
+        if (previewable(m, f, sf, hs) && strcasecmp(f->salesforce, "Id") != 0)
+            strbuf_printf(&q, ", %s", sf_object_field(sf, f->salesforce)->name);
+    }
+    strbuf_printf(&q, " FROM %s ORDER BY LastModifiedDate DESC LIMIT %d", sf->name,
+                  PREVIEW_RECORDS);
+    return q.failed ? (strbuf_free(&q), NULL) : strbuf_detach(&q, NULL);
+}
+
+int handle_mappings_preview(struct http_request *req)
+{
+    int64_t id;
+    if (parse_id(req->params[0], &id) < 0)
+        return http_respond_error(req, 400, "bad_id", "mapping id must be a positive integer");
+    char err[512], hs_type_id[128];
+    PGconn *conn = borrow(req, err, sizeof err);
+    if (!conn)
+        return http_respond_error(req, 503, "unavailable", err);
+    int rc = 0;
+    struct mapping *m = load_stored(req, conn, id, &rc);
+    struct sf_object *sf = NULL;
+    struct hs_object *hs = NULL;
+    struct problem_list pl = PROBLEM_LIST_INIT;
+    if (!m)
+        goto done;
+    validate_live(req, conn, m, &pl, hs_type_id, sizeof hs_type_id);
+    if (crm_fetch_sf_object(req->app, m->salesforce_object, &sf, err, sizeof err) != CRM_FETCH_OK ||
+        crm_fetch_hs_object(req->app, m->hubspot_object, &hs, err, sizeof err) != CRM_FETCH_OK) {
+        rc = respond_problems(req, 502, "crm_unavailable",
+                              "the preview needs both objects' live schemas", &pl);
+        goto done;
+    }
+    char *soql = preview_soql(m, sf, hs);
+    struct salesforce_query_page page;
+    memset(&page, 0, sizeof page);
+    struct crm_error cerr;
+    crm_error_clear(&cerr);
+    struct crm_http *h = crm_thread_http(req->app);
+    if (!soql || !h || salesforce_query(req->app->salesforce, h, soql, false, &page, &cerr) != 0) {
+        free(soql);
+        snprintf(err, sizeof err, "reading Salesforce records failed: %s",
+                 soql && h ? cerr.message : "out of memory");
+        rc = http_respond_error(req, 502, "crm_unavailable", err);
+        goto done;
+    }
+    free(soql);
+    json_object *records = json_object_new_array();
+    size_t n = page.records ? json_object_array_length(page.records) : 0;
+    for (size_t i = 0; i < n && i < PREVIEW_RECORDS; i++)
+        json_object_array_add(
+            records, preview_record(m, sf, hs, json_object_array_get_idx(page.records, i)));
+    salesforce_query_page_free(&page);
+    json_object *body = json_object_new_object();
+    json_object_object_add(body, "mapping", mapping_to_json(m));
+    json_object_object_add(body, "fields", resolved_fields(m, sf, hs));
+    json_object_object_add(body, "valid", json_object_new_boolean(!problem_list_has_errors(&pl)));
+    json_object_object_add(body, "problems", problem_list_to_json(&pl));
+    json_object_object_add(body, "records", records);
+    rc = http_respond_json(req, 200, body);
+    json_object_put(body);
+done:
+    problem_list_free(&pl);
+    sf_object_free(sf);
+    hs_object_free(hs);
+    mapping_free(m);
+    db_pool_release(req->app->pool, conn, false);
     return rc;
 }

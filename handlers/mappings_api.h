@@ -15,5 +15,6 @@ int handle_mappings_pause(struct http_request *req);
 int handle_mappings_history(struct http_request *req);
 int handle_mappings_export(struct http_request *req);
 int handle_mappings_import(struct http_request *req);
+int handle_mappings_preview(struct http_request *req);
 
 #endif

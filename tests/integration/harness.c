@@ -410,3 +410,81 @@ char *harness_read_file(const char *path)
     fclose(f);
     return data ? data : strdup("");
 }
+
+static bool crmsim_ready(void *ud)
+{
+    struct harness_crmsim *sim = ud;
+    int status;
+    if (waitpid(sim->pid, &status, WNOHANG) == sim->pid) {
+        sim->pid = -1;
+        return true;
+    }
+    char url[256];
+    snprintf(url, sizeof url, "%s/_sim/health", sim->base_url);
+    struct harness_response r;
+    bool ok = harness_http("GET", url, NULL, NULL, 0, &r) == 0 && r.status == 200;
+    harness_response_free(&r);
+    return ok;
+}
+
+int harness_crmsim_start(struct harness_crmsim *sim, const char *fixtures_path)
+{
+    memset(sim, 0, sizeof *sim);
+    snprintf(sim->dir, sizeof sim->dir, "/tmp/synkro-crmsim.XXXXXX");
+    if (!mkdtemp(sim->dir))
+        return -1;
+    snprintf(sim->log_path, sizeof sim->log_path, "%s/log", sim->dir);
+    sim->port = harness_free_port();
+    snprintf(sim->base_url, sizeof sim->base_url, "http://127.0.0.1:%d", sim->port);
+    char listen[64];
+    snprintf(listen, sizeof listen, "127.0.0.1:%d", sim->port);
+    const char *argv[] = {harness_env("CRMSIM_BIN"),           "--listen",    listen,
+                          fixtures_path ? "--fixtures" : NULL, fixtures_path, NULL};
+    fflush(NULL);
+    sim->pid = fork();
+    if (sim->pid < 0)
+        return -1;
+    if (sim->pid == 0) {
+        const char *db = getenv("DATABASE_URL");
+        exec_child(argv, db, NULL, sim->log_path, NULL);
+    }
+    if (!harness_wait_until(crmsim_ready, sim, 10000) || sim->pid < 0) {
+        char *log = harness_read_file(sim->log_path);
+        fprintf(stderr, "harness: crmsim did not start; its output:\n%s\n", log ? log : "");
+        free(log);
+        harness_crmsim_stop(sim);
+        return -1;
+    }
+    return 0;
+}
+
+void harness_crmsim_stop(struct harness_crmsim *sim)
+{
+    if (sim->pid <= 0)
+        return;
+    kill(sim->pid, SIGTERM);
+    int status;
+    for (int i = 0; i < 500; i++) {
+        if (waitpid(sim->pid, &status, WNOHANG) == sim->pid) {
+            sim->pid = -1;
+            return;
+        }
+        harness_sleep_ms(10);
+    }
+    kill(sim->pid, SIGKILL);
+    waitpid(sim->pid, &status, 0);
+    sim->pid = -1;
+}
+
+long harness_crmsim_post(const struct harness_crmsim *sim, const char *path, const char *json)
+{
+    char url[512];
+    snprintf(url, sizeof url, "%s%s", sim->base_url, path);
+    const char *h[] = {"Content-Type: application/json", NULL};
+    struct harness_response r;
+    long status = 0;
+    if (harness_http("POST", url, h, json, strlen(json), &r) == 0)
+        status = r.status;
+    harness_response_free(&r);
+    return status;
+}

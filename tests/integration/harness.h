@@ -66,6 +66,22 @@ void harness_response_free(struct harness_response *r);
 int harness_response_header(const struct harness_response *r, const char *name, char *out,
                             size_t outlen);
 
+struct harness_crmsim {
+    pid_t pid;
+    int port;
+    char base_url[128];
+    char dir[256];
+    char log_path[300];
+};
+
+/* Starts tests/crmsim (CRMSIM_BIN) on a free port with the given fixture
+ * file (NULL: none); waits until it answers. 0 on success. */
+int harness_crmsim_start(struct harness_crmsim *sim, const char *fixtures_path);
+void harness_crmsim_stop(struct harness_crmsim *sim);
+/* POSTs a JSON body to crmsim's control API (path like "/_sim/config").
+ * Returns the HTTP status (0 when unreachable). */
+long harness_crmsim_post(const struct harness_crmsim *sim, const char *path, const char *json);
+
 /* Stops or starts the test cluster (same port). 0 on success. */
 int harness_pg(const char *action);
 
