@@ -86,8 +86,7 @@ int crm_fetch_hs_object(const struct app *app, const char *object, struct hs_obj
 {
     *out = NULL;
     if (!app->hubspot) {
-        snprintf(err, errlen, "HubSpot API access is not configured: %s",
-                 app->hubspot_unavailable);
+        snprintf(err, errlen, "HubSpot API access is not configured: %s", app->hubspot_unavailable);
         return CRM_FETCH_UNCONFIGURED;
     }
     struct crm_http *h = crm_thread_http(app);

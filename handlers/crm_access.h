@@ -17,9 +17,9 @@ struct crm_http *crm_thread_http(const struct app *app);
 
 enum crm_fetch_result {
     CRM_FETCH_OK = 0,
-    CRM_FETCH_NOT_FOUND = -1,      /* the CRM says the object does not exist */
-    CRM_FETCH_UNCONFIGURED = -2,   /* no API access configured for that CRM */
-    CRM_FETCH_UNAVAILABLE = -3,    /* the call failed (network, auth, limits) */
+    CRM_FETCH_NOT_FOUND = -1,    /* the CRM says the object does not exist */
+    CRM_FETCH_UNCONFIGURED = -2, /* no API access configured for that CRM */
+    CRM_FETCH_UNAVAILABLE = -3,  /* the call failed (network, auth, limits) */
 };
 
 /* Live Salesforce describe of object, normalised. Caller frees *out. */

@@ -21,12 +21,12 @@ struct app {
     const struct config *cfg;
     struct db_pool *pool;
     const struct migration_set *migrations;
-    struct ingest_writer *ingest; /* group-commit writer for webhook events */
-    struct token_store *tokens;   /* NULL without SYNKRO_SECRET_KEY */
-    struct hubspot_client *hubspot;     /* NULL when HubSpot API access is not configured */
+    struct ingest_writer *ingest;         /* group-commit writer for webhook events */
+    struct token_store *tokens;           /* NULL without SYNKRO_SECRET_KEY */
+    struct hubspot_client *hubspot;       /* NULL when HubSpot API access is not configured */
     struct salesforce_client *salesforce; /* NULL when Salesforce API access is not configured */
-    char hubspot_unavailable[256];      /* why hubspot is NULL */
-    char salesforce_unavailable[256];   /* why salesforce is NULL */
+    char hubspot_unavailable[256];        /* why hubspot is NULL */
+    char salesforce_unavailable[256];     /* why salesforce is NULL */
     atomic_int shutting_down;
 };
 

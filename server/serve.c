@@ -90,8 +90,8 @@ static void crm_clients_open(struct app *app)
     }
     struct hubspot_client_options ho;
     hubspot_client_options_from_config(&ho, cfg);
-    app->hubspot = hubspot_client_create(&ho, app->hubspot_unavailable,
-                                         sizeof app->hubspot_unavailable);
+    app->hubspot =
+        hubspot_client_create(&ho, app->hubspot_unavailable, sizeof app->hubspot_unavailable);
     struct salesforce_client_options so;
     salesforce_client_options_from_config(&so, cfg, app->tokens);
     app->salesforce = salesforce_client_create(&so, app->salesforce_unavailable,
