@@ -46,8 +46,11 @@ struct crm_http *crm_thread_http(const struct app *app)
 
 static int fetch_failed(const struct crm_error *e, const char *what, char *err, size_t errlen)
 {
+    /* HubSpot answers an unknown object type with 400 "Unable to infer
+     * object type from: ..." rather than 404 */
     if (e->http_status == 404 || strcmp(e->code, "NOT_FOUND") == 0 ||
-        strcmp(e->code, "OBJECT_NOT_FOUND") == 0 || strcmp(e->code, "INVALID_TYPE") == 0) {
+        strcmp(e->code, "OBJECT_NOT_FOUND") == 0 || strcmp(e->code, "INVALID_TYPE") == 0 ||
+        (e->http_status == 400 && strstr(e->message, "Unable to infer object type"))) {
         snprintf(err, errlen, "%s does not exist", what);
         return CRM_FETCH_NOT_FOUND;
     }

@@ -4,6 +4,7 @@
  * Must not contain handler logic. */
 #include "server/routes.h"
 
+#include "handlers/discovery_api.h"
 #include "handlers/events_api.h"
 #include "handlers/health.h"
 #include "handlers/mappings_api.h"
@@ -44,6 +45,14 @@ static const struct route service_routes[] = {
     {"POST", "/api/mappings/{id}/pause", "mappings_pause", handle_mappings_pause, ROUTE_ADMIN,
      NULL},
     {"GET", "/api/mappings/{id}/history", "mappings_history", handle_mappings_history,
+     ROUTE_ADMIN | ROUTE_NO_BODY, NULL},
+    {"GET", "/api/salesforce/objects", "salesforce_objects_list", handle_salesforce_objects_list,
+     ROUTE_ADMIN | ROUTE_NO_BODY, NULL},
+    {"GET", "/api/salesforce/objects/{name}", "salesforce_object_get", handle_salesforce_object_get,
+     ROUTE_ADMIN | ROUTE_NO_BODY, NULL},
+    {"GET", "/api/hubspot/objects", "hubspot_objects_list", handle_hubspot_objects_list,
+     ROUTE_ADMIN | ROUTE_NO_BODY, NULL},
+    {"GET", "/api/hubspot/objects/{type}", "hubspot_object_get", handle_hubspot_object_get,
      ROUTE_ADMIN | ROUTE_NO_BODY, NULL},
     {"GET", "/api/mappings/{id}/preview", "mappings_preview", handle_mappings_preview,
      ROUTE_ADMIN | ROUTE_NO_BODY, NULL},

@@ -1502,3 +1502,24 @@ int salesforce_get_deleted(struct salesforce_client *sc, struct crm_http *h, con
     json_object_put(c.json);
     return 0;
 }
+
+/* ---- global describe ---- */
+
+int salesforce_describe_global(struct salesforce_client *sc, struct crm_http *h, json_object **out,
+                               struct crm_error *err)
+{
+    *out = NULL;
+    set_op(err, "describe_global");
+    struct sf_call c = {.operation = "describe_global", .method = "GET", .path = "sobjects"};
+    if (sf_call(sc, h, &c, err) < 0)
+        return -1;
+    json_object *list = jget(c.json, "sobjects");
+    if (!list || !json_object_is_type(list, json_type_array)) {
+        json_object_put(c.json);
+        crm_error_set(err, CRM_SALESFORCE, CRM_ERR_PERMANENT, c.status, "invalid_answer",
+                      "the global describe has no sobjects array");
+        return -1;
+    }
+    *out = c.json;
+    return 0;
+}

@@ -237,4 +237,12 @@ void salesforce_deleted_free(struct salesforce_deleted *d);
 /* The signed RS256 assertion the JWT bearer flow sends (heap; caller frees), exp = now + 150 s. */
 char *salesforce_jwt_assertion(struct salesforce_client *sc);
 
+/* ---- global describe ---- */
+
+/* GET sobjects: the global describe (every object of the org with its name, label and flags).
+ * *out is the answer document, its "sobjects" member checked to be an array; caller puts it.
+ * Not cached: the list changes when an admin adds an object, and only the setup wizard reads it. */
+int salesforce_describe_global(struct salesforce_client *sc, struct crm_http *h, json_object **out,
+                               struct crm_error *err);
+
 #endif

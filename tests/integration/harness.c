@@ -29,6 +29,34 @@
 
 extern char **environ;
 
+/* Temporary directories made for child processes, removed at exit (tests
+ * read the logs in them after the child stops). */
+static char *temp_dirs[256];
+static size_t ntemp_dirs;
+
+static void remove_temp_dirs(void)
+{
+    for (size_t i = 0; i < ntemp_dirs; i++) {
+        const char *names[] = {"stdout", "stderr", "log"};
+        for (size_t k = 0; k < sizeof names / sizeof names[0]; k++) {
+            char path[512];
+            snprintf(path, sizeof path, "%s/%s", temp_dirs[i], names[k]);
+            unlink(path);
+        }
+        rmdir(temp_dirs[i]);
+        free(temp_dirs[i]);
+    }
+    ntemp_dirs = 0;
+}
+
+static void remember_temp_dir(const char *dir)
+{
+    if (ntemp_dirs == 0)
+        atexit(remove_temp_dirs);
+    if (ntemp_dirs < sizeof temp_dirs / sizeof temp_dirs[0])
+        temp_dirs[ntemp_dirs++] = strdup(dir);
+}
+
 const char *harness_env(const char *name)
 {
     const char *v = getenv(name);
@@ -206,6 +234,7 @@ int harness_synkro_start(struct harness_proc *p, const char *db_url, const char 
     snprintf(p->dir, sizeof p->dir, "/tmp/synkro-it.XXXXXX");
     if (!mkdtemp(p->dir))
         return -1;
+    remember_temp_dir(p->dir);
     snprintf(p->out_path, sizeof p->out_path, "%s/stdout", p->dir);
     snprintf(p->err_path, sizeof p->err_path, "%s/stderr", p->dir);
     p->port = harness_free_port();
@@ -433,6 +462,7 @@ int harness_crmsim_start(struct harness_crmsim *sim, const char *fixtures_path)
     snprintf(sim->dir, sizeof sim->dir, "/tmp/synkro-crmsim.XXXXXX");
     if (!mkdtemp(sim->dir))
         return -1;
+    remember_temp_dir(sim->dir);
     snprintf(sim->log_path, sizeof sim->log_path, "%s/log", sim->dir);
     sim->port = harness_free_port();
     snprintf(sim->base_url, sizeof sim->base_url, "http://127.0.0.1:%d", sim->port);
