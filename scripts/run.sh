@@ -24,6 +24,18 @@ if [[ -z "${DATABASE_URL:-}" ]]; then
   echo "run: local PostgreSQL at $DATABASE_URL (data in .data/pg)" >&2
 fi
 
+# An admin token, so the admin API works out of the box: made once, kept in
+# .data/admin-token (mode 600), never printed to the log.
+if [[ -z "${SYNKRO_ADMIN_TOKEN:-}" ]]; then
+  mkdir -p "$root/.data"
+  if [[ ! -s "$root/.data/admin-token" ]]; then
+    (umask 077; head -c 24 /dev/urandom | od -An -tx1 | tr -d ' \n' >"$root/.data/admin-token")
+  fi
+  export SYNKRO_ADMIN_TOKEN
+  SYNKRO_ADMIN_TOKEN=$(cat "$root/.data/admin-token")
+  echo "run: admin API token is in .data/admin-token (curl -H \"Authorization: Bearer \$(cat .data/admin-token)\" ...)" >&2
+fi
+
 # Run synkro as a child (not exec) so the trap can stop the database after
 # it exits; forward Ctrl-C/SIGTERM to it and wait for its clean shutdown.
 "$bin" serve &

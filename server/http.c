@@ -446,13 +446,15 @@ struct http_server *http_server_start(struct app *app, char *err, size_t errlen)
         http_metrics_init();
     unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL | MHD_USE_ITC |
                      MHD_USE_ERROR_LOG | (v6 ? MHD_USE_IPv6 : 0);
-    srv->daemon = MHD_start_daemon(
-        flags, 0, NULL, NULL, &on_request, srv, MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&ss,
-        MHD_OPTION_THREAD_POOL_SIZE, (unsigned)cfg->http_threads, MHD_OPTION_CONNECTION_LIMIT,
-        (unsigned)cfg->http_max_connections, MHD_OPTION_CONNECTION_TIMEOUT,
-        (unsigned)cfg->http_timeout_s, MHD_OPTION_URI_LOG_CALLBACK, &on_uri, srv,
-        MHD_OPTION_NOTIFY_COMPLETED, &on_completed, srv, MHD_OPTION_EXTERNAL_LOGGER, &on_mhd_log,
-        NULL, MHD_OPTION_LISTENING_ADDRESS_REUSE, 1, MHD_OPTION_END);
+    /* the logger first, so that MHD reports option errors through it too */
+    srv->daemon =
+        MHD_start_daemon(flags, 0, NULL, NULL, &on_request, srv, MHD_OPTION_EXTERNAL_LOGGER,
+                         &on_mhd_log, NULL, MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&ss,
+                         MHD_OPTION_THREAD_POOL_SIZE, (unsigned)cfg->http_threads,
+                         MHD_OPTION_CONNECTION_LIMIT, (unsigned)cfg->http_max_connections,
+                         MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)cfg->http_timeout_s,
+                         MHD_OPTION_URI_LOG_CALLBACK, &on_uri, srv, MHD_OPTION_NOTIFY_COMPLETED,
+                         &on_completed, srv, MHD_OPTION_LISTENING_ADDRESS_REUSE, 1, MHD_OPTION_END);
     if (!srv->daemon) {
         snprintf(err, errlen, "cannot listen on %s (address in use or not permitted)", cfg->listen);
         free(srv);
