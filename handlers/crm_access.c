@@ -4,8 +4,10 @@
  * A thread's handle lives in a pthread key whose destructor frees it when
  * the libmicrohttpd worker thread exits, so keep-alive connections are
  * reused across requests without any shared lock. Schemas come from the
- * clients (which cache Salesforce describes) and are normalised with
- * sync/crm_schema from the raw documents. Must not log secrets: error texts
+ * clients, already normalised with sync/crm_schema: a HubSpot schema is
+ * handed over as is; a Salesforce describe is shared by the client's cache
+ * (reference-counted), so the caller gets its own sf_object built from the
+ * cached document. Must not log secrets: error texts
  * come from struct crm_error, which never holds tokens. */
 #include "handlers/crm_access.h"
 
@@ -97,15 +99,11 @@ int crm_fetch_hs_object(const struct app *app, const char *object, struct hs_obj
         snprintf(err, errlen, "cannot create an HTTP handle");
         return CRM_FETCH_UNAVAILABLE;
     }
-    struct hubspot_schema s;
-    memset(&s, 0, sizeof s);
     struct crm_error e;
     crm_error_clear(&e);
     char what[300];
     snprintf(what, sizeof what, "the HubSpot object %s", object);
-    if (hubspot_schema_get(app->hubspot, h, object, &s, &e) != 0)
+    if (hubspot_schema_get(app->hubspot, h, object, out, &e) != 0)
         return fetch_failed(&e, what, err, errlen);
-    *out = hs_object_from_schema(s.raw, err, errlen);
-    hubspot_schema_free(&s);
-    return *out ? CRM_FETCH_OK : CRM_FETCH_UNAVAILABLE;
+    return CRM_FETCH_OK;
 }

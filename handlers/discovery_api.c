@@ -273,13 +273,13 @@ int handle_hubspot_objects_list(struct http_request *req)
         return http_respond_error(req, 502, "crm_unavailable", "cannot create an HTTP handle");
     struct crm_error e;
     crm_error_clear(&e);
-    struct hubspot_schema *list = NULL;
+    struct hs_object **list = NULL;
     size_t n = 0;
     if (hubspot_schema_list(app->hubspot, h, &list, &n, &e) != 0)
         return respond_call_failed(req, "HubSpot", &e);
     json_object *objects = json_object_new_array();
     for (size_t i = 0; i < n; i++) {
-        const struct hubspot_schema *s = &list[i];
+        const struct hs_object *s = list[i];
         /* custom objects have objectTypeIds 2-N; the standard ones follow from the table */
         if (!s->object_type_id || !s->name || strncmp(s->object_type_id, "2-", 2) != 0)
             continue;

@@ -311,6 +311,7 @@ void sf_object_free(struct sf_object *obj)
         return;
     free(obj->name);
     free(obj->label);
+    free(obj->key_prefix);
     for (size_t i = 0; i < obj->n_fields; i++)
         sf_field_clear(&obj->fields[i]);
     free(obj->fields);
@@ -399,6 +400,7 @@ static void sf_read_field(struct reader *r, json_object *fd, size_t index, struc
     f->defaulted_on_create = read_bool(r, fd, "defaultedOnCreate", what);
     f->name_field = read_bool(r, fd, "nameField", what);
     f->restricted_picklist = read_bool(r, fd, "restrictedPicklist", what);
+    f->id_lookup = read_bool(r, fd, "idLookup", what);
     read_string(r, fd, "relationshipName", false, what, &f->relationship_name);
     sf_read_references(r, fd, f, what);
     sf_read_picklist(r, fd, f, what);
@@ -424,7 +426,12 @@ struct sf_object *sf_object_from_describe(json_object *describe, char *err, size
     }
     read_string(&r, describe, "name", true, "the Salesforce describe", &obj->name);
     read_string(&r, describe, "label", false, "the Salesforce describe", &obj->label);
+    read_string(&r, describe, "keyPrefix", false, "the Salesforce describe", &obj->key_prefix);
     obj->custom = read_bool(&r, describe, "custom", "the Salesforce describe");
+    obj->createable = read_bool(&r, describe, "createable", "the Salesforce describe");
+    obj->updateable = read_bool(&r, describe, "updateable", "the Salesforce describe");
+    obj->deletable = read_bool(&r, describe, "deletable", "the Salesforce describe");
+    obj->queryable = read_bool(&r, describe, "queryable", "the Salesforce describe");
     fields = read_array(&r, describe, "fields", true, "the Salesforce describe");
     if (r.failed)
         goto fail;
@@ -501,6 +508,7 @@ void hs_object_free(struct hs_object *obj)
 {
     if (obj == NULL)
         return;
+    free(obj->id);
     free(obj->object_type_id);
     free(obj->fully_qualified_name);
     free(obj->name);
@@ -664,6 +672,7 @@ struct hs_object *hs_object_from_schema(json_object *schema, char *err, size_t e
     }
     read_string(&r, schema, "name", true, what, &obj->name);
     read_string(&r, schema, "objectTypeId", true, what, &obj->object_type_id);
+    read_string(&r, schema, "id", false, what, &obj->id);
     read_string(&r, schema, "fullyQualifiedName", false, what, &obj->fully_qualified_name);
     read_string(&r, schema, "primaryDisplayProperty", false, what, &obj->primary_display_property);
     labels = member(schema, "labels");

@@ -70,6 +70,7 @@ struct sf_field {
     bool defaulted_on_create;
     bool name_field;
     bool restricted_picklist;
+    bool id_lookup;      /* idLookup: usable to identify a record (upsert key) */
     char **reference_to; /* referenceTo[]: target objects of a reference field */
     size_t n_reference_to;
     char *relationship_name; /* NULL when absent */
@@ -80,7 +81,12 @@ struct sf_field {
 struct sf_object {
     char *name; /* API name, e.g. "Project__c" */
     char *label;
+    char *key_prefix; /* keyPrefix, the first 3 characters of record ids; NULL when absent */
     bool custom;
+    bool createable; /* object-level permissions of the API user */
+    bool updateable;
+    bool deletable;
+    bool queryable;
     struct sf_field *fields;
     size_t n_fields;
 };
@@ -172,6 +178,7 @@ struct hs_association_def {
 };
 
 struct hs_object {
+    char *id;                       /* the schema's "id"; NULL when absent */
     char *object_type_id;           /* "2-3465404" */
     char *fully_qualified_name;     /* "p62515_project"; NULL when absent */
     char *name;                     /* "project" */

@@ -85,12 +85,6 @@ static bool jbool(json_object *o, const char *key)
     return v && json_object_is_type(v, json_type_boolean) && json_object_get_boolean(v);
 }
 
-static char *jdup(json_object *o, const char *key)
-{
-    const char *s = jtext(o, key);
-    return s ? strdup(s) : NULL;
-}
-
 static void set_op(struct crm_error *err, const char *op)
 {
     crm_error_clear(err);
@@ -965,157 +959,17 @@ void hubspot_search_page_free(struct hubspot_search_page *p)
 
 /* ---- schemas ---- */
 
-static char **string_list(json_object *arr, size_t *n)
-{
-    *n = 0;
-    if (!arr || !json_object_is_type(arr, json_type_array) || !json_object_array_length(arr))
-        return NULL;
-    size_t len = json_object_array_length(arr);
-    char **out = calloc(len, sizeof *out);
-    if (!out)
-        return NULL;
-    for (size_t i = 0; i < len; i++) {
-        const char *s = json_object_get_string(json_object_array_get_idx(arr, i));
-        if (s && (out[*n] = strdup(s)) != NULL)
-            (*n)++;
-    }
-    return out;
-}
-
-static void property_free(struct hubspot_property *p)
-{
-    free(p->name);
-    free(p->label);
-    free(p->type);
-    free(p->field_type);
-    for (size_t i = 0; i < p->noptions; i++) {
-        free(p->options[i].value);
-        free(p->options[i].label);
-    }
-    free(p->options);
-}
-
-void hubspot_schema_free(struct hubspot_schema *s)
-{
-    if (!s)
-        return;
-    free(s->id);
-    free(s->name);
-    free(s->object_type_id);
-    free(s->fully_qualified_name);
-    free(s->label_singular);
-    free(s->label_plural);
-    free(s->primary_display_property);
-    for (size_t i = 0; i < s->nrequired; i++)
-        free(s->required[i]);
-    free(s->required);
-    for (size_t i = 0; i < s->nproperties; i++)
-        property_free(&s->properties[i]);
-    free(s->properties);
-    for (size_t i = 0; i < s->nassociations; i++) {
-        free(s->associations[i].id);
-        free(s->associations[i].name);
-        free(s->associations[i].from_object_type_id);
-        free(s->associations[i].to_object_type_id);
-    }
-    free(s->associations);
-    json_object_put(s->raw);
-    memset(s, 0, sizeof *s);
-}
-
-void hubspot_schema_list_free(struct hubspot_schema *list, size_t n)
+void hubspot_schema_list_free(struct hs_object **list, size_t n)
 {
     for (size_t i = 0; list && i < n; i++)
-        hubspot_schema_free(&list[i]);
+        hs_object_free(list[i]);
     free(list);
 }
 
-int hubspot_schema_parse(json_object *doc, struct hubspot_schema *out)
-{
-    memset(out, 0, sizeof *out);
-    if (!doc || !json_object_is_type(doc, json_type_object) || !jtext(doc, "objectTypeId"))
-        return -1;
-    out->raw = json_object_get(doc);
-    out->id = jdup(doc, "id");
-    out->name = jdup(doc, "name");
-    out->object_type_id = jdup(doc, "objectTypeId");
-    out->fully_qualified_name = jdup(doc, "fullyQualifiedName");
-    out->label_singular = jdup(jget(doc, "labels"), "singular");
-    out->label_plural = jdup(jget(doc, "labels"), "plural");
-    out->primary_display_property = jdup(doc, "primaryDisplayProperty");
-    out->required = string_list(jget(doc, "requiredProperties"), &out->nrequired);
-    json_object *props = jget(doc, "properties");
-    size_t np =
-        props && json_object_is_type(props, json_type_array) ? json_object_array_length(props) : 0;
-    if (np) {
-        out->properties = calloc(np, sizeof *out->properties);
-        if (!out->properties) {
-            hubspot_schema_free(out);
-            return -1;
-        }
-    }
-    for (size_t i = 0; i < np; i++) {
-        json_object *p = json_object_array_get_idx(props, i);
-        if (!jtext(p, "name"))
-            continue;
-        struct hubspot_property *hp = &out->properties[out->nproperties++];
-        hp->name = jdup(p, "name");
-        hp->label = jdup(p, "label");
-        hp->type = jdup(p, "type");
-        hp->field_type = jdup(p, "fieldType");
-        hp->has_unique_value = jbool(p, "hasUniqueValue");
-        hp->calculated = jbool(p, "calculated");
-        hp->read_only = jbool(jget(p, "modificationMetadata"), "readOnlyValue");
-        for (size_t r = 0; r < out->nrequired; r++)
-            if (hp->name && strcmp(out->required[r], hp->name) == 0)
-                hp->required = true;
-        json_object *opts = jget(p, "options");
-        size_t no =
-            opts && json_object_is_type(opts, json_type_array) ? json_object_array_length(opts) : 0;
-        if (no && (hp->options = calloc(no, sizeof *hp->options)) != NULL) {
-            for (size_t k = 0; k < no; k++) {
-                json_object *o = json_object_array_get_idx(opts, k);
-                struct hubspot_option *ho = &hp->options[hp->noptions++];
-                ho->value = jdup(o, "value");
-                ho->label = jdup(o, "label");
-                ho->hidden = jbool(o, "hidden");
-            }
-        }
-    }
-    json_object *assocs = jget(doc, "associations");
-    size_t na = assocs && json_object_is_type(assocs, json_type_array)
-                    ? json_object_array_length(assocs)
-                    : 0;
-    if (na && (out->associations = calloc(na, sizeof *out->associations)) != NULL) {
-        for (size_t i = 0; i < na; i++) {
-            json_object *a = json_object_array_get_idx(assocs, i);
-            struct hubspot_association_def *d = &out->associations[out->nassociations++];
-            d->id = jdup(a, "id");
-            d->name = jdup(a, "name");
-            d->from_object_type_id = jdup(a, "fromObjectTypeId");
-            d->to_object_type_id = jdup(a, "toObjectTypeId");
-        }
-    }
-    if (!out->object_type_id) {
-        hubspot_schema_free(out);
-        return -1;
-    }
-    return 0;
-}
-
-const struct hubspot_property *hubspot_schema_property(const struct hubspot_schema *s,
-                                                       const char *name)
-{
-    for (size_t i = 0; i < s->nproperties; i++)
-        if (s->properties[i].name && strcmp(s->properties[i].name, name) == 0)
-            return &s->properties[i];
-    return NULL;
-}
-
 int hubspot_schema_get(struct hubspot_client *hc, struct crm_http *h, const char *object_type,
-                       struct hubspot_schema *out, struct crm_error *err)
+                       struct hs_object **out, struct crm_error *err)
 {
-    memset(out, 0, sizeof *out);
+    *out = NULL;
     set_op(err, "schema_get");
     const char *segs[] = {object_type, NULL};
     char *url = build_url(hc, hc->schemas_prefix, segs, NULL);
@@ -1126,15 +980,18 @@ int hubspot_schema_get(struct hubspot_client *hc, struct crm_http *h, const char
     free(url);
     if (rc < 0)
         return -1;
-    rc = hubspot_schema_parse(c.json, out);
+    char why[256];
+    *out = hs_object_from_schema(c.json, why, sizeof why);
     json_object_put(c.json);
-    if (rc < 0)
+    if (!*out) {
         crm_error_set(err, CRM_HUBSPOT, CRM_ERR_PERMANENT, c.status, "invalid_answer",
-                      "the answer is not an object schema");
-    return rc;
+                      "the answer is not an object schema: %s", why);
+        return -1;
+    }
+    return 0;
 }
 
-int hubspot_schema_list(struct hubspot_client *hc, struct crm_http *h, struct hubspot_schema **out,
+int hubspot_schema_list(struct hubspot_client *hc, struct crm_http *h, struct hs_object ***out,
                         size_t *n, struct crm_error *err)
 {
     *out = NULL;
@@ -1156,15 +1013,17 @@ int hubspot_schema_list(struct hubspot_client *hc, struct crm_http *h, struct hu
         return -1;
     }
     size_t len = json_object_array_length(results);
-    struct hubspot_schema *list = len ? calloc(len, sizeof *list) : NULL;
+    struct hs_object **list = len ? calloc(len, sizeof *list) : NULL;
     if (len && !list) {
         json_object_put(c.json);
         return oom(err);
     }
     size_t k = 0;
-    for (size_t i = 0; i < len; i++)
-        if (hubspot_schema_parse(json_object_array_get_idx(results, i), &list[k]) == 0)
+    for (size_t i = 0; i < len; i++) {
+        list[k] = hs_object_from_schema(json_object_array_get_idx(results, i), NULL, 0);
+        if (list[k])
             k++;
+    }
     json_object_put(c.json);
     *out = list;
     *n = k;

@@ -29,6 +29,7 @@
 
 #include "sync/crm_error.h"
 #include "sync/crm_http.h"
+#include "sync/crm_schema.h"
 
 #include <json-c/json.h>
 #include <stdbool.h>
@@ -172,61 +173,17 @@ void hubspot_search_page_free(struct hubspot_search_page *p);
 
 /* ---- schemas ---- */
 
-struct hubspot_option {
-    char *value;
-    char *label;
-    bool hidden;
-};
+/* Schemas come back normalised as struct hs_object (sync/crm_schema.h, built with
+ * hs_object_from_schema()); look properties up with hs_object_property_find(). */
 
-struct hubspot_property {
-    char *name;
-    char *label;
-    char *type;       /* string, number, bool, enumeration, date, datetime, ... */
-    char *field_type; /* text, textarea, select, checkbox, booleancheckbox, ... */
-    struct hubspot_option *options;
-    size_t noptions;
-    bool has_unique_value;
-    bool calculated;
-    bool read_only; /* modificationMetadata.readOnlyValue */
-    bool required;  /* listed in the schema's requiredProperties */
-};
-
-struct hubspot_association_def {
-    char *id; /* association type id as a string */
-    char *name;
-    char *from_object_type_id;
-    char *to_object_type_id;
-};
-
-struct hubspot_schema {
-    char *id;
-    char *name;
-    char *object_type_id;
-    char *fully_qualified_name;
-    char *label_singular;
-    char *label_plural;
-    char *primary_display_property;
-    char **required;
-    size_t nrequired;
-    struct hubspot_property *properties;
-    size_t nproperties;
-    struct hubspot_association_def *associations;
-    size_t nassociations;
-    json_object *raw; /* the schema document as returned (owned) */
-};
-
-/* Lists every custom object schema. Caller frees with hubspot_schema_list_free(). */
-int hubspot_schema_list(struct hubspot_client *hc, struct crm_http *h, struct hubspot_schema **out,
+/* Lists every custom object schema: *out is an array of *n objects (schemas that
+ * hs_object_from_schema() rejects are left out). Caller frees with hubspot_schema_list_free(). */
+int hubspot_schema_list(struct hubspot_client *hc, struct crm_http *h, struct hs_object ***out,
                         size_t *n, struct crm_error *err);
-/* One schema by objectTypeId or fully qualified name. Caller frees with hubspot_schema_free(). */
+/* One schema by objectTypeId or fully qualified name. Caller frees *out with hs_object_free(). */
 int hubspot_schema_get(struct hubspot_client *hc, struct crm_http *h, const char *object_type,
-                       struct hubspot_schema *out, struct crm_error *err);
-/* Parses a schema document (exposed for tests). 0, or -1 when it is not a schema. */
-int hubspot_schema_parse(json_object *doc, struct hubspot_schema *out);
-const struct hubspot_property *hubspot_schema_property(const struct hubspot_schema *s,
-                                                       const char *name);
-void hubspot_schema_free(struct hubspot_schema *s);
-void hubspot_schema_list_free(struct hubspot_schema *list, size_t n);
+                       struct hs_object **out, struct crm_error *err);
+void hubspot_schema_list_free(struct hs_object **list, size_t n);
 
 /* ---- associations (v4) ---- */
 

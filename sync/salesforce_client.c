@@ -113,12 +113,6 @@ static bool jbool(json_object *o, const char *key)
     return v && json_object_is_type(v, json_type_boolean) && json_object_get_boolean(v);
 }
 
-static char *jdup(json_object *o, const char *key)
-{
-    const char *s = jtext(o, key);
-    return s ? strdup(s) : NULL;
-}
-
 static void set_op(struct crm_error *err, const char *op)
 {
     crm_error_clear(err);
@@ -705,34 +699,12 @@ unsigned long salesforce_client_token_refreshes(struct salesforce_client *sc)
 
 /* ---- describe ---- */
 
-static void field_free(struct salesforce_field *f)
-{
-    free(f->name);
-    free(f->label);
-    free(f->type);
-    for (size_t i = 0; i < f->nreference_to; i++)
-        free(f->reference_to[i]);
-    free(f->reference_to);
-    free(f->relationship_name);
-    for (size_t i = 0; i < f->npicklist; i++) {
-        free(f->picklist[i].value);
-        free(f->picklist[i].label);
-    }
-    free(f->picklist);
-}
-
 static void describe_unref(struct describe_ref *d)
 {
     if (!d || atomic_fetch_sub(&d->refs, 1) != 1)
         return;
-    struct salesforce_describe *p = &d->pub;
-    free(p->name);
-    free(p->label);
-    free(p->key_prefix);
-    for (size_t i = 0; i < p->nfields; i++)
-        field_free(&p->fields[i]);
-    free(p->fields);
-    json_object_put(p->raw);
+    sf_object_free((struct sf_object *)(uintptr_t)d->pub.object);
+    json_object_put(d->pub.raw);
     free(d);
 }
 
@@ -742,92 +714,29 @@ void salesforce_describe_release(const struct salesforce_describe *d)
         describe_unref((struct describe_ref *)(uintptr_t)d);
 }
 
-static struct describe_ref *describe_build(json_object *doc)
+/* A describe with one reference, or NULL with err filled when doc is not an sObject describe. */
+static struct describe_ref *describe_build(json_object *doc, char *err, size_t errlen)
 {
-    if (!doc || !json_object_is_type(doc, json_type_object) || !jtext(doc, "name"))
-        return NULL;
-    json_object *fields = jget(doc, "fields");
-    if (!fields || !json_object_is_type(fields, json_type_array))
+    struct sf_object *obj = sf_object_from_describe(doc, err, errlen);
+    if (!obj)
         return NULL;
     struct describe_ref *d = calloc(1, sizeof *d);
-    if (!d)
+    if (!d) {
+        sf_object_free(obj);
+        snprintf(err, errlen, "out of memory");
         return NULL;
+    }
     atomic_init(&d->refs, 1);
-    struct salesforce_describe *p = &d->pub;
-    p->raw = json_object_get(doc);
-    p->name = jdup(doc, "name");
-    p->label = jdup(doc, "label");
-    p->key_prefix = jdup(doc, "keyPrefix");
-    p->createable = jbool(doc, "createable");
-    p->updateable = jbool(doc, "updateable");
-    p->deletable = jbool(doc, "deletable");
-    p->queryable = jbool(doc, "queryable");
-    size_t nf = json_object_array_length(fields);
-    p->fields = nf ? calloc(nf, sizeof *p->fields) : NULL;
-    if (nf && !p->fields) {
-        describe_unref(d);
-        return NULL;
-    }
-    for (size_t i = 0; i < nf; i++) {
-        json_object *fo = json_object_array_get_idx(fields, i);
-        if (!jtext(fo, "name"))
-            continue;
-        struct salesforce_field *f = &p->fields[p->nfields++];
-        f->name = jdup(fo, "name");
-        f->label = jdup(fo, "label");
-        f->type = jdup(fo, "type");
-        json_object *len = jget(fo, "length");
-        f->length = len ? json_object_get_int(len) : 0;
-        f->nillable = jbool(fo, "nillable");
-        f->createable = jbool(fo, "createable");
-        f->updateable = jbool(fo, "updateable");
-        f->calculated = jbool(fo, "calculated");
-        f->external_id = jbool(fo, "externalId");
-        f->unique = jbool(fo, "unique");
-        f->id_lookup = jbool(fo, "idLookup");
-        f->relationship_name = jdup(fo, "relationshipName");
-        json_object *refs = jget(fo, "referenceTo");
-        size_t nr =
-            refs && json_object_is_type(refs, json_type_array) ? json_object_array_length(refs) : 0;
-        if (nr && (f->reference_to = calloc(nr, sizeof *f->reference_to)) != NULL)
-            for (size_t k = 0; k < nr; k++) {
-                const char *s = json_object_get_string(json_object_array_get_idx(refs, k));
-                if (s && (f->reference_to[f->nreference_to] = strdup(s)) != NULL)
-                    f->nreference_to++;
-            }
-        json_object *pl = jget(fo, "picklistValues");
-        size_t np =
-            pl && json_object_is_type(pl, json_type_array) ? json_object_array_length(pl) : 0;
-        if (np && (f->picklist = calloc(np, sizeof *f->picklist)) != NULL)
-            for (size_t k = 0; k < np; k++) {
-                json_object *po = json_object_array_get_idx(pl, k);
-                struct salesforce_picklist_value *pv = &f->picklist[f->npicklist++];
-                pv->value = jdup(po, "value");
-                pv->label = jdup(po, "label");
-                pv->active = jbool(po, "active");
-                pv->default_value = jbool(po, "defaultValue");
-            }
-    }
-    if (!p->name) {
-        describe_unref(d);
-        return NULL;
-    }
+    d->pub.object = obj;
+    d->pub.raw = json_object_get(doc);
     return d;
 }
 
 const struct salesforce_describe *salesforce_describe_parse(json_object *doc)
 {
-    struct describe_ref *d = describe_build(doc);
+    char err[256];
+    struct describe_ref *d = describe_build(doc, err, sizeof err);
     return d ? &d->pub : NULL;
-}
-
-const struct salesforce_field *salesforce_describe_field(const struct salesforce_describe *d,
-                                                         const char *name)
-{
-    for (size_t i = 0; i < d->nfields; i++)
-        if (d->fields[i].name && strcasecmp(d->fields[i].name, name) == 0)
-            return &d->fields[i];
-    return NULL;
 }
 
 /* With describe_lock held. */
@@ -920,11 +829,12 @@ int salesforce_describe(struct salesforce_client *sc, struct crm_http *h, const 
         return 0;
     }
     describe_unref(cached);
-    struct describe_ref *d = c.status == 304 ? NULL : describe_build(c.json);
+    char why[256] = "no describe document";
+    struct describe_ref *d = c.status == 304 ? NULL : describe_build(c.json, why, sizeof why);
     json_object_put(c.json);
     if (!d) {
         crm_error_set(err, CRM_SALESFORCE, CRM_ERR_PERMANENT, c.status, "invalid_answer",
-                      "the describe answer is not an sObject describe");
+                      "the describe answer is not an sObject describe: %s", why);
         return -1;
     }
     d->fetched_ms = rate_limit_now_ms();

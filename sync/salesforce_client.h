@@ -30,6 +30,7 @@
 
 #include "sync/crm_error.h"
 #include "sync/crm_http.h"
+#include "sync/crm_schema.h"
 #include "sync/token_store.h"
 
 #include <json-c/json.h>
@@ -80,42 +81,11 @@ double salesforce_client_api_usage(struct salesforce_client *sc);
 
 /* ---- describe ---- */
 
-struct salesforce_picklist_value {
-    char *value;
-    char *label;
-    bool active;
-    bool default_value;
-};
-
-struct salesforce_field {
-    char *name;
-    char *label;
-    char *type; /* string, textarea, picklist, multipicklist, boolean, int, double, currency, ... */
-    int length;
-    bool nillable;
-    bool createable;
-    bool updateable;
-    bool calculated;
-    bool external_id;
-    bool unique;
-    bool id_lookup;
-    char **reference_to;
-    size_t nreference_to;
-    char *relationship_name; /* NULL when not a lookup */
-    struct salesforce_picklist_value *picklist;
-    size_t npicklist;
-};
-
+/* A cached describe: the normalised object (sync/crm_schema.h, built with
+ * sf_object_from_describe()) and the document it came from. Both live until the last
+ * salesforce_describe_release(); look fields up with sf_object_field() (case-insensitive). */
 struct salesforce_describe {
-    char *name;
-    char *label;
-    char *key_prefix;
-    bool createable;
-    bool updateable;
-    bool deletable;
-    bool queryable;
-    struct salesforce_field *fields;
-    size_t nfields;
+    const struct sf_object *object;
     json_object *raw; /* the describe document as returned */
 };
 
@@ -126,10 +96,8 @@ int salesforce_describe(struct salesforce_client *sc, struct crm_http *h, const 
 void salesforce_describe_release(const struct salesforce_describe *d);
 /* Drops the cached describe of sobject (NULL: all), e.g. after a metadata change. */
 void salesforce_describe_invalidate(struct salesforce_client *sc, const char *sobject);
-/* Case-insensitive field lookup (Salesforce names are case-insensitive). */
-const struct salesforce_field *salesforce_describe_field(const struct salesforce_describe *d,
-                                                         const char *name);
-/* Parses a describe document (exposed for tests). NULL when it is not one. Caller releases. */
+/* Parses a describe document (exposed for tests). NULL when sf_object_from_describe() rejects
+ * it. Caller releases. */
 const struct salesforce_describe *salesforce_describe_parse(json_object *doc);
 
 /* ---- single records ---- */

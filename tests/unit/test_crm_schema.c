@@ -246,6 +246,8 @@ static void test_sf_minimal_and_unknown_type(void **state)
     assert_non_null(sf);
     assert_string_equal(sf->label, "Thing__c"); /* label defaults to the name */
     assert_false(sf->custom);
+    assert_null(sf->key_prefix);
+    assert_false(sf->createable || sf->updateable || sf->deletable || sf->queryable);
     f = sf_object_field(sf, "Where__c");
     assert_int_equal(f->type, SF_TYPE_OTHER);
     assert_string_equal(f->type_name, "address");
@@ -490,6 +492,7 @@ static void test_hs_minimal_and_numeric_association_id(void **state)
 
     (void)state;
     assert_non_null(hs);
+    assert_null(hs->id);
     assert_null(hs->fully_qualified_name);
     assert_null(hs->label_singular);
     assert_null(hs->primary_display_property);
@@ -555,6 +558,55 @@ static void test_hs_malformed(void **state)
                     "association definition 0 has no \"toObjectTypeId\"");
 }
 
+static void test_sf_object_flags_and_key_prefix(void **state)
+{
+    json_object *doc =
+        parse("{\"name\":\"Job__c\",\"keyPrefix\":\"a07\",\"createable\":true,\"updateable\":true,"
+              "\"deletable\":false,\"queryable\":true,\"fields\":[{\"name\":\"Code__c\",\"type\":"
+              "\"string\",\"idLookup\":true},{\"name\":\"Note__c\",\"type\":\"textarea\"}]}");
+    struct sf_object *sf = sf_object_from_describe(doc, NULL, 0);
+
+    (void)state;
+    assert_non_null(sf);
+    assert_string_equal(sf->key_prefix, "a07");
+    assert_true(sf->createable);
+    assert_true(sf->updateable);
+    assert_false(sf->deletable);
+    assert_true(sf->queryable);
+    assert_true(sf_object_field(sf, "Code__c")->id_lookup);
+    assert_false(sf_object_field(sf, "Note__c")->id_lookup);
+    sf_object_free(sf);
+    json_object_put(doc);
+
+    /* keyPrefix null (some system objects) is absent, not an error */
+    doc = parse("{\"name\":\"X\",\"keyPrefix\":null,\"fields\":[]}");
+    sf = sf_object_from_describe(doc, NULL, 0);
+    assert_non_null(sf);
+    assert_null(sf->key_prefix);
+    assert_false(sf->queryable);
+    sf_object_free(sf);
+    json_object_put(doc);
+    expect_sf_error("{\"name\":\"X\",\"keyPrefix\":1,\"fields\":[]}", "keyPrefix");
+    expect_sf_error("{\"name\":\"X\",\"queryable\":\"yes\",\"fields\":[]}", "queryable");
+    expect_sf_error("{\"name\":\"X\",\"fields\":[{\"name\":\"A\",\"type\":\"id\","
+                    "\"idLookup\":1}]}",
+                    "idLookup");
+}
+
+static void test_hs_schema_id(void **state)
+{
+    json_object *doc = parse("{\"id\":\"3465404\",\"name\":\"t\",\"objectTypeId\":\"2-1\","
+                             "\"properties\":[]}");
+    struct hs_object *hs = hs_object_from_schema(doc, NULL, 0);
+
+    (void)state;
+    assert_non_null(hs);
+    assert_string_equal(hs->id, "3465404");
+    hs_object_free(hs);
+    json_object_put(doc);
+    expect_hs_error(HS_HEAD "\"id\":7,\"properties\":[]}", "\"id\"");
+}
+
 static void test_hs_free_null(void **state)
 {
     (void)state;
@@ -597,6 +649,8 @@ int main(void)
         cmocka_unit_test(test_hs_matches),
         cmocka_unit_test(test_hs_minimal_and_numeric_association_id),
         cmocka_unit_test(test_hs_malformed),
+        cmocka_unit_test(test_sf_object_flags_and_key_prefix),
+        cmocka_unit_test(test_hs_schema_id),
         cmocka_unit_test(test_hs_free_null),
         cmocka_unit_test(test_hs_type_tables),
     };

@@ -23,24 +23,23 @@
 #include <openssl/hmac.h>
 #include <openssl/pem.h>
 #include <pthread.h>
-#include <signal.h>
 #include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
+
+#include "crmsim_proc.h"
 
 #define PROJECTS "2-3465404"
 #define HS_TOKEN "pat-sim-token"
 #define SF_TOKEN "sf-sim-token"
 #define SF       "/services/data/v58.0"
 
-static pid_t child_pid;
-static char base_url[64];
-static char port_file[256];
+static struct crmsim_proc sim; /* the simulator every test talks to */
+static char base_url[64];      /* where request() sends to: sim.base, or a second simulator */
 
 /* ---------------------------------------------------------------- fixtures */
 
@@ -327,85 +326,30 @@ static const char *sf_create(const char *body)
 
 /* ---------------------------------------------------------------- process management */
 
-static int start_sim(const char *bin, const char *fixtures, char *url, size_t urllen, pid_t *pid,
-                     const char *pfile)
-{
-    unlink(pfile);
-    pid_t p = fork();
-    if (p < 0)
-        return -1;
-    if (p == 0) {
-        if (!freopen("/dev/null", "w", stdout))
-            _exit(126);
-        if (fixtures)
-            execl(bin, bin, "--listen", "127.0.0.1:0", "--port-file", pfile, "--fixtures", fixtures,
-                  (char *)NULL);
-        else
-            execl(bin, bin, "--listen", "127.0.0.1:0", "--port-file", pfile, (char *)NULL);
-        _exit(127);
-    }
-    *pid = p;
-    for (int i = 0; i < 200; i++) {
-        FILE *f = fopen(pfile, "r");
-        int port = 0;
-        if (f) {
-            int ok = fscanf(f, "%d", &port);
-            fclose(f);
-            if (ok == 1 && port > 0) {
-                snprintf(url, urllen, "http://127.0.0.1:%d", port);
-                return 0;
-            }
-        }
-        int status;
-        if (waitpid(p, &status, WNOHANG) == p) {
-            *pid = 0;
-            return -1;
-        }
-        sleep_ms(50);
-    }
-    return -1;
-}
-
-/* SIGTERM, then wait up to 10 s (SIGKILL after). Returns the exit status or -1. */
-static int stop_sim(pid_t pid)
-{
-    if (pid <= 0)
-        return -1;
-    kill(pid, SIGTERM);
-    for (int i = 0; i < 200; i++) {
-        int status;
-        if (waitpid(pid, &status, WNOHANG) == pid)
-            return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
-        sleep_ms(50);
-    }
-    kill(pid, SIGKILL);
-    waitpid(pid, NULL, 0);
-    return -1;
-}
-
 static int group_setup(void **state)
 {
+    (void)state;
     const char *bin = getenv("CRMSIM_BIN");
     if (!bin || access(bin, X_OK) != 0) {
         fprintf(stderr, "CRMSIM_BIN is not set to an executable; skipping crmsim tests\n");
         return 0;
     }
     curl_global_init(CURL_GLOBAL_DEFAULT);
-    snprintf(port_file, sizeof port_file, "/tmp/crmsim-test-%d.port", (int)getpid());
-    if (start_sim(bin, NULL, base_url, sizeof base_url, &child_pid, port_file) < 0) {
-        fprintf(stderr, "crmsim did not start\n");
-        stop_sim(child_pid);
+    char err[300];
+    if (crmsim_proc_start(&sim, bin, NULL, err, sizeof err) < 0) {
+        fprintf(stderr, "crmsim did not start: %s\n", err);
         return -1;
     }
+    snprintf(base_url, sizeof base_url, "%s", sim.base);
     return 0;
 }
 
 static int group_teardown(void **state)
 {
-    if (!child_pid)
+    (void)state;
+    if (!sim.pid)
         return 0;
-    int rc = stop_sim(child_pid);
-    unlink(port_file);
+    int rc = crmsim_proc_stop(&sim);
     curl_global_cleanup();
     if (rc != 0) {
         fprintf(stderr, "crmsim exited with status %d (sanitizer report or crash?)\n", rc);
@@ -416,13 +360,13 @@ static int group_teardown(void **state)
 
 #define NEED_SIM()                                                                                 \
     do {                                                                                           \
-        if (!child_pid)                                                                            \
+        if (!sim.pid)                                                                              \
             skip();                                                                                \
     } while (0)
 
 static int test_setup(void **state)
 {
-    if (!child_pid)
+    if (!sim.pid)
         return 0;
     ctl_ok("POST", "/_sim/reset", NULL);
     ctl_ok("POST", "/_sim/fixtures", fixture_doc);
@@ -2146,24 +2090,22 @@ static void test_startup_fixtures_file(void **state)
     const char *src = getenv("SYNKRO_SOURCE_DIR");
     if (!src)
         skip();
-    char fx[1024], url[64], pf[300];
+    char fx[1024];
     snprintf(fx, sizeof fx, "%s/tests/crmsim/fixtures/example.json", src);
     if (access(fx, R_OK) != 0)
         skip();
-    snprintf(pf, sizeof pf, "/tmp/crmsim-test-%d-b.port", (int)getpid());
-    pid_t pid = 0;
-    assert_int_equal(start_sim(getenv("CRMSIM_BIN"), fx, url, sizeof url, &pid, pf), 0);
-    char saved[64];
-    snprintf(saved, sizeof saved, "%s", base_url);
-    snprintf(base_url, sizeof base_url, "%s", url);
+    struct crmsim_proc second;
+    char err[300];
+    if (crmsim_proc_start(&second, getenv("CRMSIM_BIN"), fx, err, sizeof err) != 0)
+        fail_msg("%s", err);
+    snprintf(base_url, sizeof base_url, "%s", second.base);
     struct resp r;
     long st = hs("GET", "/crm-object-schemas/v3/schemas/" PROJECTS, NULL, &r);
     resp_free(&r);
     long st2 = sf("GET", "/sobjects/Project__c/describe", NULL, &r);
     resp_free(&r);
-    snprintf(base_url, sizeof base_url, "%s", saved);
-    assert_int_equal(stop_sim(pid), 0);
-    unlink(pf);
+    snprintf(base_url, sizeof base_url, "%s", sim.base);
+    assert_int_equal(crmsim_proc_stop(&second), 0);
     assert_int_equal(st, 200);
     assert_int_equal(st2, 200);
 }

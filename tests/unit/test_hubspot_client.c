@@ -20,26 +20,20 @@
 #include <curl/curl.h>
 #include <json-c/json.h>
 #include <pthread.h>
-#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
-#include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
 #include "server/metrics.h"
 #include "sync/hubspot_client.h"
+#include "crmsim_proc.h"
 #include "version.h"
 
-/* ---- crmsim process and control API ---- */
+/* ---- crmsim process (tests/unit/support/crmsim_proc) ---- */
 
-static struct {
-    pid_t pid;
-    char dir[64];
-    char base[64];
-} sim;
+static struct crmsim_proc sim;
 
 static int64_t mono_ms(void)
 {
@@ -54,185 +48,18 @@ static void sleep_ms(long ms)
     nanosleep(&ts, NULL);
 }
 
-static size_t collect(char *p, size_t size, size_t n, void *ud)
-{
-    fwrite(p, size, n, (FILE *)ud);
-    return size * n;
-}
-
-/* Calls the simulator; returns the parsed answer (may be NULL) and its status. */
-static json_object *sim_call(const char *method, const char *path, const char *body, long *status)
-{
-    char url[512];
-    snprintf(url, sizeof url, "%s%s", sim.base, path);
-    char *buf = NULL;
-    size_t len = 0;
-    FILE *mem = open_memstream(&buf, &len);
-    CURL *c = curl_easy_init();
-    curl_easy_setopt(c, CURLOPT_URL, url);
-    curl_easy_setopt(c, CURLOPT_CUSTOMREQUEST, method);
-    curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, collect);
-    curl_easy_setopt(c, CURLOPT_WRITEDATA, mem);
-    curl_easy_setopt(c, CURLOPT_TIMEOUT_MS, 20000L);
-    struct curl_slist *h = curl_slist_append(NULL, "Content-Type: application/json");
-    curl_easy_setopt(c, CURLOPT_HTTPHEADER, h);
-    if (body)
-        curl_easy_setopt(c, CURLOPT_POSTFIELDS, body);
-    CURLcode rc = curl_easy_perform(c);
-    long st = 0;
-    curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &st);
-    curl_slist_free_all(h);
-    curl_easy_cleanup(c);
-    fclose(mem);
-    json_object *o = rc == CURLE_OK && len ? json_tokener_parse(buf) : NULL;
-    char answer[300];
-    snprintf(answer, sizeof answer, "%s", buf ? buf : "");
-    free(buf);
-    if (rc != CURLE_OK)
-        fail_msg("crmsim %s %s: %s", method, path, curl_easy_strerror(rc));
-    if (status)
-        *status = st;
-    else if (st < 200 || st > 299)
-        fail_msg("crmsim %s %s answered %ld: %s", method, path, st, answer);
-    return o;
-}
-
-static void sim_ok(const char *method, const char *path, const char *body)
-{
-    json_object_put(sim_call(method, path, body, NULL));
-}
-
 static int sim_start(void **state)
 {
     (void)state;
-    const char *bin = getenv("CRMSIM_BIN");
-    if (!bin || !*bin)
-        fail_msg("CRMSIM_BIN is not set: these contract tests need the crmsim binary (ctest sets "
-                 "it to the build's crmsim)");
-    snprintf(sim.dir, sizeof sim.dir, "/tmp/synkro_hs.XXXXXX");
-    assert_non_null(mkdtemp(sim.dir));
-    char port_file[128];
-    snprintf(port_file, sizeof port_file, "%s/port", sim.dir);
-    sim.pid = fork();
-    assert_true(sim.pid >= 0);
-    if (sim.pid == 0) {
-        char log[128];
-        snprintf(log, sizeof log, "%s/crmsim.log", sim.dir);
-        if (!freopen(log, "w", stderr) || !freopen("/dev/null", "w", stdout))
-            _exit(126);
-        execl(bin, "crmsim", "--listen", "127.0.0.1:0", "--port-file", port_file, (char *)NULL);
-        _exit(127);
-    }
-    for (int i = 0; i < 400; i++) {
-        FILE *f = fopen(port_file, "r");
-        int port = 0;
-        if (f) {
-            if (fscanf(f, "%d", &port) != 1)
-                port = 0;
-            fclose(f);
-        }
-        if (port > 0) {
-            snprintf(sim.base, sizeof sim.base, "http://127.0.0.1:%d", port);
-            return 0;
-        }
-        int st;
-        if (waitpid(sim.pid, &st, WNOHANG) == sim.pid)
-            fail_msg("crmsim (%s) exited before listening; see %s/crmsim.log", bin, sim.dir);
-        sleep_ms(25);
-    }
-    fail_msg("crmsim did not write its port file within 10 s");
-    return -1;
+    crmsim_proc_start_or_fail(&sim);
+    return 0;
 }
 
 static int sim_stop(void **state)
 {
     (void)state;
-    if (sim.pid > 0) {
-        kill(sim.pid, SIGTERM);
-        int st;
-        for (int i = 0; i < 200 && waitpid(sim.pid, &st, WNOHANG) == 0; i++)
-            sleep_ms(25);
-        if (waitpid(sim.pid, &st, WNOHANG) == 0) {
-            kill(sim.pid, SIGKILL);
-            waitpid(sim.pid, &st, 0);
-        }
-    }
-    char path[160];
-    snprintf(path, sizeof path, "%s/port", sim.dir);
-    unlink(path);
-    snprintf(path, sizeof path, "%s/crmsim.log", sim.dir);
-    unlink(path);
-    rmdir(sim.dir);
+    crmsim_proc_stop(&sim);
     return 0;
-}
-
-/* Requests the client made, oldest first (caller puts the returned stats root; *reqs borrows). */
-static json_object *sim_requests(const char *prefix, json_object **reqs)
-{
-    char path[300];
-    snprintf(path, sizeof path, "/_sim/stats?path_prefix=%s", prefix);
-    json_object *st = sim_call("GET", path, NULL, NULL);
-    assert_non_null(st);
-    assert_true(json_object_object_get_ex(st, "recentRequests", reqs));
-    return st;
-}
-
-static const char *jstr(json_object *o, const char *k)
-{
-    json_object *v;
-    if (!o || !json_object_object_get_ex(o, k, &v))
-        return NULL;
-    return json_object_get_string(v);
-}
-
-static long long jint(json_object *o, const char *k)
-{
-    json_object *v;
-    if (!o || !json_object_object_get_ex(o, k, &v))
-        return -1;
-    return json_object_get_int64(v);
-}
-
-/* Calls recorded for "METHOD route" with that status in /_sim/stats (0 when none). */
-static long long sim_count(const char *method_route, int status)
-{
-    json_object *st = sim_call("GET", "/_sim/stats?limit=0", NULL, NULL);
-    json_object *by, *m;
-    long long n = 0;
-    char key[16];
-    snprintf(key, sizeof key, "%d", status);
-    if (json_object_object_get_ex(st, "callsByRoute", &by) &&
-        json_object_object_get_ex(by, method_route, &m))
-        n = jint(m, key);
-    json_object_put(st);
-    return n < 0 ? 0 : n;
-}
-
-static long long sim_refreshes(void)
-{
-    json_object *st = sim_call("GET", "/_sim/stats?limit=0", NULL, NULL);
-    json_object *r;
-    long long n = -1;
-    if (json_object_object_get_ex(st, "tokenRefreshes", &r))
-        n = jint(r, "hubspot");
-    json_object_put(st);
-    return n;
-}
-
-/* Asserts that a recorded body equals the expected JSON text. */
-static void expect_body(json_object *req, const char *want_json)
-{
-    const char *body = jstr(req, "body");
-    json_object *got = body ? json_tokener_parse(body) : NULL;
-    json_object *want = json_tokener_parse(want_json);
-    assert_non_null(want);
-    int same = got && json_object_equal(got, want);
-    if (!same)
-        print_error("request body\n  got:  %s\n  want: %s\n", body ? body : "(none)",
-                    json_object_to_json_string_ext(want, JSON_C_TO_STRING_PLAIN));
-    json_object_put(got);
-    json_object_put(want);
-    assert_true(same);
 }
 
 static const char FIXTURES[] =
@@ -280,9 +107,9 @@ static const char FIXTURES[] =
 static int test_setup(void **state)
 {
     (void)state;
-    sim_ok("POST", "/_sim/reset", NULL);
-    sim_ok("POST", "/_sim/fixtures", FIXTURES);
-    sim_ok("POST", "/_sim/stats/reset", NULL);
+    crmsim_proc_ok(&sim, "POST", "/_sim/reset", NULL);
+    crmsim_proc_ok(&sim, "POST", "/_sim/fixtures", FIXTURES);
+    crmsim_proc_ok(&sim, "POST", "/_sim/stats/reset", NULL);
     return 0;
 }
 
@@ -337,7 +164,7 @@ static const char *prop(json_object *record, const char *name)
     json_object *props;
     if (!json_object_object_get_ex(record, "properties", &props))
         return NULL;
-    return jstr(props, name);
+    return crmsim_jstr(props, name);
 }
 
 /* ---- records ---- */
@@ -354,7 +181,7 @@ static void test_get_one(void **state)
     struct hubspot_read_options ro = {
         .properties = props, .nproperties = 2, .associations = assoc, .nassociations = 1};
     expect_ok(hubspot_object_get(e.hc, e.h, "2-3465404", "7001", &ro, &rec, &err), &err);
-    assert_string_equal(jstr(rec, "id"), "7001");
+    assert_string_equal(crmsim_jstr(rec, "id"), "7001");
     assert_string_equal(prop(rec, "name"), "Apollo");
     assert_string_equal(prop(rec, "budget"), "100");
     json_object *assocs;
@@ -366,7 +193,7 @@ static void test_get_one(void **state)
     expect_ok(
         hubspot_object_get(e.hc, e.h, "p12345678_projects", "a01000000000002AAA", &by, &rec, &err),
         &err);
-    assert_string_equal(jstr(rec, "id"), "7002");
+    assert_string_equal(crmsim_jstr(rec, "id"), "7002");
     json_object_put(rec);
 
     /* missing record: permanent 404 */
@@ -379,18 +206,19 @@ static void test_get_one(void **state)
     assert_int_equal(err.attempts, 1);
 
     json_object *reqs;
-    json_object *st = sim_requests("/crm", &reqs);
+    json_object *st = crmsim_proc_requests(&sim, "/crm", &reqs);
     assert_int_equal(json_object_array_length(reqs), 3);
     json_object *r0 = json_object_array_get_idx(reqs, 0);
-    assert_string_equal(jstr(r0, "method"), "GET");
-    assert_string_equal(jstr(r0, "path"), "/crm/v3/objects/2-3465404/7001");
-    assert_string_equal(jstr(r0, "query"), "properties=name,budget&associations=0-2");
+    assert_string_equal(crmsim_jstr(r0, "method"), "GET");
+    assert_string_equal(crmsim_jstr(r0, "path"), "/crm/v3/objects/2-3465404/7001");
+    assert_string_equal(crmsim_jstr(r0, "query"), "properties=name,budget&associations=0-2");
     json_object *hdrs;
     assert_true(json_object_object_get_ex(r0, "headers", &hdrs));
-    assert_string_equal(jstr(hdrs, "User-Agent"), "synkro/" SYNKRO_VERSION);
+    assert_string_equal(crmsim_jstr(hdrs, "User-Agent"), "synkro/" SYNKRO_VERSION);
     json_object *r1 = json_object_array_get_idx(reqs, 1);
-    assert_string_equal(jstr(r1, "path"), "/crm/v3/objects/p12345678_projects/a01000000000002AAA");
-    assert_string_equal(jstr(r1, "query"), "idProperty=salesforce_id");
+    assert_string_equal(crmsim_jstr(r1, "path"),
+                        "/crm/v3/objects/p12345678_projects/a01000000000002AAA");
+    assert_string_equal(crmsim_jstr(r1, "query"), "idProperty=salesforce_id");
     json_object_put(st);
     env_close(&e);
 }
@@ -433,36 +261,36 @@ static void test_batch_create_splits_and_matches(void **state)
     }
     /* three calls of 100, 100 and 50, each input with a unique objectWriteTraceId */
     json_object *reqs;
-    json_object *st = sim_requests("/crm/v3/objects/2-3465404/batch/create", &reqs);
+    json_object *st = crmsim_proc_requests(&sim, "/crm/v3/objects/2-3465404/batch/create", &reqs);
     assert_int_equal(json_object_array_length(reqs), 3);
     size_t sizes[3] = {100, 100, 50};
     for (size_t k = 0; k < 3; k++) {
         json_object *r = json_object_array_get_idx(reqs, k);
-        assert_string_equal(jstr(r, "method"), "POST");
-        assert_string_equal(jstr(r, "query"), "");
-        json_object *body = json_tokener_parse(jstr(r, "body"));
+        assert_string_equal(crmsim_jstr(r, "method"), "POST");
+        assert_string_equal(crmsim_jstr(r, "query"), "");
+        json_object *body = json_tokener_parse(crmsim_jstr(r, "body"));
         json_object *inputs;
         assert_true(json_object_object_get_ex(body, "inputs", &inputs));
         assert_int_equal(json_object_array_length(inputs), sizes[k]);
         assert_int_equal(json_object_object_length(body), 1);
         json_object *first = json_object_array_get_idx(inputs, 0);
         assert_int_equal(json_object_object_length(first), 2);
-        assert_non_null(jstr(first, "objectWriteTraceId"));
+        assert_non_null(crmsim_jstr(first, "objectWriteTraceId"));
         json_object *p;
         assert_true(json_object_object_get_ex(first, "properties", &p));
-        assert_string_equal(jstr(p, "name"), names[k * 100]);
+        assert_string_equal(crmsim_jstr(p, "name"), names[k * 100]);
         json_object_put(body);
     }
     json_object_put(st);
     /* exact shape of one small call */
-    sim_ok("POST", "/_sim/stats/reset", NULL);
+    crmsim_proc_ok(&sim, "POST", "/_sim/stats/reset", NULL);
     struct hubspot_input one = {.properties = props[0], .trace_id = "trace-one"};
     crm_batch_result_free(&res);
     assert_int_equal(hubspot_batch_create(e.hc, e.h, "2-3465404", &one, 1, &res, &err), 0);
-    st = sim_requests("/crm/v3/objects/2-3465404/batch/create", &reqs);
-    expect_body(json_object_array_get_idx(reqs, 0),
-                "{\"inputs\":[{\"properties\":{\"name\":\"project-000\",\"budget\":\"10\"},"
-                "\"objectWriteTraceId\":\"trace-one\"}]}");
+    st = crmsim_proc_requests(&sim, "/crm/v3/objects/2-3465404/batch/create", &reqs);
+    crmsim_expect_body(json_object_array_get_idx(reqs, 0),
+                       "{\"inputs\":[{\"properties\":{\"name\":\"project-000\",\"budget\":\"10\"},"
+                       "\"objectWriteTraceId\":\"trace-one\"}]}");
     json_object_put(st);
     crm_batch_result_free(&res);
     for (int i = 0; i < N; i++)
@@ -532,31 +360,34 @@ static void test_batch_update_upsert_archive_read(void **state)
     assert_int_equal(err.http_status, 404);
 
     json_object *reqs;
-    json_object *st = sim_requests("/crm/v3/objects/2-3465404/batch", &reqs);
+    json_object *st = crmsim_proc_requests(&sim, "/crm/v3/objects/2-3465404/batch", &reqs);
     assert_int_equal(json_object_array_length(reqs), 5);
-    expect_body(json_object_array_get_idx(reqs, 0),
-                "{\"inputs\":[{\"id\":\"7001\",\"properties\":{\"budget\":\"111\"},"
-                "\"objectWriteTraceId\":\"u1\"},{\"id\":\"424242\",\"properties\":{\"budget\":"
-                "\"222\"},\"objectWriteTraceId\":\"u2\"}]}");
-    assert_string_equal(jstr(json_object_array_get_idx(reqs, 0), "path"),
+    crmsim_expect_body(
+        json_object_array_get_idx(reqs, 0),
+        "{\"inputs\":[{\"id\":\"7001\",\"properties\":{\"budget\":\"111\"},"
+        "\"objectWriteTraceId\":\"u1\"},{\"id\":\"424242\",\"properties\":{\"budget\":"
+        "\"222\"},\"objectWriteTraceId\":\"u2\"}]}");
+    assert_string_equal(crmsim_jstr(json_object_array_get_idx(reqs, 0), "path"),
                         "/crm/v3/objects/2-3465404/batch/update");
-    expect_body(json_object_array_get_idx(reqs, 1),
-                "{\"inputs\":[{\"id\":\"a01000000000001AAA\",\"idProperty\":\"salesforce_id\","
-                "\"properties\":{\"name\":\"Apollo 2\"},\"objectWriteTraceId\":\"s1\"},"
-                "{\"id\":\"a01000000000009AAA\",\"idProperty\":\"salesforce_id\",\"properties\":"
-                "{\"name\":\"Vostok\"},\"objectWriteTraceId\":\"s2\"}]}");
-    assert_string_equal(jstr(json_object_array_get_idx(reqs, 1), "path"),
+    crmsim_expect_body(
+        json_object_array_get_idx(reqs, 1),
+        "{\"inputs\":[{\"id\":\"a01000000000001AAA\",\"idProperty\":\"salesforce_id\","
+        "\"properties\":{\"name\":\"Apollo 2\"},\"objectWriteTraceId\":\"s1\"},"
+        "{\"id\":\"a01000000000009AAA\",\"idProperty\":\"salesforce_id\",\"properties\":"
+        "{\"name\":\"Vostok\"},\"objectWriteTraceId\":\"s2\"}]}");
+    assert_string_equal(crmsim_jstr(json_object_array_get_idx(reqs, 1), "path"),
                         "/crm/v3/objects/2-3465404/batch/upsert");
-    expect_body(json_object_array_get_idx(reqs, 2),
-                "{\"properties\":[\"name\"],\"inputs\":[{\"id\":\"7003\"},{\"id\":\"7001\"},"
-                "{\"id\":\"31337\"}]}");
-    expect_body(json_object_array_get_idx(reqs, 3),
-                "{\"properties\":[\"salesforce_id\"],\"idProperty\":\"salesforce_id\","
-                "\"inputs\":[{\"id\":\"a01000000000009AAA\"},{\"id\":\"a01000000000002AAA\"}]}");
+    crmsim_expect_body(json_object_array_get_idx(reqs, 2),
+                       "{\"properties\":[\"name\"],\"inputs\":[{\"id\":\"7003\"},{\"id\":\"7001\"},"
+                       "{\"id\":\"31337\"}]}");
+    crmsim_expect_body(
+        json_object_array_get_idx(reqs, 3),
+        "{\"properties\":[\"salesforce_id\"],\"idProperty\":\"salesforce_id\","
+        "\"inputs\":[{\"id\":\"a01000000000009AAA\"},{\"id\":\"a01000000000002AAA\"}]}");
     char want[200];
     snprintf(want, sizeof want, "{\"inputs\":[{\"id\":\"7003\"},{\"id\":\"%s\"}]}", vostok);
-    expect_body(json_object_array_get_idx(reqs, 4), want);
-    assert_string_equal(jstr(json_object_array_get_idx(reqs, 4), "path"),
+    crmsim_expect_body(json_object_array_get_idx(reqs, 4), want);
+    assert_string_equal(crmsim_jstr(json_object_array_get_idx(reqs, 4), "path"),
                         "/crm/v3/objects/2-3465404/batch/archive");
     json_object_put(st);
     free(vostok);
@@ -603,15 +434,16 @@ static void test_search(void **state)
     assert_null(page2.next_after);
 
     json_object *reqs;
-    json_object *st = sim_requests("/crm/v3/objects/2-3465404/search", &reqs);
+    json_object *st = crmsim_proc_requests(&sim, "/crm/v3/objects/2-3465404/search", &reqs);
     assert_int_equal(json_object_array_length(reqs), 2);
-    expect_body(json_object_array_get_idx(reqs, 0),
-                "{\"filterGroups\":[{\"filters\":[{\"propertyName\":\"budget\",\"operator\":"
-                "\"GTE\",\"value\":\"50\"},{\"propertyName\":\"status\",\"operator\":\"IN\","
-                "\"values\":[\"active\",\"planned\"]}]},{\"filters\":[{\"propertyName\":\"name\","
-                "\"operator\":\"EQ\",\"value\":\"Nobody\"}]}],\"sorts\":[{\"propertyName\":"
-                "\"budget\",\"direction\":\"DESCENDING\"}],\"properties\":[\"name\",\"budget\"],"
-                "\"limit\":2}");
+    crmsim_expect_body(
+        json_object_array_get_idx(reqs, 0),
+        "{\"filterGroups\":[{\"filters\":[{\"propertyName\":\"budget\",\"operator\":"
+        "\"GTE\",\"value\":\"50\"},{\"propertyName\":\"status\",\"operator\":\"IN\","
+        "\"values\":[\"active\",\"planned\"]}]},{\"filters\":[{\"propertyName\":\"name\","
+        "\"operator\":\"EQ\",\"value\":\"Nobody\"}]}],\"sorts\":[{\"propertyName\":"
+        "\"budget\",\"direction\":\"DESCENDING\"}],\"properties\":[\"name\",\"budget\"],"
+        "\"limit\":2}");
     char want[600];
     snprintf(want, sizeof want,
              "{\"filterGroups\":[{\"filters\":[{\"propertyName\":\"budget\",\"operator\":"
@@ -621,7 +453,7 @@ static void test_search(void **state)
              "\"budget\",\"direction\":\"DESCENDING\"}],\"properties\":[\"name\",\"budget\"],"
              "\"limit\":2,\"after\":\"%s\"}",
              page.next_after);
-    expect_body(json_object_array_get_idx(reqs, 1), want);
+    crmsim_expect_body(json_object_array_get_idx(reqs, 1), want);
     json_object_put(st);
     hubspot_search_page_free(&page);
     hubspot_search_page_free(&page2);
@@ -643,8 +475,8 @@ static void test_search_budget(void **state)
     }
     int64_t took = mono_ms() - t0;
     assert_true(took >= 2000); /* 12 at 5/s: the 11th waits two full seconds */
-    assert_int_equal(sim_count("POST /crm/v3/objects/{type}/search", 429), 0);
-    assert_int_equal(sim_count("POST /crm/v3/objects/{type}/search", 200), 12);
+    assert_int_equal(crmsim_proc_count(&sim, "POST /crm/v3/objects/{type}/search", 429), 0);
+    assert_int_equal(crmsim_proc_count(&sim, "POST /crm/v3/objects/{type}/search", 200), 12);
     env_close(&e);
 }
 
@@ -654,38 +486,38 @@ static void test_schemas(void **state)
     struct env e;
     env_open(&e, NULL);
     struct crm_error err;
-    struct hubspot_schema s;
+    struct hs_object *s;
     expect_ok(hubspot_schema_get(e.hc, e.h, "p12345678_projects", &s, &err), &err);
-    assert_string_equal(s.object_type_id, "2-3465404");
-    assert_string_equal(s.name, "projects");
-    assert_string_equal(s.primary_display_property, "name");
-    assert_string_equal(s.label_singular, "Project");
-    assert_int_equal(s.nrequired, 1);
-    assert_string_equal(s.required[0], "name");
-    const struct hubspot_property *p = hubspot_schema_property(&s, "salesforce_id");
+    assert_string_equal(s->object_type_id, "2-3465404");
+    assert_string_equal(s->name, "projects");
+    assert_string_equal(s->primary_display_property, "name");
+    assert_string_equal(s->label_singular, "Project");
+    assert_int_equal(s->n_required_properties, 1);
+    assert_string_equal(s->required_properties[0], "name");
+    const struct hs_object_property *p = hs_object_property_find(s, "salesforce_id");
     assert_non_null(p);
     assert_true(p->has_unique_value);
-    assert_string_equal(p->type, "string");
-    p = hubspot_schema_property(&s, "status");
-    assert_string_equal(p->type, "enumeration");
-    assert_string_equal(p->field_type, "select");
-    assert_int_equal(p->noptions, 2);
+    assert_int_equal(p->type, HS_TYPE_STRING);
+    p = hs_object_property_find(s, "status");
+    assert_int_equal(p->type, HS_TYPE_ENUMERATION);
+    assert_int_equal(p->field_type, HS_FIELD_SELECT);
+    assert_int_equal(p->n_options, 2);
     assert_string_equal(p->options[1].value, "active");
     assert_string_equal(p->options[1].label, "Active");
-    assert_true(hubspot_schema_property(&s, "name")->required);
-    assert_false(hubspot_schema_property(&s, "budget")->required);
-    assert_true(hubspot_schema_property(&s, "score")->calculated);
-    assert_null(hubspot_schema_property(&s, "nope"));
-    assert_true(s.nassociations >= 1);
-    assert_string_equal(s.associations[0].to_object_type_id, "0-2");
-    hubspot_schema_free(&s);
+    assert_true(hs_object_property_required(s, "name"));
+    assert_false(hs_object_property_required(s, "budget"));
+    assert_true(hs_object_property_find(s, "score")->calculated);
+    assert_null(hs_object_property_find(s, "nope"));
+    assert_true(s->n_associations >= 1);
+    assert_string_equal(s->associations[0].to_object_type_id, "0-2");
+    hs_object_free(s);
 
-    struct hubspot_schema *list;
+    struct hs_object **list;
     size_t n;
     expect_ok(hubspot_schema_list(e.hc, e.h, &list, &n, &err), &err);
     int found = 0;
     for (size_t i = 0; i < n; i++)
-        found += strcmp(list[i].object_type_id, "2-3465404") == 0;
+        found += strcmp(list[i]->object_type_id, "2-3465404") == 0;
     assert_int_equal(found, 1);
     hubspot_schema_list_free(list, n);
 
@@ -693,10 +525,10 @@ static void test_schemas(void **state)
     assert_int_equal(err.http_status, 404);
 
     json_object *reqs;
-    json_object *st = sim_requests("/crm-object-schemas", &reqs);
-    assert_string_equal(jstr(json_object_array_get_idx(reqs, 0), "path"),
+    json_object *st = crmsim_proc_requests(&sim, "/crm-object-schemas", &reqs);
+    assert_string_equal(crmsim_jstr(json_object_array_get_idx(reqs, 0), "path"),
                         "/crm-object-schemas/v3/schemas/p12345678_projects");
-    assert_string_equal(jstr(json_object_array_get_idx(reqs, 1), "path"),
+    assert_string_equal(crmsim_jstr(json_object_array_get_idx(reqs, 1), "path"),
                         "/crm-object-schemas/v3/schemas");
     json_object_put(st);
     env_close(&e);
@@ -759,24 +591,25 @@ static void test_associations(void **state)
     hubspot_assoc_links_free(&links);
 
     json_object *reqs;
-    json_object *st = sim_requests("/crm/v4", &reqs);
-    assert_string_equal(jstr(json_object_array_get_idx(reqs, 0), "path"),
+    json_object *st = crmsim_proc_requests(&sim, "/crm/v4", &reqs);
+    assert_string_equal(crmsim_jstr(json_object_array_get_idx(reqs, 0), "path"),
                         "/crm/v4/associations/2-3465404/0-2/labels");
     json_object *r = json_object_array_get_idx(reqs, 1);
-    assert_string_equal(jstr(r, "path"), "/crm/v4/associations/2-3465404/0-2/batch/create");
-    expect_body(r, "{\"inputs\":[{\"from\":{\"id\":\"7002\"},\"to\":{\"id\":\"501\"},\"types\":"
-                   "[{\"associationCategory\":\"USER_DEFINED\",\"associationTypeId\":103}]}]}");
+    assert_string_equal(crmsim_jstr(r, "path"), "/crm/v4/associations/2-3465404/0-2/batch/create");
+    crmsim_expect_body(r,
+                       "{\"inputs\":[{\"from\":{\"id\":\"7002\"},\"to\":{\"id\":\"501\"},\"types\":"
+                       "[{\"associationCategory\":\"USER_DEFINED\",\"associationTypeId\":103}]}]}");
     r = json_object_array_get_idx(reqs, 2);
-    assert_string_equal(jstr(r, "path"),
+    assert_string_equal(crmsim_jstr(r, "path"),
                         "/crm/v4/associations/2-3465404/0-2/batch/associate/default");
-    expect_body(r, "{\"inputs\":[{\"from\":{\"id\":\"7002\"},\"to\":{\"id\":\"502\"}},"
-                   "{\"from\":{\"id\":\"7003\"},\"to\":{\"id\":\"99999\"}}]}");
+    crmsim_expect_body(r, "{\"inputs\":[{\"from\":{\"id\":\"7002\"},\"to\":{\"id\":\"502\"}},"
+                          "{\"from\":{\"id\":\"7003\"},\"to\":{\"id\":\"99999\"}}]}");
     r = json_object_array_get_idx(reqs, 3);
-    assert_string_equal(jstr(r, "path"), "/crm/v4/associations/2-3465404/0-2/batch/read");
-    expect_body(r, "{\"inputs\":[{\"id\":\"7001\"},{\"id\":\"7002\"},{\"id\":\"7003\"}]}");
+    assert_string_equal(crmsim_jstr(r, "path"), "/crm/v4/associations/2-3465404/0-2/batch/read");
+    crmsim_expect_body(r, "{\"inputs\":[{\"id\":\"7001\"},{\"id\":\"7002\"},{\"id\":\"7003\"}]}");
     r = json_object_array_get_idx(reqs, 4);
-    assert_string_equal(jstr(r, "path"), "/crm/v4/associations/2-3465404/0-2/batch/archive");
-    expect_body(r, "{\"inputs\":[{\"from\":{\"id\":\"7002\"},\"to\":[{\"id\":\"501\"}]}]}");
+    assert_string_equal(crmsim_jstr(r, "path"), "/crm/v4/associations/2-3465404/0-2/batch/archive");
+    crmsim_expect_body(r, "{\"inputs\":[{\"from\":{\"id\":\"7002\"},\"to\":[{\"id\":\"501\"}]}]}");
     json_object_put(st);
     env_close(&e);
 }
@@ -792,8 +625,8 @@ static void test_path_prefix_configurable(void **state)
     expect_ok(hubspot_object_get(e.hc, e.h, "2-3465404", "7001", NULL, &rec, &err), &err);
     json_object_put(rec);
     json_object *reqs;
-    json_object *st = sim_requests("/crm", &reqs);
-    assert_string_equal(jstr(json_object_array_get_idx(reqs, 0), "path"),
+    json_object *st = crmsim_proc_requests(&sim, "/crm", &reqs);
+    assert_string_equal(crmsim_jstr(json_object_array_get_idx(reqs, 0), "path"),
                         "/crm/objects/2026-03/2-3465404/7001");
     json_object_put(st);
     env_close(&e);
@@ -853,34 +686,34 @@ static void test_oauth_single_refresh_and_401(void **state)
                                        .refresh_token = "sim-refresh-token"};
     env_open(&e, &o);
     run_threads(e.hc, 8, 1);
-    assert_int_equal(sim_refreshes(), 1);
+    assert_int_equal(crmsim_proc_token_refreshes(&sim, "hubspot"), 1);
     assert_int_equal(hubspot_client_token_refreshes(e.hc), 1);
     json_object *reqs;
-    json_object *st = sim_requests("/oauth/v1/token", &reqs);
+    json_object *st = crmsim_proc_requests(&sim, "/oauth/v1/token", &reqs);
     assert_int_equal(json_object_array_length(reqs), 1);
     json_object *r = json_object_array_get_idx(reqs, 0);
-    assert_string_equal(jstr(r, "method"), "POST");
+    assert_string_equal(crmsim_jstr(r, "method"), "POST");
     /* crmsim replaces credentials with *** in what it records */
-    assert_string_equal(jstr(r, "body"), "grant_type=refresh_token&refresh_token=***&"
-                                         "client_id=sim-client-id&client_secret=***");
+    assert_string_equal(crmsim_jstr(r, "body"), "grant_type=refresh_token&refresh_token=***&"
+                                                "client_id=sim-client-id&client_secret=***");
     json_object *hdrs;
     json_object_object_get_ex(r, "headers", &hdrs);
-    assert_string_equal(jstr(hdrs, "Content-Type"), "application/x-www-form-urlencoded");
+    assert_string_equal(crmsim_jstr(hdrs, "Content-Type"), "application/x-www-form-urlencoded");
     json_object_put(st);
 
     /* the server drops every token: the next call gets 401, refreshes once, and retries */
-    sim_ok("POST", "/_sim/hubspot/tokens/expire", "{}");
+    crmsim_proc_ok(&sim, "POST", "/_sim/hubspot/tokens/expire", "{}");
     run_threads(e.hc, 8, 1);
-    assert_int_equal(sim_refreshes(), 2);
-    assert_int_equal(sim_count("GET /crm/v3/objects/{type}/{id}", 200), 16);
-    assert_true(sim_count("GET /crm/v3/objects/{type}/{id}", 401) >= 1);
+    assert_int_equal(crmsim_proc_token_refreshes(&sim, "hubspot"), 2);
+    assert_int_equal(crmsim_proc_count(&sim, "GET /crm/v3/objects/{type}/{id}", 200), 16);
+    assert_true(crmsim_proc_count(&sim, "GET /crm/v3/objects/{type}/{id}", 401) >= 1);
     env_close(&e);
 }
 
 static void test_oauth_refresh_ahead_of_expiry(void **state)
 {
     (void)state;
-    sim_ok("POST", "/_sim/config", "{\"hubspot_token_expires_in\":3}");
+    crmsim_proc_ok(&sim, "POST", "/_sim/config", "{\"hubspot_token_expires_in\":3}");
     struct env e;
     struct hubspot_client_options o = {.client_id = "sim-client-id",
                                        .client_secret = "sim-client-secret",
@@ -891,12 +724,12 @@ static void test_oauth_refresh_ahead_of_expiry(void **state)
     json_object *rec;
     expect_ok(hubspot_object_get(e.hc, e.h, "2-3465404", "7001", NULL, &rec, &err), &err);
     json_object_put(rec);
-    assert_int_equal(sim_refreshes(), 1);
+    assert_int_equal(crmsim_proc_token_refreshes(&sim, "hubspot"), 1);
     sleep_ms(700); /* 2.3 s left: inside the margin */
     expect_ok(hubspot_object_get(e.hc, e.h, "2-3465404", "7001", NULL, &rec, &err), &err);
     json_object_put(rec);
-    assert_int_equal(sim_refreshes(), 2);
-    assert_int_equal(sim_count("GET /crm/v3/objects/{type}/{id}", 401), 0);
+    assert_int_equal(crmsim_proc_token_refreshes(&sim, "hubspot"), 2);
+    assert_int_equal(crmsim_proc_count(&sim, "GET /crm/v3/objects/{type}/{id}", 401), 0);
     env_close(&e);
 }
 
@@ -913,7 +746,7 @@ static void test_oauth_bad_refresh_token(void **state)
     assert_int_equal(hubspot_object_get(e.hc, e.h, "2-3465404", "7001", NULL, &rec, &err), -1);
     assert_int_equal(err.cls, CRM_ERR_PERMANENT);
     assert_string_equal(err.code, "invalid_grant");
-    assert_int_equal(sim_count("GET /crm/v3/objects/{type}/{id}", 200), 0);
+    assert_int_equal(crmsim_proc_count(&sim, "GET /crm/v3/objects/{type}/{id}", 200), 0);
     char line[800];
     crm_error_format(&err, line, sizeof line);
     assert_null(strstr(line, "not-the-refresh-token"));
@@ -925,10 +758,10 @@ static void test_secrets_not_in_errors(void **state)
 {
     (void)state;
     /* a server that echoes credentials in its messages */
-    sim_ok("POST", "/_sim/faults",
-           "{\"match\":\"GET /crm/v3/objects\",\"status\":400,\"count\":1,\"body\":"
-           "{\"status\":\"error\",\"category\":\"VALIDATION_ERROR\",\"correlationId\":"
-           "\"pat-sim-token\",\"message\":\"token pat-sim-token is not valid here\"}}");
+    crmsim_proc_ok(&sim, "POST", "/_sim/faults",
+                   "{\"match\":\"GET /crm/v3/objects\",\"status\":400,\"count\":1,\"body\":"
+                   "{\"status\":\"error\",\"category\":\"VALIDATION_ERROR\",\"correlationId\":"
+                   "\"pat-sim-token\",\"message\":\"token pat-sim-token is not valid here\"}}");
     struct env e;
     env_open(&e, NULL);
     struct crm_error err;
@@ -940,11 +773,12 @@ static void test_secrets_not_in_errors(void **state)
     assert_non_null(strstr(line, "token *** is not valid"));
     env_close(&e);
 
-    sim_ok("POST", "/_sim/faults",
-           "{\"match\":\"POST /oauth/v1/token\",\"status\":400,\"count\":1,\"body\":"
-           "{\"status\":\"BAD_REFRESH_TOKEN\",\"error\":\"invalid_grant\",\"message\":"
-           "\"refresh token sim-refresh-token for sim-client-id with secret sim-client-secret "
-           "is bad\"}}");
+    crmsim_proc_ok(
+        &sim, "POST", "/_sim/faults",
+        "{\"match\":\"POST /oauth/v1/token\",\"status\":400,\"count\":1,\"body\":"
+        "{\"status\":\"BAD_REFRESH_TOKEN\",\"error\":\"invalid_grant\",\"message\":"
+        "\"refresh token sim-refresh-token for sim-client-id with secret sim-client-secret "
+        "is bad\"}}");
     struct hubspot_client_options o = {.client_id = "sim-client-id",
                                        .client_secret = "sim-client-secret",
                                        .refresh_token = "sim-refresh-token"};
@@ -963,8 +797,8 @@ static void test_burst_of_1000_under_budget(void **state)
 {
     (void)state;
     /* the account allows 100 per 500 ms; the client is configured with the same budget */
-    sim_ok("POST", "/_sim/config",
-           "{\"hubspot_rate_limit_max\":100,\"hubspot_rate_limit_interval_ms\":500}");
+    crmsim_proc_ok(&sim, "POST", "/_sim/config",
+                   "{\"hubspot_rate_limit_max\":100,\"hubspot_rate_limit_interval_ms\":500}");
     struct env e;
     struct hubspot_client_options o = {.rate_limit = 100, .rate_interval_ms = 500};
     env_open(&e, &o);
@@ -972,8 +806,8 @@ static void test_burst_of_1000_under_budget(void **state)
     run_threads(e.hc, 8, 125);
     int64_t took = mono_ms() - t0;
     print_message("1,000 calls at 100 per 500 ms took %lld ms\n", (long long)took);
-    assert_int_equal(sim_count("GET /crm/v3/objects/{type}/{id}", 200), 1000);
-    assert_int_equal(sim_count("GET /crm/v3/objects/{type}/{id}", 429), 0);
+    assert_int_equal(crmsim_proc_count(&sim, "GET /crm/v3/objects/{type}/{id}", 200), 1000);
+    assert_int_equal(crmsim_proc_count(&sim, "GET /crm/v3/objects/{type}/{id}", 429), 0);
     assert_true(took >= 9 * 500);
     assert_true(took < 30000);
     env_close(&e);
@@ -983,8 +817,8 @@ static void test_backoff_on_429(void **state)
 {
     (void)state;
     /* the account's limit is lower than the client's budget: HubSpot answers 429 */
-    sim_ok("POST", "/_sim/config",
-           "{\"hubspot_rate_limit_max\":4,\"hubspot_rate_limit_interval_ms\":400}");
+    crmsim_proc_ok(&sim, "POST", "/_sim/config",
+                   "{\"hubspot_rate_limit_max\":4,\"hubspot_rate_limit_interval_ms\":400}");
     struct env e;
     struct hubspot_client_options o = {.rate_limit = 1000, .rate_interval_ms = 1000};
     o.retry = (struct crm_retry_policy){
@@ -996,8 +830,8 @@ static void test_backoff_on_429(void **state)
         expect_ok(hubspot_object_get(e.hc, e.h, "2-3465404", "7001", NULL, &rec, &err), &err);
         json_object_put(rec);
     }
-    assert_int_equal(sim_count("GET /crm/v3/objects/{type}/{id}", 200), 12);
-    long long n429 = sim_count("GET /crm/v3/objects/{type}/{id}", 429);
+    assert_int_equal(crmsim_proc_count(&sim, "GET /crm/v3/objects/{type}/{id}", 200), 12);
+    long long n429 = crmsim_proc_count(&sim, "GET /crm/v3/objects/{type}/{id}", 429);
     print_message("429 answers: %lld\n", n429);
     assert_true(n429 >= 1);
     assert_true(n429 <= 6); /* after a 429 the client waits the interval instead of hammering */
@@ -1007,10 +841,11 @@ static void test_backoff_on_429(void **state)
 static void test_faults_30_percent(void **state)
 {
     (void)state;
-    sim_ok("POST", "/_sim/config", "{\"fault_timeout_ms\":200}");
-    sim_ok("POST", "/_sim/faults", "{\"match\":\"* /crm/v3/objects\",\"rate\":0.3,\"status\":503}");
-    sim_ok("POST", "/_sim/faults",
-           "{\"match\":\"* /crm/v3/objects\",\"rate\":0.05,\"timeout\":true}");
+    crmsim_proc_ok(&sim, "POST", "/_sim/config", "{\"fault_timeout_ms\":200}");
+    crmsim_proc_ok(&sim, "POST", "/_sim/faults",
+                   "{\"match\":\"* /crm/v3/objects\",\"rate\":0.3,\"status\":503}");
+    crmsim_proc_ok(&sim, "POST", "/_sim/faults",
+                   "{\"match\":\"* /crm/v3/objects\",\"rate\":0.05,\"timeout\":true}");
     struct env e;
     struct hubspot_client_options o = {0};
     o.retry = (struct crm_retry_policy){
@@ -1038,8 +873,8 @@ static void test_faults_30_percent(void **state)
         json_object_put(rec);
     }
     assert_int_equal(created, 40);
-    long long faults = sim_count("POST /crm/v3/objects/{type}/batch/create", 503) +
-                       sim_count("GET /crm/v3/objects/{type}/{id}", 503);
+    long long faults = crmsim_proc_count(&sim, "POST /crm/v3/objects/{type}/batch/create", 503) +
+                       crmsim_proc_count(&sim, "GET /crm/v3/objects/{type}/{id}", 503);
     print_message("injected 503s: %lld\n", faults);
     assert_true(faults >= 5);
     env_close(&e);
@@ -1089,7 +924,7 @@ static void test_error_classes(void **state)
             snprintf(fault, sizeof fault,
                      "{\"match\":\"GET /crm/v3/objects\",\"status\":%d,\"count\":1}",
                      cases[i].status);
-        sim_ok("POST", "/_sim/faults", fault);
+        crmsim_proc_ok(&sim, "POST", "/_sim/faults", fault);
         struct crm_error err;
         json_object *rec = NULL;
         int rc = hubspot_object_get(e.hc, e.h, "2-3465404", "7001", NULL, &rec, &err);
@@ -1109,8 +944,8 @@ static void test_retry_after_waits(void **state)
 {
     (void)state;
     /* 423 twice: each retry waits at least the 2 s HubSpot asks for */
-    sim_ok("POST", "/_sim/faults",
-           "{\"match\":\"GET /crm/v3/objects\",\"status\":423,\"count\":1}");
+    crmsim_proc_ok(&sim, "POST", "/_sim/faults",
+                   "{\"match\":\"GET /crm/v3/objects\",\"status\":423,\"count\":1}");
     struct env e;
     env_open(&e, NULL);
     struct crm_error err;

@@ -27,12 +27,9 @@
 #include <openssl/pem.h>
 #include <openssl/rsa.h>
 #include <pthread.h>
-#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
-#include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -41,15 +38,12 @@
 #include "sync/salesforce_client.h"
 #include "sync/token_store.h"
 #include "testdb.h"
+#include "crmsim_proc.h"
 #include "version.h"
 
-/* ---- crmsim process and control API ---- */
+/* ---- crmsim process (tests/unit/support/crmsim_proc) ---- */
 
-static struct {
-    pid_t pid;
-    char dir[64];
-    char base[64];
-} sim;
+static struct crmsim_proc sim;
 
 static int64_t mono_ms(void)
 {
@@ -64,185 +58,18 @@ static void sleep_ms(long ms)
     nanosleep(&ts, NULL);
 }
 
-static size_t collect(char *p, size_t size, size_t n, void *ud)
-{
-    fwrite(p, size, n, (FILE *)ud);
-    return size * n;
-}
-
-/* Calls the simulator; returns the parsed answer (may be NULL) and its status. */
-static json_object *sim_call(const char *method, const char *path, const char *body, long *status)
-{
-    char url[512];
-    snprintf(url, sizeof url, "%s%s", sim.base, path);
-    char *buf = NULL;
-    size_t len = 0;
-    FILE *mem = open_memstream(&buf, &len);
-    CURL *c = curl_easy_init();
-    curl_easy_setopt(c, CURLOPT_URL, url);
-    curl_easy_setopt(c, CURLOPT_CUSTOMREQUEST, method);
-    curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, collect);
-    curl_easy_setopt(c, CURLOPT_WRITEDATA, mem);
-    curl_easy_setopt(c, CURLOPT_TIMEOUT_MS, 20000L);
-    struct curl_slist *h = curl_slist_append(NULL, "Content-Type: application/json");
-    curl_easy_setopt(c, CURLOPT_HTTPHEADER, h);
-    if (body)
-        curl_easy_setopt(c, CURLOPT_POSTFIELDS, body);
-    CURLcode rc = curl_easy_perform(c);
-    long st = 0;
-    curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &st);
-    curl_slist_free_all(h);
-    curl_easy_cleanup(c);
-    fclose(mem);
-    json_object *o = rc == CURLE_OK && len ? json_tokener_parse(buf) : NULL;
-    char answer[300];
-    snprintf(answer, sizeof answer, "%s", buf ? buf : "");
-    free(buf);
-    if (rc != CURLE_OK)
-        fail_msg("crmsim %s %s: %s", method, path, curl_easy_strerror(rc));
-    if (status)
-        *status = st;
-    else if (st < 200 || st > 299)
-        fail_msg("crmsim %s %s answered %ld: %s", method, path, st, answer);
-    return o;
-}
-
-static void sim_ok(const char *method, const char *path, const char *body)
-{
-    json_object_put(sim_call(method, path, body, NULL));
-}
-
 static int sim_start(void **state)
 {
     (void)state;
-    const char *bin = getenv("CRMSIM_BIN");
-    if (!bin || !*bin)
-        fail_msg("CRMSIM_BIN is not set: these contract tests need the crmsim binary (ctest sets "
-                 "it to the build's crmsim)");
-    snprintf(sim.dir, sizeof sim.dir, "/tmp/synkro_sf.XXXXXX");
-    assert_non_null(mkdtemp(sim.dir));
-    char port_file[128];
-    snprintf(port_file, sizeof port_file, "%s/port", sim.dir);
-    sim.pid = fork();
-    assert_true(sim.pid >= 0);
-    if (sim.pid == 0) {
-        char log[128];
-        snprintf(log, sizeof log, "%s/crmsim.log", sim.dir);
-        if (!freopen(log, "w", stderr) || !freopen("/dev/null", "w", stdout))
-            _exit(126);
-        execl(bin, "crmsim", "--listen", "127.0.0.1:0", "--port-file", port_file, (char *)NULL);
-        _exit(127);
-    }
-    for (int i = 0; i < 400; i++) {
-        FILE *f = fopen(port_file, "r");
-        int port = 0;
-        if (f) {
-            if (fscanf(f, "%d", &port) != 1)
-                port = 0;
-            fclose(f);
-        }
-        if (port > 0) {
-            snprintf(sim.base, sizeof sim.base, "http://127.0.0.1:%d", port);
-            return 0;
-        }
-        int st;
-        if (waitpid(sim.pid, &st, WNOHANG) == sim.pid)
-            fail_msg("crmsim (%s) exited before listening; see %s/crmsim.log", bin, sim.dir);
-        sleep_ms(25);
-    }
-    fail_msg("crmsim did not write its port file within 10 s");
-    return -1;
+    crmsim_proc_start_or_fail(&sim);
+    return 0;
 }
 
 static int sim_stop(void **state)
 {
     (void)state;
-    if (sim.pid > 0) {
-        kill(sim.pid, SIGTERM);
-        int st;
-        for (int i = 0; i < 200 && waitpid(sim.pid, &st, WNOHANG) == 0; i++)
-            sleep_ms(25);
-        if (waitpid(sim.pid, &st, WNOHANG) == 0) {
-            kill(sim.pid, SIGKILL);
-            waitpid(sim.pid, &st, 0);
-        }
-    }
-    char path[160];
-    snprintf(path, sizeof path, "%s/port", sim.dir);
-    unlink(path);
-    snprintf(path, sizeof path, "%s/crmsim.log", sim.dir);
-    unlink(path);
-    rmdir(sim.dir);
+    crmsim_proc_stop(&sim);
     return 0;
-}
-
-/* Requests the client made, oldest first (caller puts the returned stats root; *reqs borrows). */
-static json_object *sim_requests(const char *prefix, json_object **reqs)
-{
-    char path[300];
-    snprintf(path, sizeof path, "/_sim/stats?path_prefix=%s", prefix);
-    json_object *st = sim_call("GET", path, NULL, NULL);
-    assert_non_null(st);
-    assert_true(json_object_object_get_ex(st, "recentRequests", reqs));
-    return st;
-}
-
-static const char *jstr(json_object *o, const char *k)
-{
-    json_object *v;
-    if (!o || !json_object_object_get_ex(o, k, &v))
-        return NULL;
-    return json_object_get_string(v);
-}
-
-static long long jint(json_object *o, const char *k)
-{
-    json_object *v;
-    if (!o || !json_object_object_get_ex(o, k, &v))
-        return -1;
-    return json_object_get_int64(v);
-}
-
-/* Calls recorded for "METHOD route" with that status in /_sim/stats (0 when none). */
-static long long sim_count(const char *method_route, int status)
-{
-    json_object *st = sim_call("GET", "/_sim/stats?limit=0", NULL, NULL);
-    json_object *by, *m;
-    long long n = 0;
-    char key[16];
-    snprintf(key, sizeof key, "%d", status);
-    if (json_object_object_get_ex(st, "callsByRoute", &by) &&
-        json_object_object_get_ex(by, method_route, &m))
-        n = jint(m, key);
-    json_object_put(st);
-    return n < 0 ? 0 : n;
-}
-
-static long long sim_refreshes(void)
-{
-    json_object *st = sim_call("GET", "/_sim/stats?limit=0", NULL, NULL);
-    json_object *r;
-    long long n = -1;
-    if (json_object_object_get_ex(st, "tokenRefreshes", &r))
-        n = jint(r, "salesforce");
-    json_object_put(st);
-    return n;
-}
-
-/* Asserts that a recorded body equals the expected JSON text. */
-static void expect_body(json_object *req, const char *want_json)
-{
-    const char *body = jstr(req, "body");
-    json_object *got = body ? json_tokener_parse(body) : NULL;
-    json_object *want = json_tokener_parse(want_json);
-    assert_non_null(want);
-    int same = got && json_object_equal(got, want);
-    if (!same)
-        print_error("request body\n  got:  %s\n  want: %s\n", body ? body : "(none)",
-                    json_object_to_json_string_ext(want, JSON_C_TO_STRING_PLAIN));
-    json_object_put(got);
-    json_object_put(want);
-    assert_true(same);
 }
 
 static const char FIXTURES[] =
@@ -272,9 +99,9 @@ static const char FIXTURES[] =
 static int test_setup(void **state)
 {
     (void)state;
-    sim_ok("POST", "/_sim/reset", NULL);
-    sim_ok("POST", "/_sim/fixtures", FIXTURES);
-    sim_ok("POST", "/_sim/stats/reset", NULL);
+    crmsim_proc_ok(&sim, "POST", "/_sim/reset", NULL);
+    crmsim_proc_ok(&sim, "POST", "/_sim/fixtures", FIXTURES);
+    crmsim_proc_ok(&sim, "POST", "/_sim/stats/reset", NULL);
     return 0;
 }
 
@@ -345,25 +172,25 @@ static void test_refresh_flow(void **state)
     expect_ok(
         salesforce_record_get(e.sc, e.h, "Project__c", "a01000000000001AAA", fields, 2, &rec, &err),
         &err);
-    assert_string_equal(jstr(rec, "Name"), "Apollo");
+    assert_string_equal(crmsim_jstr(rec, "Name"), "Apollo");
     json_object_put(rec);
     assert_int_equal(salesforce_client_token_refreshes(e.sc), 1);
     json_object *reqs;
-    json_object *st = sim_requests("/services", &reqs);
+    json_object *st = crmsim_proc_requests(&sim, "/services", &reqs);
     assert_int_equal(json_object_array_length(reqs), 2);
     json_object *r = json_object_array_get_idx(reqs, 0);
-    assert_string_equal(jstr(r, "method"), "POST");
-    assert_string_equal(jstr(r, "path"), "/services/oauth2/token");
-    assert_string_equal(jstr(r, "body"), "grant_type=refresh_token&refresh_token=***"
-                                         "&client_id=sim-sf-client-id&client_secret=***");
+    assert_string_equal(crmsim_jstr(r, "method"), "POST");
+    assert_string_equal(crmsim_jstr(r, "path"), "/services/oauth2/token");
+    assert_string_equal(crmsim_jstr(r, "body"), "grant_type=refresh_token&refresh_token=***"
+                                                "&client_id=sim-sf-client-id&client_secret=***");
     r = json_object_array_get_idx(reqs, 1);
-    assert_string_equal(jstr(r, "method"), "GET");
-    assert_string_equal(jstr(r, "path"),
+    assert_string_equal(crmsim_jstr(r, "method"), "GET");
+    assert_string_equal(crmsim_jstr(r, "path"),
                         "/services/data/v62.0/sobjects/Project__c/a01000000000001AAA");
-    assert_string_equal(jstr(r, "query"), "fields=Name,Budget__c");
+    assert_string_equal(crmsim_jstr(r, "query"), "fields=Name,Budget__c");
     json_object *hdrs;
     json_object_object_get_ex(r, "headers", &hdrs);
-    assert_string_equal(jstr(hdrs, "User-Agent"), "synkro/" SYNKRO_VERSION);
+    assert_string_equal(crmsim_jstr(hdrs, "User-Agent"), "synkro/" SYNKRO_VERSION);
     json_object_put(st);
     env_close(&e);
 }
@@ -412,18 +239,20 @@ static void test_invalid_session_refreshes_once(void **state)
     struct env e;
     env_open(&e, NULL);
     run_threads(e.sc, 8);
-    assert_int_equal(sim_refreshes(), 1);
-    sim_ok("POST", "/_sim/salesforce/tokens/invalidate", "{}");
+    assert_int_equal(crmsim_proc_token_refreshes(&sim, "salesforce"), 1);
+    crmsim_proc_ok(&sim, "POST", "/_sim/salesforce/tokens/invalidate", "{}");
     run_threads(e.sc, 8);
-    assert_int_equal(sim_refreshes(), 2);
+    assert_int_equal(crmsim_proc_token_refreshes(&sim, "salesforce"), 2);
     assert_int_equal(salesforce_client_token_refreshes(e.sc), 2);
-    assert_true(sim_count("GET /services/data/{version}/sobjects/{T}/{id}", 401) >= 1);
-    assert_int_equal(sim_count("GET /services/data/{version}/sobjects/{T}/{id}", 200), 16);
+    assert_true(crmsim_proc_count(&sim, "GET /services/data/{version}/sobjects/{T}/{id}", 401) >=
+                1);
+    assert_int_equal(crmsim_proc_count(&sim, "GET /services/data/{version}/sobjects/{T}/{id}", 200),
+                     16);
     env_close(&e);
 
     /* a pre-issued session cannot be refreshed: the 401 comes back as an auth error */
     env_open(&e, &STATIC_SESSION);
-    sim_ok("POST", "/_sim/salesforce/tokens/invalidate", "{}");
+    crmsim_proc_ok(&sim, "POST", "/_sim/salesforce/tokens/invalidate", "{}");
     struct crm_error err;
     json_object *rec;
     assert_int_equal(
@@ -478,7 +307,7 @@ static void test_jwt_flow(void **state)
     char *priv = pem_of(key, 1), *pub = pem_of(key, 0);
     json_object *cfg = json_object_new_object();
     json_object_object_add(cfg, "salesforce_jwt_public_key", json_object_new_string(pub));
-    sim_ok("POST", "/_sim/config", json_object_to_json_string(cfg));
+    crmsim_proc_ok(&sim, "POST", "/_sim/config", json_object_to_json_string(cfg));
     json_object_put(cfg);
 
     struct env e;
@@ -493,13 +322,13 @@ static void test_jwt_flow(void **state)
     expect_ok(
         salesforce_record_get(e.sc, e.h, "Project__c", "a01000000000002AAA", NULL, 0, &rec, &err),
         &err);
-    assert_string_equal(jstr(rec, "Name"), "Gemini");
+    assert_string_equal(crmsim_jstr(rec, "Name"), "Gemini");
     json_object_put(rec);
 
     json_object *reqs;
-    json_object *st = sim_requests("/services/oauth2/token", &reqs);
+    json_object *st = crmsim_proc_requests(&sim, "/services/oauth2/token", &reqs);
     assert_int_equal(json_object_array_length(reqs), 1);
-    const char *body = jstr(json_object_array_get_idx(reqs, 0), "body");
+    const char *body = crmsim_jstr(json_object_array_get_idx(reqs, 0), "body");
     /* crmsim records the form decoded, credentials replaced by *** */
     const char *prefix = "grant_type=urn:ietf:params:oauth:grant-type:jwt-bearer&assertion=";
     assert_int_equal(strncmp(body, prefix, strlen(prefix)), 0);
@@ -518,10 +347,10 @@ static void test_jwt_flow(void **state)
     char *claims_text = b64url_decode(dot1 + 1, (size_t)(dot2 - dot1 - 1));
     json_object *claims = json_tokener_parse(claims_text);
     assert_non_null(claims);
-    assert_string_equal(jstr(claims, "iss"), "sim-sf-client-id");
-    assert_string_equal(jstr(claims, "sub"), "sim@example.com");
-    assert_string_equal(jstr(claims, "aud"), "https://login.salesforce.com");
-    long long exp = jint(claims, "exp");
+    assert_string_equal(crmsim_jstr(claims, "iss"), "sim-sf-client-id");
+    assert_string_equal(crmsim_jstr(claims, "sub"), "sim@example.com");
+    assert_string_equal(crmsim_jstr(claims, "aud"), "https://login.salesforce.com");
+    long long exp = crmsim_jint(claims, "exp");
     long long now = (long long)time(NULL);
     assert_true(exp > now && exp <= now + 180);
     json_object_put(claims);
@@ -588,7 +417,7 @@ static char *stored_refresh(struct token_store *ts, long long *version)
 static void test_rotation_persisted(void **state)
 {
     struct testdb *db = *state;
-    sim_ok("POST", "/_sim/config", "{\"salesforce_refresh_rotation\":true}");
+    crmsim_proc_ok(&sim, "POST", "/_sim/config", "{\"salesforce_refresh_rotation\":true}");
     struct db_pool_options po = {.conninfo = db->conninfo,
                                  .size = 2,
                                  .statement_timeout_ms = 5000,
@@ -621,7 +450,7 @@ static void test_rotation_persisted(void **state)
     PQclear(res);
 
     /* the session expires: refresh with the rotated token; the next one replaces it in place */
-    sim_ok("POST", "/_sim/salesforce/tokens/invalidate", "{}");
+    crmsim_proc_ok(&sim, "POST", "/_sim/salesforce/tokens/invalidate", "{}");
     expect_ok(
         salesforce_record_get(a.sc, a.h, "Project__c", "a01000000000001AAA", NULL, 0, &rec, &err),
         &err);
@@ -650,7 +479,7 @@ static void test_rotation_persisted(void **state)
     assert_string_equal(err.code, "invalid_grant");
     env_close(&c);
     /* and the first process, whose memory holds an older token, reads the newest one too */
-    sim_ok("POST", "/_sim/salesforce/tokens/invalidate", "{}");
+    crmsim_proc_ok(&sim, "POST", "/_sim/salesforce/tokens/invalidate", "{}");
     expect_ok(
         salesforce_record_get(a.sc, a.h, "Project__c", "a01000000000001AAA", NULL, 0, &rec, &err),
         &err);
@@ -683,51 +512,55 @@ static void test_describe(void **state)
     struct crm_error err;
     const struct salesforce_describe *d;
     expect_ok(salesforce_describe(e.sc, e.h, "Project__c", &d, &err), &err);
-    assert_string_equal(d->name, "Project__c");
-    assert_string_equal(d->key_prefix, "a01");
-    const struct salesforce_field *f = salesforce_describe_field(d, "external_id__c");
+    assert_string_equal(d->object->name, "Project__c");
+    assert_string_equal(d->object->key_prefix, "a01");
+    const struct sf_field *f = sf_object_field(d->object, "external_id__c");
     assert_non_null(f);
-    assert_string_equal(f->type, "string");
+    assert_int_equal(f->type, SF_TYPE_STRING);
+    assert_string_equal(f->type_name, "string");
     assert_int_equal(f->length, 40);
     assert_true(f->external_id);
     assert_true(f->unique);
     assert_true(f->createable && f->updateable && f->nillable);
-    f = salesforce_describe_field(d, "Name");
+    f = sf_object_field(d->object, "Name");
     assert_false(f->nillable);
-    f = salesforce_describe_field(d, "Account__c");
-    assert_string_equal(f->type, "reference");
-    assert_int_equal(f->nreference_to, 1);
+    f = sf_object_field(d->object, "Account__c");
+    assert_int_equal(f->type, SF_TYPE_REFERENCE);
+    assert_int_equal(f->n_reference_to, 1);
     assert_string_equal(f->reference_to[0], "Account");
     assert_string_equal(f->relationship_name, "Account__r");
-    f = salesforce_describe_field(d, "Status__c");
-    assert_string_equal(f->type, "picklist");
-    assert_int_equal(f->npicklist, 2);
-    assert_string_equal(f->picklist[1].value, "Active");
-    f = salesforce_describe_field(d, "Formula__c");
+    f = sf_object_field(d->object, "Status__c");
+    assert_int_equal(f->type, SF_TYPE_PICKLIST);
+    assert_int_equal(f->n_picklist_values, 2);
+    assert_string_equal(f->picklist_values[1].value, "Active");
+    f = sf_object_field(d->object, "Formula__c");
     assert_true(f->calculated);
-    assert_null(salesforce_describe_field(d, "Nope__c"));
+    assert_null(sf_object_field(d->object, "Nope__c"));
 
     /* fresh: from the cache, no call */
     const struct salesforce_describe *d2;
     expect_ok(salesforce_describe(e.sc, e.h, "Project__c", &d2, &err), &err);
     assert_ptr_equal(d2, d);
     salesforce_describe_release(d2);
-    assert_int_equal(sim_count("GET /services/data/{version}/sobjects/{T}/describe", 200), 1);
+    assert_int_equal(
+        crmsim_proc_count(&sim, "GET /services/data/{version}/sobjects/{T}/describe", 200), 1);
 
     /* stale: revalidated with If-Modified-Since; 304 keeps the cached describe */
     sleep_ms(350);
     expect_ok(salesforce_describe(e.sc, e.h, "Project__c", &d2, &err), &err);
     assert_ptr_equal(d2, d);
     salesforce_describe_release(d2);
-    assert_int_equal(sim_count("GET /services/data/{version}/sobjects/{T}/describe", 304), 1);
+    assert_int_equal(
+        crmsim_proc_count(&sim, "GET /services/data/{version}/sobjects/{T}/describe", 304), 1);
     json_object *reqs;
-    json_object *st = sim_requests("/services/data/v62.0/sobjects/Project__c/describe", &reqs);
+    json_object *st =
+        crmsim_proc_requests(&sim, "/services/data/v62.0/sobjects/Project__c/describe", &reqs);
     json_object *hdrs;
     json_object_object_get_ex(json_object_array_get_idx(reqs, 0), "headers", &hdrs);
-    assert_null(jstr(hdrs, "If-Modified-Since"));
+    assert_null(crmsim_jstr(hdrs, "If-Modified-Since"));
     json_object_object_get_ex(json_object_array_get_idx(reqs, 1), "headers", &hdrs);
-    assert_non_null(jstr(hdrs, "If-Modified-Since"));
-    assert_non_null(strstr(jstr(hdrs, "If-Modified-Since"), " GMT"));
+    assert_non_null(crmsim_jstr(hdrs, "If-Modified-Since"));
+    assert_non_null(strstr(crmsim_jstr(hdrs, "If-Modified-Since"), " GMT"));
     json_object_put(st);
 
     /* the metadata changes: the next revalidation reloads it; d stays readable until released */
@@ -736,15 +569,15 @@ static void test_describe(void **state)
     char *at = strstr(changed, "{\"name\":\"Formula__c\"");
     assert_non_null(at);
     memcpy(at, "{\"name\":\"Extra_1__c\"", 20);
-    sim_ok("POST", "/_sim/reset", NULL);
-    sim_ok("POST", "/_sim/fixtures", changed);
+    crmsim_proc_ok(&sim, "POST", "/_sim/reset", NULL);
+    crmsim_proc_ok(&sim, "POST", "/_sim/fixtures", changed);
     free(changed);
     sleep_ms(350);
     expect_ok(salesforce_describe(e.sc, e.h, "Project__c", &d2, &err), &err);
     assert_ptr_not_equal(d2, d);
-    assert_non_null(salesforce_describe_field(d2, "Extra_1__c"));
-    assert_null(salesforce_describe_field(d2, "Formula__c"));
-    assert_non_null(salesforce_describe_field(d, "Formula__c"));
+    assert_non_null(sf_object_field(d2->object, "Extra_1__c"));
+    assert_null(sf_object_field(d2->object, "Formula__c"));
+    assert_non_null(sf_object_field(d->object, "Formula__c"));
     salesforce_describe_release(d2);
     salesforce_describe_release(d);
 
@@ -799,24 +632,24 @@ static void test_record_crud(void **state)
     assert_int_equal(err.http_status, 404);
 
     json_object *reqs;
-    json_object *st = sim_requests("/services/data/v62.0/sobjects/Project__c", &reqs);
+    json_object *st = crmsim_proc_requests(&sim, "/services/data/v62.0/sobjects/Project__c", &reqs);
     json_object *r = json_object_array_get_idx(reqs, 0);
-    assert_string_equal(jstr(r, "method"), "POST");
-    assert_string_equal(jstr(r, "path"), "/services/data/v62.0/sobjects/Project__c");
-    expect_body(r, "{\"Name\":\"Zeta\",\"Budget__c\":42.5,\"Status__c\":\"Planned\"}");
+    assert_string_equal(crmsim_jstr(r, "method"), "POST");
+    assert_string_equal(crmsim_jstr(r, "path"), "/services/data/v62.0/sobjects/Project__c");
+    crmsim_expect_body(r, "{\"Name\":\"Zeta\",\"Budget__c\":42.5,\"Status__c\":\"Planned\"}");
     r = json_object_array_get_idx(reqs, 1);
-    assert_string_equal(jstr(r, "method"), "PATCH");
+    assert_string_equal(crmsim_jstr(r, "method"), "PATCH");
     char path[128];
     snprintf(path, sizeof path, "/services/data/v62.0/sobjects/Project__c/%s", id);
-    assert_string_equal(jstr(r, "path"), path);
-    expect_body(r, "{\"Budget__c\":50,\"Status__c\":null}");
+    assert_string_equal(crmsim_jstr(r, "path"), path);
+    crmsim_expect_body(r, "{\"Budget__c\":50,\"Status__c\":null}");
     r = json_object_array_get_idx(reqs, 3);
     json_object *hdrs;
     json_object_object_get_ex(r, "headers", &hdrs);
-    assert_string_equal(jstr(hdrs, "If-Unmodified-Since"), "Mon, 01 Jan 2001 00:00:00 GMT");
+    assert_string_equal(crmsim_jstr(hdrs, "If-Unmodified-Since"), "Mon, 01 Jan 2001 00:00:00 GMT");
     r = json_object_array_get_idx(reqs, 5);
-    assert_string_equal(jstr(r, "method"), "DELETE");
-    assert_string_equal(jstr(r, "path"), path);
+    assert_string_equal(crmsim_jstr(r, "method"), "DELETE");
+    assert_string_equal(crmsim_jstr(r, "path"), path);
     json_object_put(st);
     json_object_put(fields);
     json_object_put(upd);
@@ -857,14 +690,15 @@ static void test_upsert(void **state)
     assert_string_equal(err.code, "MULTIPLE_CHOICES");
 
     json_object *reqs;
-    json_object *st = sim_requests("/services/data/v62.0/sobjects/Project__c/", &reqs);
+    json_object *st =
+        crmsim_proc_requests(&sim, "/services/data/v62.0/sobjects/Project__c/", &reqs);
     json_object *r = json_object_array_get_idx(reqs, 0);
-    assert_string_equal(jstr(r, "method"), "PATCH");
-    assert_string_equal(jstr(r, "path"),
+    assert_string_equal(crmsim_jstr(r, "method"), "PATCH");
+    assert_string_equal(crmsim_jstr(r, "path"),
                         "/services/data/v62.0/sobjects/Project__c/External_Id__c/EXT-1");
-    expect_body(r, "{\"Name\":\"Apollo v2\"}");
+    crmsim_expect_body(r, "{\"Name\":\"Apollo v2\"}");
     r = json_object_array_get_idx(reqs, 1);
-    assert_string_equal(jstr(r, "path"),
+    assert_string_equal(crmsim_jstr(r, "path"),
                         "/services/data/v62.0/sobjects/Project__c/External_Id__c/EXT%209%2Fx");
     json_object_put(st);
     json_object_put(fields);
@@ -904,17 +738,17 @@ static void test_collections(void **state)
     crm_batch_result_free(&res);
     json_object *got;
     expect_ok(salesforce_record_get(e.sc, e.h, "Project__c", ids[2], NULL, 0, &got, &err), &err);
-    assert_string_equal(jstr(got, "Name"), "P-449"); /* results came back in request order */
+    assert_string_equal(crmsim_jstr(got, "Name"), "P-449"); /* results came back in request order */
     json_object_put(got);
 
     json_object *reqs;
-    json_object *st = sim_requests("/services/data/v62.0/composite/sobjects", &reqs);
+    json_object *st = crmsim_proc_requests(&sim, "/services/data/v62.0/composite/sobjects", &reqs);
     assert_int_equal(json_object_array_length(reqs), 3);
     size_t sizes[3] = {200, 200, 50};
     for (size_t k = 0; k < 3; k++) {
         json_object *r = json_object_array_get_idx(reqs, k);
-        assert_string_equal(jstr(r, "method"), "POST");
-        json_object *body = json_tokener_parse(jstr(r, "body"));
+        assert_string_equal(crmsim_jstr(r, "method"), "POST");
+        json_object *body = json_tokener_parse(crmsim_jstr(r, "body"));
         json_object *records, *aon;
         assert_true(json_object_object_get_ex(body, "records", &records));
         assert_true(json_object_object_get_ex(body, "allOrNone", &aon));
@@ -923,7 +757,7 @@ static void test_collections(void **state)
         json_object_put(body);
     }
     json_object_put(st);
-    sim_ok("POST", "/_sim/stats/reset", NULL);
+    crmsim_proc_ok(&sim, "POST", "/_sim/stats/reset", NULL);
 
     /* update: one good, one bad id */
     json_object *u1 = json_tokener_parse("{\"Budget__c\":7}");
@@ -968,32 +802,34 @@ static void test_collections(void **state)
     assert_false(res.items[2].ok);
     crm_batch_result_free(&res);
 
-    st = sim_requests("/services/data/v62.0/composite/sobjects", &reqs);
+    st = crmsim_proc_requests(&sim, "/services/data/v62.0/composite/sobjects", &reqs);
     json_object *r = json_object_array_get_idx(reqs, 0);
-    assert_string_equal(jstr(r, "method"), "PATCH");
+    assert_string_equal(crmsim_jstr(r, "method"), "PATCH");
     char want[600];
     snprintf(want, sizeof want,
              "{\"allOrNone\":false,\"records\":[{\"attributes\":{\"type\":\"Project__c\"},"
              "\"id\":\"%s\",\"Budget__c\":7},{\"attributes\":{\"type\":\"Project__c\"},\"id\":"
              "\"a01999999999999AAA\",\"Budget__c\":7}]}",
              ids[0]);
-    expect_body(r, want);
+    crmsim_expect_body(r, want);
     r = json_object_array_get_idx(reqs, 1);
-    assert_string_equal(jstr(r, "method"), "PATCH");
-    assert_string_equal(jstr(r, "path"),
+    assert_string_equal(crmsim_jstr(r, "method"), "PATCH");
+    assert_string_equal(crmsim_jstr(r, "path"),
                         "/services/data/v62.0/composite/sobjects/Project__c/External_Id__c");
-    expect_body(r, "{\"allOrNone\":false,\"records\":[{\"attributes\":{\"type\":\"Project__c\"},"
-                   "\"External_Id__c\":\"EXT-1\",\"Name\":\"Apollo U\"},{\"attributes\":{\"type\":"
-                   "\"Project__c\"},\"External_Id__c\":\"EXT-NEW\",\"Name\":\"Brand new\"}]}");
+    crmsim_expect_body(
+        r, "{\"allOrNone\":false,\"records\":[{\"attributes\":{\"type\":\"Project__c\"},"
+           "\"External_Id__c\":\"EXT-1\",\"Name\":\"Apollo U\"},{\"attributes\":{\"type\":"
+           "\"Project__c\"},\"External_Id__c\":\"EXT-NEW\",\"Name\":\"Brand new\"}]}");
     r = json_object_array_get_idx(reqs, 2);
-    expect_body(r, "{\"allOrNone\":true,\"records\":[{\"attributes\":{\"type\":\"Project__c\"},"
-                   "\"Name\":\"A\"},{\"attributes\":{\"type\":\"Project__c\"},\"Budget__c\":1},"
-                   "{\"attributes\":{\"type\":\"Project__c\"},\"Name\":\"A\"}]}");
+    crmsim_expect_body(r,
+                       "{\"allOrNone\":true,\"records\":[{\"attributes\":{\"type\":\"Project__c\"},"
+                       "\"Name\":\"A\"},{\"attributes\":{\"type\":\"Project__c\"},\"Budget__c\":1},"
+                       "{\"attributes\":{\"type\":\"Project__c\"},\"Name\":\"A\"}]}");
     r = json_object_array_get_idx(reqs, 3);
-    assert_string_equal(jstr(r, "method"), "DELETE");
-    assert_string_equal(jstr(r, "path"), "/services/data/v62.0/composite/sobjects");
+    assert_string_equal(crmsim_jstr(r, "method"), "DELETE");
+    assert_string_equal(crmsim_jstr(r, "path"), "/services/data/v62.0/composite/sobjects");
     snprintf(want, sizeof want, "ids=%s,%s,a01999999999999AAA&allOrNone=false", ids[0], ids[1]);
-    assert_string_equal(jstr(r, "query"), want);
+    assert_string_equal(crmsim_jstr(r, "query"), want);
     json_object_put(st);
     for (int i = 0; i < N; i++)
         json_object_put(recs[i]);
@@ -1012,7 +848,7 @@ static void test_collections(void **state)
 static void test_query_paging(void **state)
 {
     (void)state;
-    sim_ok("POST", "/_sim/config", "{\"salesforce_query_page_size\":2}");
+    crmsim_proc_ok(&sim, "POST", "/_sim/config", "{\"salesforce_query_page_size\":2}");
     struct env e;
     env_open(&e, &STATIC_SESSION);
     struct crm_error err;
@@ -1024,13 +860,13 @@ static void test_query_paging(void **state)
     assert_false(page.done);
     assert_non_null(page.next_records_url);
     assert_int_equal(json_object_array_length(page.records), 2);
-    assert_string_equal(jstr(json_object_array_get_idx(page.records, 0), "Name"), "Apollo");
+    assert_string_equal(crmsim_jstr(json_object_array_get_idx(page.records, 0), "Name"), "Apollo");
     struct salesforce_query_page more;
     expect_ok(salesforce_query_more(e.sc, e.h, page.next_records_url, &more, &err), &err);
     assert_true(more.done);
     assert_null(more.next_records_url);
     assert_int_equal(json_object_array_length(more.records), 1);
-    assert_string_equal(jstr(json_object_array_get_idx(more.records, 0), "Name"), "Mercury");
+    assert_string_equal(crmsim_jstr(json_object_array_get_idx(more.records, 0), "Name"), "Mercury");
     char *next = strdup(page.next_records_url);
     salesforce_query_page_free(&page);
     salesforce_query_page_free(&more);
@@ -1055,16 +891,16 @@ static void test_query_paging(void **state)
     assert_int_equal(err.cls, CRM_ERR_PERMANENT);
 
     json_object *reqs;
-    json_object *st = sim_requests("/services/data/v62.0/query", &reqs);
+    json_object *st = crmsim_proc_requests(&sim, "/services/data/v62.0/query", &reqs);
     json_object *r = json_object_array_get_idx(reqs, 0);
-    assert_string_equal(jstr(r, "path"), "/services/data/v62.0/query");
-    assert_string_equal(jstr(r, "query"),
+    assert_string_equal(crmsim_jstr(r, "path"), "/services/data/v62.0/query");
+    assert_string_equal(crmsim_jstr(r, "query"),
                         "q=SELECT%20Id%2C%20Name%20FROM%20Project__c%20WHERE%20Budget__c%20%3E%200"
                         "%20OR%20Name%20%3D%20%27Mercury%27%20ORDER%20BY%20Name");
     r = json_object_array_get_idx(reqs, 1);
-    assert_string_equal(jstr(r, "path"), next);
+    assert_string_equal(crmsim_jstr(r, "path"), next);
     json_object_put(st);
-    st = sim_requests("/services/data/v62.0/queryAll", &reqs);
+    st = crmsim_proc_requests(&sim, "/services/data/v62.0/queryAll", &reqs);
     assert_int_equal(json_object_array_length(reqs), 1);
     json_object_put(st);
     free(next);
@@ -1112,7 +948,8 @@ static void test_updated_deleted(void **state)
     salesforce_deleted_free(&d);
 
     json_object *reqs;
-    json_object *st = sim_requests("/services/data/v62.0/sobjects/Project__c/updated", &reqs);
+    json_object *st =
+        crmsim_proc_requests(&sim, "/services/data/v62.0/sobjects/Project__c/updated", &reqs);
     json_object *r = json_object_array_get_idx(reqs, 0);
     char want[200];
     char s_esc[80], e_esc[80];
@@ -1122,7 +959,7 @@ static void test_updated_deleted(void **state)
     snprintf(e_esc, sizeof e_esc, "%.10sT%.2s%%3A%.2s%%3A%.2s%%2B00%%3A00", end, end + 11, end + 14,
              end + 17);
     snprintf(want, sizeof want, "start=%s&end=%s", s_esc, e_esc);
-    assert_string_equal(jstr(r, "query"), want);
+    assert_string_equal(crmsim_jstr(r, "query"), want);
     json_object_put(st);
     env_close(&e);
 }
@@ -1132,8 +969,8 @@ static void test_updated_deleted(void **state)
 static void test_api_usage_slowdown(void **state)
 {
     (void)state;
-    sim_ok("POST", "/_sim/config", "{\"salesforce_api_usage_max\":100}");
-    sim_ok("POST", "/_sim/salesforce/api-usage", "{\"used\":10}");
+    crmsim_proc_ok(&sim, "POST", "/_sim/config", "{\"salesforce_api_usage_max\":100}");
+    crmsim_proc_ok(&sim, "POST", "/_sim/salesforce/api-usage", "{\"used\":10}");
     struct env e;
     struct salesforce_client_options o = STATIC_SESSION;
     o.usage_slowdown_max_ms = 500;
@@ -1153,7 +990,7 @@ static void test_api_usage_slowdown(void **state)
         metrics_register(METRIC_GAUGE, "synkro_salesforce_api_usage_ratio", "x", NULL, 0, NULL, 0);
     assert_true(metrics_value(g, NULL) > 0.12 && metrics_value(g, NULL) < 0.14);
 
-    sim_ok("POST", "/_sim/salesforce/api-usage", "{\"used\":95}");
+    crmsim_proc_ok(&sim, "POST", "/_sim/salesforce/api-usage", "{\"used\":95}");
     expect_ok(
         salesforce_record_get(e.sc, e.h, "Project__c", "a01000000000001AAA", NULL, 0, &rec, &err),
         &err);
@@ -1173,7 +1010,7 @@ static void test_api_usage_slowdown(void **state)
     print_message("3 calls at 96-98%% usage took %lld ms\n", (long long)took);
     assert_true(took >= 1200);
     /* the allocation is used up: REQUEST_LIMIT_EXCEEDED, transient */
-    sim_ok("POST", "/_sim/salesforce/api-usage", "{\"used\":100}");
+    crmsim_proc_ok(&sim, "POST", "/_sim/salesforce/api-usage", "{\"used\":100}");
     assert_int_equal(
         salesforce_record_get(e.sc, e.h, "Project__c", "a01000000000001AAA", NULL, 0, &rec, &err),
         -1);
@@ -1254,7 +1091,7 @@ static void test_error_classes(void **state)
             snprintf(fault, sizeof fault,
                      "{\"match\":\"GET /services/data\",\"status\":%d,\"count\":1}",
                      cases[i].status);
-        sim_ok("POST", "/_sim/faults", fault);
+        crmsim_proc_ok(&sim, "POST", "/_sim/faults", fault);
         struct crm_error err;
         json_object *rec = NULL;
         int rc = salesforce_record_get(e.sc, e.h, "Project__c", "a01000000000001AAA", NULL, 0, &rec,
@@ -1276,13 +1113,15 @@ static void test_error_classes(void **state)
 static void test_faults_30_percent(void **state)
 {
     (void)state;
-    sim_ok("POST", "/_sim/faults", "{\"match\":\"* /services/data\",\"rate\":0.3,\"status\":503}");
-    sim_ok("POST", "/_sim/faults",
-           "{\"match\":\"* /services/data\",\"rate\":0.1,\"status\":400,\"body\":[{\"message\":"
-           "\"unable to obtain exclusive access to this record\",\"errorCode\":"
-           "\"UNABLE_TO_LOCK_ROW\"}]}");
-    sim_ok("POST", "/_sim/faults",
-           "{\"match\":\"POST /services/oauth2\",\"rate\":0.3,\"status\":503}");
+    crmsim_proc_ok(&sim, "POST", "/_sim/faults",
+                   "{\"match\":\"* /services/data\",\"rate\":0.3,\"status\":503}");
+    crmsim_proc_ok(
+        &sim, "POST", "/_sim/faults",
+        "{\"match\":\"* /services/data\",\"rate\":0.1,\"status\":400,\"body\":[{\"message\":"
+        "\"unable to obtain exclusive access to this record\",\"errorCode\":"
+        "\"UNABLE_TO_LOCK_ROW\"}]}");
+    crmsim_proc_ok(&sim, "POST", "/_sim/faults",
+                   "{\"match\":\"POST /services/oauth2\",\"rate\":0.3,\"status\":503}");
     struct env e;
     struct salesforce_client_options o = {0};
     o.retry = (struct crm_retry_policy){
@@ -1306,11 +1145,12 @@ static void test_faults_30_percent(void **state)
         expect_ok(salesforce_query(e.sc, e.h, "SELECT Id FROM Project__c", false, &p, &err), &err);
         salesforce_query_page_free(&p);
         if (i % 10 == 0)
-            sim_ok("POST", "/_sim/salesforce/tokens/invalidate", "{}");
+            crmsim_proc_ok(&sim, "POST", "/_sim/salesforce/tokens/invalidate", "{}");
     }
     assert_int_equal(created, 30);
-    long long n503 = sim_count("POST /services/data/{version}/composite/sobjects", 503) +
-                     sim_count("GET /services/data/{version}/query", 503);
+    long long n503 =
+        crmsim_proc_count(&sim, "POST /services/data/{version}/composite/sobjects", 503) +
+        crmsim_proc_count(&sim, "GET /services/data/{version}/query", 503);
     print_message("injected 503s: %lld\n", n503);
     assert_true(n503 >= 5);
     env_close(&e);
@@ -1319,10 +1159,11 @@ static void test_faults_30_percent(void **state)
 static void test_secrets_not_in_errors(void **state)
 {
     (void)state;
-    sim_ok("POST", "/_sim/faults",
-           "{\"match\":\"GET /services/data\",\"status\":400,\"count\":1,\"body\":[{\"message\":"
-           "\"session sf-sim-token may not do this\",\"errorCode\":\"INVALID_TYPE\",\"fields\":"
-           "[\"sf-sim-token\"]}]}");
+    crmsim_proc_ok(
+        &sim, "POST", "/_sim/faults",
+        "{\"match\":\"GET /services/data\",\"status\":400,\"count\":1,\"body\":[{\"message\":"
+        "\"session sf-sim-token may not do this\",\"errorCode\":\"INVALID_TYPE\",\"fields\":"
+        "[\"sf-sim-token\"]}]}");
     struct env e;
     env_open(&e, &STATIC_SESSION);
     struct crm_error err;
@@ -1335,10 +1176,11 @@ static void test_secrets_not_in_errors(void **state)
     assert_null(strstr(line, "sf-sim-token"));
     env_close(&e);
 
-    sim_ok("POST", "/_sim/faults",
-           "{\"match\":\"POST /services/oauth2/token\",\"status\":400,\"count\":1,\"body\":"
-           "{\"error\":\"invalid_grant\",\"error_description\":\"token sim-sf-refresh-token with "
-           "secret sim-sf-client-secret is expired\"}}");
+    crmsim_proc_ok(
+        &sim, "POST", "/_sim/faults",
+        "{\"match\":\"POST /services/oauth2/token\",\"status\":400,\"count\":1,\"body\":"
+        "{\"error\":\"invalid_grant\",\"error_description\":\"token sim-sf-refresh-token with "
+        "secret sim-sf-client-secret is expired\"}}");
     env_open(&e, NULL);
     assert_int_equal(
         salesforce_record_get(e.sc, e.h, "Project__c", "a01000000000001AAA", NULL, 0, &rec, &err),
