@@ -16,6 +16,9 @@ test: deps
 fuzz: deps
 	@scripts/build.sh fuzz build-fuzz
 
+bench-ingest:
+	@bench/ingest.sh
+
 format:
 	@git ls-files '*.c' '*.h' | xargs clang-format -i
 
