@@ -35,8 +35,20 @@ struct ingest_writer {
     pthread_mutex_t lock;
     pthread_cond_t work;
     struct ingest_submission *head, *tail; /* FIFO, guarded by lock */
+    size_t queued_events;                  /* events in the FIFO, guarded by lock */
+    int busy;                              /* writers inside a commit, guarded by lock */
     bool stop;                             /* guarded by lock */
 };
+
+/* A second writer starts a commit next to a running one only when this
+ * many events wait: small requests are then gathered into one larger batch
+ * (fewer commits), while a backlog of large requests uses both writers. */
+#define INGEST_PARALLEL_EVENTS 200
+
+static bool may_take(const struct ingest_writer *w)
+{
+    return w->head && (w->busy == 0 || w->queued_events >= INGEST_PARALLEL_EVENTS);
+}
 
 static struct metric_family *m_batch_size;
 static struct metric_family *m_commit_seconds;
@@ -106,6 +118,7 @@ static struct ingest_submission *take_batch(struct ingest_writer *w, size_t *nev
         w->tail = NULL;
     last->next = NULL;
     *nevents = total;
+    w->queued_events -= total;
     return first;
 }
 
@@ -116,12 +129,14 @@ static void *writer_main(void *arg)
     size_t batch_cap = 0;
     pthread_mutex_lock(&w->lock);
     for (;;) {
-        while (!w->head && !w->stop)
+        while (!w->stop && !may_take(w))
             pthread_cond_wait(&w->work, &w->lock);
         if (!w->head && w->stop)
             break;
         size_t n;
         struct ingest_submission *subs = take_batch(w, &n);
+        if (subs)
+            w->busy++;
         pthread_mutex_unlock(&w->lock);
         if (!subs) {
             pthread_mutex_lock(&w->lock);
@@ -162,6 +177,8 @@ static void *writer_main(void *arg)
                 snprintf(s->err, sizeof s->err, "%s", err);
             pthread_cond_signal(&s->done);
         }
+        w->busy--;
+        pthread_cond_broadcast(&w->work); /* an idle writer may now take the backlog */
     }
     pthread_mutex_unlock(&w->lock);
     free(batch);
@@ -246,13 +263,15 @@ int ingest_submit(struct ingest_writer *w, struct queue_event *events, size_t n,
     else
         w->head = &sub; // cppcheck-suppress autoVariables
     w->tail = &sub;     // cppcheck-suppress autoVariables
-    pthread_cond_signal(&w->work);
+    w->queued_events += n;
+    pthread_cond_broadcast(&w->work); /* every writer re-checks may_take() */
     int rc = 0;
     while (sub.state == SUB_QUEUED || sub.state == SUB_TAKEN) {
         if (sub.state == SUB_QUEUED) {
             rc = pthread_cond_timedwait(&sub.done, &w->lock, &deadline);
             if (rc == ETIMEDOUT && sub.state == SUB_QUEUED) {
                 unlink_submission(w, &sub);
+                w->queued_events -= sub.n;
                 sub.state = SUB_FAILED;
                 snprintf(sub.err, sizeof sub.err,
                          "the database writer did not take the events within %d ms", timeout_ms);

@@ -6,7 +6,9 @@
  * statement (one transaction, one commit), and wake each request. A lone
  * request is written at once: the writer never waits to fill a batch;
  * batches form only from requests that arrived while a commit was in
- * flight. That is what lifts ingest above the database's commit rate.
+ * flight. That is what lifts ingest above the database's commit rate. A
+ * second writer joins a running commit only when a large backlog waits, so
+ * small requests gather into fewer, larger commits.
  *
  * Locking: one mutex guards the queue and every submission's state; each
  * submission has its own condition variable. A submission lives on its

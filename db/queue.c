@@ -8,6 +8,7 @@
 #include "server/strbuf.h"
 
 #include <inttypes.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -87,6 +88,41 @@ static int match_results(struct queue_event *events, size_t n, PGresult *res)
     return 0;
 }
 
+/* The insert is prepared once per connection (named statement), so its plan,
+ * mapping-state subquery included, is not rebuilt for every batch. A
+ * connection that does not have it yet answers "prepared statement does not
+ * exist" (SQLSTATE 26000): prepare, then run again. */
+#define INSERT_STMT          "synkro_queue_insert"
+#define UNDEFINED_PSTATEMENT "26000"
+
+static PGresult *exec_insert(PGconn *conn, const char *const *params, char *err, size_t errlen)
+{
+    for (int attempt = 0; attempt < 2; attempt++) {
+        PGresult *res = PQexecPrepared(conn, INSERT_STMT, 1, params, NULL, NULL, 0);
+        ExecStatusType st = res ? PQresultStatus(res) : PGRES_FATAL_ERROR;
+        if (st == PGRES_TUPLES_OK || st == PGRES_COMMAND_OK)
+            return res;
+        const char *state = res ? PQresultErrorField(res, PG_DIAG_SQLSTATE) : NULL;
+        if (attempt == 0 && state && strcmp(state, UNDEFINED_PSTATEMENT) == 0) {
+            PQclear(res);
+            res = PQprepare(conn, INSERT_STMT, insert_sql, 1, NULL);
+            st = res ? PQresultStatus(res) : PGRES_FATAL_ERROR;
+            if (st == PGRES_COMMAND_OK) {
+                PQclear(res);
+                continue;
+            }
+        }
+        const char *msg = res ? PQresultErrorMessage(res) : PQerrorMessage(conn);
+        snprintf(err, errlen, "database error: %s", msg && *msg ? msg : PQerrorMessage(conn));
+        char *nl = strchr(err, '\n');
+        if (nl)
+            *nl = '\0';
+        PQclear(res);
+        return NULL;
+    }
+    return NULL;
+}
+
 int queue_insert_batch(PGconn *conn, struct queue_event *events, size_t n, char *err, size_t errlen)
 {
     if (n == 0)
@@ -120,7 +156,7 @@ int queue_insert_batch(PGconn *conn, struct queue_event *events, size_t n, char 
         return -1;
     }
     const char *params[] = {sb.data};
-    PGresult *res = db_exec(conn, insert_sql, 1, params, err, errlen);
+    PGresult *res = exec_insert(conn, params, err, errlen);
     strbuf_free(&sb);
     if (!res)
         return -1;
