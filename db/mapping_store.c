@@ -353,7 +353,9 @@ static const char reclassify_sql[] =
     "  'unmapped') AS status"
     " FROM change_events e WHERE e.status IN ('unmapped', 'held', 'pending'))"
     " UPDATE change_events e SET status = t.status, next_attempt_at = now()"
-    " FROM target t WHERE e.id = t.id AND e.status <> t.status";
+    /* re-checked after a row lock wait: never touch an event a worker claimed meanwhile */
+    " FROM target t WHERE e.id = t.id AND e.status <> t.status"
+    " AND e.status IN ('unmapped', 'held', 'pending')";
 
 long mapping_store_reclassify_events(PGconn *conn, char *err, size_t errlen)
 {

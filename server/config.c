@@ -116,6 +116,10 @@ static const struct config_var config_vars[] = {
      "Total timeout of one CRM API call."},
     {"SYNKRO_CRM_CONNECT_TIMEOUT_MS", CV_INT, OFF(crm_connect_timeout_ms), "5000", 100, 60000,
      false, "Connect timeout of one CRM API call."},
+    {"SYNKRO_EVENT_RETENTION", CV_INT, OFF(event_retention_days), "7", 1, 3650, false,
+     "Days a processed (done) event is kept before the janitor prunes it."},
+    {"SYNKRO_FAILED_RETENTION", CV_INT, OFF(failed_retention_days), "30", 1, 3650, false,
+     "Days a failed event is kept (unless retried) before the janitor prunes it."},
     {"SYNKRO_MAX_MAPPINGS", CV_INT, OFF(max_mappings), "10", 1, 10000, false,
      "Most mappings (object pairs) per installation; 10 like HubSpot's own integration, raise it "
      "freely."},

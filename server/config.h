@@ -57,6 +57,8 @@ struct config {
     int crm_timeout_ms;
     int crm_connect_timeout_ms;
     int max_mappings;
+    int event_retention_days;
+    int failed_retention_days;
 };
 
 /* Looks a variable up; returns NULL when unset. */

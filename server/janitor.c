@@ -8,6 +8,7 @@
 
 #include "handlers/health.h"
 #include "db/mapping_store.h"
+#include "db/queue_claim.h"
 #include "handlers/webhook_common.h"
 #include "server/log.h"
 
@@ -57,8 +58,41 @@ static void job_reclassify_events(struct app *app)
         log_with(LOG_LEVEL_INFO, "janitor reclassified queued events", LF_I("events", moved));
 }
 
+/* Events whose worker died (lease expired) go back to pending. */
+static void job_release_expired_leases(struct app *app)
+{
+    char err[256];
+    PGconn *conn = db_pool_acquire(app->pool, 1000, err, sizeof err);
+    if (!conn)
+        return;
+    long released = 0;
+    int rc = queue_release_expired(conn, &released, err, sizeof err);
+    db_pool_release(app->pool, conn, rc < 0);
+    if (released > 0)
+        log_with(LOG_LEVEL_WARN, "expired leases released", LF_I("events", released));
+}
+
+/* Keeps the queue small as it ages: old done and failed events are deleted
+ * in small batches (a bounded amount per round). */
+static void job_prune_events(struct app *app)
+{
+    char err[256];
+    PGconn *conn = db_pool_acquire(app->pool, 1000, err, sizeof err);
+    if (!conn)
+        return;
+    long deleted = 0;
+    int rc = queue_prune(conn, 1000, 10, (long)app->cfg->event_retention_days * 86400L,
+                         (long)app->cfg->failed_retention_days * 86400L, &deleted, err, sizeof err);
+    db_pool_release(app->pool, conn, rc < 0);
+    if (rc < 0)
+        log_with(LOG_LEVEL_WARN, "pruning failed", LF_S("error", err));
+    else if (deleted > 0)
+        log_with(LOG_LEVEL_INFO, "pruned old events", LF_I("events", deleted));
+}
+
 static const janitor_job_fn janitor_jobs[] = {job_check_database, webhook_refresh_queue_depth,
-                                              job_reclassify_events};
+                                              job_reclassify_events, job_release_expired_leases,
+                                              job_prune_events};
 
 static void *janitor_main(void *arg)
 {

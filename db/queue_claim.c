@@ -1,0 +1,543 @@
+/* queue_claim.c: the SQL by which workers claim, settle, recover and prune change events.
+ *
+ * Owns the claimed records it hands out (queue_claimed_free) and nothing across calls.
+ *
+ * Locking design. A claim is one READ COMMITTED transaction of two statements:
+ *  1. pick: read the oldest due pending rows (partial index change_events_due), leaving out
+ *     records leased right now (a hashed set of the processing rows); group them by record;
+ *     then, in due order, take pg_try_advisory_xact_lock(QUEUE_RECORD_LOCK, hashtext(record key))
+ *     until max_records records are held. A record another claim holds at this moment is
+ *     skipped, not waited for. The lock lives until COMMIT/ROLLBACK.
+ *  2. take: under a new snapshot, i.e. one taken after the locks were granted, recheck that no
+ *     picked record has an unexpired lease; lock every unfinished event of each record with
+ *     FOR UPDATE SKIP LOCKED; keep only records whose events were all locked (a row locked by
+ *     anyone else, e.g. a worker settling an expired lease, means "not now": the record is left
+ *     whole for a later claim, so its events never split and stay in order); mark exactly those
+ *     locked rows 'processing' under the lease and return them.
+ * Why two claimers never hold events of one record at once (two guards, each enough alone):
+ *  - record lock: leases are only created by a claim holding the record's advisory lock;
+ *    PostgreSQL makes a commit visible before it releases the transaction's locks, so statement 2
+ *    of the next holder sees every lease of every earlier holder, and nobody else can create one
+ *    while it holds the lock. Hash collisions of two records only make them wait for each other.
+ *  - row locks: a claim must lock every unfinished event of the record it saw; two claims that
+ *    race see a common unfinished event, and only one can lock it (SKIP LOCKED never waits, so
+ *    there is no deadlock with settling or the janitor; after the winner commits, the row fails
+ *    the loser's "unfinished" recheck).
+ * A lease ends when settled or when it expires (then takeover is intended, and the old holder is
+ * fenced: settling checks lease_owner). queue_release_expired takes the same advisory lock, so it
+ * never returns events of a record that a claim is taking over. Events without a record id cannot
+ * be ordered against anything: each is a record of its own, made exclusive by its row lock.
+ *
+ * Settling (complete/retry/fail) locks its rows in id order and only while status is
+ * 'processing' and lease_owner is the caller, rechecked by PostgreSQL on the newest row version.
+ *
+ * Must not: decide statuses of unmapped/held events (db/mapping_store.c does), call CRMs, log. */
+#include "db/queue_claim.h"
+
+#include "db/pool.h"
+#include "server/strbuf.h"
+
+#include <inttypes.h>
+#include <openssl/rand.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* First key of every record lock (the pair form: its own key space, apart from the single-key
+ * migration lock of db/migrate.c). "sQcl". */
+#define QUEUE_RECORD_LOCK "1934713708"
+
+/* The key hashed for a record's advisory lock; the same text in every statement. */
+#define RECORD_KEY(alias)                                                                          \
+    "hashtext(" alias "source || ':' || " alias "object_type || ':' || " alias "record_id)"
+
+/* Due rows read per claimed record: room for several events per record and for records other
+ * claimers hold at the same moment. */
+#define WINDOW_PER_RECORD 8
+#define WINDOW_MIN        64
+#define WINDOW_MAX        20000
+
+/* Records leased now. Used as "NOT IN": PostgreSQL hashes it once per statement (a scan of the
+ * processing rows only), so excluding leased records costs one probe per due row whatever the
+ * planner estimates. */
+#define LEASED                                                                                     \
+    "SELECT l.source, l.object_type, l.record_id FROM change_events l"                             \
+    " WHERE l.status = 'processing' AND l.lease_until > now() AND l.record_id IS NOT NULL"
+
+static const char pick_sql[] =
+    "WITH due AS MATERIALIZED ("
+    " SELECT d.id, d.source, d.object_type, d.record_id, d.next_attempt_at FROM change_events d"
+    " WHERE d.status = 'pending' AND d.next_attempt_at <= now()"
+    " AND (d.record_id IS NULL OR (d.source, d.object_type, d.record_id) NOT IN (" LEASED "))"
+    " ORDER BY d.next_attempt_at, d.id LIMIT $1::int),"
+    " recs AS MATERIALIZED ("
+    " SELECT source, object_type, record_id, CASE WHEN record_id IS NULL THEN id END AS lone_id,"
+    "  min(next_attempt_at) AS first_due, min(id) AS first_id"
+    " FROM due GROUP BY 1, 2, 3, 4 ORDER BY first_due, first_id)"
+    " SELECT source, object_type, record_id, lone_id FROM recs"
+    " WHERE lone_id IS NOT NULL"
+    " OR pg_try_advisory_xact_lock(" QUEUE_RECORD_LOCK ", " RECORD_KEY("") ")"
+                                                                           " LIMIT $2::int";
+
+/* An unfinished event: what a claim takes of a picked record. */
+#define UNFINISHED(a)                                                                              \
+    a "status IN ('pending', 'processing') AND (" a "status = 'pending' OR " a                     \
+      "lease_until <= now())"
+
+static const char take_sql[] =
+    "WITH picked AS MATERIALIZED ("
+    " SELECT * FROM jsonb_to_recordset($1::jsonb) AS p(n int, s text, o text, r text, l bigint)),"
+    " free AS MATERIALIZED ("
+    " SELECT p.* FROM picked p WHERE p.l IS NOT NULL OR (p.s, p.o, p.r) NOT IN (" LEASED ")),"
+    " cand AS MATERIALIZED ("
+    " SELECT f.n, x.id FROM free f CROSS JOIN LATERAL ("
+    "  SELECT e.id FROM change_events e WHERE e.source = f.s AND e.object_type = f.o"
+    "  AND e.record_id = f.r AND " UNFINISHED(
+        "e.") " OFFSET 0) x WHERE f.l IS NULL"
+              " UNION ALL"
+              " SELECT f.n, x.id FROM free f CROSS JOIN LATERAL ("
+              "  SELECT e.id FROM change_events e WHERE e.id = f.l AND e.status = 'pending'"
+              "  AND e.next_attempt_at <= now() OFFSET 0) x WHERE f.l IS NOT NULL),"
+              " locked AS MATERIALIZED ("
+              " SELECT e.id FROM change_events e WHERE e.id = ANY (ARRAY(SELECT id FROM cand))"
+              " AND " UNFINISHED(
+                  "e.") " FOR UPDATE SKIP LOCKED),"
+                        " whole AS ("
+                        " SELECT c.n FROM cand c LEFT JOIN locked k ON k.id = c.id"
+                        " GROUP BY c.n HAVING count(k.id) = count(*)),"
+                        " upd AS ("
+                        " UPDATE change_events e SET status = 'processing', lease_owner = $2,"
+                        "  lease_until = now() + $3::bigint * interval '1 millisecond'"
+                        " FROM cand c WHERE e.id = c.id"
+                        " AND e.id = ANY (ARRAY(SELECT k.id FROM locked k JOIN cand c2 ON c2.id = "
+                        "k.id"
+                        "  JOIN whole w ON w.n = c2.n))"
+                        " AND " UNFINISHED(
+                            "e.") " RETURNING c.n, e.id, e.source, e.object_type, e.record_id, "
+                                  "e.kind, e.occurred_at,"
+                                  "  e.received_at, e.attempts, e.payload)"
+                                  " SELECT n, id, source, object_type, record_id, kind,"
+                                  "  COALESCE(round(extract(epoch FROM occurred_at) * "
+                                  "1000)::bigint, 0), attempts,"
+                                  "  payload::text"
+                                  " FROM upd ORDER BY n, COALESCE(occurred_at, received_at), id";
+
+static void copy_error(PGconn *conn, const char *what, char *err, size_t errlen)
+{
+    snprintf(err, errlen, "%s: %s", what, PQerrorMessage(conn));
+    char *nl = strchr(err, '\n');
+    if (nl)
+        *nl = '\0';
+}
+
+static int exec_cmd(PGconn *conn, const char *sql, char *err, size_t errlen)
+{
+    PGresult *r = db_exec(conn, sql, 0, NULL, err, errlen);
+    if (!r)
+        return -1;
+    PQclear(r);
+    return 0;
+}
+
+static int rollback(PGconn *conn)
+{
+    PQclear(PQexec(conn, "ROLLBACK"));
+    return -1;
+}
+
+static void put_json_str(struct strbuf *sb, const char *key, const char *value, int null)
+{
+    strbuf_printf(sb, ",\"%s\":", key);
+    if (null) {
+        strbuf_puts(sb, "null");
+        return;
+    }
+    strbuf_putc(sb, '"');
+    strbuf_json_escape(sb, value, strlen(value));
+    strbuf_putc(sb, '"');
+}
+
+/* The picked records of statement 1 as the JSON array statement 2 expands. */
+static char *picked_json(PGresult *res)
+{
+    struct strbuf sb = STRBUF_INIT;
+    strbuf_putc(&sb, '[');
+    for (int i = 0; i < PQntuples(res); i++) {
+        strbuf_printf(&sb, "%s{\"n\":%d", i ? "," : "", i);
+        put_json_str(&sb, "s", PQgetvalue(res, i, 0), 0);
+        put_json_str(&sb, "o", PQgetvalue(res, i, 1), 0);
+        put_json_str(&sb, "r", PQgetvalue(res, i, 2), PQgetisnull(res, i, 2));
+        if (PQgetisnull(res, i, 3))
+            strbuf_puts(&sb, ",\"l\":null}");
+        else
+            strbuf_printf(&sb, ",\"l\":%s}", PQgetvalue(res, i, 3));
+    }
+    strbuf_putc(&sb, ']');
+    if (sb.failed) {
+        strbuf_free(&sb);
+        return NULL;
+    }
+    return strbuf_detach(&sb, NULL);
+}
+
+void queue_claimed_free(struct claimed_record *records, size_t n)
+{
+    if (!records)
+        return;
+    for (size_t i = 0; i < n; i++) {
+        struct claimed_record *r = &records[i];
+        free(r->source);
+        free(r->object_type);
+        free(r->record_id);
+        for (size_t j = 0; r->events && j < r->nevents; j++) {
+            free(r->events[j].kind);
+            free(r->events[j].payload_json);
+        }
+        free(r->events);
+        free(r->ids);
+    }
+    free(records);
+}
+
+static char *dup_value(PGresult *res, int row, int col, int *failed)
+{
+    if (PQgetisnull(res, row, col))
+        return NULL;
+    char *s = strdup(PQgetvalue(res, row, col));
+    if (!s)
+        *failed = 1;
+    return s;
+}
+
+/* Rows of take_sql (ordered by record, then occurrence) into records. -1 when out of memory. */
+static int collect_records(PGresult *res, struct claimed_record **out, size_t *n)
+{
+    int rows = PQntuples(res);
+    size_t nrec = 0;
+    for (int i = 0; i < rows; i++)
+        if (i == 0 || strcmp(PQgetvalue(res, i, 0), PQgetvalue(res, i - 1, 0)) != 0)
+            nrec++;
+    *out = NULL;
+    *n = 0;
+    if (nrec == 0)
+        return 0;
+    struct claimed_record *recs = calloc(nrec, sizeof *recs);
+    if (!recs)
+        return -1;
+    int failed = 0;
+    size_t k = 0;
+    for (int i = 0; i < rows && !failed;) {
+        int end = i + 1;
+        while (end < rows && strcmp(PQgetvalue(res, end, 0), PQgetvalue(res, i, 0)) == 0)
+            end++;
+        struct claimed_record *r = &recs[k++];
+        size_t count = (size_t)(end - i);
+        r->source = dup_value(res, i, 2, &failed);
+        r->object_type = dup_value(res, i, 3, &failed);
+        r->record_id = dup_value(res, i, 4, &failed);
+        r->events = calloc(count, sizeof *r->events);
+        r->ids = calloc(count, sizeof *r->ids);
+        if (!r->events || !r->ids) {
+            failed = 1;
+            break;
+        }
+        r->nevents = count;
+        for (size_t j = 0; j < count; j++) {
+            int row = i + (int)j;
+            struct claimed_event *e = &r->events[j];
+            e->id = strtoll(PQgetvalue(res, row, 1), NULL, 10);
+            r->ids[j] = e->id;
+            e->kind = dup_value(res, row, 5, &failed);
+            e->occurred_at_ms = strtoll(PQgetvalue(res, row, 6), NULL, 10);
+            e->attempts = (int)strtol(PQgetvalue(res, row, 7), NULL, 10);
+            e->payload_json = dup_value(res, row, 8, &failed);
+        }
+        i = end;
+    }
+    if (failed) {
+        queue_claimed_free(recs, nrec);
+        return -1;
+    }
+    *out = recs;
+    *n = nrec;
+    return 0;
+}
+
+int queue_claim_records(PGconn *conn, const char *worker_id, int max_records, int lease_ms,
+                        struct claimed_record **out, size_t *n, char *err, size_t errlen)
+{
+    *out = NULL;
+    *n = 0;
+    if (!worker_id || !*worker_id || max_records < 1 || lease_ms < 1) {
+        snprintf(err, errlen, "a claim needs a worker id, max_records >= 1 and lease_ms >= 1");
+        return -1;
+    }
+    long window = (long)max_records * WINDOW_PER_RECORD;
+    if (window < WINDOW_MIN)
+        window = WINDOW_MIN;
+    if (window > WINDOW_MAX)
+        window = WINDOW_MAX;
+    char window_text[24], max_text[24], lease_text[24];
+    snprintf(window_text, sizeof window_text, "%ld", window);
+    snprintf(max_text, sizeof max_text, "%d", max_records);
+    snprintf(lease_text, sizeof lease_text, "%d", lease_ms);
+
+    /* READ COMMITTED on purpose: statement 2 must see commits made before its own start. */
+    if (exec_cmd(conn, "BEGIN ISOLATION LEVEL READ COMMITTED", err, errlen) < 0)
+        return -1;
+    const char *pick_params[] = {window_text, max_text};
+    PGresult *picked = db_exec(conn, pick_sql, 2, pick_params, err, errlen);
+    if (!picked)
+        return rollback(conn);
+    if (PQntuples(picked) == 0) {
+        PQclear(picked);
+        return exec_cmd(conn, "COMMIT", err, errlen);
+    }
+    char *json = picked_json(picked);
+    PQclear(picked);
+    if (!json) {
+        snprintf(err, errlen, "out of memory listing the picked records");
+        return rollback(conn);
+    }
+    const char *take_params[] = {json, worker_id, lease_text};
+    PGresult *taken = db_exec(conn, take_sql, 3, take_params, err, errlen);
+    free(json);
+    if (!taken)
+        return rollback(conn);
+    struct claimed_record *recs = NULL;
+    size_t nrec = 0;
+    int rc = collect_records(taken, &recs, &nrec);
+    PQclear(taken);
+    if (rc < 0) {
+        snprintf(err, errlen, "out of memory copying the claimed events");
+        return rollback(conn); /* nothing claimed: the update is undone */
+    }
+    PGresult *commit = PQexec(conn, "COMMIT");
+    int ok = commit && PQresultStatus(commit) == PGRES_COMMAND_OK;
+    PQclear(commit);
+    if (!ok) {
+        copy_error(conn, "the claim could not be committed", err, errlen);
+        queue_claimed_free(recs, nrec);
+        return -1;
+    }
+    *out = recs;
+    *n = nrec;
+    return 0;
+}
+
+/* "{1,2,3}" for a bigint[] parameter; NULL when out of memory. */
+static char *id_array(const int64_t *ids, size_t n)
+{
+    struct strbuf sb = STRBUF_INIT;
+    strbuf_putc(&sb, '{');
+    for (size_t i = 0; i < n; i++)
+        strbuf_printf(&sb, "%s%" PRId64, i ? "," : "", ids[i]);
+    strbuf_putc(&sb, '}');
+    if (sb.failed) {
+        strbuf_free(&sb);
+        return NULL;
+    }
+    return strbuf_detach(&sb, NULL);
+}
+
+/* The events of ids still leased by $2, locked in id order (no deadlock between settlers). */
+#define SETTLE_HEAD                                                                                \
+    "WITH t AS (SELECT id FROM change_events WHERE id = ANY($1::bigint[])"                         \
+    " AND status = 'processing' AND lease_owner = $2 ORDER BY id FOR UPDATE)"                      \
+    " UPDATE change_events e SET lease_owner = NULL, lease_until = NULL, "
+#define SETTLE_TAIL " FROM t WHERE e.id = t.id AND e.status = 'processing' AND e.lease_owner = $2"
+
+static const char complete_sql[] = SETTLE_HEAD "status = 'done', finished_at = now()" SETTLE_TAIL;
+static const char retry_sql[] =
+    SETTLE_HEAD "status = 'pending', attempts = e.attempts + 1,"
+                " next_attempt_at = now() + $3::bigint * interval '1 millisecond',"
+                " last_error = $4" SETTLE_TAIL;
+static const char fail_sql[] =
+    SETTLE_HEAD "status = 'failed', attempts = e.attempts + 1, error_category = $3,"
+                " last_error = $4, finished_at = now()" SETTLE_TAIL;
+
+static int settle(PGconn *conn, const char *sql, const char *worker_id, const int64_t *ids,
+                  size_t n, const char *p3, const char *p4, long *changed, char *err, size_t errlen)
+{
+    if (changed)
+        *changed = 0;
+    if (!worker_id || !*worker_id) {
+        snprintf(err, errlen, "settling events needs the worker id that claimed them");
+        return -1;
+    }
+    if (n == 0)
+        return 0;
+    char *array = id_array(ids, n);
+    if (!array) {
+        snprintf(err, errlen, "out of memory listing event ids");
+        return -1;
+    }
+    const char *params[] = {array, worker_id, p3, p4};
+    int nparams = p3 ? 4 : 2;
+    PGresult *r = db_exec(conn, sql, nparams, params, err, errlen);
+    free(array);
+    if (!r)
+        return -1;
+    if (changed)
+        *changed = strtol(PQcmdTuples(r), NULL, 10);
+    PQclear(r);
+    return 0;
+}
+
+int queue_complete(PGconn *conn, const char *worker_id, const int64_t *ids, size_t n, long *changed,
+                   char *err, size_t errlen)
+{
+    return settle(conn, complete_sql, worker_id, ids, n, NULL, NULL, changed, err, errlen);
+}
+
+int queue_retry_later(PGconn *conn, const char *worker_id, const int64_t *ids, size_t n,
+                      const char *error, long delay_ms, long *changed, char *err, size_t errlen)
+{
+    char delay[24];
+    snprintf(delay, sizeof delay, "%ld", delay_ms > 0 ? delay_ms : 0L);
+    return settle(conn, retry_sql, worker_id, ids, n, delay, error ? error : "", changed, err,
+                  errlen);
+}
+
+static const char *const category_names[QUEUE_ERR_CATEGORY_COUNT] = {
+    [QUEUE_ERR_VALIDATION] = "validation",
+    [QUEUE_ERR_DUPLICATE] = "duplicate",
+    [QUEUE_ERR_PERMISSION] = "permission",
+    [QUEUE_ERR_ASSOCIATION] = "association",
+    [QUEUE_ERR_NOT_FOUND] = "not_found",
+    [QUEUE_ERR_CONVERSION] = "conversion",
+    [QUEUE_ERR_RETRIES_EXHAUSTED] = "retries_exhausted",
+};
+
+const char *queue_error_category_name(enum queue_error_category category)
+{
+    if ((int)category < 0 || category >= QUEUE_ERR_CATEGORY_COUNT)
+        return NULL;
+    return category_names[category];
+}
+
+int queue_fail(PGconn *conn, const char *worker_id, const int64_t *ids, size_t n,
+               enum queue_error_category category, const char *error, long *changed, char *err,
+               size_t errlen)
+{
+    const char *name = queue_error_category_name(category);
+    if (!name) {
+        if (changed)
+            *changed = 0;
+        snprintf(err, errlen, "unknown error category %d", (int)category);
+        return -1;
+    }
+    return settle(conn, fail_sql, worker_id, ids, n, name, error ? error : "", changed, err,
+                  errlen);
+}
+
+long queue_backoff_ms_draw(int attempts, const struct queue_backoff_policy *policy, uint64_t draw)
+{
+    long base = QUEUE_BACKOFF_DEFAULT_BASE_MS, cap = QUEUE_BACKOFF_DEFAULT_CAP_MS;
+    int max_attempts = QUEUE_BACKOFF_DEFAULT_MAX_ATTEMPTS;
+    if (policy && policy->base_ms > 0)
+        base = policy->base_ms;
+    if (policy && policy->cap_ms > 0)
+        cap = policy->cap_ms;
+    if (policy && policy->max_attempts > 0)
+        max_attempts = policy->max_attempts;
+    if (attempts < 0)
+        attempts = 0;
+    if (attempts >= max_attempts - 1)
+        return -1;
+    /* ceiling = min(cap, base * 2^attempts), doubling without overflow */
+    long ceiling = base;
+    for (int i = 0; i < attempts && ceiling < cap; i++)
+        ceiling = ceiling > cap / 2 ? cap : ceiling * 2;
+    if (ceiling > cap)
+        ceiling = cap;
+    return (long)(draw % ((uint64_t)ceiling + 1));
+}
+
+long queue_backoff_ms(int attempts, const struct queue_backoff_policy *policy)
+{
+    uint64_t draw = 0;
+    if (RAND_bytes((unsigned char *)&draw, sizeof draw) != 1)
+        draw = UINT64_MAX / 2; /* no randomness: about half the ceiling */
+    return queue_backoff_ms_draw(attempts, policy, draw);
+}
+
+/* Expired leases of records no claim holds now, locked in id order, skipping rows a worker is
+ * settling right now (the next round gets them if they are still expired). */
+static const char release_sql[] =
+    "WITH expired AS MATERIALIZED ("
+    " SELECT DISTINCT source, object_type, record_id FROM change_events"
+    " WHERE status = 'processing' AND lease_until <= now() AND record_id IS NOT NULL),"
+    " mine AS MATERIALIZED ("
+    " SELECT * FROM expired"
+    " WHERE pg_try_advisory_xact_lock(" QUEUE_RECORD_LOCK ", " RECORD_KEY(
+        "") ")),"
+            " t AS ("
+            " SELECT e.id FROM change_events e WHERE e.status = 'processing' AND e.lease_until <= "
+            "now()"
+            " AND (e.record_id IS NULL OR EXISTS (SELECT 1 FROM mine m WHERE m.source = e.source"
+            "  AND m.object_type = e.object_type AND m.record_id = e.record_id))"
+            " ORDER BY e.id FOR UPDATE SKIP LOCKED)"
+            " UPDATE change_events e SET status = 'pending', next_attempt_at = now(),"
+            " attempts = e.attempts + 1,"
+            " last_error = 'the lease of worker ' || e.lease_owner || ' expired before it settled "
+            "the event',"
+            " lease_owner = NULL, lease_until = NULL"
+            " FROM t WHERE e.id = t.id AND e.status = 'processing' AND e.lease_until <= now()";
+
+int queue_release_expired(PGconn *conn, long *released, char *err, size_t errlen)
+{
+    if (released)
+        *released = 0;
+    PGresult *r = db_exec(conn, release_sql, 0, NULL, err, errlen);
+    if (!r)
+        return -1;
+    if (released)
+        *released = strtol(PQcmdTuples(r), NULL, 10);
+    PQclear(r);
+    return 0;
+}
+
+/* One batch per status: the literal status lets the planner use change_events_finished_at. */
+static const char *const prune_sql[] = {
+    "DELETE FROM change_events WHERE id IN (SELECT id FROM change_events"
+    " WHERE status = 'done' AND finished_at < now() - $1::bigint * interval '1 second'"
+    " ORDER BY finished_at LIMIT $2::int FOR UPDATE SKIP LOCKED)",
+    "DELETE FROM change_events WHERE id IN (SELECT id FROM change_events"
+    " WHERE status = 'failed' AND finished_at < now() - $1::bigint * interval '1 second'"
+    " ORDER BY finished_at LIMIT $2::int FOR UPDATE SKIP LOCKED)",
+};
+
+int queue_prune(PGconn *conn, int batch, int max_batches, long done_retention_s,
+                long failed_retention_s, long *deleted, char *err, size_t errlen)
+{
+    if (deleted)
+        *deleted = 0;
+    if (batch < 1 || max_batches < 1 || done_retention_s < 0 || failed_retention_s < 0) {
+        snprintf(err, errlen, "pruning needs batch >= 1, max_batches >= 1 and retentions >= 0");
+        return -1;
+    }
+    char batch_text[24], retention[2][24];
+    snprintf(batch_text, sizeof batch_text, "%d", batch);
+    snprintf(retention[0], sizeof retention[0], "%ld", done_retention_s);
+    snprintf(retention[1], sizeof retention[1], "%ld", failed_retention_s);
+    long total = 0;
+    for (size_t s = 0; s < sizeof prune_sql / sizeof prune_sql[0]; s++) {
+        long got = batch;
+        for (int batches = 0; got == batch && batches < max_batches; batches++) {
+            const char *params[] = {retention[s], batch_text};
+            PGresult *r = db_exec(conn, prune_sql[s], 2, params, err, errlen);
+            if (!r) {
+                if (deleted)
+                    *deleted = total;
+                return -1;
+            }
+            got = strtol(PQcmdTuples(r), NULL, 10);
+            PQclear(r);
+            total += got;
+        }
+    }
+    if (deleted)
+        *deleted = total;
+    return 0;
+}

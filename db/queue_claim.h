@@ -1,0 +1,133 @@
+/* queue_claim.h: how sync workers take change events off the queue and settle them: claim due
+ * records under a lease, complete, retry later with back-off, fail with a category, return the
+ * events of crashed workers, and prune old finished events.
+ *
+ * Owns the claimed records it returns (queue_claimed_free) and nothing across calls.
+ *
+ * Design (see queue_claim.c for the SQL and the proof):
+ * - The unit of work is a record (source, object_type, record_id). A claim takes every unfinished
+ *   event of each record it picks, in order of occurrence: several changes of one record become
+ *   one sync of that record (coalescing), and a record is never held by two claims at once.
+ * - A claim marks its events 'processing' with lease_owner = worker_id and lease_until; when the
+ *   lease runs out (crashed or stuck worker) the events can be claimed again. Completing, retrying
+ *   and failing only touch events still leased by the caller, so a worker whose lease was taken
+ *   over cannot settle events another worker now holds.
+ * - PostgreSQL is the only coordinator: threads and synkro processes sharing one database claim
+ *   safely from the same table.
+ * - worker_id must be unique among live workers (e.g. "host:pid:thread"); it is stored, so it
+ *   must not be secret.
+ *
+ * Every function runs one short transaction on the caller's connection (autocommit for single
+ * statements), uses parameters only, and rolls back on every error path. Must not call CRMs,
+ * sleep, or decide retry policy beyond queue_backoff_ms. */
+#ifndef SYNKRO_DB_QUEUE_CLAIM_H
+#define SYNKRO_DB_QUEUE_CLAIM_H
+
+#include <libpq-fe.h>
+#include <stddef.h>
+#include <stdint.h>
+
+/* One claimed event. */
+struct claimed_event {
+    int64_t id;
+    char *kind;             /* create|update|delete|association|merge|restore|unknown */
+    int64_t occurred_at_ms; /* epoch ms; 0 when the CRM did not say */
+    int attempts;           /* failed tries so far (before this claim) */
+    char *payload_json;     /* the stored payload, as JSON text */
+};
+
+/* One claimed record and its events in order of occurrence (occurred_at, else received_at, then
+ * id). ids[i] == events[i].id, ready for queue_complete/queue_retry_later/queue_fail. */
+struct claimed_record {
+    char *source;
+    char *object_type;
+    char *record_id; /* NULL for an event without a record id: it is claimed alone */
+    size_t nevents;
+    int64_t *ids;
+    struct claimed_event *events;
+};
+
+/* Claims up to max_records records that have a due pending event (status 'pending',
+ * next_attempt_at <= now()) and no unexpired lease, oldest due first. Every unfinished event of a
+ * picked record is taken (pending ones, including any still waiting for their back-off, and
+ * processing ones whose lease ran out), so the record's events stay in order; they become
+ * 'processing' with lease_owner = worker_id and lease_until = now() + lease_ms.
+ * *out (caller frees with queue_claimed_free(*out, *n)) and *n receive the records; *n may be 0.
+ * 0 on success, -1 with err on failure (then nothing was claimed). */
+int queue_claim_records(PGconn *conn, const char *worker_id, int max_records, int lease_ms,
+                        struct claimed_record **out, size_t *n, char *err, size_t errlen);
+
+/* Frees what queue_claim_records returned. Accepts NULL. */
+void queue_claimed_free(struct claimed_record *records, size_t n);
+
+/* Marks the events done (finished_at = now()) when they are still 'processing' and leased by
+ * worker_id (an expired lease not yet taken over still counts). *changed (may be NULL) receives
+ * how many were; fewer than n means the others were taken over or released meanwhile.
+ * 0 on success, -1 with err on failure. */
+int queue_complete(PGconn *conn, const char *worker_id, const int64_t *ids, size_t n, long *changed,
+                   char *err, size_t errlen);
+
+/* Puts the events back to 'pending' with attempts + 1, next_attempt_at = now() + delay_ms and
+ * last_error = error, under the same lease condition as queue_complete. */
+int queue_retry_later(PGconn *conn, const char *worker_id, const int64_t *ids, size_t n,
+                      const char *error, long delay_ms, long *changed, char *err, size_t errlen);
+
+/* Why an event failed for good. */
+enum queue_error_category {
+    QUEUE_ERR_VALIDATION = 0,    /* the CRM refused a value */
+    QUEUE_ERR_DUPLICATE,         /* a unique value already exists in the CRM */
+    QUEUE_ERR_PERMISSION,        /* the integration user may not do this */
+    QUEUE_ERR_ASSOCIATION,       /* a related record or association type is missing or refused */
+    QUEUE_ERR_NOT_FOUND,         /* the record no longer exists */
+    QUEUE_ERR_CONVERSION,        /* a value could not be converted between the CRMs' types */
+    QUEUE_ERR_RETRIES_EXHAUSTED, /* transient errors until queue_backoff_ms gave up */
+    QUEUE_ERR_CATEGORY_COUNT
+};
+
+/* "validation", "duplicate", "permission", "association", "not_found", "conversion",
+ * "retries_exhausted" (the stored error_category); NULL when out of range. */
+const char *queue_error_category_name(enum queue_error_category category);
+
+/* Marks the events 'failed' with error_category, last_error = error (the CRM's message),
+ * attempts + 1 and finished_at = now(), under the same lease condition as queue_complete. */
+int queue_fail(PGconn *conn, const char *worker_id, const int64_t *ids, size_t n,
+               enum queue_error_category category, const char *error, long *changed, char *err,
+               size_t errlen);
+
+struct queue_backoff_policy {
+    long base_ms;     /* first ceiling; doubles per attempt */
+    long cap_ms;      /* largest ceiling */
+    int max_attempts; /* tries before giving up */
+};
+
+/* base 5 s, cap 2 h, 30 tries: up to 29 waits, about 19 h on average, at most about 39 h. */
+#define QUEUE_BACKOFF_DEFAULT_BASE_MS      5000L
+#define QUEUE_BACKOFF_DEFAULT_CAP_MS       7200000L
+#define QUEUE_BACKOFF_DEFAULT_MAX_ATTEMPTS 30
+
+/* The wait before the next try of an event that has failed `attempts` times before this failure
+ * (its attempts column, 0 on the first failure): a uniformly random delay ("full jitter") in
+ * [0, min(cap_ms, base_ms * 2^attempts)]. -1 when attempts + 1 >= max_attempts: the caller then
+ * fails the event (QUEUE_ERR_RETRIES_EXHAUSTED). policy NULL, or a field <= 0, means the default.
+ * Thread-safe. */
+long queue_backoff_ms(int attempts, const struct queue_backoff_policy *policy);
+
+/* Same, with the random draw given (any 64-bit value; the delay is draw mod (ceiling + 1)). */
+long queue_backoff_ms_draw(int attempts, const struct queue_backoff_policy *policy, uint64_t draw);
+
+/* Puts events whose lease ran out (status 'processing', lease_until < now()) back to 'pending',
+ * due now, with attempts + 1 and last_error naming the lease that expired. A record that a claim
+ * is taking over at this moment is left to that claim. *released (may be NULL) receives the
+ * count. 0 on success, -1 with err on failure. */
+int queue_release_expired(PGconn *conn, long *released, char *err, size_t errlen);
+
+/* Deletes 'done' events finished more than done_retention_s seconds ago and 'failed' ones
+ * finished more than failed_retention_s ago, at most `batch` rows per statement (each statement
+ * its own transaction, rows locked by others skipped) and at most max_batches statements per
+ * status and call. Pending, processing, held and unmapped events are never touched. *deleted (may
+ * be NULL) receives the count. 0 on success, -1 with err on failure (rows of earlier batches stay
+ * deleted). */
+int queue_prune(PGconn *conn, int batch, int max_batches, long done_retention_s,
+                long failed_retention_s, long *deleted, char *err, size_t errlen);
+
+#endif
