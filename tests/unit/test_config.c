@@ -176,7 +176,7 @@ static void test_defaults(void **state)
     assert_string_equal(cfg.listen, "127.0.0.1:8080");
     assert_string_equal(cfg.listen_host, "127.0.0.1");
     assert_int_equal(cfg.listen_port, 8080);
-    assert_int_equal(cfg.http_threads, 16);
+    assert_int_equal(cfg.http_threads, 64);
     assert_int_equal(cfg.http_max_connections, 1024);
     assert_int_equal(cfg.http_timeout_s, 30);
     assert_int_equal(cfg.max_body_bytes, 4194304);
@@ -595,7 +595,7 @@ static void test_bad_value_keeps_default(void **state)
     struct config cfg;
     char err[512];
     assert_int_equal(load(&cfg, vars, err, sizeof err), 3);
-    assert_int_equal(cfg.http_threads, 16);
+    assert_int_equal(cfg.http_threads, 64);
     assert_true(cfg.migrate_on_start);
     assert_string_equal(cfg.admin_token, "");
     config_free(&cfg);
