@@ -91,6 +91,8 @@ static PGconn *borrow(struct http_request *req, char *err, size_t errlen)
     return db_pool_acquire(req->app->pool, 2000, err, errlen);
 }
 
+static PGconn *begin_mapping_call(struct http_request *req, int64_t *id, int *rc);
+
 static int respond_mapping(struct http_request *req, PGconn *conn, int64_t id, unsigned status)
 {
     char err[256] = "";
@@ -303,15 +305,28 @@ int handle_mappings_create(struct http_request *req)
 int handle_mappings_get(struct http_request *req)
 {
     int64_t id;
-    if (parse_id(req->params[0], &id) < 0)
-        return http_respond_error(req, 400, "bad_id", "mapping id must be a positive integer");
+    int rc = 0;
+    PGconn *conn = begin_mapping_call(req, &id, &rc);
+    if (!conn)
+        return rc;
+    rc = respond_mapping(req, conn, id, 200);
+    db_pool_release(req->app->pool, conn, false);
+    return rc;
+}
+
+/* The {id} of the path and a borrowed connection; on failure it answers
+ * 400 or 503 itself, sets *rc and returns NULL. */
+static PGconn *begin_mapping_call(struct http_request *req, int64_t *id, int *rc)
+{
+    if (parse_id(req->params[0], id) < 0) {
+        *rc = http_respond_error(req, 400, "bad_id", "mapping id must be a positive integer");
+        return NULL;
+    }
     char err[256];
     PGconn *conn = borrow(req, err, sizeof err);
     if (!conn)
-        return http_respond_error(req, 503, "unavailable", err);
-    int rc = respond_mapping(req, conn, id, 200);
-    db_pool_release(req->app->pool, conn, false);
-    return rc;
+        *rc = http_respond_error(req, 503, "unavailable", err);
+    return conn;
 }
 
 /* Loads and parses the stored mapping id. NULL after answering. */
@@ -422,13 +437,11 @@ int handle_mappings_delete(struct http_request *req)
 int handle_mappings_validate(struct http_request *req)
 {
     int64_t id;
-    if (parse_id(req->params[0], &id) < 0)
-        return http_respond_error(req, 400, "bad_id", "mapping id must be a positive integer");
     char err[256], hs_type_id[128];
-    PGconn *conn = borrow(req, err, sizeof err);
-    if (!conn)
-        return http_respond_error(req, 503, "unavailable", err);
     int rc = 0;
+    PGconn *conn = begin_mapping_call(req, &id, &rc);
+    if (!conn)
+        return rc;
     struct mapping *m = load_stored(req, conn, id, &rc);
     if (m) {
         struct problem_list pl = PROBLEM_LIST_INIT;
@@ -470,14 +483,12 @@ static int64_t expected_version(const struct http_request *req)
 static int change_state(struct http_request *req, enum mapping_state target)
 {
     int64_t id;
-    if (parse_id(req->params[0], &id) < 0)
-        return http_respond_error(req, 400, "bad_id", "mapping id must be a positive integer");
     char err[256], actor[64], hs_type_id[128] = "";
     actor_of(req, actor, sizeof actor);
-    PGconn *conn = borrow(req, err, sizeof err);
-    if (!conn)
-        return http_respond_error(req, 503, "unavailable", err);
     int rc = 0;
+    PGconn *conn = begin_mapping_call(req, &id, &rc);
+    if (!conn)
+        return rc;
     struct mapping *m = load_stored(req, conn, id, &rc);
     if (!m) {
         db_pool_release(req->app->pool, conn, false);
@@ -536,12 +547,11 @@ int handle_mappings_pause(struct http_request *req)
 int handle_mappings_history(struct http_request *req)
 {
     int64_t id;
-    if (parse_id(req->params[0], &id) < 0)
-        return http_respond_error(req, 400, "bad_id", "mapping id must be a positive integer");
     char err[256];
-    PGconn *conn = borrow(req, err, sizeof err);
+    int rc = 0;
+    PGconn *conn = begin_mapping_call(req, &id, &rc);
     if (!conn)
-        return http_respond_error(req, 503, "unavailable", err);
+        return rc;
     json_object *h = mapping_store_history(conn, id, err, sizeof err);
     db_pool_release(req->app->pool, conn, !h);
     if (!h)
@@ -552,7 +562,7 @@ int handle_mappings_history(struct http_request *req)
     }
     json_object *body = json_object_new_object();
     json_object_object_add(body, "history", h);
-    int rc = http_respond_json(req, 200, body);
+    rc = http_respond_json(req, 200, body);
     json_object_put(body);
     return rc;
 }
@@ -778,13 +788,11 @@ static char *preview_soql(const struct mapping *m, const struct sf_object *sf,
 int handle_mappings_preview(struct http_request *req)
 {
     int64_t id;
-    if (parse_id(req->params[0], &id) < 0)
-        return http_respond_error(req, 400, "bad_id", "mapping id must be a positive integer");
     char err[512], hs_type_id[128];
-    PGconn *conn = borrow(req, err, sizeof err);
-    if (!conn)
-        return http_respond_error(req, 503, "unavailable", err);
     int rc = 0;
+    PGconn *conn = begin_mapping_call(req, &id, &rc);
+    if (!conn)
+        return rc;
     struct mapping *m = load_stored(req, conn, id, &rc);
     struct sf_object *sf = NULL;
     struct hs_object *hs = NULL;
