@@ -13,6 +13,8 @@
  * Must not: log, keep global mutable state, or put field values (customer data) into err. */
 #include "handlers/hubspot_events.h"
 
+#include "server/hexenc.h"
+
 #include <json-c/json.h>
 #include <openssl/evp.h>
 
@@ -586,7 +588,6 @@ static int hash_str(EVP_MD_CTX *ctx, const char *s)
 int hubspot_event_idempotency_key(const struct hubspot_event *e, char *out, size_t outlen)
 {
     static const char domain[] = "synkro.hubspot.event.v1";
-    static const char hex[] = "0123456789abcdef";
     unsigned char md[EVP_MAX_MD_SIZE];
     unsigned int mdlen = 0;
     EVP_MD_CTX *ctx;
@@ -609,10 +610,6 @@ int hubspot_event_idempotency_key(const struct hubspot_event *e, char *out, size
     if (!ok)
         return -1;
     memcpy(out, "hs:", 3);
-    for (unsigned int i = 0; i < mdlen; i++) {
-        out[3 + 2 * i] = hex[md[i] >> 4];
-        out[3 + 2 * i + 1] = hex[md[i] & 0x0f];
-    }
-    out[HUBSPOT_EVENT_KEY_SIZE - 1] = '\0';
+    hex_encode(md, mdlen, out + 3); /* mdlen == 32: NUL lands at HUBSPOT_EVENT_KEY_SIZE - 1 */
     return 0;
 }

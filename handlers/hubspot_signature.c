@@ -13,6 +13,8 @@
  * treat a present v3 header as absent. */
 #include "handlers/hubspot_signature.h"
 
+#include "server/hexenc.h"
+
 #include <openssl/core_names.h>
 #include <openssl/crypto.h>
 #include <openssl/evp.h>
@@ -38,8 +40,6 @@ static const bool uri_decodes[256] = {
     [':'] = true,  ['/'] = true, ['?'] = true, ['@'] = true, ['!'] = true, ['$'] = true,
     ['\''] = true, ['('] = true, [')'] = true, ['*'] = true, [','] = true, [';'] = true,
 };
-
-static const char hex_digits[] = "0123456789abcdef";
 
 static const char *const result_names[] = {
     [-HS_SIG_OK] = "ok",
@@ -193,15 +193,6 @@ static int hmac_sha256_parts(const char *key, const struct part *parts, size_t n
     EVP_MAC_CTX_free(ctx);
     EVP_MAC_free(mac);
     return ok ? 0 : -1;
-}
-
-static void hex_encode(const unsigned char *in, size_t len, char *out)
-{
-    for (size_t i = 0; i < len; i++) {
-        out[2 * i] = hex_digits[in[i] >> 4];
-        out[2 * i + 1] = hex_digits[in[i] & 0x0f];
-    }
-    out[2 * len] = '\0';
 }
 
 static bool body_ok(const void *body, size_t body_len)

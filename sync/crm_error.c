@@ -7,6 +7,8 @@
  * Must not: log, allocate inside struct crm_error, or keep state between calls. */
 #include "sync/crm_error.h"
 
+#include "sync/json_util.h"
+
 #include <stdarg.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -242,17 +244,6 @@ int crm_error_format(const struct crm_error *e, char *buf, size_t len)
 
 /* ---- JSON helpers ---- */
 
-static const char *jstr(json_object *obj, const char *key)
-{
-    json_object *v;
-    if (!obj || !json_object_is_type(obj, json_type_object) ||
-        !json_object_object_get_ex(obj, key, &v))
-        return NULL;
-    if (json_object_is_type(v, json_type_string))
-        return json_object_get_string(v);
-    return NULL;
-}
-
 static void add_field_list(struct crm_error *e, json_object *arr)
 {
     if (!arr)
@@ -294,8 +285,8 @@ static void add_embedded_validation(struct crm_error *e, const char *message)
     if (json_object_is_type(arr, json_type_array)) {
         for (size_t i = 0; i < json_object_array_length(arr); i++) {
             json_object *item = json_object_array_get_idx(arr, i);
-            crm_error_add_field(e, jstr(item, "name"));
-            const char *code = jstr(item, "error");
+            crm_error_add_field(e, json_member_string(item, "name"));
+            const char *code = json_member_string(item, "error");
             if (code && !e->sub_code[0])
                 copy_text(e->sub_code, sizeof e->sub_code, code);
         }
@@ -307,20 +298,21 @@ static void add_embedded_validation(struct crm_error *e, const char *message)
 
 static void hubspot_fill(struct crm_error *e, json_object *obj)
 {
-    const char *code = jstr(obj, "category");
+    const char *code = json_member_string(obj, "category");
     if (!code)
-        code = jstr(obj, "errorType");
+        code = json_member_string(obj, "errorType");
     if (!code)
-        code = jstr(obj, "error"); /* OAuth */
-    const char *sub = jstr(obj, "subCategory");
+        code = json_member_string(obj, "error"); /* OAuth */
+    const char *sub = json_member_string(obj, "subCategory");
     if (!sub)
-        sub = jstr(obj, "policyName");
-    const char *message = jstr(obj, "message");
+        sub = json_member_string(obj, "policyName");
+    const char *message = json_member_string(obj, "message");
     if (!message)
-        message = jstr(obj, "error_description");
+        message = json_member_string(obj, "error_description");
     copy_text(e->code, sizeof e->code, code);
     copy_text(e->message, sizeof e->message, message);
-    copy_text(e->correlation_id, sizeof e->correlation_id, jstr(obj, "correlationId"));
+    copy_text(e->correlation_id, sizeof e->correlation_id,
+              json_member_string(obj, "correlationId"));
     add_context_fields(e, obj);
     json_object *errors;
     if (json_object_object_get_ex(obj, "errors", &errors) &&
@@ -328,17 +320,17 @@ static void hubspot_fill(struct crm_error *e, json_object *obj)
         for (size_t i = 0; i < json_object_array_length(errors); i++) {
             json_object *item = json_object_array_get_idx(errors, i);
             add_context_fields(e, item);
-            const char *c = jstr(item, "code");
+            const char *c = json_member_string(item, "code");
             if (!sub && c)
                 sub = c;
             if (!e->message[0])
-                copy_text(e->message, sizeof e->message, jstr(item, "message"));
+                copy_text(e->message, sizeof e->message, json_member_string(item, "message"));
         }
     }
     copy_text(e->sub_code, sizeof e->sub_code, sub);
     if (!code && !sub) {
         /* {"status":"BAD_REFRESH_TOKEN"} style */
-        const char *st = jstr(obj, "status");
+        const char *st = json_member_string(obj, "status");
         if (st && strcmp(st, "error") != 0)
             copy_text(e->code, sizeof e->code, st);
     }
@@ -436,10 +428,10 @@ void crm_error_from_hubspot(struct crm_error *e, int status, const char *body, s
 
 static void salesforce_fill_one(struct crm_error *e, json_object *item, bool first)
 {
-    const char *code = jstr(item, "errorCode");
+    const char *code = json_member_string(item, "errorCode");
     if (!code)
-        code = jstr(item, "statusCode");
-    const char *message = jstr(item, "message");
+        code = json_member_string(item, "statusCode");
+    const char *message = json_member_string(item, "message");
     if (first) {
         copy_text(e->code, sizeof e->code, code);
         copy_text(e->message, sizeof e->message, message);
@@ -470,9 +462,9 @@ static void salesforce_fill(struct crm_error *e, int status, json_object *obj)
                      "%zu records match the external id; none was changed", urls);
         }
     } else if (json_object_is_type(obj, json_type_object)) {
-        if (jstr(obj, "error")) { /* OAuth */
-            copy_text(e->code, sizeof e->code, jstr(obj, "error"));
-            copy_text(e->message, sizeof e->message, jstr(obj, "error_description"));
+        if (json_member_string(obj, "error")) { /* OAuth */
+            copy_text(e->code, sizeof e->code, json_member_string(obj, "error"));
+            copy_text(e->message, sizeof e->message, json_member_string(obj, "error_description"));
         } else {
             salesforce_fill_one(e, obj, true);
         }

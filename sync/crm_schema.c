@@ -11,6 +11,8 @@
  * Must not: log, touch the network or the database, or keep global mutable state. */
 #include "sync/crm_schema.h"
 
+#include "sync/json_util.h"
+
 #include <errno.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -160,16 +162,6 @@ static void fail(struct reader *r, const char *fmt, ...)
     va_end(ap);
 }
 
-/* The member, or NULL when absent or JSON null. */
-static json_object *member(json_object *obj, const char *key)
-{
-    json_object *v = NULL;
-
-    if (!json_object_object_get_ex(obj, key, &v))
-        return NULL;
-    return v;
-}
-
 static char *dup_or_fail(struct reader *r, const char *s)
 {
     char *d = strdup(s);
@@ -184,7 +176,7 @@ static char *dup_or_fail(struct reader *r, const char *s)
 static void read_string(struct reader *r, json_object *obj, const char *key, bool required,
                         const char *what, char **out)
 {
-    json_object *v = member(obj, key);
+    json_object *v = json_member(obj, key);
 
     *out = NULL;
     if (r->failed)
@@ -207,7 +199,7 @@ static void read_string(struct reader *r, json_object *obj, const char *key, boo
 
 static bool read_bool(struct reader *r, json_object *obj, const char *key, const char *what)
 {
-    json_object *v = member(obj, key);
+    json_object *v = json_member(obj, key);
 
     if (r->failed || v == NULL)
         return false;
@@ -245,7 +237,7 @@ static int parse_int64(json_object *v, int64_t *out)
 
 static int64_t read_int(struct reader *r, json_object *obj, const char *key, const char *what)
 {
-    json_object *v = member(obj, key);
+    json_object *v = json_member(obj, key);
     int64_t n = 0;
 
     if (r->failed || v == NULL)
@@ -261,7 +253,7 @@ static int64_t read_int(struct reader *r, json_object *obj, const char *key, con
 static json_object *read_array(struct reader *r, json_object *obj, const char *key, bool required,
                                const char *what)
 {
-    json_object *v = member(obj, key);
+    json_object *v = json_member(obj, key);
 
     if (r->failed)
         return NULL;
@@ -343,7 +335,7 @@ static void sf_read_picklist(struct reader *r, json_object *fd, struct sf_field 
         if (!r->failed && pv->label == NULL)
             pv->label = dup_or_fail(r, pv->value);
         /* describe always sends "active"; a value without it is taken as active */
-        pv->active = member(pd, "active") == NULL || read_bool(r, pd, "active", pwhat);
+        pv->active = json_member(pd, "active") == NULL || read_bool(r, pd, "active", pwhat);
     }
 }
 
@@ -371,7 +363,7 @@ static void sf_read_references(struct reader *r, json_object *fd, struct sf_fiel
 static void sf_read_field(struct reader *r, json_object *fd, size_t index, struct sf_field *f)
 {
     char what[160];
-    json_object *nv = member(fd, "name");
+    json_object *nv = json_member(fd, "name");
 
     if (nv != NULL && json_object_is_type(nv, json_type_string) &&
         json_object_get_string_len(nv) > 0)
@@ -564,7 +556,7 @@ static void hs_read_property(struct reader *r, json_object *pd, size_t index,
                              struct hs_object_property *p)
 {
     char what[160];
-    json_object *nv = member(pd, "name");
+    json_object *nv = json_member(pd, "name");
     json_object *mm;
 
     if (nv != NULL && json_object_is_type(nv, json_type_string) &&
@@ -590,7 +582,7 @@ static void hs_read_property(struct reader *r, json_object *pd, size_t index,
     p->field_type = hs_field_type_from_name(p->field_type_name);
     p->has_unique_value = read_bool(r, pd, "hasUniqueValue", what);
     p->calculated = read_bool(r, pd, "calculated", what);
-    mm = member(pd, "modificationMetadata");
+    mm = json_member(pd, "modificationMetadata");
     if (mm != NULL && !json_object_is_type(mm, json_type_object))
         fail(r, "%s: \"modificationMetadata\" must be an object", what);
     else if (mm != NULL)
@@ -618,7 +610,7 @@ static void hs_read_associations(struct reader *r, json_object *schema, struct h
             break;
         }
         obj->n_associations = i + 1;
-        idv = member(ad, "id");
+        idv = json_member(ad, "id");
         if (idv == NULL || parse_int64(idv, &a->id) < 0) {
             fail(r, "%s needs a numeric \"id\"", what);
             break;
@@ -675,7 +667,7 @@ struct hs_object *hs_object_from_schema(json_object *schema, char *err, size_t e
     read_string(&r, schema, "id", false, what, &obj->id);
     read_string(&r, schema, "fullyQualifiedName", false, what, &obj->fully_qualified_name);
     read_string(&r, schema, "primaryDisplayProperty", false, what, &obj->primary_display_property);
-    labels = member(schema, "labels");
+    labels = json_member(schema, "labels");
     if (!r.failed && labels != NULL && !json_object_is_type(labels, json_type_object))
         fail(&r, "the HubSpot schema: \"labels\" must be an object");
     if (!r.failed && labels != NULL) {

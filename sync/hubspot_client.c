@@ -11,6 +11,7 @@
 
 #include "server/config.h"
 #include "server/strbuf.h"
+#include "sync/json_util.h"
 #include "sync/rate_limit.h"
 #include "sync/token_store.h"
 
@@ -47,42 +48,6 @@ static void wipe_free(char *s)
         OPENSSL_cleanse(s, strlen(s));
         free(s);
     }
-}
-
-static char *trim_slash_dup(const char *s)
-{
-    char *d = strdup(s);
-    if (!d)
-        return NULL;
-    size_t n = strlen(d);
-    while (n && d[n - 1] == '/')
-        d[--n] = '\0';
-    return d;
-}
-
-static json_object *jget(json_object *o, const char *key)
-{
-    json_object *v = NULL;
-    if (o && json_object_is_type(o, json_type_object) && json_object_object_get_ex(o, key, &v))
-        return v;
-    return NULL;
-}
-
-/* A string or number member as text (numbers as decimal), or NULL. */
-static const char *jtext(json_object *o, const char *key)
-{
-    json_object *v = jget(o, key);
-    if (!v)
-        return NULL;
-    if (json_object_is_type(v, json_type_string) || json_object_is_type(v, json_type_int))
-        return json_object_get_string(v);
-    return NULL;
-}
-
-static bool jbool(json_object *o, const char *key)
-{
-    json_object *v = jget(o, key);
-    return v && json_object_is_type(v, json_type_boolean) && json_object_get_boolean(v);
 }
 
 static void set_op(struct crm_error *err, const char *op)
@@ -133,8 +98,8 @@ static int hs_refresh(void *ud, void *call_ctx, struct token_value *out, struct 
         int prc = crm_http_perform(h, &req, &resp, err);
         if (prc == 0 && resp.status >= 200 && resp.status < 300) {
             json_object *doc = json_tokener_parse(resp.body);
-            const char *at = jtext(doc, "access_token");
-            json_object *ei = jget(doc, "expires_in");
+            const char *at = json_member_text(doc, "access_token");
+            json_object *ei = json_member(doc, "expires_in");
             if (at && *at) {
                 out->access_token = strdup(at);
                 long long secs = ei ? json_object_get_int64(ei) : 0;
@@ -366,7 +331,7 @@ struct hubspot_client *hubspot_client_create(const struct hubspot_client_options
         snprintf(err, errlen, "HubSpot client: out of memory");
         return NULL;
     }
-    hc->api_base = trim_slash_dup(o->api_base);
+    hc->api_base = str_dup_trim_slash(o->api_base);
     hc->objects_prefix = strdup(o->objects_prefix ? o->objects_prefix : "/crm/v3/objects");
     hc->schemas_prefix =
         strdup(o->schemas_prefix ? o->schemas_prefix : "/crm-object-schemas/v3/schemas");
@@ -588,19 +553,19 @@ static json_object *chunk_body(const struct batch_ctx *b, size_t from, size_t to
 /* The key a result answers: its objectWriteTraceId, id, or idProperty value. */
 static bool result_answers(const struct batch_ctx *b, json_object *res, size_t i)
 {
-    const char *trace = jtext(res, "objectWriteTraceId");
+    const char *trace = json_member_text(res, "objectWriteTraceId");
     if (b->trace && trace)
         return strcmp(trace, b->trace[i]) == 0;
     const char *key = input_key(b, i);
     if (!key)
         return false;
     if (b->id_property) {
-        const char *v = jtext(jget(res, "properties"), b->id_property);
+        const char *v = json_member_text(json_member(res, "properties"), b->id_property);
         return v && strcmp(v, key) == 0;
     }
     if (b->kind == B_CREATE)
         return false;
-    const char *id = jtext(res, "id");
+    const char *id = json_member_text(res, "id");
     return id && strcmp(id, key) == 0;
 }
 
@@ -622,18 +587,18 @@ static bool list_has(json_object *arr, const char *s)
 
 static bool error_names(const struct batch_ctx *b, json_object *e, size_t i)
 {
-    json_object *ctx = jget(e, "context");
-    if (b->trace && list_has(jget(ctx, "objectWriteTraceId"), b->trace[i]))
+    json_object *ctx = json_member(e, "context");
+    if (b->trace && list_has(json_member(ctx, "objectWriteTraceId"), b->trace[i]))
         return true;
-    return list_has(jget(ctx, "ids"), input_key(b, i));
+    return list_has(json_member(ctx, "ids"), input_key(b, i));
 }
 
 /* Distributes one chunk's answer over its inputs. */
 static void chunk_results(const struct batch_ctx *b, size_t from, size_t to, int status,
                           json_object *doc, struct crm_batch_result *out, struct crm_error *err)
 {
-    json_object *results = jget(doc, "results");
-    json_object *errors = jget(doc, "errors");
+    json_object *results = json_member(doc, "results");
+    json_object *errors = json_member(doc, "errors");
     size_t nres = results && json_object_is_type(results, json_type_array)
                       ? json_object_array_length(results)
                       : 0;
@@ -647,9 +612,9 @@ static void chunk_results(const struct batch_ctx *b, size_t from, size_t to, int
             if (out->items[i].ok || !result_answers(b, res, i))
                 continue;
             any_named = true;
-            const char *id = jtext(res, "id");
+            const char *id = json_member_text(res, "id");
             crm_batch_item_succeed(out, i, id ? strdup(id) : NULL, json_object_get(res),
-                                   jbool(res, "new"));
+                                   json_member_bool(res, "new"));
             if (b->kind != B_READ)
                 break; /* one write result answers one input */
         }
@@ -658,9 +623,9 @@ static void chunk_results(const struct batch_ctx *b, size_t from, size_t to, int
     if (!any_named && nerr == 0 && nres == to - from) {
         for (size_t i = from; i < to; i++) {
             json_object *res = json_object_array_get_idx(results, i - from);
-            const char *id = jtext(res, "id");
+            const char *id = json_member_text(res, "id");
             crm_batch_item_succeed(out, i, id ? strdup(id) : NULL, json_object_get(res),
-                                   jbool(res, "new"));
+                                   json_member_bool(res, "new"));
         }
     }
     struct crm_error first;
@@ -927,18 +892,19 @@ int hubspot_search(struct hubspot_client *hc, struct crm_http *h, const char *ob
     json_object_put(body);
     if (rc < 0)
         return -1;
-    json_object *results = jget(c.json, "results");
+    json_object *results = json_member(c.json, "results");
     if (!results || !json_object_is_type(results, json_type_array)) {
         json_object_put(c.json);
         crm_error_set(err, CRM_HUBSPOT, CRM_ERR_PERMANENT, c.status, "invalid_answer",
                       "the search answer has no results array");
         return -1;
     }
-    json_object *total = jget(c.json, "total");
+    json_object *total = json_member(c.json, "total");
     out->total =
         total ? json_object_get_int64(total) : (long long)json_object_array_length(results);
     out->results = json_object_get(results);
-    const char *after = jtext(jget(jget(c.json, "paging"), "next"), "after");
+    const char *after =
+        json_member_text(json_member(json_member(c.json, "paging"), "next"), "after");
     out->next_after = after ? strdup(after) : NULL;
     json_object_put(c.json);
     if (after && !out->next_after) {
@@ -1005,7 +971,7 @@ int hubspot_schema_list(struct hubspot_client *hc, struct crm_http *h, struct hs
     free(url);
     if (rc < 0)
         return -1;
-    json_object *results = jget(c.json, "results");
+    json_object *results = json_member(c.json, "results");
     if (!results || !json_object_is_type(results, json_type_array)) {
         json_object_put(c.json);
         crm_error_set(err, CRM_HUBSPOT, CRM_ERR_PERMANENT, c.status, "invalid_answer",
@@ -1059,9 +1025,9 @@ static json_object *id_obj(const char *id)
 
 static const char *result_side_id(json_object *res, const char *side, const char *flat)
 {
-    const char *id = jtext(res, flat);
+    const char *id = json_member_text(res, flat);
     if (!id)
-        id = jtext(jget(res, side), "id");
+        id = json_member_text(json_member(res, side), "id");
     return id;
 }
 
@@ -1119,8 +1085,8 @@ static int assoc_write(struct hubspot_client *hc, struct crm_http *h, const char
             }
             continue;
         }
-        json_object *results = jget(c.json, "results");
-        json_object *errors = jget(c.json, "errors");
+        json_object *results = json_member(c.json, "results");
+        json_object *errors = json_member(c.json, "errors");
         size_t nres = results && json_object_is_type(results, json_type_array)
                           ? json_object_array_length(results)
                           : 0;
@@ -1277,10 +1243,10 @@ static int links_add(struct hubspot_assoc_links *l, size_t *cap, const char *fro
     k->from_id = strdup(from);
     k->to_id = strdup(to);
     snprintf(k->category, sizeof k->category, "%s",
-             jtext(type, "category") ? jtext(type, "category") : "");
-    json_object *tid = jget(type, "typeId");
+             json_member_text(type, "category") ? json_member_text(type, "category") : "");
+    json_object *tid = json_member(type, "typeId");
     k->type_id = tid ? json_object_get_int64(tid) : 0;
-    const char *label = jtext(type, "label");
+    const char *label = json_member_text(type, "label");
     k->label = label ? strdup(label) : NULL;
     if (!k->from_id || !k->to_id) {
         free(k->from_id);
@@ -1294,8 +1260,8 @@ static int links_add(struct hubspot_assoc_links *l, size_t *cap, const char *fro
 
 static bool no_associations_error(json_object *e)
 {
-    const char *cat = jtext(e, "category");
-    const char *sub = jtext(e, "subCategory");
+    const char *cat = json_member_text(e, "category");
+    const char *sub = json_member_text(e, "subCategory");
     return (sub && strstr(sub, "NO_ASSOCIATIONS_FOUND")) ||
            (cat && strcmp(cat, "OBJECT_NOT_FOUND") == 0);
 }
@@ -1331,21 +1297,21 @@ int hubspot_assoc_batch_read(struct hubspot_client *hc, struct crm_http *h, cons
             break;
         }
         err->attempts = attempts;
-        json_object *results = jget(c.json, "results");
+        json_object *results = json_member(c.json, "results");
         size_t nres = results && json_object_is_type(results, json_type_array)
                           ? json_object_array_length(results)
                           : 0;
         for (size_t r = 0; r < nres && rc == 0; r++) {
             json_object *res = json_object_array_get_idx(results, r);
-            const char *fid = jtext(jget(res, "from"), "id");
-            json_object *tos = jget(res, "to");
+            const char *fid = json_member_text(json_member(res, "from"), "id");
+            json_object *tos = json_member(res, "to");
             size_t nt = tos && json_object_is_type(tos, json_type_array)
                             ? json_object_array_length(tos)
                             : 0;
             for (size_t t = 0; t < nt && fid && rc == 0; t++) {
                 json_object *tobj = json_object_array_get_idx(tos, t);
-                const char *tid = jtext(tobj, "toObjectId");
-                json_object *types = jget(tobj, "associationTypes");
+                const char *tid = json_member_text(tobj, "toObjectId");
+                json_object *types = json_member(tobj, "associationTypes");
                 size_t nty = types && json_object_is_type(types, json_type_array)
                                  ? json_object_array_length(types)
                                  : 0;
@@ -1356,7 +1322,7 @@ int hubspot_assoc_batch_read(struct hubspot_client *hc, struct crm_http *h, cons
                     }
             }
         }
-        json_object *errors = jget(c.json, "errors");
+        json_object *errors = json_member(c.json, "errors");
         size_t nerr = errors && json_object_is_type(errors, json_type_array)
                           ? json_object_array_length(errors)
                           : 0;
@@ -1396,7 +1362,7 @@ int hubspot_assoc_labels(struct hubspot_client *hc, struct crm_http *h, const ch
     free(url);
     if (rc < 0)
         return -1;
-    json_object *results = jget(c.json, "results");
+    json_object *results = json_member(c.json, "results");
     size_t len = results && json_object_is_type(results, json_type_array)
                      ? json_object_array_length(results)
                      : 0;
@@ -1414,10 +1380,10 @@ int hubspot_assoc_labels(struct hubspot_client *hc, struct crm_http *h, const ch
     for (size_t i = 0; i < len; i++) {
         json_object *o = json_object_array_get_idx(results, i);
         snprintf(labels[i].category, sizeof labels[i].category, "%s",
-                 jtext(o, "category") ? jtext(o, "category") : "");
-        json_object *tid = jget(o, "typeId");
+                 json_member_text(o, "category") ? json_member_text(o, "category") : "");
+        json_object *tid = json_member(o, "typeId");
         labels[i].type_id = tid ? json_object_get_int64(tid) : 0;
-        const char *label = jtext(o, "label");
+        const char *label = json_member_text(o, "label");
         labels[i].label = label ? strdup(label) : NULL;
     }
     json_object_put(c.json);

@@ -14,6 +14,7 @@
 #include "server/log.h"
 #include "server/metrics.h"
 #include "server/strbuf.h"
+#include "sync/json_util.h"
 #include "sync/rate_limit.h"
 
 #include <openssl/bio.h>
@@ -78,39 +79,6 @@ static void wipe_free(char *s)
 static char *dup_or_null(const char *s)
 {
     return s && *s ? strdup(s) : NULL;
-}
-
-static char *trim_slash_dup(const char *s)
-{
-    char *d = strdup(s);
-    if (!d)
-        return NULL;
-    size_t n = strlen(d);
-    while (n && d[n - 1] == '/')
-        d[--n] = '\0';
-    return d;
-}
-
-static json_object *jget(json_object *o, const char *key)
-{
-    json_object *v = NULL;
-    if (o && json_object_is_type(o, json_type_object) && json_object_object_get_ex(o, key, &v))
-        return v;
-    return NULL;
-}
-
-static const char *jtext(json_object *o, const char *key)
-{
-    json_object *v = jget(o, key);
-    if (v && (json_object_is_type(v, json_type_string) || json_object_is_type(v, json_type_int)))
-        return json_object_get_string(v);
-    return NULL;
-}
-
-static bool jbool(json_object *o, const char *key)
-{
-    json_object *v = jget(o, key);
-    return v && json_object_is_type(v, json_type_boolean) && json_object_get_boolean(v);
 }
 
 static void set_op(struct crm_error *err, const char *op)
@@ -371,18 +339,18 @@ static int sf_refresh(void *ud, void *call_ctx, struct token_value *out, struct 
         bool done = false;
         if (prc == 0 && resp.status >= 200 && resp.status < 300) {
             json_object *doc = json_tokener_parse(resp.body);
-            const char *at = jtext(doc, "access_token");
-            const char *iu = jtext(doc, "instance_url");
+            const char *at = json_member_text(doc, "access_token");
+            const char *iu = json_member_text(doc, "instance_url");
             if (at && *at && iu && *iu) {
                 out->access_token = strdup(at);
-                out->instance_url = trim_slash_dup(iu);
+                out->instance_url = str_dup_trim_slash(iu);
                 out->expires_at_ms = 0; /* Salesforce tells no expiry: a 401 says it */
                 if (!out->access_token || !out->instance_url) {
                     token_value_clear(out);
                     oom(err);
                 } else {
                     if (!jwt)
-                        refresh_token_rotate(sc, jtext(doc, "refresh_token"));
+                        refresh_token_rotate(sc, json_member_text(doc, "refresh_token"));
                     rc = 0;
                 }
             } else {
@@ -641,7 +609,7 @@ struct salesforce_client *salesforce_client_create(const struct salesforce_clien
     if (have_static) {
         sc->static_token = strdup(o->access_token);
         sc->tokens = token_cache_create(CRM_SALESFORCE, 0, 60000, NULL, sc);
-        char *iu = trim_slash_dup(o->instance_url);
+        char *iu = str_dup_trim_slash(o->instance_url);
         ok = ok && sc->static_token && sc->tokens && iu &&
              token_cache_set(sc->tokens, sc->static_token, iu, 0) == 0;
         free(iu);
@@ -652,13 +620,13 @@ struct salesforce_client *salesforce_client_create(const struct salesforce_clien
         }
         return sc;
     }
-    sc->login_url = trim_slash_dup(o->login_url);
+    sc->login_url = str_dup_trim_slash(o->login_url);
     sc->client_id = strdup(o->client_id);
     sc->client_secret = dup_or_null(o->client_secret);
     sc->refresh_token = dup_or_null(o->refresh_token);
     sc->username = dup_or_null(o->username);
     sc->jwt_audience =
-        trim_slash_dup(o->jwt_audience && *o->jwt_audience ? o->jwt_audience : o->login_url);
+        str_dup_trim_slash(o->jwt_audience && *o->jwt_audience ? o->jwt_audience : o->login_url);
     if (sc->login_url) {
         size_t l = strlen(sc->login_url) + 32;
         sc->token_url = malloc(l);
@@ -907,13 +875,13 @@ int salesforce_record_get(struct salesforce_client *sc, struct crm_http *h, cons
 /* A result {"id","success","errors"}: 0 with the id, or -1 with err from its errors. */
 static int save_result(json_object *res, int status, char **id_out, struct crm_error *err)
 {
-    json_object *success = jget(res, "success");
+    json_object *success = json_member(res, "success");
     if (success && !json_object_get_boolean(success)) {
-        crm_error_from_salesforce_json(err, status, jget(res, "errors"));
+        crm_error_from_salesforce_json(err, status, json_member(res, "errors"));
         return -1;
     }
     if (id_out) {
-        const char *id = jtext(res, "id");
+        const char *id = json_member_text(res, "id");
         *id_out = id ? strdup(id) : NULL;
     }
     return 0;
@@ -1018,7 +986,7 @@ int salesforce_record_upsert(struct salesforce_client *sc, struct crm_http *h, c
         if (c.json)
             rc = save_result(c.json, c.status, id_out, err);
         if (created)
-            *created = c.status == 201 || jbool(c.json, "created");
+            *created = c.status == 201 || json_member_bool(c.json, "created");
     }
     json_object_put(c.json);
     return rc;
@@ -1151,14 +1119,15 @@ static int run_collection(struct salesforce_client *sc, struct crm_http *h, enum
                 crm_batch_item_fail(out, i, &ie);
                 continue;
             }
-            if (jbool(res, "success")) {
-                const char *id = jtext(res, "id");
-                crm_batch_item_succeed(out, i, id ? strdup(id) : NULL, NULL, jbool(res, "created"));
+            if (json_member_bool(res, "success")) {
+                const char *id = json_member_text(res, "id");
+                crm_batch_item_succeed(out, i, id ? strdup(id) : NULL, NULL,
+                                       json_member_bool(res, "created"));
             } else {
-                crm_error_from_salesforce_json(&ie, c.status, jget(res, "errors"));
+                crm_error_from_salesforce_json(&ie, c.status, json_member(res, "errors"));
                 ie.attempts = cerr.attempts;
                 crm_batch_item_fail(out, i, &ie);
-                const char *id = jtext(res, "id");
+                const char *id = json_member_text(res, "id");
                 if (id && !out->items[i].id)
                     out->items[i].id = strdup(id);
             }
@@ -1225,8 +1194,8 @@ static int query_page(struct salesforce_client *sc, struct crm_http *h, const ch
     struct sf_call c = {.operation = op, .method = "GET", .path = path};
     if (sf_call(sc, h, &c, err) < 0)
         return -1;
-    json_object *records = jget(c.json, "records");
-    json_object *total = jget(c.json, "totalSize");
+    json_object *records = json_member(c.json, "records");
+    json_object *total = json_member(c.json, "totalSize");
     if (!total) {
         json_object_put(c.json);
         crm_error_set(err, CRM_SALESFORCE, CRM_ERR_PERMANENT, c.status, "invalid_answer",
@@ -1234,9 +1203,9 @@ static int query_page(struct salesforce_client *sc, struct crm_http *h, const ch
         return -1;
     }
     out->total_size = json_object_get_int64(total);
-    json_object *done = jget(c.json, "done");
+    json_object *done = json_member(c.json, "done");
     out->done = !done || json_object_get_boolean(done);
-    const char *next = jtext(c.json, "nextRecordsUrl");
+    const char *next = json_member_text(c.json, "nextRecordsUrl");
     out->next_records_url = next && !out->done ? strdup(next) : NULL;
     out->records = records && json_object_is_type(records, json_type_array)
                        ? json_object_get(records)
@@ -1345,7 +1314,7 @@ int salesforce_get_updated(struct salesforce_client *sc, struct crm_http *h, con
     free(path);
     if (rc < 0)
         return -1;
-    json_object *ids = jget(c.json, "ids");
+    json_object *ids = json_member(c.json, "ids");
     if (!ids || !json_object_is_type(ids, json_type_array)) {
         json_object_put(c.json);
         crm_error_set(err, CRM_SALESFORCE, CRM_ERR_PERMANENT, c.status, "invalid_answer",
@@ -1364,7 +1333,7 @@ int salesforce_get_updated(struct salesforce_client *sc, struct crm_http *h, con
             out->n++;
     }
     copy_field(out->latest_date_covered, sizeof out->latest_date_covered,
-               jtext(c.json, "latestDateCovered"));
+               json_member_text(c.json, "latestDateCovered"));
     json_object_put(c.json);
     return 0;
 }
@@ -1383,7 +1352,7 @@ int salesforce_get_deleted(struct salesforce_client *sc, struct crm_http *h, con
     free(path);
     if (rc < 0)
         return -1;
-    json_object *recs = jget(c.json, "deletedRecords");
+    json_object *recs = json_member(c.json, "deletedRecords");
     if (!recs || !json_object_is_type(recs, json_type_array)) {
         json_object_put(c.json);
         crm_error_set(err, CRM_SALESFORCE, CRM_ERR_PERMANENT, c.status, "invalid_answer",
@@ -1398,17 +1367,17 @@ int salesforce_get_deleted(struct salesforce_client *sc, struct crm_http *h, con
     }
     for (size_t i = 0; i < n; i++) {
         json_object *r = json_object_array_get_idx(recs, i);
-        const char *id = jtext(r, "id");
+        const char *id = json_member_text(r, "id");
         if (!id || !(out->records[out->n].id = strdup(id)))
             continue;
         copy_field(out->records[out->n].deleted_date, sizeof out->records[0].deleted_date,
-                   jtext(r, "deletedDate"));
+                   json_member_text(r, "deletedDate"));
         out->n++;
     }
     copy_field(out->earliest_date_available, sizeof out->earliest_date_available,
-               jtext(c.json, "earliestDateAvailable"));
+               json_member_text(c.json, "earliestDateAvailable"));
     copy_field(out->latest_date_covered, sizeof out->latest_date_covered,
-               jtext(c.json, "latestDateCovered"));
+               json_member_text(c.json, "latestDateCovered"));
     json_object_put(c.json);
     return 0;
 }
@@ -1423,7 +1392,7 @@ int salesforce_describe_global(struct salesforce_client *sc, struct crm_http *h,
     struct sf_call c = {.operation = "describe_global", .method = "GET", .path = "sobjects"};
     if (sf_call(sc, h, &c, err) < 0)
         return -1;
-    json_object *list = jget(c.json, "sobjects");
+    json_object *list = json_member(c.json, "sobjects");
     if (!list || !json_object_is_type(list, json_type_array)) {
         json_object_put(c.json);
         crm_error_set(err, CRM_SALESFORCE, CRM_ERR_PERMANENT, c.status, "invalid_answer",

@@ -6,6 +6,7 @@
  * Must not: log, or copy a token or key into err. */
 #include "sync/token_store.h"
 
+#include "server/hexenc.h"
 #include "sync/rate_limit.h"
 
 #include <openssl/crypto.h>
@@ -103,16 +104,6 @@ struct token_store {
     char key_id[33]; /* hex of an HKDF output under another label: names the key, reveals nothing */
 };
 
-static void to_hex(const unsigned char *in, size_t n, char *out)
-{
-    static const char hex[] = "0123456789abcdef";
-    for (size_t i = 0; i < n; i++) {
-        out[2 * i] = hex[in[i] >> 4];
-        out[2 * i + 1] = hex[in[i] & 15];
-    }
-    out[2 * n] = '\0';
-}
-
 struct token_store *token_store_create(struct db_pool *pool, const char *secret_key, char *err,
                                        size_t errlen)
 {
@@ -139,7 +130,7 @@ struct token_store *token_store_create(struct db_pool *pool, const char *secret_
         snprintf(err, errlen, "token store: key derivation failed");
         return NULL;
     }
-    to_hex(id, sizeof id, ts->key_id);
+    hex_encode(id, sizeof id, ts->key_id);
     ts->pool = pool;
     return ts;
 }
@@ -172,7 +163,7 @@ static char *bytea_hex(const unsigned char *b, size_t n)
         return NULL;
     s[0] = '\\';
     s[1] = 'x';
-    to_hex(b, n, s + 2);
+    hex_encode(b, n, s + 2);
     return s;
 }
 
