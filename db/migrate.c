@@ -7,6 +7,7 @@
 #include "db/migrate.h"
 
 #include "db/pool.h"
+#include "server/hexenc.h"
 #include "server/strbuf.h"
 
 #include <ctype.h>
@@ -31,12 +32,7 @@ void migration_checksum(const char *text, char out[65])
     unsigned char md[EVP_MAX_MD_SIZE];
     unsigned int mdlen = 0;
     EVP_Digest(text, strlen(text), md, &mdlen, EVP_sha256(), NULL);
-    static const char hex[] = "0123456789abcdef";
-    for (unsigned i = 0; i < mdlen && i < 32; i++) {
-        out[2 * i] = hex[md[i] >> 4];
-        out[2 * i + 1] = hex[md[i] & 15];
-    }
-    out[64] = '\0';
+    hex_encode(md, mdlen < 32 ? mdlen : 32, out);
 }
 
 /* Parses the leading version number of NNNN_name.sql; -1 when malformed. */

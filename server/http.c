@@ -7,6 +7,7 @@
  * those live in the route table and handlers/. */
 #include "server/http.h"
 
+#include "server/hexenc.h"
 #include "server/log.h"
 #include "server/metrics.h"
 #include "server/routes.h"
@@ -165,12 +166,7 @@ static void request_id_init(struct http_request *req)
         memcpy(rnd, &t, sizeof t);
         memset(rnd + sizeof t, 0, sizeof rnd - sizeof t);
     }
-    static const char hex[] = "0123456789abcdef";
-    for (size_t i = 0; i < sizeof rnd; i++) {
-        req->request_id[2 * i] = hex[rnd[i] >> 4];
-        req->request_id[2 * i + 1] = hex[rnd[i] & 15];
-    }
-    req->request_id[2 * sizeof rnd] = '\0';
+    hex_encode(rnd, sizeof rnd, req->request_id);
 }
 
 static void *on_uri(void *cls, const char *uri, struct MHD_Connection *conn)

@@ -1,8 +1,9 @@
-/* secret.c: constant-time secret comparison. Must not log or copy secrets. */
+/* secret.c: constant-time secret comparison and wipe-on-free. Must not log or copy secrets. */
 #include "server/secret.h"
 
 #include <openssl/crypto.h>
 #include <openssl/evp.h>
+#include <stdlib.h>
 #include <string.h>
 
 bool secret_equal(const char *given, const char *expected)
@@ -18,4 +19,12 @@ bool secret_equal(const char *given, const char *expected)
     OPENSSL_cleanse(a, sizeof a);
     OPENSSL_cleanse(b, sizeof b);
     return eq;
+}
+
+void secret_wipe_free(char *s)
+{
+    if (!s)
+        return;
+    OPENSSL_cleanse(s, strlen(s));
+    free(s);
 }

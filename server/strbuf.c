@@ -2,6 +2,8 @@
  * metrics text. Doubling growth; every append keeps a trailing NUL. */
 #include "server/strbuf.h"
 
+#include "server/hexenc.h"
+
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -84,7 +86,6 @@ int strbuf_printf(struct strbuf *sb, const char *fmt, ...)
 
 int strbuf_json_escape(struct strbuf *sb, const char *s, size_t len)
 {
-    static const char hex[] = "0123456789abcdef";
     size_t start = 0;
     for (size_t i = 0; i < len; i++) {
         unsigned char c = (unsigned char)s[i];
@@ -108,13 +109,8 @@ int strbuf_json_escape(struct strbuf *sb, const char *s, size_t len)
             break;
         default:
             if (c < 0x20 || c == 0x7f) {
-                ubuf[0] = '\\';
-                ubuf[1] = 'u';
-                ubuf[2] = '0';
-                ubuf[3] = '0';
-                ubuf[4] = hex[c >> 4];
-                ubuf[5] = hex[c & 15];
-                ubuf[6] = '\0';
+                memcpy(ubuf, "\\u00", 4);
+                hex_encode(&c, 1, ubuf + 4);
                 esc = ubuf;
             }
         }

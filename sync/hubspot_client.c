@@ -10,6 +10,7 @@
 #include "sync/hubspot_client.h"
 
 #include "server/config.h"
+#include "server/secret.h"
 #include "server/strbuf.h"
 #include "sync/json_util.h"
 #include "sync/rate_limit.h"
@@ -41,14 +42,6 @@ struct hubspot_client {
 };
 
 /* ---- small helpers ---- */
-
-static void wipe_free(char *s)
-{
-    if (s) {
-        OPENSSL_cleanse(s, strlen(s));
-        free(s);
-    }
-}
 
 static void set_op(struct crm_error *err, const char *op)
 {
@@ -295,10 +288,10 @@ void hubspot_client_destroy(struct hubspot_client *hc)
     free(hc->schemas_prefix);
     free(hc->assoc_prefix);
     free(hc->token_url);
-    wipe_free(hc->static_token);
+    secret_wipe_free(hc->static_token);
     free(hc->client_id);
-    wipe_free(hc->client_secret);
-    wipe_free(hc->refresh_token);
+    secret_wipe_free(hc->client_secret);
+    secret_wipe_free(hc->refresh_token);
     free(hc);
 }
 

@@ -13,6 +13,7 @@
 #include "server/config.h"
 #include "server/log.h"
 #include "server/metrics.h"
+#include "server/secret.h"
 #include "server/strbuf.h"
 #include "sync/json_util.h"
 #include "sync/rate_limit.h"
@@ -67,14 +68,6 @@ struct salesforce_client {
 };
 
 /* ---- helpers ---- */
-
-static void wipe_free(char *s)
-{
-    if (s) {
-        OPENSSL_cleanse(s, strlen(s));
-        free(s);
-    }
-}
 
 static char *dup_or_null(const char *s)
 {
@@ -263,7 +256,7 @@ static void refresh_token_load(struct salesforce_client *sc)
             char *old = sc->refresh_token;
             sc->refresh_token = copy;
             pthread_mutex_unlock(&sc->refresh_lock);
-            wipe_free(old);
+            secret_wipe_free(old);
         }
     }
     token_record_free(&rec);
@@ -281,7 +274,7 @@ static void refresh_token_rotate(struct salesforce_client *sc, const char *next)
     bool same = old && strcmp(old, next) == 0;
     sc->refresh_token = copy;
     pthread_mutex_unlock(&sc->refresh_lock);
-    wipe_free(old);
+    secret_wipe_free(old);
     if (same || !sc->store)
         return;
     char err[300];
@@ -317,7 +310,7 @@ static int sf_refresh(void *ud, void *call_ctx, struct token_value *out, struct 
             crm_form_add(&form, "client_secret", sc->client_secret);
         }
         if (form.failed || (jwt && !assertion)) {
-            wipe_free(assertion);
+            secret_wipe_free(assertion);
             strbuf_free(&form);
             oom(err);
             break;
@@ -370,7 +363,7 @@ static int sf_refresh(void *ud, void *call_ctx, struct token_value *out, struct 
         crm_http_response_free(&resp);
         if (assertion)
             crm_error_scrub(err, assertion);
-        wipe_free(assertion);
+        secret_wipe_free(assertion);
         if (done)
             break;
         long delay = crm_retry_delay_ms(&sc->retry, ++failures, err);
@@ -556,11 +549,11 @@ void salesforce_client_destroy(struct salesforce_client *sc)
     free(sc->token_url);
     free(sc->api_version);
     free(sc->client_id);
-    wipe_free(sc->client_secret);
-    wipe_free(sc->refresh_token);
+    secret_wipe_free(sc->client_secret);
+    secret_wipe_free(sc->refresh_token);
     free(sc->username);
     free(sc->jwt_audience);
-    wipe_free(sc->static_token);
+    secret_wipe_free(sc->static_token);
     free(sc);
 }
 

@@ -7,6 +7,7 @@
 #include "sync/token_store.h"
 
 #include "server/hexenc.h"
+#include "server/secret.h"
 #include "sync/rate_limit.h"
 
 #include <openssl/crypto.h>
@@ -349,19 +350,11 @@ int token_store_delete(struct token_store *ts, enum crm_kind crm, const char *ki
     return 0;
 }
 
-static void wipe_free(char *s)
-{
-    if (!s)
-        return;
-    OPENSSL_cleanse(s, strlen(s));
-    free(s);
-}
-
 void token_record_free(struct token_record *r)
 {
     if (!r)
         return;
-    wipe_free(r->token);
+    secret_wipe_free(r->token);
     free(r->instance_url);
     memset(r, 0, sizeof *r);
 }
@@ -391,7 +384,7 @@ void token_value_clear(struct token_value *v)
 {
     if (!v)
         return;
-    wipe_free(v->access_token);
+    secret_wipe_free(v->access_token);
     free(v->instance_url);
     memset(v, 0, sizeof *v);
 }
