@@ -242,6 +242,20 @@ int crm_error_format(const struct crm_error *e, char *buf, size_t len)
                     e->correlation_id[0] ? "]" : "", crm_error_class_name(e->cls));
 }
 
+int crm_expect_json(json_object *json, json_type type, enum crm_kind crm, int status,
+                    const char *what, json_object **out, struct crm_error *err)
+{
+    if (json && json_object_is_type(json, type)) {
+        *out = json;
+        return 0;
+    }
+    json_object_put(json);
+    *out = NULL;
+    crm_error_set(err, crm, CRM_ERR_PERMANENT, status, "invalid_answer",
+                  "the %s answer is not a JSON %s", what, json_type_to_name(type));
+    return -1;
+}
+
 /* ---- JSON helpers ---- */
 
 static void add_field_list(struct crm_error *e, json_object *arr)
@@ -561,6 +575,18 @@ void crm_batch_item_succeed(struct crm_batch_result *r, size_t i, char *id, json
     it->id = id;
     it->record = record;
     it->created = created;
+}
+
+void crm_batch_fail_range(struct crm_batch_result *r, size_t from, size_t to,
+                          const struct crm_error *e, struct crm_error *first)
+{
+    for (size_t i = from; i < to; i++)
+        crm_batch_item_fail(r, i, e);
+    if (first) {
+        int attempts = first->attempts;
+        *first = *e;
+        first->attempts = attempts;
+    }
 }
 
 void crm_batch_result_free(struct crm_batch_result *r)

@@ -102,6 +102,13 @@ void crm_error_from_hubspot_json(struct crm_error *e, int status, json_object *o
  * OAuth error {"error","error_description"}, or anything else (kept as the message, cut). */
 void crm_error_from_salesforce(struct crm_error *e, int status, const char *body, size_t len);
 
+/* Checks a CRM answer's type. When json is non-NULL and of type, hands it over to *out and returns
+ * 0. Otherwise puts json, sets *out to NULL, fills err (CRM_ERR_PERMANENT, code "invalid_answer",
+ * "the <what> answer is not a JSON <type name>", e.g. "object") and returns -1. Takes ownership of
+ * json either way; err may be NULL. */
+int crm_expect_json(json_object *json, json_type type, enum crm_kind crm, int status,
+                    const char *what, json_object **out, struct crm_error *err);
+
 /* Fills e from a Salesforce error list (array of {"statusCode"|"errorCode","message","fields"})
  * or one such object, e.g. the "errors" of one sObject Collections result. */
 void crm_error_from_salesforce_json(struct crm_error *e, int status, json_object *errors);
@@ -130,6 +137,10 @@ void crm_batch_item_fail(struct crm_batch_result *r, size_t i, const struct crm_
 /* Marks item i succeeded; takes id (heap, may be NULL) and record (a reference, may be NULL). */
 void crm_batch_item_succeed(struct crm_batch_result *r, size_t i, char *id, json_object *record,
                             bool created);
+/* Marks items from..to-1 failed with a copy of e. When first is non-NULL (the caller's overall
+ * error, on the first failed chunk), also copies e into *first, keeping first->attempts. */
+void crm_batch_fail_range(struct crm_batch_result *r, size_t from, size_t to,
+                          const struct crm_error *e, struct crm_error *first);
 /* Frees every item and empties r. Accepts NULL and an already freed r. */
 void crm_batch_result_free(struct crm_batch_result *r);
 

@@ -457,14 +457,7 @@ int hubspot_object_get(struct hubspot_client *hc, struct crm_http *h, const char
     strbuf_free(&sb);
     if (rc < 0)
         return -1;
-    if (!c.json || !json_object_is_type(c.json, json_type_object)) {
-        json_object_put(c.json);
-        crm_error_set(err, CRM_HUBSPOT, CRM_ERR_PERMANENT, c.status, "invalid_answer",
-                      "the record answer is not a JSON object");
-        return -1;
-    }
-    *out = c.json;
-    return 0;
+    return crm_expect_json(c.json, json_type_object, CRM_HUBSPOT, c.status, "record", out, err);
 }
 
 /* ---- batch machinery ---- */
@@ -706,8 +699,7 @@ static int run_batch(struct hubspot_client *hc, struct crm_http *h, struct batch
     for (size_t from = 0; from < n; from += HUBSPOT_BATCH_MAX) {
         size_t to = from + HUBSPOT_BATCH_MAX < n ? from + HUBSPOT_BATCH_MAX : n;
         if (stop) {
-            for (size_t i = from; i < to; i++)
-                crm_batch_item_fail(out, i, &chunk_err);
+            crm_batch_fail_range(out, from, to, &chunk_err, NULL);
             continue;
         }
         json_object *body = url ? chunk_body(b, from, to) : NULL;
@@ -734,13 +726,7 @@ static int run_batch(struct hubspot_client *hc, struct crm_http *h, struct batch
         }
         json_object_put(body);
         err->attempts += cerr.attempts;
-        for (size_t i = from; i < to; i++)
-            crm_batch_item_fail(out, i, &cerr);
-        if (rc == 0) {
-            int attempts = err->attempts;
-            *err = cerr;
-            err->attempts = attempts;
-        }
+        crm_batch_fail_range(out, from, to, &cerr, rc == 0 ? err : NULL);
         rc = -1;
         if (cerr.cls != CRM_ERR_PERMANENT) {
             stop = true;

@@ -855,14 +855,7 @@ int salesforce_record_get(struct salesforce_client *sc, struct crm_http *h, cons
     strbuf_free(&sb);
     if (rc < 0)
         return -1;
-    if (!c.json || !json_object_is_type(c.json, json_type_object)) {
-        json_object_put(c.json);
-        crm_error_set(err, CRM_SALESFORCE, CRM_ERR_PERMANENT, c.status, "invalid_answer",
-                      "the record answer is not a JSON object");
-        return -1;
-    }
-    *out = c.json;
-    return 0;
+    return crm_expect_json(c.json, json_type_object, CRM_SALESFORCE, c.status, "record", out, err);
 }
 
 /* A result {"id","success","errors"}: 0 with the id, or -1 with err from its errors. */
@@ -1032,8 +1025,7 @@ static int run_collection(struct salesforce_client *sc, struct crm_http *h, enum
     for (size_t from = 0; from < n; from += SALESFORCE_COLLECTION_MAX) {
         size_t to = from + SALESFORCE_COLLECTION_MAX < n ? from + SALESFORCE_COLLECTION_MAX : n;
         if (stop) {
-            for (size_t i = from; i < to; i++)
-                crm_batch_item_fail(out, i, &stop_err);
+            crm_batch_fail_range(out, from, to, &stop_err, NULL);
             continue;
         }
         struct strbuf path = STRBUF_INIT;
@@ -1085,13 +1077,7 @@ static int run_collection(struct salesforce_client *sc, struct crm_http *h, enum
         }
         if (crc < 0) {
             json_object_put(c.json);
-            for (size_t i = from; i < to; i++)
-                crm_batch_item_fail(out, i, &cerr);
-            if (rc == 0) {
-                int attempts = err->attempts;
-                *err = cerr;
-                err->attempts = attempts;
-            }
+            crm_batch_fail_range(out, from, to, &cerr, rc == 0 ? err : NULL);
             rc = -1;
             if (cerr.cls != CRM_ERR_PERMANENT) {
                 stop = true;
