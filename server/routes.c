@@ -5,6 +5,7 @@
 #include "server/routes.h"
 
 #include "handlers/discovery_api.h"
+#include "handlers/errors_api.h"
 #include "handlers/events_api.h"
 #include "handlers/health.h"
 #include "handlers/mappings_api.h"
@@ -25,6 +26,10 @@ static const struct route service_routes[] = {
     {"POST", "/webhooks/hubspot", "webhook_hubspot", handle_webhook_hubspot, 0, json_types},
     {"GET", "/api/events", "events_list", handle_events_list, ROUTE_ADMIN | ROUTE_NO_BODY, NULL},
     {"GET", "/api/events/{id}", "events_get", handle_events_get, ROUTE_ADMIN | ROUTE_NO_BODY, NULL},
+    {"POST", "/api/events/{id}/retry", "event_retry", handle_event_retry, ROUTE_ADMIN, NULL},
+    {"GET", "/api/errors", "errors_summary", handle_errors_summary, ROUTE_ADMIN | ROUTE_NO_BODY,
+     NULL},
+    {"POST", "/api/errors/retry", "errors_retry", handle_errors_retry, ROUTE_ADMIN, NULL},
     {"GET", "/api/mappings", "mappings_list", handle_mappings_list, ROUTE_ADMIN | ROUTE_NO_BODY,
      NULL},
     {"POST", "/api/mappings", "mappings_create", handle_mappings_create, ROUTE_ADMIN, json_types},

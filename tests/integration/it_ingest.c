@@ -50,12 +50,18 @@ static int setup(void **state)
     return 0;
 }
 
+static int teardown(void **state);
+
 static int setup_started(void **state)
 {
     if (setup(state) != 0)
         return -1;
     struct fixture *f = *state;
-    return harness_synkro_start(&f->proc, f->db.url, base_env);
+    if (harness_synkro_start(&f->proc, f->db.url, base_env) != 0) {
+        teardown(state); /* cmocka runs no teardown after a failed setup */
+        return -1;
+    }
+    return 0;
 }
 
 static int teardown(void **state)
