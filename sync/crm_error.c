@@ -601,3 +601,15 @@ void crm_batch_result_free(struct crm_batch_result *r)
     free(r->items);
     memset(r, 0, sizeof *r);
 }
+
+json_object *crm_member_array(json_object *doc, const char *key, enum crm_kind crm, int status,
+                              const char *message, struct crm_error *err)
+{
+    json_object *v = NULL;
+    if (doc && json_object_is_type(doc, json_type_object) &&
+        json_object_object_get_ex(doc, key, &v) && json_object_is_type(v, json_type_array))
+        return v;
+    json_object_put(doc);
+    crm_error_set(err, crm, CRM_ERR_PERMANENT, status, "invalid_answer", "%s", message);
+    return NULL;
+}

@@ -144,4 +144,10 @@ void crm_batch_fail_range(struct crm_batch_result *r, size_t from, size_t to,
 /* Frees every item and empties r. Accepts NULL and an already freed r. */
 void crm_batch_result_free(struct crm_batch_result *r);
 
+/* The array member key of an answer document. When it is missing or not an
+ * array, puts doc, fills err (invalid_answer, message) and returns NULL;
+ * otherwise the array, still owned by doc. */
+json_object *crm_member_array(json_object *doc, const char *key, enum crm_kind crm, int status,
+                              const char *message, struct crm_error *err);
+
 #endif

@@ -871,13 +871,10 @@ int hubspot_search(struct hubspot_client *hc, struct crm_http *h, const char *ob
     json_object_put(body);
     if (rc < 0)
         return -1;
-    json_object *results = json_member(c.json, "results");
-    if (!results || !json_object_is_type(results, json_type_array)) {
-        json_object_put(c.json);
-        crm_error_set(err, CRM_HUBSPOT, CRM_ERR_PERMANENT, c.status, "invalid_answer",
-                      "the search answer has no results array");
+    json_object *results = crm_member_array(c.json, "results", CRM_HUBSPOT, c.status,
+                                            "the search answer has no results array", err);
+    if (!results)
         return -1;
-    }
     json_object *total = json_member(c.json, "total");
     out->total =
         total ? json_object_get_int64(total) : (long long)json_object_array_length(results);
@@ -950,13 +947,10 @@ int hubspot_schema_list(struct hubspot_client *hc, struct crm_http *h, struct hs
     free(url);
     if (rc < 0)
         return -1;
-    json_object *results = json_member(c.json, "results");
-    if (!results || !json_object_is_type(results, json_type_array)) {
-        json_object_put(c.json);
-        crm_error_set(err, CRM_HUBSPOT, CRM_ERR_PERMANENT, c.status, "invalid_answer",
-                      "the schema list has no results array");
+    json_object *results = crm_member_array(c.json, "results", CRM_HUBSPOT, c.status,
+                                            "the schema list has no results array", err);
+    if (!results)
         return -1;
-    }
     size_t len = json_object_array_length(results);
     struct hs_object **list = len ? calloc(len, sizeof *list) : NULL;
     if (len && !list) {

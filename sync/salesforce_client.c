@@ -1293,13 +1293,10 @@ int salesforce_get_updated(struct salesforce_client *sc, struct crm_http *h, con
     free(path);
     if (rc < 0)
         return -1;
-    json_object *ids = json_member(c.json, "ids");
-    if (!ids || !json_object_is_type(ids, json_type_array)) {
-        json_object_put(c.json);
-        crm_error_set(err, CRM_SALESFORCE, CRM_ERR_PERMANENT, c.status, "invalid_answer",
-                      "the getUpdated answer has no ids array");
+    json_object *ids = crm_member_array(c.json, "ids", CRM_SALESFORCE, c.status,
+                                        "the getUpdated answer has no ids array", err);
+    if (!ids)
         return -1;
-    }
     size_t n = json_object_array_length(ids);
     out->ids = n ? calloc(n, sizeof *out->ids) : NULL;
     if (n && !out->ids) {
@@ -1331,13 +1328,10 @@ int salesforce_get_deleted(struct salesforce_client *sc, struct crm_http *h, con
     free(path);
     if (rc < 0)
         return -1;
-    json_object *recs = json_member(c.json, "deletedRecords");
-    if (!recs || !json_object_is_type(recs, json_type_array)) {
-        json_object_put(c.json);
-        crm_error_set(err, CRM_SALESFORCE, CRM_ERR_PERMANENT, c.status, "invalid_answer",
-                      "the getDeleted answer has no deletedRecords array");
+    json_object *recs = crm_member_array(c.json, "deletedRecords", CRM_SALESFORCE, c.status,
+                                         "the getDeleted answer has no deletedRecords array", err);
+    if (!recs)
         return -1;
-    }
     size_t n = json_object_array_length(recs);
     out->records = n ? calloc(n, sizeof *out->records) : NULL;
     if (n && !out->records) {
@@ -1371,13 +1365,10 @@ int salesforce_describe_global(struct salesforce_client *sc, struct crm_http *h,
     struct sf_call c = {.operation = "describe_global", .method = "GET", .path = "sobjects"};
     if (sf_call(sc, h, &c, err) < 0)
         return -1;
-    json_object *list = json_member(c.json, "sobjects");
-    if (!list || !json_object_is_type(list, json_type_array)) {
-        json_object_put(c.json);
-        crm_error_set(err, CRM_SALESFORCE, CRM_ERR_PERMANENT, c.status, "invalid_answer",
-                      "the global describe has no sobjects array");
+    json_object *list = crm_member_array(c.json, "sobjects", CRM_SALESFORCE, c.status,
+                                         "the global describe has no sobjects array", err);
+    if (!list)
         return -1;
-    }
     *out = c.json;
     return 0;
 }

@@ -999,15 +999,21 @@ static int number_to_sf(struct conv *c, const char *v, json_object **out)
     return rc != VALUE_OK ? rc : number_to_json(c, canon, integral, out);
 }
 
-static int bool_to_sf(struct conv *c, const char *v, json_object **out)
+/* A boolean text as JSON; lenient also accepts 1/0 (outbound messages). */
+static int bool_json(struct conv *c, const char *v, bool lenient, json_object **out)
 {
     bool b = false;
-    int rc = bool_from_text(c, v, false, &b);
+    int rc = bool_from_text(c, v, lenient, &b);
 
     if (rc != VALUE_OK)
         return rc;
     *out = json_object_new_boolean(b);
     return *out != NULL ? VALUE_OK : conv_nomem(c);
+}
+
+static int bool_to_sf(struct conv *c, const char *v, json_object **out)
+{
+    return bool_json(c, v, false, out);
 }
 
 static int date_to_sf(struct conv *c, const char *v, json_object **out)
@@ -1266,24 +1272,9 @@ static int text_json_string(struct conv *c, const char *text, json_object **out)
     return new_string(c, text, out);
 }
 
-static int text_json_number(struct conv *c, const char *text, json_object **out)
-{
-    char canon[DEC_BUF];
-    bool integral;
-    int rc = number_from_text(c, text, canon, &integral);
-
-    return rc != VALUE_OK ? rc : number_to_json(c, canon, integral, out);
-}
-
 static int text_json_bool(struct conv *c, const char *text, json_object **out)
 {
-    bool b = false;
-    int rc = bool_from_text(c, text, true, &b);
-
-    if (rc != VALUE_OK)
-        return rc;
-    *out = json_object_new_boolean(b);
-    return *out != NULL ? VALUE_OK : conv_nomem(c);
+    return bool_json(c, text, true, out);
 }
 
 static int text_json_date(struct conv *c, const char *text, json_object **out)
@@ -1311,7 +1302,7 @@ static int text_json_datetime(struct conv *c, const char *text, json_object **ou
 static const text_json_fn text_json_fns[] = {
     [VALUE_KIND_OTHER] = NULL,
     [VALUE_KIND_TEXT] = text_json_string,
-    [VALUE_KIND_NUMBER] = text_json_number,
+    [VALUE_KIND_NUMBER] = number_to_sf,
     [VALUE_KIND_BOOL] = text_json_bool,
     [VALUE_KIND_SELECT] = text_json_string,
     [VALUE_KIND_MULTI] = text_json_string,

@@ -1445,7 +1445,7 @@ static void test_sf_query(void **state)
     }
     assert_int_equal(seen, 5);
     assert_int_equal(pages, 3);
-    expect_sf_error("GET", "/query/01gXXXXXXXXXXXXXXX-2", NULL, 400, "INVALID_QUERY_LOCATOR", NULL);
+    expect_sf_error("GET", "/query/01gAAAAAAAAAAAAAAA-2", NULL, 400, "INVALID_QUERY_LOCATOR", NULL);
 
     /* WHERE forms. */
     char q[512];
