@@ -4,11 +4,13 @@
 # directory on a free port, runs ctest, and removes the cluster even when
 # tests fail or the run is interrupted.
 #   SYNKRO_TEST_FILTER=regex  runs only the matching tests (ctest -R)
+#   SYNKRO_TEST_BUILD=dir     builds into dir instead of build-test (parallel work trees)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 root=$(pwd)
 
-scripts/build.sh test build-test
+build=${SYNKRO_TEST_BUILD:-build-test}
+scripts/build.sh test "$build"
 
 tmp=$(mktemp -d /tmp/synkro-test.XXXXXX)
 cleanup() {
@@ -28,6 +30,6 @@ export SYNKRO_TEST_ADMIN_URL="postgresql://$user@localhost:$port/postgres?host=$
 export ASAN_OPTIONS=${ASAN_OPTIONS:-detect_leaks=1:abort_on_error=0}
 export UBSAN_OPTIONS=${UBSAN_OPTIONS:-print_stacktrace=1:halt_on_error=1}
 
-args=(--test-dir build-test --output-on-failure --timeout 900)
+args=(--test-dir "$build" --output-on-failure --timeout 900)
 [[ -n "${SYNKRO_TEST_FILTER:-}" ]] && args+=(-R "$SYNKRO_TEST_FILTER")
 ctest "${args[@]}"

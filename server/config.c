@@ -125,6 +125,30 @@ static const struct config_var config_vars[] = {
     {"SYNKRO_MAX_MAPPINGS", CV_INT, OFF(max_mappings), "10", 1, 10000, false,
      "Most mappings (object pairs) per installation; 10 like HubSpot's own integration, raise it "
      "freely."},
+    {"SYNKRO_WORKERS", CV_INT, OFF(workers), "4", 0, 64, false,
+     "Sync worker threads; each takes one mapping's due records at a time. 0 runs no workers "
+     "(the process then only receives webhooks)."},
+    {"SYNKRO_WORKER_BATCH", CV_INT, OFF(worker_batch), "200", 1, 1000, false,
+     "Most records one worker claims and syncs together (HubSpot calls carry 100, Salesforce 200)."},
+    {"SYNKRO_WORKER_POLL_MS", CV_INT, OFF(worker_poll_ms), "200", 10, 60000, false,
+     "How often an idle worker looks for due events written by another process."},
+    {"SYNKRO_LEASE_MS", CV_INT, OFF(lease_ms), "300000", 1000, 86400000, false,
+     "How long a worker holds claimed events; after that a crashed worker's events are taken "
+     "again."},
+    {"SYNKRO_RETRY_BASE_MS", CV_INT, OFF(retry_base_ms), "5000", 1, 86400000, false,
+     "First back-off ceiling after a transient failure; it doubles per attempt (full jitter)."},
+    {"SYNKRO_RETRY_CAP_MS", CV_INT, OFF(retry_cap_ms), "7200000", 1, 86400000, false,
+     "Largest back-off ceiling between two tries of an event."},
+    {"SYNKRO_RETRY_MAX_ATTEMPTS", CV_INT, OFF(retry_max_attempts), "30", 1, 1000, false,
+     "Tries before an event that keeps failing transiently is failed (defaults reach about a "
+     "day)."},
+    {"SYNKRO_SWEEP_INTERVAL", CV_INT, OFF(sweep_interval_s), "300", 0, 86400, false,
+     "Seconds between reconciliation sweeps of each enabled mapping (changes and deletes the "
+     "webhooks missed); 0 turns the sweep off."},
+    {"SYNKRO_IMPORT_INFLIGHT", CV_INT, OFF(import_inflight), "1000", 10, 100000, false,
+     "Most queued events one import keeps waiting at a time, so live changes are not starved."},
+    {"SYNKRO_CONFLICT_RETENTION", CV_INT, OFF(conflict_retention_days), "90", 1, 3650, false,
+     "Days a recorded conflict stays listed in /api/conflicts before the janitor prunes it."},
 };
 
 #define NVARS (sizeof config_vars / sizeof config_vars[0])

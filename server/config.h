@@ -59,6 +59,17 @@ struct config {
     int max_mappings;
     int event_retention_days;
     int failed_retention_days;
+    /* sync engine */
+    int workers;
+    int worker_batch;
+    int worker_poll_ms;
+    int lease_ms;
+    int retry_base_ms;
+    int retry_cap_ms;
+    int retry_max_attempts;
+    int sweep_interval_s;
+    int import_inflight;
+    int conflict_retention_days;
 };
 
 /* Looks a variable up; returns NULL when unset. */

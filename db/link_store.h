@@ -1,0 +1,115 @@
+/* link_store.h: the sync engine's memory in PostgreSQL: linked record pairs with their last-synced
+ * values (sync_links), the conflicts it resolved (sync_conflicts), and the sweep cursors
+ * (sync_cursors). Migration 0006 defines the tables.
+ *
+ * Owns the SQL of those tables and the structs it returns (free them with the *_free functions).
+ * Every statement is parameterised; the batch functions send one statement for any number of rows
+ * (arrays / JSON parameters), so a batch of 200 records costs one round trip. Functions run on the
+ * caller's connection without a transaction of their own: inside the caller's BEGIN they are part
+ * of it (the engine stores links, conflicts and settles events in one transaction).
+ *
+ * Must not: call CRMs, decide sync semantics, or log. */
+#ifndef SYNKRO_DB_LINK_STORE_H
+#define SYNKRO_DB_LINK_STORE_H
+
+#include <json-c/json.h>
+#include <libpq-fe.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+struct sync_link {
+    int64_t id;
+    int64_t mapping_id;
+    char *salesforce_id; /* NULL when not created yet */
+    char *hubspot_id;    /* NULL when not created yet */
+    bool deleted;        /* state 'deleted' */
+    json_object *sf_values; /* owned; {} when never synced */
+    json_object *hs_values; /* owned */
+};
+
+/* The links of mapping_id whose salesforce_id is one of sf_ids or whose hubspot_id is one of
+ * hs_ids (deleted ones included), in id order. Salesforce ids match on their first 15 characters
+ * when a 15-character id is given. *out (free with sync_links_free) and *n receive them.
+ * 0, or -1 with err. */
+int link_load(PGconn *conn, int64_t mapping_id, const char *const *sf_ids, size_t nsf,
+              const char *const *hs_ids, size_t nhs, struct sync_link **out, size_t *n, char *err,
+              size_t errlen);
+
+void sync_links_free(struct sync_link *links, size_t n);
+
+/* One link to store. id > 0 updates that row; id 0 inserts, or updates the row that already has
+ * this (mapping, salesforce_id) or (mapping, hubspot_id). NULL values leave the stored ones. */
+struct link_write {
+    int64_t id;
+    const char *salesforce_id;
+    const char *hubspot_id;
+    bool deleted;
+    json_object *sf_values; /* borrowed; NULL: unchanged ({} on insert) */
+    json_object *hs_values; /* borrowed */
+    bool synced;            /* set synced_at = now() */
+};
+
+/* Stores n links in one statement; ids_out (may be NULL) receives each row's id in input order.
+ * Two inputs naming the same pair are an error. 0, or -1 with err (nothing stored). */
+int link_save_batch(PGconn *conn, int64_t mapping_id, const struct link_write *w, size_t n,
+                    int64_t *ids_out, char *err, size_t errlen);
+
+/* Re-points the links of HubSpot records merged_ids to survivor_id (a HubSpot merge): when the
+ * survivor has no link, the first linked merged record's link moves to it; the links of the other
+ * merged records are marked deleted. *moved (may be NULL) receives the id of the moved link (0 when
+ * none). 0, or -1 with err. */
+int link_repoint_hubspot(PGconn *conn, int64_t mapping_id, const char *survivor_id,
+                         const char *const *merged_ids, size_t n, int64_t *moved, char *err,
+                         size_t errlen);
+
+/* Number of active links of a mapping (-1 with err on failure). */
+long long link_count(PGconn *conn, int64_t mapping_id, char *err, size_t errlen);
+
+/* ---- conflicts ---- */
+
+struct conflict_row {
+    int64_t mapping_id;
+    int64_t link_id; /* 0: none */
+    const char *salesforce_id;
+    const char *hubspot_id;
+    const char *salesforce_field;
+    const char *hubspot_property;
+    json_object *salesforce_value; /* borrowed; NULL = JSON null */
+    const char *hubspot_value;     /* NULL = "" */
+    const char *winner;            /* "salesforce" | "hubspot" */
+    const char *reason;            /* merge_reason_name() */
+};
+
+/* Inserts n conflicts in one statement. 0, or -1 with err. */
+int conflict_insert_batch(PGconn *conn, const struct conflict_row *rows, size_t n, char *err,
+                          size_t errlen);
+
+struct conflict_filter {
+    int64_t mapping_id; /* 0: all */
+    const char *salesforce_id; /* NULL: any */
+    const char *hubspot_id;    /* NULL: any */
+    const char *field;         /* Salesforce field or HubSpot property; NULL: any */
+    int64_t before_id;         /* keyset paging, newest first; 0: from the newest */
+    int limit;                 /* 1..500 */
+};
+
+/* {"conflicts":[{"id","mapping_id","link_id","salesforce_id","hubspot_id","salesforce_field",
+ * "hubspot_property","salesforce_value","hubspot_value","winner","reason","occurred_at"}],
+ * "next_before":id|null}, newest first. Caller puts. NULL with err on failure. */
+json_object *conflict_list(PGconn *conn, const struct conflict_filter *f, char *err,
+                           size_t errlen);
+
+/* Deletes conflicts older than retention_s seconds, at most batch rows. Returns the count or -1. */
+long conflict_prune(PGconn *conn, long retention_s, int batch, char *err, size_t errlen);
+
+/* ---- sweep cursors ---- */
+
+/* The stored position of (mapping, source, kind), copied into out (outlen bytes); *found false
+ * when none. kind: "updated" | "deleted". 0, or -1 with err. */
+int cursor_get(PGconn *conn, int64_t mapping_id, const char *source, const char *kind, char *out,
+               size_t outlen, bool *found, char *err, size_t errlen);
+int cursor_set(PGconn *conn, int64_t mapping_id, const char *source, const char *kind,
+               const char *position, char *err, size_t errlen);
+
+#endif
