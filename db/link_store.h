@@ -21,9 +21,9 @@
 struct sync_link {
     int64_t id;
     int64_t mapping_id;
-    char *salesforce_id; /* NULL when not created yet */
-    char *hubspot_id;    /* NULL when not created yet */
-    bool deleted;        /* state 'deleted' */
+    char *salesforce_id;    /* NULL when not created yet */
+    char *hubspot_id;       /* NULL when not created yet */
+    bool deleted;           /* state 'deleted' */
     json_object *sf_values; /* owned; {} when never synced */
     json_object *hs_values; /* owned */
 };
@@ -38,8 +38,10 @@ int link_load(PGconn *conn, int64_t mapping_id, const char *const *sf_ids, size_
 
 void sync_links_free(struct sync_link *links, size_t n);
 
-/* One link to store. id > 0 updates that row; id 0 inserts, or updates the row that already has
- * this (mapping, salesforce_id) or (mapping, hubspot_id). NULL values leave the stored ones. */
+/* One link to store. id > 0 updates that row (of this mapping); id 0 inserts, or updates the row
+ * that already has this (mapping, salesforce_id) or, failing that, (mapping, hubspot_id) (a link
+ * created from one side gets the other side's id). NULL ids and NULL values leave the stored
+ * ones; deleted and synced are always applied. */
 struct link_write {
     int64_t id;
     const char *salesforce_id;
@@ -51,14 +53,18 @@ struct link_write {
 };
 
 /* Stores n links in one statement; ids_out (may be NULL) receives each row's id in input order.
- * Two inputs naming the same pair are an error. 0, or -1 with err (nothing stored). */
+ * Two inputs naming the same pair (the same link id, Salesforce id or HubSpot id, or resolving to
+ * one stored row), an unknown link id, or one input whose two ids belong to two different links
+ * are an error. 0, or -1 with err (nothing stored). */
 int link_save_batch(PGconn *conn, int64_t mapping_id, const struct link_write *w, size_t n,
                     int64_t *ids_out, char *err, size_t errlen);
 
 /* Re-points the links of HubSpot records merged_ids to survivor_id (a HubSpot merge): when the
- * survivor has no link, the first linked merged record's link moves to it; the links of the other
- * merged records are marked deleted. *moved (may be NULL) receives the id of the moved link (0 when
- * none). 0, or -1 with err. */
+ * survivor has no active link, the active link of the first merged record (in merged_ids order)
+ * that has one moves to it (a deleted link of the survivor is removed to make room); the active
+ * links of the other merged records are marked deleted. Locks the rows it reads (FOR UPDATE) and
+ * runs up to three statements: call it inside the caller's transaction. *moved (may be NULL)
+ * receives the id of the moved link (0 when none). 0, or -1 with err. */
 int link_repoint_hubspot(PGconn *conn, int64_t mapping_id, const char *survivor_id,
                          const char *const *merged_ids, size_t n, int64_t *moved, char *err,
                          size_t errlen);
@@ -86,8 +92,8 @@ int conflict_insert_batch(PGconn *conn, const struct conflict_row *rows, size_t 
                           size_t errlen);
 
 struct conflict_filter {
-    int64_t mapping_id; /* 0: all */
-    const char *salesforce_id; /* NULL: any */
+    int64_t mapping_id;        /* 0: all */
+    const char *salesforce_id; /* NULL: any; 15 characters match the stored 18 */
     const char *hubspot_id;    /* NULL: any */
     const char *field;         /* Salesforce field or HubSpot property; NULL: any */
     int64_t before_id;         /* keyset paging, newest first; 0: from the newest */
@@ -97,8 +103,7 @@ struct conflict_filter {
 /* {"conflicts":[{"id","mapping_id","link_id","salesforce_id","hubspot_id","salesforce_field",
  * "hubspot_property","salesforce_value","hubspot_value","winner","reason","occurred_at"}],
  * "next_before":id|null}, newest first. Caller puts. NULL with err on failure. */
-json_object *conflict_list(PGconn *conn, const struct conflict_filter *f, char *err,
-                           size_t errlen);
+json_object *conflict_list(PGconn *conn, const struct conflict_filter *f, char *err, size_t errlen);
 
 /* Deletes conflicts older than retention_s seconds, at most batch rows. Returns the count or -1. */
 long conflict_prune(PGconn *conn, long retention_s, int batch, char *err, size_t errlen);

@@ -129,7 +129,8 @@ static const struct config_var config_vars[] = {
      "Sync worker threads; each takes one mapping's due records at a time. 0 runs no workers "
      "(the process then only receives webhooks)."},
     {"SYNKRO_WORKER_BATCH", CV_INT, OFF(worker_batch), "200", 1, 1000, false,
-     "Most records one worker claims and syncs together (HubSpot calls carry 100, Salesforce 200)."},
+     "Most records one worker claims and syncs together (HubSpot calls carry 100, Salesforce "
+     "200)."},
     {"SYNKRO_WORKER_POLL_MS", CV_INT, OFF(worker_poll_ms), "200", 10, 60000, false,
      "How often an idle worker looks for due events written by another process."},
     {"SYNKRO_LEASE_MS", CV_INT, OFF(lease_ms), "300000", 1000, 86400000, false,

@@ -7,6 +7,7 @@
 #include "server/janitor.h"
 
 #include "handlers/health.h"
+#include "db/link_store.h"
 #include "db/mapping_store.h"
 #include "db/queue_claim.h"
 #include "handlers/webhook_common.h"
@@ -90,9 +91,32 @@ static void job_prune_events(struct app *app)
         log_with(LOG_LEVEL_INFO, "pruned old events", LF_I("events", deleted));
 }
 
-static const janitor_job_fn janitor_jobs[] = {job_check_database, webhook_refresh_queue_depth,
+/* Old conflicts go after SYNKRO_CONFLICT_RETENTION days, in small batches (a bounded amount per
+ * round, like the events). */
+static void job_prune_conflicts(struct app *app)
+{
+    char err[256];
+    PGconn *conn = db_pool_acquire(app->pool, 1000, err, sizeof err);
+    if (!conn)
+        return;
+    long retention_s = (long)app->cfg->conflict_retention_days * 86400L;
+    enum { batch = 1000, max_batches = 10 };
+    long total = 0, got = batch;
+    for (int batches = 0; got == batch && batches < max_batches; batches++) {
+        got = conflict_prune(conn, retention_s, batch, err, sizeof err);
+        if (got > 0)
+            total += got;
+    }
+    db_pool_release(app->pool, conn, got < 0);
+    if (got < 0)
+        log_with(LOG_LEVEL_WARN, "pruning conflicts failed", LF_S("error", err));
+    if (total > 0)
+        log_with(LOG_LEVEL_INFO, "pruned old conflicts", LF_I("conflicts", total));
+}
+
+static const janitor_job_fn janitor_jobs[] = {job_check_database,    webhook_refresh_queue_depth,
                                               job_reclassify_events, job_release_expired_leases,
-                                              job_prune_events};
+                                              job_prune_events,      job_prune_conflicts};
 
 static void *janitor_main(void *arg)
 {

@@ -4,6 +4,7 @@
  * Must not contain handler logic. */
 #include "server/routes.h"
 
+#include "handlers/conflicts_api.h"
 #include "handlers/discovery_api.h"
 #include "handlers/errors_api.h"
 #include "handlers/events_api.h"
@@ -30,6 +31,8 @@ static const struct route service_routes[] = {
     {"GET", "/api/errors", "errors_summary", handle_errors_summary, ROUTE_ADMIN | ROUTE_NO_BODY,
      NULL},
     {"POST", "/api/errors/retry", "errors_retry", handle_errors_retry, ROUTE_ADMIN, NULL},
+    {"GET", "/api/conflicts", "conflicts_list", handle_conflicts_list, ROUTE_ADMIN | ROUTE_NO_BODY,
+     NULL},
     {"GET", "/api/mappings", "mappings_list", handle_mappings_list, ROUTE_ADMIN | ROUTE_NO_BODY,
      NULL},
     {"POST", "/api/mappings", "mappings_create", handle_mappings_create, ROUTE_ADMIN, json_types},

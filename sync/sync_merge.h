@@ -59,24 +59,24 @@
 
 struct merge_input {
     const struct mapping *m;
-    const struct sf_object *sf;  /* describe of m->salesforce_object */
-    const struct hs_object *hs;  /* schema of m->hubspot_object */
-    json_object *sf_record;      /* current Salesforce record ({"Id",fields...}); NULL: none */
-    json_object *hs_properties;  /* current HubSpot "properties" object; NULL: no record */
-    json_object *sf_base;        /* last-synced {field: JSON value}; NULL: never synced */
-    json_object *hs_base;        /* last-synced {property: text}; NULL: never synced */
+    const struct sf_object *sf; /* describe of m->salesforce_object */
+    const struct hs_object *hs; /* schema of m->hubspot_object */
+    json_object *sf_record;     /* current Salesforce record ({"Id",fields...}); NULL: none */
+    json_object *hs_properties; /* current HubSpot "properties" object; NULL: no record */
+    json_object *sf_base;       /* last-synced {field: JSON value}; NULL: never synced */
+    json_object *hs_base;       /* last-synced {property: text}; NULL: never synced */
 };
 
 enum merge_winner_reason {
-    MERGE_REASON_FIELD_RULE = 0, /* always_salesforce / always_hubspot / prefer_sf_unless_blank */
+    MERGE_REASON_FIELD_RULE = 0,  /* always_salesforce / always_hubspot / prefer_sf_unless_blank */
     MERGE_REASON_CONFLICT_WINNER, /* two_way: the mapping's conflict_winner */
     MERGE_REASON_BLANK,           /* prefer_sf_unless_blank with Salesforce blank: HubSpot fills */
 };
 
 struct merge_conflict {
-    size_t field;            /* index into m->fields */
-    json_object *sf_value;   /* owned: the Salesforce value at merge time (NULL = blank) */
-    char *hs_value;          /* owned: the HubSpot text at merge time ("" = blank) */
+    size_t field;          /* index into m->fields */
+    json_object *sf_value; /* owned: the Salesforce value at merge time (NULL = blank) */
+    char *hs_value;        /* owned: the HubSpot text at merge time ("" = blank) */
     enum mapping_winner winner;
     enum merge_winner_reason reason;
 };
@@ -85,7 +85,7 @@ enum merge_result {
     MERGE_OK = 0,
     MERGE_CONVERSION = -1, /* a value to write cannot be converted: out->error says which */
     MERGE_NOMEM = -2,
-    MERGE_INVALID = -3,    /* bad arguments (no mapping, no schema, a non-object input) */
+    MERGE_INVALID = -3, /* bad arguments (no mapping, no schema, a non-object input) */
 };
 
 struct merge_output {
@@ -97,7 +97,7 @@ struct merge_output {
     json_object *hs_base_new; /* owned */
     struct merge_conflict *conflicts; /* owned, nconflicts entries */
     size_t nconflicts;
-    char error[512];          /* MERGE_CONVERSION: "field S -> H: <value error message>; ..." */
+    char error[512]; /* MERGE_CONVERSION: "field S -> H: <value error message>; ..." */
 };
 
 /* Computes the merge. out is always initialised (free it with merge_output_free). */
