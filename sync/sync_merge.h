@@ -46,7 +46,14 @@
  * Conversion: value_sf_to_hs / value_hs_to_sf (sync/value_convert.h) with the field's value_map.
  * A value that must be written but cannot be converted is an error of the whole record: merge
  * answers MERGE_CONVERSION with every such field in out->error (nothing is to be written). A value
- * that need not be written is not converted for writing (only compared, byte-wise on failure). */
+ * that need not be written is not converted for writing (only compared, byte-wise on failure).
+ * A mapped field or property missing from the schema is reported the same way (MERGE_CONVERSION).
+ * Writability: a write ->SF needs the field updateable (createable for a create) and not
+ * calculated, a write ->HS a property that is neither read-only nor calculated; otherwise the
+ * write is dropped like one blocked by the record rules (the new base keeps the current value).
+ * A conflict is reported even when its resolution is dropped that way.
+ * Failure: on anything but MERGE_OK only out->error is set (all pointers NULL, no conflicts,
+ * create flags false). */
 #ifndef SYNKRO_SYNC_SYNC_MERGE_H
 #define SYNKRO_SYNC_SYNC_MERGE_H
 
@@ -100,7 +107,8 @@ struct merge_output {
     char error[512]; /* MERGE_CONVERSION: "field S -> H: <value error message>; ..." */
 };
 
-/* Computes the merge. out is always initialised (free it with merge_output_free). */
+/* Computes the merge. out is always initialised when not NULL (free it with merge_output_free);
+ * the inputs are only read and may be released right after. */
 enum merge_result sync_merge(const struct merge_input *in, struct merge_output *out);
 
 void merge_output_free(struct merge_output *out);
