@@ -6,8 +6,9 @@
  *  1. pick: read the oldest due pending rows (partial index change_events_due), leaving out
  *     records leased right now (a hashed set of the processing rows); group them by record;
  *     then, in due order, take pg_try_advisory_xact_lock(QUEUE_RECORD_LOCK, hashtext(record key))
- *     until max_records records are held. A record another claim holds at this moment is
- *     skipped, not waited for. The lock lives until COMMIT/ROLLBACK.
+ *     until max_records records are held. A filter (queue_claim_records_for) keeps only the
+ *     due rows of one mapping's objects in this read. A record another claim holds at this moment
+ * is skipped, not waited for. The lock lives until COMMIT/ROLLBACK.
  *  2. take: under a new snapshot, i.e. one taken after the locks were granted, recheck that no
  *     picked record has an unexpired lease; lock every unfinished event of each record with
  *     FOR UPDATE SKIP LOCKED; keep only records whose events were all locked (a row locked by
@@ -69,6 +70,8 @@ static const char pick_sql[] =
     " SELECT d.id, d.source, d.object_type, d.record_id, d.next_attempt_at FROM change_events d"
     " WHERE d.status = 'pending' AND d.next_attempt_at <= now()"
     " AND (d.record_id IS NULL OR (d.source, d.object_type, d.record_id) NOT IN (" LEASED "))"
+    " AND (NOT $3::bool OR (d.source = 'salesforce' AND lower(d.object_type) = lower($4::text))"
+    "  OR (d.source = 'hubspot' AND (d.object_type = $5::text OR d.object_type = $6::text)))"
     " ORDER BY d.next_attempt_at, d.id LIMIT $1::int),"
     " recs AS MATERIALIZED ("
     " SELECT source, object_type, record_id, CASE WHEN record_id IS NULL THEN id END AS lone_id,"
@@ -119,7 +122,8 @@ static const char take_sql[] =
                                   " SELECT n, id, source, object_type, record_id, kind,"
                                   "  COALESCE(round(extract(epoch FROM occurred_at) * "
                                   "1000)::bigint, 0), attempts,"
-                                  "  payload::text"
+                                  "  payload::text,"
+                                  "  round(extract(epoch FROM received_at) * 1000)::bigint"
                                   " FROM upd ORDER BY n, COALESCE(occurred_at, received_at), id";
 
 static void copy_error(PGconn *conn, const char *what, char *err, size_t errlen)
@@ -251,6 +255,7 @@ static int collect_records(PGresult *res, struct claimed_record **out, size_t *n
             e->occurred_at_ms = strtoll(PQgetvalue(res, row, 6), NULL, 10);
             e->attempts = (int)strtol(PQgetvalue(res, row, 7), NULL, 10);
             e->payload_json = dup_value(res, row, 8, &failed);
+            e->received_at_ms = strtoll(PQgetvalue(res, row, 9), NULL, 10);
         }
         i = end;
     }
@@ -265,6 +270,14 @@ static int collect_records(PGresult *res, struct claimed_record **out, size_t *n
 
 int queue_claim_records(PGconn *conn, const char *worker_id, int max_records, int lease_ms,
                         struct claimed_record **out, size_t *n, char *err, size_t errlen)
+{
+    return queue_claim_records_for(conn, worker_id, NULL, max_records, lease_ms, out, n, err,
+                                   errlen);
+}
+
+int queue_claim_records_for(PGconn *conn, const char *worker_id,
+                            const struct queue_claim_filter *filter, int max_records, int lease_ms,
+                            struct claimed_record **out, size_t *n, char *err, size_t errlen)
 {
     *out = NULL;
     *n = 0;
@@ -285,8 +298,13 @@ int queue_claim_records(PGconn *conn, const char *worker_id, int max_records, in
     /* READ COMMITTED on purpose: statement 2 must see commits made before its own start. */
     if (exec_cmd(conn, "BEGIN ISOLATION LEVEL READ COMMITTED", err, errlen) < 0)
         return -1;
-    const char *pick_params[] = {window_text, max_text};
-    PGresult *picked = db_exec(conn, pick_sql, 2, pick_params, err, errlen);
+    const char *pick_params[] = {window_text,
+                                 max_text,
+                                 filter ? "true" : "false",
+                                 filter ? filter->salesforce_object : NULL,
+                                 filter ? filter->hubspot_object_type_id : NULL,
+                                 filter ? filter->hubspot_object_name : NULL};
+    PGresult *picked = db_exec(conn, pick_sql, 6, pick_params, err, errlen);
     if (!picked)
         return rollback(conn);
     if (PQntuples(picked) == 0) {

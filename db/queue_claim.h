@@ -32,6 +32,7 @@ struct claimed_event {
     int64_t id;
     char *kind;             /* create|update|delete|association|merge|restore|unknown */
     int64_t occurred_at_ms; /* epoch ms; 0 when the CRM did not say */
+    int64_t received_at_ms; /* epoch ms when synkro stored it */
     int attempts;           /* failed tries so far (before this claim) */
     char *payload_json;     /* the stored payload, as JSON text */
 };
@@ -56,6 +57,20 @@ struct claimed_record {
  * 0 on success, -1 with err on failure (then nothing was claimed). */
 int queue_claim_records(PGconn *conn, const char *worker_id, int max_records, int lease_ms,
                         struct claimed_record **out, size_t *n, char *err, size_t errlen);
+
+/* Which records a claim may take: the objects of one mapping. */
+struct queue_claim_filter {
+    const char *salesforce_object;      /* Salesforce events of this object (case-insensitive);
+                                           NULL: none */
+    const char *hubspot_object_type_id; /* HubSpot events of this objectTypeId; NULL: none */
+    const char *hubspot_object_name;    /* or of this fully qualified name; NULL: none */
+};
+
+/* As queue_claim_records, taking only records that filter admits (NULL: every record). The
+ * window of due rows read is filtered too, so other mappings' backlogs do not crowd it out. */
+int queue_claim_records_for(PGconn *conn, const char *worker_id,
+                            const struct queue_claim_filter *filter, int max_records, int lease_ms,
+                            struct claimed_record **out, size_t *n, char *err, size_t errlen);
 
 /* Frees what queue_claim_records returned. Accepts NULL. */
 void queue_claimed_free(struct claimed_record *records, size_t n);

@@ -16,6 +16,7 @@ struct ingest_writer;
 struct hubspot_client;
 struct salesforce_client;
 struct token_store;
+struct sync_engine;
 
 struct app {
     const struct config *cfg;
@@ -27,6 +28,7 @@ struct app {
     struct salesforce_client *salesforce; /* NULL when Salesforce API access is not configured */
     char hubspot_unavailable[256];        /* why hubspot is NULL */
     char salesforce_unavailable[256];     /* why salesforce is NULL */
+    struct sync_engine *sync;             /* sync workers; NULL when none run */
     atomic_int shutting_down;
 };
 

@@ -1,9 +1,10 @@
 /* serve.c: process lifecycle of `synkro serve` and `synkro migrate`.
  *
  * Order of start: signals blocked (so only this thread receives them), pool,
- * migrations, HTTP daemon, janitor; then wait for SIGTERM/SIGINT. Order of
+ * migrations, HTTP daemon, sync workers, janitor; then wait for SIGTERM/SIGINT. Order of
  * stop is the reverse: stop accepting, let in-flight requests finish
- * (bounded by SYNKRO_SHUTDOWN_GRACE_MS), stop the janitor, close the pool.
+ * (bounded by SYNKRO_SHUTDOWN_GRACE_MS), stop the sync workers (their current batches finish),
+ * stop the janitor, close the pool.
  * Owns struct app and everything in it for the life of the process. */
 #include "server/serve.h"
 
@@ -21,6 +22,7 @@
 #include "server/routes.h"
 #include "sync/hubspot_client.h"
 #include "sync/salesforce_client.h"
+#include "sync/sync_engine.h"
 #include "sync/token_store.h"
 #include "version.h"
 
@@ -109,6 +111,23 @@ static void crm_clients_close(struct app *app)
     token_store_destroy(app->tokens);
 }
 
+/* Starts the sync workers (SYNKRO_WORKERS; 0 starts none). Without both CRM clients there is
+ * nothing to sync with: logged, not fatal (ingest still works). */
+static void sync_open(struct app *app)
+{
+    if (app->cfg->workers <= 0)
+        return;
+    struct sync_engine_options o;
+    sync_engine_options_from_app(&o, app);
+    char err[256] = "";
+    app->sync = sync_engine_create(&o, err, sizeof err);
+    if (app->sync && sync_engine_start(app->sync, err, sizeof err) == 0)
+        return;
+    log_with(LOG_LEVEL_WARN, "sync workers not started", LF_S("error", err));
+    sync_engine_destroy(app->sync);
+    app->sync = NULL;
+}
+
 static void print_endpoints(const struct config *cfg, int port)
 {
     size_t n;
@@ -177,6 +196,7 @@ int serve_run(const struct config *cfg, bool migrate)
              LF_S("public_base_url", cfg->public_base_url),
              LF_I("http_threads", cfg->http_threads));
     print_endpoints(cfg, port);
+    sync_open(&app);
     struct janitor *janitor = janitor_start(&app, 5000);
     if (!janitor)
         log_warn("janitor thread did not start; synkro_db_up refreshes only on /readyz");
@@ -190,6 +210,8 @@ int serve_run(const struct config *cfg, bool migrate)
     int left = http_server_stop(srv, cfg->shutdown_grace_ms);
     if (left > 0)
         log_with(LOG_LEVEL_WARN, "requests cut off at shutdown", LF_I("count", left));
+    sync_engine_destroy(app.sync); /* finishes current batches; before clients and pool close */
+    app.sync = NULL;
     ingest_writer_stop(app.ingest);
     janitor_stop(janitor);
     crm_clients_close(&app);

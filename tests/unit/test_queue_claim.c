@@ -119,6 +119,44 @@ static double now_ms(void)
 
 /* Three events of one record inserted out of order (through the ingest path) come back as one
  * claimed record, in order of occurrence; a second record is claimed beside it; nothing is left. */
+/* A filtered claim takes only the records of one mapping's objects (Salesforce object names
+ * compared ignoring case, HubSpot by objectTypeId or fully qualified name), and every claimed
+ * event carries its received_at. */
+static void test_filtered_claim_takes_one_mappings_records(void **state)
+{
+    struct testdb *db = *state;
+    add_event(db->watch, "h1", "r1", 1, "pending"); /* hubspot 2-100 */
+    exec_ok(db->watch,
+            "INSERT INTO change_events (source, idempotency_key, object_type, record_id, kind,"
+            " payload) VALUES"
+            " ('salesforce', 's1', 'project__C', 'a01000000000001AAA', 'update', '{}'),"
+            " ('salesforce', 's2', 'Account', '001000000000001AAA', 'update', '{}'),"
+            " ('hubspot', 'h2', 'p1_projects', 'r2', 'update', '{}'),"
+            " ('hubspot', 'h3', '2-999', 'r3', 'update', '{}')");
+    struct queue_claim_filter f = {.salesforce_object = "Project__c",
+                                   .hubspot_object_type_id = "2-100",
+                                   .hubspot_object_name = "p1_projects"};
+    char err[512] = "";
+    struct claimed_record *recs = NULL;
+    size_t n = 0;
+    assert_int_equal(
+        queue_claim_records_for(db->watch, "w1", &f, 10, 60000, &recs, &n, err, sizeof err), 0);
+    assert_int_equal(n, 3);
+    for (size_t i = 0; i < n; i++) {
+        assert_true(strcmp(recs[i].object_type, "Account") != 0);
+        assert_true(strcmp(recs[i].object_type, "2-999") != 0);
+        assert_true(recs[i].events[0].received_at_ms > 1700000000000LL);
+    }
+    queue_claimed_free(recs, n);
+    struct queue_claim_filter none = {.salesforce_object = "Nothing__c"};
+    assert_int_equal(
+        queue_claim_records_for(db->watch, "w1", &none, 10, 60000, &recs, &n, err, sizeof err), 0);
+    assert_int_equal(n, 0);
+    recs = claim(db->watch, "w2", 10, 60000, &n); /* unfiltered: the rest */
+    assert_int_equal(n, 2);
+    queue_claimed_free(recs, n);
+}
+
 static void test_coalesces_one_record_in_order(void **state)
 {
     struct testdb *db = *state;
@@ -1056,6 +1094,7 @@ int main(void)
 #define T(fn) cmocka_unit_test_setup_teardown(fn, testdb_setup_migrated, testdb_teardown)
     const struct CMUnitTest tests[] = {
         T(test_coalesces_one_record_in_order),
+        T(test_filtered_claim_takes_one_mappings_records),
         T(test_events_without_record_id_are_claimed_alone),
         T(test_record_lock_and_row_locks_each_keep_records_whole),
         T(test_concurrent_claimers_never_share_a_record),

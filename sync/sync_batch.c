@@ -1,0 +1,692 @@
+/* sync_batch.c: one mapping's batch of claimed records from events to settled outcome: pairs,
+ * deletes, merge, and the one transaction that stores links and conflicts and settles events.
+ *
+ * Owns struct sync_batch for one call and the sync metrics (records by direction/outcome,
+ * conflicts, latency, API calls). Failure categories are in sync_outcome.c, reads in
+ * sync_read.c, writes in sync_write.c (see sync_batch.h for the steps).
+ *
+ * Pair rules: a pair whose link is deleted is not synced again unless a HubSpot restore event
+ * re-activates it. A delete event follows the source side's on_delete and marks the link deleted.
+ * A linked record read as missing without a delete event changes nothing (the delete event or
+ * the sweep decides, so a merged-away HubSpot record never deletes its Salesforce partner); an
+ * unlinked source read as missing is done. A restored link whose Salesforce record is gone gets a
+ * new one. Outcomes: success completes every event of the pair; a retryable error puts them back
+ * with back-off (at least the CRM's retry-after) or fails them retries_exhausted; a permanent one
+ * fails them with a category and the CRM's message.
+ *
+ * Must not: take advisory locks (the engine holds the mapping's), sleep, or log secrets. */
+#include "sync/sync_batch.h"
+
+#include "db/pool.h"
+#include "server/log.h"
+#include "server/metrics.h"
+#include "sync/json_util.h"
+
+#include <ctype.h>
+#include <inttypes.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+/* ---- ids, pairs ---- */
+
+bool sync_sf_id_valid(const char *id)
+{
+    size_t len = id ? strlen(id) : 0;
+    if (len != 15 && len != 18)
+        return false;
+    for (size_t i = 0; i < len; i++)
+        if (!isalnum((unsigned char)id[i]) || (unsigned char)id[i] > 127)
+            return false;
+    return true;
+}
+
+bool sync_sf_id_equal(const char *a, const char *b)
+{
+    if (!a || !b)
+        return false;
+    size_t la = strlen(a), lb = strlen(b);
+    if (la == lb)
+        return strcmp(a, b) == 0;
+    return la >= 15 && lb >= 15 && strncmp(a, b, 15) == 0;
+}
+
+struct sync_pair *sync_pair_by_sf(struct sync_batch *b, const char *id,
+                                  const struct sync_pair *except)
+{
+    for (size_t i = 0; i < b->npairs; i++)
+        if (&b->pairs[i] != except && !b->pairs[i].absorbed &&
+            sync_sf_id_equal(b->pairs[i].sf_id, id))
+            return &b->pairs[i];
+    return NULL;
+}
+
+struct sync_pair *sync_pair_by_hs(struct sync_batch *b, const char *id,
+                                  const struct sync_pair *except)
+{
+    for (size_t i = 0; i < b->npairs; i++)
+        if (&b->pairs[i] != except && !b->pairs[i].absorbed && b->pairs[i].hs_id && id &&
+            strcmp(b->pairs[i].hs_id, id) == 0)
+            return &b->pairs[i];
+    return NULL;
+}
+
+static int pair_add_rec(struct sync_pair *p, size_t rec)
+{
+    size_t *grown = realloc(p->recs, (p->nrecs + 1) * sizeof *grown);
+    if (!grown)
+        return -1;
+    p->recs = grown;
+    p->recs[p->nrecs++] = rec;
+    return 0;
+}
+
+#define TAKE(field)                                                                                \
+    do {                                                                                           \
+        if (!dst->field) {                                                                         \
+            dst->field = src->field;                                                               \
+            src->field = NULL;                                                                     \
+        }                                                                                          \
+    } while (0)
+
+void sync_pair_absorb(struct sync_pair *dst, struct sync_pair *src)
+{
+    for (size_t i = 0; i < src->nrecs; i++)
+        if (pair_add_rec(dst, src->recs[i]) < 0)
+            sync_pair_fail(dst, QUEUE_ERR_VALIDATION, "out of memory");
+    TAKE(sf_id);
+    TAKE(hs_id);
+    TAKE(sf_rec);
+    TAKE(hs_props);
+    if (!dst->link)
+        dst->link = src->link;
+    dst->from_sf |= src->from_sf;
+    dst->from_hs |= src->from_hs;
+    dst->del_sf |= src->del_sf;
+    dst->del_hs |= src->del_hs;
+    dst->restore |= src->restore;
+    dst->need_sf_read |= src->need_sf_read && !dst->sf_rec;
+    dst->need_hs_read |= src->need_hs_read && !dst->hs_props;
+    dst->sf_missing |= src->sf_missing && !dst->sf_rec;
+    dst->hs_missing |= src->hs_missing && !dst->hs_props;
+    if (src->state > dst->state) {
+        dst->state = src->state;
+        dst->category = src->category;
+        dst->retry_after_ms = src->retry_after_ms;
+        memcpy(dst->error, src->error, sizeof dst->error);
+    }
+    src->absorbed = true;
+}
+
+static void pair_free(struct sync_pair *p)
+{
+    free(p->sf_id);
+    free(p->hs_id);
+    free(p->recs);
+    json_object_put(p->sf_rec);
+    json_object_put(p->hs_props);
+    json_object_put(p->hs_extra);
+    json_object_put(p->sf_extra);
+    if (p->merged)
+        merge_output_free(&p->out);
+}
+
+/* ---- metrics ---- */
+
+static struct metric_family *m_records, *m_conflicts, *m_latency, *m_calls;
+
+void sync_batch_metrics_init(void)
+{
+    static const char *const rec_labels[] = {"mapping", "direction", "outcome"};
+    static const char *const conf_labels[] = {"mapping", "winner"};
+    static const char *const lat_labels[] = {"mapping"};
+    static const char *const call_labels[] = {"crm"};
+    static const double buckets[] = {0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300, 3600};
+    m_records = metrics_register(METRIC_COUNTER, "synkro_sync_records_total",
+                                 "Records synced, by mapping, direction and outcome.", rec_labels,
+                                 3, NULL, 0);
+    m_conflicts =
+        metrics_register(METRIC_COUNTER, "synkro_conflicts_total",
+                         "Conflicts resolved, by mapping and winner.", conf_labels, 2, NULL, 0);
+    m_latency = metrics_register(METRIC_HISTOGRAM, "synkro_sync_latency_seconds",
+                                 "From an event's receipt to the write that settled it.",
+                                 lat_labels, 1, buckets, sizeof buckets / sizeof buckets[0]);
+    m_calls = metrics_register(METRIC_COUNTER, "synkro_sync_api_calls_total",
+                               "CRM API calls made by sync batches.", call_labels, 1, NULL, 0);
+}
+
+static const char *const outcome_names[] = {
+    [OUT_UNCHANGED] = "unchanged",
+    [OUT_SYNCED] = "synced",
+    [OUT_CREATED] = "created",
+    [OUT_DELETED] = "deleted",
+};
+
+static const char *pair_direction(const struct sync_pair *p, const struct claimed_record *r)
+{
+    bool to_hs = p->wrote_hs || p->delete_hs, to_sf = p->wrote_sf || p->delete_sf;
+    if (to_hs && to_sf)
+        to_hs = strcmp(r->source, "salesforce") == 0, to_sf = !to_hs;
+    return to_hs ? "salesforce_to_hubspot" : to_sf ? "hubspot_to_salesforce" : "none";
+}
+
+static int64_t now_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+static void record_metrics(const struct sync_batch *b, const struct sync_pair *p,
+                           const struct claimed_record *r, const char *outcome)
+{
+    char id[24];
+    snprintf(id, sizeof id, "%" PRId64, b->sm->id);
+    const char *labels[] = {id, pair_direction(p, r), outcome};
+    metrics_add(m_records, labels, 1);
+    if (p->outcome == OUT_UNCHANGED || p->state == PAIR_RETRY || p->state == PAIR_FAIL)
+        return;
+    int64_t first = 0;
+    for (size_t i = 0; i < r->nevents; i++)
+        if (!first || (r->events[i].received_at_ms && r->events[i].received_at_ms < first))
+            first = r->events[i].received_at_ms;
+    const char *lat[] = {id};
+    if (first > 0)
+        metrics_observe(m_latency, lat, (double)(now_ms() - first) / 1000.0);
+}
+
+/* ---- pairs from records ---- */
+
+/* The survivor of a HubSpot merge event and the ids merged into it (caller frees *merged and
+ * its strings). */
+static char *merge_ids(const struct claimed_event *ev, const char *record_id, char ***merged,
+                       size_t *n)
+{
+    *merged = NULL;
+    *n = 0;
+    json_object *pl = json_tokener_parse(ev->payload_json ? ev->payload_json : "{}");
+    const char *nw = json_member_text(pl, "newObjectId");
+    const char *survivor = nw && strcmp(nw, "0") != 0 ? nw : record_id;
+    char *surv = survivor ? strdup(survivor) : NULL;
+    json_object *ids = json_member(pl, "mergedObjectIds");
+    size_t cap =
+        (ids && json_object_is_type(ids, json_type_array) ? json_object_array_length(ids) : 0) + 1;
+    *merged = calloc(cap, sizeof **merged);
+    for (size_t i = 0; *merged && i + 1 < cap; i++) {
+        const char *v = json_object_get_string(json_object_array_get_idx(ids, i));
+        if (v && surv && strcmp(v, surv) != 0)
+            (*merged)[(*n)++] = strdup(v);
+    }
+    const char *primary = json_member_text(pl, "primaryObjectId");
+    if (*merged && primary && surv && strcmp(primary, surv) != 0)
+        (*merged)[(*n)++] = strdup(primary);
+    json_object_put(pl);
+    return surv;
+}
+
+static void free_strv(char **v, size_t n)
+{
+    for (size_t i = 0; v && i < n; i++)
+        free(v[i]);
+    free(v);
+}
+
+/* Re-points the link of a merged HubSpot record to the survivor; returns the survivor id. */
+static char *apply_merge(struct sync_batch *b, const struct claimed_record *r, char *err,
+                         size_t errlen)
+{
+    char *survivor = NULL;
+    for (size_t i = 0; i < r->nevents; i++) {
+        if (strcmp(r->events[i].kind, "merge") != 0)
+            continue;
+        char **merged;
+        size_t n;
+        free(survivor);
+        survivor = merge_ids(&r->events[i], r->record_id, &merged, &n);
+        if (survivor && n > 0 &&
+            link_repoint_hubspot(b->env->conn, b->sm->id, survivor, (const char *const *)merged, n,
+                                 NULL, err, errlen) < 0) {
+            free_strv(merged, n);
+            free(survivor);
+            return NULL;
+        }
+        free_strv(merged, n);
+    }
+    return survivor;
+}
+
+/* The pair of record i, created when none has its id yet. */
+static struct sync_pair *pair_for(struct sync_batch *b, bool sf, const char *id)
+{
+    struct sync_pair *p = sf ? sync_pair_by_sf(b, id, NULL) : sync_pair_by_hs(b, id, NULL);
+    if (p)
+        return p;
+    p = &b->pairs[b->npairs++];
+    memset(p, 0, sizeof *p);
+    if (!(sf ? (p->sf_id = strdup(id)) : (p->hs_id = strdup(id))))
+        sync_pair_fail(p, QUEUE_ERR_VALIDATION, "out of memory");
+    return p;
+}
+
+/* The last delete or restore of a record: 1 delete, 2 restore, 0 none. */
+static int last_delete_word(const struct claimed_record *r)
+{
+    int word = 0;
+    for (size_t i = 0; i < r->nevents; i++) {
+        if (strcmp(r->events[i].kind, "delete") == 0)
+            word = 1;
+        else if (strcmp(r->events[i].kind, "restore") == 0)
+            word = 2;
+    }
+    return word;
+}
+
+static int build_pairs(struct sync_batch *b, size_t *rec_pair, char *err, size_t errlen)
+{
+    for (size_t i = 0; i < b->nrecs; i++) {
+        const struct claimed_record *r = &b->recs[i];
+        rec_pair[i] = SIZE_MAX;
+        if (!r->record_id)
+            continue;
+        bool sf = strcmp(r->source, "salesforce") == 0;
+        char *id = sf ? strdup(r->record_id) : apply_merge(b, r, err, errlen);
+        if (!sf && !id && err[0])
+            return -1;
+        if (!id && !(id = strdup(r->record_id)))
+            return -1;
+        struct sync_pair *p = pair_for(b, sf, id);
+        free(id);
+        rec_pair[i] = (size_t)(p - b->pairs);
+        if (pair_add_rec(p, i) < 0)
+            sync_pair_fail(p, QUEUE_ERR_VALIDATION, "out of memory");
+        int word = last_delete_word(r);
+        if (sf) {
+            p->from_sf = true;
+            p->del_sf |= word == 1;
+        } else {
+            p->from_hs = true;
+            p->del_hs |= word == 1;
+            p->restore |= word == 2;
+        }
+    }
+    return 0;
+}
+
+static const struct sync_link *link_for(const struct sync_batch *b, const struct sync_pair *p)
+{
+    for (size_t i = 0; i < b->nlinks; i++) {
+        const struct sync_link *l = &b->links[i];
+        if ((p->sf_id && sync_sf_id_equal(l->salesforce_id, p->sf_id)) ||
+            (p->hs_id && l->hubspot_id && strcmp(l->hubspot_id, p->hs_id) == 0))
+            return l;
+    }
+    return NULL;
+}
+
+static int load_links(struct sync_batch *b, char *err, size_t errlen)
+{
+    const char **sf = calloc(b->npairs + 1, sizeof *sf), **hs = calloc(b->npairs + 1, sizeof *hs);
+    size_t nsf = 0, nhs = 0;
+    int rc = -1;
+    if (sf && hs) {
+        for (size_t i = 0; i < b->npairs; i++) {
+            if (b->pairs[i].sf_id)
+                sf[nsf++] = b->pairs[i].sf_id;
+            if (b->pairs[i].hs_id)
+                hs[nhs++] = b->pairs[i].hs_id;
+        }
+        rc = link_load(b->env->conn, b->sm->id, sf, nsf, hs, nhs, &b->links, &b->nlinks, err,
+                       errlen);
+    }
+    free(sf);
+    free(hs);
+    if (rc < 0)
+        return -1;
+    for (size_t i = 0; i < b->npairs; i++) {
+        struct sync_pair *p = &b->pairs[i];
+        p->link = link_for(b, p);
+        for (size_t j = 0; p->link && j < i; j++)
+            if (!b->pairs[j].absorbed && b->pairs[j].link == p->link) {
+                sync_pair_absorb(&b->pairs[j], p);
+                break;
+            }
+        if (p->absorbed || !p->link)
+            continue;
+        if (!p->sf_id && p->link->salesforce_id)
+            p->sf_id = strdup(p->link->salesforce_id);
+        if (!p->hs_id && p->link->hubspot_id)
+            p->hs_id = strdup(p->link->hubspot_id);
+    }
+    return 0;
+}
+
+/* Deletes, deleted links and restores: what each pair needs before any read. */
+static void plan_pair(struct sync_batch *b, struct sync_pair *p)
+{
+    const struct mapping *m = b->sm->m;
+    bool active = p->link && !p->link->deleted;
+    if (p->link && p->link->deleted && !p->restore) {
+        p->state = PAIR_DONE;
+        return;
+    }
+    if (p->del_sf || p->del_hs) {
+        if (active) {
+            p->delete_sf = p->del_hs && m->hubspot_to_salesforce.on_delete == MAPPING_DELETE_DELETE;
+            p->delete_hs = p->del_sf && m->salesforce_to_hubspot.on_delete == MAPPING_DELETE_DELETE;
+            p->mark_deleted = true;
+            p->outcome = OUT_DELETED;
+        } else {
+            p->state = PAIR_DONE;
+        }
+        return;
+    }
+    p->need_sf_read = p->sf_id != NULL;
+    p->need_hs_read = p->hs_id != NULL;
+}
+
+/* After the reads: missing records (see the file comment). */
+static void settle_missing(struct sync_pair *p)
+{
+    if (p->link && p->restore && p->sf_missing) {
+        free(p->sf_id);
+        p->sf_id = NULL;
+        p->sf_missing = false;
+    }
+    if (p->sf_missing || p->hs_missing)
+        p->state = PAIR_DONE;
+}
+
+static void merge_pair(struct sync_batch *b, struct sync_pair *p)
+{
+    const struct sync_mapping *sm = b->sm;
+    struct merge_input in = {
+        .m = sm->m,
+        .sf = sm->sf,
+        .hs = sm->hs,
+        .sf_record = p->sf_id ? p->sf_rec : NULL,
+        .hs_properties = p->hs_id ? p->hs_props : NULL,
+        .sf_base = p->link ? p->link->sf_values : NULL,
+        .hs_base = p->link ? p->link->hs_values : NULL,
+    };
+    enum merge_result rc = sync_merge(&in, &p->out);
+    p->merged = true;
+    if (rc == MERGE_CONVERSION)
+        sync_pair_fail(p, QUEUE_ERR_CONVERSION, "%s", p->out.error);
+    else if (rc != MERGE_OK)
+        sync_pair_fail(p, QUEUE_ERR_VALIDATION, "the merge failed (%d)", (int)rc);
+}
+
+static bool pair_ok(const struct sync_pair *p)
+{
+    return p->state == PAIR_PENDING || p->state == PAIR_DONE;
+}
+
+static void sync_pairs(struct sync_batch *b)
+{
+    for (size_t i = 0; i < b->npairs; i++)
+        if (!b->pairs[i].absorbed && b->pairs[i].state == PAIR_PENDING)
+            plan_pair(b, &b->pairs[i]);
+    sync_write_deletes(b);
+    sync_read_pairs(b);
+    for (size_t i = 0; i < b->npairs; i++) {
+        struct sync_pair *p = &b->pairs[i];
+        if (p->absorbed || p->state != PAIR_PENDING || p->mark_deleted)
+            continue;
+        settle_missing(p);
+        if (p->state == PAIR_PENDING)
+            merge_pair(b, p);
+    }
+    sync_write_pairs(b);
+    for (size_t i = 0; i < b->npairs; i++) {
+        struct sync_pair *p = &b->pairs[i];
+        if (p->outcome != OUT_DELETED)
+            p->outcome = p->created_hs || p->created_sf ? OUT_CREATED
+                         : p->wrote_hs || p->wrote_sf   ? OUT_SYNCED
+                                                        : OUT_UNCHANGED;
+    }
+}
+
+/* ---- the commit ---- */
+
+/* The link row of a pair, when it has one to store. */
+static bool link_of(const struct sync_pair *p, struct link_write *w)
+{
+    if (p->absorbed || !p->sf_id || !p->hs_id)
+        return false;
+    *w = (struct link_write){
+        .id = p->link ? p->link->id : 0, .salesforce_id = p->sf_id, .hubspot_id = p->hs_id};
+    if (pair_ok(p) && p->mark_deleted && p->link) {
+        w->deleted = true;
+        return true;
+    }
+    if (pair_ok(p) && p->merged) {
+        w->sf_values = p->out.sf_base_new;
+        w->hs_values = p->out.hs_base_new;
+        w->synced = true;
+        return true;
+    }
+    return p->created_hs || p->created_sf; /* ids only: the next try merges without a base */
+}
+
+static int store_links(struct sync_batch *b, int64_t *link_ids, char *err, size_t errlen)
+{
+    struct link_write *w = calloc(b->npairs + 1, sizeof *w);
+    size_t *which = calloc(b->npairs + 1, sizeof *which);
+    size_t n = 0;
+    if (!w || !which) {
+        free(w), free(which);
+        snprintf(err, errlen, "out of memory");
+        return -1;
+    }
+    for (size_t i = 0; i < b->npairs; i++)
+        if (link_of(&b->pairs[i], &w[n]))
+            which[n++] = i;
+    int64_t *ids = calloc(n + 1, sizeof *ids);
+    int rc = ids ? 0 : -1;
+    if (n > 0 && ids)
+        rc = link_save_batch(b->env->conn, b->sm->id, w, n, ids, err, errlen);
+    for (size_t k = 0; rc == 0 && k < n; k++)
+        link_ids[which[k]] = ids[k];
+    free(ids), free(w), free(which);
+    return rc;
+}
+
+static int store_conflicts(struct sync_batch *b, const int64_t *link_ids, char *err, size_t errlen)
+{
+    size_t n = 0;
+    for (size_t i = 0; i < b->npairs; i++)
+        if (!b->pairs[i].absorbed && pair_ok(&b->pairs[i]) && b->pairs[i].merged)
+            n += b->pairs[i].out.nconflicts;
+    if (n == 0)
+        return 0;
+    struct conflict_row *rows = calloc(n, sizeof *rows);
+    if (!rows) {
+        snprintf(err, errlen, "out of memory");
+        return -1;
+    }
+    size_t k = 0;
+    for (size_t i = 0; i < b->npairs; i++) {
+        const struct sync_pair *p = &b->pairs[i];
+        if (p->absorbed || !pair_ok(p) || !p->merged)
+            continue;
+        for (size_t c = 0; c < p->out.nconflicts; c++) {
+            const struct merge_conflict *mc = &p->out.conflicts[c];
+            const struct mapping_field *f = &b->sm->m->fields[mc->field];
+            rows[k++] = (struct conflict_row){.mapping_id = b->sm->id,
+                                              .link_id = link_ids[i],
+                                              .salesforce_id = p->sf_id,
+                                              .hubspot_id = p->hs_id,
+                                              .salesforce_field = f->salesforce,
+                                              .hubspot_property = f->hubspot,
+                                              .salesforce_value = mc->sf_value,
+                                              .hubspot_value = mc->hs_value,
+                                              .winner = mapping_winner_name(mc->winner),
+                                              .reason = merge_reason_name(mc->reason)};
+            const char *labels[] = {NULL, mapping_winner_name(mc->winner)};
+            char id[24];
+            snprintf(id, sizeof id, "%" PRId64, b->sm->id);
+            labels[0] = id;
+            metrics_add(m_conflicts, labels, 1);
+        }
+    }
+    b->rep->conflicts += k;
+    int rc = conflict_insert_batch(b->env->conn, rows, k, err, errlen);
+    free(rows);
+    return rc;
+}
+
+static int max_attempts(const struct claimed_record *r)
+{
+    int a = 0;
+    for (size_t i = 0; i < r->nevents; i++)
+        if (r->events[i].attempts > a)
+            a = r->events[i].attempts;
+    return a;
+}
+
+static void log_failure(const struct sync_batch *b, const struct claimed_record *r,
+                        const char *what, const char *category, const char *error)
+{
+    log_with(LOG_LEVEL_WARN, "sync record failed", LF_I("mapping", b->sm->id),
+             LF_S("source", r->source), LF_S("record_id", r->record_id), LF_S("outcome", what),
+             LF_S("category", category), LF_S("error", error));
+}
+
+/* Settles the events of record i of pair p (NULL: a record without id, done). */
+static int settle_record(struct sync_batch *b, size_t i, const struct sync_pair *p, int64_t *done,
+                         size_t *ndone, char *err, size_t errlen)
+{
+    const struct claimed_record *r = &b->recs[i];
+    const struct sync_env *env = b->env;
+    if (!p || pair_ok(p)) {
+        memcpy(done + *ndone, r->ids, r->nevents * sizeof *done);
+        *ndone += r->nevents;
+        if (p) {
+            record_metrics(b, p, r, outcome_names[p->outcome]);
+            size_t *counts[] = {&b->rep->unchanged, &b->rep->synced, &b->rep->created,
+                                &b->rep->deleted};
+            (*counts[p->outcome])++;
+        }
+        return 0;
+    }
+    enum queue_error_category cat = p->category;
+    if (p->state == PAIR_RETRY) {
+        long delay = queue_backoff_ms(max_attempts(r), &env->backoff);
+        if (delay >= 0) {
+            if (delay < p->retry_after_ms)
+                delay = p->retry_after_ms;
+            record_metrics(b, p, r, "retried");
+            b->rep->retried++;
+            log_failure(b, r, "retried", "", p->error);
+            return queue_retry_later(env->conn, env->worker_id, r->ids, r->nevents, p->error, delay,
+                                     NULL, err, errlen);
+        }
+        cat = QUEUE_ERR_RETRIES_EXHAUSTED;
+    }
+    record_metrics(b, p, r, "failed");
+    b->rep->failed++;
+    log_failure(b, r, "failed", queue_error_category_name(cat), p->error);
+    return queue_fail(env->conn, env->worker_id, r->ids, r->nevents, cat, p->error, NULL, err,
+                      errlen);
+}
+
+static int exec_simple(PGconn *conn, const char *sql, char *err, size_t errlen)
+{
+    PGresult *r = db_exec(conn, sql, 0, NULL, err, errlen);
+    if (!r)
+        return -1;
+    PQclear(r);
+    return 0;
+}
+
+static int commit_batch(struct sync_batch *b, size_t *rec_pair, char *err, size_t errlen)
+{
+    size_t total = 0;
+    for (size_t i = 0; i < b->nrecs; i++)
+        total += b->recs[i].nevents;
+    int64_t *link_ids = calloc(b->npairs + 1, sizeof *link_ids);
+    int64_t *done = calloc(total + 1, sizeof *done);
+    size_t ndone = 0;
+    int rc = (link_ids && done) ? 0 : -1;
+    if (rc < 0)
+        snprintf(err, errlen, "out of memory");
+    size_t *owner = rec_pair; /* records follow the pair that absorbed theirs */
+    for (size_t i = 0; i < b->npairs; i++)
+        for (size_t k = 0; !b->pairs[i].absorbed && k < b->pairs[i].nrecs; k++)
+            owner[b->pairs[i].recs[k]] = i;
+    rc = rc ? rc : exec_simple(b->env->conn, "BEGIN", err, errlen);
+    rc = rc ? rc : store_links(b, link_ids, err, errlen);
+    rc = rc ? rc : store_conflicts(b, link_ids, err, errlen);
+    for (size_t i = 0; rc == 0 && i < b->nrecs; i++)
+        rc = settle_record(b, i, rec_pair[i] == SIZE_MAX ? NULL : &b->pairs[rec_pair[i]], done,
+                           &ndone, err, errlen);
+    if (rc == 0)
+        rc = queue_complete(b->env->conn, b->env->worker_id, done, ndone, NULL, err, errlen);
+    if (rc == 0)
+        rc = exec_simple(b->env->conn, "COMMIT", err, errlen);
+    if (rc < 0)
+        PQclear(PQexec(b->env->conn, "ROLLBACK"));
+    free(link_ids);
+    free(done);
+    return rc;
+}
+
+/* When the commit failed: the events wait for their back-off instead of the lease. */
+static void retry_all(struct sync_batch *b, const char *why)
+{
+    char err[256], msg[600];
+    snprintf(msg, sizeof msg, "storing the sync outcome failed: %s", why);
+    for (size_t i = 0; i < b->nrecs; i++) {
+        const struct claimed_record *r = &b->recs[i];
+        long delay = queue_backoff_ms(max_attempts(r), &b->env->backoff);
+        if (delay < 0)
+            queue_fail(b->env->conn, b->env->worker_id, r->ids, r->nevents,
+                       QUEUE_ERR_RETRIES_EXHAUSTED, msg, NULL, err, sizeof err);
+        else
+            queue_retry_later(b->env->conn, b->env->worker_id, r->ids, r->nevents, msg, delay, NULL,
+                              err, sizeof err);
+    }
+}
+
+static void count_calls(const struct sync_batch *b)
+{
+    const char *hs[] = {"hubspot"}, *sf[] = {"salesforce"};
+    metrics_add(m_calls, hs, (double)b->rep->hs_calls);
+    metrics_add(m_calls, sf, (double)b->rep->sf_calls);
+}
+
+int sync_batch_run(const struct sync_env *env, const struct sync_mapping *sm,
+                   struct claimed_record *records, size_t n, struct sync_batch_report *rep,
+                   char *err, size_t errlen)
+{
+    memset(rep, 0, sizeof *rep);
+    rep->records = n;
+    err[0] = '\0';
+    if (!m_records)
+        sync_batch_metrics_init();
+    struct sync_batch b = {.env = env, .sm = sm, .recs = records, .nrecs = n, .rep = rep};
+    b.pairs = calloc(n + 1, sizeof *b.pairs);
+    size_t *rec_pair = calloc(n + 1, sizeof *rec_pair);
+    int rc = (b.pairs && rec_pair) ? 0 : -1;
+    if (rc < 0)
+        snprintf(err, errlen, "out of memory");
+    if (rc == 0)
+        rc = build_pairs(&b, rec_pair, err, errlen);
+    if (rc == 0)
+        rc = load_links(&b, err, errlen);
+    if (rc == 0) {
+        sync_pairs(&b);
+        rc = commit_batch(&b, rec_pair, err, errlen);
+    }
+    if (rc < 0)
+        retry_all(&b, err);
+    count_calls(&b);
+    for (size_t i = 0; i < b.npairs; i++)
+        pair_free(&b.pairs[i]);
+    free(b.pairs);
+    free(rec_pair);
+    sync_links_free(b.links, b.nlinks);
+    return rc;
+}

@@ -1,0 +1,503 @@
+/* sync_engine.c: worker threads, their rounds over the enabled mappings, the per-mapping advisory
+ * lock, the mapping cache, wake-up and shutdown (design in sync_engine.h).
+ *
+ * Owns every worker's connection, HTTP handle and mapping cache (one worker, one thread: nothing
+ * of a worker is shared), the engine's mutex + condition (guarding `stopping` and `wakeups`) and
+ * the queue-lag gauge's last measurement time (an atomic).
+ *
+ * Must not: sync records itself (sync_batch.c does), hold a mapping lock across rounds, or log the
+ * conninfo or tokens. */
+#include "sync/sync_engine.h"
+
+#include "db/pool.h"
+#include "server/app.h"
+#include "server/log.h"
+#include "server/metrics.h"
+#include "sync/hubspot_client.h"
+#include "sync/salesforce_client.h"
+
+#include <errno.h>
+#include <inttypes.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+struct sync_worker {
+    struct sync_engine *eng;
+    pthread_t thread;
+    bool started;
+    char id[128];
+    PGconn *conn;
+    struct crm_http *http;
+    struct sync_mapping *maps;
+    size_t nmaps;
+    int64_t maps_loaded_ms; /* 0: never */
+    size_t next;            /* round-robin position */
+};
+
+struct sync_engine {
+    struct sync_engine_options o;
+    char *conninfo;
+    char prefix[96];
+    struct sync_worker *workers;
+    size_t nworkers;
+    struct sync_worker once; /* sync_engine_run_once's worker */
+    pthread_mutex_t lock;
+    pthread_cond_t cond;
+    bool stopping;         /* guarded by lock */
+    unsigned long wakeups; /* guarded by lock */
+    atomic_llong lag_measured_ms;
+};
+
+static struct metric_family *m_lag;
+
+static int64_t mono_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* ---- options ---- */
+
+void sync_engine_options_from_app(struct sync_engine_options *o, const struct app *app)
+{
+    const struct config *cfg = app->cfg;
+    memset(o, 0, sizeof *o);
+    o->conninfo = cfg->database_url;
+    o->statement_timeout_ms = cfg->db_statement_timeout_ms;
+    o->hc = app->hubspot;
+    o->sc = app->salesforce;
+    crm_http_options_from_config(&o->http, cfg);
+    o->workers = cfg->workers;
+    o->batch = cfg->worker_batch;
+    o->poll_ms = cfg->worker_poll_ms;
+    o->lease_ms = cfg->lease_ms;
+    o->backoff = (struct queue_backoff_policy){.base_ms = cfg->retry_base_ms,
+                                               .cap_ms = cfg->retry_cap_ms,
+                                               .max_attempts = cfg->retry_max_attempts};
+    o->mapping_ttl_ms = 30000;
+}
+
+/* ---- mapping cache ---- */
+
+static void maps_free(struct sync_worker *w)
+{
+    for (size_t i = 0; i < w->nmaps; i++) {
+        mapping_free(w->maps[i].m);
+        sf_object_free(w->maps[i].sf);
+        hs_object_free(w->maps[i].hs);
+    }
+    free(w->maps);
+    w->maps = NULL;
+    w->nmaps = 0;
+}
+
+/* The live schemas of m. 0, or -1 with err. */
+static int load_schemas(struct sync_worker *w, struct sync_mapping *sm, char *err, size_t errlen)
+{
+    struct sync_engine *e = w->eng;
+    struct crm_error ce;
+    crm_error_clear(&ce);
+    const struct salesforce_describe *d = NULL;
+    if (salesforce_describe(e->o.sc, w->http, sm->m->salesforce_object, &d, &ce) != 0) {
+        crm_error_format(&ce, err, errlen);
+        return -1;
+    }
+    sm->sf = sf_object_from_describe(d->raw, err, errlen);
+    salesforce_describe_release(d);
+    if (!sm->sf)
+        return -1;
+    if (hubspot_schema_get(e->o.hc, w->http, sm->m->hubspot_object, &sm->hs, &ce) != 0) {
+        crm_error_format(&ce, err, errlen);
+        return -1;
+    }
+    sm->hs_type = sm->hs->object_type_id;
+    return 0;
+}
+
+static void load_one(struct sync_worker *w, PGresult *r, int row)
+{
+    struct sync_mapping *sm = &w->maps[w->nmaps];
+    memset(sm, 0, sizeof *sm);
+    sm->id = strtoll(PQgetvalue(r, row, 0), NULL, 10);
+    const char *doc = PQgetvalue(r, row, 1);
+    struct problem_list problems = PROBLEM_LIST_INIT;
+    char err[512] = "";
+    if (mapping_parse_text(doc, strlen(doc), &sm->m, &problems) != MAPPING_PARSE_OK) {
+        snprintf(err, sizeof err, "the stored document does not parse");
+    } else {
+        sm->m->has_id = true;
+        sm->m->id = sm->id;
+        if (load_schemas(w, sm, err, sizeof err) == 0) {
+            w->nmaps++;
+            problem_list_free(&problems);
+            return;
+        }
+    }
+    problem_list_free(&problems);
+    log_with(LOG_LEVEL_WARN, "mapping skipped by the sync worker", LF_I("mapping", sm->id),
+             LF_S("worker", w->id), LF_S("error", err));
+    mapping_free(sm->m);
+    sf_object_free(sm->sf);
+    hs_object_free(sm->hs);
+    memset(sm, 0, sizeof *sm);
+}
+
+static int maps_reload(struct sync_worker *w, char *err, size_t errlen)
+{
+    int64_t now = mono_ms();
+    int64_t ttl = w->eng->o.mapping_ttl_ms;
+    if (w->maps_loaded_ms && ttl > 0 && now - w->maps_loaded_ms < ttl)
+        return 0;
+    PGresult *r = db_exec(w->conn,
+                          "SELECT id, document::text FROM mappings WHERE state = 'enabled'"
+                          " ORDER BY id",
+                          0, NULL, err, errlen);
+    if (!r)
+        return -1;
+    maps_free(w);
+    int rows = PQntuples(r);
+    w->maps = calloc((size_t)rows + 1, sizeof *w->maps);
+    if (!w->maps) {
+        PQclear(r);
+        snprintf(err, errlen, "out of memory");
+        return -1;
+    }
+    for (int i = 0; i < rows; i++)
+        load_one(w, r, i);
+    PQclear(r);
+    w->maps_loaded_ms = now;
+    return 0;
+}
+
+/* ---- connection, lock, lag ---- */
+
+static int worker_connect(struct sync_worker *w, char *err, size_t errlen)
+{
+    if (w->conn && PQstatus(w->conn) == CONNECTION_OK)
+        return 0;
+    if (w->conn)
+        PQfinish(w->conn);
+    w->conn = PQconnectdb(w->eng->conninfo);
+    if (!w->conn || PQstatus(w->conn) != CONNECTION_OK) {
+        snprintf(err, errlen, "cannot connect to the database");
+        PQfinish(w->conn);
+        w->conn = NULL;
+        return -1;
+    }
+    char timeout[24];
+    snprintf(timeout, sizeof timeout, "%d", w->eng->o.statement_timeout_ms);
+    const char *params[] = {timeout};
+    PGresult *r = w->eng->o.statement_timeout_ms > 0
+                      ? db_exec(w->conn, "SELECT set_config('statement_timeout', $1, false)", 1,
+                                params, err, errlen)
+                      : NULL;
+    PQclear(r);
+    return 0;
+}
+
+/* 1 when this worker now holds the mapping's lock, 0 when another does, -1 on error. */
+static int mapping_lock(struct sync_worker *w, int64_t mapping_id, bool take, char *err,
+                        size_t errlen)
+{
+    char cls[24], key[24];
+    snprintf(cls, sizeof cls, "%d", SYNC_MAPPING_LOCK_CLASS);
+    snprintf(key, sizeof key, "%" PRId64, mapping_id);
+    const char *params[] = {cls, key};
+    PGresult *r =
+        db_exec(w->conn,
+                take ? "SELECT pg_try_advisory_lock($1::int, ($2::bigint % 2147483648)::int)"
+                     : "SELECT pg_advisory_unlock($1::int, ($2::bigint % 2147483648)::int)",
+                2, params, err, errlen);
+    if (!r)
+        return -1;
+    int got = strcmp(PQgetvalue(r, 0, 0), "t") == 0;
+    PQclear(r);
+    return got;
+}
+
+/* Measures synkro_queue_lag_seconds (age of the oldest due pending event) at most once a second
+ * across the engine's workers. */
+static void measure_lag(struct sync_worker *w)
+{
+    struct sync_engine *e = w->eng;
+    long long now = mono_ms(), last = atomic_load(&e->lag_measured_ms);
+    if (now - last < 1000 || !atomic_compare_exchange_strong(&e->lag_measured_ms, &last, now))
+        return;
+    char err[256];
+    PGresult *r =
+        db_exec(w->conn,
+                "SELECT COALESCE(extract(epoch FROM now() - (SELECT received_at"
+                " FROM change_events WHERE status = 'pending' AND next_attempt_at <= now()"
+                " ORDER BY next_attempt_at, id LIMIT 1)), 0)::float8",
+                0, NULL, err, sizeof err);
+    if (!r)
+        return;
+    metrics_set(m_lag, NULL, strtod(PQgetvalue(r, 0, 0), NULL));
+    PQclear(r);
+}
+
+/* ---- one round ---- */
+
+static bool engine_stopping(struct sync_engine *e)
+{
+    pthread_mutex_lock(&e->lock);
+    bool s = e->stopping;
+    pthread_mutex_unlock(&e->lock);
+    return s;
+}
+
+static void log_batch(const struct sync_worker *w, const struct sync_mapping *sm,
+                      const struct sync_batch_report *rep, int64_t ms)
+{
+    log_with(LOG_LEVEL_INFO, "sync batch", LF_I("mapping", sm->id), LF_S("worker", w->id),
+             LF_I("records", rep->records), LF_I("hubspot_writes", rep->hs_writes),
+             LF_I("salesforce_writes", rep->sf_writes), LF_I("hubspot_calls", rep->hs_calls),
+             LF_I("salesforce_calls", rep->sf_calls), LF_I("conflicts", rep->conflicts),
+             LF_I("failed", rep->failed), LF_I("retried", rep->retried), LF_I("ms", ms));
+}
+
+/* Claims and syncs one batch of sm while holding its lock. Records synced, or -1. */
+static int sync_mapping_batch(struct sync_worker *w, const struct sync_mapping *sm,
+                              struct sync_batch_report *rep, char *err, size_t errlen)
+{
+    struct sync_engine *e = w->eng;
+    struct queue_claim_filter f = {.salesforce_object = sm->m->salesforce_object,
+                                   .hubspot_object_type_id = sm->hs->object_type_id,
+                                   .hubspot_object_name = sm->hs->fully_qualified_name};
+    struct claimed_record *recs = NULL;
+    size_t n = 0;
+    if (queue_claim_records_for(w->conn, w->id, &f, e->o.batch, e->o.lease_ms, &recs, &n, err,
+                                errlen) < 0)
+        return -1;
+    if (n == 0)
+        return 0;
+    struct sync_env env = {.conn = w->conn,
+                           .worker_id = w->id,
+                           .hc = e->o.hc,
+                           .sc = e->o.sc,
+                           .http = w->http,
+                           .backoff = e->o.backoff};
+    int64_t t0 = mono_ms();
+    int rc = sync_batch_run(&env, sm, recs, n, rep, err, errlen);
+    log_batch(w, sm, rep, mono_ms() - t0);
+    queue_claimed_free(recs, n);
+    return rc < 0 ? -1 : (int)n;
+}
+
+/* One round: the first mapping (round-robin) that is free and has work. Records synced or -1. */
+static int worker_round(struct sync_worker *w, struct sync_batch_report *rep, char *err,
+                        size_t errlen)
+{
+    struct sync_batch_report local;
+    if (!rep)
+        rep = &local;
+    memset(rep, 0, sizeof *rep);
+    if (worker_connect(w, err, errlen) < 0 || maps_reload(w, err, errlen) < 0)
+        return -1;
+    measure_lag(w);
+    for (size_t k = 0; k < w->nmaps && !engine_stopping(w->eng); k++) {
+        size_t idx = (w->next + k) % w->nmaps;
+        const struct sync_mapping *sm = &w->maps[idx];
+        int got = mapping_lock(w, sm->id, true, err, errlen);
+        if (got < 0)
+            return -1;
+        if (got == 0)
+            continue;
+        int n = sync_mapping_batch(w, sm, rep, err, errlen);
+        char uerr[256];
+        if (mapping_lock(w, sm->id, false, uerr, sizeof uerr) < 0) {
+            PQfinish(w->conn); /* the session ends, and its lock with it */
+            w->conn = NULL;
+        }
+        if (n != 0) {
+            w->next = idx + 1;
+            return n;
+        }
+    }
+    return 0;
+}
+
+static int worker_init(struct sync_engine *e, struct sync_worker *w, const char *suffix, char *err,
+                       size_t errlen)
+{
+    memset(w, 0, sizeof *w);
+    w->eng = e;
+    snprintf(w->id, sizeof w->id, "%s:%s", e->prefix, suffix);
+    w->http = crm_http_create(&e->o.http, err, errlen);
+    return w->http ? 0 : -1;
+}
+
+static void worker_free(struct sync_worker *w)
+{
+    maps_free(w);
+    crm_http_destroy(w->http);
+    w->http = NULL;
+    if (w->conn)
+        PQfinish(w->conn);
+    w->conn = NULL;
+}
+
+/* Sleeps poll_ms, or less when woken or stopping. */
+static void worker_idle(struct sync_engine *e, long ms)
+{
+    struct timespec until;
+    clock_gettime(CLOCK_MONOTONIC, &until);
+    until.tv_sec += ms / 1000;
+    until.tv_nsec += (ms % 1000) * 1000000L;
+    if (until.tv_nsec >= 1000000000L) {
+        until.tv_sec++;
+        until.tv_nsec -= 1000000000L;
+    }
+    pthread_mutex_lock(&e->lock);
+    unsigned long seen = e->wakeups;
+    while (!e->stopping && e->wakeups == seen) {
+        if (pthread_cond_timedwait(&e->cond, &e->lock, &until) == ETIMEDOUT)
+            break;
+    }
+    pthread_mutex_unlock(&e->lock);
+}
+
+static void *worker_main(void *arg)
+{
+    struct sync_worker *w = arg;
+    struct sync_engine *e = w->eng;
+    int64_t last_error_log = 0;
+    while (!engine_stopping(e)) {
+        char err[512] = "";
+        int n = worker_round(w, NULL, err, sizeof err);
+        if (n < 0 && mono_ms() - last_error_log > 10000) {
+            log_with(LOG_LEVEL_WARN, "sync round failed", LF_S("worker", w->id),
+                     LF_S("error", err));
+            last_error_log = mono_ms();
+        }
+        if (n <= 0)
+            worker_idle(e, e->o.poll_ms);
+    }
+    return NULL;
+}
+
+/* ---- lifecycle ---- */
+
+static void metrics_init(void)
+{
+    sync_batch_metrics_init();
+    m_lag = metrics_register(METRIC_GAUGE, "synkro_queue_lag_seconds",
+                             "Age of the oldest due pending change event.", NULL, 0, NULL, 0);
+}
+
+struct sync_engine *sync_engine_create(const struct sync_engine_options *o, char *err,
+                                       size_t errlen)
+{
+    if (!o->conninfo || !o->hc || !o->sc) {
+        snprintf(err, errlen, "the sync engine needs the database and both CRM clients");
+        return NULL;
+    }
+    struct sync_engine *e = calloc(1, sizeof *e);
+    if (!e || !(e->conninfo = strdup(o->conninfo))) {
+        free(e);
+        snprintf(err, errlen, "out of memory");
+        return NULL;
+    }
+    e->o = *o;
+    e->o.conninfo = NULL;
+    e->o.batch = o->batch > 0 ? o->batch : 200;
+    e->o.poll_ms = o->poll_ms > 0 ? o->poll_ms : 200;
+    e->o.lease_ms = o->lease_ms > 0 ? o->lease_ms : 300000;
+    if (o->worker_prefix) {
+        snprintf(e->prefix, sizeof e->prefix, "%s", o->worker_prefix);
+    } else {
+        char host[64] = "host";
+        gethostname(host, sizeof host - 1);
+        snprintf(e->prefix, sizeof e->prefix, "%s:%ld", host, (long)getpid());
+    }
+    pthread_mutex_init(&e->lock, NULL);
+    pthread_condattr_t ca;
+    pthread_condattr_init(&ca);
+    pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+    pthread_cond_init(&e->cond, &ca);
+    pthread_condattr_destroy(&ca);
+    metrics_init();
+    return e;
+}
+
+int sync_engine_start(struct sync_engine *e, char *err, size_t errlen)
+{
+    if (e->o.workers <= 0)
+        return 0;
+    e->workers = calloc((size_t)e->o.workers, sizeof *e->workers);
+    if (!e->workers) {
+        snprintf(err, errlen, "out of memory");
+        return -1;
+    }
+    for (int i = 0; i < e->o.workers; i++) {
+        struct sync_worker *w = &e->workers[i];
+        char suffix[16];
+        snprintf(suffix, sizeof suffix, "w%d", i);
+        if (worker_init(e, w, suffix, err, errlen) < 0)
+            return -1;
+        e->nworkers++;
+        if (pthread_create(&w->thread, NULL, worker_main, w) != 0) {
+            snprintf(err, errlen, "cannot start sync worker %d", i);
+            return -1;
+        }
+        w->started = true;
+    }
+    log_with(LOG_LEVEL_INFO, "sync workers started", LF_I("workers", e->o.workers),
+             LF_I("batch", e->o.batch), LF_I("lease_ms", e->o.lease_ms));
+    return 0;
+}
+
+int sync_engine_run_once(struct sync_engine *e, struct sync_batch_report *rep, char *err,
+                         size_t errlen)
+{
+    if (!e->once.http && worker_init(e, &e->once, "once", err, errlen) < 0)
+        return -1;
+    return worker_round(&e->once, rep, err, errlen);
+}
+
+void sync_engine_wake(struct sync_engine *e)
+{
+    if (!e)
+        return;
+    pthread_mutex_lock(&e->lock);
+    e->wakeups++;
+    pthread_cond_broadcast(&e->cond);
+    pthread_mutex_unlock(&e->lock);
+}
+
+void sync_engine_stop(struct sync_engine *e)
+{
+    if (!e)
+        return;
+    pthread_mutex_lock(&e->lock);
+    e->stopping = true;
+    pthread_cond_broadcast(&e->cond);
+    pthread_mutex_unlock(&e->lock);
+    for (size_t i = 0; i < e->nworkers; i++) {
+        if (e->workers[i].started)
+            pthread_join(e->workers[i].thread, NULL);
+        e->workers[i].started = false;
+    }
+}
+
+void sync_engine_destroy(struct sync_engine *e)
+{
+    if (!e)
+        return;
+    sync_engine_stop(e);
+    for (size_t i = 0; i < e->nworkers; i++)
+        worker_free(&e->workers[i]);
+    free(e->workers);
+    worker_free(&e->once);
+    pthread_cond_destroy(&e->cond);
+    pthread_mutex_destroy(&e->lock);
+    free(e->conninfo);
+    free(e);
+}

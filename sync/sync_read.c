@@ -1,0 +1,317 @@
+/* sync_read.c: reads the current records of a batch's pairs from both CRMs, and adopts unlinked
+ * records through the mapping's identity fields.
+ *
+ * Owns the SOQL text of the batch read and the HubSpot property list; the records it reads go to
+ * the pairs (struct sync_pair owns them).
+ *
+ * Design: Salesforce records come from `SELECT Id, <mapped fields>, <identity field>,
+ * SystemModstamp FROM <object> WHERE Id IN ('...')`, at most SALESFORCE_COLLECTION_MAX ids per
+ * query. SOQL takes ids only as quoted literals, so every id is checked to be 15/18 ASCII
+ * alphanumerics and every name to be an API name before it goes into the text; anything else is
+ * refused. HubSpot records come from one batch read (the client splits it into calls of 100). A
+ * record the CRM does not return is missing (deleted). Adoption: an unlinked Salesforce record
+ * whose identity field holds a HubSpot id, or an unlinked HubSpot record whose identity property
+ * holds a Salesforce id, is paired with that record, which is read in a second round.
+ *
+ * Must not: write to a CRM or the database, or log. */
+#include "sync/sync_batch.h"
+
+#include "server/strbuf.h"
+#include "sync/hubspot_client.h"
+#include "sync/json_util.h"
+#include "sync/salesforce_client.h"
+
+#include <ctype.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+static bool api_name_valid(const char *s)
+{
+    if (!s || !*s || strlen(s) > MAPPING_API_NAME_MAX)
+        return false;
+    for (const char *c = s; *c; c++)
+        if (!isalnum((unsigned char)*c) && *c != '_')
+            return false;
+    return true;
+}
+
+static bool pair_wants_sf(const struct sync_pair *p)
+{
+    return !p->absorbed && p->state == PAIR_PENDING && p->need_sf_read && p->sf_id;
+}
+
+static bool pair_wants_hs(const struct sync_pair *p)
+{
+    return !p->absorbed && p->state == PAIR_PENDING && p->need_hs_read && p->hs_id;
+}
+
+/* Adds name to the SELECT list unless it is there already (names compare ignoring case). */
+static void select_add(struct strbuf *sb, const char **seen, size_t *nseen, const char *name)
+{
+    if (!name)
+        return;
+    for (size_t i = 0; i < *nseen; i++)
+        if (strcasecmp(seen[i], name) == 0)
+            return;
+    seen[(*nseen)++] = name;
+    strbuf_printf(sb, "%s%s", *nseen > 1 ? ", " : "", name);
+}
+
+/* "SELECT Id, ... FROM T WHERE Id IN (" without the ids; NULL when a name is not an API name. */
+static char *soql_head(const struct mapping *m, char *why, size_t whylen)
+{
+    size_t cap = m->n_fields + 3;
+    const char **seen = calloc(cap, sizeof *seen);
+    if (!seen) {
+        snprintf(why, whylen, "out of memory");
+        return NULL;
+    }
+    struct strbuf sb = STRBUF_INIT;
+    size_t nseen = 0;
+    strbuf_puts(&sb, "SELECT ");
+    select_add(&sb, seen, &nseen, "Id");
+    const char *bad = NULL;
+    for (size_t i = 0; i < m->n_fields; i++) {
+        if (!api_name_valid(m->fields[i].salesforce))
+            bad = m->fields[i].salesforce;
+        select_add(&sb, seen, &nseen, m->fields[i].salesforce);
+    }
+    if (m->identity_salesforce_field && !api_name_valid(m->identity_salesforce_field))
+        bad = m->identity_salesforce_field;
+    select_add(&sb, seen, &nseen, m->identity_salesforce_field);
+    select_add(&sb, seen, &nseen, "SystemModstamp");
+    const char *object = m->salesforce_object;
+    if (!api_name_valid(object)) {
+        bad = object ? object : "(no object)";
+        object = "";
+    }
+    strbuf_printf(&sb, " FROM %s WHERE Id IN (", object);
+    free(seen);
+    if (bad || sb.failed) {
+        snprintf(why, whylen,
+                 bad ? "the mapping names %s, which is not a Salesforce API name" : "out of memory",
+                 bad);
+        strbuf_free(&sb);
+        return NULL;
+    }
+    return strbuf_detach(&sb, NULL);
+}
+
+/* Gives each record of page to the pair of the chunk with its id. */
+static void take_sf_records(struct sync_pair **chunk, size_t n, json_object *records)
+{
+    size_t count = json_object_array_length(records);
+    for (size_t r = 0; r < count; r++) {
+        json_object *rec = json_object_array_get_idx(records, r);
+        const char *id = json_member_string(rec, "Id");
+        for (size_t i = 0; id && i < n; i++) {
+            struct sync_pair *p = chunk[i];
+            if (p->sf_rec || !sync_sf_id_equal(p->sf_id, id))
+                continue;
+            p->sf_rec = json_object_get(rec);
+            char *full = strdup(id);
+            if (full) {
+                free(p->sf_id);
+                p->sf_id = full;
+            }
+            break;
+        }
+    }
+}
+
+/* Runs one SOQL read of chunk (n pairs) and its further pages. */
+static void read_sf_chunk(struct sync_batch *b, const char *head, struct sync_pair **chunk,
+                          size_t n)
+{
+    struct strbuf sb = STRBUF_INIT;
+    strbuf_puts(&sb, head);
+    size_t k = 0;
+    for (size_t i = 0; i < n; i++) {
+        if (!sync_sf_id_valid(chunk[i]->sf_id)) {
+            sync_pair_fail(chunk[i], QUEUE_ERR_NOT_FOUND, "%s is not a Salesforce record id",
+                           chunk[i]->sf_id);
+            continue;
+        }
+        strbuf_printf(&sb, "%s'%s'", k++ ? ", " : "", chunk[i]->sf_id);
+    }
+    strbuf_putc(&sb, ')');
+    if (k == 0 || sb.failed) {
+        strbuf_free(&sb);
+        return;
+    }
+    struct crm_error e;
+    crm_error_clear(&e);
+    struct salesforce_query_page page = {0};
+    int rc = salesforce_query(b->env->sc, b->env->http, sb.data, false, &page, &e);
+    strbuf_free(&sb);
+    b->rep->sf_calls++;
+    while (rc == 0) {
+        take_sf_records(chunk, n, page.records);
+        if (page.done || !page.next_records_url)
+            break;
+        char *next = strdup(page.next_records_url);
+        salesforce_query_page_free(&page);
+        memset(&page, 0, sizeof page);
+        rc = next ? salesforce_query_more(b->env->sc, b->env->http, next, &page, &e) : -1;
+        if (!next)
+            crm_error_set(&e, CRM_SALESFORCE, CRM_ERR_TRANSIENT, 0, NULL, "out of memory");
+        free(next);
+        b->rep->sf_calls++;
+    }
+    salesforce_query_page_free(&page);
+    for (size_t i = 0; i < n; i++) {
+        struct sync_pair *p = chunk[i];
+        if (p->state != PAIR_PENDING)
+            continue;
+        if (rc != 0)
+            sync_pair_fail_crm(p, &e, "reading Salesforce");
+        else if (!p->sf_rec)
+            p->sf_missing = true;
+    }
+}
+
+static void read_sf(struct sync_batch *b)
+{
+    struct sync_pair **chunk = calloc(SALESFORCE_COLLECTION_MAX, sizeof *chunk);
+    char why[300];
+    char *head = chunk ? soql_head(b->sm->m, why, sizeof why) : NULL;
+    if (!chunk)
+        snprintf(why, sizeof why, "out of memory");
+    size_t n = 0;
+    for (size_t i = 0; i <= b->npairs; i++) {
+        struct sync_pair *p = i < b->npairs ? &b->pairs[i] : NULL;
+        if (p && pair_wants_sf(p)) {
+            p->need_sf_read = false;
+            if (!head) {
+                sync_pair_fail(p, QUEUE_ERR_VALIDATION, "%s", why);
+                continue;
+            }
+            chunk[n++] = p;
+        }
+        if (n > 0 && (n == SALESFORCE_COLLECTION_MAX || !p)) {
+            read_sf_chunk(b, head, chunk, n);
+            n = 0;
+        }
+    }
+    free(head);
+    free(chunk);
+}
+
+static bool missing_error(const struct crm_error *e)
+{
+    return e && (e->http_status == 404 || strcmp(e->code, "OBJECT_NOT_FOUND") == 0 ||
+                 strcmp(e->sub_code, "OBJECT_NOT_FOUND") == 0);
+}
+
+static void read_hs(struct sync_batch *b)
+{
+    const struct mapping *m = b->sm->m;
+    size_t n = 0;
+    for (size_t i = 0; i < b->npairs; i++)
+        n += pair_wants_hs(&b->pairs[i]);
+    if (n == 0)
+        return;
+    struct sync_pair **pairs = calloc(n, sizeof *pairs);
+    const char **ids = calloc(n, sizeof *ids);
+    const char **props = calloc(m->n_fields + 1, sizeof *props);
+    if (!pairs || !ids || !props) {
+        for (size_t i = 0; i < b->npairs; i++)
+            if (pair_wants_hs(&b->pairs[i]))
+                sync_pair_fail(&b->pairs[i], QUEUE_ERR_VALIDATION, "out of memory");
+        free(pairs), free(ids), free(props);
+        return;
+    }
+    size_t k = 0, np = 0;
+    for (size_t i = 0; i < b->npairs; i++)
+        if (pair_wants_hs(&b->pairs[i])) {
+            pairs[k] = &b->pairs[i];
+            pairs[k]->need_hs_read = false;
+            ids[k++] = b->pairs[i].hs_id;
+        }
+    for (size_t i = 0; i < m->n_fields; i++)
+        props[np++] = m->fields[i].hubspot;
+    if (m->identity_hubspot_property)
+        props[np++] = m->identity_hubspot_property;
+    struct hubspot_read_options ro = {.properties = props, .nproperties = np};
+    struct crm_batch_result res = {0};
+    struct crm_error e;
+    crm_error_clear(&e);
+    int rc = hubspot_batch_read(b->env->hc, b->env->http, b->sm->hs_type, ids, n, &ro, &res, &e);
+    b->rep->hs_calls += (n + HUBSPOT_BATCH_MAX - 1) / HUBSPOT_BATCH_MAX;
+    for (size_t i = 0; i < n; i++) {
+        struct sync_pair *p = pairs[i];
+        const struct crm_batch_item *it = i < res.n ? &res.items[i] : NULL;
+        if (it && it->ok) {
+            json_object *pr = json_member(it->record, "properties");
+            p->hs_props = pr ? json_object_get(pr) : json_object_new_object();
+        } else if (it && missing_error(it->error)) {
+            p->hs_missing = true;
+        } else {
+            sync_pair_fail_crm(p, it && it->error ? it->error : &e, "reading HubSpot");
+        }
+    }
+    (void)rc; /* a failed call's inputs carry its error */
+    crm_batch_result_free(&res);
+    free(pairs), free(ids), free(props);
+}
+
+/* Pairs p with the record of the other CRM that p's identity value names. */
+static void adopt(struct sync_batch *b, struct sync_pair *p)
+{
+    const struct mapping *m = b->sm->m;
+    if (p->sf_rec && !p->hs_id && m->identity_salesforce_field) {
+        const char *v = json_member_text(p->sf_rec, m->identity_salesforce_field);
+        if (v && *v) {
+            struct sync_pair *other = sync_pair_by_hs(b, v, p);
+            if (other && !other->sf_id)
+                sync_pair_absorb(p, other);
+            else if (!other && (p->hs_id = strdup(v)) != NULL)
+                p->need_hs_read = true;
+        }
+    }
+    if (p->hs_props && !p->sf_id && m->identity_hubspot_property) {
+        const char *v = json_member_text(p->hs_props, m->identity_hubspot_property);
+        if (v && sync_sf_id_valid(v)) {
+            struct sync_pair *other = sync_pair_by_sf(b, v, p);
+            if (other && !other->hs_id)
+                sync_pair_absorb(p, other);
+            else if (!other && (p->sf_id = strdup(v)) != NULL)
+                p->need_sf_read = true;
+        }
+    }
+}
+
+/* An adopted id whose record does not exist is forgotten: the pair creates a new record. */
+static void drop_missing_adopted(struct sync_pair *p)
+{
+    if (p->link)
+        return;
+    if (p->hs_missing && !p->from_hs) {
+        free(p->hs_id);
+        p->hs_id = NULL;
+        p->hs_missing = false;
+    }
+    if (p->sf_missing && !p->from_sf) {
+        free(p->sf_id);
+        p->sf_id = NULL;
+        p->sf_missing = false;
+    }
+}
+
+void sync_read_pairs(struct sync_batch *b)
+{
+    read_sf(b);
+    read_hs(b);
+    for (size_t i = 0; i < b->npairs; i++) {
+        struct sync_pair *p = &b->pairs[i];
+        if (!p->absorbed && p->state == PAIR_PENDING && !p->link)
+            adopt(b, p);
+    }
+    read_sf(b);
+    read_hs(b);
+    for (size_t i = 0; i < b->npairs; i++)
+        if (!b->pairs[i].absorbed && b->pairs[i].state == PAIR_PENDING)
+            drop_missing_adopted(&b->pairs[i]);
+}

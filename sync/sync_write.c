@@ -1,0 +1,410 @@
+/* sync_write.c: the batched CRM writes of one sync batch: deletes, idempotent creates, updates and
+ * the identity back-writes.
+ *
+ * Owns the request inputs it builds (freed before returning); results go to the pairs.
+ *
+ * Order: (1) HubSpot creates by batch upsert on the identity property with the Salesforce id as
+ * value, (2) Salesforce creates by Collections upsert on the identity field with the HubSpot id
+ * as value (both idempotent: a retry after a crash finds the record it made), (3) HubSpot batch
+ * update of linked records, carrying the identity property where it does not hold the Salesforce
+ * id yet (e.g. right after (2)), (4) Salesforce Collections update likewise with the identity
+ * field (e.g. right after (1)). Without an identity setting a create is a plain create. Deletes:
+ * Collections delete and HubSpot batch archive; a record already gone counts as deleted. Every
+ * call carries many pairs; one input's error fails its pair only.
+ *
+ * Must not: touch the database, decide sync semantics (sync_merge does), or log. */
+#include "sync/sync_batch.h"
+
+#include "sync/hubspot_client.h"
+#include "sync/json_util.h"
+#include "sync/salesforce_client.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+typedef bool (*pair_pred)(const struct sync_batch *b, const struct sync_pair *p);
+typedef void (*pair_ok)(struct sync_pair *p, const struct crm_batch_item *it);
+
+static bool live(const struct sync_pair *p)
+{
+    return !p->absorbed && p->state == PAIR_PENDING;
+}
+
+static size_t nonempty(json_object *o)
+{
+    return o ? (size_t)json_object_object_length(o) : 0;
+}
+
+/* The pairs that pred selects (caller frees *out); 0 when none or out of memory. */
+static size_t collect(struct sync_batch *b, pair_pred pred, struct sync_pair ***out)
+{
+    size_t n = 0;
+    *out = NULL;
+    for (size_t i = 0; i < b->npairs; i++)
+        n += live(&b->pairs[i]) && pred(b, &b->pairs[i]);
+    if (n == 0 || !(*out = calloc(n, sizeof **out)))
+        return 0;
+    size_t k = 0;
+    for (size_t i = 0; i < b->npairs; i++)
+        if (live(&b->pairs[i]) && pred(b, &b->pairs[i]))
+            (*out)[k++] = &b->pairs[i];
+    return n;
+}
+
+/* Hands each input's result to its pair: ok -> on_ok, else the item's (or the call's) error. */
+static void distribute(struct sync_pair **pairs, size_t n, const struct crm_batch_result *res,
+                       const struct crm_error *call_err, const char *what, pair_ok on_ok,
+                       size_t *written)
+{
+    for (size_t i = 0; i < n; i++) {
+        const struct crm_batch_item *it = i < res->n ? &res->items[i] : NULL;
+        if (it && it->ok) {
+            on_ok(pairs[i], it);
+            (*written)++;
+        } else {
+            sync_pair_fail_crm(pairs[i], it && it->error ? it->error : call_err, what);
+        }
+    }
+}
+
+static size_t calls(size_t n, size_t per_call)
+{
+    return (n + per_call - 1) / per_call;
+}
+
+/* ---- deletes ---- */
+
+static bool wants_sf_delete(const struct sync_batch *b, const struct sync_pair *p)
+{
+    (void)b;
+    return p->delete_sf && p->sf_id;
+}
+
+static bool wants_hs_delete(const struct sync_batch *b, const struct sync_pair *p)
+{
+    (void)b;
+    return p->delete_hs && p->hs_id;
+}
+
+static bool already_gone(const struct crm_error *e)
+{
+    return e && (e->http_status == 404 || strcmp(e->code, "ENTITY_IS_DELETED") == 0 ||
+                 strcmp(e->code, "NOT_FOUND") == 0 || strcmp(e->code, "OBJECT_NOT_FOUND") == 0);
+}
+
+static void deleted_ok(struct sync_pair *p, const struct crm_batch_item *it)
+{
+    (void)it;
+    p->outcome = OUT_DELETED;
+}
+
+static void delete_sf(struct sync_batch *b)
+{
+    struct sync_pair **pairs;
+    size_t n = collect(b, wants_sf_delete, &pairs);
+    if (n == 0)
+        return;
+    const char **ids = calloc(n, sizeof *ids);
+    struct crm_batch_result res = {0};
+    struct crm_error e;
+    crm_error_clear(&e);
+    if (ids) {
+        for (size_t i = 0; i < n; i++)
+            ids[i] = pairs[i]->sf_id;
+        salesforce_collection_delete(b->env->sc, b->env->http, ids, n, false, &res, &e);
+        b->rep->sf_calls += calls(n, SALESFORCE_COLLECTION_MAX);
+    } else {
+        crm_error_set(&e, CRM_SALESFORCE, CRM_ERR_TRANSIENT, 0, NULL, "out of memory");
+    }
+    for (size_t i = 0; i < n; i++) {
+        struct crm_batch_item *it = i < res.n ? &res.items[i] : NULL;
+        if ((it && it->ok) || (it && already_gone(it->error)))
+            deleted_ok(pairs[i], it);
+        else
+            sync_pair_fail_crm(pairs[i], it && it->error ? it->error : &e,
+                               "deleting in Salesforce");
+    }
+    crm_batch_result_free(&res);
+    free(ids);
+    free(pairs);
+}
+
+static void delete_hs(struct sync_batch *b)
+{
+    struct sync_pair **pairs;
+    size_t n = collect(b, wants_hs_delete, &pairs);
+    if (n == 0)
+        return;
+    const char **ids = calloc(n, sizeof *ids);
+    struct crm_batch_result res = {0};
+    struct crm_error e;
+    crm_error_clear(&e);
+    if (ids) {
+        for (size_t i = 0; i < n; i++)
+            ids[i] = pairs[i]->hs_id;
+        hubspot_batch_archive(b->env->hc, b->env->http, b->sm->hs_type, ids, n, &res, &e);
+        b->rep->hs_calls += calls(n, HUBSPOT_BATCH_MAX);
+    } else {
+        crm_error_set(&e, CRM_HUBSPOT, CRM_ERR_TRANSIENT, 0, NULL, "out of memory");
+    }
+    size_t written = 0;
+    distribute(pairs, n, &res, &e, "archiving in HubSpot", deleted_ok, &written);
+    crm_batch_result_free(&res);
+    free(ids);
+    free(pairs);
+}
+
+void sync_write_deletes(struct sync_batch *b)
+{
+    delete_sf(b);
+    delete_hs(b);
+}
+
+/* ---- creates ---- */
+
+static bool wants_hs_create(const struct sync_batch *b, const struct sync_pair *p)
+{
+    (void)b;
+    return p->merged && p->out.create_hs && !p->hs_id && p->sf_id;
+}
+
+static bool wants_sf_create(const struct sync_batch *b, const struct sync_pair *p)
+{
+    (void)b;
+    return p->merged && p->out.create_sf && !p->sf_id && p->hs_id;
+}
+
+static void hs_created(struct sync_pair *p, const struct crm_batch_item *it)
+{
+    char *id = it->id ? strdup(it->id) : NULL;
+    if (!id) {
+        sync_pair_fail(p, QUEUE_ERR_VALIDATION, "HubSpot did not answer the new record's id");
+        return;
+    }
+    p->hs_id = id;
+    p->created_hs = p->wrote_hs = true;
+}
+
+static void sf_created(struct sync_pair *p, const struct crm_batch_item *it)
+{
+    char *id = it->id ? strdup(it->id) : NULL;
+    if (!id) {
+        sync_pair_fail(p, QUEUE_ERR_VALIDATION, "Salesforce did not answer the new record's id");
+        return;
+    }
+    p->sf_id = id;
+    p->created_sf = p->wrote_sf = true;
+}
+
+static void create_hs(struct sync_batch *b)
+{
+    struct sync_pair **pairs;
+    size_t n = collect(b, wants_hs_create, &pairs);
+    if (n == 0)
+        return;
+    const char *idprop = b->sm->m->identity_hubspot_property;
+    struct hubspot_input *in = calloc(n, sizeof *in);
+    struct crm_batch_result res = {0};
+    struct crm_error e;
+    crm_error_clear(&e);
+    if (in) {
+        for (size_t i = 0; i < n; i++)
+            in[i] =
+                (struct hubspot_input){.id = pairs[i]->sf_id, .properties = pairs[i]->out.hs_write};
+        if (idprop)
+            hubspot_batch_upsert(b->env->hc, b->env->http, b->sm->hs_type, idprop, in, n, &res, &e);
+        else
+            hubspot_batch_create(b->env->hc, b->env->http, b->sm->hs_type, in, n, &res, &e);
+        b->rep->hs_calls += calls(n, HUBSPOT_BATCH_MAX);
+    } else {
+        crm_error_set(&e, CRM_HUBSPOT, CRM_ERR_TRANSIENT, 0, NULL, "out of memory");
+    }
+    distribute(pairs, n, &res, &e, "creating in HubSpot", hs_created, &b->rep->hs_writes);
+    crm_batch_result_free(&res);
+    free(in);
+    free(pairs);
+}
+
+static void create_sf(struct sync_batch *b)
+{
+    struct sync_pair **pairs;
+    size_t n = collect(b, wants_sf_create, &pairs);
+    if (n == 0)
+        return;
+    const char *ext = b->sm->m->identity_salesforce_field;
+    const char *obj = b->sm->m->salesforce_object;
+    struct salesforce_record_input *in = calloc(n, sizeof *in);
+    struct crm_batch_result res = {0};
+    struct crm_error e;
+    crm_error_clear(&e);
+    if (in) {
+        for (size_t i = 0; i < n; i++)
+            in[i] = (struct salesforce_record_input){.id = ext ? pairs[i]->hs_id : NULL,
+                                                     .fields = pairs[i]->out.sf_write};
+        if (ext)
+            salesforce_collection_upsert(b->env->sc, b->env->http, obj, ext, in, n, false, &res,
+                                         &e);
+        else
+            salesforce_collection_create(b->env->sc, b->env->http, obj, in, n, false, &res, &e);
+        b->rep->sf_calls += calls(n, SALESFORCE_COLLECTION_MAX);
+    } else {
+        crm_error_set(&e, CRM_SALESFORCE, CRM_ERR_TRANSIENT, 0, NULL, "out of memory");
+    }
+    distribute(pairs, n, &res, &e, "creating in Salesforce", sf_created, &b->rep->sf_writes);
+    crm_batch_result_free(&res);
+    free(in);
+    free(pairs);
+}
+
+/* ---- identity back-writes ---- */
+
+/* Where the identity property/field does not hold the other side's id yet, what to add. */
+static void plan_identity(struct sync_batch *b, struct sync_pair *p)
+{
+    const struct mapping *m = b->sm->m;
+    if (!live(p) || !p->merged || !p->sf_id || !p->hs_id)
+        return;
+    if (m->identity_hubspot_property && !p->created_hs) {
+        const char *cur = json_member_text(p->hs_props, m->identity_hubspot_property);
+        if (!cur || !sync_sf_id_equal(cur, p->sf_id)) {
+            p->hs_extra = json_object_new_object();
+            if (p->hs_extra)
+                json_object_object_add(p->hs_extra, m->identity_hubspot_property,
+                                       json_object_new_string(p->sf_id));
+        }
+    }
+    if (m->identity_salesforce_field && !p->created_sf) {
+        const char *cur = json_member_text(p->sf_rec, m->identity_salesforce_field);
+        if (!cur || strcmp(cur, p->hs_id) != 0) {
+            p->sf_extra = json_object_new_object();
+            if (p->sf_extra)
+                json_object_object_add(p->sf_extra, m->identity_salesforce_field,
+                                       json_object_new_string(p->hs_id));
+        }
+    }
+}
+
+/* write + extra as one new object (caller puts); NULL when out of memory. */
+static json_object *with_extra(json_object *write, json_object *extra)
+{
+    json_object *o = json_object_new_object();
+    if (!o)
+        return NULL;
+    json_object *parts[] = {write, extra};
+    for (size_t k = 0; k < 2; k++) {
+        if (!parts[k])
+            continue;
+        json_object_object_foreach(parts[k], key, val)
+        {
+            json_object_object_add(o, key, json_object_get(val));
+        }
+    }
+    return o;
+}
+
+/* ---- updates ---- */
+
+static bool wants_hs_update(const struct sync_batch *b, const struct sync_pair *p)
+{
+    (void)b;
+    return p->merged && p->hs_id && !p->created_hs && (nonempty(p->out.hs_write) || p->hs_extra);
+}
+
+static bool wants_sf_update(const struct sync_batch *b, const struct sync_pair *p)
+{
+    (void)b;
+    return p->merged && p->sf_id && !p->created_sf && (nonempty(p->out.sf_write) || p->sf_extra);
+}
+
+static void hs_updated(struct sync_pair *p, const struct crm_batch_item *it)
+{
+    (void)it;
+    if (nonempty(p->out.hs_write))
+        p->wrote_hs = true;
+}
+
+static void sf_updated(struct sync_pair *p, const struct crm_batch_item *it)
+{
+    (void)it;
+    if (nonempty(p->out.sf_write))
+        p->wrote_sf = true;
+}
+
+static void put_all(json_object **objs, size_t n)
+{
+    for (size_t i = 0; objs && i < n; i++)
+        json_object_put(objs[i]);
+    free(objs);
+}
+
+static void update_hs(struct sync_batch *b)
+{
+    struct sync_pair **pairs;
+    size_t n = collect(b, wants_hs_update, &pairs);
+    if (n == 0)
+        return;
+    struct hubspot_input *in = calloc(n, sizeof *in);
+    json_object **props = calloc(n, sizeof *props);
+    struct crm_batch_result res = {0};
+    struct crm_error e;
+    crm_error_clear(&e);
+    int ok = in && props;
+    for (size_t i = 0; ok && i < n; i++) {
+        props[i] = with_extra(pairs[i]->out.hs_write, pairs[i]->hs_extra);
+        ok = props[i] != NULL;
+        in[i] = (struct hubspot_input){.id = pairs[i]->hs_id, .properties = props[i]};
+    }
+    if (ok) {
+        hubspot_batch_update(b->env->hc, b->env->http, b->sm->hs_type, in, n, &res, &e);
+        b->rep->hs_calls += calls(n, HUBSPOT_BATCH_MAX);
+    } else {
+        crm_error_set(&e, CRM_HUBSPOT, CRM_ERR_TRANSIENT, 0, NULL, "out of memory");
+    }
+    distribute(pairs, n, &res, &e, "updating HubSpot", hs_updated, &b->rep->hs_writes);
+    crm_batch_result_free(&res);
+    put_all(props, n);
+    free(in);
+    free(pairs);
+}
+
+static void update_sf(struct sync_batch *b)
+{
+    struct sync_pair **pairs;
+    size_t n = collect(b, wants_sf_update, &pairs);
+    if (n == 0)
+        return;
+    struct salesforce_record_input *in = calloc(n, sizeof *in);
+    json_object **fields = calloc(n, sizeof *fields);
+    struct crm_batch_result res = {0};
+    struct crm_error e;
+    crm_error_clear(&e);
+    int ok = in && fields;
+    for (size_t i = 0; ok && i < n; i++) {
+        fields[i] = with_extra(pairs[i]->out.sf_write, pairs[i]->sf_extra);
+        ok = fields[i] != NULL;
+        in[i] = (struct salesforce_record_input){.id = pairs[i]->sf_id, .fields = fields[i]};
+    }
+    if (ok) {
+        salesforce_collection_update(b->env->sc, b->env->http, b->sm->m->salesforce_object, in, n,
+                                     false, &res, &e);
+        b->rep->sf_calls += calls(n, SALESFORCE_COLLECTION_MAX);
+    } else {
+        crm_error_set(&e, CRM_SALESFORCE, CRM_ERR_TRANSIENT, 0, NULL, "out of memory");
+    }
+    distribute(pairs, n, &res, &e, "updating Salesforce", sf_updated, &b->rep->sf_writes);
+    crm_batch_result_free(&res);
+    put_all(fields, n);
+    free(in);
+    free(pairs);
+}
+
+void sync_write_pairs(struct sync_batch *b)
+{
+    create_hs(b);
+    create_sf(b);
+    for (size_t i = 0; i < b->npairs; i++)
+        plan_identity(b, &b->pairs[i]);
+    update_hs(b);
+    update_sf(b);
+}

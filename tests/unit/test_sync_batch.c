@@ -1,0 +1,626 @@
+/* test_sync_batch.c: the sync engine end to end against crmsim and a real PostgreSQL: events
+ * inserted as a webhook would, one engine round (sync_engine_run_once), then both CRMs' records
+ * (through crmsim's /_sim/ API and its call stats) and the database checked.
+ *
+ * Covers: Salesforce create -> HubSpot upsert with identity, link and the Salesforce identity
+ * back-write; HubSpot create -> Salesforce upsert; updates both ways and clearing; a conflict
+ * resolved by the mapping's winner and recorded; echoes settling with zero further writes; an
+ * idempotent create after a simulated crash; one bad record failing alone (validation, the CRM's
+ * message); a transient 503 retried later; deletes with on_delete delete and none; a HubSpot
+ * merge re-pointing the link; the mapping lock keeping a second engine out; 150 changes written
+ * in 2 HubSpot calls. Fails (never skips) without CRMSIM_BIN or SYNKRO_TEST_ADMIN_URL. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <cmocka.h>
+
+#include "crmsim_proc.h"
+#include "db/queue.h"
+#include "server/metrics.h"
+#include "sync/hubspot_client.h"
+#include "sync/salesforce_client.h"
+#include "sync/sync_engine.h"
+#include "testdb.h"
+
+#include <json-c/json.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define HS_TYPE "2-3465404"
+
+static struct crmsim_proc sim;
+
+static const char FIXTURES[] =
+    "{\"config\":{\"hubspot_search_delay_ms\":0},"
+    "\"hubspot\":{\"schemas\":[{\"name\":\"projects\",\"objectTypeId\":\"2-3465404\","
+    "\"primaryDisplayProperty\":\"name\",\"requiredProperties\":[\"name\"],\"properties\":["
+    "{\"name\":\"name\",\"type\":\"string\",\"fieldType\":\"text\"},"
+    "{\"name\":\"salesforce_id\",\"type\":\"string\",\"fieldType\":\"text\","
+    "\"hasUniqueValue\":true},"
+    "{\"name\":\"budget\",\"type\":\"number\",\"fieldType\":\"number\"},"
+    "{\"name\":\"contact_email\",\"type\":\"string\",\"fieldType\":\"text\"}]}]},"
+    "\"salesforce\":{\"describes\":[{\"name\":\"Project__c\",\"keyPrefix\":\"a01\",\"fields\":["
+    "{\"name\":\"Name\",\"type\":\"string\",\"length\":80,\"nillable\":false},"
+    "{\"name\":\"HubSpot_Id__c\",\"type\":\"string\",\"length\":40,\"externalId\":true,"
+    "\"unique\":true},"
+    "{\"name\":\"Budget__c\",\"type\":\"double\"},"
+    "{\"name\":\"Email__c\",\"type\":\"email\"}]}]}}";
+
+static const char MAPPING[] =
+    "{\"name\":\"Projects\",\"salesforce_object\":\"Project__c\",\"hubspot_object\":\"2-3465404\","
+    "\"rules\":{\"salesforce_to_hubspot\":{\"create\":true,\"update\":true,\"delete\":\"%s\"},"
+    "\"hubspot_to_salesforce\":{\"create\":true,\"update\":true,\"delete\":\"%s\"},"
+    "\"conflict_winner\":\"salesforce\"},"
+    "\"identity\":{\"hubspot_property\":\"salesforce_id\",\"salesforce_field\":\"HubSpot_Id__c\"},"
+    "\"fields\":[{\"salesforce\":\"Name\",\"hubspot\":\"name\"},"
+    "{\"salesforce\":\"Budget__c\",\"hubspot\":\"budget\"},"
+    "{\"salesforce\":\"Email__c\",\"hubspot\":\"contact_email\"}]}";
+
+struct env {
+    struct testdb *db;
+    struct hubspot_client *hc;
+    struct salesforce_client *sc;
+    struct sync_engine *eng;
+    int64_t mapping_id;
+    int keys;
+};
+
+/* ---- database helpers ---- */
+
+static const char *q1(PGconn *conn, const char *sql)
+{
+    static char value[1024];
+    PGresult *r = PQexec(conn, sql);
+    if (PQresultStatus(r) != PGRES_TUPLES_OK)
+        fail_msg("%s: %s", sql, PQerrorMessage(conn));
+    snprintf(value, sizeof value, "%s", PQntuples(r) ? PQgetvalue(r, 0, 0) : "");
+    PQclear(r);
+    return value;
+}
+
+static long q1_long(PGconn *conn, const char *sql)
+{
+    return strtol(q1(conn, sql), NULL, 10);
+}
+
+static void exec_ok(PGconn *conn, const char *sql)
+{
+    PGresult *r = PQexec(conn, sql);
+    if (PQresultStatus(r) != PGRES_COMMAND_OK && PQresultStatus(r) != PGRES_TUPLES_OK)
+        fail_msg("%s: %s", sql, PQerrorMessage(conn));
+    PQclear(r);
+}
+
+static void set_mapping(struct env *e, const char *s2h_delete, const char *h2s_delete)
+{
+    char doc[2048];
+    snprintf(doc, sizeof doc, MAPPING, s2h_delete, h2s_delete);
+    const char *params[] = {doc};
+    PGresult *r = PQexecParams(
+        e->db->watch,
+        "INSERT INTO mappings (id, name, state, salesforce_object, hubspot_object, document,"
+        " hubspot_object_type_id) VALUES (1, 'Projects', 'enabled', 'Project__c', '2-3465404',"
+        " $1::jsonb, '2-3465404') ON CONFLICT (id) DO UPDATE SET document = EXCLUDED.document"
+        " RETURNING id",
+        1, NULL, params, NULL, NULL, 0);
+    if (PQresultStatus(r) != PGRES_TUPLES_OK)
+        fail_msg("mapping insert: %s", PQerrorMessage(e->db->watch));
+    e->mapping_id = strtoll(PQgetvalue(r, 0, 0), NULL, 10);
+    PQclear(r);
+}
+
+/* Queues one event as a webhook would. */
+static void queue_event(struct env *e, const char *source, const char *id, const char *kind,
+                        const char *payload)
+{
+    char key[64];
+    snprintf(key, sizeof key, "test-%d", ++e->keys);
+    bool sf = strcmp(source, "salesforce") == 0;
+    struct queue_event ev = {.source = source,
+                             .idempotency_key = key,
+                             .object_type = sf ? "Project__c" : HS_TYPE,
+                             .record_id = id,
+                             .kind = kind,
+                             .status = "pending",
+                             .payload_json = payload ? payload : "{}"};
+    char err[256];
+    if (queue_insert_batch(e->db->watch, &ev, 1, err, sizeof err) < 0)
+        fail_msg("queue_insert_batch: %s", err);
+}
+
+static int run(struct env *e)
+{
+    char err[512] = "";
+    struct sync_batch_report rep;
+    int n = sync_engine_run_once(e->eng, &rep, err, sizeof err);
+    if (n < 0)
+        fail_msg("run_once: %s", err);
+    return n;
+}
+
+/* ---- crmsim helpers ---- */
+
+static char *sf_create(const char *fields_json)
+{
+    json_object *r =
+        crmsim_proc_call(&sim, "POST", "/_sim/salesforce/Project__c/records", fields_json, NULL);
+    char *id = strdup(crmsim_jstr(r, "Id"));
+    json_object_put(r);
+    return id;
+}
+
+static char *hs_create(const char *props_json)
+{
+    char body[1024];
+    snprintf(body, sizeof body, "{\"properties\":%s}", props_json);
+    json_object *r =
+        crmsim_proc_call(&sim, "POST", "/_sim/hubspot/" HS_TYPE "/records", body, NULL);
+    char *id = strdup(crmsim_jstr(r, "id"));
+    json_object_put(r);
+    return id;
+}
+
+/* The record as crmsim holds it (caller puts). */
+static json_object *sf_get(const char *id)
+{
+    char path[128];
+    snprintf(path, sizeof path, "/_sim/salesforce/Project__c/records/%s", id);
+    return crmsim_proc_call(&sim, "GET", path, NULL, NULL);
+}
+
+static json_object *hs_get(const char *id)
+{
+    char path[128];
+    snprintf(path, sizeof path, "/_sim/hubspot/" HS_TYPE "/records/%s", id);
+    return crmsim_proc_call(&sim, "GET", path, NULL, NULL);
+}
+
+static void sf_patch(const char *id, const char *fields_json)
+{
+    char path[128];
+    snprintf(path, sizeof path, "/_sim/salesforce/Project__c/records/%s", id);
+    crmsim_proc_ok(&sim, "PATCH", path, fields_json);
+}
+
+static void hs_patch(const char *id, const char *props_json)
+{
+    char path[128], body[1024];
+    snprintf(path, sizeof path, "/_sim/hubspot/" HS_TYPE "/records/%s", id);
+    snprintf(body, sizeof body, "{\"properties\":%s}", props_json);
+    crmsim_proc_ok(&sim, "PATCH", path, body);
+}
+
+static const char *hs_prop(json_object *rec, const char *name)
+{
+    json_object *props = NULL;
+    json_object_object_get_ex(rec, "properties", &props);
+    return crmsim_jstr(props, name);
+}
+
+/* HubSpot records of the type (archived ones included). */
+static size_t hs_count(void)
+{
+    json_object *r = crmsim_proc_call(&sim, "GET", "/_sim/hubspot/" HS_TYPE "/records", NULL, NULL);
+    json_object *arr = r;
+    if (json_object_is_type(r, json_type_object))
+        json_object_object_get_ex(r, "results", &arr);
+    size_t n = arr && json_object_is_type(arr, json_type_array) ? json_object_array_length(arr) : 0;
+    json_object_put(r);
+    return n;
+}
+
+/* Write calls (anything but reads, queries, searches, tokens) recorded for prefix. */
+static long long writes(const char *prefix)
+{
+    json_object *st = crmsim_proc_call(&sim, "GET", "/_sim/stats", NULL, NULL);
+    json_object *calls = NULL;
+    json_object_object_get_ex(st, "calls", &calls);
+    long long n = 0;
+    for (size_t i = 0; calls && i < json_object_array_length(calls); i++) {
+        json_object *c = json_object_array_get_idx(calls, i);
+        const char *method = crmsim_jstr(c, "method"), *route = crmsim_jstr(c, "route");
+        if (!method || !route || strcmp(method, "GET") == 0 || strstr(route, "batch/read") ||
+            strstr(route, "/search") || strstr(route, "oauth") ||
+            strncmp(route, prefix, strlen(prefix)))
+            continue;
+        n += crmsim_jint(c, "count");
+    }
+    json_object_put(st);
+    return n;
+}
+
+/* ---- setup ---- */
+
+static int group_setup(void **state)
+{
+    (void)state;
+    crmsim_proc_start_or_fail(&sim);
+    return 0;
+}
+
+static int group_teardown(void **state)
+{
+    (void)state;
+    crmsim_proc_stop(&sim);
+    return 0;
+}
+
+static struct sync_engine *engine_new(struct env *e, const char *prefix)
+{
+    struct sync_engine_options o = {.conninfo = e->db->conninfo,
+                                    .hc = e->hc,
+                                    .sc = e->sc,
+                                    .batch = 200,
+                                    .lease_ms = 60000,
+                                    .backoff = {.base_ms = 1000, .cap_ms = 2000, .max_attempts = 5},
+                                    .mapping_ttl_ms = 0,
+                                    .worker_prefix = prefix};
+    char err[256];
+    struct sync_engine *eng = sync_engine_create(&o, err, sizeof err);
+    if (!eng)
+        fail_msg("sync_engine_create: %s", err);
+    return eng;
+}
+
+static int setup(void **state)
+{
+    testdb_setup_migrated(state);
+    struct env *e = calloc(1, sizeof *e);
+    e->db = *state;
+    crmsim_proc_ok(&sim, "POST", "/_sim/reset", NULL);
+    crmsim_proc_ok(&sim, "POST", "/_sim/fixtures", FIXTURES);
+    char err[256];
+    struct hubspot_client_options ho = {
+        .api_base = sim.base,
+        .access_token = "pat-sim-token",
+        .retry = {.max_attempts = 2, .base_delay_ms = 10, .max_delay_ms = 50, .max_wait_ms = 1000}};
+    e->hc = hubspot_client_create(&ho, err, sizeof err);
+    struct salesforce_client_options so = {.access_token = "sf-sim-token",
+                                           .instance_url = sim.base,
+                                           .login_url = sim.base,
+                                           .api_version = "v62.0",
+                                           .retry = ho.retry};
+    e->sc = salesforce_client_create(&so, err, sizeof err);
+    if (!e->hc || !e->sc)
+        fail_msg("clients: %s", err);
+    set_mapping(e, "delete", "delete");
+    e->eng = engine_new(e, "t1");
+    crmsim_proc_ok(&sim, "POST", "/_sim/stats/reset", NULL);
+    *state = e;
+    return 0;
+}
+
+static int teardown(void **state)
+{
+    struct env *e = *state;
+    sync_engine_destroy(e->eng);
+    hubspot_client_destroy(e->hc);
+    salesforce_client_destroy(e->sc);
+    void *db = e->db;
+    free(e);
+    return testdb_teardown(&db);
+}
+
+/* A linked pair made through the engine: SF record -> HubSpot. */
+static void make_pair(struct env *e, char **sf_id, char **hs_id, const char *name)
+{
+    char fields[256];
+    snprintf(fields, sizeof fields, "{\"Name\":\"%s\",\"Budget__c\":100}", name);
+    *sf_id = sf_create(fields);
+    queue_event(e, "salesforce", *sf_id, "create", NULL);
+    assert_int_equal(run(e), 1);
+    json_object *sf = sf_get(*sf_id);
+    const char *hs = crmsim_jstr(sf, "HubSpot_Id__c");
+    assert_non_null(hs);
+    *hs_id = strdup(hs);
+    json_object_put(sf);
+}
+
+/* ---- tests ---- */
+
+static void test_sf_create_links_and_echo_settles(void **state)
+{
+    struct env *e = *state;
+    char *sf_id = sf_create("{\"Name\":\"Apollo\",\"Budget__c\":250.5}");
+    queue_event(e, "salesforce", sf_id, "create", NULL);
+    assert_int_equal(run(e), 1);
+    json_object *sf = sf_get(sf_id);
+    const char *hs_id = crmsim_jstr(sf, "HubSpot_Id__c");
+    assert_non_null(hs_id);
+    json_object *hs = hs_get(hs_id);
+    assert_string_equal(hs_prop(hs, "name"), "Apollo");
+    assert_string_equal(hs_prop(hs, "budget"), "250.5");
+    assert_string_equal(hs_prop(hs, "salesforce_id"), sf_id);
+    assert_int_equal(crmsim_proc_count(&sim, "POST /crm/v3/objects/{type}/batch/upsert", 200), 1);
+    char sql[256];
+    snprintf(sql, sizeof sql,
+             "SELECT count(*) FROM sync_links WHERE salesforce_id = '%s' AND hubspot_id = '%s'"
+             " AND state = 'active'",
+             sf_id, hs_id);
+    assert_int_equal(q1_long(e->db->watch, sql), 1);
+    assert_int_equal(
+        q1_long(e->db->watch, "SELECT count(*) FROM change_events WHERE status <> 'done'"), 0);
+
+    /* echoes of both writes: nothing more is written */
+    crmsim_proc_ok(&sim, "POST", "/_sim/stats/reset", NULL);
+    queue_event(e, "hubspot", hs_id, "create",
+                "{\"subscriptionType\":\"object.creation\",\"changeSource\":\"INTEGRATION\"}");
+    queue_event(e, "salesforce", sf_id, "update", NULL);
+    assert_int_equal(run(e), 2);
+    assert_int_equal(writes("/crm"), 0);
+    assert_int_equal(writes("/services"), 0);
+    assert_int_equal(
+        q1_long(e->db->watch, "SELECT count(*) FROM change_events WHERE status <> 'done'"), 0);
+    json_object_put(hs);
+    json_object_put(sf);
+    free(sf_id);
+}
+
+static void test_hs_create_upserts_salesforce(void **state)
+{
+    struct env *e = *state;
+    char *hs_id = hs_create("{\"name\":\"Gemini\",\"budget\":\"75\"}");
+    queue_event(e, "hubspot", hs_id, "create", "{\"changeSource\":\"CRM_UI\"}");
+    assert_int_equal(run(e), 1);
+    json_object *hs = hs_get(hs_id);
+    const char *sf_id = hs_prop(hs, "salesforce_id");
+    assert_non_null(sf_id);
+    json_object *sf = sf_get(sf_id);
+    assert_string_equal(crmsim_jstr(sf, "Name"), "Gemini");
+    assert_string_equal(crmsim_jstr(sf, "HubSpot_Id__c"), hs_id);
+    assert_int_equal(
+        crmsim_proc_count(&sim, "PATCH /services/data/{version}/composite/sobjects/{T}/{field}",
+                          200),
+        1);
+    /* the echo of the Salesforce create and of the identity write */
+    crmsim_proc_ok(&sim, "POST", "/_sim/stats/reset", NULL);
+    queue_event(e, "salesforce", sf_id, "update", NULL);
+    queue_event(e, "hubspot", hs_id, "update", "{\"changeSource\":\"INTEGRATION\"}");
+    assert_int_equal(run(e), 2);
+    assert_int_equal(writes("/crm") + writes("/services"), 0);
+    json_object_put(sf);
+    json_object_put(hs);
+    free(hs_id);
+}
+
+static void test_updates_both_ways_and_clear(void **state)
+{
+    struct env *e = *state;
+    char *sf_id, *hs_id;
+    make_pair(e, &sf_id, &hs_id, "Mercury");
+    sf_patch(sf_id, "{\"Budget__c\":300}");
+    queue_event(e, "salesforce", sf_id, "update", NULL);
+    assert_int_equal(run(e), 1);
+    json_object *hs = hs_get(hs_id);
+    assert_string_equal(hs_prop(hs, "budget"), "300");
+    json_object_put(hs);
+
+    hs_patch(hs_id, "{\"name\":\"Mercury 2\",\"budget\":\"\"}");
+    queue_event(e, "hubspot", hs_id, "update", "{\"changeSource\":\"CRM_UI\"}");
+    assert_int_equal(run(e), 1);
+    json_object *sf = sf_get(sf_id);
+    assert_string_equal(crmsim_jstr(sf, "Name"), "Mercury 2");
+    json_object *budget = NULL;
+    json_object_object_get_ex(sf, "Budget__c", &budget);
+    assert_null(budget); /* cleared */
+    json_object_put(sf);
+    free(sf_id);
+    free(hs_id);
+}
+
+static void test_conflict_recorded(void **state)
+{
+    struct env *e = *state;
+    char *sf_id, *hs_id;
+    make_pair(e, &sf_id, &hs_id, "Vega");
+    sf_patch(sf_id, "{\"Name\":\"Vega SF\"}");
+    hs_patch(hs_id, "{\"name\":\"Vega HS\"}");
+    queue_event(e, "hubspot", hs_id, "update", "{\"changeSource\":\"CRM_UI\"}");
+    queue_event(e, "salesforce", sf_id, "update", NULL);
+    assert_int_equal(run(e), 2);
+    json_object *hs = hs_get(hs_id);
+    assert_string_equal(hs_prop(hs, "name"), "Vega SF");
+    json_object_put(hs);
+    assert_string_equal(q1(e->db->watch, "SELECT winner || ':' || hubspot_property || ':' ||"
+                                         " hubspot_value FROM sync_conflicts"),
+                        "salesforce:name:Vega HS");
+    free(sf_id);
+    free(hs_id);
+}
+
+static void test_create_idempotent_after_crash(void **state)
+{
+    struct env *e = *state;
+    char *sf_id = sf_create("{\"Name\":\"Crash\"}");
+    queue_event(e, "salesforce", sf_id, "create", NULL);
+    assert_int_equal(run(e), 1);
+    assert_int_equal(hs_count(), 1);
+    /* as if the process died after the remote writes, before the commit */
+    sf_patch(sf_id, "{\"HubSpot_Id__c\":null}");
+    exec_ok(e->db->watch, "DELETE FROM sync_links");
+    exec_ok(e->db->watch, "UPDATE change_events SET status = 'pending', finished_at = NULL");
+    assert_int_equal(run(e), 1);
+    assert_int_equal(hs_count(), 1);
+    assert_int_equal(q1_long(e->db->watch, "SELECT count(*) FROM sync_links"), 1);
+    json_object *sf = sf_get(sf_id);
+    assert_non_null(crmsim_jstr(sf, "HubSpot_Id__c"));
+    json_object_put(sf);
+    free(sf_id);
+}
+
+static void test_bad_record_fails_alone(void **state)
+{
+    struct env *e = *state;
+    char *a = hs_create("{\"name\":\"Good A\"}");
+    char *bad = hs_create("{\"name\":\"Bad\",\"contact_email\":\"not an email\"}");
+    char *c = hs_create("{\"name\":\"Good C\"}");
+    queue_event(e, "hubspot", a, "create", NULL);
+    queue_event(e, "hubspot", bad, "create", NULL);
+    queue_event(e, "hubspot", c, "create", NULL);
+    assert_int_equal(run(e), 3);
+    assert_int_equal(q1_long(e->db->watch, "SELECT count(*) FROM sync_links"), 2);
+    char sql[256];
+    snprintf(sql, sizeof sql,
+             "SELECT status || ':' || error_category FROM change_events WHERE record_id = '%s'",
+             bad);
+    assert_string_equal(q1(e->db->watch, sql), "failed:validation");
+    snprintf(sql, sizeof sql, "SELECT last_error FROM change_events WHERE record_id = '%s'", bad);
+    assert_non_null(strstr(q1(e->db->watch, sql), "INVALID_EMAIL_ADDRESS"));
+    assert_int_equal(
+        q1_long(e->db->watch, "SELECT count(*) FROM change_events WHERE status = 'done'"), 2);
+    free(a), free(bad), free(c);
+}
+
+static void test_transient_error_retried(void **state)
+{
+    struct env *e = *state;
+    char *sf_id, *hs_id;
+    make_pair(e, &sf_id, &hs_id, "Flaky");
+    sf_patch(sf_id, "{\"Budget__c\":42}");
+    crmsim_proc_ok(&sim, "POST", "/_sim/faults",
+                   "{\"match\":\"POST /crm/v3/objects/" HS_TYPE "/batch/update\",\"status\":503}");
+    queue_event(e, "salesforce", sf_id, "update", NULL);
+    assert_int_equal(run(e), 1);
+    assert_string_equal(q1(e->db->watch, "SELECT status || ':' || attempts FROM change_events"
+                                         " WHERE kind = 'update'"),
+                        "pending:1");
+    crmsim_proc_ok(&sim, "DELETE", "/_sim/faults", NULL);
+    exec_ok(e->db->watch, "UPDATE change_events SET next_attempt_at = now()");
+    assert_int_equal(run(e), 1);
+    json_object *hs = hs_get(hs_id);
+    assert_string_equal(hs_prop(hs, "budget"), "42");
+    json_object_put(hs);
+    free(sf_id);
+    free(hs_id);
+}
+
+static void test_delete_rules(void **state)
+{
+    struct env *e = *state;
+    char *sf1, *hs1, *sf2, *hs2;
+    make_pair(e, &sf1, &hs1, "Doomed");
+    char path[128];
+    snprintf(path, sizeof path, "/_sim/hubspot/" HS_TYPE "/records/%s", hs1);
+    crmsim_proc_ok(&sim, "DELETE", path, NULL);
+    queue_event(e, "hubspot", hs1, "delete", "{\"subscriptionType\":\"object.deletion\"}");
+    assert_int_equal(run(e), 1);
+    json_object *sf = sf_get(sf1);
+    assert_true(json_object_get_boolean(json_object_object_get(sf, "IsDeleted")));
+    json_object_put(sf);
+    char sql[160];
+    snprintf(sql, sizeof sql, "SELECT state FROM sync_links WHERE hubspot_id = '%s'", hs1);
+    assert_string_equal(q1(e->db->watch, sql), "deleted");
+
+    set_mapping(e, "none", "none");
+    make_pair(e, &sf2, &hs2, "Kept");
+    snprintf(path, sizeof path, "/_sim/hubspot/" HS_TYPE "/records/%s", hs2);
+    crmsim_proc_ok(&sim, "DELETE", path, NULL);
+    queue_event(e, "hubspot", hs2, "delete", NULL);
+    assert_int_equal(run(e), 1);
+    sf = sf_get(sf2);
+    assert_false(json_object_get_boolean(json_object_object_get(sf, "IsDeleted")));
+    json_object_put(sf);
+    snprintf(sql, sizeof sql, "SELECT state FROM sync_links WHERE hubspot_id = '%s'", hs2);
+    assert_string_equal(q1(e->db->watch, sql), "deleted");
+    free(sf1), free(hs1), free(sf2), free(hs2);
+}
+
+static void test_merge_repoints_link(void **state)
+{
+    struct env *e = *state;
+    char *sf_id, *hs_old;
+    make_pair(e, &sf_id, &hs_old, "Merged");
+    char *survivor = hs_create("{\"name\":\"Survivor\"}");
+    char body[256];
+    snprintf(body, sizeof body, "{\"primaryObjectId\":\"%s\",\"objectIdToMerge\":\"%s\"}", survivor,
+             hs_old);
+    crmsim_proc_ok(&sim, "POST", "/_sim/hubspot/" HS_TYPE "/merge", body);
+    char payload[256];
+    snprintf(payload, sizeof payload,
+             "{\"subscriptionType\":\"object.merge\",\"primaryObjectId\":%s,"
+             "\"mergedObjectIds\":[%s],\"newObjectId\":%s}",
+             survivor, hs_old, survivor);
+    queue_event(e, "hubspot", survivor, "merge", payload);
+    assert_int_equal(run(e), 1);
+    char sql[200];
+    snprintf(sql, sizeof sql, "SELECT hubspot_id FROM sync_links WHERE salesforce_id = '%s'",
+             sf_id);
+    assert_string_equal(q1(e->db->watch, sql), survivor);
+    json_object *sf = sf_get(sf_id);
+    assert_string_equal(crmsim_jstr(sf, "HubSpot_Id__c"), survivor);
+    json_object_put(sf);
+    free(sf_id), free(hs_old), free(survivor);
+}
+
+static void test_mapping_lock_excludes_other_engines(void **state)
+{
+    struct env *e = *state;
+    char *sf_id = sf_create("{\"Name\":\"Locked\"}");
+    queue_event(e, "salesforce", sf_id, "create", NULL);
+    PGconn *other = testdb_connect_or_fail(e->db->conninfo);
+    char sql[128];
+    snprintf(sql, sizeof sql, "SELECT pg_advisory_lock(%d, 1)", SYNC_MAPPING_LOCK_CLASS);
+    exec_ok(other, sql);
+    struct sync_engine *second = engine_new(e, "t2");
+    char err[256];
+    assert_int_equal(sync_engine_run_once(second, NULL, err, sizeof err), 0);
+    assert_int_equal(run(e), 0);
+    assert_int_equal(
+        q1_long(e->db->watch, "SELECT count(*) FROM change_events WHERE status = 'pending'"), 1);
+    PQfinish(other); /* the session ends: the lock is gone */
+    assert_int_equal(sync_engine_run_once(second, NULL, err, sizeof err), 1);
+    assert_int_equal(run(e), 0);
+    assert_int_equal(hs_count(), 1);
+    sync_engine_destroy(second);
+    free(sf_id);
+}
+
+static void test_batch_of_150_takes_two_calls(void **state)
+{
+    struct env *e = *state;
+    enum { N = 150 };
+    char *ids[N];
+    for (int i = 0; i < N; i++) {
+        char fields[64];
+        snprintf(fields, sizeof fields, "{\"Name\":\"P%d\"}", i);
+        ids[i] = sf_create(fields);
+        queue_event(e, "salesforce", ids[i], "create", NULL);
+    }
+    assert_int_equal(run(e), N);
+    assert_int_equal(hs_count(), N);
+    assert_int_equal(crmsim_proc_count(&sim, "POST /crm/v3/objects/{type}/batch/upsert", 200), 2);
+    crmsim_proc_ok(&sim, "POST", "/_sim/stats/reset", NULL);
+    for (int i = 0; i < N; i++) {
+        sf_patch(ids[i], "{\"Budget__c\":7}");
+        queue_event(e, "salesforce", ids[i], "update", NULL);
+    }
+    assert_int_equal(run(e), N);
+    assert_int_equal(writes("/crm"), 2);
+    assert_int_equal(crmsim_proc_count(&sim, "POST /crm/v3/objects/{type}/batch/update", 200), 2);
+    for (int i = 0; i < N; i++)
+        free(ids[i]);
+}
+
+int main(void)
+{
+#define T(fn) cmocka_unit_test_setup_teardown(fn, setup, teardown)
+    const struct CMUnitTest tests[] = {
+        T(test_sf_create_links_and_echo_settles),
+        T(test_hs_create_upserts_salesforce),
+        T(test_updates_both_ways_and_clear),
+        T(test_conflict_recorded),
+        T(test_create_idempotent_after_crash),
+        T(test_bad_record_fails_alone),
+        T(test_transient_error_retried),
+        T(test_delete_rules),
+        T(test_merge_repoints_link),
+        T(test_mapping_lock_excludes_other_engines),
+        T(test_batch_of_150_takes_two_calls),
+    };
+    int rc = cmocka_run_group_tests(tests, group_setup, group_teardown);
+    metrics_reset_all();
+    return rc;
+}
