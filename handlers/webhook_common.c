@@ -5,6 +5,7 @@
 #include "db/ingest_writer.h"
 #include "server/log.h"
 #include "server/metrics.h"
+#include "sync/sync_engine.h"
 
 #include <ctype.h>
 #include <stdio.h>
@@ -47,8 +48,10 @@ int webhook_store(struct http_request *req, const char *source, struct queue_eve
     size_t stored = 0;
     for (size_t i = 0; i < n; i++)
         stored += events[i].outcome == QUEUE_STORED;
-    if (stored)
+    if (stored) {
         webhook_count(source, "stored", (double)stored);
+        sync_engine_wake(req->app->sync); /* NULL (no workers) is fine */
+    }
     if (n - stored)
         webhook_count(source, "duplicate", (double)(n - stored));
     return 0;

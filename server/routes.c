@@ -9,6 +9,7 @@
 #include "handlers/errors_api.h"
 #include "handlers/events_api.h"
 #include "handlers/health.h"
+#include "handlers/imports_api.h"
 #include "handlers/mappings_api.h"
 #include "handlers/webhook_hubspot.h"
 #include "handlers/webhook_salesforce.h"
@@ -64,6 +65,14 @@ static const struct route service_routes[] = {
      ROUTE_ADMIN | ROUTE_NO_BODY, NULL},
     {"GET", "/api/mappings/{id}/preview", "mappings_preview", handle_mappings_preview,
      ROUTE_ADMIN | ROUTE_NO_BODY, NULL},
+    {"GET", "/api/mappings/{id}/import/estimate", "import_estimate", handle_import_estimate,
+     ROUTE_ADMIN | ROUTE_NO_BODY, NULL},
+    {"POST", "/api/mappings/{id}/imports", "imports_create", handle_imports_create, ROUTE_ADMIN,
+     NULL},
+    {"GET", "/api/imports", "imports_list", handle_imports_list, ROUTE_ADMIN | ROUTE_NO_BODY, NULL},
+    {"GET", "/api/imports/{id}", "imports_get", handle_imports_get, ROUTE_ADMIN | ROUTE_NO_BODY,
+     NULL},
+    {"POST", "/api/imports/{id}/cancel", "import_cancel", handle_import_cancel, ROUTE_ADMIN, NULL},
     {"GET", "/healthz", "healthz", handle_healthz, ROUTE_NO_BODY, NULL},
     {"GET", "/readyz", "readyz", handle_readyz, ROUTE_NO_BODY, NULL},
     {"GET", "/metrics", "metrics", handle_metrics, ROUTE_NO_BODY, NULL},

@@ -22,6 +22,7 @@
 #include "server/routes.h"
 #include "sync/hubspot_client.h"
 #include "sync/salesforce_client.h"
+#include "sync/sweep.h"
 #include "sync/sync_engine.h"
 #include "sync/token_store.h"
 #include "version.h"
@@ -182,10 +183,13 @@ int serve_run(const struct config *cfg, bool migrate)
         db_pool_destroy(app.pool, 1000);
         return 1;
     }
+    /* Before the HTTP server, so handlers only ever read app.sync (to wake the workers). */
+    sync_open(&app);
     char err[512];
     struct http_server *srv = http_server_start(&app, err, sizeof err);
     if (!srv) {
         log_with(LOG_LEVEL_ERROR, "cannot start the HTTP server", LF_S("error", err));
+        sync_engine_destroy(app.sync);
         ingest_writer_stop(app.ingest);
         db_pool_destroy(app.pool, 1000);
         return 1;
@@ -196,7 +200,9 @@ int serve_run(const struct config *cfg, bool migrate)
              LF_S("public_base_url", cfg->public_base_url),
              LF_I("http_threads", cfg->http_threads));
     print_endpoints(cfg, port);
-    sync_open(&app);
+    struct sync_sweeper *sweeper = sync_sweeper_start(&app);
+    if (!sweeper)
+        log_warn("sweep thread did not start; missed webhooks are not reconciled and imports wait");
     struct janitor *janitor = janitor_start(&app, 5000);
     if (!janitor)
         log_warn("janitor thread did not start; synkro_db_up refreshes only on /readyz");
@@ -210,6 +216,7 @@ int serve_run(const struct config *cfg, bool migrate)
     int left = http_server_stop(srv, cfg->shutdown_grace_ms);
     if (left > 0)
         log_with(LOG_LEVEL_WARN, "requests cut off at shutdown", LF_I("count", left));
+    sync_sweeper_stop(sweeper);
     sync_engine_destroy(app.sync); /* finishes current batches; before clients and pool close */
     app.sync = NULL;
     ingest_writer_stop(app.ingest);

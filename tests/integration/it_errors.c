@@ -102,27 +102,29 @@ static void exec_ok(PGconn *conn, const char *sql)
     PQclear(res);
 }
 
-/* Stores pending events for records r1..r9 (one each), claims them all, fails r1..r4 as
- * validation, r5..r6 as duplicate, r7 as permission (one queue_fail each, in this order, with
- * the message "crm says rN") and completes r8 and r9. ids[i] is record r(i+1)'s event id. */
+/* Stores events for records r1..r9 (one each) as claimed by WORKER (inserted straight as
+ * 'processing' under its lease: a claim would race the running synkro's janitor, which moves
+ * pending events of unmapped objects to 'unmapped'), fails r1..r4 as validation, r5..r6 as
+ * duplicate, r7 as permission (one queue_fail each, in this order, with the message "crm says
+ * rN") and completes r8 and r9. ids[i] is record r(i+1)'s event id. */
 static void make_failures(struct fixture *f, PGconn *conn, int64_t ids[9])
 {
-    exec_ok(conn, "INSERT INTO change_events (source, idempotency_key, object_type, record_id,"
-                  " kind, status, payload)"
-                  " SELECT 'hubspot', 'hs:it-errors:' || i, '0-1', 'r' || i, 'update', 'pending',"
-                  " '{}'::jsonb FROM generate_series(1, 9) AS i");
-    struct claimed_record *recs = NULL;
-    size_t n = 0;
-    char err[256];
-    assert_int_equal(queue_claim_records(conn, WORKER, 20, 60000, &recs, &n, err, sizeof err), 0);
-    assert_int_equal(n, 9);
-    for (size_t i = 0; i < n; i++) {
-        assert_int_equal(recs[i].nevents, 1);
-        int k = atoi(recs[i].record_id + 1);
+    PGresult *res = PQexec(conn, "INSERT INTO change_events (source, idempotency_key, object_type,"
+                                 " record_id, kind, status, lease_owner, lease_until, payload)"
+                                 " SELECT 'hubspot', 'hs:it-errors:' || i, '0-1', 'r' || i,"
+                                 " 'update', 'processing', '" WORKER "',"
+                                 " now() + interval '10 minutes', '{}'::jsonb"
+                                 " FROM generate_series(1, 9) AS i RETURNING id, record_id");
+    if (PQresultStatus(res) != PGRES_TUPLES_OK)
+        fail_msg("inserting events: %s", PQerrorMessage(conn));
+    assert_int_equal(PQntuples(res), 9);
+    for (int i = 0; i < 9; i++) {
+        int k = atoi(PQgetvalue(res, i, 1) + 1);
         assert_true(k >= 1 && k <= 9);
-        ids[k - 1] = recs[i].ids[0];
+        ids[k - 1] = strtoll(PQgetvalue(res, i, 0), NULL, 10);
     }
-    queue_claimed_free(recs, n);
+    PQclear(res);
+    char err[256];
     for (int k = 1; k <= 7; k++) {
         enum queue_error_category c = k <= 4   ? QUEUE_ERR_VALIDATION
                                       : k <= 6 ? QUEUE_ERR_DUPLICATE
