@@ -17,6 +17,8 @@
  * Must not: take advisory locks (the engine holds the mapping's), sleep, or log secrets. */
 #include "sync/sync_batch.h"
 
+#include "sync/sync_assoc.h"
+
 #include "db/pool.h"
 #include "server/log.h"
 #include "server/metrics.h"
@@ -423,6 +425,98 @@ static bool pair_ok(const struct sync_pair *p)
     return p->state == PAIR_PENDING || p->state == PAIR_DONE;
 }
 
+/* Adds (or replaces) every member of add in base. Either may be NULL. */
+static void base_merge(json_object *base, json_object *add)
+{
+    if (!json_object_is_type(base, json_type_object) || !json_object_is_type(add, json_type_object))
+        return;
+    struct json_object_iterator it = json_object_iter_begin(add);
+    struct json_object_iterator end = json_object_iter_end(add);
+    for (; !json_object_iter_equal(&it, &end); json_object_iter_next(&it)) {
+        json_object *val = json_object_iter_peek_value(&it);
+        json_object_object_add(base, json_object_iter_peek_name(&it),
+                               val ? json_object_get(val) : NULL);
+    }
+}
+
+static bool assoc_candidate(const struct sync_pair *p)
+{
+    return !p->absorbed && pair_ok(p) && p->merged && !p->mark_deleted && p->sf_id && p->hs_id;
+}
+
+/* Folds one pair's association result into it. err: the whole run failed (retry the pair). */
+static void assoc_settle(struct sync_batch *b, struct sync_pair *p, struct assoc_pair *a,
+                         const char *err)
+{
+    if (err || !a) {
+        struct crm_error e;
+        crm_error_set(&e, CRM_HUBSPOT, CRM_ERR_TRANSIENT, 0, "association", "%s",
+                      err ? err : "no association result");
+        sync_pair_fail_crm(p, &e, "associations");
+        return;
+    }
+    base_merge(p->out.sf_base_new, a->sf_base_set);
+    base_merge(p->out.hs_base_new, a->hs_base_set);
+    if (a->sf_write) {
+        p->wrote_sf = true;
+        b->rep->sf_writes++;
+    }
+    if (a->error.cls != CRM_ERR_NONE) {
+        sync_pair_fail_crm(p, &a->error, "association");
+    } else if (a->wait && p->state == PAIR_PENDING) {
+        p->state = PAIR_RETRY;
+        p->assoc_wait = true;
+        snprintf(p->error, sizeof p->error, "%s", a->reason);
+    }
+}
+
+/* Associations of the pairs that now have both records (sync/sync_assoc.c): after the field
+ * writes, so new records have ids; their base keys join the pair's new bases. A pair whose target
+ * is not synced yet waits (retried with back-off, the reason kept as last_error) but still stores
+ * its field bases, so the fields are not written twice. */
+static void assoc_step(struct sync_batch *b)
+{
+    const struct mapping *m = b->sm->m;
+    if (m->n_associations == 0)
+        return;
+    struct assoc_pair *ap = calloc(b->npairs + 1, sizeof *ap);
+    struct sync_pair **who = calloc(b->npairs + 1, sizeof *who);
+    size_t k = 0;
+    for (size_t i = 0; ap && who && i < b->npairs; i++) {
+        struct sync_pair *p = &b->pairs[i];
+        if (!assoc_candidate(p))
+            continue;
+        ap[k] = (struct assoc_pair){.sf_id = p->sf_id,
+                                    .hs_id = p->hs_id,
+                                    .sf_record = p->sf_rec,
+                                    .sf_base = p->link ? p->link->sf_values : NULL,
+                                    .hs_base = p->link ? p->link->hs_values : NULL};
+        who[k++] = p;
+    }
+    struct assoc_env env = {.conn = b->env->conn,
+                            .hc = b->env->hc,
+                            .sc = b->env->sc,
+                            .http = b->env->http,
+                            .m = m,
+                            .hs_type = b->sm->hs_type,
+                            .sf = b->sm->sf};
+    struct assoc_calls calls = {0};
+    char err[256] = "out of memory";
+    int rc = ap && who ? sync_assoc_run(&env, ap, k, &calls, err, sizeof err) : -1;
+    b->rep->hs_calls += calls.hubspot;
+    b->rep->sf_calls += calls.salesforce;
+    for (size_t j = 0; j < k; j++)
+        assoc_settle(b, who[j], &ap[j], rc < 0 ? err : NULL);
+    if (!ap || !who) /* nothing ran: every candidate pair retries */
+        for (size_t i = 0; i < b->npairs; i++)
+            if (assoc_candidate(&b->pairs[i]))
+                assoc_settle(b, &b->pairs[i], NULL, err);
+    if (ap)
+        sync_assoc_pairs_clear(ap, k);
+    free(ap);
+    free(who);
+}
+
 static void sync_pairs(struct sync_batch *b)
 {
     for (size_t i = 0; i < b->npairs; i++)
@@ -439,6 +533,7 @@ static void sync_pairs(struct sync_batch *b)
             merge_pair(b, p);
     }
     sync_write_pairs(b);
+    assoc_step(b);
     for (size_t i = 0; i < b->npairs; i++) {
         struct sync_pair *p = &b->pairs[i];
         if (p->outcome != OUT_DELETED)
@@ -461,7 +556,7 @@ static bool link_of(const struct sync_pair *p, struct link_write *w)
         w->deleted = true;
         return true;
     }
-    if (pair_ok(p) && p->merged) {
+    if ((pair_ok(p) || p->assoc_wait) && p->merged) {
         w->sf_values = p->out.sf_base_new;
         w->hs_values = p->out.hs_base_new;
         w->synced = true;

@@ -127,6 +127,7 @@ struct sync_pair {
     bool created_hs, created_sf;
     bool wrote_hs, wrote_sf;
     bool mark_deleted;
+    bool assoc_wait;           /* retried only because an association target is not synced yet */
     bool delete_sf, delete_hs; /* delete the other record (on_delete delete) */
     json_object *hs_extra;     /* owned: identity property to write to HubSpot; NULL: none */
     json_object *sf_extra;     /* owned: identity field to write to Salesforce */

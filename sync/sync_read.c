@@ -15,6 +15,7 @@
  *
  * Must not: write to a CRM or the database, or log. */
 #include "sync/sync_batch.h"
+#include "sync/sync_assoc.h"
 
 #include "server/strbuf.h"
 #include "sync/hubspot_client.h"
@@ -62,7 +63,7 @@ static void select_add(struct strbuf *sb, const char **seen, size_t *nseen, cons
 /* "SELECT Id, ... FROM T WHERE Id IN (" without the ids; NULL when a name is not an API name. */
 static char *soql_head(const struct mapping *m, char *why, size_t whylen)
 {
-    size_t cap = m->n_fields + 3;
+    size_t cap = m->n_fields + m->n_associations + 3;
     const char **seen = calloc(cap, sizeof *seen);
     if (!seen) {
         snprintf(why, whylen, "out of memory");
@@ -78,6 +79,14 @@ static char *soql_head(const struct mapping *m, char *why, size_t whylen)
             bad = m->fields[i].salesforce;
         select_add(&sb, seen, &nseen, m->fields[i].salesforce);
     }
+    size_t nlk = 0;
+    const char **lk = sync_assoc_sf_fields(m, &nlk); /* the lookups of enabled associations */
+    for (size_t i = 0; lk && i < nlk; i++) {
+        if (!api_name_valid(lk[i]))
+            bad = lk[i];
+        select_add(&sb, seen, &nseen, lk[i]);
+    }
+    free(lk);
     if (m->identity_salesforce_field && !api_name_valid(m->identity_salesforce_field))
         bad = m->identity_salesforce_field;
     select_add(&sb, seen, &nseen, m->identity_salesforce_field);
