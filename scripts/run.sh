@@ -3,12 +3,18 @@
 # unset it starts a project-local PostgreSQL under .data/pg (kept between
 # runs), then runs `synkro serve` in the foreground. Ctrl-C stops synkro
 # first, then the local database, cleanly.
+# Without CRM credentials (none of HUBSPOT_ACCESS_TOKEN, HUBSPOT_REFRESH_TOKEN,
+# SALESFORCE_CLIENT_ID/_SECRET/_REFRESH_TOKEN, SALESFORCE_USERNAME,
+# SALESFORCE_JWT_KEY_FILE in the environment) it runs the demo instead:
+# scripts/demo.sh, synkro against crmsim with a sample mapping.
+# SYNKRO_DEMO=auto (default) | 1 (always the demo) | 0 (never).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 root=$(pwd)
 bin=${SYNKRO_BIN:-$root/build/synkro}
 
 started_pg=""
+# shellcheck disable=SC2317 # the EXIT trap
 cleanup() {
   if [[ -n "$started_pg" ]]; then
     echo "run: stopping the local PostgreSQL" >&2
@@ -36,13 +42,37 @@ if [[ -z "${SYNKRO_ADMIN_TOKEN:-}" ]]; then
   echo "run: admin API token is in .data/admin-token (curl -H \"Authorization: Bearer \$(cat .data/admin-token)\" ...)" >&2
 fi
 
-# Run synkro as a child (not exec) so the trap can stop the database after
-# it exits; forward Ctrl-C/SIGTERM to it and wait for its clean shutdown.
-"$bin" serve &
+crm_credentials=(HUBSPOT_ACCESS_TOKEN HUBSPOT_REFRESH_TOKEN SALESFORCE_CLIENT_ID
+  SALESFORCE_CLIENT_SECRET SALESFORCE_REFRESH_TOKEN SALESFORCE_USERNAME SALESFORCE_JWT_KEY_FILE)
+demo=0
+case "${SYNKRO_DEMO:-auto}" in
+  auto)
+    demo=1
+    for v in "${crm_credentials[@]}"; do
+      if [[ -n "${!v:-}" ]]; then demo=0; fi
+    done
+    ;;
+  1 | on | true) demo=1 ;;
+  0 | off | false) demo=0 ;;
+  *) echo "run: SYNKRO_DEMO must be auto, 1 or 0" >&2; exit 2 ;;
+esac
+cmd=("$bin" serve)
+if [[ $demo -eq 1 ]]; then
+  echo "run: no CRM credentials configured: starting the demo (synkro + crmsim, simulated CRMs)" >&2
+  # the local cluster gets a fresh demo database; a DATABASE_URL of your own is used as is
+  if [[ -n "$started_pg" ]]; then export SYNKRO_DEMO_FRESH_DB=1; fi
+  export SYNKRO_BIN="$bin"
+  cmd=(scripts/demo.sh)
+fi
+
+# Run synkro (or the demo) as a child (not exec) so the trap can stop the
+# database after it exits; forward Ctrl-C/SIGTERM to it and wait for its
+# clean shutdown.
+"${cmd[@]}" &
 child=$!
 trap 'kill -TERM "$child" 2>/dev/null || true' INT TERM
 status=0
 wait "$child" || status=$?
 # wait returns early when a trapped signal arrives: wait again for the exit
-while kill -0 "$child" 2>/dev/null; do wait "$child" || status=$?; done
+while kill -0 "$child" 2>/dev/null; do status=0; wait "$child" || status=$?; done
 exit "$status"

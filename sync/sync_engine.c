@@ -37,6 +37,7 @@ struct sync_worker {
     struct sync_mapping *maps;
     size_t nmaps;
     int64_t maps_loaded_ms; /* 0: never */
+    char *maps_sig;         /* "id:version,..." of the enabled mappings loaded */
     size_t next;            /* round-robin position */
 };
 
@@ -149,23 +150,50 @@ static void load_one(struct sync_worker *w, PGresult *r, int row)
     memset(sm, 0, sizeof *sm);
 }
 
+/* "id:version,..." of the enabled mappings now (heap; caller frees), NULL with err. One cheap
+ * query per round, so a mapping enabled, changed or paused is seen at once, while documents
+ * and schemas are re-read only then (or after mapping_ttl_ms, for schema changes). */
+static char *maps_signature(struct sync_worker *w, char *err, size_t errlen)
+{
+    PGresult *r = db_exec(w->conn,
+                          "SELECT coalesce(string_agg(id || ':' || version, ',' ORDER BY id), '')"
+                          " FROM mappings WHERE state = 'enabled'",
+                          0, NULL, err, errlen);
+    if (!r)
+        return NULL;
+    char *sig = strdup(PQgetvalue(r, 0, 0));
+    PQclear(r);
+    if (!sig)
+        snprintf(err, errlen, "out of memory");
+    return sig;
+}
+
 static int maps_reload(struct sync_worker *w, char *err, size_t errlen)
 {
     int64_t now = mono_ms();
     int64_t ttl = w->eng->o.mapping_ttl_ms;
-    if (w->maps_loaded_ms && ttl > 0 && now - w->maps_loaded_ms < ttl)
+    char *sig = maps_signature(w, err, errlen);
+    if (!sig)
+        return -1;
+    bool same = w->maps_sig && strcmp(sig, w->maps_sig) == 0;
+    if (same && w->maps_loaded_ms && ttl > 0 && now - w->maps_loaded_ms < ttl) {
+        free(sig);
         return 0;
+    }
     PGresult *r = db_exec(w->conn,
                           "SELECT id, document::text FROM mappings WHERE state = 'enabled'"
                           " ORDER BY id",
                           0, NULL, err, errlen);
-    if (!r)
+    if (!r) {
+        free(sig);
         return -1;
+    }
     maps_free(w);
     int rows = PQntuples(r);
     w->maps = calloc((size_t)rows + 1, sizeof *w->maps);
     if (!w->maps) {
         PQclear(r);
+        free(sig);
         snprintf(err, errlen, "out of memory");
         return -1;
     }
@@ -173,6 +201,8 @@ static int maps_reload(struct sync_worker *w, char *err, size_t errlen)
         load_one(w, r, i);
     PQclear(r);
     w->maps_loaded_ms = now;
+    free(w->maps_sig);
+    w->maps_sig = sig;
     return 0;
 }
 
@@ -337,6 +367,8 @@ static int worker_init(struct sync_engine *e, struct sync_worker *w, const char 
 static void worker_free(struct sync_worker *w)
 {
     maps_free(w);
+    free(w->maps_sig);
+    w->maps_sig = NULL;
     crm_http_destroy(w->http);
     w->http = NULL;
     if (w->conn)
