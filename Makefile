@@ -1,5 +1,5 @@
 # Thin wrapper over scripts/ and CMake; see README.md.
-.PHONY: deps build run test fuzz bench-ingest format format-check lint clean
+.PHONY: deps build run test fuzz bench-ingest bench-e2e format format-check lint clean
 
 deps:
 	@scripts/deps.sh
@@ -18,6 +18,9 @@ fuzz: deps
 
 bench-ingest:
 	@bench/ingest.sh
+
+bench-e2e:
+	@bench/e2e.sh
 
 format:
 	@git ls-files '*.c' '*.h' | xargs clang-format -i
