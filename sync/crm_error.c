@@ -63,6 +63,9 @@ static const struct class_rule hubspot_rules[] = {
 };
 
 static const struct class_rule salesforce_rules[] = {
+    /* Too many requests, whatever the body says (Salesforce's edge and proxies in front of it
+     * answer 429 with codes that would otherwise match INVALID_*): wait and retry */
+    {429, 429, NULL, CRM_ERR_RETRY_AFTER, 1000},
     {ANY_STATUS, "INVALID_SESSION_ID", CRM_ERR_AUTH, 0}, /* before INVALID_* */
     {ANY_STATUS, "REQUEST_LIMIT_EXCEEDED", CRM_ERR_TRANSIENT, 0},
     {ANY_STATUS, "UNABLE_TO_LOCK_ROW", CRM_ERR_TRANSIENT, 0},

@@ -397,10 +397,16 @@ static int sweep_sf_windows(struct sweep_ctx *c, const char *kind, int days, sf_
         return -1;
     }
     int rc = 0;
+    int64_t from = start; /* the stored cursor: never moved back */
     for (int w = 0; rc == 0 && w < SF_MAX_WINDOWS; w++) {
         int64_t end = start + DAY_MS < c->now_ms ? start + DAY_MS : c->now_ms;
-        if (end - start < c->opt->sf_min_window_ms || end <= start)
+        if (end <= start)
             break;
+        /* A window shorter than Salesforce's minimum is widened backwards: changes seen again
+         * have the same idempotency key (their change time), so they queue nothing twice, and a
+         * sweep interval under a minute still finds a delete at once. */
+        if (end - start < c->opt->sf_min_window_ms)
+            start = end - c->opt->sf_min_window_ms;
         char s[40], e[40];
         iso_window(start, s, sizeof s);
         iso_window(end, e, sizeof e);
@@ -408,8 +414,10 @@ static int sweep_sf_windows(struct sweep_ctx *c, const char *kind, int days, sf_
         rc = fn(c, b, s, e, end, &covered, err, errlen);
         if (rc == 0)
             rc = batch_flush(b, err, errlen);
-        if (rc == 0 && covered > start)
+        if (rc == 0 && covered > start && covered > from) {
             rc = store_cursor(c, "salesforce", kind, covered, err, errlen);
+            from = covered;
+        }
         if (covered <= start || end >= c->now_ms)
             break;
         start = covered;

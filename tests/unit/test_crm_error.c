@@ -116,6 +116,9 @@ static const struct class_case cases[] = {
     {SF, 500,
      "[{\"message\":\"An unexpected error occurred.\",\"errorCode\":\"UNKNOWN_EXCEPTION\"}]", NULL,
      NULL, CRM_ERR_TRANSIENT, "UNKNOWN_EXCEPTION", 0, 0, NULL, NULL},
+    /* a 429 is retried whatever its code says (this one would otherwise match INVALID_*) */
+    {SF, 429, "[{\"message\":\"Too many requests\",\"errorCode\":\"INVALID_REQUEST\"}]", NULL, NULL,
+     CRM_ERR_RETRY_AFTER, "INVALID_REQUEST", 1000, 0, NULL, NULL},
     {SF, 503, "<html>Service Unavailable</html>", NULL, NULL, CRM_ERR_TRANSIENT, NULL, 0, 0, NULL,
      NULL},
     {SF, 400,
