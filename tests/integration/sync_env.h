@@ -58,7 +58,13 @@ struct sync_env_options {
     size_t nprocs;                /* synkro processes started (1..SYNC_ENV_MAX_PROCS); 0 means 1 */
     bool hold_deliveries;         /* crmsim batches webhooks/outbound for 10 min: flush by hand */
     const char *const *extra_env; /* more KEY=VALUE for synkro (NULL-terminated), may be NULL */
+    const char *fixture; /* crmsim fixture, relative to the source dir; NULL: the default */
+    /* Mapping documents created + enabled in this order instead of the default Widgets mapping
+     * (NULL-terminated, at most SYNC_ENV_MAX_MAPPINGS); NULL: the default. */
+    const char *const *mapping_docs;
 };
+
+#define SYNC_ENV_MAX_MAPPINGS 8
 
 struct sync_env {
     struct sync_env_options opts;
@@ -70,6 +76,8 @@ struct sync_env {
     char dir[256]; /* synkro logs: synkro-N.log, appended across restarts */
     bool dir_made;
     int64_t mapping_id;
+    int64_t mapping_ids[SYNC_ENV_MAX_MAPPINGS]; /* opts.mapping_docs' ids, in order */
+    size_t n_mappings;
 };
 
 /* Creates the database, starts crmsim with the fixture wired to synkro, starts opts->nprocs
@@ -96,6 +104,9 @@ json_object *sync_sim(const struct sync_env *env, const char *method, const char
                       const char *body, long *status);
 /* Sends every pending webhook and outbound message now. */
 void sync_flush(const struct sync_env *env);
+/* The Salesforce outbound-message URL of the environment (for outbound rules of other objects,
+ * e.g. loaded through POST /_sim/fixtures). */
+void sync_env_outbound_url(const struct sync_env *env, char *out, size_t outlen);
 /* Adds a fault rule (JSON text); 0 on success. */
 int sync_fault_add(const struct sync_env *env, const char *rule_json);
 void sync_faults_clear(const struct sync_env *env);
