@@ -5,6 +5,7 @@
  * decide sweep windows or import pages. */
 #include "db/import_store.h"
 
+#include "db/link_store.h"
 #include "db/pool.h"
 
 #include <inttypes.h>
@@ -144,36 +145,15 @@ int import_store_cursor_get(PGconn *conn, int64_t mapping_id, const char *source
 int import_store_cursor_set(PGconn *conn, int64_t mapping_id, const char *source, const char *kind,
                             const char *position, char *err, size_t errlen)
 {
-    char idt[24];
-    id_text(mapping_id, idt, sizeof idt);
-    const char *params[] = {idt, source, kind, position};
-    PGresult *r = db_exec(conn,
-                          "INSERT INTO sync_cursors (mapping_id, source, kind, position)"
-                          " VALUES ($1::bigint, $2, $3, $4)"
-                          " ON CONFLICT (mapping_id, source, kind)"
-                          " DO UPDATE SET position = EXCLUDED.position, updated_at = now()",
-                          4, params, err, errlen);
-    if (!r)
-        return -1;
-    PQclear(r);
-    return 0;
+    return cursor_set(conn, mapping_id, source, kind, position, err, errlen);
 }
 
 /* ---- imports ---- */
 
-static int exec_simple(PGconn *conn, const char *sql, char *err, size_t errlen)
-{
-    PGresult *r = db_exec(conn, sql, 0, NULL, err, errlen);
-    if (!r)
-        return -1;
-    PQclear(r);
-    return 0;
-}
-
 static int create_failed(PGconn *conn)
 {
     char ignored[64];
-    exec_simple(conn, "ROLLBACK", ignored, sizeof ignored);
+    db_exec_command(conn, "ROLLBACK", ignored, sizeof ignored);
     return IMPORT_CREATE_ERROR;
 }
 
@@ -184,7 +164,7 @@ int import_store_create(PGconn *conn, int64_t mapping_id, const char *direction,
     id_text(mapping_id, idt, sizeof idt);
     snprintf(tt, sizeof tt, "%lld", total);
     const char *params[] = {idt, direction, actor, total >= 0 ? tt : NULL};
-    if (exec_simple(conn, "BEGIN", err, errlen) < 0)
+    if (db_exec_command(conn, "BEGIN", err, errlen) < 0)
         return IMPORT_CREATE_ERROR;
     PGresult *r = db_exec(conn,
                           "SELECT pg_advisory_xact_lock(" IMPORT_CREATE_LOCK
@@ -209,7 +189,7 @@ int import_store_create(PGconn *conn, int64_t mapping_id, const char *direction,
         result = IMPORT_CREATE_OK;
     }
     PQclear(r);
-    if (exec_simple(conn, "COMMIT", err, errlen) < 0)
+    if (db_exec_command(conn, "COMMIT", err, errlen) < 0)
         return create_failed(conn);
     return result;
 }

@@ -18,6 +18,7 @@
  * Must not: call CRMs, decide sync semantics, log, or open transactions of its own. */
 #include "db/link_store.h"
 
+#include "db/page_json.h"
 #include "db/pool.h"
 #include "server/strbuf.h"
 
@@ -651,16 +652,7 @@ json_object *conflict_list(PGconn *conn, const struct conflict_filter *f, char *
     PGresult *res = db_exec(conn, conflict_list_sql, 6, params, err, errlen);
     if (!res)
         return NULL;
-    json_object *out = json_object_new_object();
-    json_object *arr = json_object_new_array();
-    int n = PQntuples(res);
-    for (int r = 0; r < n; r++)
-        json_object_array_add(arr, conflict_row_json(res, r));
-    json_object_object_add(out, "conflicts", arr);
-    json_object *next = NULL;
-    if (n == f->limit)
-        next = json_object_new_int64(to_i64(PQgetvalue(res, n - 1, 0)));
-    json_object_object_add(out, "next_before", next);
+    json_object *out = db_page_json(res, f->limit, "conflicts", "next_before", conflict_row_json);
     PQclear(res);
     return out;
 }

@@ -34,15 +34,6 @@ static json_object *document_body(json_object *doc)
     return copy;
 }
 
-static int exec_cmd(PGconn *conn, const char *sql, char *err, size_t errlen)
-{
-    PGresult *r = db_exec(conn, sql, 0, NULL, err, errlen);
-    if (!r)
-        return -1;
-    PQclear(r);
-    return 0;
-}
-
 static int rollback(PGconn *conn, int result)
 {
     PQclear(PQexec(conn, "ROLLBACK"));
@@ -136,12 +127,12 @@ static int insert_row(PGconn *conn, const struct mapping_row *row, const char *i
 int mapping_store_create(PGconn *conn, const struct mapping_row *row, const char *actor,
                          int64_t *id, char *err, size_t errlen)
 {
-    if (exec_cmd(conn, "BEGIN", err, errlen) < 0)
+    if (db_exec_command(conn, "BEGIN", err, errlen) < 0)
         return MS_ERROR;
     int rc = insert_row(conn, row, NULL, "create", actor, id, err, errlen);
     if (rc != MS_OK)
         return rollback(conn, rc);
-    return exec_cmd(conn, "COMMIT", err, errlen) < 0 ? MS_ERROR : MS_OK;
+    return db_exec_command(conn, "COMMIT", err, errlen) < 0 ? MS_ERROR : MS_OK;
 }
 
 /* Locks the row; checks the version; returns its document (caller puts). */
@@ -185,7 +176,7 @@ int mapping_store_update(PGconn *conn, int64_t id, int64_t expected_version,
 {
     char idtext[24];
     snprintf(idtext, sizeof idtext, "%" PRId64, id);
-    if (exec_cmd(conn, "BEGIN", err, errlen) < 0)
+    if (db_exec_command(conn, "BEGIN", err, errlen) < 0)
         return MS_ERROR;
     json_object *old = NULL;
     int64_t version = 0;
@@ -230,7 +221,7 @@ int mapping_store_update(PGconn *conn, int64_t id, int64_t expected_version,
     json_object_put(body);
     if (rc != MS_OK)
         return rollback(conn, rc);
-    if (exec_cmd(conn, "COMMIT", err, errlen) < 0)
+    if (db_exec_command(conn, "COMMIT", err, errlen) < 0)
         return MS_ERROR;
     *new_version = version + 1;
     return MS_OK;
@@ -241,7 +232,7 @@ int mapping_store_delete(PGconn *conn, int64_t id, int64_t expected_version, con
 {
     char idtext[24], vtext[24];
     snprintf(idtext, sizeof idtext, "%" PRId64, id);
-    if (exec_cmd(conn, "BEGIN", err, errlen) < 0)
+    if (db_exec_command(conn, "BEGIN", err, errlen) < 0)
         return MS_ERROR;
     int64_t version = 0;
     int rc = lock_row(conn, idtext, expected_version, NULL, &version, err, errlen);
@@ -255,7 +246,7 @@ int mapping_store_delete(PGconn *conn, int64_t id, int64_t expected_version, con
         rc = add_history(conn, idtext, vtext, "delete", actor, NULL, NULL, err, errlen);
     if (rc != MS_OK)
         return rollback(conn, rc);
-    return exec_cmd(conn, "COMMIT", err, errlen) < 0 ? MS_ERROR : MS_OK;
+    return db_exec_command(conn, "COMMIT", err, errlen) < 0 ? MS_ERROR : MS_OK;
 }
 
 static const char select_sql[] =
@@ -380,7 +371,7 @@ long mapping_store_count(PGconn *conn, char *err, size_t errlen)
 int mapping_store_replace_all(PGconn *conn, const struct mapping_row *rows, size_t n,
                               const char *actor, char *err, size_t errlen)
 {
-    if (exec_cmd(conn, "BEGIN", err, errlen) < 0)
+    if (db_exec_command(conn, "BEGIN", err, errlen) < 0)
         return MS_ERROR;
     int rc = exec_write(conn,
                         "INSERT INTO mapping_history (mapping_id, version, action, actor, changes)"
@@ -408,5 +399,5 @@ int mapping_store_replace_all(PGconn *conn, const struct mapping_row *rows, size
                         0, NULL, NULL, err, errlen);
     if (rc != MS_OK)
         return rollback(conn, rc);
-    return exec_cmd(conn, "COMMIT", err, errlen) < 0 ? MS_ERROR : MS_OK;
+    return db_exec_command(conn, "COMMIT", err, errlen) < 0 ? MS_ERROR : MS_OK;
 }

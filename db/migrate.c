@@ -186,15 +186,6 @@ int migration_set_load_dir(const char *dir, struct migration_set *out, char *err
     return rc;
 }
 
-static int exec_simple(PGconn *conn, const char *sql, char *err, size_t errlen)
-{
-    PGresult *res = db_exec(conn, sql, 0, NULL, err, errlen);
-    if (!res)
-        return -1;
-    PQclear(res);
-    return 0;
-}
-
 static const char create_table_sql[] = "CREATE TABLE IF NOT EXISTS schema_migrations ("
                                        " version bigint PRIMARY KEY,"
                                        " name text NOT NULL,"
@@ -264,7 +255,7 @@ static int check_applied(PGresult *applied, const struct migration_set *set, cha
 
 static int apply_one(PGconn *conn, const struct migration_source *m, char *err, size_t errlen)
 {
-    if (exec_simple(conn, "BEGIN", err, errlen) < 0)
+    if (db_exec_command(conn, "BEGIN", err, errlen) < 0)
         return -1;
     PGresult *res = PQexec(conn, m->sql);
     ExecStatusType st = res ? PQresultStatus(res) : PGRES_FATAL_ERROR;
@@ -291,7 +282,7 @@ static int apply_one(PGconn *conn, const struct migration_source *m, char *err, 
         return -1;
     }
     PQclear(res);
-    if (exec_simple(conn, "COMMIT", err, errlen) < 0)
+    if (db_exec_command(conn, "COMMIT", err, errlen) < 0)
         return -1;
     return 0;
 }
@@ -309,7 +300,7 @@ int migrate_apply(PGconn *conn, const struct migration_set *set, FILE *progress,
     PQclear(res);
     int applied_count = 0;
     PGresult *applied = NULL;
-    int rc = exec_simple(conn, create_table_sql, err, errlen);
+    int rc = db_exec_command(conn, create_table_sql, err, errlen);
     if (rc == 0)
         rc = load_applied(conn, &applied, err, errlen);
     if (rc == 0)

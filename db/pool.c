@@ -243,6 +243,15 @@ PGresult *db_exec(PGconn *conn, const char *sql, int nparams, const char *const 
     return NULL;
 }
 
+int db_exec_command(PGconn *conn, const char *sql, char *err, size_t errlen)
+{
+    PGresult *res = db_exec(conn, sql, 0, NULL, err, errlen);
+    if (!res)
+        return -1;
+    PQclear(res);
+    return 0;
+}
+
 bool db_conn_lost(PGconn *conn)
 {
     return PQstatus(conn) != CONNECTION_OK;

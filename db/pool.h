@@ -55,6 +55,10 @@ int db_pool_open_count(struct db_pool *pool);
 PGresult *db_exec(PGconn *conn, const char *sql, int nparams, const char *const *params, char *err,
                   size_t errlen);
 
+/* Runs one statement without parameters or rows wanted (BEGIN, COMMIT, DDL) through db_exec.
+ * 0, or -1 with the server's message in err. */
+int db_exec_command(PGconn *conn, const char *sql, char *err, size_t errlen);
+
 /* True when the last failure on conn was a lost connection (so the caller
  * should release it as broken and may retry once on a fresh one). */
 bool db_conn_lost(PGconn *conn);

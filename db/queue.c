@@ -4,6 +4,7 @@
  * not decide statuses or keys: callers (the webhook handlers) do. */
 #include "db/queue.h"
 
+#include "db/page_json.h"
 #include "db/pool.h"
 #include "server/strbuf.h"
 
@@ -214,16 +215,7 @@ json_object *queue_list(PGconn *conn, const struct queue_filter *f, char *err, s
     strbuf_free(&sql);
     if (!res)
         return NULL;
-    json_object *out = json_object_new_object();
-    json_object *arr = json_object_new_array();
-    int n = PQntuples(res);
-    for (int r = 0; r < n; r++)
-        json_object_array_add(arr, row_to_json(res, r));
-    json_object_object_add(out, "events", arr);
-    json_object *next = NULL;
-    if (n == f->limit && n > 0)
-        next = json_object_new_int64(strtoll(PQgetvalue(res, n - 1, 0), NULL, 10));
-    json_object_object_add(out, "next_after", next);
+    json_object *out = db_page_json(res, f->limit, "events", "next_after", row_to_json);
     PQclear(res);
     return out;
 }

@@ -134,15 +134,6 @@ static void copy_error(PGconn *conn, const char *what, char *err, size_t errlen)
         *nl = '\0';
 }
 
-static int exec_cmd(PGconn *conn, const char *sql, char *err, size_t errlen)
-{
-    PGresult *r = db_exec(conn, sql, 0, NULL, err, errlen);
-    if (!r)
-        return -1;
-    PQclear(r);
-    return 0;
-}
-
 static int rollback(PGconn *conn)
 {
     PQclear(PQexec(conn, "ROLLBACK"));
@@ -296,7 +287,7 @@ int queue_claim_records_for(PGconn *conn, const char *worker_id,
     snprintf(lease_text, sizeof lease_text, "%d", lease_ms);
 
     /* READ COMMITTED on purpose: statement 2 must see commits made before its own start. */
-    if (exec_cmd(conn, "BEGIN ISOLATION LEVEL READ COMMITTED", err, errlen) < 0)
+    if (db_exec_command(conn, "BEGIN ISOLATION LEVEL READ COMMITTED", err, errlen) < 0)
         return -1;
     const char *pick_params[] = {window_text,
                                  max_text,
@@ -309,7 +300,7 @@ int queue_claim_records_for(PGconn *conn, const char *worker_id,
         return rollback(conn);
     if (PQntuples(picked) == 0) {
         PQclear(picked);
-        return exec_cmd(conn, "COMMIT", err, errlen);
+        return db_exec_command(conn, "COMMIT", err, errlen);
     }
     char *json = picked_json(picked);
     PQclear(picked);

@@ -9,37 +9,15 @@
  * parameters; unknown parameters are ignored, as in /api/events. Must not change any row. */
 #include "handlers/conflicts_api.h"
 
+#include "handlers/api_common.h"
 #include "db/link_store.h"
 #include "db/pool.h"
 
-#include <errno.h>
-#include <stdio.h>
-#include <stdlib.h>
 #include <string.h>
 
 #define DEFAULT_LIMIT 100
 #define MAX_LIMIT     500
 #define MAX_ID_LEN    64
-
-static int parse_int64(const char *s, long long min, long long max, long long *out)
-{
-    if (!s || !*s)
-        return -1;
-    errno = 0;
-    char *end;
-    long long v = strtoll(s, &end, 10);
-    if (errno || *end || v < min || v > max)
-        return -1;
-    *out = v;
-    return 0;
-}
-
-static int db_unavailable(struct http_request *req, const char *err)
-{
-    char msg[400];
-    snprintf(msg, sizeof msg, "database unavailable: %s", err);
-    return http_respond_error(req, 503, "unavailable", msg);
-}
 
 /* Numeric query parameters: name, range, and the message when a value is out of it. */
 static const struct {
@@ -68,7 +46,7 @@ static const char *parse_filter(struct http_request *req, struct conflict_filter
     long long values[sizeof numeric_args / sizeof numeric_args[0]] = {0, 0, DEFAULT_LIMIT};
     for (size_t i = 0; i < sizeof numeric_args / sizeof numeric_args[0]; i++) {
         const char *arg = http_query_arg(req, numeric_args[i].name);
-        if (arg && parse_int64(arg, numeric_args[i].min, numeric_args[i].max, &values[i]) < 0)
+        if (arg && api_parse_int64(arg, numeric_args[i].min, numeric_args[i].max, &values[i]) < 0)
             return numeric_args[i].message;
     }
     const char *texts[sizeof text_args / sizeof text_args[0]];
@@ -95,12 +73,10 @@ int handle_conflicts_list(struct http_request *req)
     char err[256];
     PGconn *conn = db_pool_acquire(req->app->pool, 2000, err, sizeof err);
     if (!conn)
-        return db_unavailable(req, err);
+        return api_respond_db_unavailable(req, err);
     json_object *out = conflict_list(conn, &f, err, sizeof err);
     db_pool_release(req->app->pool, conn, !out);
     if (!out)
-        return db_unavailable(req, err);
-    int rc = http_respond_json(req, 200, out);
-    json_object_put(out);
-    return rc;
+        return api_respond_db_unavailable(req, err);
+    return api_respond_json_owned(req, 200, out);
 }

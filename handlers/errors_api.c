@@ -10,30 +10,15 @@
  * parameters. Must not change events other than failed ones. */
 #include "handlers/errors_api.h"
 
+#include "handlers/api_common.h"
 #include "db/queue.h"
 #include "db/queue_claim.h"
 #include "db/queue_errors.h"
 
-#include <errno.h>
 #include <stdbool.h>
-#include <stdio.h>
-#include <stdlib.h>
 #include <string.h>
 
 #define DEFAULT_EXAMPLES 3
-
-static int parse_int64(const char *s, long long min, long long max, long long *out)
-{
-    if (!s || !*s)
-        return -1;
-    errno = 0;
-    char *end;
-    long long v = strtoll(s, &end, 10);
-    if (errno || *end || v < min || v > max)
-        return -1;
-    *out = v;
-    return 0;
-}
 
 static bool known_category(const char *name)
 {
@@ -43,46 +28,37 @@ static bool known_category(const char *name)
     return false;
 }
 
-static int db_unavailable(struct http_request *req, const char *err)
-{
-    char msg[400];
-    snprintf(msg, sizeof msg, "database unavailable: %s", err);
-    return http_respond_error(req, 503, "unavailable", msg);
-}
-
 int handle_errors_summary(struct http_request *req)
 {
     long long examples = DEFAULT_EXAMPLES;
     const char *arg = http_query_arg(req, "examples");
-    if (arg && parse_int64(arg, 0, QUEUE_ERRORS_MAX_EXAMPLES, &examples) < 0)
+    if (arg && api_parse_int64(arg, 0, QUEUE_ERRORS_MAX_EXAMPLES, &examples) < 0)
         return http_respond_error(req, 400, "bad_query",
                                   "examples must be an integer from 0 to 20");
     char err[256];
     PGconn *conn = db_pool_acquire(req->app->pool, 2000, err, sizeof err);
     if (!conn)
-        return db_unavailable(req, err);
+        return api_respond_db_unavailable(req, err);
     json_object *out = queue_errors_summary(conn, (int)examples, err, sizeof err);
     db_pool_release(req->app->pool, conn, !out);
     if (!out)
-        return db_unavailable(req, err);
-    int rc = http_respond_json(req, 200, out);
-    json_object_put(out);
-    return rc;
+        return api_respond_db_unavailable(req, err);
+    return api_respond_json_owned(req, 200, out);
 }
 
 int handle_event_retry(struct http_request *req)
 {
     long long id;
-    if (parse_int64(req->params[0], 1, INT64_MAX, &id) < 0)
+    if (api_parse_int64(req->params[0], 1, INT64_MAX, &id) < 0)
         return http_respond_error(req, 400, "bad_id", "event id must be a positive integer");
     char err[256];
     PGconn *conn = db_pool_acquire(req->app->pool, 2000, err, sizeof err);
     if (!conn)
-        return db_unavailable(req, err);
+        return api_respond_db_unavailable(req, err);
     int result = queue_retry_event(conn, id, err, sizeof err);
     if (result < 0) {
         db_pool_release(req->app->pool, conn, true);
-        return db_unavailable(req, err);
+        return api_respond_db_unavailable(req, err);
     }
     if (result != QUEUE_RETRY_OK) {
         db_pool_release(req->app->pool, conn, false);
@@ -95,7 +71,7 @@ int handle_event_retry(struct http_request *req)
     json_object *out = queue_get(conn, id, &found, err, sizeof err);
     db_pool_release(req->app->pool, conn, !out);
     if (!out)
-        return db_unavailable(req, err);
+        return api_respond_db_unavailable(req, err);
     int rc = found ? http_respond_json(req, 200, out)
                    : http_respond_error(req, 404, "not_found", "no event with that id");
     json_object_put(out);
@@ -112,14 +88,12 @@ int handle_errors_retry(struct http_request *req)
     char err[256];
     PGconn *conn = db_pool_acquire(req->app->pool, 2000, err, sizeof err);
     if (!conn)
-        return db_unavailable(req, err);
+        return api_respond_db_unavailable(req, err);
     long n = queue_retry_category(conn, category, err, sizeof err);
     db_pool_release(req->app->pool, conn, n < 0);
     if (n < 0)
-        return db_unavailable(req, err);
+        return api_respond_db_unavailable(req, err);
     json_object *out = json_object_new_object();
     json_object_object_add(out, "requeued", json_object_new_int64(n));
-    int rc = http_respond_json(req, 200, out);
-    json_object_put(out);
-    return rc;
+    return api_respond_json_owned(req, 200, out);
 }

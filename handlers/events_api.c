@@ -8,11 +8,9 @@
  * here and passed to SQL only as parameters. */
 #include "handlers/events_api.h"
 
+#include "handlers/api_common.h"
 #include "db/queue.h"
 
-#include <errno.h>
-#include <stdio.h>
-#include <stdlib.h>
 #include <string.h>
 
 static const char *const sources[] = {"salesforce", "hubspot", NULL};
@@ -25,26 +23,6 @@ static bool one_of(const char *v, const char *const *allowed)
         if (strcmp(v, *allowed) == 0)
             return true;
     return false;
-}
-
-static int parse_int64(const char *s, long long min, long long max, long long *out)
-{
-    if (!s || !*s)
-        return -1;
-    errno = 0;
-    char *end;
-    long long v = strtoll(s, &end, 10);
-    if (errno || *end || v < min || v > max)
-        return -1;
-    *out = v;
-    return 0;
-}
-
-static int db_unavailable(struct http_request *req, const char *err)
-{
-    char msg[400];
-    snprintf(msg, sizeof msg, "database unavailable: %s", err);
-    return http_respond_error(req, 503, "unavailable", msg);
 }
 
 int handle_events_list(struct http_request *req)
@@ -65,14 +43,14 @@ int handle_events_list(struct http_request *req)
     long long v;
     const char *limit = http_query_arg(req, "limit");
     if (limit) {
-        if (parse_int64(limit, 1, 500, &v) < 0)
+        if (api_parse_int64(limit, 1, 500, &v) < 0)
             return http_respond_error(req, 400, "bad_query",
                                       "limit must be an integer from 1 to 500");
         f.limit = (int)v;
     }
     const char *after = http_query_arg(req, "after");
     if (after) {
-        if (parse_int64(after, 0, INT64_MAX, &v) < 0)
+        if (api_parse_int64(after, 0, INT64_MAX, &v) < 0)
             return http_respond_error(req, 400, "bad_query",
                                       "after must be a non-negative event id");
         f.after_id = v;
@@ -80,30 +58,28 @@ int handle_events_list(struct http_request *req)
     char err[256];
     PGconn *conn = db_pool_acquire(req->app->pool, 2000, err, sizeof err);
     if (!conn)
-        return db_unavailable(req, err);
+        return api_respond_db_unavailable(req, err);
     json_object *out = queue_list(conn, &f, err, sizeof err);
     db_pool_release(req->app->pool, conn, !out);
     if (!out)
-        return db_unavailable(req, err);
-    int rc = http_respond_json(req, 200, out);
-    json_object_put(out);
-    return rc;
+        return api_respond_db_unavailable(req, err);
+    return api_respond_json_owned(req, 200, out);
 }
 
 int handle_events_get(struct http_request *req)
 {
     long long id;
-    if (parse_int64(req->params[0], 1, INT64_MAX, &id) < 0)
+    if (api_parse_int64(req->params[0], 1, INT64_MAX, &id) < 0)
         return http_respond_error(req, 400, "bad_id", "event id must be a positive integer");
     char err[256];
     PGconn *conn = db_pool_acquire(req->app->pool, 2000, err, sizeof err);
     if (!conn)
-        return db_unavailable(req, err);
+        return api_respond_db_unavailable(req, err);
     bool found = false;
     json_object *out = queue_get(conn, id, &found, err, sizeof err);
     db_pool_release(req->app->pool, conn, !out);
     if (!out)
-        return db_unavailable(req, err);
+        return api_respond_db_unavailable(req, err);
     int rc = found ? http_respond_json(req, 200, out)
                    : http_respond_error(req, 404, "not_found", "no event with that id");
     json_object_put(out);

@@ -14,61 +14,31 @@
  * Must not: page the CRMs itself or talk SQL (db/import_store.c does). */
 #include "handlers/imports_api.h"
 
+#include "handlers/api_common.h"
 #include "db/import_store.h"
 #include "sync/import.h"
 
-#include <errno.h>
-#include <inttypes.h>
-#include <stdio.h>
-#include <stdlib.h>
 #include <string.h>
-
-static int parse_id(const char *s, int64_t *out)
-{
-    if (!s || !*s)
-        return -1;
-    errno = 0;
-    char *end;
-    long long v = strtoll(s, &end, 10);
-    if (errno || *end || v <= 0)
-        return -1;
-    *out = v;
-    return 0;
-}
-
-static int unavailable(struct http_request *req, const char *err)
-{
-    char msg[400];
-    snprintf(msg, sizeof msg, "database unavailable: %s", err);
-    return http_respond_error(req, 503, "unavailable", msg);
-}
-
-static int respond_owned(struct http_request *req, unsigned status, json_object *body)
-{
-    int rc = http_respond_json(req, status, body);
-    json_object_put(body);
-    return rc;
-}
 
 /* The mapping of the path; answers 400/404/503 itself and returns -1. */
 static int load_target(struct http_request *req, struct sweep_target *t, int *rc)
 {
     int64_t id;
-    if (parse_id(req->params[0], &id) < 0) {
+    if (api_parse_id(req->params[0], &id) < 0) {
         *rc = http_respond_error(req, 400, "bad_id", "mapping id must be a positive integer");
         return -1;
     }
     char err[256];
     PGconn *conn = db_pool_acquire(req->app->pool, 2000, err, sizeof err);
     if (!conn) {
-        *rc = unavailable(req, err);
+        *rc = api_respond_db_unavailable(req, err);
         return -1;
     }
     bool found = false;
     int r = import_store_target(conn, id, t, &found, err, sizeof err);
     db_pool_release(req->app->pool, conn, r < 0);
     if (r < 0) {
-        *rc = unavailable(req, err);
+        *rc = api_respond_db_unavailable(req, err);
         return -1;
     }
     if (!found) {
@@ -108,7 +78,7 @@ int handle_import_estimate(struct http_request *req)
     json_object_object_add(body, "mapping_id", json_object_new_int64(t.mapping_id));
     json_object_object_add(body, "direction", json_object_new_string(import_direction_name(d)));
     json_object_object_add(body, "records", json_object_new_int64(count));
-    return respond_owned(req, 200, body);
+    return api_respond_json_owned(req, 200, body);
 }
 
 /* The optional {"direction":...} body; answers 400 itself and returns -1. */
@@ -140,17 +110,6 @@ static int parse_create_body(struct http_request *req, enum import_direction *d,
     return 0;
 }
 
-/* The actor recorded on the import: X-Synkro-Actor when plain, else "admin". */
-static void actor_of(const struct http_request *req, char *out, size_t outlen)
-{
-    const char *a = http_header(req, "X-Synkro-Actor");
-    size_t n = a ? strlen(a) : 0;
-    bool ok = n > 0 && n < 64;
-    for (size_t i = 0; ok && i < n; i++)
-        ok = a[i] > 0x20 && a[i] < 0x7f;
-    snprintf(out, outlen, "%s", ok ? a : "admin");
-}
-
 static int respond_import(struct http_request *req, PGconn *conn, int64_t id, unsigned status)
 {
     char err[256];
@@ -158,12 +117,12 @@ static int respond_import(struct http_request *req, PGconn *conn, int64_t id, un
     json_object *row = import_store_get(conn, id, &found, err, sizeof err);
     db_pool_release(req->app->pool, conn, !row);
     if (!row)
-        return unavailable(req, err);
+        return api_respond_db_unavailable(req, err);
     if (!found) {
         json_object_put(row);
         return http_respond_error(req, 404, "not_found", "no import with that id");
     }
-    return respond_owned(req, status, row);
+    return api_respond_json_owned(req, status, row);
 }
 
 int handle_imports_create(struct http_request *req)
@@ -180,16 +139,16 @@ int handle_imports_create(struct http_request *req)
     if (estimate(req, &t, d, &total, &rc) < 0)
         return rc;
     char err[256], actor[64];
-    actor_of(req, actor, sizeof actor);
+    api_request_actor(req, actor, sizeof actor);
     PGconn *conn = db_pool_acquire(req->app->pool, 2000, err, sizeof err);
     if (!conn)
-        return unavailable(req, err);
+        return api_respond_db_unavailable(req, err);
     int64_t id = 0;
     int r = import_store_create(conn, t.mapping_id, import_direction_name(d), actor, total, &id,
                                 err, sizeof err);
     if (r != IMPORT_CREATE_OK) {
         db_pool_release(req->app->pool, conn, r < 0);
-        return r < 0 ? unavailable(req, err)
+        return r < 0 ? api_respond_db_unavailable(req, err)
                      : http_respond_error(req, 409, "import_running",
                                           "this mapping already has a queued or running import");
     }
@@ -200,44 +159,53 @@ int handle_imports_list(struct http_request *req)
 {
     int64_t mapping_id = 0;
     const char *arg = http_query_arg(req, "mapping_id");
-    if (arg && parse_id(arg, &mapping_id) < 0)
+    if (arg && api_parse_id(arg, &mapping_id) < 0)
         return http_respond_error(req, 400, "bad_query", "mapping_id must be a positive integer");
     char err[256];
     PGconn *conn = db_pool_acquire(req->app->pool, 2000, err, sizeof err);
     if (!conn)
-        return unavailable(req, err);
+        return api_respond_db_unavailable(req, err);
     json_object *out = import_store_list(conn, mapping_id, err, sizeof err);
     db_pool_release(req->app->pool, conn, !out);
-    return out ? respond_owned(req, 200, out) : unavailable(req, err);
+    return out ? api_respond_json_owned(req, 200, out) : api_respond_db_unavailable(req, err);
+}
+
+/* The import id of the path and a borrowed connection; answers 400/503 itself and returns NULL. */
+static PGconn *begin_import_call(struct http_request *req, int64_t *id, int *rc)
+{
+    if (api_parse_id(req->params[0], id) < 0) {
+        *rc = http_respond_error(req, 400, "bad_id", "import id must be a positive integer");
+        return NULL;
+    }
+    char err[256];
+    PGconn *conn = db_pool_acquire(req->app->pool, 2000, err, sizeof err);
+    if (!conn)
+        *rc = api_respond_db_unavailable(req, err);
+    return conn;
 }
 
 int handle_imports_get(struct http_request *req)
 {
     int64_t id;
-    if (parse_id(req->params[0], &id) < 0)
-        return http_respond_error(req, 400, "bad_id", "import id must be a positive integer");
-    char err[256];
-    PGconn *conn = db_pool_acquire(req->app->pool, 2000, err, sizeof err);
-    if (!conn)
-        return unavailable(req, err);
-    return respond_import(req, conn, id, 200);
+    int rc = 0;
+    PGconn *conn = begin_import_call(req, &id, &rc);
+    return conn ? respond_import(req, conn, id, 200) : rc;
 }
 
 int handle_import_cancel(struct http_request *req)
 {
     int64_t id;
-    if (parse_id(req->params[0], &id) < 0)
-        return http_respond_error(req, 400, "bad_id", "import id must be a positive integer");
-    char err[256];
-    PGconn *conn = db_pool_acquire(req->app->pool, 2000, err, sizeof err);
+    int rc = 0;
+    PGconn *conn = begin_import_call(req, &id, &rc);
     if (!conn)
-        return unavailable(req, err);
+        return rc;
+    char err[256];
     int r = import_store_cancel(conn, id, err, sizeof err);
     if (r == IMPORT_CANCEL_OK)
         return respond_import(req, conn, id, 200);
     db_pool_release(req->app->pool, conn, r < 0);
     if (r < 0)
-        return unavailable(req, err);
+        return api_respond_db_unavailable(req, err);
     return r == IMPORT_CANCEL_NOT_FOUND
                ? http_respond_error(req, 404, "not_found", "no import with that id")
                : http_respond_error(req, 409, "not_active",

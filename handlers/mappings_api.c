@@ -12,6 +12,7 @@
  * and pending. Must not talk SQL or HTTP to the CRMs itself. */
 #include "handlers/mappings_api.h"
 
+#include "handlers/api_common.h"
 #include "db/mapping_store.h"
 #include "handlers/crm_access.h"
 #include "server/log.h"
@@ -21,7 +22,6 @@
 #include "sync/salesforce_client.h"
 #include "sync/value_convert.h"
 
-#include <errno.h>
 #include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -29,28 +29,6 @@
 #include <strings.h>
 
 #define MAX_TARGET_SCHEMAS 8
-
-/* The actor recorded in history: X-Synkro-Actor when plain, else "admin". */
-static void actor_of(const struct http_request *req, char *out, size_t outlen)
-{
-    const char *a = http_header(req, "X-Synkro-Actor");
-    size_t n = a ? strlen(a) : 0;
-    bool ok = n > 0 && n < 64;
-    for (size_t i = 0; ok && i < n; i++)
-        ok = a[i] > 0x20 && a[i] < 0x7f;
-    snprintf(out, outlen, "%s", ok ? a : "admin");
-}
-
-static int parse_id(const char *s, int64_t *out)
-{
-    errno = 0;
-    char *end;
-    long long v = strtoll(s, &end, 10);
-    if (errno || !*s || *end || v <= 0)
-        return -1;
-    *out = v;
-    return 0;
-}
 
 /* {"error":{...},"problems":[...]} */
 static int respond_problems(struct http_request *req, unsigned status, const char *code,
@@ -256,9 +234,7 @@ int handle_mappings_list(struct http_request *req)
         return http_respond_error(req, 503, "unavailable", err);
     json_object *body = json_object_new_object();
     json_object_object_add(body, "mappings", list);
-    int rc = http_respond_json(req, 200, body);
-    json_object_put(body);
-    return rc;
+    return api_respond_json_owned(req, 200, body);
 }
 
 int handle_mappings_create(struct http_request *req)
@@ -271,7 +247,7 @@ int handle_mappings_create(struct http_request *req)
     m->has_version = false;
     m->state = MAPPING_STATE_DRAFT; /* enabling is its own step */
     char err[256], actor[64], hs_type_id[128];
-    actor_of(req, actor, sizeof actor);
+    api_request_actor(req, actor, sizeof actor);
     PGconn *conn = borrow(req, err, sizeof err);
     if (!conn) {
         mapping_free(m);
@@ -318,7 +294,7 @@ int handle_mappings_get(struct http_request *req)
  * 400 or 503 itself, sets *rc and returns NULL. */
 static PGconn *begin_mapping_call(struct http_request *req, int64_t *id, int *rc)
 {
-    if (parse_id(req->params[0], id) < 0) {
+    if (api_parse_id(req->params[0], id) < 0) {
         *rc = http_respond_error(req, 400, "bad_id", "mapping id must be a positive integer");
         return NULL;
     }
@@ -355,7 +331,7 @@ static struct mapping *load_stored(struct http_request *req, PGconn *conn, int64
 int handle_mappings_update(struct http_request *req)
 {
     int64_t id;
-    if (parse_id(req->params[0], &id) < 0)
+    if (api_parse_id(req->params[0], &id) < 0)
         return http_respond_error(req, 400, "bad_id", "mapping id must be a positive integer");
     int rc = 0;
     struct mapping *m = parse_body(req, &rc);
@@ -367,7 +343,7 @@ int handle_mappings_update(struct http_request *req)
                                   "send the version you edited, so concurrent edits are detected");
     }
     char err[256], actor[64], hs_type_id[128];
-    actor_of(req, actor, sizeof actor);
+    api_request_actor(req, actor, sizeof actor);
     PGconn *conn = borrow(req, err, sizeof err);
     if (!conn) {
         mapping_free(m);
@@ -412,13 +388,13 @@ int handle_mappings_update(struct http_request *req)
 int handle_mappings_delete(struct http_request *req)
 {
     int64_t id, version = 0;
-    if (parse_id(req->params[0], &id) < 0)
+    if (api_parse_id(req->params[0], &id) < 0)
         return http_respond_error(req, 400, "bad_id", "mapping id must be a positive integer");
     const char *v = http_query_arg(req, "version");
-    if (v && parse_id(v, &version) < 0)
+    if (v && api_parse_id(v, &version) < 0)
         return http_respond_error(req, 400, "bad_query", "version must be a positive integer");
     char err[256], actor[64];
-    actor_of(req, actor, sizeof actor);
+    api_request_actor(req, actor, sizeof actor);
     PGconn *conn = borrow(req, err, sizeof err);
     if (!conn)
         return http_respond_error(req, 503, "unavailable", err);
@@ -484,7 +460,7 @@ static int change_state(struct http_request *req, enum mapping_state target)
 {
     int64_t id;
     char err[256], actor[64], hs_type_id[128] = "";
-    actor_of(req, actor, sizeof actor);
+    api_request_actor(req, actor, sizeof actor);
     int rc = 0;
     PGconn *conn = begin_mapping_call(req, &id, &rc);
     if (!conn)
@@ -585,9 +561,7 @@ int handle_mappings_export(struct http_request *req)
     json_object *body = json_object_new_object();
     json_object_object_add(body, "synkro_mappings", json_object_new_int(1));
     json_object_object_add(body, "mappings", list);
-    int rc = http_respond_json(req, 200, body);
-    json_object_put(body);
-    return rc;
+    return api_respond_json_owned(req, 200, body);
 }
 
 int handle_mappings_import(struct http_request *req)
@@ -604,7 +578,7 @@ int handle_mappings_import(struct http_request *req)
     struct mapping **ms = calloc(n ? n : 1, sizeof *ms);
     struct problem_list pl = PROBLEM_LIST_INIT;
     char err[256], actor[64], path[64];
-    actor_of(req, actor, sizeof actor);
+    api_request_actor(req, actor, sizeof actor);
     if ((size_t)req->app->cfg->max_mappings < n)
         problem_list_add(&pl, PROBLEM_ERROR, "mappings", "mapping_limit_reached",
                          "%zu mappings exceed SYNKRO_MAX_MAPPINGS (%d)", n,

@@ -518,3 +518,46 @@ long harness_crmsim_post(const struct harness_crmsim *sim, const char *path, con
     harness_response_free(&r);
     return status;
 }
+
+int harness_crmsim_start_example(struct harness_crmsim *sim, char *hs_base, size_t hs_len,
+                                 char *sf_login, size_t sf_len)
+{
+    char fixtures[512];
+    snprintf(fixtures, sizeof fixtures, "%s/tests/crmsim/fixtures/example.json",
+             harness_env("SYNKRO_SOURCE_DIR"));
+    if (harness_crmsim_start(sim, fixtures) != 0)
+        return -1;
+    snprintf(hs_base, hs_len, "HUBSPOT_API_BASE=%s", sim->base_url);
+    snprintf(sf_login, sf_len, "SALESFORCE_LOGIN_URL=%s", sim->base_url);
+    return 0;
+}
+
+int harness_synkro_start_fresh(struct harness_db *db, struct harness_proc *p,
+                               const char *const *env)
+{
+    if (harness_db_create(db) != 0)
+        return -1;
+    return harness_synkro_start(p, db->url, env);
+}
+
+void harness_synkro_kill_fresh(struct harness_db *db, struct harness_proc *p)
+{
+    if (p->pid > 0)
+        harness_synkro_stop(p, SIGKILL, 2000);
+    harness_db_drop(db);
+}
+
+int harness_teardown_clean(struct harness_db *db, struct harness_proc *p,
+                           struct harness_crmsim *sim)
+{
+    int rc = 0;
+    if (p->pid > 0 && harness_synkro_stop(p, SIGTERM, 15000) != 0) {
+        char *log = harness_read_file(p->err_path);
+        fprintf(stderr, "synkro did not exit cleanly; its log:\n%s\n", log ? log : "");
+        free(log);
+        rc = -1;
+    }
+    harness_crmsim_stop(sim);
+    harness_db_drop(db);
+    return rc;
+}

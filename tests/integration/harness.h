@@ -97,4 +97,33 @@ void harness_sleep_ms(int ms);
 /* Required environment variable; fails the test when missing. */
 const char *harness_env(const char *name);
 
+/* ---- fixtures shared by the admin-API tests ---- */
+
+/* The environment that points synkro's HubSpot and Salesforce clients at crmsim with its
+ * simulated credentials, for a NULL-terminated env initializer: hs_base and sf_login are the
+ * strings harness_crmsim_start_example filled. */
+#define HARNESS_CRM_ENV(hs_base, sf_login)                                                         \
+    (hs_base), "HUBSPOT_ACCESS_TOKEN=pat-sim-token", (sf_login),                                   \
+        "SALESFORCE_CLIENT_ID=sim-sf-client-id", "SALESFORCE_CLIENT_SECRET=sim-sf-client-secret",  \
+        "SALESFORCE_REFRESH_TOKEN=sim-sf-refresh-token"
+
+/* Starts crmsim with tests/crmsim/fixtures/example.json (under SYNKRO_SOURCE_DIR) and writes
+ * "HUBSPOT_API_BASE=<its url>" into hs_base and "SALESFORCE_LOGIN_URL=<its url>" into sf_login.
+ * 0 on success. */
+int harness_crmsim_start_example(struct harness_crmsim *sim, char *hs_base, size_t hs_len,
+                                 char *sf_login, size_t sf_len);
+
+/* Creates a fresh database into db and starts synkro on it with env. 0 on success. */
+int harness_synkro_start_fresh(struct harness_db *db, struct harness_proc *p,
+                               const char *const *env);
+
+/* Kills synkro (when running) and drops db: the teardown of tests that check no clean exit. */
+void harness_synkro_kill_fresh(struct harness_db *db, struct harness_proc *p);
+
+/* Stops synkro (when running) with SIGTERM within 15 s, a clean stop also running LeakSanitizer
+ * over it, printing its log when it did not exit with 0; then stops sim (may be one never
+ * started) and drops db. 0, or -1 when synkro did not exit cleanly. */
+int harness_teardown_clean(struct harness_db *db, struct harness_proc *p,
+                           struct harness_crmsim *sim);
+
 #endif

@@ -37,21 +37,11 @@ static int setup_common(void **state, bool with_crms)
         const char *env[] = {"SYNKRO_ADMIN_TOKEN=" ADMIN, NULL};
         return harness_synkro_start(&f->proc, f->db.url, env);
     }
-    char fixtures[512];
-    snprintf(fixtures, sizeof fixtures, "%s/tests/crmsim/fixtures/example.json",
-             harness_env("SYNKRO_SOURCE_DIR"));
-    if (harness_crmsim_start(&f->sim, fixtures) != 0)
+    if (harness_crmsim_start_example(&f->sim, f->env_hs_base, sizeof f->env_hs_base,
+                                     f->env_sf_login, sizeof f->env_sf_login) != 0)
         return -1;
-    snprintf(f->env_hs_base, sizeof f->env_hs_base, "HUBSPOT_API_BASE=%s", f->sim.base_url);
-    snprintf(f->env_sf_login, sizeof f->env_sf_login, "SALESFORCE_LOGIN_URL=%s", f->sim.base_url);
-    const char *env[] = {f->env_hs_base,
-                         "HUBSPOT_ACCESS_TOKEN=pat-sim-token",
-                         f->env_sf_login,
-                         "SALESFORCE_CLIENT_ID=sim-sf-client-id",
-                         "SALESFORCE_CLIENT_SECRET=sim-sf-client-secret",
-                         "SALESFORCE_REFRESH_TOKEN=sim-sf-refresh-token",
-                         "SYNKRO_ADMIN_TOKEN=" ADMIN,
-                         NULL};
+    const char *env[] = {HARNESS_CRM_ENV(f->env_hs_base, f->env_sf_login),
+                         "SYNKRO_ADMIN_TOKEN=" ADMIN, NULL};
     return harness_synkro_start(&f->proc, f->db.url, env);
 }
 
@@ -68,16 +58,7 @@ static int setup_unconfigured(void **state)
 static int teardown(void **state)
 {
     struct fixture *f = *state;
-    int rc = 0;
-    /* a clean stop also runs LeakSanitizer over the server */
-    if (f->proc.pid > 0 && harness_synkro_stop(&f->proc, SIGTERM, 15000) != 0) {
-        char *log = harness_read_file(f->proc.err_path);
-        fprintf(stderr, "synkro did not exit cleanly; its log:\n%s\n", log ? log : "");
-        free(log);
-        rc = -1;
-    }
-    harness_crmsim_stop(&f->sim);
-    harness_db_drop(&f->db);
+    int rc = harness_teardown_clean(&f->db, &f->proc, &f->sim);
     free(f);
     return rc;
 }

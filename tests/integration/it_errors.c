@@ -37,18 +37,16 @@ static const char *const base_env[] = {"SALESFORCE_ORG_ID=00D5g000004Sbsb",
 static int setup(void **state)
 {
     struct fixture *f = calloc(1, sizeof *f);
-    if (!f || harness_db_create(&f->db) != 0)
+    if (!f)
         return -1;
     *state = f;
-    return harness_synkro_start(&f->proc, f->db.url, base_env);
+    return harness_synkro_start_fresh(&f->db, &f->proc, base_env);
 }
 
 static int teardown(void **state)
 {
     struct fixture *f = *state;
-    if (f->proc.pid > 0)
-        harness_synkro_stop(&f->proc, SIGKILL, 2000);
-    harness_db_drop(&f->db);
+    harness_synkro_kill_fresh(&f->db, &f->proc);
     free(f);
     return 0;
 }

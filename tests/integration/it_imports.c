@@ -51,39 +51,21 @@ static int setup(void **state)
     struct fixture *f = calloc(1, sizeof *f);
     if (!f || harness_db_create(&f->db) != 0)
         return -1;
-    char fixtures[512];
-    snprintf(fixtures, sizeof fixtures, "%s/tests/crmsim/fixtures/example.json",
-             harness_env("SYNKRO_SOURCE_DIR"));
-    if (harness_crmsim_start(&f->sim, fixtures) != 0 || load_records(f) != 0)
+    if (harness_crmsim_start_example(&f->sim, f->env_hs_base, sizeof f->env_hs_base,
+                                     f->env_sf_login, sizeof f->env_sf_login) != 0 ||
+        load_records(f) != 0)
         return -1;
-    snprintf(f->env_hs_base, sizeof f->env_hs_base, "HUBSPOT_API_BASE=%s", f->sim.base_url);
-    snprintf(f->env_sf_login, sizeof f->env_sf_login, "SALESFORCE_LOGIN_URL=%s", f->sim.base_url);
     *state = f;
-    const char *env[] = {f->env_hs_base,
-                         "HUBSPOT_ACCESS_TOKEN=pat-sim-token",
-                         f->env_sf_login,
-                         "SALESFORCE_CLIENT_ID=sim-sf-client-id",
-                         "SALESFORCE_CLIENT_SECRET=sim-sf-client-secret",
-                         "SALESFORCE_REFRESH_TOKEN=sim-sf-refresh-token",
-                         "SALESFORCE_ORG_ID=00D000000000001",
-                         "SYNKRO_ADMIN_TOKEN=" ADMIN,
-                         "SYNKRO_IMPORT_INFLIGHT=10",
-                         NULL};
+    const char *env[] = {HARNESS_CRM_ENV(f->env_hs_base, f->env_sf_login),
+                         "SALESFORCE_ORG_ID=00D000000000001", "SYNKRO_ADMIN_TOKEN=" ADMIN,
+                         "SYNKRO_IMPORT_INFLIGHT=10", NULL};
     return harness_synkro_start(&f->proc, f->db.url, env);
 }
 
 static int teardown(void **state)
 {
     struct fixture *f = *state;
-    int rc = 0;
-    if (f->proc.pid > 0 && harness_synkro_stop(&f->proc, SIGTERM, 15000) != 0) {
-        char *log = harness_read_file(f->proc.err_path);
-        fprintf(stderr, "synkro did not exit cleanly; its log:\n%s\n", log ? log : "");
-        free(log);
-        rc = -1;
-    }
-    harness_crmsim_stop(&f->sim);
-    harness_db_drop(&f->db);
+    int rc = harness_teardown_clean(&f->db, &f->proc, &f->sim);
     free(f);
     return rc;
 }

@@ -27,23 +27,11 @@ struct fixture {
     char env_hs_base[160], env_sf_login[160];
 };
 
-static const char *source_dir(void)
-{
-    return harness_env("SYNKRO_SOURCE_DIR");
-}
-
 static int start_synkro(struct fixture *f, struct harness_db *db, struct harness_proc *proc)
 {
-    const char *env[] = {f->env_hs_base,
-                         "HUBSPOT_ACCESS_TOKEN=pat-sim-token",
-                         f->env_sf_login,
-                         "SALESFORCE_CLIENT_ID=sim-sf-client-id",
-                         "SALESFORCE_CLIENT_SECRET=sim-sf-client-secret",
-                         "SALESFORCE_REFRESH_TOKEN=sim-sf-refresh-token",
-                         "SYNKRO_ADMIN_TOKEN=" ADMIN,
-                         "SYNKRO_MAX_MAPPINGS=2",
-                         "SALESFORCE_ORG_ID=00D000000000001",
-                         NULL};
+    const char *env[] = {HARNESS_CRM_ENV(f->env_hs_base, f->env_sf_login),
+                         "SYNKRO_ADMIN_TOKEN=" ADMIN, "SYNKRO_MAX_MAPPINGS=2",
+                         "SALESFORCE_ORG_ID=00D000000000001", NULL};
     return harness_synkro_start(proc, db->url, env);
 }
 
@@ -52,12 +40,9 @@ static int setup(void **state)
     struct fixture *f = calloc(1, sizeof *f);
     if (!f || harness_db_create(&f->db) != 0)
         return -1;
-    char fixtures[512];
-    snprintf(fixtures, sizeof fixtures, "%s/tests/crmsim/fixtures/example.json", source_dir());
-    if (harness_crmsim_start(&f->sim, fixtures) != 0)
+    if (harness_crmsim_start_example(&f->sim, f->env_hs_base, sizeof f->env_hs_base,
+                                     f->env_sf_login, sizeof f->env_sf_login) != 0)
         return -1;
-    snprintf(f->env_hs_base, sizeof f->env_hs_base, "HUBSPOT_API_BASE=%s", f->sim.base_url);
-    snprintf(f->env_sf_login, sizeof f->env_sf_login, "SALESFORCE_LOGIN_URL=%s", f->sim.base_url);
     *state = f;
     return start_synkro(f, &f->db, &f->proc);
 }
@@ -65,16 +50,7 @@ static int setup(void **state)
 static int teardown(void **state)
 {
     struct fixture *f = *state;
-    int rc = 0;
-    /* a clean stop also runs LeakSanitizer over the server */
-    if (f->proc.pid > 0 && harness_synkro_stop(&f->proc, SIGTERM, 15000) != 0) {
-        char *log = harness_read_file(f->proc.err_path);
-        fprintf(stderr, "synkro did not exit cleanly; its log:\n%s\n", log ? log : "");
-        free(log);
-        rc = -1;
-    }
-    harness_crmsim_stop(&f->sim);
-    harness_db_drop(&f->db);
+    int rc = harness_teardown_clean(&f->db, &f->proc, &f->sim);
     free(f);
     return rc;
 }

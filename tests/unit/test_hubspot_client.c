@@ -29,11 +29,10 @@
 #include "server/metrics.h"
 #include "sync/hubspot_client.h"
 #include "crmsim_proc.h"
+#include "unit_sim.h"
 #include "version.h"
 
-/* ---- crmsim process (tests/unit/support/crmsim_proc) ---- */
-
-static struct crmsim_proc sim;
+/* ---- time (the crmsim process is tests/unit/support/unit_sim) ---- */
 
 static int64_t mono_ms(void)
 {
@@ -46,20 +45,6 @@ static void sleep_ms(long ms)
 {
     struct timespec ts = {ms / 1000, (ms % 1000) * 1000000L};
     nanosleep(&ts, NULL);
-}
-
-static int sim_start(void **state)
-{
-    (void)state;
-    crmsim_proc_start_or_fail(&sim);
-    return 0;
-}
-
-static int sim_stop(void **state)
-{
-    (void)state;
-    crmsim_proc_stop(&sim);
-    return 0;
 }
 
 static const char FIXTURES[] =
@@ -107,9 +92,9 @@ static const char FIXTURES[] =
 static int test_setup(void **state)
 {
     (void)state;
-    crmsim_proc_ok(&sim, "POST", "/_sim/reset", NULL);
-    crmsim_proc_ok(&sim, "POST", "/_sim/fixtures", FIXTURES);
-    crmsim_proc_ok(&sim, "POST", "/_sim/stats/reset", NULL);
+    crmsim_proc_ok(&unit_sim, "POST", "/_sim/reset", NULL);
+    crmsim_proc_ok(&unit_sim, "POST", "/_sim/fixtures", FIXTURES);
+    crmsim_proc_ok(&unit_sim, "POST", "/_sim/stats/reset", NULL);
     return 0;
 }
 
@@ -125,7 +110,7 @@ static void env_open(struct env *e, const struct hubspot_client_options *extra)
     struct hubspot_client_options o = {0};
     if (extra)
         o = *extra;
-    o.api_base = sim.base;
+    o.api_base = unit_sim.base;
     if (!o.client_id && !o.access_token)
         o.access_token = "pat-sim-token";
     if (!o.retry.max_attempts) {
@@ -206,7 +191,7 @@ static void test_get_one(void **state)
     assert_int_equal(err.attempts, 1);
 
     json_object *reqs;
-    json_object *st = crmsim_proc_requests(&sim, "/crm", &reqs);
+    json_object *st = crmsim_proc_requests(&unit_sim, "/crm", &reqs);
     assert_int_equal(json_object_array_length(reqs), 3);
     json_object *r0 = json_object_array_get_idx(reqs, 0);
     assert_string_equal(crmsim_jstr(r0, "method"), "GET");
@@ -261,7 +246,8 @@ static void test_batch_create_splits_and_matches(void **state)
     }
     /* three calls of 100, 100 and 50, each input with a unique objectWriteTraceId */
     json_object *reqs;
-    json_object *st = crmsim_proc_requests(&sim, "/crm/v3/objects/2-3465404/batch/create", &reqs);
+    json_object *st =
+        crmsim_proc_requests(&unit_sim, "/crm/v3/objects/2-3465404/batch/create", &reqs);
     assert_int_equal(json_object_array_length(reqs), 3);
     size_t sizes[3] = {100, 100, 50};
     for (size_t k = 0; k < 3; k++) {
@@ -283,11 +269,11 @@ static void test_batch_create_splits_and_matches(void **state)
     }
     json_object_put(st);
     /* exact shape of one small call */
-    crmsim_proc_ok(&sim, "POST", "/_sim/stats/reset", NULL);
+    crmsim_proc_ok(&unit_sim, "POST", "/_sim/stats/reset", NULL);
     struct hubspot_input one = {.properties = props[0], .trace_id = "trace-one"};
     crm_batch_result_free(&res);
     assert_int_equal(hubspot_batch_create(e.hc, e.h, "2-3465404", &one, 1, &res, &err), 0);
-    st = crmsim_proc_requests(&sim, "/crm/v3/objects/2-3465404/batch/create", &reqs);
+    st = crmsim_proc_requests(&unit_sim, "/crm/v3/objects/2-3465404/batch/create", &reqs);
     crmsim_expect_body(json_object_array_get_idx(reqs, 0),
                        "{\"inputs\":[{\"properties\":{\"name\":\"project-000\",\"budget\":\"10\"},"
                        "\"objectWriteTraceId\":\"trace-one\"}]}");
@@ -360,7 +346,7 @@ static void test_batch_update_upsert_archive_read(void **state)
     assert_int_equal(err.http_status, 404);
 
     json_object *reqs;
-    json_object *st = crmsim_proc_requests(&sim, "/crm/v3/objects/2-3465404/batch", &reqs);
+    json_object *st = crmsim_proc_requests(&unit_sim, "/crm/v3/objects/2-3465404/batch", &reqs);
     assert_int_equal(json_object_array_length(reqs), 5);
     crmsim_expect_body(
         json_object_array_get_idx(reqs, 0),
@@ -434,7 +420,7 @@ static void test_search(void **state)
     assert_null(page2.next_after);
 
     json_object *reqs;
-    json_object *st = crmsim_proc_requests(&sim, "/crm/v3/objects/2-3465404/search", &reqs);
+    json_object *st = crmsim_proc_requests(&unit_sim, "/crm/v3/objects/2-3465404/search", &reqs);
     assert_int_equal(json_object_array_length(reqs), 2);
     crmsim_expect_body(
         json_object_array_get_idx(reqs, 0),
@@ -475,8 +461,8 @@ static void test_search_budget(void **state)
     }
     int64_t took = mono_ms() - t0;
     assert_true(took >= 2000); /* 12 at 5/s: the 11th waits two full seconds */
-    assert_int_equal(crmsim_proc_count(&sim, "POST /crm/v3/objects/{type}/search", 429), 0);
-    assert_int_equal(crmsim_proc_count(&sim, "POST /crm/v3/objects/{type}/search", 200), 12);
+    assert_int_equal(crmsim_proc_count(&unit_sim, "POST /crm/v3/objects/{type}/search", 429), 0);
+    assert_int_equal(crmsim_proc_count(&unit_sim, "POST /crm/v3/objects/{type}/search", 200), 12);
     env_close(&e);
 }
 
@@ -525,7 +511,7 @@ static void test_schemas(void **state)
     assert_int_equal(err.http_status, 404);
 
     json_object *reqs;
-    json_object *st = crmsim_proc_requests(&sim, "/crm-object-schemas", &reqs);
+    json_object *st = crmsim_proc_requests(&unit_sim, "/crm-object-schemas", &reqs);
     assert_string_equal(crmsim_jstr(json_object_array_get_idx(reqs, 0), "path"),
                         "/crm-object-schemas/v3/schemas/p12345678_projects");
     assert_string_equal(crmsim_jstr(json_object_array_get_idx(reqs, 1), "path"),
@@ -591,7 +577,7 @@ static void test_associations(void **state)
     hubspot_assoc_links_free(&links);
 
     json_object *reqs;
-    json_object *st = crmsim_proc_requests(&sim, "/crm/v4", &reqs);
+    json_object *st = crmsim_proc_requests(&unit_sim, "/crm/v4", &reqs);
     assert_string_equal(crmsim_jstr(json_object_array_get_idx(reqs, 0), "path"),
                         "/crm/v4/associations/2-3465404/0-2/labels");
     json_object *r = json_object_array_get_idx(reqs, 1);
@@ -625,7 +611,7 @@ static void test_path_prefix_configurable(void **state)
     expect_ok(hubspot_object_get(e.hc, e.h, "2-3465404", "7001", NULL, &rec, &err), &err);
     json_object_put(rec);
     json_object *reqs;
-    json_object *st = crmsim_proc_requests(&sim, "/crm", &reqs);
+    json_object *st = crmsim_proc_requests(&unit_sim, "/crm", &reqs);
     assert_string_equal(crmsim_jstr(json_object_array_get_idx(reqs, 0), "path"),
                         "/crm/objects/2026-03/2-3465404/7001");
     json_object_put(st);
@@ -686,10 +672,10 @@ static void test_oauth_single_refresh_and_401(void **state)
                                        .refresh_token = "sim-refresh-token"};
     env_open(&e, &o);
     run_threads(e.hc, 8, 1);
-    assert_int_equal(crmsim_proc_token_refreshes(&sim, "hubspot"), 1);
+    assert_int_equal(crmsim_proc_token_refreshes(&unit_sim, "hubspot"), 1);
     assert_int_equal(hubspot_client_token_refreshes(e.hc), 1);
     json_object *reqs;
-    json_object *st = crmsim_proc_requests(&sim, "/oauth/v1/token", &reqs);
+    json_object *st = crmsim_proc_requests(&unit_sim, "/oauth/v1/token", &reqs);
     assert_int_equal(json_object_array_length(reqs), 1);
     json_object *r = json_object_array_get_idx(reqs, 0);
     assert_string_equal(crmsim_jstr(r, "method"), "POST");
@@ -702,18 +688,18 @@ static void test_oauth_single_refresh_and_401(void **state)
     json_object_put(st);
 
     /* the server drops every token: the next call gets 401, refreshes once, and retries */
-    crmsim_proc_ok(&sim, "POST", "/_sim/hubspot/tokens/expire", "{}");
+    crmsim_proc_ok(&unit_sim, "POST", "/_sim/hubspot/tokens/expire", "{}");
     run_threads(e.hc, 8, 1);
-    assert_int_equal(crmsim_proc_token_refreshes(&sim, "hubspot"), 2);
-    assert_int_equal(crmsim_proc_count(&sim, "GET /crm/v3/objects/{type}/{id}", 200), 16);
-    assert_true(crmsim_proc_count(&sim, "GET /crm/v3/objects/{type}/{id}", 401) >= 1);
+    assert_int_equal(crmsim_proc_token_refreshes(&unit_sim, "hubspot"), 2);
+    assert_int_equal(crmsim_proc_count(&unit_sim, "GET /crm/v3/objects/{type}/{id}", 200), 16);
+    assert_true(crmsim_proc_count(&unit_sim, "GET /crm/v3/objects/{type}/{id}", 401) >= 1);
     env_close(&e);
 }
 
 static void test_oauth_refresh_ahead_of_expiry(void **state)
 {
     (void)state;
-    crmsim_proc_ok(&sim, "POST", "/_sim/config", "{\"hubspot_token_expires_in\":3}");
+    crmsim_proc_ok(&unit_sim, "POST", "/_sim/config", "{\"hubspot_token_expires_in\":3}");
     struct env e;
     struct hubspot_client_options o = {.client_id = "sim-client-id",
                                        .client_secret = "sim-client-secret",
@@ -724,12 +710,12 @@ static void test_oauth_refresh_ahead_of_expiry(void **state)
     json_object *rec;
     expect_ok(hubspot_object_get(e.hc, e.h, "2-3465404", "7001", NULL, &rec, &err), &err);
     json_object_put(rec);
-    assert_int_equal(crmsim_proc_token_refreshes(&sim, "hubspot"), 1);
+    assert_int_equal(crmsim_proc_token_refreshes(&unit_sim, "hubspot"), 1);
     sleep_ms(700); /* 2.3 s left: inside the margin */
     expect_ok(hubspot_object_get(e.hc, e.h, "2-3465404", "7001", NULL, &rec, &err), &err);
     json_object_put(rec);
-    assert_int_equal(crmsim_proc_token_refreshes(&sim, "hubspot"), 2);
-    assert_int_equal(crmsim_proc_count(&sim, "GET /crm/v3/objects/{type}/{id}", 401), 0);
+    assert_int_equal(crmsim_proc_token_refreshes(&unit_sim, "hubspot"), 2);
+    assert_int_equal(crmsim_proc_count(&unit_sim, "GET /crm/v3/objects/{type}/{id}", 401), 0);
     env_close(&e);
 }
 
@@ -746,7 +732,7 @@ static void test_oauth_bad_refresh_token(void **state)
     assert_int_equal(hubspot_object_get(e.hc, e.h, "2-3465404", "7001", NULL, &rec, &err), -1);
     assert_int_equal(err.cls, CRM_ERR_PERMANENT);
     assert_string_equal(err.code, "invalid_grant");
-    assert_int_equal(crmsim_proc_count(&sim, "GET /crm/v3/objects/{type}/{id}", 200), 0);
+    assert_int_equal(crmsim_proc_count(&unit_sim, "GET /crm/v3/objects/{type}/{id}", 200), 0);
     char line[800];
     crm_error_format(&err, line, sizeof line);
     assert_null(strstr(line, "not-the-refresh-token"));
@@ -758,7 +744,7 @@ static void test_secrets_not_in_errors(void **state)
 {
     (void)state;
     /* a server that echoes credentials in its messages */
-    crmsim_proc_ok(&sim, "POST", "/_sim/faults",
+    crmsim_proc_ok(&unit_sim, "POST", "/_sim/faults",
                    "{\"match\":\"GET /crm/v3/objects\",\"status\":400,\"count\":1,\"body\":"
                    "{\"status\":\"error\",\"category\":\"VALIDATION_ERROR\",\"correlationId\":"
                    "\"pat-sim-token\",\"message\":\"token pat-sim-token is not valid here\"}}");
@@ -774,7 +760,7 @@ static void test_secrets_not_in_errors(void **state)
     env_close(&e);
 
     crmsim_proc_ok(
-        &sim, "POST", "/_sim/faults",
+        &unit_sim, "POST", "/_sim/faults",
         "{\"match\":\"POST /oauth/v1/token\",\"status\":400,\"count\":1,\"body\":"
         "{\"status\":\"BAD_REFRESH_TOKEN\",\"error\":\"invalid_grant\",\"message\":"
         "\"refresh token sim-refresh-token for sim-client-id with secret sim-client-secret "
@@ -797,7 +783,7 @@ static void test_burst_of_1000_under_budget(void **state)
 {
     (void)state;
     /* the account allows 100 per 500 ms; the client is configured with the same budget */
-    crmsim_proc_ok(&sim, "POST", "/_sim/config",
+    crmsim_proc_ok(&unit_sim, "POST", "/_sim/config",
                    "{\"hubspot_rate_limit_max\":100,\"hubspot_rate_limit_interval_ms\":500}");
     struct env e;
     struct hubspot_client_options o = {.rate_limit = 100, .rate_interval_ms = 500};
@@ -806,8 +792,8 @@ static void test_burst_of_1000_under_budget(void **state)
     run_threads(e.hc, 8, 125);
     int64_t took = mono_ms() - t0;
     print_message("1,000 calls at 100 per 500 ms took %lld ms\n", (long long)took);
-    assert_int_equal(crmsim_proc_count(&sim, "GET /crm/v3/objects/{type}/{id}", 200), 1000);
-    assert_int_equal(crmsim_proc_count(&sim, "GET /crm/v3/objects/{type}/{id}", 429), 0);
+    assert_int_equal(crmsim_proc_count(&unit_sim, "GET /crm/v3/objects/{type}/{id}", 200), 1000);
+    assert_int_equal(crmsim_proc_count(&unit_sim, "GET /crm/v3/objects/{type}/{id}", 429), 0);
     assert_true(took >= 9 * 500);
     assert_true(took < 30000);
     env_close(&e);
@@ -817,7 +803,7 @@ static void test_backoff_on_429(void **state)
 {
     (void)state;
     /* the account's limit is lower than the client's budget: HubSpot answers 429 */
-    crmsim_proc_ok(&sim, "POST", "/_sim/config",
+    crmsim_proc_ok(&unit_sim, "POST", "/_sim/config",
                    "{\"hubspot_rate_limit_max\":4,\"hubspot_rate_limit_interval_ms\":400}");
     struct env e;
     struct hubspot_client_options o = {.rate_limit = 1000, .rate_interval_ms = 1000};
@@ -830,8 +816,8 @@ static void test_backoff_on_429(void **state)
         expect_ok(hubspot_object_get(e.hc, e.h, "2-3465404", "7001", NULL, &rec, &err), &err);
         json_object_put(rec);
     }
-    assert_int_equal(crmsim_proc_count(&sim, "GET /crm/v3/objects/{type}/{id}", 200), 12);
-    long long n429 = crmsim_proc_count(&sim, "GET /crm/v3/objects/{type}/{id}", 429);
+    assert_int_equal(crmsim_proc_count(&unit_sim, "GET /crm/v3/objects/{type}/{id}", 200), 12);
+    long long n429 = crmsim_proc_count(&unit_sim, "GET /crm/v3/objects/{type}/{id}", 429);
     print_message("429 answers: %lld\n", n429);
     assert_true(n429 >= 1);
     assert_true(n429 <= 6); /* after a 429 the client waits the interval instead of hammering */
@@ -841,10 +827,10 @@ static void test_backoff_on_429(void **state)
 static void test_faults_30_percent(void **state)
 {
     (void)state;
-    crmsim_proc_ok(&sim, "POST", "/_sim/config", "{\"fault_timeout_ms\":200}");
-    crmsim_proc_ok(&sim, "POST", "/_sim/faults",
+    crmsim_proc_ok(&unit_sim, "POST", "/_sim/config", "{\"fault_timeout_ms\":200}");
+    crmsim_proc_ok(&unit_sim, "POST", "/_sim/faults",
                    "{\"match\":\"* /crm/v3/objects\",\"rate\":0.3,\"status\":503}");
-    crmsim_proc_ok(&sim, "POST", "/_sim/faults",
+    crmsim_proc_ok(&unit_sim, "POST", "/_sim/faults",
                    "{\"match\":\"* /crm/v3/objects\",\"rate\":0.05,\"timeout\":true}");
     struct env e;
     struct hubspot_client_options o = {0};
@@ -873,8 +859,9 @@ static void test_faults_30_percent(void **state)
         json_object_put(rec);
     }
     assert_int_equal(created, 40);
-    long long faults = crmsim_proc_count(&sim, "POST /crm/v3/objects/{type}/batch/create", 503) +
-                       crmsim_proc_count(&sim, "GET /crm/v3/objects/{type}/{id}", 503);
+    long long faults =
+        crmsim_proc_count(&unit_sim, "POST /crm/v3/objects/{type}/batch/create", 503) +
+        crmsim_proc_count(&unit_sim, "GET /crm/v3/objects/{type}/{id}", 503);
     print_message("injected 503s: %lld\n", faults);
     assert_true(faults >= 5);
     env_close(&e);
@@ -924,7 +911,7 @@ static void test_error_classes(void **state)
             snprintf(fault, sizeof fault,
                      "{\"match\":\"GET /crm/v3/objects\",\"status\":%d,\"count\":1}",
                      cases[i].status);
-        crmsim_proc_ok(&sim, "POST", "/_sim/faults", fault);
+        crmsim_proc_ok(&unit_sim, "POST", "/_sim/faults", fault);
         struct crm_error err;
         json_object *rec = NULL;
         int rc = hubspot_object_get(e.hc, e.h, "2-3465404", "7001", NULL, &rec, &err);
@@ -944,7 +931,7 @@ static void test_retry_after_waits(void **state)
 {
     (void)state;
     /* 423 twice: each retry waits at least the 2 s HubSpot asks for */
-    crmsim_proc_ok(&sim, "POST", "/_sim/faults",
+    crmsim_proc_ok(&unit_sim, "POST", "/_sim/faults",
                    "{\"match\":\"GET /crm/v3/objects\",\"status\":423,\"count\":1}");
     struct env e;
     env_open(&e, NULL);
@@ -989,7 +976,7 @@ int main(void)
         T(test_error_classes),
         T(test_retry_after_waits),
     };
-    int rc = cmocka_run_group_tests(tests, sim_start, sim_stop);
+    int rc = cmocka_run_group_tests(tests, unit_sim_start, unit_sim_stop);
     curl_global_cleanup();
     return rc;
 }

@@ -29,26 +29,11 @@
 #include "sync/salesforce_client.h"
 #include "sync/sweep.h"
 #include "crmsim_proc.h"
+#include "unit_sim.h"
 #include "testdb.h"
 
 #define SF_RECORDS 4500
 #define HS_RECORDS 450
-
-static struct crmsim_proc sim;
-
-static int sim_start(void **state)
-{
-    (void)state;
-    crmsim_proc_start_or_fail(&sim);
-    return 0;
-}
-
-static int sim_stop(void **state)
-{
-    (void)state;
-    crmsim_proc_stop(&sim);
-    return 0;
-}
 
 static const char SCHEMAS[] =
     "{\"config\":{\"hubspot_search_delay_ms\":0,\"salesforce_query_page_size\":500,"
@@ -73,30 +58,8 @@ static void env_open(struct env *e, struct testdb *db, int inflight)
     e->cfg.crm_timeout_ms = 10000;
     e->cfg.crm_connect_timeout_ms = 2000;
     e->cfg.import_inflight = inflight;
-    e->app.cfg = &e->cfg;
-    struct db_pool_options po = {.conninfo = db->conninfo,
-                                 .size = 4,
-                                 .statement_timeout_ms = 30000,
-                                 .connect_timeout_s = 5,
-                                 .application_name = "test_import"};
-    e->app.pool = db_pool_create(&po);
-    assert_non_null(e->app.pool);
+    unit_app_open(&e->app, &e->cfg, db->conninfo, "test_import", 50);
     char err[300];
-    struct hubspot_client_options ho = {
-        .api_base = sim.base, .access_token = "pat-sim-token", .search_rate_limit = 50};
-    ho.retry.max_attempts = 3;
-    ho.retry.base_delay_ms = 20;
-    ho.retry.max_delay_ms = 200;
-    ho.retry.max_wait_ms = 5000;
-    e->app.hubspot = hubspot_client_create(&ho, err, sizeof err);
-    if (!e->app.hubspot)
-        fail_msg("hubspot_client_create: %s", err);
-    struct salesforce_client_options so = {.access_token = "sf-sim-token",
-                                           .instance_url = sim.base};
-    so.retry = ho.retry;
-    e->app.salesforce = salesforce_client_create(&so, err, sizeof err);
-    if (!e->app.salesforce)
-        fail_msg("salesforce_client_create: %s", err);
     PGresult *r = PQexec(db->watch, "INSERT INTO mappings (name, state, salesforce_object,"
                                     " hubspot_object, hubspot_object_type_id, document)"
                                     " VALUES ('Projects', 'enabled', 'Project__c',"
@@ -116,9 +79,7 @@ static void env_open(struct env *e, struct testdb *db, int inflight)
 
 static void env_close(struct env *e)
 {
-    hubspot_client_destroy(e->app.hubspot);
-    salesforce_client_destroy(e->app.salesforce);
-    db_pool_destroy(e->app.pool, 2000);
+    unit_app_close(&e->app);
 }
 
 static long long q1_ll(PGconn *conn, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
@@ -156,8 +117,8 @@ static void settle(PGconn *conn, int64_t import_id, int n, bool fail_one)
 
 static int test_setup(void **state)
 {
-    crmsim_proc_ok(&sim, "POST", "/_sim/reset", NULL);
-    crmsim_proc_ok(&sim, "POST", "/_sim/fixtures", SCHEMAS);
+    crmsim_proc_ok(&unit_sim, "POST", "/_sim/reset", NULL);
+    crmsim_proc_ok(&unit_sim, "POST", "/_sim/fixtures", SCHEMAS);
     return testdb_setup_migrated(state);
 }
 
@@ -169,7 +130,7 @@ static void load_sf_records(int n)
         strbuf_printf(&fx, "%s{\"Name\":\"P%d\"}", i ? "," : "", i);
     strbuf_puts(&fx, "]}}}");
     assert_false(fx.failed);
-    crmsim_proc_ok(&sim, "POST", "/_sim/fixtures", fx.data);
+    crmsim_proc_ok(&unit_sim, "POST", "/_sim/fixtures", fx.data);
     strbuf_free(&fx);
 }
 
@@ -181,7 +142,7 @@ static void load_hs_records(int n)
         strbuf_printf(&fx, "%s{\"properties\":{\"name\":\"H%d\"}}", i ? "," : "", i);
     strbuf_puts(&fx, "]}}}");
     assert_false(fx.failed);
-    crmsim_proc_ok(&sim, "POST", "/_sim/fixtures", fx.data);
+    crmsim_proc_ok(&unit_sim, "POST", "/_sim/fixtures", fx.data);
     strbuf_free(&fx);
 }
 
@@ -410,5 +371,5 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_lock_and_missing_mapping, test_setup, testdb_teardown),
         cmocka_unit_test_setup_teardown(test_sweeper_thread, test_setup, testdb_teardown),
     };
-    return cmocka_run_group_tests(tests, sim_start, sim_stop);
+    return cmocka_run_group_tests(tests, unit_sim_start, unit_sim_stop);
 }

@@ -7,6 +7,7 @@
  * (insert, list newest first, filters, keyset paging, pruning in batches) and sweep cursors. */
 #include "db/link_store.h"
 #include "testdb.h"
+#include "testdb_sql.h"
 
 #include <inttypes.h>
 #include <setjmp.h>
@@ -21,40 +22,6 @@
 #include <cmocka.h>
 
 #define MAPPING 7
-
-/* The single value of a query, as text (static buffer; "" for NULL). */
-static const char *q1(PGconn *conn, const char *sql)
-{
-    static char value[1024];
-    PGresult *r = PQexec(conn, sql);
-    if (PQresultStatus(r) != PGRES_TUPLES_OK || PQntuples(r) != 1) {
-        char msg[512];
-        snprintf(msg, sizeof msg, "%s", PQresultErrorMessage(r));
-        PQclear(r);
-        fail_msg("%s: %s", sql, msg);
-    }
-    snprintf(value, sizeof value, "%s", PQgetvalue(r, 0, 0));
-    PQclear(r);
-    return value;
-}
-
-static long q1_long(PGconn *conn, const char *sql)
-{
-    return strtol(q1(conn, sql), NULL, 10);
-}
-
-static void exec_ok(PGconn *conn, const char *sql)
-{
-    PGresult *r = PQexec(conn, sql);
-    ExecStatusType st = PQresultStatus(r);
-    if (st != PGRES_COMMAND_OK && st != PGRES_TUPLES_OK) {
-        char msg[512];
-        snprintf(msg, sizeof msg, "%s", PQresultErrorMessage(r));
-        PQclear(r);
-        fail_msg("%s: %s", sql, msg);
-    }
-    PQclear(r);
-}
 
 static json_object *parse(const char *text)
 {
@@ -172,8 +139,8 @@ static void test_round_trip(void **state)
     assert_int_equal(PQresultStatus(r), PGRES_TUPLES_OK);
     assert_string_equal(PQgetvalue(r, 0, 0), "1");
     PQclear(r);
-    assert_int_equal(q1_long(conn, "SELECT count(*) FROM sync_links WHERE synced_at IS NULL"
-                                   " AND state = 'deleted'"),
+    assert_int_equal(testdb_long(conn, "SELECT count(*) FROM sync_links WHERE synced_at IS NULL"
+                                       " AND state = 'deleted'"),
                      1);
     char err[256];
     assert_int_equal(link_count(conn, MAPPING, err, sizeof err), 1);
@@ -196,8 +163,8 @@ static void test_update_by_id(void **state)
         .salesforce_id = "S1", .hubspot_id = "H1", .sf_values = sfv, .hs_values = hsv};
     int64_t id = 0;
     save_ok(conn, MAPPING, &w, 1, &id);
-    exec_ok(conn, "UPDATE sync_links SET updated_at = now() - interval '1 day',"
-                  " created_at = now() - interval '1 day'");
+    testdb_exec_ok(conn, "UPDATE sync_links SET updated_at = now() - interval '1 day',"
+                         " created_at = now() - interval '1 day'");
 
     json_object *hsv2 = parse("{\"name\":\"two\"}");
     struct link_write u = {.id = id, .hs_values = hsv2, .deleted = true, .synced = true};
@@ -211,9 +178,9 @@ static void test_update_by_id(void **state)
     assert_json_equal(l->sf_values, "{\"Name\":\"one\"}"); /* NULL values too */
     assert_json_equal(l->hs_values, "{\"name\":\"two\"}");
     sync_links_free(l, 1);
-    assert_int_equal(q1_long(conn, "SELECT count(*) FROM sync_links WHERE updated_at > now() -"
-                                   " interval '1 minute' AND synced_at IS NOT NULL"
-                                   " AND created_at < now() - interval '1 hour'"),
+    assert_int_equal(testdb_long(conn, "SELECT count(*) FROM sync_links WHERE updated_at > now() -"
+                                       " interval '1 minute' AND synced_at IS NOT NULL"
+                                       " AND created_at < now() - interval '1 hour'"),
                      1);
 
     /* back to active, new Salesforce id, by id */
@@ -233,7 +200,7 @@ static void test_update_by_id(void **state)
     err[0] = '\0';
     assert_int_equal(link_save_batch(conn, MAPPING + 1, bad, 2, NULL, err, sizeof err), -1);
     assert_non_null(strstr(err, "does not exist"));
-    assert_int_equal(q1_long(conn, "SELECT count(*) FROM sync_links"), 1);
+    assert_int_equal(testdb_long(conn, "SELECT count(*) FROM sync_links"), 1);
     json_object_put(sfv);
     json_object_put(hsv);
     json_object_put(hsv2);
@@ -256,7 +223,7 @@ static void test_insert_then_complete(void **state)
     save_ok(conn, MAPPING, later, 2, ids2);
     assert_int_equal(ids2[0], ids[1]);
     assert_int_equal(ids2[1], ids[0]);
-    assert_int_equal(q1_long(conn, "SELECT count(*) FROM sync_links"), 2);
+    assert_int_equal(testdb_long(conn, "SELECT count(*) FROM sync_links"), 2);
 
     const char *hs[] = {"H1", "H2"};
     size_t n = 0;
@@ -281,9 +248,9 @@ static void test_insert_then_complete(void **state)
     char err[256] = "";
     assert_int_equal(link_save_batch(conn, MAPPING, cross, 2, NULL, err, sizeof err), -1);
     assert_non_null(strstr(err, "two different links"));
-    assert_int_equal(q1_long(conn, "SELECT count(*) FROM sync_links"), 4);
-    assert_int_equal(q1_long(conn, "SELECT count(*) FROM sync_links WHERE salesforce_id = 'S3'"
-                                   " AND hubspot_id IS NULL"),
+    assert_int_equal(testdb_long(conn, "SELECT count(*) FROM sync_links"), 4);
+    assert_int_equal(testdb_long(conn, "SELECT count(*) FROM sync_links WHERE salesforce_id = 'S3'"
+                                       " AND hubspot_id IS NULL"),
                      1);
     json_object_put(sfv);
     json_object_put(hsv);
@@ -368,9 +335,9 @@ static void test_duplicates_in_a_batch(void **state)
             link_save_batch(conn, MAPPING, cases[i].w, cases[i].n, NULL, err, sizeof err), -1);
         if (!strstr(err, cases[i].msg))
             fail_msg("case %zu: error \"%s\" does not say \"%s\"", i, err, cases[i].msg);
-        assert_int_equal(q1_long(conn, "SELECT count(*) FROM sync_links"), 1);
-        assert_int_equal(q1_long(conn, "SELECT count(*) FROM sync_links WHERE salesforce_id ="
-                                       " 'S1' AND hubspot_id = 'H1'"),
+        assert_int_equal(testdb_long(conn, "SELECT count(*) FROM sync_links"), 1);
+        assert_int_equal(testdb_long(conn, "SELECT count(*) FROM sync_links WHERE salesforce_id ="
+                                           " 'S1' AND hubspot_id = 'H1'"),
                          1);
     }
     PQfinish(conn);
@@ -400,7 +367,7 @@ static void test_ids_stored_verbatim(void **state)
         assert_int_equal(l[0].id, ids[i]);
         sync_links_free(l, n);
     }
-    assert_int_equal(q1_long(conn, "SELECT count(*) FROM sync_links"), 3);
+    assert_int_equal(testdb_long(conn, "SELECT count(*) FROM sync_links"), 3);
     PQfinish(conn);
 }
 
@@ -422,14 +389,14 @@ static void test_500_links_in_one_call(void **state)
         w[i] = (struct link_write){.salesforce_id = sf[i], .sf_values = sfv, .synced = true};
     }
     save_ok(conn, MAPPING, w, N, ids);
-    assert_int_equal(q1_long(conn, "SELECT count(*) FROM sync_links"), N);
+    assert_int_equal(testdb_long(conn, "SELECT count(*) FROM sync_links"), N);
     for (int i = 0; i < N; i++) {
         char sql[128];
         if (i % 50 != 0 && i != N - 1)
             continue;
         snprintf(sql, sizeof sql, "SELECT salesforce_id FROM sync_links WHERE id = %" PRId64,
                  ids[i]);
-        assert_string_equal(q1(conn, sql), sf[i]);
+        assert_string_equal(testdb_value(conn, sql), sf[i]);
     }
     for (int i = 1; i < N; i++)
         assert_true(ids[i] > ids[i - 1]); /* inserted in input order */
@@ -440,8 +407,8 @@ static void test_500_links_in_one_call(void **state)
     save_ok(conn, MAPPING, w, N, ids2);
     for (int i = 0; i < N; i++)
         assert_int_equal(ids2[i], ids[i]);
-    assert_int_equal(q1_long(conn, "SELECT count(*) FROM sync_links WHERE hubspot_id ="
-                                   " substr(salesforce_id, 2)"),
+    assert_int_equal(testdb_long(conn, "SELECT count(*) FROM sync_links WHERE hubspot_id ="
+                                       " substr(salesforce_id, 2)"),
                      N);
     size_t n = 0;
     const char **hs = calloc(N, sizeof *hs);
@@ -476,13 +443,13 @@ static void collect_notice(void *arg, const char *message)
 static void test_load_uses_indexes(void **state)
 {
     PGconn *conn = connect_db(state);
-    exec_ok(conn, "INSERT INTO sync_links (mapping_id, salesforce_id, hubspot_id)"
-                  " SELECT 7, 'a01' || lpad(i::text, 15, '0'), i::text"
-                  " FROM generate_series(1, 20000) AS i");
-    exec_ok(conn, "ANALYZE sync_links");
-    exec_ok(conn, "LOAD 'auto_explain'");
-    exec_ok(conn, "SET auto_explain.log_min_duration = 0");
-    exec_ok(conn, "SET client_min_messages = log");
+    testdb_exec_ok(conn, "INSERT INTO sync_links (mapping_id, salesforce_id, hubspot_id)"
+                         " SELECT 7, 'a01' || lpad(i::text, 15, '0'), i::text"
+                         " FROM generate_series(1, 20000) AS i");
+    testdb_exec_ok(conn, "ANALYZE sync_links");
+    testdb_exec_ok(conn, "LOAD 'auto_explain'");
+    testdb_exec_ok(conn, "SET auto_explain.log_min_duration = 0");
+    testdb_exec_ok(conn, "SET client_min_messages = log");
     struct notices plans = {""};
     PQnoticeProcessor old = PQsetNoticeProcessor(conn, collect_notice, &plans);
     const char *sf[] = {"a01000000000000123", "a01000000000000456"};
@@ -495,7 +462,7 @@ static void test_load_uses_indexes(void **state)
     if (!strstr(plans.text, "sync_links_salesforce") || !strstr(plans.text, "sync_links_hubspot") ||
         strstr(plans.text, "Seq Scan"))
         fail_msg("the load does not use the unique indexes:\n%s", plans.text);
-    exec_ok(conn, "SET client_min_messages = warning");
+    testdb_exec_ok(conn, "SET client_min_messages = warning");
     const char *sf15[] = {"a01000000000012"};
     l = load_ok(conn, MAPPING, sf15, 1, NULL, 0, &n);
     assert_int_equal(n, 1000); /* a01000000000012000 .. 999 */
@@ -521,7 +488,7 @@ static const char *link_state(PGconn *conn, int64_t id)
     snprintf(sql, sizeof sql,
              "SELECT state || ':' || coalesce(hubspot_id, '-') FROM sync_links WHERE id = %" PRId64,
              id);
-    return q1(conn, sql);
+    return testdb_value(conn, sql);
 }
 
 static void test_repoint_survivor_unlinked(void **state)
@@ -530,14 +497,14 @@ static void test_repoint_survivor_unlinked(void **state)
     const char *const pairs[][2] = {{"S1", "M1"}, {"S2", "M2"}, {"S3", "M3"}};
     int64_t ids[3];
     make_links(conn, pairs, 3, ids);
-    exec_ok(conn, "UPDATE sync_links SET state = 'deleted' WHERE hubspot_id = 'M3'");
+    testdb_exec_ok(conn, "UPDATE sync_links SET state = 'deleted' WHERE hubspot_id = 'M3'");
     char err[256] = "";
     int64_t moved = -1;
     const char *merged[] = {"M3", "M2", "M1", "V"};
-    exec_ok(conn, "BEGIN");
+    testdb_exec_ok(conn, "BEGIN");
     assert_int_equal(link_repoint_hubspot(conn, MAPPING, "V", merged, 4, &moved, err, sizeof err),
                      0);
-    exec_ok(conn, "COMMIT");
+    testdb_exec_ok(conn, "COMMIT");
     /* M3's link is deleted, so M2's (first active in the caller's order) moves */
     assert_int_equal(moved, ids[1]);
     assert_string_equal(link_state(conn, ids[1]), "active:V");
@@ -579,7 +546,7 @@ static void test_repoint_none_linked(void **state)
                      0);
     assert_int_equal(moved, 0);
     assert_string_equal(link_state(conn, ids[0]), "active:A");
-    assert_int_equal(q1_long(conn, "SELECT count(*) FROM sync_links"), 1);
+    assert_int_equal(testdb_long(conn, "SELECT count(*) FROM sync_links"), 1);
     /* another mapping's links are never touched */
     const char *merged_a[] = {"A"};
     assert_int_equal(
@@ -598,7 +565,7 @@ static void test_repoint_survivor_with_deleted_link(void **state)
     const char *const pairs[][2] = {{"S0", "V"}, {"S1", "M1"}};
     int64_t ids[2];
     make_links(conn, pairs, 2, ids);
-    exec_ok(conn, "UPDATE sync_links SET state = 'deleted' WHERE hubspot_id = 'V'");
+    testdb_exec_ok(conn, "UPDATE sync_links SET state = 'deleted' WHERE hubspot_id = 'V'");
     char err[256] = "";
     int64_t moved = -1;
     const char *merged[] = {"M1"};
@@ -606,7 +573,7 @@ static void test_repoint_survivor_with_deleted_link(void **state)
                      0);
     assert_int_equal(moved, ids[1]);
     assert_string_equal(link_state(conn, ids[1]), "active:V");
-    assert_int_equal(q1_long(conn, "SELECT count(*) FROM sync_links"), 1);
+    assert_int_equal(testdb_long(conn, "SELECT count(*) FROM sync_links"), 1);
     PQfinish(conn);
 }
 
@@ -718,7 +685,7 @@ static void test_conflicts_list_and_filters(void **state)
 
     struct conflict_row no_winner = {MAPPING, 0, "S", "H", "F", "p", NULL, NULL, "both", "x"};
     assert_int_equal(conflict_insert_batch(conn, &no_winner, 1, err, sizeof err), -1);
-    assert_int_equal(q1_long(conn, "SELECT count(*) FROM sync_conflicts"), 5);
+    assert_int_equal(testdb_long(conn, "SELECT count(*) FROM sync_conflicts"), 5);
     PQfinish(conn);
 }
 
@@ -760,16 +727,16 @@ static void test_conflicts_prune_in_batches(void **state)
 {
     PGconn *conn = connect_db(state);
     insert_conflicts(conn);
-    exec_ok(conn, "UPDATE sync_conflicts SET occurred_at = now() - interval '3 days'"
-                  " WHERE salesforce_field <> 'Name'");
+    testdb_exec_ok(conn, "UPDATE sync_conflicts SET occurred_at = now() - interval '3 days'"
+                         " WHERE salesforce_field <> 'Name'");
     char err[256] = "";
     assert_int_equal(conflict_prune(conn, 4 * 86400L, 2, err, sizeof err), 0);
     assert_int_equal(conflict_prune(conn, 2 * 86400L, 2, err, sizeof err), 2);
     assert_int_equal(conflict_prune(conn, 2 * 86400L, 2, err, sizeof err), 1);
     assert_int_equal(conflict_prune(conn, 2 * 86400L, 2, err, sizeof err), 0);
-    assert_int_equal(q1_long(conn, "SELECT count(*) FROM sync_conflicts"), 2);
-    assert_int_equal(q1_long(conn, "SELECT count(*) FROM sync_conflicts WHERE"
-                                   " salesforce_field = 'Name'"),
+    assert_int_equal(testdb_long(conn, "SELECT count(*) FROM sync_conflicts"), 2);
+    assert_int_equal(testdb_long(conn, "SELECT count(*) FROM sync_conflicts WHERE"
+                                       " salesforce_field = 'Name'"),
                      2);
     assert_int_equal(conflict_prune(conn, -1, 2, err, sizeof err), -1);
     assert_int_equal(conflict_prune(conn, 0, 0, err, sizeof err), -1);
@@ -808,7 +775,7 @@ static void test_cursors(void **state)
                                 err, sizeof err),
                      0);
     assert_false(found);
-    assert_int_equal(q1_long(conn, "SELECT count(*) FROM sync_cursors"), 2);
+    assert_int_equal(testdb_long(conn, "SELECT count(*) FROM sync_cursors"), 2);
     /* too small a buffer, or an unknown source, is an error */
     char tiny[8];
     assert_int_equal(

@@ -7,6 +7,7 @@
 #include "db/queue.h"
 #include "db/queue_claim.h"
 #include "testdb.h"
+#include "testdb_sql.h"
 
 #include <inttypes.h>
 #include <pthread.h>
@@ -25,40 +26,6 @@
 #include <cmocka.h>
 
 #define LONG_LEASE_MS 60000
-
-/* The single value of a query, as text (static buffer; "" for NULL). */
-static const char *q1(PGconn *conn, const char *sql)
-{
-    static char value[512];
-    PGresult *r = PQexec(conn, sql);
-    if (PQresultStatus(r) != PGRES_TUPLES_OK || PQntuples(r) != 1) {
-        char msg[512];
-        snprintf(msg, sizeof msg, "%s", PQresultErrorMessage(r));
-        PQclear(r);
-        fail_msg("%s: %s", sql, msg);
-    }
-    snprintf(value, sizeof value, "%s", PQgetvalue(r, 0, 0));
-    PQclear(r);
-    return value;
-}
-
-static long q1_long(PGconn *conn, const char *sql)
-{
-    return strtol(q1(conn, sql), NULL, 10);
-}
-
-static void exec_ok(PGconn *conn, const char *sql)
-{
-    PGresult *r = PQexec(conn, sql);
-    ExecStatusType st = PQresultStatus(r);
-    if (st != PGRES_COMMAND_OK && st != PGRES_TUPLES_OK) {
-        char msg[512];
-        snprintf(msg, sizeof msg, "%s", PQresultErrorMessage(r));
-        PQclear(r);
-        fail_msg("%s: %s", sql, msg);
-    }
-    PQclear(r);
-}
 
 /* One event of record_id with a given status; occurred_s seconds after a fixed instant. Returns
  * its id. A parameterised insert, so the tests control every column the claim looks at. */
@@ -126,13 +93,14 @@ static void test_filtered_claim_takes_one_mappings_records(void **state)
 {
     struct testdb *db = *state;
     add_event(db->watch, "h1", "r1", 1, "pending"); /* hubspot 2-100 */
-    exec_ok(db->watch,
-            "INSERT INTO change_events (source, idempotency_key, object_type, record_id, kind,"
-            " payload) VALUES"
-            " ('salesforce', 's1', 'project__C', 'a01000000000001AAA', 'update', '{}'),"
-            " ('salesforce', 's2', 'Account', '001000000000001AAA', 'update', '{}'),"
-            " ('hubspot', 'h2', 'p1_projects', 'r2', 'update', '{}'),"
-            " ('hubspot', 'h3', '2-999', 'r3', 'update', '{}')");
+    testdb_exec_ok(
+        db->watch,
+        "INSERT INTO change_events (source, idempotency_key, object_type, record_id, kind,"
+        " payload) VALUES"
+        " ('salesforce', 's1', 'project__C', 'a01000000000001AAA', 'update', '{}'),"
+        " ('salesforce', 's2', 'Account', '001000000000001AAA', 'update', '{}'),"
+        " ('hubspot', 'h2', 'p1_projects', 'r2', 'update', '{}'),"
+        " ('hubspot', 'h3', '2-999', 'r3', 'update', '{}')");
     struct queue_claim_filter f = {.salesforce_object = "Project__c",
                                    .hubspot_object_type_id = "2-100",
                                    .hubspot_object_name = "p1_projects"};
@@ -216,10 +184,10 @@ static void test_coalesces_one_record_in_order(void **state)
     assert_int_equal(recs[0].events[0].id, ev[1].id);
     assert_string_equal(recs[1].record_id, "a01B");
     assert_int_equal(recs[1].nevents, 1);
-    assert_int_equal(q1_long(db->watch,
-                             "SELECT count(*) FROM change_events WHERE status = 'processing'"
-                             " AND lease_owner = 'w1' AND lease_until > now() + interval '50 s'"
-                             " AND lease_until < now() + interval '61 s'"),
+    assert_int_equal(testdb_long(db->watch,
+                                 "SELECT count(*) FROM change_events WHERE status = 'processing'"
+                                 " AND lease_owner = 'w1' AND lease_until > now() + interval '50 s'"
+                                 " AND lease_until < now() + interval '61 s'"),
                      4);
     queue_claimed_free(recs, n);
     /* everything is leased: nothing more to claim */
@@ -257,23 +225,23 @@ static void test_record_lock_and_row_locks_each_keep_records_whole(void **state)
     int64_t b2 = add_event(db->watch, "b2", "B", 2, "pending");
     add_event(db->watch, "c1", "C", 1, "pending");
     PGconn *other = testdb_connect_or_fail(db->conninfo);
-    exec_ok(db->watch, "SET lock_timeout = 5000"); /* a claim must never wait for a lock */
-    exec_ok(other, "BEGIN");
+    testdb_exec_ok(db->watch, "SET lock_timeout = 5000"); /* a claim must never wait for a lock */
+    testdb_exec_ok(other, "BEGIN");
     /* what a claim of A in progress holds (see QUEUE_RECORD_LOCK in db/queue_claim.c) */
-    exec_ok(other, "SELECT pg_advisory_xact_lock(1934713708, hashtext('hubspot:2-100:A'))");
+    testdb_exec_ok(other, "SELECT pg_advisory_xact_lock(1934713708, hashtext('hubspot:2-100:A'))");
     /* what a worker settling one of B's events holds */
     char sql[128];
     snprintf(sql, sizeof sql, "SELECT id FROM change_events WHERE id = %" PRId64 " FOR UPDATE", b2);
-    exec_ok(other, sql);
+    testdb_exec_ok(other, sql);
     size_t n = 0;
     struct claimed_record *recs = claim(db->watch, "w1", 10, 200, &n);
     assert_int_equal(n, 1);
     assert_string_equal(recs[0].record_id, "C");
     queue_claimed_free(recs, n);
-    assert_int_equal(q1_long(db->watch, "SELECT count(*) FROM change_events"
-                                        " WHERE status = 'processing'"),
+    assert_int_equal(testdb_long(db->watch, "SELECT count(*) FROM change_events"
+                                            " WHERE status = 'processing'"),
                      1);
-    exec_ok(other, "COMMIT");
+    testdb_exec_ok(other, "COMMIT");
     recs = claim(db->watch, "w2", 10, 200, &n);
     assert_int_equal(n, 2);
     for (size_t i = 0; i < n; i++)
@@ -282,12 +250,12 @@ static void test_record_lock_and_row_locks_each_keep_records_whole(void **state)
 
     /* all three leases run out; a claim holding A's lock keeps release_expired off A */
     usleep(350 * 1000);
-    exec_ok(other, "BEGIN");
-    exec_ok(other, "SELECT pg_advisory_xact_lock(1934713708, hashtext('hubspot:2-100:A'))");
+    testdb_exec_ok(other, "BEGIN");
+    testdb_exec_ok(other, "SELECT pg_advisory_xact_lock(1934713708, hashtext('hubspot:2-100:A'))");
     long released = 0;
     assert_int_equal(queue_release_expired(db->watch, &released, err, sizeof err), 0);
     assert_int_equal(released, 3); /* B's two and C's one */
-    exec_ok(other, "COMMIT");
+    testdb_exec_ok(other, "COMMIT");
     assert_int_equal(queue_release_expired(db->watch, &released, err, sizeof err), 0);
     assert_int_equal(released, 2);
     PQfinish(other);
@@ -385,8 +353,8 @@ static void test_concurrent_claimers_never_share_a_record(void **state)
              "  now() + (g * interval '1 ms'), '{}'"
              " FROM generate_series(1, %d) g",
              CC_RECORDS, CC_TOTAL);
-    exec_ok(db->watch, sql);
-    exec_ok(db->watch, "SELECT setval('change_events_id_seq', 100000)");
+    testdb_exec_ok(db->watch, sql);
+    testdb_exec_ok(db->watch, "SELECT setval('change_events_id_seq', 100000)");
 
     struct cc_shared *sh = calloc(1, sizeof *sh);
     assert_non_null(sh);
@@ -425,12 +393,12 @@ static void test_concurrent_claimers_never_share_a_record(void **state)
     }
     assert_int_equal(atomic_load(&sh->next_claim), CC_RECORDS);
     assert_int_equal(
-        q1_long(db->watch, "SELECT count(*) FROM change_events WHERE status = 'processing'"),
+        testdb_long(db->watch, "SELECT count(*) FROM change_events WHERE status = 'processing'"),
         CC_TOTAL);
     /* one lease owner per record in the table, too */
-    assert_int_equal(q1_long(db->watch,
-                             "SELECT count(*) FROM (SELECT record_id FROM change_events"
-                             " GROUP BY record_id HAVING count(DISTINCT lease_owner) <> 1) x"),
+    assert_int_equal(testdb_long(db->watch,
+                                 "SELECT count(*) FROM (SELECT record_id FROM change_events"
+                                 " GROUP BY record_id HAVING count(DISTINCT lease_owner) <> 1) x"),
                      0);
     printf("    8 claimers: %d claimed records, %d of 8 threads got work\n",
            atomic_load(&sh->next_claim), busy_threads);
@@ -608,8 +576,9 @@ static void test_order_per_record_across_claims_under_load(void **state)
     assert_int_equal(sh->applied, OL_RECORDS * OL_ROUNDS);
     for (int r = 0; r < OL_RECORDS; r++)
         assert_int_equal(sh->last_seq[r], OL_ROUNDS);
-    assert_int_equal(q1_long(db->watch, "SELECT count(*) FROM change_events WHERE status = 'done'"
-                                        " AND finished_at IS NOT NULL"),
+    assert_int_equal(testdb_long(db->watch,
+                                 "SELECT count(*) FROM change_events WHERE status = 'done'"
+                                 " AND finished_at IS NOT NULL"),
                      OL_RECORDS * OL_ROUNDS);
     pthread_mutex_destroy(&sh->lock);
     free(sh);
@@ -646,8 +615,9 @@ static void test_leased_record_waits_then_comes_back(void **state)
     assert_string_equal(payload_key(&recs[0].events[1]), "a2");
     assert_string_equal(payload_key(&recs[0].events[2]), "a3");
     queue_claimed_free(recs, n);
-    assert_int_equal(q1_long(db->watch, "SELECT count(*) FROM change_events WHERE record_id = 'A'"
-                                        " AND status = 'processing' AND lease_owner = 'w2'"),
+    assert_int_equal(testdb_long(db->watch,
+                                 "SELECT count(*) FROM change_events WHERE record_id = 'A'"
+                                 " AND status = 'processing' AND lease_owner = 'w2'"),
                      3);
 }
 
@@ -676,15 +646,16 @@ static void test_release_expired_leases(void **state)
     usleep(350 * 1000);
     assert_int_equal(queue_release_expired(db->watch, &released, err, sizeof err), 0);
     assert_int_equal(released, 2);
-    assert_int_equal(q1_long(db->watch,
-                             "SELECT count(*) FROM change_events WHERE record_id = 'A'"
-                             " AND status = 'pending' AND attempts = 1 AND lease_owner IS NULL"
-                             " AND next_attempt_at <= now()"
-                             " AND last_error LIKE '%lease of worker crashed expired%'"),
+    assert_int_equal(testdb_long(db->watch,
+                                 "SELECT count(*) FROM change_events WHERE record_id = 'A'"
+                                 " AND status = 'pending' AND attempts = 1 AND lease_owner IS NULL"
+                                 " AND next_attempt_at <= now()"
+                                 " AND last_error LIKE '%lease of worker crashed expired%'"),
                      2);
     /* C's lease is still running: untouched */
-    assert_string_equal(q1(db->watch, "SELECT status FROM change_events WHERE record_id = 'C'"),
-                        "processing");
+    assert_string_equal(
+        testdb_value(db->watch, "SELECT status FROM change_events WHERE record_id = 'C'"),
+        "processing");
     recs = claim(db->watch, "w2", 10, LONG_LEASE_MS, &n);
     assert_int_equal(n, 1);
     assert_string_equal(recs[0].record_id, "A");
@@ -724,15 +695,17 @@ static void test_settling_after_takeover_is_refused(void **state)
                                 "late", &changed, err, sizeof err),
                      0);
     assert_int_equal(changed, 0);
-    assert_int_equal(q1_long(db->watch, "SELECT count(*) FROM change_events"
-                                        " WHERE status = 'processing' AND lease_owner = 'fast'"),
+    assert_int_equal(testdb_long(db->watch,
+                                 "SELECT count(*) FROM change_events"
+                                 " WHERE status = 'processing' AND lease_owner = 'fast'"),
                      2);
     assert_int_equal(queue_complete(db->watch, "fast", fresh[0].ids, fresh[0].nevents, &changed,
                                     err, sizeof err),
                      0);
     assert_int_equal(changed, 2);
-    assert_int_equal(q1_long(db->watch, "SELECT count(*) FROM change_events WHERE status = 'done'"
-                                        " AND finished_at IS NOT NULL AND lease_until IS NULL"),
+    assert_int_equal(testdb_long(db->watch,
+                                 "SELECT count(*) FROM change_events WHERE status = 'done'"
+                                 " AND finished_at IS NOT NULL AND lease_until IS NULL"),
                      2);
     /* completing twice changes nothing */
     assert_int_equal(queue_complete(db->watch, "fast", fresh[0].ids, fresh[0].nevents, &changed,
@@ -770,17 +743,17 @@ static void test_retry_later(void **state)
                      0);
     assert_int_equal(changed, 1);
     queue_claimed_free(recs, n);
-    assert_int_equal(q1_long(db->watch,
-                             "SELECT count(*) FROM change_events WHERE status = 'pending'"
-                             " AND attempts = 1 AND last_error = 'HTTP 503 from HubSpot'"
-                             " AND lease_owner IS NULL AND lease_until IS NULL"
-                             " AND next_attempt_at > now() + interval '59 min'"
-                             " AND next_attempt_at < now() + interval '61 min'"),
+    assert_int_equal(testdb_long(db->watch,
+                                 "SELECT count(*) FROM change_events WHERE status = 'pending'"
+                                 " AND attempts = 1 AND last_error = 'HTTP 503 from HubSpot'"
+                                 " AND lease_owner IS NULL AND lease_until IS NULL"
+                                 " AND next_attempt_at > now() + interval '59 min'"
+                                 " AND next_attempt_at < now() + interval '61 min'"),
                      1);
     recs = claim(db->watch, "w1", 10, LONG_LEASE_MS, &n);
     assert_int_equal(n, 0); /* not due */
     assert_null(recs);
-    exec_ok(db->watch, "UPDATE change_events SET next_attempt_at = now() - interval '1 s'");
+    testdb_exec_ok(db->watch, "UPDATE change_events SET next_attempt_at = now() - interval '1 s'");
     recs = claim(db->watch, "w2", 10, LONG_LEASE_MS, &n);
     assert_int_equal(n, 1);
     assert_int_equal(recs[0].events[0].attempts, 1);
@@ -885,13 +858,14 @@ static void test_fail_with_category(void **state)
                      -1);
     assert_non_null(strstr(err, "category"));
     queue_claimed_free(recs, n);
-    assert_string_equal(q1(db->watch, "SELECT status || '/' || error_category || '/' || last_error"
-                                      " || '/' || attempts FROM change_events WHERE record_id = 'A'"
-                                      " AND finished_at IS NOT NULL AND lease_owner IS NULL"),
+    assert_string_equal(testdb_value(db->watch,
+                                     "SELECT status || '/' || error_category || '/' || last_error"
+                                     " || '/' || attempts FROM change_events WHERE record_id = 'A'"
+                                     " AND finished_at IS NOT NULL AND lease_owner IS NULL"),
                         "failed/validation/INVALID_OPTION: Stage__c: bad value for restricted "
                         "picklist/1");
-    assert_string_equal(q1(db->watch, "SELECT error_category FROM change_events"
-                                      " WHERE record_id = 'B'"),
+    assert_string_equal(testdb_value(db->watch, "SELECT error_category FROM change_events"
+                                                " WHERE record_id = 'B'"),
                         "not_found");
     /* the column refuses anything outside the table */
     PGresult *r = PQexec(db->watch, "UPDATE change_events SET error_category = 'oops'");
@@ -918,7 +892,7 @@ static void test_other_statuses_never_claimed(void **state)
         sql, sizeof sql,
         "UPDATE change_events SET next_attempt_at = now() + interval '1 hour' WHERE id = %" PRId64,
         later);
-    exec_ok(db->watch, sql);
+    testdb_exec_ok(db->watch, sql);
     size_t n = 0;
     struct claimed_record *recs = claim(db->watch, "w1", 10, LONG_LEASE_MS, &n);
     assert_int_equal(n, 0);
@@ -930,8 +904,9 @@ static void test_other_statuses_never_claimed(void **state)
     assert_int_equal(recs[0].nevents, 1);
     assert_string_equal(payload_key(&recs[0].events[0]), "h2");
     queue_claimed_free(recs, n);
-    assert_string_equal(q1(db->watch, "SELECT string_agg(idempotency_key || '=' || status, ','"
-                                      " ORDER BY idempotency_key) FROM change_events"),
+    assert_string_equal(testdb_value(db->watch,
+                                     "SELECT string_agg(idempotency_key || '=' || status, ','"
+                                     " ORDER BY idempotency_key) FROM change_events"),
                         "d1=done,f1=failed,h1=held,h2=processing,l1=pending,u1=unmapped");
 }
 
@@ -941,35 +916,37 @@ static void test_prune_in_batches(void **state)
 {
     struct testdb *db = *state;
     char err[512] = "";
-    exec_ok(db->watch,
-            "INSERT INTO change_events (source, idempotency_key, object_type, record_id, kind,"
-            " status, received_at, next_attempt_at, finished_at, payload)"
-            " SELECT 'hubspot', s.st || '-' || s.age || '-' || g, '2-1', 'r' || g, 'update', s.st,"
-            "  now() - s.age * interval '1 day', now() - s.age * interval '1 day',"
-            "  CASE WHEN s.st IN ('done', 'failed') THEN now() - s.age * interval '1 day' END,"
-            "  '{}'"
-            " FROM (VALUES ('done', 8, 25), ('done', 6, 5), ('failed', 31, 7), ('failed', 10, 3),"
-            "  ('pending', 60, 2), ('held', 60, 2), ('unmapped', 60, 2)) AS s(st, age, cnt),"
-            " generate_series(1, s.cnt) g");
-    exec_ok(db->watch, "UPDATE change_events SET status = 'processing', lease_owner = 'w',"
-                       " lease_until = now() + interval '1 min'"
-                       " WHERE idempotency_key = 'pending-60-1'");
+    testdb_exec_ok(
+        db->watch,
+        "INSERT INTO change_events (source, idempotency_key, object_type, record_id, kind,"
+        " status, received_at, next_attempt_at, finished_at, payload)"
+        " SELECT 'hubspot', s.st || '-' || s.age || '-' || g, '2-1', 'r' || g, 'update', s.st,"
+        "  now() - s.age * interval '1 day', now() - s.age * interval '1 day',"
+        "  CASE WHEN s.st IN ('done', 'failed') THEN now() - s.age * interval '1 day' END,"
+        "  '{}'"
+        " FROM (VALUES ('done', 8, 25), ('done', 6, 5), ('failed', 31, 7), ('failed', 10, 3),"
+        "  ('pending', 60, 2), ('held', 60, 2), ('unmapped', 60, 2)) AS s(st, age, cnt),"
+        " generate_series(1, s.cnt) g");
+    testdb_exec_ok(db->watch, "UPDATE change_events SET status = 'processing', lease_owner = 'w',"
+                              " lease_until = now() + interval '1 min'"
+                              " WHERE idempotency_key = 'pending-60-1'");
     const long week = 7 * 86400, month = 30 * 86400;
     long deleted = -1;
     /* one batch of 10 per status */
     assert_int_equal(queue_prune(db->watch, 10, 1, week, month, &deleted, err, sizeof err), 0);
     assert_int_equal(deleted, 17);
-    assert_int_equal(q1_long(db->watch, "SELECT count(*) FROM change_events WHERE status = 'done'"),
-                     20);
+    assert_int_equal(
+        testdb_long(db->watch, "SELECT count(*) FROM change_events WHERE status = 'done'"), 20);
     assert_int_equal(queue_prune(db->watch, 10, 1, week, month, &deleted, err, sizeof err), 0);
     assert_int_equal(deleted, 10);
     assert_int_equal(queue_prune(db->watch, 10, 100, week, month, &deleted, err, sizeof err), 0);
     assert_int_equal(deleted, 5);
     assert_int_equal(queue_prune(db->watch, 10, 100, week, month, &deleted, err, sizeof err), 0);
     assert_int_equal(deleted, 0);
-    assert_string_equal(q1(db->watch, "SELECT string_agg(status || '=' || c, ',' ORDER BY status)"
-                                      " FROM (SELECT status, count(*) c FROM change_events"
-                                      " GROUP BY status) x"),
+    assert_string_equal(testdb_value(db->watch,
+                                     "SELECT string_agg(status || '=' || c, ',' ORDER BY status)"
+                                     " FROM (SELECT status, count(*) c FROM change_events"
+                                     " GROUP BY status) x"),
                         "done=5,failed=3,held=2,pending=1,processing=1,unmapped=2");
     assert_int_equal(queue_prune(db->watch, 0, 1, week, month, &deleted, err, sizeof err), -1);
 }
@@ -996,8 +973,8 @@ static double measure_claims(PGconn *conn, int phase, double *worst)
              " SELECT 'salesforce', 'lat-%d-' || g, 'Project__c', 'p%d-' || (g %% 300), 'update',"
              "  now(), '{}' FROM generate_series(1, 600) g",
              phase, phase);
-    exec_ok(conn, sql);
-    exec_ok(conn, "ANALYZE change_events");
+    testdb_exec_ok(conn, sql);
+    testdb_exec_ok(conn, "ANALYZE change_events");
     double times[30];
     for (int i = 0; i < 30; i++) {
         char err[512] = "";
@@ -1034,18 +1011,20 @@ static void test_claim_latency_with_a_million_done_rows(void **state)
     double before = measure_claims(db->watch, 1, &worst_before);
 
     double t0 = now_ms();
-    exec_ok(db->watch,
-            "INSERT INTO change_events (source, idempotency_key, object_type, record_id, kind,"
-            " occurred_at, received_at, status, next_attempt_at, finished_at, payload)"
-            " SELECT CASE WHEN g % 2 = 0 THEN 'salesforce' ELSE 'hubspot' END, 'old-' || g,"
-            "  CASE WHEN g % 2 = 0 THEN 'Project__c' ELSE '2-100' END, 'h' || (g % 50000),"
-            "  'update', now() - interval '1 day', now() - interval '1 day', 'done',"
-            "  now() - interval '1 day', now() - interval '1 day', '{}'"
-            " FROM generate_series(1, 1000000) g");
-    exec_ok(db->watch, "ANALYZE change_events");
+    testdb_exec_ok(
+        db->watch,
+        "INSERT INTO change_events (source, idempotency_key, object_type, record_id, kind,"
+        " occurred_at, received_at, status, next_attempt_at, finished_at, payload)"
+        " SELECT CASE WHEN g % 2 = 0 THEN 'salesforce' ELSE 'hubspot' END, 'old-' || g,"
+        "  CASE WHEN g % 2 = 0 THEN 'Project__c' ELSE '2-100' END, 'h' || (g % 50000),"
+        "  'update', now() - interval '1 day', now() - interval '1 day', 'done',"
+        "  now() - interval '1 day', now() - interval '1 day', '{}'"
+        " FROM generate_series(1, 1000000) g");
+    testdb_exec_ok(db->watch, "ANALYZE change_events");
     double load_ms = now_ms() - t0;
-    assert_int_equal(q1_long(db->watch, "SELECT count(*) FROM change_events WHERE status = 'done'"),
-                     1000000 + 600);
+    assert_int_equal(
+        testdb_long(db->watch, "SELECT count(*) FROM change_events WHERE status = 'done'"),
+        1000000 + 600);
 
     double after = measure_claims(db->watch, 2, &worst_after);
     printf("    claim of 10 records x 2 events: median %.2f ms (max %.2f) with 600 done rows;"
@@ -1053,20 +1032,21 @@ static void test_claim_latency_with_a_million_done_rows(void **state)
            before, worst_before, after, worst_after, load_ms / 1000.0);
 
     /* the plans of the claim's statements, as PostgreSQL ran them (auto_explain) */
-    exec_ok(db->watch,
-            "INSERT INTO change_events (source, idempotency_key, object_type, record_id, kind,"
-            " occurred_at, payload)"
-            " SELECT 'salesforce', 'plan-' || g, 'Project__c', 'q' || g, 'update', now(), '{}'"
-            " FROM generate_series(1, 20) g");
-    exec_ok(db->watch, "LOAD 'auto_explain'");
-    exec_ok(db->watch, "SET auto_explain.log_min_duration = 0");
-    exec_ok(db->watch, "SET client_min_messages = log");
+    testdb_exec_ok(
+        db->watch,
+        "INSERT INTO change_events (source, idempotency_key, object_type, record_id, kind,"
+        " occurred_at, payload)"
+        " SELECT 'salesforce', 'plan-' || g, 'Project__c', 'q' || g, 'update', now(), '{}'"
+        " FROM generate_series(1, 20) g");
+    testdb_exec_ok(db->watch, "LOAD 'auto_explain'");
+    testdb_exec_ok(db->watch, "SET auto_explain.log_min_duration = 0");
+    testdb_exec_ok(db->watch, "SET client_min_messages = log");
     plans[0] = '\0';
     PQnoticeProcessor old = PQsetNoticeProcessor(db->watch, capture_plan, NULL);
     size_t n = 0;
     struct claimed_record *recs = claim(db->watch, "plan", 10, LONG_LEASE_MS, &n);
     PQsetNoticeProcessor(db->watch, old, NULL);
-    exec_ok(db->watch, "SET client_min_messages = notice");
+    testdb_exec_ok(db->watch, "SET client_min_messages = notice");
     assert_int_equal(n, 10);
     queue_claimed_free(recs, n);
     /* due rows through the due index, a record's events through the index of unfinished

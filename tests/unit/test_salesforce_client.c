@@ -39,11 +39,10 @@
 #include "sync/token_store.h"
 #include "testdb.h"
 #include "crmsim_proc.h"
+#include "unit_sim.h"
 #include "version.h"
 
-/* ---- crmsim process (tests/unit/support/crmsim_proc) ---- */
-
-static struct crmsim_proc sim;
+/* ---- time (the crmsim process is tests/unit/support/unit_sim) ---- */
 
 static int64_t mono_ms(void)
 {
@@ -56,20 +55,6 @@ static void sleep_ms(long ms)
 {
     struct timespec ts = {ms / 1000, (ms % 1000) * 1000000L};
     nanosleep(&ts, NULL);
-}
-
-static int sim_start(void **state)
-{
-    (void)state;
-    crmsim_proc_start_or_fail(&sim);
-    return 0;
-}
-
-static int sim_stop(void **state)
-{
-    (void)state;
-    crmsim_proc_stop(&sim);
-    return 0;
 }
 
 static const char FIXTURES[] =
@@ -99,9 +84,9 @@ static const char FIXTURES[] =
 static int test_setup(void **state)
 {
     (void)state;
-    crmsim_proc_ok(&sim, "POST", "/_sim/reset", NULL);
-    crmsim_proc_ok(&sim, "POST", "/_sim/fixtures", FIXTURES);
-    crmsim_proc_ok(&sim, "POST", "/_sim/stats/reset", NULL);
+    crmsim_proc_ok(&unit_sim, "POST", "/_sim/reset", NULL);
+    crmsim_proc_ok(&unit_sim, "POST", "/_sim/fixtures", FIXTURES);
+    crmsim_proc_ok(&unit_sim, "POST", "/_sim/stats/reset", NULL);
     return 0;
 }
 
@@ -118,14 +103,14 @@ static void env_open(struct env *e, const struct salesforce_client_options *extr
     if (extra)
         o = *extra;
     if (!o.login_url && !o.access_token) {
-        o.login_url = sim.base;
+        o.login_url = unit_sim.base;
         o.client_id = "sim-sf-client-id";
         o.client_secret = "sim-sf-client-secret";
         if (!o.refresh_token)
             o.refresh_token = "sim-sf-refresh-token";
     }
     if (o.access_token && !o.instance_url)
-        o.instance_url = sim.base;
+        o.instance_url = unit_sim.base;
     if (!o.retry.max_attempts) {
         o.retry.max_attempts = 5;
         o.retry.base_delay_ms = 20;
@@ -176,7 +161,7 @@ static void test_refresh_flow(void **state)
     json_object_put(rec);
     assert_int_equal(salesforce_client_token_refreshes(e.sc), 1);
     json_object *reqs;
-    json_object *st = crmsim_proc_requests(&sim, "/services", &reqs);
+    json_object *st = crmsim_proc_requests(&unit_sim, "/services", &reqs);
     assert_int_equal(json_object_array_length(reqs), 2);
     json_object *r = json_object_array_get_idx(reqs, 0);
     assert_string_equal(crmsim_jstr(r, "method"), "POST");
@@ -239,20 +224,20 @@ static void test_invalid_session_refreshes_once(void **state)
     struct env e;
     env_open(&e, NULL);
     run_threads(e.sc, 8);
-    assert_int_equal(crmsim_proc_token_refreshes(&sim, "salesforce"), 1);
-    crmsim_proc_ok(&sim, "POST", "/_sim/salesforce/tokens/invalidate", "{}");
+    assert_int_equal(crmsim_proc_token_refreshes(&unit_sim, "salesforce"), 1);
+    crmsim_proc_ok(&unit_sim, "POST", "/_sim/salesforce/tokens/invalidate", "{}");
     run_threads(e.sc, 8);
-    assert_int_equal(crmsim_proc_token_refreshes(&sim, "salesforce"), 2);
+    assert_int_equal(crmsim_proc_token_refreshes(&unit_sim, "salesforce"), 2);
     assert_int_equal(salesforce_client_token_refreshes(e.sc), 2);
-    assert_true(crmsim_proc_count(&sim, "GET /services/data/{version}/sobjects/{T}/{id}", 401) >=
-                1);
-    assert_int_equal(crmsim_proc_count(&sim, "GET /services/data/{version}/sobjects/{T}/{id}", 200),
-                     16);
+    assert_true(
+        crmsim_proc_count(&unit_sim, "GET /services/data/{version}/sobjects/{T}/{id}", 401) >= 1);
+    assert_int_equal(
+        crmsim_proc_count(&unit_sim, "GET /services/data/{version}/sobjects/{T}/{id}", 200), 16);
     env_close(&e);
 
     /* a pre-issued session cannot be refreshed: the 401 comes back as an auth error */
     env_open(&e, &STATIC_SESSION);
-    crmsim_proc_ok(&sim, "POST", "/_sim/salesforce/tokens/invalidate", "{}");
+    crmsim_proc_ok(&unit_sim, "POST", "/_sim/salesforce/tokens/invalidate", "{}");
     struct crm_error err;
     json_object *rec;
     assert_int_equal(
@@ -307,11 +292,11 @@ static void test_jwt_flow(void **state)
     char *priv = pem_of(key, 1), *pub = pem_of(key, 0);
     json_object *cfg = json_object_new_object();
     json_object_object_add(cfg, "salesforce_jwt_public_key", json_object_new_string(pub));
-    crmsim_proc_ok(&sim, "POST", "/_sim/config", json_object_to_json_string(cfg));
+    crmsim_proc_ok(&unit_sim, "POST", "/_sim/config", json_object_to_json_string(cfg));
     json_object_put(cfg);
 
     struct env e;
-    struct salesforce_client_options o = {.login_url = sim.base,
+    struct salesforce_client_options o = {.login_url = unit_sim.base,
                                           .client_id = "sim-sf-client-id",
                                           .username = "sim@example.com",
                                           .jwt_key_pem = priv,
@@ -326,7 +311,7 @@ static void test_jwt_flow(void **state)
     json_object_put(rec);
 
     json_object *reqs;
-    json_object *st = crmsim_proc_requests(&sim, "/services/oauth2/token", &reqs);
+    json_object *st = crmsim_proc_requests(&unit_sim, "/services/oauth2/token", &reqs);
     assert_int_equal(json_object_array_length(reqs), 1);
     const char *body = crmsim_jstr(json_object_array_get_idx(reqs, 0), "body");
     /* crmsim records the form decoded, credentials replaced by *** */
@@ -417,7 +402,7 @@ static char *stored_refresh(struct token_store *ts, long long *version)
 static void test_rotation_persisted(void **state)
 {
     struct testdb *db = *state;
-    crmsim_proc_ok(&sim, "POST", "/_sim/config", "{\"salesforce_refresh_rotation\":true}");
+    crmsim_proc_ok(&unit_sim, "POST", "/_sim/config", "{\"salesforce_refresh_rotation\":true}");
     struct db_pool_options po = {.conninfo = db->conninfo,
                                  .size = 2,
                                  .statement_timeout_ms = 5000,
@@ -450,7 +435,7 @@ static void test_rotation_persisted(void **state)
     PQclear(res);
 
     /* the session expires: refresh with the rotated token; the next one replaces it in place */
-    crmsim_proc_ok(&sim, "POST", "/_sim/salesforce/tokens/invalidate", "{}");
+    crmsim_proc_ok(&unit_sim, "POST", "/_sim/salesforce/tokens/invalidate", "{}");
     expect_ok(
         salesforce_record_get(a.sc, a.h, "Project__c", "a01000000000001AAA", NULL, 0, &rec, &err),
         &err);
@@ -479,7 +464,7 @@ static void test_rotation_persisted(void **state)
     assert_string_equal(err.code, "invalid_grant");
     env_close(&c);
     /* and the first process, whose memory holds an older token, reads the newest one too */
-    crmsim_proc_ok(&sim, "POST", "/_sim/salesforce/tokens/invalidate", "{}");
+    crmsim_proc_ok(&unit_sim, "POST", "/_sim/salesforce/tokens/invalidate", "{}");
     expect_ok(
         salesforce_record_get(a.sc, a.h, "Project__c", "a01000000000001AAA", NULL, 0, &rec, &err),
         &err);
@@ -543,7 +528,7 @@ static void test_describe(void **state)
     assert_ptr_equal(d2, d);
     salesforce_describe_release(d2);
     assert_int_equal(
-        crmsim_proc_count(&sim, "GET /services/data/{version}/sobjects/{T}/describe", 200), 1);
+        crmsim_proc_count(&unit_sim, "GET /services/data/{version}/sobjects/{T}/describe", 200), 1);
 
     /* stale: revalidated with If-Modified-Since; 304 keeps the cached describe */
     sleep_ms(350);
@@ -551,10 +536,10 @@ static void test_describe(void **state)
     assert_ptr_equal(d2, d);
     salesforce_describe_release(d2);
     assert_int_equal(
-        crmsim_proc_count(&sim, "GET /services/data/{version}/sobjects/{T}/describe", 304), 1);
+        crmsim_proc_count(&unit_sim, "GET /services/data/{version}/sobjects/{T}/describe", 304), 1);
     json_object *reqs;
     json_object *st =
-        crmsim_proc_requests(&sim, "/services/data/v62.0/sobjects/Project__c/describe", &reqs);
+        crmsim_proc_requests(&unit_sim, "/services/data/v62.0/sobjects/Project__c/describe", &reqs);
     json_object *hdrs;
     json_object_object_get_ex(json_object_array_get_idx(reqs, 0), "headers", &hdrs);
     assert_null(crmsim_jstr(hdrs, "If-Modified-Since"));
@@ -569,8 +554,8 @@ static void test_describe(void **state)
     char *at = strstr(changed, "{\"name\":\"Formula__c\"");
     assert_non_null(at);
     memcpy(at, "{\"name\":\"Extra_1__c\"", 20);
-    crmsim_proc_ok(&sim, "POST", "/_sim/reset", NULL);
-    crmsim_proc_ok(&sim, "POST", "/_sim/fixtures", changed);
+    crmsim_proc_ok(&unit_sim, "POST", "/_sim/reset", NULL);
+    crmsim_proc_ok(&unit_sim, "POST", "/_sim/fixtures", changed);
     free(changed);
     sleep_ms(350);
     expect_ok(salesforce_describe(e.sc, e.h, "Project__c", &d2, &err), &err);
@@ -632,7 +617,8 @@ static void test_record_crud(void **state)
     assert_int_equal(err.http_status, 404);
 
     json_object *reqs;
-    json_object *st = crmsim_proc_requests(&sim, "/services/data/v62.0/sobjects/Project__c", &reqs);
+    json_object *st =
+        crmsim_proc_requests(&unit_sim, "/services/data/v62.0/sobjects/Project__c", &reqs);
     json_object *r = json_object_array_get_idx(reqs, 0);
     assert_string_equal(crmsim_jstr(r, "method"), "POST");
     assert_string_equal(crmsim_jstr(r, "path"), "/services/data/v62.0/sobjects/Project__c");
@@ -691,7 +677,7 @@ static void test_upsert(void **state)
 
     json_object *reqs;
     json_object *st =
-        crmsim_proc_requests(&sim, "/services/data/v62.0/sobjects/Project__c/", &reqs);
+        crmsim_proc_requests(&unit_sim, "/services/data/v62.0/sobjects/Project__c/", &reqs);
     json_object *r = json_object_array_get_idx(reqs, 0);
     assert_string_equal(crmsim_jstr(r, "method"), "PATCH");
     assert_string_equal(crmsim_jstr(r, "path"),
@@ -742,7 +728,8 @@ static void test_collections(void **state)
     json_object_put(got);
 
     json_object *reqs;
-    json_object *st = crmsim_proc_requests(&sim, "/services/data/v62.0/composite/sobjects", &reqs);
+    json_object *st =
+        crmsim_proc_requests(&unit_sim, "/services/data/v62.0/composite/sobjects", &reqs);
     assert_int_equal(json_object_array_length(reqs), 3);
     size_t sizes[3] = {200, 200, 50};
     for (size_t k = 0; k < 3; k++) {
@@ -757,7 +744,7 @@ static void test_collections(void **state)
         json_object_put(body);
     }
     json_object_put(st);
-    crmsim_proc_ok(&sim, "POST", "/_sim/stats/reset", NULL);
+    crmsim_proc_ok(&unit_sim, "POST", "/_sim/stats/reset", NULL);
 
     /* update: one good, one bad id */
     json_object *u1 = json_tokener_parse("{\"Budget__c\":7}");
@@ -802,7 +789,7 @@ static void test_collections(void **state)
     assert_false(res.items[2].ok);
     crm_batch_result_free(&res);
 
-    st = crmsim_proc_requests(&sim, "/services/data/v62.0/composite/sobjects", &reqs);
+    st = crmsim_proc_requests(&unit_sim, "/services/data/v62.0/composite/sobjects", &reqs);
     json_object *r = json_object_array_get_idx(reqs, 0);
     assert_string_equal(crmsim_jstr(r, "method"), "PATCH");
     char want[600];
@@ -848,7 +835,7 @@ static void test_collections(void **state)
 static void test_query_paging(void **state)
 {
     (void)state;
-    crmsim_proc_ok(&sim, "POST", "/_sim/config", "{\"salesforce_query_page_size\":2}");
+    crmsim_proc_ok(&unit_sim, "POST", "/_sim/config", "{\"salesforce_query_page_size\":2}");
     struct env e;
     env_open(&e, &STATIC_SESSION);
     struct crm_error err;
@@ -891,7 +878,7 @@ static void test_query_paging(void **state)
     assert_int_equal(err.cls, CRM_ERR_PERMANENT);
 
     json_object *reqs;
-    json_object *st = crmsim_proc_requests(&sim, "/services/data/v62.0/query", &reqs);
+    json_object *st = crmsim_proc_requests(&unit_sim, "/services/data/v62.0/query", &reqs);
     json_object *r = json_object_array_get_idx(reqs, 0);
     assert_string_equal(crmsim_jstr(r, "path"), "/services/data/v62.0/query");
     assert_string_equal(crmsim_jstr(r, "query"),
@@ -900,7 +887,7 @@ static void test_query_paging(void **state)
     r = json_object_array_get_idx(reqs, 1);
     assert_string_equal(crmsim_jstr(r, "path"), next);
     json_object_put(st);
-    st = crmsim_proc_requests(&sim, "/services/data/v62.0/queryAll", &reqs);
+    st = crmsim_proc_requests(&unit_sim, "/services/data/v62.0/queryAll", &reqs);
     assert_int_equal(json_object_array_length(reqs), 1);
     json_object_put(st);
     free(next);
@@ -949,7 +936,7 @@ static void test_updated_deleted(void **state)
 
     json_object *reqs;
     json_object *st =
-        crmsim_proc_requests(&sim, "/services/data/v62.0/sobjects/Project__c/updated", &reqs);
+        crmsim_proc_requests(&unit_sim, "/services/data/v62.0/sobjects/Project__c/updated", &reqs);
     json_object *r = json_object_array_get_idx(reqs, 0);
     char want[200];
     char s_esc[80], e_esc[80];
@@ -969,8 +956,8 @@ static void test_updated_deleted(void **state)
 static void test_api_usage_slowdown(void **state)
 {
     (void)state;
-    crmsim_proc_ok(&sim, "POST", "/_sim/config", "{\"salesforce_api_usage_max\":100}");
-    crmsim_proc_ok(&sim, "POST", "/_sim/salesforce/api-usage", "{\"used\":10}");
+    crmsim_proc_ok(&unit_sim, "POST", "/_sim/config", "{\"salesforce_api_usage_max\":100}");
+    crmsim_proc_ok(&unit_sim, "POST", "/_sim/salesforce/api-usage", "{\"used\":10}");
     struct env e;
     struct salesforce_client_options o = STATIC_SESSION;
     o.usage_slowdown_max_ms = 500;
@@ -990,7 +977,7 @@ static void test_api_usage_slowdown(void **state)
         metrics_register(METRIC_GAUGE, "synkro_salesforce_api_usage_ratio", "x", NULL, 0, NULL, 0);
     assert_true(metrics_value(g, NULL) > 0.12 && metrics_value(g, NULL) < 0.14);
 
-    crmsim_proc_ok(&sim, "POST", "/_sim/salesforce/api-usage", "{\"used\":95}");
+    crmsim_proc_ok(&unit_sim, "POST", "/_sim/salesforce/api-usage", "{\"used\":95}");
     expect_ok(
         salesforce_record_get(e.sc, e.h, "Project__c", "a01000000000001AAA", NULL, 0, &rec, &err),
         &err);
@@ -1010,7 +997,7 @@ static void test_api_usage_slowdown(void **state)
     print_message("3 calls at 96-98%% usage took %lld ms\n", (long long)took);
     assert_true(took >= 1200);
     /* the allocation is used up: REQUEST_LIMIT_EXCEEDED, transient */
-    crmsim_proc_ok(&sim, "POST", "/_sim/salesforce/api-usage", "{\"used\":100}");
+    crmsim_proc_ok(&unit_sim, "POST", "/_sim/salesforce/api-usage", "{\"used\":100}");
     assert_int_equal(
         salesforce_record_get(e.sc, e.h, "Project__c", "a01000000000001AAA", NULL, 0, &rec, &err),
         -1);
@@ -1091,7 +1078,7 @@ static void test_error_classes(void **state)
             snprintf(fault, sizeof fault,
                      "{\"match\":\"GET /services/data\",\"status\":%d,\"count\":1}",
                      cases[i].status);
-        crmsim_proc_ok(&sim, "POST", "/_sim/faults", fault);
+        crmsim_proc_ok(&unit_sim, "POST", "/_sim/faults", fault);
         struct crm_error err;
         json_object *rec = NULL;
         int rc = salesforce_record_get(e.sc, e.h, "Project__c", "a01000000000001AAA", NULL, 0, &rec,
@@ -1113,14 +1100,14 @@ static void test_error_classes(void **state)
 static void test_faults_30_percent(void **state)
 {
     (void)state;
-    crmsim_proc_ok(&sim, "POST", "/_sim/faults",
+    crmsim_proc_ok(&unit_sim, "POST", "/_sim/faults",
                    "{\"match\":\"* /services/data\",\"rate\":0.3,\"status\":503}");
     crmsim_proc_ok(
-        &sim, "POST", "/_sim/faults",
+        &unit_sim, "POST", "/_sim/faults",
         "{\"match\":\"* /services/data\",\"rate\":0.1,\"status\":400,\"body\":[{\"message\":"
         "\"unable to obtain exclusive access to this record\",\"errorCode\":"
         "\"UNABLE_TO_LOCK_ROW\"}]}");
-    crmsim_proc_ok(&sim, "POST", "/_sim/faults",
+    crmsim_proc_ok(&unit_sim, "POST", "/_sim/faults",
                    "{\"match\":\"POST /services/oauth2\",\"rate\":0.3,\"status\":503}");
     struct env e;
     struct salesforce_client_options o = {0};
@@ -1145,12 +1132,12 @@ static void test_faults_30_percent(void **state)
         expect_ok(salesforce_query(e.sc, e.h, "SELECT Id FROM Project__c", false, &p, &err), &err);
         salesforce_query_page_free(&p);
         if (i % 10 == 0)
-            crmsim_proc_ok(&sim, "POST", "/_sim/salesforce/tokens/invalidate", "{}");
+            crmsim_proc_ok(&unit_sim, "POST", "/_sim/salesforce/tokens/invalidate", "{}");
     }
     assert_int_equal(created, 30);
     long long n503 =
-        crmsim_proc_count(&sim, "POST /services/data/{version}/composite/sobjects", 503) +
-        crmsim_proc_count(&sim, "GET /services/data/{version}/query", 503);
+        crmsim_proc_count(&unit_sim, "POST /services/data/{version}/composite/sobjects", 503) +
+        crmsim_proc_count(&unit_sim, "GET /services/data/{version}/query", 503);
     print_message("injected 503s: %lld\n", n503);
     assert_true(n503 >= 5);
     env_close(&e);
@@ -1160,7 +1147,7 @@ static void test_secrets_not_in_errors(void **state)
 {
     (void)state;
     crmsim_proc_ok(
-        &sim, "POST", "/_sim/faults",
+        &unit_sim, "POST", "/_sim/faults",
         "{\"match\":\"GET /services/data\",\"status\":400,\"count\":1,\"body\":[{\"message\":"
         "\"session sf-sim-token may not do this\",\"errorCode\":\"INVALID_TYPE\",\"fields\":"
         "[\"sf-sim-token\"]}]}");
@@ -1177,7 +1164,7 @@ static void test_secrets_not_in_errors(void **state)
     env_close(&e);
 
     crmsim_proc_ok(
-        &sim, "POST", "/_sim/faults",
+        &unit_sim, "POST", "/_sim/faults",
         "{\"match\":\"POST /services/oauth2/token\",\"status\":400,\"count\":1,\"body\":"
         "{\"error\":\"invalid_grant\",\"error_description\":\"token sim-sf-refresh-token with "
         "secret sim-sf-client-secret is expired\"}}");
@@ -1214,7 +1201,7 @@ int main(void)
         T(test_faults_30_percent),
         T(test_secrets_not_in_errors),
     };
-    int rc = cmocka_run_group_tests(tests, sim_start, sim_stop);
+    int rc = cmocka_run_group_tests(tests, unit_sim_start, unit_sim_stop);
     curl_global_cleanup();
     return rc;
 }

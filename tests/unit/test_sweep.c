@@ -26,23 +26,9 @@
 #include "sync/salesforce_client.h"
 #include "sync/sweep.h"
 #include "crmsim_proc.h"
+#include "unit_sim.h"
 #include "testdb.h"
-
-static struct crmsim_proc sim;
-
-static int sim_start(void **state)
-{
-    (void)state;
-    crmsim_proc_start_or_fail(&sim);
-    return 0;
-}
-
-static int sim_stop(void **state)
-{
-    (void)state;
-    crmsim_proc_stop(&sim);
-    return 0;
-}
+#include "testdb_sql.h"
 
 static void sleep_ms(long ms)
 {
@@ -73,56 +59,12 @@ static void env_open(struct env *e, struct testdb *db)
     e->cfg.crm_timeout_ms = 10000;
     e->cfg.crm_connect_timeout_ms = 2000;
     e->cfg.import_inflight = 1000;
-    e->app.cfg = &e->cfg;
-    struct db_pool_options po = {.conninfo = db->conninfo,
-                                 .size = 4,
-                                 .statement_timeout_ms = 30000,
-                                 .connect_timeout_s = 5,
-                                 .application_name = "test_sweep"};
-    e->app.pool = db_pool_create(&po);
-    assert_non_null(e->app.pool);
-    char err[300];
-    struct hubspot_client_options ho = {.api_base = sim.base, .access_token = "pat-sim-token"};
-    ho.retry.max_attempts = 3;
-    ho.retry.base_delay_ms = 20;
-    ho.retry.max_delay_ms = 200;
-    ho.retry.max_wait_ms = 5000;
-    e->app.hubspot = hubspot_client_create(&ho, err, sizeof err);
-    if (!e->app.hubspot)
-        fail_msg("hubspot_client_create: %s", err);
-    struct salesforce_client_options so = {.access_token = "sf-sim-token",
-                                           .instance_url = sim.base};
-    so.retry = ho.retry;
-    e->app.salesforce = salesforce_client_create(&so, err, sizeof err);
-    if (!e->app.salesforce)
-        fail_msg("salesforce_client_create: %s", err);
+    unit_app_open(&e->app, &e->cfg, db->conninfo, "test_sweep", 0);
 }
 
 static void env_close(struct env *e)
 {
-    hubspot_client_destroy(e->app.hubspot);
-    salesforce_client_destroy(e->app.salesforce);
-    db_pool_destroy(e->app.pool, 2000);
-}
-
-static const char *q1(PGconn *conn, const char *sql)
-{
-    static char value[512];
-    PGresult *r = PQexec(conn, sql);
-    if (PQresultStatus(r) != PGRES_TUPLES_OK || PQntuples(r) != 1) {
-        char msg[512];
-        snprintf(msg, sizeof msg, "%s", PQresultErrorMessage(r));
-        PQclear(r);
-        fail_msg("%s: %s", sql, msg);
-    }
-    snprintf(value, sizeof value, "%s", PQgetvalue(r, 0, 0));
-    PQclear(r);
-    return value;
-}
-
-static long q1_long(PGconn *conn, const char *sql)
-{
-    return strtol(q1(conn, sql), NULL, 10);
+    unit_app_close(&e->app);
 }
 
 static int64_t add_mapping(PGconn *conn, const char *state)
@@ -156,8 +98,8 @@ static void test_options(struct sweep_options *o)
 
 static int test_setup(void **state)
 {
-    crmsim_proc_ok(&sim, "POST", "/_sim/reset", NULL);
-    crmsim_proc_ok(&sim, "POST", "/_sim/fixtures", SCHEMAS);
+    crmsim_proc_ok(&unit_sim, "POST", "/_sim/reset", NULL);
+    crmsim_proc_ok(&unit_sim, "POST", "/_sim/fixtures", SCHEMAS);
     return testdb_setup_migrated(state);
 }
 
@@ -165,7 +107,7 @@ static int test_setup(void **state)
 static char *sf_record_id(int n)
 {
     json_object *all =
-        crmsim_proc_call(&sim, "GET", "/_sim/salesforce/Project__c/records", NULL, NULL);
+        crmsim_proc_call(&unit_sim, "GET", "/_sim/salesforce/Project__c/records", NULL, NULL);
     json_object *recs = NULL;
     json_object_object_get_ex(all, "records", &recs);
     assert_true(recs && (int)json_object_array_length(recs) > n);
@@ -182,13 +124,13 @@ static long events(PGconn *conn, const char *source, const char *kind)
              " AND status = 'pending' AND idempotency_key LIKE 'sweep:%%'"
              " AND payload->>'sweep' = 'true'",
              source, kind);
-    return q1_long(conn, sql);
+    return testdb_long(conn, sql);
 }
 
 static void test_sweep_changes_once(void **state)
 {
     struct testdb *db = *state;
-    crmsim_proc_ok(&sim, "POST", "/_sim/fixtures",
+    crmsim_proc_ok(&unit_sim, "POST", "/_sim/fixtures",
                    "{\"salesforce\":{\"records\":{\"Project__c\":[{\"Name\":\"Apollo\"},"
                    "{\"Name\":\"Gemini\"},{\"Name\":\"Mercury\"}]}},"
                    "\"hubspot\":{\"records\":{\"2-3465404\":[{\"id\":\"901\",\"properties\":"
@@ -206,27 +148,27 @@ static void test_sweep_changes_once(void **state)
     assert_int_equal(res.hs_updated, 2);
     assert_int_equal(events(db->watch, "salesforce", "update"), 3);
     assert_int_equal(events(db->watch, "hubspot", "update"), 2);
-    assert_int_equal(q1_long(db->watch, "SELECT count(*) FROM change_events WHERE source ="
-                                        " 'hubspot' AND object_type = '2-3465404'"),
+    assert_int_equal(testdb_long(db->watch, "SELECT count(*) FROM change_events WHERE source ="
+                                            " 'hubspot' AND object_type = '2-3465404'"),
                      2);
-    assert_int_equal(q1_long(db->watch, "SELECT count(*) FROM change_events WHERE source ="
-                                        " 'salesforce' AND object_type = 'Project__c'"),
+    assert_int_equal(testdb_long(db->watch, "SELECT count(*) FROM change_events WHERE source ="
+                                            " 'salesforce' AND object_type = 'Project__c'"),
                      3);
-    assert_int_equal(q1_long(db->watch, "SELECT count(*) FROM sync_cursors"), 3);
+    assert_int_equal(testdb_long(db->watch, "SELECT count(*) FROM sync_cursors"), 3);
 
     /* the same changes again: nothing new */
     sweep_ok(&e, &o, &res);
     assert_int_equal(res.sf_updated + res.sf_deleted + res.hs_updated, 0);
-    assert_int_equal(q1_long(db->watch, "SELECT count(*) FROM change_events"), 5);
+    assert_int_equal(testdb_long(db->watch, "SELECT count(*) FROM change_events"), 5);
 
     /* later changes (SystemModstamp has second granularity) */
     sleep_ms(1100);
     char *updated = sf_record_id(0), *deleted = sf_record_id(1), path[160];
     snprintf(path, sizeof path, "/_sim/salesforce/Project__c/records/%s", updated);
-    crmsim_proc_ok(&sim, "PATCH", path, "{\"Name\":\"Apollo 2\"}");
+    crmsim_proc_ok(&unit_sim, "PATCH", path, "{\"Name\":\"Apollo 2\"}");
     snprintf(path, sizeof path, "/_sim/salesforce/Project__c/records/%s", deleted);
-    crmsim_proc_ok(&sim, "DELETE", path, NULL);
-    crmsim_proc_ok(&sim, "PATCH", "/_sim/hubspot/2-3465404/records/902",
+    crmsim_proc_ok(&unit_sim, "DELETE", path, NULL);
+    crmsim_proc_ok(&unit_sim, "PATCH", "/_sim/hubspot/2-3465404/records/902",
                    "{\"properties\":{\"name\":\"Lyra 2\"}}");
 
     sweep_ok(&e, &o, &res);
@@ -237,21 +179,21 @@ static void test_sweep_changes_once(void **state)
     snprintf(sql, sizeof sql,
              "SELECT count(*) FROM change_events WHERE kind = 'delete' AND record_id = '%s'",
              deleted);
-    assert_int_equal(q1_long(db->watch, sql), 1);
+    assert_int_equal(testdb_long(db->watch, sql), 1);
     snprintf(sql, sizeof sql, "SELECT count(*) FROM change_events WHERE record_id = '%s'", updated);
-    assert_int_equal(q1_long(db->watch, sql), 2);
-    assert_int_equal(q1_long(db->watch, "SELECT count(*) FROM change_events WHERE record_id ="
-                                        " '902'"),
+    assert_int_equal(testdb_long(db->watch, sql), 2);
+    assert_int_equal(testdb_long(db->watch, "SELECT count(*) FROM change_events WHERE record_id ="
+                                            " '902'"),
                      2);
     assert_int_equal(events(db->watch, "salesforce", "delete"), 1);
 
     sweep_ok(&e, &o, &res);
     assert_int_equal(res.sf_updated + res.sf_deleted + res.hs_updated, 0);
-    assert_int_equal(q1_long(db->watch, "SELECT count(*) FROM change_events"), 8);
+    assert_int_equal(testdb_long(db->watch, "SELECT count(*) FROM change_events"), 8);
 
     /* the cursors persist and move forward */
-    assert_int_equal(q1_long(db->watch, "SELECT count(*) FROM sync_cursors WHERE position::"
-                                        "timestamptz > now() - interval '1 minute'"),
+    assert_int_equal(testdb_long(db->watch, "SELECT count(*) FROM sync_cursors WHERE position::"
+                                            "timestamptz > now() - interval '1 minute'"),
                      3);
 
     struct strbuf sb = STRBUF_INIT;
@@ -284,7 +226,7 @@ static void test_hubspot_search_cap(void **state)
                       tm.tm_hour, tm.tm_min, tm.tm_sec);
     }
     strbuf_puts(&fx, "]}}}");
-    crmsim_proc_ok(&sim, "POST", "/_sim/fixtures", fx.data);
+    crmsim_proc_ok(&unit_sim, "POST", "/_sim/fixtures", fx.data);
     strbuf_free(&fx);
     struct env e;
     env_open(&e, db);
@@ -296,8 +238,8 @@ static void test_hubspot_search_cap(void **state)
     struct sweep_result res;
     sweep_ok(&e, &o, &res);
     assert_int_equal(res.hs_updated, 13);
-    assert_int_equal(q1_long(db->watch, "SELECT count(DISTINCT record_id) FROM change_events"
-                                        " WHERE source = 'hubspot'"),
+    assert_int_equal(testdb_long(db->watch, "SELECT count(DISTINCT record_id) FROM change_events"
+                                            " WHERE source = 'hubspot'"),
                      13);
     sweep_ok(&e, &o, &res);
     assert_int_equal(res.hs_updated, 0);
@@ -307,26 +249,26 @@ static void test_hubspot_search_cap(void **state)
 static void test_busy_and_disabled(void **state)
 {
     struct testdb *db = *state;
-    crmsim_proc_ok(&sim, "POST", "/_sim/fixtures",
+    crmsim_proc_ok(&unit_sim, "POST", "/_sim/fixtures",
                    "{\"salesforce\":{\"records\":{\"Project__c\":[{\"Name\":\"Apollo\"}]}}}");
     struct env e;
     env_open(&e, db);
     e.mapping_id = add_mapping(db->watch, "enabled");
     char sql[200];
     snprintf(sql, sizeof sql, "SELECT pg_advisory_lock(1937204080, %" PRId64 ")", e.mapping_id);
-    q1(db->watch, sql);
+    testdb_value(db->watch, sql);
     struct sweep_options o;
     test_options(&o);
     struct sweep_result res;
     assert_int_equal(sync_sweep_mapping(&e.app, e.mapping_id, &o, &res), 0);
     assert_true(res.busy);
-    assert_int_equal(q1_long(db->watch, "SELECT count(*) FROM change_events"), 0);
+    assert_int_equal(testdb_long(db->watch, "SELECT count(*) FROM change_events"), 0);
     snprintf(sql, sizeof sql, "SELECT pg_advisory_unlock(1937204080, %" PRId64 ")", e.mapping_id);
-    q1(db->watch, sql);
+    testdb_value(db->watch, sql);
     sweep_ok(&e, &o, &res);
     assert_int_equal(res.sf_updated, 1);
 
-    q1(db->watch, "UPDATE mappings SET state = 'paused' RETURNING id");
+    testdb_value(db->watch, "UPDATE mappings SET state = 'paused' RETURNING id");
     assert_int_equal(sync_sweep_mapping(&e.app, e.mapping_id, &o, &res), -1);
     assert_non_null(strstr(res.error, "not enabled"));
     env_close(&e);
@@ -336,20 +278,20 @@ static void test_busy_and_disabled(void **state)
 static void test_failure_keeps_cursor(void **state)
 {
     struct testdb *db = *state;
-    crmsim_proc_ok(&sim, "POST", "/_sim/fixtures",
+    crmsim_proc_ok(&unit_sim, "POST", "/_sim/fixtures",
                    "{\"salesforce\":{\"records\":{\"Project__c\":[{\"Name\":\"Apollo\"}]}}}");
     struct env e;
     env_open(&e, db);
     e.mapping_id = add_mapping(db->watch, "enabled");
-    crmsim_proc_ok(&sim, "POST", "/_sim/faults",
+    crmsim_proc_ok(&unit_sim, "POST", "/_sim/faults",
                    "{\"match\":\"GET /services/data\",\"status\":400,\"count\":1}");
     struct sweep_options o;
     test_options(&o);
     struct sweep_result res;
     assert_int_equal(sync_sweep_mapping(&e.app, e.mapping_id, &o, &res), -1);
     assert_int_equal(res.errors, 1);
-    assert_int_equal(q1_long(db->watch, "SELECT count(*) FROM sync_cursors WHERE source ="
-                                        " 'salesforce' AND kind = 'updated'"),
+    assert_int_equal(testdb_long(db->watch, "SELECT count(*) FROM sync_cursors WHERE source ="
+                                            " 'salesforce' AND kind = 'updated'"),
                      0);
     sweep_ok(&e, &o, &res);
     assert_int_equal(res.sf_updated, 1);
@@ -364,5 +306,5 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_busy_and_disabled, test_setup, testdb_teardown),
         cmocka_unit_test_setup_teardown(test_failure_keeps_cursor, test_setup, testdb_teardown),
     };
-    return cmocka_run_group_tests(tests, sim_start, sim_stop);
+    return cmocka_run_group_tests(tests, unit_sim_start, unit_sim_stop);
 }

@@ -19,11 +19,13 @@
 #include <cmocka.h>
 
 #include "crmsim_proc.h"
+#include "unit_sim.h"
 #include "db/link_store.h"
 #include "sync/hubspot_client.h"
 #include "sync/salesforce_client.h"
 #include "sync/sync_assoc.h"
 #include "testdb.h"
+#include "testdb_sql.h"
 
 #include <json-c/json.h>
 #include <stdbool.h>
@@ -34,8 +36,6 @@
 #define PRJ   "2-3465404"
 #define KEY   "@assoc:Account__c"
 #define NPROJ 30
-
-static struct crmsim_proc sim;
 
 static const char FIXTURES[] =
     "{\"config\":{\"hubspot_search_delay_ms\":0},"
@@ -104,7 +104,7 @@ static char *sf_create(const char *object, const char *fields_json)
 {
     char path[128];
     snprintf(path, sizeof path, "/_sim/salesforce/%s/records", object);
-    return created_id(crmsim_proc_call(&sim, "POST", path, fields_json, NULL), "Id");
+    return created_id(crmsim_proc_call(&unit_sim, "POST", path, fields_json, NULL), "Id");
 }
 
 static char *hs_create(const char *type, const char *props_json)
@@ -112,14 +112,14 @@ static char *hs_create(const char *type, const char *props_json)
     char path[128], body[512];
     snprintf(path, sizeof path, "/_sim/hubspot/%s/records", type);
     snprintf(body, sizeof body, "{\"properties\":%s}", props_json);
-    return created_id(crmsim_proc_call(&sim, "POST", path, body, NULL), "id");
+    return created_id(crmsim_proc_call(&unit_sim, "POST", path, body, NULL), "id");
 }
 
 static json_object *sf_project(const char *id)
 {
     char path[128];
     snprintf(path, sizeof path, "/_sim/salesforce/Project__c/records/%s", id);
-    return crmsim_proc_call(&sim, "GET", path, NULL, NULL);
+    return crmsim_proc_call(&unit_sim, "GET", path, NULL, NULL);
 }
 
 static void sf_set_account(const char *id, const char *account)
@@ -127,7 +127,7 @@ static void sf_set_account(const char *id, const char *account)
     char path[128], body[128];
     snprintf(path, sizeof path, "/_sim/salesforce/Project__c/records/%s", id);
     snprintf(body, sizeof body, "{\"Account__c\":\"%s\"}", account ? account : "");
-    crmsim_proc_ok(&sim, "PATCH", path, body);
+    crmsim_proc_ok(&unit_sim, "PATCH", path, body);
 }
 
 static void hs_associate(const char *method, const char *project, const char *company)
@@ -137,7 +137,7 @@ static void hs_associate(const char *method, const char *project, const char *co
              "{\"fromObjectType\":\"" PRJ "\",\"fromObjectId\":\"%s\",\"toObjectType\":\"0-2\","
              "\"toObjectId\":\"%s\"}",
              project, company);
-    crmsim_proc_ok(&sim, method, "/_sim/hubspot/associations", body);
+    crmsim_proc_ok(&unit_sim, method, "/_sim/hubspot/associations", body);
 }
 
 /* The distinct companies the project is associated to, joined with ',' in read order. */
@@ -166,24 +166,16 @@ static long long assoc_calls(const char *route_tail)
 {
     char route[160];
     snprintf(route, sizeof route, "POST /crm/v4/associations/{from}/{to}/%s", route_tail);
-    return crmsim_proc_count(&sim, route, 200) + crmsim_proc_count(&sim, route, 201) +
-           crmsim_proc_count(&sim, route, 204) + crmsim_proc_count(&sim, route, 207);
+    return crmsim_proc_count(&unit_sim, route, 200) + crmsim_proc_count(&unit_sim, route, 201) +
+           crmsim_proc_count(&unit_sim, route, 204) + crmsim_proc_count(&unit_sim, route, 207);
 }
 
 static long long sf_updates(void)
 {
-    return crmsim_proc_count(&sim, "PATCH /services/data/{version}/composite/sobjects", 200);
+    return crmsim_proc_count(&unit_sim, "PATCH /services/data/{version}/composite/sobjects", 200);
 }
 
 /* ---- database helpers ---- */
-
-static void exec_ok(PGconn *conn, const char *sql)
-{
-    PGresult *r = PQexec(conn, sql);
-    if (PQresultStatus(r) != PGRES_COMMAND_OK && PQresultStatus(r) != PGRES_TUPLES_OK)
-        fail_msg("%s: %s", sql, PQerrorMessage(conn));
-    PQclear(r);
-}
 
 /* Links an Account to a company in the Accounts mapping (as its sync would have). */
 static void link_account(struct env *e, const char *account, const char *company)
@@ -221,31 +213,17 @@ static void set_mapping(struct env *e, const char *winner, const char *extra)
     problem_list_free(&problems);
 }
 
-static int group_setup(void **state)
-{
-    (void)state;
-    crmsim_proc_start_or_fail(&sim);
-    return 0;
-}
-
-static int group_teardown(void **state)
-{
-    (void)state;
-    crmsim_proc_stop(&sim);
-    return 0;
-}
-
 static void clients_new(struct env *e)
 {
     char err[256];
     struct hubspot_client_options ho = {
-        .api_base = sim.base,
+        .api_base = unit_sim.base,
         .access_token = "pat-sim-token",
         .retry = {.max_attempts = 2, .base_delay_ms = 10, .max_delay_ms = 50, .max_wait_ms = 1000}};
     e->hc = hubspot_client_create(&ho, err, sizeof err);
     struct salesforce_client_options so = {.access_token = "sf-sim-token",
-                                           .instance_url = sim.base,
-                                           .login_url = sim.base,
+                                           .instance_url = unit_sim.base,
+                                           .login_url = unit_sim.base,
                                            .api_version = "v62.0",
                                            .retry = ho.retry};
     e->sc = salesforce_client_create(&so, err, sizeof err);
@@ -263,14 +241,15 @@ static int setup(void **state)
     testdb_setup_migrated(state);
     struct env *e = calloc(1, sizeof *e);
     e->db = *state;
-    crmsim_proc_ok(&sim, "POST", "/_sim/reset", NULL);
-    crmsim_proc_ok(&sim, "POST", "/_sim/fixtures", FIXTURES);
+    crmsim_proc_ok(&unit_sim, "POST", "/_sim/reset", NULL);
+    crmsim_proc_ok(&unit_sim, "POST", "/_sim/fixtures", FIXTURES);
     clients_new(e);
-    exec_ok(e->db->watch,
-            "INSERT INTO mappings (id, name, state, salesforce_object, hubspot_object, document,"
-            " hubspot_object_type_id) VALUES (2, 'Accounts', 'enabled', 'Account', '0-2',"
-            " '{\"name\":\"Accounts\",\"salesforce_object\":\"Account\","
-            "\"hubspot_object\":\"0-2\"}'::jsonb, '0-2')");
+    testdb_exec_ok(
+        e->db->watch,
+        "INSERT INTO mappings (id, name, state, salesforce_object, hubspot_object, document,"
+        " hubspot_object_type_id) VALUES (2, 'Accounts', 'enabled', 'Account', '0-2',"
+        " '{\"name\":\"Accounts\",\"salesforce_object\":\"Account\","
+        "\"hubspot_object\":\"0-2\"}'::jsonb, '0-2')");
     set_mapping(e, "salesforce", "");
     *state = e;
     return 0;
@@ -648,7 +627,7 @@ static void test_calls_batched(void **state)
         accounts[i] = linked_account(e, name, &companies[i]);
         proj_new(&p[i], accounts[i]);
     }
-    crmsim_proc_ok(&sim, "POST", "/_sim/stats/reset", NULL);
+    crmsim_proc_ok(&unit_sim, "POST", "/_sim/stats/reset", NULL);
     struct assoc_pair pairs[NPROJ];
     run_assoc(e, p, NPROJ, pairs);
     for (int i = 0; i < NPROJ; i++) {
@@ -682,5 +661,5 @@ int main(void)
         T(test_calls_batched),
     };
 #undef T
-    return cmocka_run_group_tests(tests, group_setup, group_teardown);
+    return cmocka_run_group_tests(tests, unit_sim_start, unit_sim_stop);
 }
