@@ -323,6 +323,24 @@ static enum merge_result conflict_add(struct merge_ctx *c, const struct field_st
     return MERGE_OK;
 }
 
+/* The direction that makes the record modified last win (DIR_TO_HS when Salesforce is newer);
+ * DIR_BY_WINNER when either instant is missing or unparsable, or both are equal. */
+static enum merge_dir newer_side(const struct merge_input *in)
+{
+    char *sf = NULL, *hs = NULL;
+    enum merge_dir dir = DIR_BY_WINNER;
+    if (in->sf_modified && in->hs_modified &&
+        value_hs_canonical(VALUE_KIND_DATETIME, in->sf_modified, &sf, NULL) == VALUE_OK &&
+        value_hs_canonical(VALUE_KIND_DATETIME, in->hs_modified, &hs, NULL) == VALUE_OK && *sf &&
+        *hs) {
+        int cmp = strcmp(sf, hs); /* same fixed-width UTC form: text order is time order */
+        dir = cmp > 0 ? DIR_TO_HS : cmp < 0 ? DIR_TO_SF : DIR_BY_WINNER;
+    }
+    free(sf);
+    free(hs);
+    return dir;
+}
+
 /* Both changed: the table's direction; a conflict is reported when both sides had a base. */
 static enum merge_result decide_both(struct merge_ctx *c, const struct field_state *fs,
                                      const struct rule_row *row, enum merge_dir *dir)
@@ -331,6 +349,8 @@ static enum merge_result decide_both(struct merge_ctx *c, const struct field_sta
     enum merge_winner_reason reason = row->both_reason[blank];
 
     *dir = row->both[blank];
+    if (*dir == DIR_BY_WINNER && !fs->sf_has_base && !fs->hs_has_base)
+        *dir = newer_side(c->in);
     if (*dir == DIR_BY_WINNER)
         *dir = c->in->m->conflict_winner == MAPPING_WINNER_HUBSPOT ? DIR_TO_SF : DIR_TO_HS;
     if (!fs->sf_has_base || !fs->hs_has_base)

@@ -28,7 +28,9 @@
  *                                            nothing
  *   both changed (a conflict)              : always_salesforce ->HS, always_hubspot ->SF,
  *                                            prefer_sf_unless_blank ->HS unless sf_now is blank,
- *                                            then ->SF; two_way: the mapping's conflict_winner.
+ *                                            then ->SF; two_way: the mapping's conflict_winner
+ *                                            (with no base on either side: the record
+ *                                            modified last, see sf_modified).
  *   A conflict is reported (struct merge_conflict) only when both sides had a base (a real
  *   concurrent edit); a field without base is resolved the same way silently ("initial").
  * Record rules on top: a write ->HS needs salesforce_to_hubspot.update (or .create when there is
@@ -72,6 +74,13 @@ struct merge_input {
     json_object *hs_properties; /* current HubSpot "properties" object; NULL: no record */
     json_object *sf_base;       /* last-synced {field: JSON value}; NULL: never synced */
     json_object *hs_base;       /* last-synced {property: text}; NULL: never synced */
+    /* When a two_way field has no base on either side (a pair linked for the first time, e.g.
+     * adopted through the identity fields after a crash between a create and its commit), the
+     * record modified last wins ("the most recent value wins") instead of conflict_winner:
+     * ISO 8601 instants or epoch ms (Salesforce SystemModstamp, HubSpot hs_lastmodifieddate).
+     * NULL, unparsable or equal: conflict_winner decides. */
+    const char *sf_modified;
+    const char *hs_modified;
 };
 
 enum merge_winner_reason {

@@ -217,7 +217,9 @@ static enum merge_result merge_texts(const struct mapping *m, struct texts t,
                              parse(t.sf_record),
                              parse(t.hs_properties),
                              parse(t.sf_base),
-                             parse(t.hs_base)};
+                             parse(t.hs_base),
+                             NULL,
+                             NULL};
     enum merge_result rc = sync_merge(&in, out);
 
     json_object_put(in.sf_record);
@@ -341,7 +343,9 @@ static void expect_echo_quiet(const struct mapping *m, struct texts t)
                              parse(t.sf_record),
                              parse(t.hs_properties),
                              parse(t.sf_base),
-                             parse(t.hs_base)};
+                             parse(t.hs_base),
+                             NULL,
+                             NULL};
     struct merge_output out;
 
     assert_int_equal(sync_merge(&in, &out), MERGE_OK);
@@ -418,7 +422,7 @@ static void run_table_case(const struct table_case *tc, size_t n)
     struct test_map t;
     struct merge_output out;
     char sf_rec[128], hs_rec[128];
-    struct merge_input in = {&t.m, &sf_project, &hs_project, NULL, NULL, NULL, NULL};
+    struct merge_input in = {&t.m, &sf_project, &hs_project, NULL, NULL, NULL, NULL, NULL, NULL};
 
     print_message("case %zu: %s %s/%s\n", n, mapping_field_rule_name(tc->rule), tc->sf_now,
                   tc->hs_now);
@@ -600,6 +604,53 @@ static void test_first_sync_no_conflict(void **state)
     expect_sf(out.sf_write, "Name", "\"apollo\"");
     assert_int_equal(json_object_object_length(out.hs_write), 0);
     merge_output_free(&out);
+}
+
+/* A pair linked for the first time (no base on either side): for two_way fields the record
+ * modified last wins, whatever conflict_winner says; unknown or equal instants fall back to it.
+ * (This is what keeps a HubSpot edit made while synkro crashed between creating the Salesforce
+ * record and storing the link.) */
+static void test_first_sync_newer_record_wins(void **state)
+{
+    struct test_map t;
+    struct merge_output out;
+    (void)state;
+    tm_init(&t);
+    tm_add(&t, "Name", "name", FIELD_RULE_TWO_WAY);
+    tm_add(&t, "Code__c", "code", FIELD_RULE_ALWAYS_SALESFORCE);
+    static const struct {
+        const char *sf_mod, *hs_mod;
+        enum mapping_winner winner;
+        bool want_hs_wins;
+    } cases[] = {
+        {"2026-11-29T10:00:05.000+0000", "2026-11-29T10:00:05.300Z", MAPPING_WINNER_SALESFORCE,
+         true},
+        {"2026-11-29T10:00:06.000+0000", "1795946405300", MAPPING_WINNER_HUBSPOT, false},
+        {"2026-11-29T10:00:05.000+0000", "2026-11-29T10:00:05.000Z", MAPPING_WINNER_SALESFORCE,
+         false}, /* equal: conflict_winner */
+        {NULL, "2026-11-29T10:00:05.300Z", MAPPING_WINNER_SALESFORCE, false},
+        {"not a date", "2026-11-29T10:00:05.300Z", MAPPING_WINNER_HUBSPOT, true},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        t.m.conflict_winner = cases[i].winner;
+        json_object *sf = parse("{\"Name\":\"created\",\"Code__c\":\"S\"}");
+        json_object *hs = parse("{\"name\":\"edited\",\"code\":\"H\"}");
+        struct merge_input in = {&t.m, &sf_project,     &hs_project,    sf, hs, NULL,
+                                 NULL, cases[i].sf_mod, cases[i].hs_mod};
+        assert_int_equal(sync_merge(&in, &out), MERGE_OK);
+        assert_int_equal(out.nconflicts, 0);
+        if (cases[i].want_hs_wins) {
+            expect_sf(out.sf_write, "Name", "\"edited\"");
+            expect_hs(out.hs_write, "name", NULL);
+        } else {
+            expect_hs(out.hs_write, "name", "created");
+            expect_sf(out.sf_write, "Name", NULL);
+        }
+        expect_hs(out.hs_write, "code", "S"); /* field rules still decide their fields */
+        merge_output_free(&out);
+        json_object_put(sf);
+        json_object_put(hs);
+    }
 }
 
 static void test_field_added_later_no_conflict(void **state)
@@ -1168,7 +1219,7 @@ static void test_invalid_arguments(void **state)
     json_object *obj = parse("{\"Name\":\"A\"}");
     json_object *arr = parse("[1]");
     json_object *str = parse("\"x\"");
-    struct merge_input ok = {&t.m, &sf_project, &hs_project, obj, obj, NULL, NULL};
+    struct merge_input ok = {&t.m, &sf_project, &hs_project, obj, obj, NULL, NULL, NULL, NULL};
     struct merge_input in;
 
     (void)state;
@@ -1354,7 +1405,7 @@ static void random_bases(json_object **sf_base, json_object **hs_base)
 static enum merge_result random_case(bool *echoed)
 {
     struct test_map t;
-    struct merge_input in = {&t.m, &sf_project, &hs_project, NULL, NULL, NULL, NULL};
+    struct merge_input in = {&t.m, &sf_project, &hs_project, NULL, NULL, NULL, NULL, NULL, NULL};
     struct merge_output out;
     enum merge_result rc;
     bool missing_sf = pick(10) == 0, missing_hs = !missing_sf && pick(10) == 0;
@@ -1423,6 +1474,7 @@ int main(void)
         cmocka_unit_test(test_dont_sync),
         cmocka_unit_test(test_prefer_fills_blank),
         cmocka_unit_test(test_first_sync_no_conflict),
+        cmocka_unit_test(test_first_sync_newer_record_wins),
         cmocka_unit_test(test_field_added_later_no_conflict),
         cmocka_unit_test(test_create_hs),
         cmocka_unit_test(test_create_sf),
