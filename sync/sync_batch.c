@@ -5,14 +5,15 @@
  * conflicts, latency, API calls). Failure categories are in sync_outcome.c, reads in
  * sync_read.c, writes in sync_write.c (see sync_batch.h for the steps).
  *
- * Pair rules: a pair whose link is deleted is not synced again unless a HubSpot restore event
- * re-activates it. A delete event follows the source side's on_delete and marks the link deleted.
- * A linked record read as missing without a delete event changes nothing (the delete event or
- * the sweep decides, so a merged-away HubSpot record never deletes its Salesforce partner); an
- * unlinked source read as missing is done. A restored link whose Salesforce record is gone gets a
- * new one. Outcomes: success completes every event of the pair; a retryable error puts them back
- * with back-off (at least the CRM's retry-after) or fails them retries_exhausted; a permanent one
- * fails them with a category and the CRM's message.
+ * Pair rules: an echo (sync_pair_is_echo: events whose values all equal the link's base) is done,
+ * unchanged, before any read. A pair whose link is deleted is not synced again unless a HubSpot
+ * restore event re-activates it. A delete event follows the source side's on_delete and marks the
+ * link deleted. A linked record read as missing without a delete event changes nothing (the delete
+ * event or the sweep decides, so a merged-away HubSpot record never deletes its Salesforce
+ * partner); an unlinked source read as missing is done. A restored link whose Salesforce record is
+ * gone gets a new one. Outcomes: success completes every event of the pair; a retryable error puts
+ * them back with back-off (at least the CRM's retry-after) or fails them retries_exhausted; a
+ * permanent one fails them with a category and the CRM's message.
  *
  * Must not: take advisory locks (the engine holds the mapping's), sleep, or log secrets. */
 #include "sync/sync_batch.h"
@@ -145,7 +146,8 @@ void sync_batch_metrics_init(void)
     static const char *const conf_labels[] = {"mapping", "winner"};
     static const char *const lat_labels[] = {"mapping"};
     static const char *const call_labels[] = {"crm"};
-    static const double buckets[] = {0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300, 3600};
+    static const double buckets[] = {0.05, 0.1, 0.15, 0.2, 0.25, 0.3, 0.4, 0.5, 0.75, 1,
+                                     1.5,  2,   3,    5,   10,   30,  60,  120, 300};
     m_records = metrics_register(METRIC_COUNTER, "synkro_sync_records_total",
                                  "Records synced, by mapping, direction and outcome.", rec_labels,
                                  3, NULL, 0);
@@ -153,7 +155,8 @@ void sync_batch_metrics_init(void)
         metrics_register(METRIC_COUNTER, "synkro_conflicts_total",
                          "Conflicts resolved, by mapping and winner.", conf_labels, 2, NULL, 0);
     m_latency = metrics_register(METRIC_HISTOGRAM, "synkro_sync_latency_seconds",
-                                 "From an event's receipt to the write that settled it.",
+                                 "From an event's receipt to the CRM's acknowledgement of the"
+                                 " write that settled it.",
                                  lat_labels, 1, buckets, sizeof buckets / sizeof buckets[0]);
     m_calls = metrics_register(METRIC_COUNTER, "synkro_sync_api_calls_total",
                                "CRM API calls made by sync batches.", call_labels, 1, NULL, 0);
@@ -195,8 +198,9 @@ static void record_metrics(const struct sync_batch *b, const struct sync_pair *p
         if (!first || (r->events[i].received_at_ms && r->events[i].received_at_ms < first))
             first = r->events[i].received_at_ms;
     const char *lat[] = {id};
+    int64_t written = p->written_ms > 0 ? p->written_ms : now_ms();
     if (first > 0)
-        metrics_observe(m_latency, lat, (double)(now_ms() - first) / 1000.0);
+        metrics_observe(m_latency, lat, (double)(written - first) / 1000.0);
 }
 
 /* ---- pairs from records ---- */
@@ -411,6 +415,9 @@ static void merge_pair(struct sync_batch *b, struct sync_pair *p)
         .hs_properties = p->hs_id ? p->hs_props : NULL,
         .sf_base = p->link ? p->link->sf_values : NULL,
         .hs_base = p->link ? p->link->hs_values : NULL,
+        /* for fields without a base: the record modified last wins */
+        .sf_modified = json_member_string(p->sf_rec, "SystemModstamp"),
+        .hs_modified = json_member_string(p->hs_props, "hs_lastmodifieddate"),
     };
     enum merge_result rc = sync_merge(&in, &p->out);
     p->merged = true;
@@ -517,12 +524,31 @@ static void assoc_step(struct sync_batch *b)
     free(who);
 }
 
+/* Stamps the pairs whose writes the CRMs have just acknowledged (the latency's end). */
+static void stamp_written(struct sync_batch *b)
+{
+    int64_t now = now_ms();
+    for (size_t i = 0; i < b->npairs; i++) {
+        struct sync_pair *p = &b->pairs[i];
+        if (!p->written_ms && (p->wrote_hs || p->wrote_sf || p->created_hs || p->created_sf ||
+                               p->delete_hs || p->delete_sf))
+            p->written_ms = now;
+    }
+}
+
 static void sync_pairs(struct sync_batch *b)
 {
-    for (size_t i = 0; i < b->npairs; i++)
-        if (!b->pairs[i].absorbed && b->pairs[i].state == PAIR_PENDING)
-            plan_pair(b, &b->pairs[i]);
+    for (size_t i = 0; i < b->npairs; i++) {
+        struct sync_pair *p = &b->pairs[i];
+        if (p->absorbed || p->state != PAIR_PENDING)
+            continue;
+        if (sync_pair_is_echo(b, p))
+            p->state = PAIR_DONE; /* outcome stays unchanged */
+        else
+            plan_pair(b, p);
+    }
     sync_write_deletes(b);
+    stamp_written(b);
     sync_read_pairs(b);
     for (size_t i = 0; i < b->npairs; i++) {
         struct sync_pair *p = &b->pairs[i];
@@ -533,6 +559,7 @@ static void sync_pairs(struct sync_batch *b)
             merge_pair(b, p);
     }
     sync_write_pairs(b);
+    stamp_written(b);
     assoc_step(b);
     for (size_t i = 0; i < b->npairs; i++) {
         struct sync_pair *p = &b->pairs[i];

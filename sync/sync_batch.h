@@ -8,12 +8,16 @@
  * connection, and holds the mapping's advisory lock while this runs.
  *
  * Steps of sync_batch_run (sync_batch.c orchestrates, sync_read.c reads, sync_write.c writes,
- * sync_outcome.c classifies failures):
+ * sync_outcome.c classifies failures, sync_payload.c reads the events' own payloads):
  *  1. records -> pairs: a Salesforce record and a HubSpot record of one link become one pair
  *     (link_load), HubSpot merges re-point the link to the survivor first (link_repoint_hubspot);
- *  2. deletes (the last delete/restore event of a side decides) follow the mapping's on_delete;
- *  3. reads: Salesforce by SOQL `... WHERE Id IN (...)` (ids checked to be 15/18 alphanumerics,
- *     at most 200 per query), HubSpot by batch read (100 per call); a missing record is deleted;
+ *  2. echoes: a linked pair whose events all carry values equal to the link's base (synkro's
+ *     own writes coming back) is settled unchanged without any call (sync_payload.c);
+ *     deletes (the last delete/restore event of a side decides) follow the mapping's on_delete;
+ *  3. reads: a Salesforce outbound message carrying every mapped field is the record's read when
+ *     it is the record's latest event; else Salesforce by SOQL `... WHERE Id IN (...)` (ids checked
+ * to be 15/18 alphanumerics, at most 200 per query), HubSpot by batch read (100 per call); a
+ * missing record is deleted;
  *  4. adoption: an unlinked record whose identity field names a record of the other CRM is
  *     linked to it (synkro's own creates and crash recovery), the other side read too;
  *  5. sync_merge per pair; creates by upsert on the identity field/property (idempotent),
@@ -60,6 +64,8 @@ struct sync_env {
     struct hubspot_client *hc;
     struct salesforce_client *sc;
     struct crm_http *http;
+    struct crm_http *http_aux; /* the worker's second handle: the HubSpot read runs on a short
+                                  thread beside the Salesforce read; NULL: one after the other */
     struct queue_backoff_policy backoff;
 };
 
@@ -126,6 +132,7 @@ struct sync_pair {
     bool merged;
     bool created_hs, created_sf;
     bool wrote_hs, wrote_sf;
+    int64_t written_ms; /* epoch ms when the CRM acknowledged the pair's writes; 0: none yet */
     bool mark_deleted;
     bool assoc_wait;           /* retried only because an association target is not synced yet */
     bool delete_sf, delete_hs; /* delete the other record (on_delete delete) */
@@ -172,5 +179,13 @@ void sync_read_pairs(struct sync_batch *b);
  * merged pending pairs. */
 void sync_write_deletes(struct sync_batch *b);
 void sync_write_pairs(struct sync_batch *b);
+
+/* sync_payload.c: true when p (linked, link active, pending) is an echo: every claimed event
+ * carries its values and they all equal the link's base (settle it unchanged, no CRM call). */
+bool sync_pair_is_echo(const struct sync_batch *b, const struct sync_pair *p);
+/* The Salesforce record that the latest event of p's one Salesforce record carries when it is an
+ * outbound message with every mapped field, enabled lookup and the identity field, shaped as the
+ * SOQL read returns it; NULL otherwise. Caller puts. */
+json_object *sync_pair_sf_payload(const struct sync_batch *b, const struct sync_pair *p);
 
 #endif

@@ -1,9 +1,10 @@
 /* sync_engine.c: worker threads, their rounds over the enabled mappings, the per-mapping advisory
  * lock, the mapping cache, wake-up and shutdown (design in sync_engine.h).
  *
- * Owns every worker's connection, HTTP handle and mapping cache (one worker, one thread: nothing
- * of a worker is shared), the engine's mutex + condition (guarding `stopping` and `wakeups`) and
- * the queue-lag gauge's last measurement time (an atomic).
+ * Owns every worker's connection, HTTP handles and mapping cache (one worker, one thread: nothing
+ * of a worker is shared; the second handle is lent to the batch's short-lived read thread, which
+ * ends before the batch does), the engine's mutex + condition (guarding `stopping` and `wakeups`)
+ * and the queue-lag gauge's last measurement time (an atomic).
  *
  * Must not: sync records itself (sync_batch.c does), hold a mapping lock across rounds, or log the
  * conninfo or tokens. */
@@ -34,6 +35,7 @@ struct sync_worker {
     char id[128];
     PGconn *conn;
     struct crm_http *http;
+    struct crm_http *http_aux; /* the batch's HubSpot read, beside the Salesforce read */
     struct sync_mapping *maps;
     size_t nmaps;
     int64_t maps_loaded_ms; /* 0: never */
@@ -313,6 +315,7 @@ static int sync_mapping_batch(struct sync_worker *w, const struct sync_mapping *
                            .hc = e->o.hc,
                            .sc = e->o.sc,
                            .http = w->http,
+                           .http_aux = w->http_aux,
                            .backoff = e->o.backoff};
     int64_t t0 = mono_ms();
     int rc = sync_batch_run(&env, sm, recs, n, rep, err, errlen);
@@ -361,7 +364,8 @@ static int worker_init(struct sync_engine *e, struct sync_worker *w, const char 
     w->eng = e;
     snprintf(w->id, sizeof w->id, "%s:%s", e->prefix, suffix);
     w->http = crm_http_create(&e->o.http, err, errlen);
-    return w->http ? 0 : -1;
+    w->http_aux = w->http ? crm_http_create(&e->o.http, err, errlen) : NULL;
+    return w->http && w->http_aux ? 0 : -1;
 }
 
 static void worker_free(struct sync_worker *w)
@@ -370,7 +374,8 @@ static void worker_free(struct sync_worker *w)
     free(w->maps_sig);
     w->maps_sig = NULL;
     crm_http_destroy(w->http);
-    w->http = NULL;
+    crm_http_destroy(w->http_aux);
+    w->http = w->http_aux = NULL;
     if (w->conn)
         PQfinish(w->conn);
     w->conn = NULL;

@@ -4,7 +4,9 @@
  * Owns the SOQL text of the batch read and the HubSpot property list; the records it reads go to
  * the pairs (struct sync_pair owns them).
  *
- * Design: Salesforce records come from `SELECT Id, <mapped fields>, <identity field>,
+ * Design: a pair whose latest Salesforce event is an outbound message carrying every mapped field
+ * (sync_payload.c) takes the message as its Salesforce record and is not queried. Otherwise
+ * Salesforce records come from `SELECT Id, <mapped fields>, <identity field>,
  * SystemModstamp FROM <object> WHERE Id IN ('...')`, at most SALESFORCE_COLLECTION_MAX ids per
  * query. SOQL takes ids only as quoted literals, so every id is checked to be 15/18 ASCII
  * alphanumerics and every name to be an API name before it goes into the text; anything else is
@@ -12,6 +14,10 @@
  * record the CRM does not return is missing (deleted). Adoption: an unlinked Salesforce record
  * whose identity field holds a HubSpot id, or an unlinked HubSpot record whose identity property
  * holds a Salesforce id, is paired with that record, which is read in a second round.
+ *
+ * The first round's two reads run at once when the worker lent a second HTTP handle
+ * (env->http_aux): the HubSpot read on a short-lived thread over shadow pairs, folded back after
+ * the join, so no pair field is written by two threads.
  *
  * Must not: write to a CRM or the database, or log. */
 #include "sync/sync_batch.h"
@@ -23,6 +29,7 @@
 #include "sync/salesforce_client.h"
 
 #include <ctype.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -309,10 +316,99 @@ static void drop_missing_adopted(struct sync_pair *p)
     }
 }
 
+/* Pairs whose latest Salesforce event is an outbound message with every mapped field take it as
+ * their Salesforce read (sync_pair_sf_payload). */
+static void take_sf_payloads(struct sync_batch *b)
+{
+    for (size_t i = 0; i < b->npairs; i++) {
+        struct sync_pair *p = &b->pairs[i];
+        if (!pair_wants_sf(p) || !p->from_sf || p->sf_rec)
+            continue;
+        p->sf_rec = sync_pair_sf_payload(b, p);
+        if (p->sf_rec)
+            p->need_sf_read = false;
+    }
+}
+
+/* The HubSpot read of the first round, run on its own thread over shadow pairs (hs_id borrowed
+ * from the batch's pairs, which the Salesforce read does not change) with its own report and the
+ * worker's second HTTP handle: the two threads share nothing mutable. */
+struct hs_read_job {
+    struct sync_batch b;
+    struct sync_env env;
+    struct sync_batch_report rep;
+};
+
+static void *hs_read_thread(void *arg)
+{
+    read_hs(&((struct hs_read_job *)arg)->b);
+    return NULL;
+}
+
+/* Folds a shadow's HubSpot read into its pair, as read_hs after read_sf would have: a pair the
+ * Salesforce read failed ignores it. */
+static void take_hs_read(struct sync_pair *p, struct sync_pair *sh)
+{
+    if (p->state != PAIR_PENDING) {
+        json_object_put(sh->hs_props);
+        return;
+    }
+    p->hs_props = sh->hs_props;
+    p->hs_missing = sh->hs_missing;
+    if (sh->state != PAIR_PENDING) {
+        p->state = sh->state;
+        p->category = sh->category;
+        p->retry_after_ms = sh->retry_after_ms;
+        memcpy(p->error, sh->error, sizeof p->error);
+    }
+}
+
+/* read_sf and read_hs, at once when the worker has a second handle and both have work. */
+static void read_both(struct sync_batch *b)
+{
+    size_t nsf = 0, nhs = 0;
+    for (size_t i = 0; i < b->npairs; i++) {
+        nsf += pair_wants_sf(&b->pairs[i]);
+        nhs += pair_wants_hs(&b->pairs[i]);
+    }
+    struct sync_pair *shadow =
+        b->env->http_aux && nsf > 0 && nhs > 0 ? calloc(b->npairs, sizeof *shadow) : NULL;
+    struct hs_read_job *job = shadow ? calloc(1, sizeof *job) : NULL;
+    if (!job) {
+        free(shadow);
+        read_sf(b);
+        read_hs(b);
+        return;
+    }
+    for (size_t i = 0; i < b->npairs; i++)
+        if (pair_wants_hs(&b->pairs[i])) {
+            shadow[i].hs_id = b->pairs[i].hs_id;
+            shadow[i].need_hs_read = true;
+            b->pairs[i].need_hs_read = false;
+        }
+    job->env = *b->env;
+    job->env.http = b->env->http_aux;
+    job->b = (struct sync_batch){
+        .env = &job->env, .sm = b->sm, .pairs = shadow, .npairs = b->npairs, .rep = &job->rep};
+    pthread_t thread;
+    bool threaded = pthread_create(&thread, NULL, hs_read_thread, job) == 0;
+    read_sf(b);
+    if (threaded)
+        pthread_join(thread, NULL);
+    else
+        read_hs(&job->b);
+    for (size_t i = 0; i < b->npairs; i++)
+        if (shadow[i].hs_id)
+            take_hs_read(&b->pairs[i], &shadow[i]);
+    b->rep->hs_calls += job->rep.hs_calls;
+    free(job);
+    free(shadow);
+}
+
 void sync_read_pairs(struct sync_batch *b)
 {
-    read_sf(b);
-    read_hs(b);
+    take_sf_payloads(b);
+    read_both(b);
     for (size_t i = 0; i < b->npairs; i++) {
         struct sync_pair *p = &b->pairs[i];
         if (!p->absorbed && p->state == PAIR_PENDING && !p->link)

@@ -8,9 +8,11 @@
  * as value (both idempotent: a retry after a crash finds the record it made), (3) HubSpot batch
  * update of linked records, carrying the identity property where it does not hold the Salesforce
  * id yet (e.g. right after (2)), (4) Salesforce Collections update likewise with the identity
- * field (e.g. right after (1)). Without an identity setting a create is a plain create. Deletes:
- * Collections delete and HubSpot batch archive; a record already gone counts as deleted. Every
- * call carries many pairs; one input's error fails its pair only.
+ * field (e.g. right after (1)); (3) and (4) at once, (3) on a short-lived thread with the
+ * worker's second HTTP handle, when the worker lent one (env->http_aux). Without an identity
+ * setting a create is a plain create. Deletes: Collections delete and HubSpot batch archive; a
+ * record already gone counts as deleted. Every call carries many pairs; one input's error fails its
+ * pair only.
  *
  * Must not: touch the database, decide sync semantics (sync_merge does), or log. */
 #include "sync/sync_batch.h"
@@ -19,6 +21,7 @@
 #include "sync/json_util.h"
 #include "sync/salesforce_client.h"
 
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -399,12 +402,85 @@ static void update_sf(struct sync_batch *b)
     free(pairs);
 }
 
+/* The HubSpot update run beside the Salesforce update: on a short-lived thread, over shadow pairs
+ * that borrow the pair's id and write objects (which nothing changes meanwhile), with its own
+ * report and the worker's second HTTP handle, folded back after the join. */
+struct hs_update_job {
+    struct sync_batch b;
+    struct sync_env env;
+    struct sync_batch_report rep;
+};
+
+static void *hs_update_thread(void *arg)
+{
+    update_hs(&((struct hs_update_job *)arg)->b);
+    return NULL;
+}
+
+static void take_hs_update(struct sync_pair *p, const struct sync_pair *sh)
+{
+    p->wrote_hs |= sh->wrote_hs;
+    if (sh->state > p->state) {
+        p->state = sh->state;
+        p->category = sh->category;
+        memcpy(p->error, sh->error, sizeof p->error);
+    }
+    if (sh->retry_after_ms > p->retry_after_ms)
+        p->retry_after_ms = sh->retry_after_ms;
+}
+
+/* update_hs and update_sf, at once when the worker has a second handle and both have work (a
+ * pair whose HubSpot update fails may then still have had its Salesforce update: the retry finds
+ * both sides agreeing on that value and writes nothing for it). */
+static void update_both(struct sync_batch *b)
+{
+    size_t nhs = 0, nsf = 0;
+    for (size_t i = 0; i < b->npairs; i++) {
+        nhs += live(&b->pairs[i]) && wants_hs_update(b, &b->pairs[i]);
+        nsf += live(&b->pairs[i]) && wants_sf_update(b, &b->pairs[i]);
+    }
+    struct sync_pair *shadow =
+        b->env->http_aux && nhs > 0 && nsf > 0 ? calloc(b->npairs, sizeof *shadow) : NULL;
+    struct hs_update_job *job = shadow ? calloc(1, sizeof *job) : NULL;
+    if (!job) {
+        free(shadow);
+        update_hs(b);
+        update_sf(b);
+        return;
+    }
+    for (size_t i = 0; i < b->npairs; i++) {
+        const struct sync_pair *p = &b->pairs[i];
+        if (live(p) && wants_hs_update(b, p))
+            shadow[i] = (struct sync_pair){.merged = true,
+                                           .hs_id = p->hs_id,
+                                           .hs_extra = p->hs_extra,
+                                           .out = {.hs_write = p->out.hs_write}};
+    }
+    job->env = *b->env;
+    job->env.http = b->env->http_aux;
+    job->b = (struct sync_batch){
+        .env = &job->env, .sm = b->sm, .pairs = shadow, .npairs = b->npairs, .rep = &job->rep};
+    pthread_t thread;
+    bool threaded = pthread_create(&thread, NULL, hs_update_thread, job) == 0;
+    update_sf(b);
+    if (threaded)
+        pthread_join(thread, NULL);
+    else
+        update_hs(&job->b);
+    for (size_t i = 0; i < b->npairs; i++)
+        if (shadow[i].hs_id)
+            take_hs_update(&b->pairs[i], &shadow[i]);
+    b->rep->hs_calls += job->rep.hs_calls;
+    b->rep->hs_writes += job->rep.hs_writes;
+    free(job);
+    free(shadow);
+}
+
 void sync_write_pairs(struct sync_batch *b)
 {
     create_hs(b);
     create_sf(b);
     for (size_t i = 0; i < b->npairs; i++)
         plan_identity(b, &b->pairs[i]);
-    update_hs(b);
-    update_sf(b);
+    update_both(b);
 }

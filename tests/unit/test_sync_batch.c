@@ -8,7 +8,12 @@
  * idempotent create after a simulated crash; one bad record failing alone (validation, the CRM's
  * message); a transient 503 retried later; deletes with on_delete delete and none; a HubSpot
  * merge re-pointing the link; the mapping lock keeping a second engine out; 150 changes written
- * in 2 HubSpot calls. Fails (never skips) without CRMSIM_BIN or SYNKRO_TEST_ADMIN_URL. */
+ * in 2 HubSpot calls; echoes of synkro's own writes (HubSpot propertyChange webhooks, Salesforce
+ * outbound messages) settled with no CRM call while user changes of the same shape sync and a
+ * message lacking a mapped field is read; a message carrying every field standing in for the
+ * SOQL read; a failed HubSpot read (run beside the Salesforce read) retrying the pair; both sides
+ * of a pair updated in one batch (at once), a failed HubSpot update retried until both converge.
+ * Fails (never skips) without CRMSIM_BIN or SYNKRO_TEST_ADMIN_URL. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -19,6 +24,7 @@
 #include "crmsim_proc.h"
 #include "db/queue.h"
 #include "server/metrics.h"
+#include "server/strbuf.h"
 #include "sync/hubspot_client.h"
 #include "sync/salesforce_client.h"
 #include "sync/sync_engine.h"
@@ -28,6 +34,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #define HS_TYPE "2-3465404"
 
@@ -230,6 +237,87 @@ static long long writes(const char *prefix)
     }
     json_object_put(st);
     return n;
+}
+
+/* Record calls recorded in /_sim/stats whose route contains needle (NULL: every one; the control
+ * API is not recorded). Schema and describe reads (the engine's mapping cache, reloaded every
+ * round here) are not record calls. */
+static long long calls_matching(const char *needle)
+{
+    json_object *st = crmsim_proc_call(&sim, "GET", "/_sim/stats", NULL, NULL);
+    json_object *calls = NULL;
+    json_object_object_get_ex(st, "calls", &calls);
+    long long n = 0;
+    for (size_t i = 0; calls && i < json_object_array_length(calls); i++) {
+        json_object *c = json_object_array_get_idx(calls, i);
+        const char *route = crmsim_jstr(c, "route");
+        if (route && !strstr(route, "schemas") && !strstr(route, "describe") &&
+            (!needle || strstr(route, needle)))
+            n += crmsim_jint(c, "count");
+    }
+    json_object_put(st);
+    return n;
+}
+
+/* One engine round with its report. */
+static struct sync_batch_report run_report(struct env *e, int want_records)
+{
+    char err[512] = "";
+    struct sync_batch_report rep;
+    memset(&rep, 0, sizeof rep);
+    int n = sync_engine_run_once(e->eng, &rep, err, sizeof err);
+    if (n < 0)
+        fail_msg("run_once: %s", err);
+    assert_int_equal(n, want_records);
+    return rep;
+}
+
+/* A HubSpot object.propertyChange webhook event as synkro stores it. */
+static void queue_hs_change(struct env *e, const char *hs_id, const char *prop, const char *value,
+                            const char *source)
+{
+    char payload[512];
+    snprintf(payload, sizeof payload,
+             "{\"subscriptionType\":\"object.propertyChange\",\"objectId\":%s,"
+             "\"propertyName\":\"%s\",\"propertyValue\":\"%s\",\"changeSource\":\"%s\"}",
+             hs_id, prop, value, source);
+    queue_event(e, "hubspot", hs_id, "update", payload);
+}
+
+/* A Salesforce outbound-message event as synkro stores it; fields_json is the "fields" object. */
+static void queue_sf_message(struct env *e, const char *sf_id, const char *fields_json)
+{
+    char payload[1024];
+    snprintf(payload, sizeof payload,
+             "{\"notificationId\":\"04l000000000001AAA\",\"objectType\":\"Project__c\","
+             "\"recordId\":\"%s\",\"fields\":%s}",
+             sf_id, fields_json);
+    queue_event(e, "salesforce", sf_id, "update", payload);
+}
+
+/* The rendered metrics text (caller frees). */
+static char *metrics_text(void)
+{
+    struct strbuf sb = STRBUF_INIT;
+    if (metrics_render(&sb) != 0)
+        fail_msg("metrics_render failed");
+    return strbuf_detach(&sb, NULL);
+}
+
+/* Observations of synkro_sync_latency_seconds for mapping 1. */
+static long latency_count(void)
+{
+    static const char key[] = "synkro_sync_latency_seconds_count{mapping=\"1\"} ";
+    char *text = metrics_text();
+    const char *at = strstr(text, key);
+    long n = at ? strtol(at + strlen(key), NULL, 10) : 0;
+    free(text);
+    return n;
+}
+
+static long done_events(struct env *e)
+{
+    return q1_long(e->db->watch, "SELECT count(*) FROM change_events WHERE status = 'done'");
 }
 
 /* ---- setup ---- */
@@ -570,7 +658,11 @@ static void test_mapping_lock_excludes_other_engines(void **state)
     assert_int_equal(run(e), 0);
     assert_int_equal(
         q1_long(e->db->watch, "SELECT count(*) FROM change_events WHERE status = 'pending'"), 1);
-    PQfinish(other); /* the session ends: the lock is gone */
+    PQfinish(other); /* the session ends: the lock is gone once the server has noticed */
+    for (int i = 0; i < 500 && q1_long(e->db->watch, "SELECT count(*) FROM pg_locks"
+                                                     " WHERE locktype = 'advisory'") > 0;
+         i++)
+        usleep(10000);
     assert_int_equal(sync_engine_run_once(second, NULL, err, sizeof err), 1);
     assert_int_equal(run(e), 0);
     assert_int_equal(hs_count(), 1);
@@ -604,6 +696,200 @@ static void test_batch_of_150_takes_two_calls(void **state)
         free(ids[i]);
 }
 
+static void test_hs_echo_settles_without_calls(void **state)
+{
+    struct env *e = *state;
+    char *sf_id, *hs_id;
+    make_pair(e, &sf_id, &hs_id, "Echo");
+    sf_patch(sf_id, "{\"Budget__c\":250}");
+    queue_event(e, "salesforce", sf_id, "update", NULL);
+    assert_int_equal(run(e), 1);
+    json_object *hs = hs_get(hs_id);
+    assert_string_equal(hs_prop(hs, "budget"), "250");
+    json_object_put(hs);
+
+    /* the webhooks of synkro's own write: budget, plus properties the mapping does not sync */
+    crmsim_proc_ok(&sim, "POST", "/_sim/stats/reset", NULL);
+    long done = done_events(e), observed = latency_count();
+    queue_hs_change(e, hs_id, "budget", "250.0", "INTEGRATION");
+    queue_hs_change(e, hs_id, "salesforce_id", sf_id, "INTEGRATION");
+    queue_hs_change(e, hs_id, "hs_lastmodifieddate", "1700000000000", "INTEGRATION");
+    struct sync_batch_report rep = run_report(e, 1);
+    assert_int_equal(calls_matching(NULL), 0);
+    assert_int_equal(rep.unchanged, 1);
+    assert_int_equal(rep.hs_calls + rep.sf_calls, 0);
+    assert_int_equal(done_events(e), done + 3);
+    assert_int_equal(latency_count(), observed); /* an echo is no sync */
+
+    /* a user change of the same shape (the echo, then the change) is synced */
+    hs_patch(hs_id, "{\"budget\":\"999\"}");
+    queue_hs_change(e, hs_id, "budget", "250", "INTEGRATION");
+    queue_hs_change(e, hs_id, "budget", "999", "CRM_UI");
+    rep = run_report(e, 1);
+    assert_int_equal(rep.synced, 1);
+    assert_int_equal(latency_count(), observed + 1);
+    char *text = metrics_text();
+    assert_non_null(strstr(text, "synkro_sync_latency_seconds_bucket{mapping=\"1\",le=\"0.15\"}"));
+    assert_non_null(strstr(text, "synkro_sync_latency_seconds_bucket{mapping=\"1\",le=\"120\"}"));
+    free(text);
+    json_object *sf = sf_get(sf_id);
+    assert_int_equal(json_object_get_int(json_object_object_get(sf, "Budget__c")), 999);
+    json_object_put(sf);
+    free(sf_id);
+    free(hs_id);
+}
+
+static void test_sf_echo_settles_without_calls(void **state)
+{
+    struct env *e = *state;
+    char *sf_id, *hs_id;
+    make_pair(e, &sf_id, &hs_id, "Echo");
+    hs_patch(hs_id, "{\"name\":\"Echo HS\"}");
+    queue_event(e, "hubspot", hs_id, "update", "{\"changeSource\":\"CRM_UI\"}");
+    assert_int_equal(run(e), 1);
+    json_object *sf = sf_get(sf_id);
+    assert_string_equal(crmsim_jstr(sf, "Name"), "Echo HS");
+    json_object_put(sf);
+
+    /* the outbound message of synkro's own write (null fields sent as nil) */
+    crmsim_proc_ok(&sim, "POST", "/_sim/stats/reset", NULL);
+    char fields[512];
+    snprintf(fields, sizeof fields,
+             "{\"Id\":\"%s\",\"name\":\"Echo HS\",\"Budget__c\":\"100.0\",\"Email__c\":null,"
+             "\"HubSpot_Id__c\":\"%s\"}",
+             sf_id, hs_id);
+    queue_sf_message(e, sf_id, fields);
+    struct sync_batch_report rep = run_report(e, 1);
+    assert_int_equal(calls_matching(NULL), 0);
+    assert_int_equal(rep.unchanged, 1);
+    assert_int_equal(
+        q1_long(e->db->watch, "SELECT count(*) FROM change_events WHERE status <> 'done'"), 0);
+
+    /* a message without a mapped field (Email__c omitted: unknown) is read, and a change synced */
+    sf_patch(sf_id, "{\"Name\":\"Real SF\"}");
+    snprintf(fields, sizeof fields,
+             "{\"Name\":\"Real SF\",\"Budget__c\":\"100.0\",\"HubSpot_Id__c\":\"%s\"}", hs_id);
+    queue_sf_message(e, sf_id, fields);
+    rep = run_report(e, 1);
+    assert_int_equal(rep.synced, 1);
+    assert_int_equal(calls_matching("/query"), 1);
+    json_object *hs = hs_get(hs_id);
+    assert_string_equal(hs_prop(hs, "name"), "Real SF");
+    json_object_put(hs);
+    free(sf_id);
+    free(hs_id);
+}
+
+static void test_sf_message_stands_in_for_read(void **state)
+{
+    struct env *e = *state;
+    char *sf_id, *hs_id;
+    make_pair(e, &sf_id, &hs_id, "Message");
+    crmsim_proc_ok(&sim, "POST", "/_sim/stats/reset", NULL);
+    sf_patch(sf_id, "{\"Name\":\"Message 2\",\"Email__c\":\"m@example.com\"}");
+    char fields[512];
+    snprintf(fields, sizeof fields,
+             "{\"Id\":\"%s\",\"Name\":\"Message 1\",\"Budget__c\":\"100.0\","
+             "\"HubSpot_Id__c\":\"%s\"}",
+             sf_id, hs_id);
+    queue_sf_message(e, sf_id, fields); /* an older message lacking Email__c */
+    snprintf(fields, sizeof fields,
+             "{\"Id\":\"%s\",\"Name\":\"Message 2\",\"Budget__c\":\"100.0\","
+             "\"Email__c\":\"m@example.com\",\"HubSpot_Id__c\":\"%s\"}",
+             sf_id, hs_id);
+    queue_sf_message(e, sf_id, fields); /* the latest carries every mapped field */
+    struct sync_batch_report rep = run_report(e, 1);
+    assert_int_equal(rep.synced, 1);
+    assert_int_equal(calls_matching("/query"), 0);
+    assert_int_equal(rep.sf_calls, 0);
+    json_object *hs = hs_get(hs_id);
+    assert_string_equal(hs_prop(hs, "name"), "Message 2");
+    assert_string_equal(hs_prop(hs, "contact_email"), "m@example.com");
+    json_object_put(hs);
+
+    /* the latest event without values (a sweep) is read */
+    crmsim_proc_ok(&sim, "POST", "/_sim/stats/reset", NULL);
+    sf_patch(sf_id, "{\"Name\":\"Message 3\"}");
+    queue_sf_message(e, sf_id, fields);
+    queue_event(e, "salesforce", sf_id, "update", "{\"sweep\":true}");
+    rep = run_report(e, 1);
+    assert_int_equal(calls_matching("/query"), 1);
+    hs = hs_get(hs_id);
+    assert_string_equal(hs_prop(hs, "name"), "Message 3");
+    json_object_put(hs);
+    free(sf_id);
+    free(hs_id);
+}
+
+static void test_concurrent_read_failure_retries(void **state)
+{
+    struct env *e = *state;
+    char *sf_id, *hs_id;
+    make_pair(e, &sf_id, &hs_id, "Parallel");
+    crmsim_proc_ok(&sim, "POST", "/_sim/stats/reset", NULL);
+    sf_patch(sf_id, "{\"Budget__c\":77}");
+    /* both reads run (the HubSpot one beside the Salesforce one); the HubSpot one fails */
+    crmsim_proc_ok(&sim, "POST", "/_sim/faults",
+                   "{\"match\":\"POST /crm/v3/objects/" HS_TYPE "/batch/read\",\"status\":503}");
+    queue_event(e, "salesforce", sf_id, "update", NULL);
+    struct sync_batch_report rep = run_report(e, 1);
+    assert_int_equal(rep.retried, 1);
+    assert_int_equal(calls_matching("/query"), 1);
+    assert_string_equal(q1(e->db->watch, "SELECT status || ':' || attempts || ':' ||"
+                                         " (last_error LIKE 'reading HubSpot%') FROM change_events"
+                                         " WHERE kind = 'update'"),
+                        "pending:1:true");
+    crmsim_proc_ok(&sim, "DELETE", "/_sim/faults", NULL);
+    exec_ok(e->db->watch, "UPDATE change_events SET next_attempt_at = now()");
+    rep = run_report(e, 1);
+    assert_int_equal(rep.synced, 1);
+    json_object *hs = hs_get(hs_id);
+    assert_string_equal(hs_prop(hs, "budget"), "77");
+    json_object_put(hs);
+    free(sf_id);
+    free(hs_id);
+}
+
+static void test_both_sides_written_at_once(void **state)
+{
+    struct env *e = *state;
+    char *sf_id, *hs_id;
+    make_pair(e, &sf_id, &hs_id, "Both");
+    sf_patch(sf_id, "{\"Budget__c\":11}");
+    hs_patch(hs_id, "{\"name\":\"Both HS\"}");
+    queue_event(e, "salesforce", sf_id, "update", NULL);
+    queue_event(e, "hubspot", hs_id, "update", "{\"changeSource\":\"CRM_UI\"}");
+    struct sync_batch_report rep = run_report(e, 2);
+    assert_int_equal(rep.hs_writes, 1);
+    assert_int_equal(rep.sf_writes, 1);
+    json_object *hs = hs_get(hs_id), *sf = sf_get(sf_id);
+    assert_string_equal(hs_prop(hs, "budget"), "11");
+    assert_string_equal(crmsim_jstr(sf, "Name"), "Both HS");
+    json_object_put(hs);
+    json_object_put(sf);
+
+    /* the HubSpot update fails: the pair is retried and converges */
+    sf_patch(sf_id, "{\"Budget__c\":12}");
+    hs_patch(hs_id, "{\"name\":\"Both HS 2\"}");
+    crmsim_proc_ok(&sim, "POST", "/_sim/faults",
+                   "{\"match\":\"POST /crm/v3/objects/" HS_TYPE "/batch/update\",\"status\":503}");
+    queue_event(e, "salesforce", sf_id, "update", NULL);
+    queue_event(e, "hubspot", hs_id, "update", "{\"changeSource\":\"CRM_UI\"}");
+    rep = run_report(e, 2);
+    assert_int_equal(rep.retried, 2);
+    crmsim_proc_ok(&sim, "DELETE", "/_sim/faults", NULL);
+    exec_ok(e->db->watch, "UPDATE change_events SET next_attempt_at = now()");
+    rep = run_report(e, 2);
+    assert_int_equal(rep.failed + rep.retried, 0);
+    hs = hs_get(hs_id), sf = sf_get(sf_id);
+    assert_string_equal(hs_prop(hs, "budget"), "12");
+    assert_string_equal(crmsim_jstr(sf, "Name"), "Both HS 2");
+    json_object_put(hs);
+    json_object_put(sf);
+    free(sf_id);
+    free(hs_id);
+}
+
 int main(void)
 {
 #define T(fn) cmocka_unit_test_setup_teardown(fn, setup, teardown)
@@ -619,6 +905,11 @@ int main(void)
         T(test_merge_repoints_link),
         T(test_mapping_lock_excludes_other_engines),
         T(test_batch_of_150_takes_two_calls),
+        T(test_hs_echo_settles_without_calls),
+        T(test_sf_echo_settles_without_calls),
+        T(test_sf_message_stands_in_for_read),
+        T(test_concurrent_read_failure_retries),
+        T(test_both_sides_written_at_once),
     };
     int rc = cmocka_run_group_tests(tests, group_setup, group_teardown);
     metrics_reset_all();
