@@ -810,5 +810,6 @@ int sync_batch_run(const struct sync_env *env, const struct sync_mapping *sm,
     free(b.pairs);
     free(rec_pair);
     sync_links_free(b.links, b.nlinks);
+    sync_links_free(b.adopted_links, b.nadopted_links);
     return rc;
 }

@@ -152,6 +152,8 @@ struct sync_batch {
     size_t nrecs;
     struct sync_link *links;
     size_t nlinks;
+    struct sync_link *adopted_links; /* links found for ids learnt by adoption (sync_read.c) */
+    size_t nadopted_links;
     struct sync_pair *pairs;
     size_t npairs;
     struct sync_batch_report *rep;

@@ -405,6 +405,50 @@ static void read_both(struct sync_batch *b)
     free(shadow);
 }
 
+/* Adopted pairs may already have a link under the id they just learnt: the write-ahead link of a
+ * create whose batch crashed before its commit (sync_write.c) holds one id and the base. Loading
+ * it gives the pair its base, so the merge is three-way instead of a first-time link. */
+static void attach_adopted_links(struct sync_batch *b)
+{
+    const char **sf = calloc(b->npairs + 1, sizeof *sf);
+    const char **hs = calloc(b->npairs + 1, sizeof *hs);
+    size_t nsf = 0, nhs = 0;
+    for (size_t i = 0; sf && hs && i < b->npairs; i++) {
+        const struct sync_pair *p = &b->pairs[i];
+        if (p->absorbed || p->state != PAIR_PENDING || p->link || !p->sf_id || !p->hs_id)
+            continue;
+        sf[nsf++] = p->sf_id;
+        hs[nhs++] = p->hs_id;
+    }
+    char err[256];
+    if (nsf + nhs > 0 && link_load(b->env->conn, b->sm->id, sf, nsf, hs, nhs, &b->adopted_links,
+                                   &b->nadopted_links, err, sizeof err) < 0) {
+        struct crm_error e;
+        crm_error_set(&e, CRM_SALESFORCE, CRM_ERR_TRANSIENT, 0, NULL, "loading links: %s", err);
+        for (size_t i = 0; i < b->npairs; i++) {
+            struct sync_pair *p = &b->pairs[i];
+            if (!p->absorbed && p->state == PAIR_PENDING && !p->link && p->sf_id && p->hs_id)
+                sync_pair_fail_crm(p, &e, "adopting");
+        }
+    }
+    for (size_t k = 0; k < b->nadopted_links; k++) {
+        const struct sync_link *l = &b->adopted_links[k];
+        for (size_t i = 0; i < b->npairs; i++) {
+            struct sync_pair *p = &b->pairs[i];
+            if (p->absorbed || p->state != PAIR_PENDING || p->link || !p->sf_id || !p->hs_id)
+                continue;
+            bool by_sf = l->salesforce_id && sync_sf_id_equal(l->salesforce_id, p->sf_id) &&
+                         (!l->hubspot_id || strcmp(l->hubspot_id, p->hs_id) == 0);
+            bool by_hs = l->hubspot_id && strcmp(l->hubspot_id, p->hs_id) == 0 &&
+                         (!l->salesforce_id || sync_sf_id_equal(l->salesforce_id, p->sf_id));
+            if (!l->deleted && (by_sf || by_hs))
+                p->link = l;
+        }
+    }
+    free(sf);
+    free(hs);
+}
+
 void sync_read_pairs(struct sync_batch *b)
 {
     take_sf_payloads(b);
@@ -414,6 +458,7 @@ void sync_read_pairs(struct sync_batch *b)
         if (!p->absorbed && p->state == PAIR_PENDING && !p->link)
             adopt(b, p);
     }
+    attach_adopted_links(b);
     read_sf(b);
     read_hs(b);
     for (size_t i = 0; i < b->npairs; i++)

@@ -476,8 +476,50 @@ static void update_both(struct sync_batch *b)
     free(shadow);
 }
 
+/* Before creating records, the pairs about to create store their link with the base the merge
+ * computed (what both sides will hold), in a statement of its own (autocommit). A crash between
+ * the create and the batch's commit then leaves that link: the retry finds the created record
+ * through the identity (the upsert, or adoption) and merges three-way against the base, so an
+ * edit made meanwhile on either side is kept instead of being overwritten by a guess. */
+static bool wants_create(const struct sync_batch *b, const struct sync_pair *p)
+{
+    return wants_hs_create(b, p) || wants_sf_create(b, p);
+}
+
+static void write_ahead_links(struct sync_batch *b)
+{
+    struct sync_pair **pairs;
+    size_t n = collect(b, wants_create, &pairs);
+    if (n == 0)
+        return;
+    struct link_write *w = calloc(n, sizeof *w);
+    char err[256] = "out of memory";
+    int rc = -1;
+    if (w) {
+        for (size_t i = 0; i < n; i++) {
+            const struct sync_pair *p = pairs[i];
+            w[i] = (struct link_write){.id = p->link ? p->link->id : 0,
+                                       .salesforce_id = p->sf_id,
+                                       .hubspot_id = p->hs_id,
+                                       .sf_values = p->out.sf_base_new,
+                                       .hs_values = p->out.hs_base_new};
+        }
+        rc = link_save_batch(b->env->conn, b->sm->id, w, n, NULL, err, sizeof err);
+    }
+    if (rc < 0) {
+        struct crm_error e;
+        crm_error_set(&e, CRM_SALESFORCE, CRM_ERR_TRANSIENT, 0, NULL,
+                      "storing the links before creating: %s", err);
+        for (size_t i = 0; i < n; i++)
+            sync_pair_fail_crm(pairs[i], &e, "creating");
+    }
+    free(w);
+    free(pairs);
+}
+
 void sync_write_pairs(struct sync_batch *b)
 {
+    write_ahead_links(b);
     create_hs(b);
     create_sf(b);
     for (size_t i = 0; i < b->npairs; i++)
