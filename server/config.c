@@ -133,6 +133,9 @@ static const struct config_var config_vars[] = {
      "200)."},
     {"SYNKRO_WORKER_POLL_MS", CV_INT, OFF(worker_poll_ms), "200", 10, 60000, false,
      "How often an idle worker looks for due events written by another process."},
+    {"SYNKRO_WORKER_LINGER_MS", CV_INT, OFF(worker_linger_ms), "20", 0, 1000, false,
+     "After a webhook wakes an idle worker, it waits this long before claiming, so the first "
+     "batch of a burst is full (fewer CRM calls per record); 0 claims at once."},
     {"SYNKRO_LEASE_MS", CV_INT, OFF(lease_ms), "300000", 1000, 86400000, false,
      "How long a worker holds claimed events; after that a crashed worker's events are taken "
      "again."},

@@ -63,6 +63,7 @@ struct config {
     int workers;
     int worker_batch;
     int worker_poll_ms;
+    int worker_linger_ms;
     int lease_ms;
     int retry_base_ms;
     int retry_cap_ms;

@@ -80,11 +80,14 @@ void sync_engine_options_from_app(struct sync_engine_options *o, const struct ap
     o->workers = cfg->workers;
     o->batch = cfg->worker_batch;
     o->poll_ms = cfg->worker_poll_ms;
+    o->linger_ms = cfg->worker_linger_ms;
     o->lease_ms = cfg->lease_ms;
     o->backoff = (struct queue_backoff_policy){.base_ms = cfg->retry_base_ms,
                                                .cap_ms = cfg->retry_cap_ms,
                                                .max_attempts = cfg->retry_max_attempts};
-    o->mapping_ttl_ms = 30000;
+    /* Schemas rarely change; a batch whose records failed conversion or validation (a new option
+     * or property, say) forces a re-read before the next round. */
+    o->mapping_ttl_ms = 600000;
 }
 
 /* ---- mapping cache ---- */
@@ -320,6 +323,10 @@ static int sync_mapping_batch(struct sync_worker *w, const struct sync_mapping *
     int64_t t0 = mono_ms();
     int rc = sync_batch_run(&env, sm, recs, n, rep, err, errlen);
     log_batch(w, sm, rep, mono_ms() - t0);
+    if (rep->failed > 0) { /* maybe a schema change: re-read both schemas before the next round */
+        w->maps_loaded_ms = 0;
+        salesforce_describe_invalidate(e->o.sc, sm->m->salesforce_object);
+    }
     queue_claimed_free(recs, n);
     return rc < 0 ? -1 : (int)n;
 }
@@ -381,8 +388,8 @@ static void worker_free(struct sync_worker *w)
     w->conn = NULL;
 }
 
-/* Sleeps poll_ms, or less when woken or stopping. */
-static void worker_idle(struct sync_engine *e, long ms)
+/* Sleeps poll_ms, or less when woken or stopping. True when woken by sync_engine_wake. */
+static bool worker_idle(struct sync_engine *e, long ms)
 {
     struct timespec until;
     clock_gettime(CLOCK_MONOTONIC, &until);
@@ -398,7 +405,19 @@ static void worker_idle(struct sync_engine *e, long ms)
         if (pthread_cond_timedwait(&e->cond, &e->lock, &until) == ETIMEDOUT)
             break;
     }
+    bool woken = !e->stopping && e->wakeups != seen;
     pthread_mutex_unlock(&e->lock);
+    return woken;
+}
+
+/* Sleeps ms milliseconds (the linger after a wake-up; short, so not interruptible). */
+static void linger(long ms)
+{
+    if (ms <= 0)
+        return;
+    struct timespec t = {ms / 1000, (ms % 1000) * 1000000L};
+    while (nanosleep(&t, &t) != 0 && errno == EINTR)
+        ;
 }
 
 static void *worker_main(void *arg)
@@ -414,8 +433,10 @@ static void *worker_main(void *arg)
                      LF_S("error", err));
             last_error_log = mono_ms();
         }
-        if (n <= 0)
-            worker_idle(e, e->o.poll_ms);
+        /* A wake-up from idle is usually the first webhook of a burst: wait a moment so the
+         * first claim takes a full batch instead of a few records (calls per record). */
+        if (n <= 0 && worker_idle(e, e->o.poll_ms))
+            linger(e->o.linger_ms);
     }
     return NULL;
 }

@@ -51,9 +51,11 @@ struct sync_engine_options {
     int workers;                  /* threads sync_engine_start starts */
     int batch;                    /* records per round; <= 0: 200 */
     int poll_ms;                  /* idle sleep; <= 0: 200 */
-    int lease_ms;                 /* <= 0: 300000 */
+    int linger_ms; /* after a wake-up from idle, wait this long so a burst fills the batch */
+    int lease_ms;  /* <= 0: 300000 */
     struct queue_backoff_policy backoff;
-    int64_t mapping_ttl_ms;    /* reload mappings after this; 0: every round */
+    int64_t mapping_ttl_ms;    /* re-read schemas after this (and after a batch had conversion or
+                                  validation failures); 0: every round */
     const char *worker_prefix; /* worker ids are "<prefix>:w<n>"; NULL: "<host>:<pid>" */
 };
 
