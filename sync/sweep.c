@@ -12,6 +12,7 @@
 #include "sync/sweep.h"
 
 #include "db/import_store.h"
+#include "db/pool.h"
 #include "db/queue.h"
 #include "handlers/crm_access.h"
 #include "handlers/webhook_common.h"
@@ -545,6 +546,96 @@ static int section_hs(struct sweep_ctx *c, char *err, size_t errlen)
     return rc;
 }
 
+/* HubSpot search cannot see archived records, so deletions whose webhook was missed are found by
+ * checking linked records in turn: each sweep batch-reads the next hs_audit_links active links'
+ * HubSpot records (cursor: the last link id, kind "deleted"; wraps at the end), and queues a
+ * HubSpot 'delete' event for each one that no longer exists. The key has no time: one event per
+ * record, whatever the number of sweeps (a restore and delete again comes by webhook). */
+static int audit_links(struct sweep_ctx *c, int64_t after, PGresult **rows, char *err,
+                       size_t errlen)
+{
+    char mid[24], from[24], lim[16];
+    snprintf(mid, sizeof mid, "%" PRId64, c->t->mapping_id);
+    snprintf(from, sizeof from, "%" PRId64, after);
+    snprintf(lim, sizeof lim, "%d", c->opt->hs_audit_links);
+    const char *params[] = {mid, from, lim};
+    *rows = db_exec(c->conn,
+                    "SELECT id, hubspot_id FROM sync_links WHERE mapping_id = $1::bigint"
+                    " AND state = 'active' AND hubspot_id IS NOT NULL AND id > $2::bigint"
+                    " ORDER BY id LIMIT $3::int",
+                    3, params, err, errlen);
+    return *rows ? 0 : -1;
+}
+
+static bool gone(const struct crm_batch_item *it)
+{
+    return !it->ok && it->error && it->error->cls == CRM_ERR_PERMANENT &&
+           (it->error->http_status == 404 || strcmp(it->error->code, "OBJECT_NOT_FOUND") == 0);
+}
+
+/* Reads ids[0..n) and queues a delete event for each missing one. */
+static int audit_chunk(struct sweep_ctx *c, struct ev_batch *b, const char *const *ids, size_t n,
+                       char *err, size_t errlen)
+{
+    struct crm_batch_result res = {0};
+    struct crm_error cerr;
+    crm_error_clear(&cerr);
+    static const char *const props[] = {"hs_object_id"};
+    struct hubspot_read_options ro = {.properties = props, .nproperties = 1};
+    int rc =
+        hubspot_batch_read(c->app->hubspot, c->h, c->t->hubspot_type, ids, n, &ro, &res, &cerr);
+    if (rc != 0) {
+        crm_batch_result_free(&res);
+        return crm_failed(&cerr, "HubSpot batch read", err, errlen);
+    }
+    for (size_t i = 0; rc == 0 && i < res.n && i < n; i++)
+        if (gone(&res.items[i]))
+            rc = batch_add(b, "hs:del", ids[i], 0, err, errlen);
+    crm_batch_result_free(&res);
+    return rc;
+}
+
+static int section_hs_deleted(struct sweep_ctx *c, char *err, size_t errlen)
+{
+    char pos[64];
+    bool found = false;
+    if (import_store_cursor_get(c->conn, c->t->mapping_id, "hubspot", "deleted", pos, sizeof pos,
+                                &found, err, errlen) < 0)
+        return -1;
+    int64_t after = found ? strtoll(pos, NULL, 10) : 0;
+    PGresult *rows = NULL;
+    if (audit_links(c, after < 0 ? 0 : after, &rows, err, errlen) < 0)
+        return -1;
+    int nrows = PQntuples(rows);
+    struct ev_batch *b =
+        batch_new(c->conn, c->t->mapping_id, "hubspot", c->t->hubspot_type, "delete");
+    if (!b) {
+        PQclear(rows);
+        snprintf(err, errlen, "out of memory");
+        return -1;
+    }
+    const char *ids[HUBSPOT_BATCH_MAX];
+    int rc = 0;
+    for (int r = 0; rc == 0 && r < nrows; r += HUBSPOT_BATCH_MAX) {
+        size_t n = 0;
+        for (int k = r; k < nrows && n < HUBSPOT_BATCH_MAX; k++)
+            ids[n++] = PQgetvalue(rows, k, 1);
+        rc = audit_chunk(c, b, ids, n, err, errlen);
+    }
+    if (rc == 0)
+        rc = batch_flush(b, err, errlen);
+    if (rc == 0) { /* the next sweep goes on after the last link checked; at the end, from 0 */
+        char next[24];
+        snprintf(next, sizeof next, "%s", nrows > 0 ? PQgetvalue(rows, nrows - 1, 0) : "0");
+        rc = import_store_cursor_set(c->conn, c->t->mapping_id, "hubspot", "deleted", next, err,
+                                     errlen);
+    }
+    c->res->hs_deleted += b->stored;
+    free(b);
+    PQclear(rows);
+    return rc;
+}
+
 typedef int (*section_fn)(struct sweep_ctx *c, char *err, size_t errlen);
 
 static const struct {
@@ -555,6 +646,7 @@ static const struct {
     {"salesforce updated", true, section_sf_updated},
     {"salesforce deleted", true, section_sf_deleted},
     {"hubspot updated", false, section_hs},
+    {"hubspot deleted", false, section_hs_deleted},
 };
 
 void sweep_options_default(struct sweep_options *o)
@@ -564,6 +656,7 @@ void sweep_options_default(struct sweep_options *o)
     o->sf_min_window_ms = 60000;
     o->hs_page_limit = 200;
     o->hs_result_cap = 10000;
+    o->hs_audit_links = 500;
 }
 
 static void options_resolve(const struct sweep_options *in, struct sweep_options *out)
@@ -581,6 +674,8 @@ static void options_resolve(const struct sweep_options *in, struct sweep_options
         out->hs_page_limit = in->hs_page_limit;
     if (in->hs_result_cap > 0)
         out->hs_result_cap = in->hs_result_cap;
+    if (in->hs_audit_links > 0)
+        out->hs_audit_links = in->hs_audit_links;
 }
 
 static void note_error(struct sweep_result *res, const char *section, const char *err)
@@ -613,6 +708,7 @@ static void log_sweep(int64_t mapping_id, const struct sweep_result *res, int64_
     log_with(res->errors ? LOG_LEVEL_WARN : LOG_LEVEL_INFO, "sweep", LF_I("mapping_id", mapping_id),
              LF_S("outcome", labels[0]), LF_I("salesforce_updated", res->sf_updated),
              LF_I("salesforce_deleted", res->sf_deleted), LF_I("hubspot_updated", res->hs_updated),
+             LF_I("hubspot_deleted", res->hs_deleted),
              LF_S("error", res->errors ? res->error : NULL),
              LF_I("duration_ms", mono_ms() - started));
 }

@@ -40,9 +40,10 @@
 struct sweep_options {
     int64_t first_overlap_ms; /* first sweep looks back this far; <= 0: 10 minutes */
     int64_t hs_lag_ms;        /* HubSpot cursor stays this far behind now; < 0: 30 s */
-    int64_t sf_min_window_ms; /* shorter Salesforce windows wait; < 0: 60 s */
+    int64_t sf_min_window_ms; /* shorter Salesforce windows are widened backwards; < 0: 60 s */
     int hs_page_limit;        /* search page size; <= 0: 200 */
     int hs_result_cap;        /* search after+limit cap; <= 0: 10,000 */
+    int hs_audit_links;       /* linked HubSpot records checked for deletion per sweep; <= 0: 500 */
 };
 
 /* The defaults above (every member set). */
@@ -52,6 +53,7 @@ struct sweep_result {
     long sf_updated; /* new events queued */
     long sf_deleted;
     long hs_updated;
+    long hs_deleted; /* linked HubSpot records found archived (their webhook was missed) */
     bool busy;       /* another process holds the mapping's sweep lock: nothing done */
     int errors;      /* sections (sf updated, sf deleted, hs) that failed */
     char error[512]; /* the first error, when errors > 0 */

@@ -154,7 +154,9 @@ static void test_sweep_changes_once(void **state)
     assert_int_equal(testdb_long(db->watch, "SELECT count(*) FROM change_events WHERE source ="
                                             " 'salesforce' AND object_type = 'Project__c'"),
                      3);
-    assert_int_equal(testdb_long(db->watch, "SELECT count(*) FROM sync_cursors"), 3);
+    /* Salesforce updated + deleted, HubSpot updated, and the HubSpot deletion audit's link cursor
+     */
+    assert_int_equal(testdb_long(db->watch, "SELECT count(*) FROM sync_cursors"), 4);
 
     /* the same changes again: nothing new */
     sweep_ok(&e, &o, &res);
@@ -192,8 +194,12 @@ static void test_sweep_changes_once(void **state)
     assert_int_equal(testdb_long(db->watch, "SELECT count(*) FROM change_events"), 8);
 
     /* the cursors persist and move forward */
-    assert_int_equal(testdb_long(db->watch, "SELECT count(*) FROM sync_cursors WHERE position::"
-                                            "timestamptz > now() - interval '1 minute'"),
+    assert_int_equal(testdb_long(db->watch, "SELECT count(*) FROM sync_cursors WHERE kind ="
+                                            " 'updated' OR source = 'salesforce'"),
+                     3);
+    assert_int_equal(testdb_long(db->watch, "SELECT count(*) FROM sync_cursors WHERE CASE WHEN kind"
+                                            " = 'updated' OR source = 'salesforce' THEN position::"
+                                            "timestamptz > now() - interval '1 minute' END"),
                      3);
 
     struct strbuf sb = STRBUF_INIT;
@@ -243,6 +249,57 @@ static void test_hubspot_search_cap(void **state)
                      13);
     sweep_ok(&e, &o, &res);
     assert_int_equal(res.hs_updated, 0);
+    env_close(&e);
+}
+
+/* HubSpot deletions whose webhook was missed: linked records are batch-read in turn (a few per
+ * sweep, cursor by link id, wrapping), and each archived one is queued once as a HubSpot delete. */
+static void test_hubspot_deletions_audited(void **state)
+{
+    struct testdb *db = *state;
+    crmsim_proc_ok(&unit_sim, "POST", "/_sim/fixtures",
+                   "{\"hubspot\":{\"records\":{\"2-3465404\":["
+                   "{\"id\":\"501\",\"properties\":{\"name\":\"Kept\"}},"
+                   "{\"id\":\"502\",\"properties\":{\"name\":\"Gone\"}},"
+                   "{\"id\":\"503\",\"properties\":{\"name\":\"Also kept\"}}]}}}");
+    crmsim_proc_ok(&unit_sim, "DELETE", "/_sim/hubspot/2-3465404/records/502", NULL);
+    struct env e;
+    env_open(&e, db);
+    e.mapping_id = add_mapping(db->watch, "enabled");
+    char sql[512];
+    snprintf(sql, sizeof sql,
+             "INSERT INTO sync_links (mapping_id, salesforce_id, hubspot_id) VALUES"
+             " (%" PRId64 ", 'a01000000000001AAA', '501'), (%" PRId64
+             ", 'a01000000000002AAA', '502'),"
+             " (%" PRId64 ", 'a01000000000003AAA', '503')",
+             e.mapping_id, e.mapping_id, e.mapping_id);
+    testdb_exec_ok(db->watch, sql);
+    struct sweep_options o;
+    test_options(&o);
+    o.hs_audit_links = 2; /* two links per sweep: 501, 502, then 503, then from the start */
+    struct sweep_result res;
+    sweep_ok(&e, &o, &res);
+    assert_int_equal(res.hs_deleted, 1);
+    assert_int_equal(events(db->watch, "hubspot", "delete"), 1);
+    assert_int_equal(testdb_long(db->watch, "SELECT count(*) FROM change_events WHERE kind ="
+                                            " 'delete' AND record_id = '502'"),
+                     1);
+    sweep_ok(&e, &o, &res); /* 503: still there */
+    assert_int_equal(res.hs_deleted, 0);
+    sweep_ok(&e, &o, &res); /* wrapped: nothing left to read */
+    sweep_ok(&e, &o, &res); /* 501, 502 again: 502's event exists, none new */
+    assert_int_equal(res.hs_deleted, 0);
+    assert_int_equal(events(db->watch, "hubspot", "delete"), 1);
+    /* a link marked deleted is not read again: with its event gone and the audit restarted,
+     * nothing is queued for it */
+    testdb_exec_ok(db->watch, "UPDATE sync_links SET state = 'deleted' WHERE hubspot_id = '502'");
+    testdb_exec_ok(db->watch, "DELETE FROM change_events WHERE record_id = '502'");
+    testdb_exec_ok(db->watch, "UPDATE sync_cursors SET position = '0' WHERE source = 'hubspot'"
+                              " AND kind = 'deleted'");
+    sweep_ok(&e, &o, &res);
+    sweep_ok(&e, &o, &res);
+    assert_int_equal(res.hs_deleted, 0);
+    assert_int_equal(events(db->watch, "hubspot", "delete"), 0);
     env_close(&e);
 }
 
@@ -303,6 +360,8 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(test_sweep_changes_once, test_setup, testdb_teardown),
         cmocka_unit_test_setup_teardown(test_hubspot_search_cap, test_setup, testdb_teardown),
+        cmocka_unit_test_setup_teardown(test_hubspot_deletions_audited, test_setup,
+                                        testdb_teardown),
         cmocka_unit_test_setup_teardown(test_busy_and_disabled, test_setup, testdb_teardown),
         cmocka_unit_test_setup_teardown(test_failure_keeps_cursor, test_setup, testdb_teardown),
     };
