@@ -185,9 +185,5 @@ void sync_write_pairs(struct sync_batch *b);
 /* sync_payload.c: true when p (linked, link active, pending) is an echo: every claimed event
  * carries its values and they all equal the link's base (settle it unchanged, no CRM call). */
 bool sync_pair_is_echo(const struct sync_batch *b, const struct sync_pair *p);
-/* The Salesforce record that the latest event of p's one Salesforce record carries when it is an
- * outbound message with every mapped field, enabled lookup and the identity field, shaped as the
- * SOQL read returns it; NULL otherwise. Caller puts. */
-json_object *sync_pair_sf_payload(const struct sync_batch *b, const struct sync_pair *p);
 
 #endif

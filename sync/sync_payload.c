@@ -1,6 +1,5 @@
 /* sync_payload.c: what a sync batch learns from its events' own payloads, without a CRM call:
- * echoes of synkro's own writes (settled unchanged, nothing read or written) and Salesforce
- * outbound messages that stand in for the record's SOQL read.
+ * echoes of synkro's own writes (settled unchanged, nothing read or written).
  *
  * Owns the reading of two stored payload shapes: HubSpot object.propertyChange events
  * ({"subscriptionType", "propertyName", "propertyValue", ...}, handlers/hubspot_events.c) and
@@ -17,10 +16,11 @@
  *    an enabled association, each equal to sf_values[field] (value_sf_text_to_json then
  *    value_equal_sf) or to the "@assoc:<field>" base. A base entry that is absent never equals.
  *  - Outbound messages omit null fields, so an absent field is unknown: such a message is no
- *    echo and cannot stand in for a read. Sweep and import events carry no "fields" at all.
- *  - A message standing in for a read must be the latest event of the pair's one Salesforce
- *    record and carry the identity field too (adoption and the identity back-write read it);
- *    the message holds the record's values at send time, like a read made then.
+ *    echo. Sweep and import events carry no "fields" at all.
+ *  - A message is never used as the record's current values otherwise: a retried or overtaken
+ *    message can be older than what was already synced (it would push stale values; the
+ *    randomised crash test caught exactly that), so a pair that is not an echo reads the record.
+ *    An echo is safe to settle even from an old message: any newer change has its own message.
  *  - A pair with more than one claimed record of a CRM takes the normal path.
  *
  * Must not: call a CRM or the database, log, or change the pair. */
@@ -117,11 +117,11 @@ static bool sf_take_lookup(const struct sf_object *obj, json_object *fields, con
     return json_object_object_add(rec, sf ? sf->name : field, out) == 0;
 }
 
-/* The record an outbound-message event carries, as the SOQL read returns it: {"Id", every
- * mapped field but dont_sync ones, every enabled lookup, the identity field when with_identity}.
- * NULL when the event is no message or lacks one of them. Caller puts. */
+/* The record an outbound-message event carries, shaped as the SOQL read returns it: {"Id", every
+ * mapped field but dont_sync ones, every enabled lookup}. NULL when the event is no message or
+ * lacks one of them. Caller puts. */
 static json_object *sf_message_record(const struct sync_mapping *sm, const char *record_id,
-                                      const struct claimed_event *ev, bool with_identity)
+                                      const struct claimed_event *ev)
 {
     if (!sf_message_kind(ev->kind) || !ev->payload_json || !record_id)
         return NULL;
@@ -139,8 +139,6 @@ static json_object *sf_message_record(const struct sync_mapping *sm, const char 
     for (size_t i = 0; ok && i < nlk; i++)
         ok = sf_take_lookup(sm->sf, fields, lk[i], rec);
     free(lk);
-    if (ok && with_identity && m->identity_salesforce_field)
-        ok = sf_take_field(sm->sf, fields, m->identity_salesforce_field, rec);
     json_object_put(pl);
     if (!ok) {
         json_object_put(rec);
@@ -197,7 +195,7 @@ static bool sf_events_are_echo(const struct sync_batch *b, const struct sync_pai
     if (!r)
         return false;
     for (size_t i = 0; i < r->nevents; i++) {
-        json_object *rec = sf_message_record(b->sm, r->record_id, &r->events[i], false);
+        json_object *rec = sf_message_record(b->sm, r->record_id, &r->events[i]);
         bool same = rec && sf_record_is_base(b->sm, rec, p->link->sf_values);
         json_object_put(rec);
         if (!same)
@@ -282,13 +280,4 @@ bool sync_pair_is_echo(const struct sync_batch *b, const struct sync_pair *p)
         !p->link->sf_values || !p->link->hs_values)
         return false;
     return hs_events_are_echo(b, p) && sf_events_are_echo(b, p);
-}
-
-json_object *sync_pair_sf_payload(const struct sync_batch *b, const struct sync_pair *p)
-{
-    size_t n;
-    const struct claimed_record *r = only_record(b, p, "salesforce", &n);
-    if (!r || r->nevents == 0 || !p->sf_id || !sync_sf_id_equal(p->sf_id, r->record_id))
-        return NULL;
-    return sf_message_record(b->sm, r->record_id, &r->events[r->nevents - 1], true);
 }

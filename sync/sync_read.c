@@ -316,20 +316,6 @@ static void drop_missing_adopted(struct sync_pair *p)
     }
 }
 
-/* Pairs whose latest Salesforce event is an outbound message with every mapped field take it as
- * their Salesforce read (sync_pair_sf_payload). */
-static void take_sf_payloads(struct sync_batch *b)
-{
-    for (size_t i = 0; i < b->npairs; i++) {
-        struct sync_pair *p = &b->pairs[i];
-        if (!pair_wants_sf(p) || !p->from_sf || p->sf_rec)
-            continue;
-        p->sf_rec = sync_pair_sf_payload(b, p);
-        if (p->sf_rec)
-            p->need_sf_read = false;
-    }
-}
-
 /* The HubSpot read of the first round, run on its own thread over shadow pairs (hs_id borrowed
  * from the batch's pairs, which the Salesforce read does not change) with its own report and the
  * worker's second HTTP handle: the two threads share nothing mutable. */
@@ -451,7 +437,6 @@ static void attach_adopted_links(struct sync_batch *b)
 
 void sync_read_pairs(struct sync_batch *b)
 {
-    take_sf_payloads(b);
     read_both(b);
     for (size_t i = 0; i < b->npairs; i++) {
         struct sync_pair *p = &b->pairs[i];
