@@ -14,10 +14,10 @@
  *  2. echoes: a linked pair whose events all carry values equal to the link's base (synkro's
  *     own writes coming back) is settled unchanged without any call (sync_payload.c);
  *     deletes (the last delete/restore event of a side decides) follow the mapping's on_delete;
- *  3. reads: a Salesforce outbound message carrying every mapped field is the record's read when
- *     it is the record's latest event; else Salesforce by SOQL `... WHERE Id IN (...)` (ids checked
- * to be 15/18 alphanumerics, at most 200 per query), HubSpot by batch read (100 per call); a
- * missing record is deleted;
+ *  3. reads: Salesforce by SOQL `... WHERE Id IN (...)` (ids checked to be 15/18 alphanumerics, at
+ *     most 200 per query; an outbound message is never taken as the read, as a retried one can be
+ *     older than what was synced), HubSpot by batch read (100 per call), both concurrently; a
+ *     missing record is deleted;
  *  4. adoption: an unlinked record whose identity field names a record of the other CRM is
  *     linked to it (synkro's own creates and crash recovery), the other side read too;
  *  5. sync_merge per pair; creates by upsert on the identity field/property (idempotent),

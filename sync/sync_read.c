@@ -4,16 +4,16 @@
  * Owns the SOQL text of the batch read and the HubSpot property list; the records it reads go to
  * the pairs (struct sync_pair owns them).
  *
- * Design: a pair whose latest Salesforce event is an outbound message carrying every mapped field
- * (sync_payload.c) takes the message as its Salesforce record and is not queried. Otherwise
- * Salesforce records come from `SELECT Id, <mapped fields>, <identity field>,
- * SystemModstamp FROM <object> WHERE Id IN ('...')`, at most SALESFORCE_COLLECTION_MAX ids per
- * query. SOQL takes ids only as quoted literals, so every id is checked to be 15/18 ASCII
- * alphanumerics and every name to be an API name before it goes into the text; anything else is
- * refused. HubSpot records come from one batch read (the client splits it into calls of 100). A
- * record the CRM does not return is missing (deleted). Adoption: an unlinked Salesforce record
- * whose identity field holds a HubSpot id, or an unlinked HubSpot record whose identity property
- * holds a Salesforce id, is paired with that record, which is read in a second round.
+ * Design: Salesforce records always come from a query (an outbound message can be older than what
+ * was already synced, so it is not trusted as the current record): `SELECT Id, <mapped fields>,
+ * <identity field>, SystemModstamp FROM <object> WHERE Id IN ('...')`, at most
+ * SALESFORCE_COLLECTION_MAX ids per query. SOQL takes ids only as quoted literals, so every id is
+ * checked to be 15/18 ASCII alphanumerics and every name to be an API name before it goes into the
+ * text; anything else is refused. HubSpot records come from one batch read (the client splits it
+ * into calls of 100). A record the CRM does not return is missing (deleted). Adoption: an unlinked
+ * Salesforce record whose identity field holds a HubSpot id, or an unlinked HubSpot record whose
+ * identity property holds a Salesforce id, is paired with that record, which is read in a second
+ * round.
  *
  * The first round's two reads run at once when the worker lent a second HTTP handle
  * (env->http_aux): the HubSpot read on a short-lived thread over shadow pairs, folded back after
