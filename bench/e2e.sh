@@ -36,6 +36,8 @@
 #   SYNKRO_BENCH_WERROR=0             build without -Werror
 #   SYNKRO_BENCH_NO_BUILD=1           use the binaries already in the build dir
 #   SYNKRO_BENCH_INGEST_ONLY=1        force ingest-only mode
+#   SYNKRO_BENCH_HS_RATE=N            HubSpot's burst limit (requests per 10 s) in crmsim and in
+#                                     synkro (HUBSPOT_RATE_LIMIT_PER_10S); default: HubSpot's 190
 #   synkro's own variables (SYNKRO_WORKERS, SYNKRO_WORKER_BATCH, ...) pass through.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -90,6 +92,8 @@ load=$build_dir/e2e_load
 cc -O2 -std=c11 -Wall -Wextra -Wshadow -Wstrict-prototypes -Wmissing-prototypes -Wformat=2 -Werror \
   -D_POSIX_C_SOURCE=200809L -D_DEFAULT_SOURCE bench/e2e_load.c \
   $(pkg-config --cflags --libs libcurl json-c) -o "$load"
+floor=$build_dir/latency_floor
+cc -O2 -std=c11 -Wall -Wextra -Werror bench/latency_floor.c -lm -o "$floor"
 
 mkdir -p "$out"
 tmp=$(mktemp -d /tmp/synkro-bench-e2e.XXXXXX)
@@ -160,6 +164,9 @@ export SALESFORCE_CLIENT_SECRET=sim-sf-client-secret SALESFORCE_REFRESH_TOKEN=si
 export SALESFORCE_ORG_ID=00D000000000001 SYNKRO_SF_ENDPOINT_TOKEN=$sf_token
 export SYNKRO_SECRET_KEY=${SYNKRO_SECRET_KEY:-bench-e2e-secret-key-0123456789abcdef0123456789}
 export SYNKRO_ADMIN_TOKEN=$admin LOG_LEVEL=${LOG_LEVEL:-warn}
+HS_RATE=${SYNKRO_BENCH_HS_RATE:-190}
+[[ $HS_RATE =~ ^[1-9][0-9]*$ ]] || die "SYNKRO_BENCH_HS_RATE must be a positive number"
+export HUBSPOT_RATE_LIMIT_PER_10S=$HS_RATE
 for attempt in 1 2 3 4 5; do
   port=$(free_port)
   base=http://127.0.0.1:$port
@@ -180,7 +187,8 @@ for attempt in 1 2 3 4 5; do
   die "synkro exited at start"
 done
 setting() { grep -E "^ *$1[ =:]" "$out/config.txt" | head -1 | sed -E "s/^ *$1[ =:]+ *//; s/ .*//"; }
-tuning="WORKERS=$(setting SYNKRO_WORKERS) WORKER_BATCH=$(setting SYNKRO_WORKER_BATCH)"
+tuning="WORKERS=$(setting SYNKRO_WORKERS) MAPPING_WORKERS=$(setting SYNKRO_MAPPING_WORKERS)"
+tuning+=" WORKER_BATCH=$(setting SYNKRO_WORKER_BATCH)"
 tuning+=" HTTP_THREADS=$(setting SYNKRO_HTTP_THREADS) DB_POOL_SIZE=$(setting SYNKRO_DB_POOL_SIZE)"
 tuning+=" HUBSPOT_RATE_LIMIT_PER_10S=$(setting HUBSPOT_RATE_LIMIT_PER_10S)"
 log "synkro at $base (pid $synkro_pid), crmsim at $sim (pid $sim_pid); $tuning"
@@ -215,6 +223,7 @@ sf_obj=Bench_Project__c
 hs_obj=2-7100001
 simcall POST /_sim/config "{\"hubspot_client_secret\":\"$hs_secret\",
   \"hubspot_webhook_url\":\"$base/webhooks/hubspot\",\"request_log_size\":10000,
+  \"hubspot_rate_limit_max\":$HS_RATE,
   \"salesforce_api_usage_max\":100000000}" >/dev/null
 # the fixture: a HubSpot custom object and a Salesforce object with identity fields, N Salesforce
 # records, and the outbound message rule pointing at synkro
@@ -518,5 +527,9 @@ check() {
     check "(c) p99 received->written (s, bucket bound)" "${P99[c]}" 1.0 '<=' 
   fi
   check "peak RSS of synkro, whole run (VmHWM, MB)" "$hwm" 64
+  if [[ " $PHASES " == *" c "* && $LATENCY != 0 ]]; then
+    echo "model of (c) for these settings (bench/latency_floor.c; the engine's rules, not a measurement):"
+    "$floor" "$STEADY_RATE" "${LATENCY%-*}" "${LATENCY#*-}" "$HS_RATE" | sed 's/^/  /'
+  fi
 } | tee "$out/summary.txt"
 log "results: $out"

@@ -29,6 +29,17 @@
  * never returns events of a record that a claim is taking over. Events without a record id cannot
  * be ordered against anything: each is a record of its own, made exclusive by its row lock.
  *
+ * Pairs mode (queue_claim_pairs). Statement 1 keeps only records of an active link of the mapping
+ * that holds both ids (and no unfinished merge), and the advisory key is the link instead of the
+ * record, so both records of a pair share one key; records of one link are sorted next to each
+ * other so one claim takes both. Statement 2 also rechecks, under its new snapshot, that no record
+ * of the link is leased (by either side) and that the record still belongs to that link. The
+ * record-lock argument above then holds per link: every lease on a record of link L was created
+ * by a claim holding L's key, so the next holder of L sees it. It relies on a record's link not
+ * changing while a claim holds it: links change ids only in the transaction that settles the
+ * batch holding them, or under the mapping's exclusive lock (sync_engine.h), when no pairs claim
+ * runs. Records left out are reported by a row of NULLs after the picked ones.
+ *
  * Settling (complete/retry/fail) locks its rows in id order and only while status is
  * 'processing' and lease_owner is the caller, rechecked by PostgreSQL on the newest row version.
  *
@@ -39,6 +50,7 @@
 #include "server/strbuf.h"
 
 #include <inttypes.h>
+#include <stdbool.h>
 #include <openssl/rand.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -65,6 +77,34 @@
     "SELECT l.source, l.object_type, l.record_id FROM change_events l"                             \
     " WHERE l.status = 'processing' AND l.lease_until > now() AND l.record_id IS NOT NULL"
 
+/* The link of a due record (alias r) in pairs mode: an active link of mapping $7 holding both
+ * ids. Each branch uses one of the unique indexes sync_links_salesforce / sync_links_hubspot. */
+#define PAIR_OF(r, m)                                                                              \
+    "CASE WHEN " r "record_id IS NULL THEN NULL WHEN " r "source = 'salesforce' THEN"              \
+    " (SELECT l.id FROM sync_links l WHERE l.mapping_id = " m " AND l.salesforce_id = " r          \
+    "record_id AND l.hubspot_id IS NOT NULL AND l.state = 'active')"                               \
+    " ELSE (SELECT l.id FROM sync_links l WHERE l.mapping_id = " m " AND l.hubspot_id = " r        \
+    "record_id AND l.salesforce_id IS NOT NULL AND l.state = 'active') END"
+
+/* Links of mapping m that have a record leased now (either side). */
+#define LEASED_PAIRS(m)                                                                            \
+    "SELECT l.id FROM change_events e JOIN sync_links l ON l.mapping_id = " m                      \
+    " AND l.salesforce_id = e.record_id WHERE e.source = 'salesforce'"                             \
+    " AND e.status = 'processing' AND e.lease_until > now()"                                       \
+    " UNION ALL SELECT l.id FROM change_events e JOIN sync_links l ON l.mapping_id = " m           \
+    " AND l.hubspot_id = e.record_id WHERE e.source = 'hubspot'"                                   \
+    " AND e.status = 'processing' AND e.lease_until > now()"
+
+/* An unfinished HubSpot merge event of record (s, o, r): such a record re-points links, so only
+ * a claim of the whole mapping may take it. */
+#define MERGE_PENDING(s, o, r)                                                                     \
+    "EXISTS (SELECT 1 FROM change_events m WHERE m.source = " s " AND m.object_type = " o          \
+    " AND m.record_id = " r " AND m.kind = 'merge' AND m.status IN ('pending', 'processing'))"
+
+/* $7 mapping id and $8 pairs mode (queue_claim_pairs): only records of an active complete link,
+ * keyed by that link, so both records of a pair go to one claim (sorted next to each other, so
+ * the LIMIT rarely parts them); the rest (unlinked records, merges, events without a record id)
+ * are left and reported by one row of NULLs. */
 static const char pick_sql[] =
     "WITH due AS MATERIALIZED ("
     " SELECT d.id, d.source, d.object_type, d.record_id, d.next_attempt_at FROM change_events d"
@@ -76,11 +116,41 @@ static const char pick_sql[] =
     " recs AS MATERIALIZED ("
     " SELECT source, object_type, record_id, CASE WHEN record_id IS NULL THEN id END AS lone_id,"
     "  min(next_attempt_at) AS first_due, min(id) AS first_id"
-    " FROM due GROUP BY 1, 2, 3, 4 ORDER BY first_due, first_id)"
-    " SELECT source, object_type, record_id, lone_id FROM recs"
-    " WHERE lone_id IS NOT NULL"
-    " OR pg_try_advisory_xact_lock(" QUEUE_RECORD_LOCK ", " RECORD_KEY("") ")"
-                                                                           " LIMIT $2::int";
+    " FROM due GROUP BY 1, 2, 3, 4),"
+    " keyed AS MATERIALIZED ("
+    " SELECT r.*, CASE WHEN $8::bool THEN " PAIR_OF(
+        "r.",
+        "$7::bigint") " END AS pair FROM recs r),"
+                      " sorted AS MATERIALIZED ("
+                      " SELECT k.*, (NOT $8::bool OR (k.pair IS NOT NULL AND NOT " MERGE_PENDING(
+                          "k.source", "k.object_type",
+                          "k.record_id") ")) AS ok"
+                                         " FROM keyed k ORDER BY CASE WHEN pair IS NULL THEN "
+                                         "first_due"
+                                         " ELSE min(first_due) OVER (PARTITION BY pair) END,"
+                                         " pair, first_due, first_id),"
+                                         " chosen AS ("
+                                         " SELECT source, object_type, record_id, "
+                                         "lone_id, pair FROM sorted WHERE ok AND ("
+                                         "CASE WHEN NOT $8::bool THEN lone_id IS NOT "
+                                         "NULL OR pg_try_advisory_xact_lock(" QUEUE_RECORD_LOCK
+                                         ", " RECORD_KEY(
+                                             "") ")"
+                                                 " ELSE pair NOT IN (" LEASED_PAIRS(
+                                                     "$7::bigint") ")"
+                                                                   " AND "
+                                                                   "pg_try_advisory_xact_"
+                                                                   "lock(" QUEUE_RECORD_LOCK
+                                                                   ", hashtext('pair:' || "
+                                                                   "$7::bigint || ':' || pair)) "
+                                                                   "END) LIMIT $2::int)"
+                                                                   " SELECT source, object_type, "
+                                                                   "record_id, lone_id, pair FROM "
+                                                                   "chosen"
+                                                                   " UNION ALL SELECT NULL, NULL, "
+                                                                   "NULL, NULL, NULL WHERE $8::bool"
+                                                                   "  AND EXISTS (SELECT 1 FROM "
+                                                                   "sorted WHERE NOT ok)";
 
 /* An unfinished event: what a claim takes of a picked record. */
 #define UNFINISHED(a)                                                                              \
@@ -89,42 +159,67 @@ static const char pick_sql[] =
 
 static const char take_sql[] =
     "WITH picked AS MATERIALIZED ("
-    " SELECT * FROM jsonb_to_recordset($1::jsonb) AS p(n int, s text, o text, r text, l bigint)),"
+    " SELECT * FROM jsonb_to_recordset($1::jsonb)"
+    "  AS p(n int, s text, o text, r text, l bigint, k bigint)),"
     " free AS MATERIALIZED ("
-    " SELECT p.* FROM picked p WHERE p.l IS NOT NULL OR (p.s, p.o, p.r) NOT IN (" LEASED ")),"
-    " cand AS MATERIALIZED ("
-    " SELECT f.n, x.id FROM free f CROSS JOIN LATERAL ("
-    "  SELECT e.id FROM change_events e WHERE e.source = f.s AND e.object_type = f.o"
-    "  AND e.record_id = f.r AND " UNFINISHED(
-        "e.") " OFFSET 0) x WHERE f.l IS NULL"
-              " UNION ALL"
-              " SELECT f.n, x.id FROM free f CROSS JOIN LATERAL ("
-              "  SELECT e.id FROM change_events e WHERE e.id = f.l AND e.status = 'pending'"
-              "  AND e.next_attempt_at <= now() OFFSET 0) x WHERE f.l IS NOT NULL),"
-              " locked AS MATERIALIZED ("
-              " SELECT e.id FROM change_events e WHERE e.id = ANY (ARRAY(SELECT id FROM cand))"
-              " AND " UNFINISHED(
-                  "e.") " FOR UPDATE SKIP LOCKED),"
-                        " whole AS ("
-                        " SELECT c.n FROM cand c LEFT JOIN locked k ON k.id = c.id"
-                        " GROUP BY c.n HAVING count(k.id) = count(*)),"
-                        " upd AS ("
-                        " UPDATE change_events e SET status = 'processing', lease_owner = $2,"
-                        "  lease_until = now() + $3::bigint * interval '1 millisecond'"
-                        " FROM cand c WHERE e.id = c.id"
-                        " AND e.id = ANY (ARRAY(SELECT k.id FROM locked k JOIN cand c2 ON c2.id = "
-                        "k.id"
-                        "  JOIN whole w ON w.n = c2.n))"
-                        " AND " UNFINISHED(
-                            "e.") " RETURNING c.n, e.id, e.source, e.object_type, e.record_id, "
-                                  "e.kind, e.occurred_at,"
-                                  "  e.received_at, e.attempts, e.payload)"
-                                  " SELECT n, id, source, object_type, record_id, kind,"
-                                  "  COALESCE(round(extract(epoch FROM occurred_at) * "
-                                  "1000)::bigint, 0), attempts,"
-                                  "  payload::text,"
-                                  "  round(extract(epoch FROM received_at) * 1000)::bigint"
-                                  " FROM upd ORDER BY n, COALESCE(occurred_at, received_at), id";
+    " SELECT p.* FROM picked p WHERE (p.l IS NOT NULL OR (p.s, p.o, p.r) NOT IN (" LEASED "))"
+    " AND (p.k IS NULL OR (p.k NOT IN (" LEASED_PAIRS(
+        "$4::bigint") ")"
+                      "  AND NOT " MERGE_PENDING(
+                          "p.s", "p.o",
+                          "p.r") " AND EXISTS (SELECT 1 FROM sync_links l"
+                                 "  WHERE l.id = p.k AND l.state = 'active' AND l.salesforce_id IS "
+                                 "NOT NULL"
+                                 "  AND l.hubspot_id IS NOT NULL AND (l.salesforce_id = p.r OR "
+                                 "l.hubspot_id = p.r))))),"
+                                 " cand AS MATERIALIZED ("
+                                 " SELECT f.n, x.id FROM free f CROSS JOIN LATERAL ("
+                                 "  SELECT e.id FROM change_events e WHERE e.source = f.s AND "
+                                 "e.object_type = f.o"
+                                 "  AND e.record_id = f.r AND " UNFINISHED(
+                                     "e.") " OFFSET 0) x WHERE f.l IS NULL"
+                                           " UNION ALL"
+                                           " SELECT f.n, x.id FROM free f CROSS JOIN LATERAL ("
+                                           "  SELECT e.id FROM change_events e WHERE e.id = f.l "
+                                           "AND e.status = 'pending'"
+                                           "  AND e.next_attempt_at <= now() OFFSET 0) x WHERE f.l "
+                                           "IS NOT NULL),"
+                                           " locked AS MATERIALIZED ("
+                                           " SELECT e.id FROM change_events e WHERE e.id = ANY "
+                                           "(ARRAY(SELECT id FROM cand))"
+                                           " AND " UNFINISHED(
+                                               "e.") " FOR UPDATE SKIP LOCKED),"
+                                                     " whole AS ("
+                                                     " SELECT c.n FROM cand c LEFT JOIN locked k "
+                                                     "ON k.id = c.id"
+                                                     " GROUP BY c.n HAVING count(k.id) = count(*)),"
+                                                     " upd AS ("
+                                                     " UPDATE change_events e SET status = "
+                                                     "'processing', lease_owner = $2,"
+                                                     "  lease_until = now() + $3::bigint * "
+                                                     "interval '1 millisecond'"
+                                                     " FROM cand c WHERE e.id = c.id"
+                                                     " AND e.id = ANY (ARRAY(SELECT k.id FROM "
+                                                     "locked k JOIN cand c2 ON c2.id = "
+                                                     "k.id"
+                                                     "  JOIN whole w ON w.n = c2.n))"
+                                                     " AND " UNFINISHED(
+                                                         "e.") " RETURNING c.n, e.id, e.source, "
+                                                               "e.object_type, e.record_id, "
+                                                               "e.kind, e.occurred_at,"
+                                                               "  e.received_at, e.attempts, "
+                                                               "e.payload)"
+                                                               " SELECT n, id, source, "
+                                                               "object_type, record_id, kind,"
+                                                               "  COALESCE(round(extract(epoch "
+                                                               "FROM occurred_at) * "
+                                                               "1000)::bigint, 0), attempts,"
+                                                               "  payload::text,"
+                                                               "  round(extract(epoch FROM "
+                                                               "received_at) * 1000)::bigint"
+                                                               " FROM upd ORDER BY n, "
+                                                               "COALESCE(occurred_at, "
+                                                               "received_at), id";
 
 static void copy_error(PGconn *conn, const char *what, char *err, size_t errlen)
 {
@@ -157,15 +252,16 @@ static char *picked_json(PGresult *res)
 {
     struct strbuf sb = STRBUF_INIT;
     strbuf_putc(&sb, '[');
+    int listed = 0;
     for (int i = 0; i < PQntuples(res); i++) {
-        strbuf_printf(&sb, "%s{\"n\":%d", i ? "," : "", i);
+        if (PQgetisnull(res, i, 0))
+            continue; /* the "others are due" row of pairs mode */
+        strbuf_printf(&sb, "%s{\"n\":%d", listed++ ? "," : "", i);
         put_json_str(&sb, "s", PQgetvalue(res, i, 0), 0);
         put_json_str(&sb, "o", PQgetvalue(res, i, 1), 0);
         put_json_str(&sb, "r", PQgetvalue(res, i, 2), PQgetisnull(res, i, 2));
-        if (PQgetisnull(res, i, 3))
-            strbuf_puts(&sb, ",\"l\":null}");
-        else
-            strbuf_printf(&sb, ",\"l\":%s}", PQgetvalue(res, i, 3));
+        strbuf_printf(&sb, ",\"l\":%s", PQgetisnull(res, i, 3) ? "null" : PQgetvalue(res, i, 3));
+        strbuf_printf(&sb, ",\"k\":%s}", PQgetisnull(res, i, 4) ? "null" : PQgetvalue(res, i, 4));
     }
     strbuf_putc(&sb, ']');
     if (sb.failed) {
@@ -266,12 +362,15 @@ int queue_claim_records(PGconn *conn, const char *worker_id, int max_records, in
                                    errlen);
 }
 
-int queue_claim_records_for(PGconn *conn, const char *worker_id,
-                            const struct queue_claim_filter *filter, int max_records, int lease_ms,
-                            struct claimed_record **out, size_t *n, char *err, size_t errlen)
+/* Both claims: pairs_of > 0 is pairs mode for that mapping (*others_due is then set). */
+static int claim(PGconn *conn, const char *worker_id, const struct queue_claim_filter *filter,
+                 int64_t pairs_of, int max_records, int lease_ms, struct claimed_record **out,
+                 size_t *n, bool *others_due, char *err, size_t errlen)
 {
     *out = NULL;
     *n = 0;
+    if (others_due)
+        *others_due = false;
     if (!worker_id || !*worker_id || max_records < 1 || lease_ms < 1) {
         snprintf(err, errlen, "a claim needs a worker id, max_records >= 1 and lease_ms >= 1");
         return -1;
@@ -281,7 +380,8 @@ int queue_claim_records_for(PGconn *conn, const char *worker_id,
         window = WINDOW_MIN;
     if (window > WINDOW_MAX)
         window = WINDOW_MAX;
-    char window_text[24], max_text[24], lease_text[24];
+    char window_text[24], max_text[24], lease_text[24], mapping_text[24];
+    snprintf(mapping_text, sizeof mapping_text, "%" PRId64, pairs_of);
     snprintf(window_text, sizeof window_text, "%ld", window);
     snprintf(max_text, sizeof max_text, "%d", max_records);
     snprintf(lease_text, sizeof lease_text, "%d", lease_ms);
@@ -294,11 +394,18 @@ int queue_claim_records_for(PGconn *conn, const char *worker_id,
                                  filter ? "true" : "false",
                                  filter ? filter->salesforce_object : NULL,
                                  filter ? filter->hubspot_object_type_id : NULL,
-                                 filter ? filter->hubspot_object_name : NULL};
-    PGresult *picked = db_exec(conn, pick_sql, 6, pick_params, err, errlen);
+                                 filter ? filter->hubspot_object_name : NULL,
+                                 pairs_of > 0 ? mapping_text : NULL,
+                                 pairs_of > 0 ? "true" : "false"};
+    PGresult *picked = db_exec(conn, pick_sql, 8, pick_params, err, errlen);
     if (!picked)
         return rollback(conn);
-    if (PQntuples(picked) == 0) {
+    int rows = PQntuples(picked);
+    if (others_due && rows > 0 && PQgetisnull(picked, rows - 1, 0)) {
+        *others_due = true;
+        rows--;
+    }
+    if (rows == 0) {
         PQclear(picked);
         return db_exec_command(conn, "COMMIT", err, errlen);
     }
@@ -308,8 +415,8 @@ int queue_claim_records_for(PGconn *conn, const char *worker_id,
         snprintf(err, errlen, "out of memory listing the picked records");
         return rollback(conn);
     }
-    const char *take_params[] = {json, worker_id, lease_text};
-    PGresult *taken = db_exec(conn, take_sql, 3, take_params, err, errlen);
+    const char *take_params[] = {json, worker_id, lease_text, pairs_of > 0 ? mapping_text : NULL};
+    PGresult *taken = db_exec(conn, take_sql, 4, take_params, err, errlen);
     free(json);
     if (!taken)
         return rollback(conn);
@@ -332,6 +439,29 @@ int queue_claim_records_for(PGconn *conn, const char *worker_id,
     *out = recs;
     *n = nrec;
     return 0;
+}
+
+int queue_claim_records_for(PGconn *conn, const char *worker_id,
+                            const struct queue_claim_filter *filter, int max_records, int lease_ms,
+                            struct claimed_record **out, size_t *n, char *err, size_t errlen)
+{
+    return claim(conn, worker_id, filter, 0, max_records, lease_ms, out, n, NULL, err, errlen);
+}
+
+int queue_claim_pairs(PGconn *conn, const char *worker_id, const struct queue_claim_filter *filter,
+                      int64_t mapping_id, int max_records, int lease_ms,
+                      struct claimed_record **out, size_t *n, bool *others_due, char *err,
+                      size_t errlen)
+{
+    if (!filter || mapping_id < 1) {
+        *out = NULL;
+        *n = 0;
+        *others_due = false;
+        snprintf(err, errlen, "a pairs claim needs a mapping filter and a mapping id >= 1");
+        return -1;
+    }
+    return claim(conn, worker_id, filter, mapping_id, max_records, lease_ms, out, n, others_due,
+                 err, errlen);
 }
 
 /* "{1,2,3}" for a bigint[] parameter; NULL when out of memory. */

@@ -24,6 +24,7 @@
 #define SYNKRO_DB_QUEUE_CLAIM_H
 
 #include <libpq-fe.h>
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -71,6 +72,19 @@ struct queue_claim_filter {
 int queue_claim_records_for(PGconn *conn, const char *worker_id,
                             const struct queue_claim_filter *filter, int max_records, int lease_ms,
                             struct claimed_record **out, size_t *n, char *err, size_t errlen);
+
+/* As queue_claim_records_for, in pairs mode, for workers that sync one mapping side by side
+ * (sync_engine.c holds the mapping's lock shared while calling it): takes only records of an
+ * active link of mapping_id that holds both ids and have no unfinished merge event, and treats
+ * both records of such a link as one unit, so the two sides of a pair are never held by two
+ * claims at once (the link id is the advisory lock key, and a link with a record leased anywhere
+ * is skipped). *others_due becomes true when due records of the mapping were left because they
+ * need the mapping alone (unlinked records, merges, events without a record id): those are for
+ * queue_claim_records_for under the exclusive lock. 0, or -1 with err. */
+int queue_claim_pairs(PGconn *conn, const char *worker_id, const struct queue_claim_filter *filter,
+                      int64_t mapping_id, int max_records, int lease_ms,
+                      struct claimed_record **out, size_t *n, bool *others_due, char *err,
+                      size_t errlen);
 
 /* Frees what queue_claim_records returned. Accepts NULL. */
 void queue_claimed_free(struct claimed_record *records, size_t n);

@@ -126,16 +126,21 @@ static const struct config_var config_vars[] = {
      "Most mappings (object pairs) per installation; 10 like HubSpot's own integration, raise it "
      "freely."},
     {"SYNKRO_WORKERS", CV_INT, OFF(workers), "4", 0, 64, false,
-     "Sync worker threads; each takes one mapping's due records at a time. 0 runs no workers "
-     "(the process then only receives webhooks)."},
+     "Sync worker threads; each takes one batch of one mapping's due records at a time. 0 runs "
+     "no workers (the process then only receives webhooks)."},
+    {"SYNKRO_MAPPING_WORKERS", CV_INT, OFF(mapping_workers), "2", 1, 16, false,
+     "Most workers (across all processes) syncing one mapping's linked records at once; each "
+     "holds different pairs. More lowers latency under steady load but spends the CRMs' rate "
+     "limits in smaller batches. Unlinked records and merges are synced by one worker alone."},
     {"SYNKRO_WORKER_BATCH", CV_INT, OFF(worker_batch), "200", 1, 1000, false,
      "Most records one worker claims and syncs together (HubSpot calls carry 100, Salesforce "
      "200)."},
     {"SYNKRO_WORKER_POLL_MS", CV_INT, OFF(worker_poll_ms), "200", 10, 60000, false,
      "How often an idle worker looks for due events written by another process."},
     {"SYNKRO_WORKER_LINGER_MS", CV_INT, OFF(worker_linger_ms), "20", 0, 1000, false,
-     "After a webhook wakes an idle worker, it waits this long before claiming, so the first "
-     "batch of a burst is full (fewer CRM calls per record); 0 claims at once."},
+     "When a webhook wakes the workers after a second without any batch, they wait this long "
+     "before claiming, so the first batch of a burst is full (fewer CRM calls per record); 0 "
+     "claims at once."},
     {"SYNKRO_LEASE_MS", CV_INT, OFF(lease_ms), "300000", 1000, 86400000, false,
      "How long a worker holds claimed events; after that a crashed worker's events are taken "
      "again."},

@@ -64,6 +64,7 @@ struct config {
     int worker_batch;
     int worker_poll_ms;
     int worker_linger_ms;
+    int mapping_workers;
     int lease_ms;
     int retry_base_ms;
     int retry_cap_ms;

@@ -55,7 +55,16 @@ struct sync_engine {
     bool stopping;         /* guarded by lock */
     unsigned long wakeups; /* guarded by lock */
     atomic_llong lag_measured_ms;
+    atomic_llong last_claim_ms; /* when any worker last claimed or finished a batch */
 };
+
+/* How long a worker waits for the mapping alone when unlinked records or merges are due: about
+ * one pairs batch in flight; if it runs out, the next round tries again. */
+#define EXCLUSIVE_WAIT_MS 2000
+
+/* A wake-up lingers (SYNKRO_WORKER_LINGER_MS) only when no batch was claimed for this long:
+ * the start of a burst, not a steady stream, whose events should go at once. */
+#define LINGER_AFTER_IDLE_MS 1000
 
 static struct metric_family *m_lag;
 
@@ -81,6 +90,7 @@ void sync_engine_options_from_app(struct sync_engine_options *o, const struct ap
     o->batch = cfg->worker_batch;
     o->poll_ms = cfg->worker_poll_ms;
     o->linger_ms = cfg->worker_linger_ms;
+    o->mapping_workers = cfg->mapping_workers;
     o->lease_ms = cfg->lease_ms;
     o->backoff = (struct queue_backoff_policy){.base_ms = cfg->retry_base_ms,
                                                .cap_ms = cfg->retry_cap_ms,
@@ -237,24 +247,76 @@ static int worker_connect(struct sync_worker *w, char *err, size_t errlen)
     return 0;
 }
 
-/* 1 when this worker now holds the mapping's lock, 0 when another does, -1 on error. */
-static int mapping_lock(struct sync_worker *w, int64_t mapping_id, bool take, char *err,
-                        size_t errlen)
+/* The advisory locks of one mapping (all session-level, on the worker's own connection):
+ *  - LOCK_SHARED / LOCK_EXCLUSIVE: (SYNC_MAPPING_LOCK_CLASS, mapping). Shared while syncing
+ *    pairs side by side, exclusive while syncing everything else (unlinked records, merges);
+ *  - LOCK_SLOT: (SYNC_SLOT_LOCK_CLASS, mapping * SYNC_MAX_MAPPING_WORKERS + slot), one of the
+ *    mapping_workers slots that bound how many workers sync one mapping's pairs at once. */
+enum lock_kind { LOCK_SHARED, LOCK_EXCLUSIVE, LOCK_SLOT };
+
+static const struct lock_sql {
+    const char *take;
+    const char *release;
+} lock_sql[] = {
+    [LOCK_SHARED] = {"SELECT pg_try_advisory_lock_shared($1::int, $2::int)",
+                     "SELECT pg_advisory_unlock_shared($1::int, $2::int)"},
+    [LOCK_EXCLUSIVE] = {"SELECT pg_try_advisory_lock($1::int, $2::int)",
+                        "SELECT pg_advisory_unlock($1::int, $2::int)"},
+    [LOCK_SLOT] = {"SELECT pg_try_advisory_lock($1::int, $2::int)",
+                   "SELECT pg_advisory_unlock($1::int, $2::int)"},
+};
+
+/* 1 when this worker now holds (take) or has let go of (!take) the lock, 0 when another holds
+ * it (take) or it was not held (!take), -1 on error. */
+static int mapping_lock(struct sync_worker *w, enum lock_kind kind, int64_t mapping_id, int slot,
+                        bool take, char *err, size_t errlen)
 {
     char cls[24], key[24];
-    snprintf(cls, sizeof cls, "%d", SYNC_MAPPING_LOCK_CLASS);
-    snprintf(key, sizeof key, "%" PRId64, mapping_id);
+    int64_t k = mapping_id % 134217728; /* 2^27: room for the slot within an int4 */
+    if (kind == LOCK_SLOT)
+        k = k * SYNC_MAX_MAPPING_WORKERS + slot;
+    snprintf(cls, sizeof cls, "%d",
+             kind == LOCK_SLOT ? SYNC_SLOT_LOCK_CLASS : SYNC_MAPPING_LOCK_CLASS);
+    snprintf(key, sizeof key, "%" PRId64, k);
     const char *params[] = {cls, key};
-    PGresult *r =
-        db_exec(w->conn,
-                take ? "SELECT pg_try_advisory_lock($1::int, ($2::bigint % 2147483648)::int)"
-                     : "SELECT pg_advisory_unlock($1::int, ($2::bigint % 2147483648)::int)",
-                2, params, err, errlen);
+    PGresult *r = db_exec(w->conn, take ? lock_sql[kind].take : lock_sql[kind].release, 2, params,
+                          err, errlen);
     if (!r)
         return -1;
     int got = strcmp(PQgetvalue(r, 0, 0), "t") == 0;
     PQclear(r);
     return got;
+}
+
+/* Waits up to wait_ms for the mapping's exclusive lock (a waiting request also keeps new shared
+ * holders out, so pairs batches in flight finish and no new ones start). 1 got, 0 timed out, -1
+ * error. */
+static int mapping_lock_wait(struct sync_worker *w, int64_t mapping_id, int wait_ms, char *err,
+                             size_t errlen)
+{
+    char cls[24], key[24], timeout[24];
+    snprintf(cls, sizeof cls, "%d", SYNC_MAPPING_LOCK_CLASS);
+    snprintf(key, sizeof key, "%" PRId64, mapping_id % 134217728);
+    snprintf(timeout, sizeof timeout, "%d", wait_ms);
+    if (db_exec_command(w->conn, "BEGIN", err, errlen) < 0)
+        return -1;
+    const char *tp[] = {timeout};
+    PGresult *r =
+        db_exec(w->conn, "SELECT set_config('lock_timeout', $1, true)", 1, tp, err, errlen);
+    const char *params[] = {cls, key};
+    PGresult *l = r ? PQexecParams(w->conn, "SELECT pg_advisory_lock($1::int, $2::int)", 2, NULL,
+                                   params, NULL, NULL, 0)
+                    : NULL;
+    PQclear(r);
+    bool got = l && PQresultStatus(l) == PGRES_TUPLES_OK;
+    const char *state = l ? PQresultErrorField(l, PG_DIAG_SQLSTATE) : NULL;
+    bool timed_out = state && strcmp(state, "55P03") == 0; /* lock_not_available */
+    PQclear(l);
+    if (!got && !timed_out)
+        snprintf(err, errlen, "waiting for the mapping's lock: %s", PQerrorMessage(w->conn));
+    /* the session-level lock outlives the transaction; the transaction only scopes the timeout */
+    PQclear(PQexec(w->conn, got ? "COMMIT" : "ROLLBACK"));
+    return got ? 1 : timed_out ? 0 : -1;
 }
 
 /* Measures synkro_queue_lag_seconds (age of the oldest due pending event) at most once a second
@@ -298,9 +360,12 @@ static void log_batch(const struct sync_worker *w, const struct sync_mapping *sm
              LF_I("failed", rep->failed), LF_I("retried", rep->retried), LF_I("ms", ms));
 }
 
-/* Claims and syncs one batch of sm while holding its lock. Records synced, or -1. */
+/* Claims and syncs one batch of sm while holding its lock: its pairs (shared lock and a slot;
+ * *others_due reports what was left for the exclusive lock) or anything (exclusive lock,
+ * others_due NULL). Records synced, or -1. */
 static int sync_mapping_batch(struct sync_worker *w, const struct sync_mapping *sm,
-                              struct sync_batch_report *rep, char *err, size_t errlen)
+                              bool *others_due, struct sync_batch_report *rep, char *err,
+                              size_t errlen)
 {
     struct sync_engine *e = w->eng;
     struct queue_claim_filter f = {.salesforce_object = sm->m->salesforce_object,
@@ -308,11 +373,15 @@ static int sync_mapping_batch(struct sync_worker *w, const struct sync_mapping *
                                    .hubspot_object_name = sm->hs->fully_qualified_name};
     struct claimed_record *recs = NULL;
     size_t n = 0;
-    if (queue_claim_records_for(w->conn, w->id, &f, e->o.batch, e->o.lease_ms, &recs, &n, err,
-                                errlen) < 0)
+    int claimed = others_due ? queue_claim_pairs(w->conn, w->id, &f, sm->id, e->o.batch,
+                                                 e->o.lease_ms, &recs, &n, others_due, err, errlen)
+                             : queue_claim_records_for(w->conn, w->id, &f, e->o.batch,
+                                                       e->o.lease_ms, &recs, &n, err, errlen);
+    if (claimed < 0)
         return -1;
     if (n == 0)
         return 0;
+    atomic_store(&e->last_claim_ms, mono_ms());
     struct sync_env env = {.conn = w->conn,
                            .worker_id = w->id,
                            .hc = e->o.hc,
@@ -328,10 +397,62 @@ static int sync_mapping_batch(struct sync_worker *w, const struct sync_mapping *
         salesforce_describe_invalidate(e->o.sc, sm->m->salesforce_object);
     }
     queue_claimed_free(recs, n);
+    atomic_store(&e->last_claim_ms, mono_ms());
     return rc < 0 ? -1 : (int)n;
 }
 
-/* One round: the first mapping (round-robin) that is free and has work. Records synced or -1. */
+/* Lets go of a lock; when that fails the connection is closed, which ends the session and every
+ * lock it held. */
+static void mapping_unlock(struct sync_worker *w, enum lock_kind kind, int64_t mapping_id, int slot)
+{
+    char err[256];
+    if (w->conn && mapping_lock(w, kind, mapping_id, slot, false, err, sizeof err) < 0) {
+        PQfinish(w->conn);
+        w->conn = NULL;
+    }
+}
+
+/* One batch of sm's pairs, if the mapping is not held exclusively and a slot is free. Records
+ * synced, or -1. */
+static int sync_pairs(struct sync_worker *w, const struct sync_mapping *sm, bool *others_due,
+                      struct sync_batch_report *rep, char *err, size_t errlen)
+{
+    int got = mapping_lock(w, LOCK_SHARED, sm->id, 0, true, err, errlen);
+    if (got <= 0)
+        return got;
+    int n = 0, slot = 0;
+    for (; slot < w->eng->o.mapping_workers; slot++) {
+        got = mapping_lock(w, LOCK_SLOT, sm->id, slot, true, err, errlen);
+        if (got != 0)
+            break;
+    }
+    if (got < 0) {
+        n = -1;
+    } else if (got == 1) {
+        n = sync_mapping_batch(w, sm, others_due, rep, err, errlen);
+        mapping_unlock(w, LOCK_SLOT, sm->id, slot);
+    }
+    mapping_unlock(w, LOCK_SHARED, sm->id, 0);
+    return n;
+}
+
+/* One batch of whatever sm has due, holding the mapping alone; waits up to wait_ms for pairs
+ * batches in flight. Records synced, or -1. */
+static int sync_exclusive(struct sync_worker *w, const struct sync_mapping *sm, int wait_ms,
+                          struct sync_batch_report *rep, char *err, size_t errlen)
+{
+    int got = wait_ms > 0 ? mapping_lock_wait(w, sm->id, wait_ms, err, errlen)
+                          : mapping_lock(w, LOCK_EXCLUSIVE, sm->id, 0, true, err, errlen);
+    if (got <= 0)
+        return got;
+    int n = sync_mapping_batch(w, sm, NULL, rep, err, errlen);
+    mapping_unlock(w, LOCK_EXCLUSIVE, sm->id, 0);
+    return n;
+}
+
+/* One round: the first mapping (round-robin) that has work this worker may take. Pairs first
+ * (side by side with other workers); then, when the claim saw records that need the mapping
+ * alone, those. Records synced or -1. */
 static int worker_round(struct sync_worker *w, struct sync_batch_report *rep, char *err,
                         size_t errlen)
 {
@@ -345,17 +466,14 @@ static int worker_round(struct sync_worker *w, struct sync_batch_report *rep, ch
     for (size_t k = 0; k < w->nmaps && !engine_stopping(w->eng); k++) {
         size_t idx = (w->next + k) % w->nmaps;
         const struct sync_mapping *sm = &w->maps[idx];
-        int got = mapping_lock(w, sm->id, true, err, errlen);
-        if (got < 0)
-            return -1;
-        if (got == 0)
-            continue;
-        int n = sync_mapping_batch(w, sm, rep, err, errlen);
-        char uerr[256];
-        if (mapping_lock(w, sm->id, false, uerr, sizeof uerr) < 0) {
-            PQfinish(w->conn); /* the session ends, and its lock with it */
-            w->conn = NULL;
+        bool others_due = false;
+        int n = sync_pairs(w, sm, &others_due, rep, err, errlen);
+        if (n >= 0 && others_due && w->conn && !engine_stopping(w->eng)) {
+            int x = sync_exclusive(w, sm, EXCLUSIVE_WAIT_MS, rep, err, errlen);
+            n = x < 0 ? -1 : n + x;
         }
+        if (n < 0)
+            return -1;
         if (n != 0) {
             w->next = idx + 1;
             return n;
@@ -433,9 +551,10 @@ static void *worker_main(void *arg)
                      LF_S("error", err));
             last_error_log = mono_ms();
         }
-        /* A wake-up from idle is usually the first webhook of a burst: wait a moment so the
-         * first claim takes a full batch instead of a few records (calls per record). */
-        if (n <= 0 && worker_idle(e, e->o.poll_ms))
+        /* A wake-up after a quiet spell is usually the first webhook of a burst: wait a moment
+         * so the first claim takes a full batch instead of a few records (calls per record). */
+        if (n <= 0 && worker_idle(e, e->o.poll_ms) &&
+            mono_ms() - atomic_load(&e->last_claim_ms) >= LINGER_AFTER_IDLE_MS)
             linger(e->o.linger_ms);
     }
     return NULL;
@@ -468,6 +587,10 @@ struct sync_engine *sync_engine_create(const struct sync_engine_options *o, char
     e->o.batch = o->batch > 0 ? o->batch : 200;
     e->o.poll_ms = o->poll_ms > 0 ? o->poll_ms : 200;
     e->o.lease_ms = o->lease_ms > 0 ? o->lease_ms : 300000;
+    e->o.mapping_workers = o->mapping_workers < 1 ? 2
+                           : o->mapping_workers > SYNC_MAX_MAPPING_WORKERS
+                               ? SYNC_MAX_MAPPING_WORKERS
+                               : o->mapping_workers;
     if (o->worker_prefix) {
         snprintf(e->prefix, sizeof e->prefix, "%s", o->worker_prefix);
     } else {

@@ -1,29 +1,42 @@
-/* sync_engine.h: the sync workers: threads that claim queued change events one mapping at a time
- * and hand each batch to sync_batch_run.
+/* sync_engine.h: the sync workers: threads that claim queued change events of one mapping at a
+ * time and hand each batch to sync_batch_run.
  *
  * Owns struct sync_engine: its worker threads, each worker's own PostgreSQL connection, CRM HTTP
  * handle and cache of enabled mappings with their live schemas, the wake-up condition, and the
  * queue-lag gauge. The CRM clients are borrowed (shared by all threads; they lock inside).
  *
  * Design:
- * - Per-mapping serialisation. A worker syncs a mapping only while it holds the session-level
- *   advisory lock (SYNC_MAPPING_LOCK_CLASS, mapping id) on its own dedicated connection, so no
- *   two workers (threads or processes on one database) ever touch records of one mapping at the
- *   same time: a Salesforce event and a HubSpot event of one linked pair cannot race. Workers
- *   round-robin over the enabled mappings and skip one that is locked elsewhere.
- *   Trade-off: one mapping is synced by one worker at a time; its throughput comes from
- *   batching (up to SYNKRO_WORKER_BATCH records per round, read and written in batch calls),
- *   not from parallel workers. Extra workers help when there are several mappings.
- * - A round: lock a mapping, claim up to `batch` of its records (queue_claim_records_for with the
- *   mapping's objects as filter; leases of lease_ms), sync them, unlock. An idle worker sleeps
- *   poll_ms or until sync_engine_wake.
+ * - Pairs side by side, the rest alone. The two records of a linked pair must never be synced by
+ *   two workers at once (a Salesforce event and a HubSpot event of one pair would race), and
+ *   creates, adoption and HubSpot merges change which records form a pair. So a mapping has one
+ *   session-level advisory lock (SYNC_MAPPING_LOCK_CLASS, mapping id), taken two ways:
+ *   - shared, by up to mapping_workers workers at once (each also holds one slot lock,
+ *     SYNC_SLOT_LOCK_CLASS): each claims with queue_claim_pairs, which takes only records of an
+ *     active link holding both ids, keyed by the link, so two claims never hold one pair;
+ *   - exclusive, by one worker, for what queue_claim_pairs leaves and reports (unlinked records,
+ *     merges, events without a record id): claimed with queue_claim_records_for while no pairs
+ *     batch runs. A worker that saw such records waits up to EXCLUSIVE_WAIT_MS for it; its
+ *     waiting request also keeps new shared holders out, so the wait ends after the batches in
+ *     flight.
+ *   Links only change ids in a batch's closing transaction (which also settles its events) or
+ *   under the exclusive lock, so a record's pair cannot change while another claim holds it.
+ *   Locks live on each worker's own connection, so threads and processes on one database
+ *   coordinate the same way. Workers round-robin over the enabled mappings.
+ *   Trade-off: mapping_workers (SYNKRO_MAPPING_WORKERS, default 2) bounds the batches of one
+ *   mapping in flight: more lowers steady-state latency (an event no longer waits for the batch
+ *   before it) but spends the CRMs' rate limits in smaller batches; bursts fill full batches
+ *   either way.
+ * - A round: for each mapping, a pairs batch (shared lock + slot, up to `batch` records, leases
+ *   of lease_ms), then, if the claim reported records that need the mapping alone, an exclusive
+ *   batch. An idle worker sleeps poll_ms or until sync_engine_wake; a wake-up after a second
+ *   without batches lingers linger_ms first, so a burst's first batch is full.
  * - Mappings are re-read (with their schemas) every mapping_ttl_ms; a mapping whose schemas cannot
  *   be read is skipped until the next reload.
  * - Stopping: no new claims; each worker finishes its current batch (bounded by the CRM client
  *   timeouts; if the process dies instead, the leases run out and the events come back), then
  *   threads are joined and everything is freed.
  *
- * Must not: share a connection or HTTP handle between threads, hold the advisory lock across
+ * Must not: share a connection or HTTP handle between threads, hold an advisory lock across
  * rounds, or log secrets (the conninfo is never logged). */
 #ifndef SYNKRO_SYNC_SYNC_ENGINE_H
 #define SYNKRO_SYNC_SYNC_ENGINE_H
@@ -41,6 +54,9 @@ struct salesforce_client;
 
 /* First key of the mapping locks (pg_try_advisory_lock(int, int)), apart from the queue's. */
 #define SYNC_MAPPING_LOCK_CLASS 1934713709
+/* First key of the slots that bound how many workers sync one mapping's pairs at once. */
+#define SYNC_SLOT_LOCK_CLASS     1934713710
+#define SYNC_MAX_MAPPING_WORKERS 16
 
 struct sync_engine_options {
     const char *conninfo;         /* the database; each worker opens its own connection */
@@ -51,8 +67,10 @@ struct sync_engine_options {
     int workers;                  /* threads sync_engine_start starts */
     int batch;                    /* records per round; <= 0: 200 */
     int poll_ms;                  /* idle sleep; <= 0: 200 */
-    int linger_ms; /* after a wake-up from idle, wait this long so a burst fills the batch */
-    int lease_ms;  /* <= 0: 300000 */
+    int linger_ms;       /* after a wake-up from idle, wait this long so a burst fills the batch */
+    int lease_ms;        /* <= 0: 300000 */
+    int mapping_workers; /* workers syncing one mapping's pairs at once; < 1: 2; at most
+                            SYNC_MAX_MAPPING_WORKERS */
     struct queue_backoff_policy backoff;
     int64_t mapping_ttl_ms;    /* re-read schemas after this (and after a batch had conversion or
                                   validation failures); 0: every round */

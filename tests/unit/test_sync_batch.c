@@ -676,6 +676,58 @@ static void test_mapping_lock_excludes_other_engines(void **state)
     free(sf_id);
 }
 
+/* Two workers sync one mapping's pairs side by side (SYNKRO_MAPPING_WORKERS, default 2): with
+ * another engine's pairs batch in flight (the mapping's lock shared and slot 0 held elsewhere) a
+ * linked record still syncs, in slot 1; with both slots held it waits. An unlinked record needs
+ * the mapping alone: while the shared lock is held elsewhere it waits (the exclusive wait times
+ * out, nothing is lost) and syncs once that batch is over. */
+static void test_pairs_sync_side_by_side_within_slots(void **state)
+{
+    struct env *e = *state;
+    char *sf_id, *hs_id;
+    make_pair(e, &sf_id, &hs_id, "Side");
+    PGconn *other = testdb_connect_or_fail(e->db->conninfo);
+    char sql[160];
+    snprintf(sql, sizeof sql, "SELECT pg_advisory_lock_shared(%d, 1)", SYNC_MAPPING_LOCK_CLASS);
+    exec_ok(other, sql);
+    snprintf(sql, sizeof sql, "SELECT pg_advisory_lock(%d, %d)", SYNC_SLOT_LOCK_CLASS,
+             1 * SYNC_MAX_MAPPING_WORKERS + 0);
+    exec_ok(other, sql);
+    sf_patch(sf_id, "{\"Budget__c\":11}");
+    queue_event(e, "salesforce", sf_id, "update", NULL);
+    assert_int_equal(run(e), 1);
+    json_object *hs = hs_get(hs_id);
+    assert_string_equal(hs_prop(hs, "budget"), "11");
+    json_object_put(hs);
+
+    snprintf(sql, sizeof sql, "SELECT pg_advisory_lock(%d, %d)", SYNC_SLOT_LOCK_CLASS,
+             1 * SYNC_MAX_MAPPING_WORKERS + 1);
+    exec_ok(other, sql);
+    sf_patch(sf_id, "{\"Budget__c\":12}");
+    queue_event(e, "salesforce", sf_id, "update", NULL);
+    assert_int_equal(run(e), 0); /* both slots busy */
+    snprintf(sql, sizeof sql, "SELECT pg_advisory_unlock(%d, %d)", SYNC_SLOT_LOCK_CLASS,
+             1 * SYNC_MAX_MAPPING_WORKERS + 1);
+    exec_ok(other, sql);
+    assert_int_equal(run(e), 1);
+
+    char *sf_new = sf_create("{\"Name\":\"Alone\"}");
+    queue_event(e, "salesforce", sf_new, "create", NULL);
+    assert_int_equal(run(e), 0); /* waited for the mapping alone, then gave up this round */
+    assert_int_equal(
+        q1_long(e->db->watch, "SELECT count(*) FROM change_events WHERE status = 'pending'"), 1);
+    PQfinish(other);
+    for (int i = 0; i < 500 && q1_long(e->db->watch, "SELECT count(*) FROM pg_locks"
+                                                     " WHERE locktype = 'advisory'") > 0;
+         i++)
+        usleep(10000);
+    assert_int_equal(run(e), 1);
+    assert_int_equal(hs_count(), 2);
+    free(sf_id);
+    free(hs_id);
+    free(sf_new);
+}
+
 static void test_batch_of_150_takes_two_calls(void **state)
 {
     struct env *e = *state;
@@ -896,6 +948,7 @@ int main(void)
         T(test_delete_rules),
         T(test_merge_repoints_link),
         T(test_mapping_lock_excludes_other_engines),
+        T(test_pairs_sync_side_by_side_within_slots),
         T(test_batch_of_150_takes_two_calls),
         T(test_hs_echo_settles_without_calls),
         T(test_sf_echo_settles_without_calls),

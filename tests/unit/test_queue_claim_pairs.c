@@ -1,0 +1,472 @@
+/* test_queue_claim_pairs.c: queue_claim_pairs (db/queue_claim.c) against a real, migrated
+ * PostgreSQL: it takes only records of an active link holding both ids and reports the rest;
+ * both records of a link are one unit (a claim takes them together, and a link with one record
+ * leased is skipped by every other pairs claim until that record is settled); a pending merge
+ * leaves the record to the exclusive claim; and 8 concurrent pairs claimers over 300 links with
+ * events on both sides never hold records of one link at the same time, each event claimed once.
+ */
+#include "db/queue_claim.h"
+#include "testdb.h"
+#include "testdb_sql.h"
+
+#include <inttypes.h>
+#include <pthread.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+
+#define LEASE_MS   60000
+#define MAPPING_ID 7
+
+static const struct queue_claim_filter filter = {.salesforce_object = "Project__c",
+                                                 .hubspot_object_type_id = "2-100",
+                                                 .hubspot_object_name = "p1_projects"};
+
+static void sf_id(char *out, size_t len, int i)
+{
+    snprintf(out, len, "a0S%015d", i);
+}
+
+static void hs_id(char *out, size_t len, int i)
+{
+    snprintf(out, len, "%d", 900000 + i);
+}
+
+/* Runs an INSERT ... RETURNING id; fails the test with PostgreSQL's message otherwise. */
+static int64_t insert_id(PGconn *conn, const char *sql, int n, const char *const *params)
+{
+    PGresult *r = PQexecParams(conn, sql, n, NULL, params, NULL, NULL, 0);
+    if (PQresultStatus(r) != PGRES_TUPLES_OK) {
+        char msg[512];
+        snprintf(msg, sizeof msg, "%s", PQresultErrorMessage(r));
+        PQclear(r);
+        fail_msg("insert: %s", msg);
+    }
+    int64_t id = strtoll(PQgetvalue(r, 0, 0), NULL, 10);
+    PQclear(r);
+    return id;
+}
+
+/* A link of MAPPING_ID; sf or hs < 0 leaves that side NULL. Returns the link id. */
+static int64_t add_link(PGconn *conn, int sf, int hs, const char *state)
+{
+    char s[32], h[32];
+    sf_id(s, sizeof s, sf);
+    hs_id(h, sizeof h, hs);
+    const char *params[] = {sf >= 0 ? s : NULL, hs >= 0 ? h : NULL, state};
+    return insert_id(conn,
+                     "INSERT INTO sync_links (mapping_id, salesforce_id, hubspot_id, state)"
+                     " VALUES (7, $1, $2, $3) RETURNING id",
+                     3, params);
+}
+
+/* A pending event of the Salesforce (sf) or HubSpot record number i. Returns its id. */
+static int64_t add_event(PGconn *conn, bool sf, int i, const char *kind)
+{
+    static atomic_int seq;
+    char rec[32], key[48];
+    if (sf)
+        sf_id(rec, sizeof rec, i);
+    else
+        hs_id(rec, sizeof rec, i);
+    snprintf(key, sizeof key, "pairs-%d", atomic_fetch_add(&seq, 1));
+    const char *params[] = {sf ? "salesforce" : "hubspot", key, sf ? "Project__c" : "2-100", rec,
+                            kind};
+    return insert_id(conn,
+                     "INSERT INTO change_events (source, idempotency_key, object_type,"
+                     " record_id, kind, occurred_at, payload)"
+                     " VALUES ($1, $2, $3, $4, $5, clock_timestamp(), '{}') RETURNING id",
+                     5, params);
+}
+
+static struct claimed_record *claim_pairs(PGconn *conn, const char *worker, int max, size_t *n,
+                                          bool *others)
+{
+    char err[512] = "";
+    struct claimed_record *recs = NULL;
+    if (queue_claim_pairs(conn, worker, &filter, MAPPING_ID, max, LEASE_MS, &recs, n, others, err,
+                          sizeof err) != 0)
+        fail_msg("pairs claim by %s failed: %s", worker, err);
+    assert_int_equal(PQtransactionStatus(conn), PQTRANS_IDLE);
+    return recs;
+}
+
+static bool has_record(const struct claimed_record *recs, size_t n, const char *id)
+{
+    for (size_t i = 0; i < n; i++)
+        if (recs[i].record_id && strcmp(recs[i].record_id, id) == 0)
+            return true;
+    return false;
+}
+
+static void complete_all(PGconn *conn, const char *worker, struct claimed_record *recs, size_t n)
+{
+    char err[512] = "";
+    for (size_t i = 0; i < n; i++) {
+        long changed = 0;
+        if (queue_complete(conn, worker, recs[i].ids, recs[i].nevents, &changed, err, sizeof err) !=
+            0)
+            fail_msg("complete: %s", err);
+        assert_int_equal(changed, (long)recs[i].nevents);
+    }
+    queue_claimed_free(recs, n);
+}
+
+/* Only records of an active link with both ids; unlinked records, a write-ahead link (one id),
+ * a deleted link and an event without a record id are reported, left pending, and taken by the
+ * exclusive claim afterwards. */
+static void test_takes_linked_records_and_reports_the_rest(void **state)
+{
+    struct testdb *db = *state;
+    add_link(db->watch, 1, 1, "active");
+    add_link(db->watch, 2, -1, "active"); /* write-ahead: no HubSpot id yet */
+    add_link(db->watch, 3, 3, "deleted");
+    add_link(db->watch, 4, 4, "active");
+    add_event(db->watch, true, 1, "update");
+    add_event(db->watch, false, 1, "update");
+    add_event(db->watch, true, 2, "update");
+    add_event(db->watch, false, 3, "update");
+    add_event(db->watch, false, 5, "create"); /* no link at all */
+    add_event(db->watch, false, 4, "update"); /* linked, HubSpot side */
+    testdb_exec_ok(db->watch, "INSERT INTO change_events (source, idempotency_key, object_type,"
+                              " record_id, kind, payload)"
+                              " VALUES ('hubspot', 'lone', '2-100', NULL, 'unknown', '{}')");
+    /* another mapping's link of the same ids does not count */
+    testdb_exec_ok(db->watch, "INSERT INTO sync_links (mapping_id, salesforce_id, hubspot_id)"
+                              " VALUES (8, 'a0S000000000000002', '900005')");
+    size_t n = 0;
+    bool others = false;
+    struct claimed_record *recs = claim_pairs(db->watch, "p1", 10, &n, &others);
+    assert_int_equal(n, 3);
+    assert_true(others);
+    assert_true(has_record(recs, n, "a0S000000000000001"));
+    assert_true(has_record(recs, n, "900001"));
+    assert_true(has_record(recs, n, "900004"));
+    complete_all(db->watch, "p1", recs, n);
+
+    recs = claim_pairs(db->watch, "p1", 10, &n, &others);
+    assert_int_equal(n, 0);
+    assert_true(others); /* still due, for the exclusive claim */
+    char err[512] = "";
+    assert_int_equal(
+        queue_claim_records_for(db->watch, "x1", &filter, 10, LEASE_MS, &recs, &n, err, sizeof err),
+        0);
+    assert_int_equal(n, 4); /* sf 2, hs 3, hs 5, the lone event */
+    complete_all(db->watch, "x1", recs, n);
+    recs = claim_pairs(db->watch, "p1", 10, &n, &others);
+    assert_int_equal(n, 0);
+    assert_false(others);
+    assert_int_equal(testdb_long(db->watch, "SELECT count(*) FROM change_events"
+                                            " WHERE status <> 'done'"),
+                     0);
+}
+
+/* Both records of a link are one unit: a claim of one record leaves the other to nobody else
+ * until it is settled, even though the other record has no lease of its own. */
+static void test_a_link_is_held_by_one_claim(void **state)
+{
+    struct testdb *db = *state;
+    add_link(db->watch, 1, 1, "active");
+    add_link(db->watch, 2, 2, "active");
+    add_event(db->watch, true, 1, "update");
+    add_event(db->watch, false, 1, "update");
+    add_event(db->watch, false, 2, "update");
+    size_t n = 0;
+    bool others = true;
+    /* max 1 record: the oldest (Salesforce side of link 1) */
+    struct claimed_record *a = claim_pairs(db->watch, "p1", 1, &n, &others);
+    assert_int_equal(n, 1);
+    assert_false(others);
+    assert_string_equal(a[0].record_id, "a0S000000000000001");
+    size_t nb = 0;
+    PGconn *other = testdb_connect_or_fail(db->conninfo);
+    struct claimed_record *b = claim_pairs(other, "p2", 10, &nb, &others);
+    assert_int_equal(nb, 1); /* link 2 only: link 1's HubSpot record waits */
+    assert_string_equal(b[0].record_id, "900002");
+    complete_all(other, "p2", b, nb);
+    b = claim_pairs(other, "p2", 10, &nb, &others);
+    assert_int_equal(nb, 0);
+    complete_all(db->watch, "p1", a, n);
+    b = claim_pairs(other, "p2", 10, &nb, &others);
+    assert_int_equal(nb, 1);
+    assert_string_equal(b[0].record_id, "900001");
+    complete_all(other, "p2", b, nb);
+    PQfinish(other);
+}
+
+/* Both sides due at once go to the same claim. */
+static void test_both_sides_of_a_link_go_together(void **state)
+{
+    struct testdb *db = *state;
+    for (int i = 1; i <= 20; i++)
+        add_link(db->watch, i, i, "active");
+    for (int i = 1; i <= 20; i++) {
+        add_event(db->watch, true, i, "update");
+        add_event(db->watch, false, 21 - i, "update");
+    }
+    PGconn *other = testdb_connect_or_fail(db->conninfo);
+    size_t na = 0, nb = 0;
+    bool others = false;
+    struct claimed_record *a = claim_pairs(db->watch, "p1", 20, &na, &others);
+    struct claimed_record *b = claim_pairs(other, "p2", 40, &nb, &others);
+    assert_int_equal(na + nb, 40);
+    for (int i = 1; i <= 20; i++) {
+        char s[32], h[32];
+        sf_id(s, sizeof s, i);
+        hs_id(h, sizeof h, i);
+        assert_int_equal(has_record(a, na, s), has_record(a, na, h));
+        assert_int_equal(has_record(b, nb, s), has_record(b, nb, h));
+    }
+    complete_all(db->watch, "p1", a, na);
+    complete_all(other, "p2", b, nb);
+    PQfinish(other);
+}
+
+/* A record with an unfinished merge event needs the mapping alone: the pairs claim leaves it
+ * (and reports it), while its partner record is still taken. */
+static void test_merge_is_left_to_the_exclusive_claim(void **state)
+{
+    struct testdb *db = *state;
+    add_link(db->watch, 1, 1, "active");
+    add_event(db->watch, false, 1, "update");
+    add_event(db->watch, false, 1, "merge");
+    add_event(db->watch, true, 1, "update");
+    size_t n = 0;
+    bool others = false;
+    struct claimed_record *recs = claim_pairs(db->watch, "p1", 10, &n, &others);
+    assert_int_equal(n, 1);
+    assert_string_equal(recs[0].record_id, "a0S000000000000001");
+    assert_true(others);
+    complete_all(db->watch, "p1", recs, n);
+    char err[512] = "";
+    assert_int_equal(
+        queue_claim_records_for(db->watch, "x1", &filter, 10, LEASE_MS, &recs, &n, err, sizeof err),
+        0);
+    assert_int_equal(n, 1);
+    assert_int_equal(recs[0].nevents, 2);
+    complete_all(db->watch, "x1", recs, n);
+}
+
+/* A pairs claim with a bad mapping id is refused with a clear error. */
+static void test_refuses_without_mapping(void **state)
+{
+    struct testdb *db = *state;
+    char err[512] = "";
+    struct claimed_record *recs = NULL;
+    size_t n = 1;
+    bool others = true;
+    assert_int_equal(queue_claim_pairs(db->watch, "p1", &filter, 0, 10, LEASE_MS, &recs, &n,
+                                       &others, err, sizeof err),
+                     -1);
+    assert_null(recs);
+    assert_int_equal(n, 0);
+    assert_false(others);
+    assert_non_null(strstr(err, "mapping id"));
+    assert_int_equal(queue_claim_pairs(db->watch, "p1", NULL, MAPPING_ID, 10, LEASE_MS, &recs, &n,
+                                       &others, err, sizeof err),
+                     -1);
+}
+
+/* ---- concurrency: 8 claimers, 300 links, events on both sides arriving meanwhile ---- */
+
+#define CP_LINKS   300
+#define CP_TOTAL   3000 /* events, inserted while the claimers run */
+#define CP_THREADS 8
+
+struct cp_shared {
+    pthread_barrier_t start; /* the claimers and the inserter */
+    char *conninfo;
+    atomic_int holder[CP_LINKS + 1];
+    atomic_int seen[CP_TOTAL + 1];
+    atomic_int violations;
+    atomic_int errors;
+    atomic_bool inserting;
+    int64_t base; /* event ids are base + 1 .. base + CP_TOTAL */
+    char first_error[256];
+};
+
+struct cp_thread {
+    struct cp_shared *sh;
+    PGconn *conn;
+    char worker[16];
+    int me;
+    int claims;
+};
+
+static void cp_error(struct cp_shared *sh, const char *msg)
+{
+    if (atomic_fetch_add(&sh->errors, 1) == 0)
+        snprintf(sh->first_error, sizeof sh->first_error, "%s", msg);
+}
+
+/* The link number of a claimed record (both sides carry it in their ids). */
+static int link_number(const struct claimed_record *r)
+{
+    if (strcmp(r->source, "salesforce") == 0)
+        return (int)strtol(r->record_id + 3, NULL, 10);
+    return (int)strtol(r->record_id, NULL, 10) - 900000;
+}
+
+/* Events on both sides of few links at a time, so a record's partner is often leased when the
+ * record's next event arrives. */
+static void *cp_inserter(void *arg)
+{
+    struct cp_shared *sh = arg;
+    PGconn *conn = PQconnectdb(sh->conninfo);
+    pthread_barrier_wait(&sh->start);
+    for (int k = 0; k < CP_TOTAL && PQstatus(conn) == CONNECTION_OK; k++) {
+        int link = (k / 2 * 37) % CP_LINKS + 1;
+        char rec[32], key[32];
+        if (k % 2 == 0)
+            sf_id(rec, sizeof rec, link);
+        else
+            hs_id(rec, sizeof rec, link);
+        snprintf(key, sizeof key, "cp-%d", k);
+        const char *params[] = {k % 2 == 0 ? "salesforce" : "hubspot", key,
+                                k % 2 == 0 ? "Project__c" : "2-100", rec};
+        PGresult *r = PQexecParams(conn,
+                                   "INSERT INTO change_events (source, idempotency_key,"
+                                   " object_type, record_id, kind, occurred_at, payload)"
+                                   " VALUES ($1, $2, $3, $4, 'update', clock_timestamp(), '{}')",
+                                   4, NULL, params, NULL, NULL, 0);
+        if (PQresultStatus(r) != PGRES_COMMAND_OK)
+            cp_error(sh, PQresultErrorMessage(r));
+        PQclear(r);
+        if (k % 2 == 0)
+            usleep(700); /* the Salesforce side is often claimed alone before its partner */
+    }
+    PQfinish(conn);
+    atomic_store(&sh->inserting, false);
+    return NULL;
+}
+
+static void cp_settle(struct cp_thread *t, struct claimed_record *recs, size_t n)
+{
+    char err[512] = "";
+    for (size_t i = 0; i < n; i++) {
+        long changed = 0;
+        if (queue_complete(t->conn, t->worker, recs[i].ids, recs[i].nevents, &changed, err,
+                           sizeof err) != 0)
+            cp_error(t->sh, err);
+    }
+}
+
+static void *cp_main(void *arg)
+{
+    struct cp_thread *t = arg;
+    struct cp_shared *sh = t->sh;
+    pthread_barrier_wait(&sh->start);
+    for (int round = 0; round < 100000; round++) {
+        char err[512] = "";
+        struct claimed_record *recs = NULL;
+        size_t n = 0;
+        bool others = false;
+        bool last_look = !atomic_load(&sh->inserting);
+        if (queue_claim_pairs(t->conn, t->worker, &filter, MAPPING_ID, 7, LEASE_MS, &recs, &n,
+                              &others, err, sizeof err) != 0) {
+            cp_error(sh, err);
+            return NULL;
+        }
+        if (n == 0) {
+            if (last_look && testdb_long(t->conn, "SELECT count(*) FROM change_events"
+                                                  " WHERE status <> 'done'") == 0)
+                return NULL;
+            usleep(200);
+            continue;
+        }
+        t->claims++;
+        int links[64];
+        size_t nl = 0;
+        for (size_t i = 0; i < n; i++) {
+            int l = link_number(&recs[i]);
+            bool mine = false;
+            for (size_t k = 0; k < nl; k++)
+                mine |= links[k] == l;
+            if (!mine) {
+                int expected = 0;
+                if (!atomic_compare_exchange_strong(&sh->holder[l], &expected, t->me))
+                    atomic_fetch_add(&sh->violations, 1);
+                if (nl < 64)
+                    links[nl++] = l;
+            }
+            for (size_t j = 0; j < recs[i].nevents; j++) {
+                int64_t k = recs[i].ids[j] - sh->base;
+                if (k >= 1 && k <= CP_TOTAL)
+                    atomic_fetch_add(&sh->seen[k], 1);
+            }
+        }
+        usleep(2000); /* "syncing": the other claimers and the inserter go on meanwhile */
+        for (size_t k = 0; k < nl; k++)
+            atomic_store(&sh->holder[links[k]], 0); /* before settling, so no false alarm */
+        cp_settle(t, recs, n);
+        queue_claimed_free(recs, n);
+    }
+    cp_error(sh, "a claimer gave up after 100000 rounds");
+    return NULL;
+}
+
+static void test_concurrent_pairs_claimers_never_share_a_link(void **state)
+{
+    struct testdb *db = *state;
+    for (int i = 1; i <= CP_LINKS; i++)
+        add_link(db->watch, i, i, "active");
+    struct cp_shared *sh = calloc(1, sizeof *sh);
+    assert_non_null(sh);
+    sh->conninfo = db->conninfo;
+    sh->base = add_event(db->watch, true, 1, "update"); /* ids after this one are the run's */
+    testdb_exec_ok(db->watch, "UPDATE change_events SET status = 'done', finished_at = now()");
+    atomic_store(&sh->inserting, true);
+    pthread_barrier_init(&sh->start, NULL, CP_THREADS + 1);
+    struct cp_thread threads[CP_THREADS];
+    pthread_t tids[CP_THREADS], inserter;
+    for (int i = 0; i < CP_THREADS; i++) {
+        threads[i] =
+            (struct cp_thread){.sh = sh, .conn = testdb_connect_or_fail(db->conninfo), .me = i + 1};
+        snprintf(threads[i].worker, sizeof threads[i].worker, "cp%d", i);
+    }
+    assert_int_equal(pthread_create(&inserter, NULL, cp_inserter, sh), 0);
+    for (int i = 0; i < CP_THREADS; i++)
+        assert_int_equal(pthread_create(&tids[i], NULL, cp_main, &threads[i]), 0);
+    pthread_join(inserter, NULL);
+    int busy = 0, claims = 0;
+    for (int i = 0; i < CP_THREADS; i++) {
+        pthread_join(tids[i], NULL);
+        PQfinish(threads[i].conn);
+        busy += threads[i].claims > 0;
+        claims += threads[i].claims;
+    }
+    if (atomic_load(&sh->errors))
+        fail_msg("%d errors, first: %s", atomic_load(&sh->errors), sh->first_error);
+    assert_int_equal(atomic_load(&sh->violations), 0);
+    for (int k = 1; k <= CP_TOTAL; k++)
+        if (atomic_load(&sh->seen[k]) != 1)
+            fail_msg("event %d was claimed %d times", k, atomic_load(&sh->seen[k]));
+    assert_true(busy >= 2); /* the claimers did work side by side */
+    printf("    %d claims by %d of %d claimers\n", claims, busy, CP_THREADS);
+    pthread_barrier_destroy(&sh->start);
+    free(sh);
+}
+
+int main(void)
+{
+    setvbuf(stdout, NULL, _IONBF, 0);
+#define T(fn) cmocka_unit_test_setup_teardown(fn, testdb_setup_migrated, testdb_teardown)
+    const struct CMUnitTest tests[] = {
+        T(test_takes_linked_records_and_reports_the_rest),
+        T(test_a_link_is_held_by_one_claim),
+        T(test_both_sides_of_a_link_go_together),
+        T(test_merge_is_left_to_the_exclusive_claim),
+        T(test_refuses_without_mapping),
+        T(test_concurrent_pairs_claimers_never_share_a_link),
+    };
+    return cmocka_run_group_tests_name("queue_claim_pairs", tests, NULL, NULL);
+}
