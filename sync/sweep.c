@@ -547,23 +547,33 @@ static int section_hs(struct sweep_ctx *c, char *err, size_t errlen)
 }
 
 /* HubSpot search cannot see archived records, so deletions whose webhook was missed are found by
- * checking linked records in turn: each sweep batch-reads the next hs_audit_links active links'
- * HubSpot records (cursor: the last link id, kind "deleted"; wraps at the end), and queues a
- * HubSpot 'delete' event for each one that no longer exists. The key has no time: one event per
- * record, whatever the number of sweeps (a restore and delete again comes by webhook). */
+ * checking linked records in turn: each sweep batch-reads the next active links' HubSpot records
+ * (cursor: the last link id, kind "deleted"; wraps at the end), and queues a HubSpot 'delete'
+ * event for each one that no longer exists. How many per sweep: enough to check every link
+ * within hs_audit_sweeps sweeps, at least hs_audit_links and at most hs_audit_max (the HubSpot
+ * calls it spends: one batch read per 100). The key has no time: one event per record, whatever
+ * the number of sweeps (a restore and delete again comes by webhook). */
 static int audit_links(struct sweep_ctx *c, int64_t after, PGresult **rows, char *err,
                        size_t errlen)
 {
-    char mid[24], from[24], lim[16];
+    const struct sweep_options *o = c->opt;
+    char mid[24], from[24], sweeps[16], least[16], most[16];
     snprintf(mid, sizeof mid, "%" PRId64, c->t->mapping_id);
     snprintf(from, sizeof from, "%" PRId64, after);
-    snprintf(lim, sizeof lim, "%d", c->opt->hs_audit_links);
-    const char *params[] = {mid, from, lim};
+    snprintf(sweeps, sizeof sweeps, "%d", o->hs_audit_sweeps);
+    snprintf(least, sizeof least, "%d", o->hs_audit_links);
+    snprintf(most, sizeof most, "%d",
+             o->hs_audit_max > o->hs_audit_links ? o->hs_audit_max : o->hs_audit_links);
+    const char *params[] = {mid, from, sweeps, least, most};
     *rows = db_exec(c->conn,
-                    "SELECT id, hubspot_id FROM sync_links WHERE mapping_id = $1::bigint"
+                    "WITH n AS (SELECT count(*) AS links FROM sync_links"
+                    "  WHERE mapping_id = $1::bigint AND state = 'active'"
+                    "  AND hubspot_id IS NOT NULL)"
+                    " SELECT id, hubspot_id FROM sync_links WHERE mapping_id = $1::bigint"
                     " AND state = 'active' AND hubspot_id IS NOT NULL AND id > $2::bigint"
-                    " ORDER BY id LIMIT $3::int",
-                    3, params, err, errlen);
+                    " ORDER BY id LIMIT (SELECT least($5::bigint, greatest($4::bigint,"
+                    "  (links + $3::bigint - 1) / $3::bigint)) FROM n)",
+                    5, params, err, errlen);
     return *rows ? 0 : -1;
 }
 
@@ -657,6 +667,8 @@ void sweep_options_default(struct sweep_options *o)
     o->hs_page_limit = 200;
     o->hs_result_cap = 10000;
     o->hs_audit_links = 500;
+    o->hs_audit_sweeps = 12;
+    o->hs_audit_max = 20000;
 }
 
 static void options_resolve(const struct sweep_options *in, struct sweep_options *out)
@@ -676,6 +688,10 @@ static void options_resolve(const struct sweep_options *in, struct sweep_options
         out->hs_result_cap = in->hs_result_cap;
     if (in->hs_audit_links > 0)
         out->hs_audit_links = in->hs_audit_links;
+    if (in->hs_audit_sweeps > 0)
+        out->hs_audit_sweeps = in->hs_audit_sweeps;
+    if (in->hs_audit_max > 0)
+        out->hs_audit_max = in->hs_audit_max;
 }
 
 static void note_error(struct sweep_result *res, const char *section, const char *err)

@@ -43,7 +43,11 @@ struct sweep_options {
     int64_t sf_min_window_ms; /* shorter Salesforce windows are widened backwards; < 0: 60 s */
     int hs_page_limit;        /* search page size; <= 0: 200 */
     int hs_result_cap;        /* search after+limit cap; <= 0: 10,000 */
-    int hs_audit_links;       /* linked HubSpot records checked for deletion per sweep; <= 0: 500 */
+    int hs_audit_links;       /* at least this many linked HubSpot records are checked for deletion
+                                 per sweep; <= 0: 500 */
+    int hs_audit_sweeps;      /* and more when needed to check every link within this many sweeps;
+                                 <= 0: 12 (an hour at the default interval) */
+    int hs_audit_max;         /* but at most this many per sweep; <= 0: 20,000 (200 batch reads) */
 };
 
 /* The defaults above (every member set). */

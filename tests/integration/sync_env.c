@@ -851,20 +851,18 @@ struct sync_env *sync_env_start(const struct sync_env_options *opts)
         sync_env_stop(env);
         return NULL;
     }
-    /* The engine re-reads enabled mappings only every 30 s (sync_engine.c mapping_ttl_ms): the
-     * mapping is created and enabled through process 0, which is then restarted with the others
-     * so that syncing starts at once. */
-    if (sync_env_proc_start(env, 0) != 0 || create_mapping(env) != 0 ||
-        sync_env_proc_stop(env, 0, SIGTERM, 20000) != 0) {
-        sync_env_dump_logs(env, 4000);
-        sync_env_stop(env);
-        return NULL;
-    }
+    /* Every process runs before the mapping exists: its workers see a mapping enabled through
+     * process 0 at their next round (the signature query of sync_engine.c), with no restart. */
     for (size_t i = 0; i < env->nprocs; i++) {
         if (sync_env_proc_start(env, i) != 0) {
             sync_env_stop(env);
             return NULL;
         }
+    }
+    if (create_mapping(env) != 0) {
+        sync_env_dump_logs(env, 4000);
+        sync_env_stop(env);
+        return NULL;
     }
     return env;
 }

@@ -303,6 +303,46 @@ static void test_hubspot_deletions_audited(void **state)
     env_close(&e);
 }
 
+/* How many links one sweep audits: enough to cover them all within hs_audit_sweeps sweeps, at
+ * least hs_audit_links, at most hs_audit_max (the audit cursor is the last link id checked). */
+static void test_hubspot_audit_scales_with_links(void **state)
+{
+    struct testdb *db = *state;
+    struct env e;
+    env_open(&e, db);
+    e.mapping_id = add_mapping(db->watch, "enabled");
+    char sql[512];
+    snprintf(sql, sizeof sql,
+             "INSERT INTO sync_links (mapping_id, salesforce_id, hubspot_id)"
+             " SELECT %" PRId64 ", 'a0100000000' || lpad(g::text, 4, '0') || 'AAA', (600 + g)::text"
+             " FROM generate_series(1, 12) g",
+             e.mapping_id);
+    testdb_exec_ok(db->watch, sql);
+    const char *checked =
+        "SELECT (SELECT count(*) FROM sync_links l WHERE l.id <= c.position::bigint)"
+        " FROM sync_cursors c WHERE c.source = 'hubspot' AND c.kind = 'deleted'";
+    struct sweep_options o;
+    test_options(&o);
+    o.hs_audit_links = 1;
+    o.hs_audit_sweeps = 4; /* 12 links in 4 sweeps: 3 per sweep */
+    struct sweep_result res;
+    sweep_ok(&e, &o, &res);
+    assert_int_equal(testdb_long(db->watch, checked), 3);
+    sweep_ok(&e, &o, &res);
+    assert_int_equal(testdb_long(db->watch, checked), 6);
+    o.hs_audit_max = 2; /* capped */
+    sweep_ok(&e, &o, &res);
+    assert_int_equal(testdb_long(db->watch, checked), 8);
+    o.hs_audit_max = 0;
+    o.hs_audit_links = 5; /* the floor wins over 3 */
+    sweep_ok(&e, &o, &res);
+    assert_int_equal(testdb_long(db->watch, checked), 12);
+    /* crmsim holds none of these HubSpot records: every link read was queued as a deletion */
+    assert_int_equal(res.hs_deleted, 4);
+    assert_int_equal(events(db->watch, "hubspot", "delete"), 12);
+    env_close(&e);
+}
+
 static void test_busy_and_disabled(void **state)
 {
     struct testdb *db = *state;
@@ -361,6 +401,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_sweep_changes_once, test_setup, testdb_teardown),
         cmocka_unit_test_setup_teardown(test_hubspot_search_cap, test_setup, testdb_teardown),
         cmocka_unit_test_setup_teardown(test_hubspot_deletions_audited, test_setup,
+                                        testdb_teardown),
+        cmocka_unit_test_setup_teardown(test_hubspot_audit_scales_with_links, test_setup,
                                         testdb_teardown),
         cmocka_unit_test_setup_teardown(test_busy_and_disabled, test_setup, testdb_teardown),
         cmocka_unit_test_setup_teardown(test_failure_keeps_cursor, test_setup, testdb_teardown),
