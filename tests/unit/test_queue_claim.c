@@ -953,15 +953,6 @@ static void test_prune_in_batches(void **state)
 
 /* --- claim latency with a million done rows ----------------------------------------------- */
 
-static char plans[16384];
-
-static void capture_plan(void *arg, const char *message)
-{
-    (void)arg;
-    if (strstr(message, "plan:") && strlen(plans) + strlen(message) + 1 < sizeof plans)
-        strcat(plans, message);
-}
-
 /* 300 records x 2 due events, then 30 claims of 10 records (each completed untimed); returns the
  * median claim time in ms and the slowest in *worst. */
 static double measure_claims(PGconn *conn, int phase, double *worst)
@@ -1038,15 +1029,10 @@ static void test_claim_latency_with_a_million_done_rows(void **state)
         " occurred_at, payload)"
         " SELECT 'salesforce', 'plan-' || g, 'Project__c', 'q' || g, 'update', now(), '{}'"
         " FROM generate_series(1, 20) g");
-    testdb_exec_ok(db->watch, "LOAD 'auto_explain'");
-    testdb_exec_ok(db->watch, "SET auto_explain.log_min_duration = 0");
-    testdb_exec_ok(db->watch, "SET client_min_messages = log");
-    plans[0] = '\0';
-    PQnoticeProcessor old = PQsetNoticeProcessor(db->watch, capture_plan, NULL);
+    testdb_plans_begin(db->watch);
     size_t n = 0;
     struct claimed_record *recs = claim(db->watch, "plan", 10, LONG_LEASE_MS, &n);
-    PQsetNoticeProcessor(db->watch, old, NULL);
-    testdb_exec_ok(db->watch, "SET client_min_messages = notice");
+    const char *plans = testdb_plans_end(db->watch);
     assert_int_equal(n, 10);
     queue_claimed_free(recs, n);
     /* due rows through the due index, a record's events through the index of unfinished

@@ -13,6 +13,11 @@
  * message lacking a mapped field is read; a message carrying every field standing in for the
  * SOQL read; a failed HubSpot read (run beside the Salesforce read) retrying the pair; both sides
  * of a pair updated in one batch (at once), a failed HubSpot update retried until both converge.
+ * With the engine's own worker threads (sync_engine_start): a wake-up after more than a second
+ * without batches lingers linger_ms before claiming, one soon after a batch does not (lower
+ * bounds on the deliberate delay only). A batch with a failed record makes the next round re-read
+ * the schemas within mapping_ttl_ms (a picklist value the HubSpot dropdown lacked syncs once the
+ * option is added; crmsim's options are changed by dump, reset and reload).
  * Fails (never skips) without CRMSIM_BIN or SYNKRO_TEST_ADMIN_URL. */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -23,6 +28,7 @@
 
 #include "crmsim_proc.h"
 #include "db/queue.h"
+#include "db/queue_errors.h"
 #include "server/metrics.h"
 #include "server/strbuf.h"
 #include "sync/hubspot_client.h"
@@ -34,27 +40,39 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #define HS_TYPE "2-3465404"
 
 static struct crmsim_proc sim;
 
-static const char FIXTURES[] =
-    "{\"config\":{\"hubspot_search_delay_ms\":0},"
-    "\"hubspot\":{\"schemas\":[{\"name\":\"projects\",\"objectTypeId\":\"2-3465404\","
-    "\"primaryDisplayProperty\":\"name\",\"requiredProperties\":[\"name\"],\"properties\":["
-    "{\"name\":\"name\",\"type\":\"string\",\"fieldType\":\"text\"},"
-    "{\"name\":\"salesforce_id\",\"type\":\"string\",\"fieldType\":\"text\","
-    "\"hasUniqueValue\":true},"
-    "{\"name\":\"budget\",\"type\":\"number\",\"fieldType\":\"number\"},"
-    "{\"name\":\"contact_email\",\"type\":\"string\",\"fieldType\":\"text\"}]}]},"
-    "\"salesforce\":{\"describes\":[{\"name\":\"Project__c\",\"keyPrefix\":\"a01\",\"fields\":["
-    "{\"name\":\"Name\",\"type\":\"string\",\"length\":80,\"nillable\":false},"
-    "{\"name\":\"HubSpot_Id__c\",\"type\":\"string\",\"length\":40,\"externalId\":true,"
-    "\"unique\":true},"
-    "{\"name\":\"Budget__c\",\"type\":\"double\"},"
-    "{\"name\":\"Email__c\",\"type\":\"email\"}]}]}}";
+/* The fixture document; hs_extra / sf_extra append properties / fields (each starting with a
+ * comma, or ""). */
+#define FIXTURE_DOC(hs_extra, sf_extra)                                                            \
+    "{\"config\":{\"hubspot_search_delay_ms\":0},"                                                 \
+    "\"hubspot\":{\"schemas\":[{\"name\":\"projects\",\"objectTypeId\":\"2-3465404\","             \
+    "\"primaryDisplayProperty\":\"name\",\"requiredProperties\":[\"name\"],\"properties\":["       \
+    "{\"name\":\"name\",\"type\":\"string\",\"fieldType\":\"text\"},"                              \
+    "{\"name\":\"salesforce_id\",\"type\":\"string\",\"fieldType\":\"text\","                      \
+    "\"hasUniqueValue\":true},"                                                                    \
+    "{\"name\":\"budget\",\"type\":\"number\",\"fieldType\":\"number\"},"                          \
+    "{\"name\":\"contact_email\",\"type\":\"string\",\"fieldType\":\"text\"}" hs_extra "]}]},"     \
+    "\"salesforce\":{\"describes\":[{\"name\":\"Project__c\",\"keyPrefix\":\"a01\",\"fields\":["   \
+    "{\"name\":\"Name\",\"type\":\"string\",\"length\":80,\"nillable\":false},"                    \
+    "{\"name\":\"HubSpot_Id__c\",\"type\":\"string\",\"length\":40,\"externalId\":true,"           \
+    "\"unique\":true},"                                                                            \
+    "{\"name\":\"Budget__c\",\"type\":\"double\"},"                                                \
+    "{\"name\":\"Email__c\",\"type\":\"email\"}" sf_extra "]}]}}"
+
+static const char FIXTURES[] = FIXTURE_DOC("", "");
+
+/* For test_failed_batch_rereads_schemas: a HubSpot dropdown that lacks the picklist's "Blocked". */
+static const char FIXTURES_STAGE[] =
+    FIXTURE_DOC(",{\"name\":\"stage\",\"type\":\"enumeration\",\"fieldType\":\"select\","
+                "\"options\":[{\"label\":\"Planned\",\"value\":\"Planned\"}]}",
+                ",{\"name\":\"Stage__c\",\"type\":\"picklist\","
+                "\"picklistValues\":[{\"value\":\"Planned\"},{\"value\":\"Blocked\"}]}");
 
 static const char MAPPING[] =
     "{\"name\":\"Projects\",\"salesforce_object\":\"Project__c\",\"hubspot_object\":\"2-3465404\","
@@ -64,7 +82,7 @@ static const char MAPPING[] =
     "\"identity\":{\"hubspot_property\":\"salesforce_id\",\"salesforce_field\":\"HubSpot_Id__c\"},"
     "\"fields\":[{\"salesforce\":\"Name\",\"hubspot\":\"name\"},"
     "{\"salesforce\":\"Budget__c\",\"hubspot\":\"budget\"},"
-    "{\"salesforce\":\"Email__c\",\"hubspot\":\"contact_email\"}]}";
+    "{\"salesforce\":\"Email__c\",\"hubspot\":\"contact_email\"}%s]}";
 
 struct env {
     struct testdb *db;
@@ -101,10 +119,12 @@ static void exec_ok(PGconn *conn, const char *sql)
     PQclear(r);
 }
 
-static void set_mapping(struct env *e, const char *s2h_delete, const char *h2s_delete)
+/* The mapping with the delete rules and extra_fields (each starting with a comma, or ""). */
+static void set_mapping_fields(struct env *e, const char *s2h_delete, const char *h2s_delete,
+                               const char *extra_fields)
 {
     char doc[2048];
-    snprintf(doc, sizeof doc, MAPPING, s2h_delete, h2s_delete);
+    snprintf(doc, sizeof doc, MAPPING, s2h_delete, h2s_delete, extra_fields);
     const char *params[] = {doc};
     PGresult *r = PQexecParams(
         e->db->watch,
@@ -117,6 +137,11 @@ static void set_mapping(struct env *e, const char *s2h_delete, const char *h2s_d
         fail_msg("mapping insert: %s", PQerrorMessage(e->db->watch));
     e->mapping_id = strtoll(PQgetvalue(r, 0, 0), NULL, 10);
     PQclear(r);
+}
+
+static void set_mapping(struct env *e, const char *s2h_delete, const char *h2s_delete)
+{
+    set_mapping_fields(e, s2h_delete, h2s_delete, "");
 }
 
 /* Queues one event as a webhook would. */
@@ -336,21 +361,33 @@ static int group_teardown(void **state)
     return 0;
 }
 
-static struct sync_engine *engine_new(struct env *e, const char *prefix)
+/* An engine of `workers` threads (the caller starts them) that sleep poll_ms when idle (<= 0: the
+ * engine's default), linger linger_ms after a wake-up from idle and re-read mappings every
+ * mapping_ttl_ms (0: every round). */
+static struct sync_engine *engine_new_with(struct env *e, const char *prefix, int workers,
+                                           int poll_ms, int linger_ms, int64_t mapping_ttl_ms)
 {
     struct sync_engine_options o = {.conninfo = e->db->conninfo,
                                     .hc = e->hc,
                                     .sc = e->sc,
+                                    .workers = workers,
                                     .batch = 200,
+                                    .poll_ms = poll_ms,
+                                    .linger_ms = linger_ms,
                                     .lease_ms = 60000,
                                     .backoff = {.base_ms = 1000, .cap_ms = 2000, .max_attempts = 5},
-                                    .mapping_ttl_ms = 0,
+                                    .mapping_ttl_ms = mapping_ttl_ms,
                                     .worker_prefix = prefix};
     char err[256];
     struct sync_engine *eng = sync_engine_create(&o, err, sizeof err);
     if (!eng)
         fail_msg("sync_engine_create: %s", err);
     return eng;
+}
+
+static struct sync_engine *engine_new(struct env *e, const char *prefix)
+{
+    return engine_new_with(e, prefix, 0, 0, 0, 0);
 }
 
 static int setup(void **state)
@@ -539,6 +576,20 @@ static void test_create_idempotent_after_crash(void **state)
     free(sf_id);
 }
 
+/* record_id's event ended as status_category ("failed:validation") with error_part in its error. */
+static void assert_event_failed(struct env *e, const char *record_id, const char *status_category,
+                                const char *error_part)
+{
+    char sql[256];
+    snprintf(sql, sizeof sql,
+             "SELECT status || ':' || error_category FROM change_events WHERE record_id = '%s'",
+             record_id);
+    assert_string_equal(q1(e->db->watch, sql), status_category);
+    snprintf(sql, sizeof sql, "SELECT last_error FROM change_events WHERE record_id = '%s'",
+             record_id);
+    assert_non_null(strstr(q1(e->db->watch, sql), error_part));
+}
+
 static void test_bad_record_fails_alone(void **state)
 {
     struct env *e = *state;
@@ -556,13 +607,7 @@ static void test_bad_record_fails_alone(void **state)
     assert_int_equal(q1_long(e->db->watch, "SELECT count(*) FROM sync_links WHERE salesforce_id"
                                            " IS NULL AND hs_values <> '{}'"),
                      1);
-    char sql[256];
-    snprintf(sql, sizeof sql,
-             "SELECT status || ':' || error_category FROM change_events WHERE record_id = '%s'",
-             bad);
-    assert_string_equal(q1(e->db->watch, sql), "failed:validation");
-    snprintf(sql, sizeof sql, "SELECT last_error FROM change_events WHERE record_id = '%s'", bad);
-    assert_non_null(strstr(q1(e->db->watch, sql), "INVALID_EMAIL_ADDRESS"));
+    assert_event_failed(e, bad, "failed:validation", "INVALID_EMAIL_ADDRESS");
     assert_int_equal(
         q1_long(e->db->watch, "SELECT count(*) FROM change_events WHERE status = 'done'"), 2);
     free(a), free(bad), free(c);
@@ -934,6 +979,163 @@ static void test_both_sides_written_at_once(void **state)
     free(hs_id);
 }
 
+/* ---- the worker threads: lingering, schema reloads ---- */
+
+static int64_t now_ms(void)
+{
+    struct timespec t;
+    clock_gettime(CLOCK_MONOTONIC, &t);
+    return (int64_t)t.tv_sec * 1000 + t.tv_nsec / 1000000;
+}
+
+static bool event_done(struct env *e, const char *record_id)
+{
+    char sql[200];
+    snprintf(sql, sizeof sql,
+             "SELECT count(*) FROM change_events WHERE record_id = '%s' AND status = 'done'",
+             record_id);
+    return q1_long(e->db->watch, sql) == 1;
+}
+
+/* Queues a Salesforce create of a new record named name and wakes the engine; returns the id. */
+static char *queue_create_and_wake(struct env *e, const char *name)
+{
+    char fields[128];
+    snprintf(fields, sizeof fields, "{\"Name\":\"%s\"}", name);
+    char *id = sf_create(fields);
+    queue_event(e, "salesforce", id, "create", NULL);
+    sync_engine_wake(e->eng);
+    return id;
+}
+
+/* Polls (waking the engine again each time, as further webhooks would) until record_id's event is
+ * done or limit_ms passed since t0; returns the milliseconds since t0, or -1. The repeated wake-ups
+ * cover one that came before the worker went idle (a wake-up then is lost); they cannot shorten a
+ * linger, which is not interruptible. */
+static int64_t wait_done(struct env *e, const char *record_id, int64_t t0, int64_t limit_ms)
+{
+    while (now_ms() - t0 < limit_ms) {
+        if (event_done(e, record_id))
+            return now_ms() - t0;
+        sync_engine_wake(e->eng);
+        usleep(20000);
+    }
+    return -1;
+}
+
+/* A wake-up after more than LINGER_AFTER_IDLE_MS (1 s) without batches lingers linger_ms before
+ * claiming, so the first batch of a burst is full; a wake-up soon after a batch (a steady stream)
+ * claims at once. One worker thread, polling only every minute: every round here is a wake-up. */
+static void test_wake_lingers_only_after_idle(void **state)
+{
+    struct env *e = *state;
+    enum { LINGER_MS = 1500 };
+    sync_engine_destroy(e->eng);
+    e->eng = engine_new_with(e, "linger", 1, 60000, LINGER_MS, 0);
+    char err[256];
+    if (sync_engine_start(e->eng, err, sizeof err) != 0)
+        fail_msg("sync_engine_start: %s", err);
+    usleep(1200 * 1000); /* the worker's first round finds nothing; more than 1 s idle */
+
+    char *first = queue_create_and_wake(e, "Lingered");
+    int64_t t0 = now_ms();
+    /* lingering: not claimed for at least the first 1000 of its 1500 ms */
+    int64_t early = wait_done(e, first, t0, 1000);
+    assert_int_equal(early, -1);
+    int64_t took = wait_done(e, first, t0, 30000);
+    assert_true(took >= 1000);
+
+    /* the next event well within 1 s of that batch: no linger. The bound is the skipped linger
+     * (1500 ms): whatever the machine's speed, a lingering worker could not be done before it. */
+    char *second = queue_create_and_wake(e, "Streamed");
+    int64_t t1 = now_ms();
+    int64_t streamed = wait_done(e, second, t1, 30000);
+    assert_true(streamed >= 0);
+    if (streamed >= 1200)
+        fail_msg("the second event took %lld ms: the wake-up lingered although a batch had just "
+                 "finished",
+                 (long long)streamed);
+    sync_engine_stop(e->eng);
+    assert_int_equal(hs_count(), 2);
+    free(first);
+    free(second);
+}
+
+/* Adds option value (label = value) to HubSpot property prop of the projects schema, as an admin
+ * would: crmsim has no property-update route, so its state is dumped, changed, and restored over
+ * a reset (records, schemas and describes are kept; POST /_sim/fixtures takes a dump). */
+static void hs_add_option(const char *prop, const char *value)
+{
+    json_object *dump = crmsim_proc_call(&sim, "GET", "/_sim/dump", NULL, NULL);
+    json_object *hs = NULL, *schemas = NULL, *options = NULL;
+    json_object_object_get_ex(dump, "hubspot", &hs);
+    json_object_object_get_ex(hs, "schemas", &schemas);
+    for (size_t i = 0; schemas && i < json_object_array_length(schemas); i++) {
+        json_object *sch = json_object_array_get_idx(schemas, i), *props = NULL;
+        const char *schema_name = crmsim_jstr(sch, "name");
+        if (!schema_name || strcmp(schema_name, "projects") != 0)
+            continue;
+        json_object_object_get_ex(sch, "properties", &props);
+        for (size_t j = 0; props && j < json_object_array_length(props); j++) {
+            json_object *p = json_object_array_get_idx(props, j);
+            const char *name = crmsim_jstr(p, "name");
+            if (name && strcmp(name, prop) == 0)
+                json_object_object_get_ex(p, "options", &options);
+        }
+    }
+    if (!options || !json_object_is_type(options, json_type_array))
+        fail_msg("no options of HubSpot property %s in the crmsim dump", prop);
+    json_object *opt = json_object_new_object();
+    json_object_object_add(opt, "label", json_object_new_string(value));
+    json_object_object_add(opt, "value", json_object_new_string(value));
+    json_object_array_add(options, opt);
+    char *doc = strdup(json_object_to_json_string_ext(dump, JSON_C_TO_STRING_PLAIN));
+    json_object_put(dump);
+    crmsim_proc_ok(&sim, "POST", "/_sim/reset", NULL);
+    crmsim_proc_ok(&sim, "POST", "/_sim/fixtures", doc);
+    free(doc);
+}
+
+/* A batch with failed records makes the worker re-read both schemas before its next round, even
+ * within mapping_ttl_ms: the failure may be a schema change (here a picklist value the HubSpot
+ * dropdown lacked, fixed by adding the option), and the retried record must see the new schema
+ * rather than the cached one. */
+static void test_failed_batch_rereads_schemas(void **state)
+{
+    struct env *e = *state;
+    crmsim_proc_ok(&sim, "POST", "/_sim/reset", NULL);
+    crmsim_proc_ok(&sim, "POST", "/_sim/fixtures", FIXTURES_STAGE);
+    set_mapping_fields(e, "delete", "delete",
+                       ",{\"salesforce\":\"Stage__c\",\"hubspot\":\"stage\"}");
+    sync_engine_destroy(e->eng);
+    e->eng = engine_new_with(e, "ttl", 0, 0, 0, 600000); /* schemas cached for 10 minutes */
+
+    char *sf_id = sf_create("{\"Name\":\"Staged\",\"Stage__c\":\"Blocked\"}");
+    queue_event(e, "salesforce", sf_id, "create", NULL);
+    struct sync_batch_report rep = run_report(e, 1);
+    assert_int_equal(rep.failed, 1);
+    assert_event_failed(e, sf_id, "failed:conversion", "Blocked");
+    char sql[200];
+    assert_int_equal(hs_count(), 0);
+
+    hs_add_option("stage", "Blocked");
+    snprintf(sql, sizeof sql, "SELECT id FROM change_events WHERE record_id = '%s'", sf_id);
+    int64_t id = strtoll(q1(e->db->watch, sql), NULL, 10);
+    char err[256] = "";
+    assert_int_equal(queue_retry_event(e->db->watch, id, err, sizeof err), QUEUE_RETRY_OK);
+    rep = run_report(e, 1);
+    assert_int_equal(rep.failed, 0);
+    assert_int_equal(rep.created, 1);
+    json_object *sf = sf_get(sf_id);
+    const char *hs_id = crmsim_jstr(sf, "HubSpot_Id__c");
+    assert_non_null(hs_id);
+    json_object *hs = hs_get(hs_id);
+    assert_string_equal(hs_prop(hs, "stage"), "Blocked");
+    json_object_put(hs);
+    json_object_put(sf);
+    free(sf_id);
+}
+
 int main(void)
 {
 #define T(fn) cmocka_unit_test_setup_teardown(fn, setup, teardown)
@@ -955,6 +1157,8 @@ int main(void)
         T(test_stale_message_is_not_trusted),
         T(test_concurrent_read_failure_retries),
         T(test_both_sides_written_at_once),
+        T(test_wake_lingers_only_after_idle),
+        T(test_failed_batch_rereads_schemas),
     };
     int rc = cmocka_run_group_tests(tests, group_setup, group_teardown);
     metrics_reset_all();
