@@ -35,10 +35,17 @@
  * other so one claim takes both. Statement 2 also rechecks, under its new snapshot, that no record
  * of the link is leased (by either side) and that the record still belongs to that link. The
  * record-lock argument above then holds per link: every lease on a record of link L was created
- * by a claim holding L's key, so the next holder of L sees it. It relies on a record's link not
- * changing while a claim holds it: links change ids only in the transaction that settles the
- * batch holding them, or under the mapping's exclusive lock (sync_engine.h), when no pairs claim
- * runs. Records left out are reported by a row of NULLs after the picked ones.
+ * by a claim holding L's key, so the next holder of L sees it. Unlike the record key, the link key
+ * is taken session-level and kept until the caller has settled the batch (queue_pairs_release):
+ * pairs batches of one mapping run side by side, so, unlike whole-mapping batches, nothing else
+ * would stop a second worker from taking over a lease that ran out while its holder is still
+ * writing to the CRMs. A holder that dies loses its session and the key with it; its leases then
+ * run out and the records are taken over as usual. The lock is the last test of a row's
+ * condition (nested CASEs fix the order), so every key taken belongs to a returned row. It relies
+ * on a record's link not changing while a claim holds it: links change ids only in the
+ * transaction that settles the batch holding them, or under the mapping's exclusive lock
+ * (sync_engine.h), when no pairs claim runs. Records left out are reported by a row of NULLs after
+ * the picked ones.
  *
  * Settling (complete/retry/fail) locks its rows in id order and only while status is
  * 'processing' and lease_owner is the caller, rechecked by PostgreSQL on the newest row version.
@@ -55,6 +62,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+
+static char *id_array(const int64_t *ids, size_t n);
 
 /* First key of every record lock (the pair form: its own key space, apart from the single-key
  * migration lock of db/migrate.c). "sQcl". */
@@ -101,10 +110,20 @@
     "EXISTS (SELECT 1 FROM change_events m WHERE m.source = " s " AND m.object_type = " o          \
     " AND m.record_id = " r " AND m.kind = 'merge' AND m.status IN ('pending', 'processing'))"
 
+/* The advisory lock keys: a record's (transaction-level, taken by every claim of whole records)
+ * and a link's (session-level, taken by pairs claims and held until queue_pairs_release). */
+#define RECORD_XACT_LOCK "pg_try_advisory_xact_lock(" QUEUE_RECORD_LOCK ", " RECORD_KEY("") ")"
+#define PAIR_KEY(m, k)   "hashtext('pair:' || " m " || ':' || " k ")"
+#define PAIR_SESSION_LOCK                                                                          \
+    "pg_try_advisory_lock(" QUEUE_RECORD_LOCK ", " PAIR_KEY("$7::bigint", "pair") ")"
+
 /* $7 mapping id and $8 pairs mode (queue_claim_pairs): only records of an active complete link,
  * keyed by that link, so both records of a pair go to one claim (sorted next to each other, so
  * the LIMIT rarely parts them); the rest (unlinked records, merges, events without a record id)
- * are left and reported by one row of NULLs. */
+ * are left and reported by one row of NULLs. The lock is the last thing a row's condition does
+ * (nested CASEs fix the order), so every lock taken belongs to a returned row: the caller knows
+ * exactly which session locks it holds. */
+/* clang-format off */
 static const char pick_sql[] =
     "WITH due AS MATERIALIZED ("
     " SELECT d.id, d.source, d.object_type, d.record_id, d.next_attempt_at FROM change_events d"
@@ -118,108 +137,69 @@ static const char pick_sql[] =
     "  min(next_attempt_at) AS first_due, min(id) AS first_id"
     " FROM due GROUP BY 1, 2, 3, 4),"
     " keyed AS MATERIALIZED ("
-    " SELECT r.*, CASE WHEN $8::bool THEN " PAIR_OF(
-        "r.",
-        "$7::bigint") " END AS pair FROM recs r),"
-                      " sorted AS MATERIALIZED ("
-                      " SELECT k.*, (NOT $8::bool OR (k.pair IS NOT NULL AND NOT " MERGE_PENDING(
-                          "k.source", "k.object_type",
-                          "k.record_id") ")) AS ok"
-                                         " FROM keyed k ORDER BY CASE WHEN pair IS NULL THEN "
-                                         "first_due"
-                                         " ELSE min(first_due) OVER (PARTITION BY pair) END,"
-                                         " pair, first_due, first_id),"
-                                         " chosen AS ("
-                                         " SELECT source, object_type, record_id, "
-                                         "lone_id, pair FROM sorted WHERE ok AND ("
-                                         "CASE WHEN NOT $8::bool THEN lone_id IS NOT "
-                                         "NULL OR pg_try_advisory_xact_lock(" QUEUE_RECORD_LOCK
-                                         ", " RECORD_KEY(
-                                             "") ")"
-                                                 " ELSE pair NOT IN (" LEASED_PAIRS(
-                                                     "$7::bigint") ")"
-                                                                   " AND "
-                                                                   "pg_try_advisory_xact_"
-                                                                   "lock(" QUEUE_RECORD_LOCK
-                                                                   ", hashtext('pair:' || "
-                                                                   "$7::bigint || ':' || pair)) "
-                                                                   "END) LIMIT $2::int)"
-                                                                   " SELECT source, object_type, "
-                                                                   "record_id, lone_id, pair FROM "
-                                                                   "chosen"
-                                                                   " UNION ALL SELECT NULL, NULL, "
-                                                                   "NULL, NULL, NULL WHERE $8::bool"
-                                                                   "  AND EXISTS (SELECT 1 FROM "
-                                                                   "sorted WHERE NOT ok)";
+    " SELECT r.*, CASE WHEN $8::bool THEN " PAIR_OF("r.", "$7::bigint") " END AS pair FROM recs r),"
+    " sorted AS MATERIALIZED ("
+    " SELECT k.*, (NOT $8::bool OR (k.pair IS NOT NULL"
+    "  AND NOT " MERGE_PENDING("k.source", "k.object_type", "k.record_id") ")) AS ok"
+    " FROM keyed k ORDER BY CASE WHEN pair IS NULL THEN first_due"
+    "  ELSE min(first_due) OVER (PARTITION BY pair) END, pair, first_due, first_id),"
+    " chosen AS ("
+    " SELECT source, object_type, record_id, lone_id, pair FROM sorted WHERE CASE"
+    "  WHEN NOT ok THEN false"
+    "  WHEN NOT $8::bool THEN lone_id IS NOT NULL OR " RECORD_XACT_LOCK
+    "  ELSE CASE WHEN pair IN (" LEASED_PAIRS("$7::bigint") ") THEN false"
+    "   ELSE " PAIR_SESSION_LOCK " END END"
+    " LIMIT $2::int)"
+    " SELECT source, object_type, record_id, lone_id, pair FROM chosen"
+    " UNION ALL SELECT NULL, NULL, NULL, NULL, NULL WHERE $8::bool"
+    "  AND EXISTS (SELECT 1 FROM sorted WHERE NOT ok)";
+/* clang-format on */
 
 /* An unfinished event: what a claim takes of a picked record. */
 #define UNFINISHED(a)                                                                              \
     a "status IN ('pending', 'processing') AND (" a "status = 'pending' OR " a                     \
       "lease_until <= now())"
 
+/* clang-format off */
 static const char take_sql[] =
     "WITH picked AS MATERIALIZED ("
     " SELECT * FROM jsonb_to_recordset($1::jsonb)"
     "  AS p(n int, s text, o text, r text, l bigint, k bigint)),"
     " free AS MATERIALIZED ("
     " SELECT p.* FROM picked p WHERE (p.l IS NOT NULL OR (p.s, p.o, p.r) NOT IN (" LEASED "))"
-    " AND (p.k IS NULL OR (p.k NOT IN (" LEASED_PAIRS(
-        "$4::bigint") ")"
-                      "  AND NOT " MERGE_PENDING(
-                          "p.s", "p.o",
-                          "p.r") " AND EXISTS (SELECT 1 FROM sync_links l"
-                                 "  WHERE l.id = p.k AND l.state = 'active' AND l.salesforce_id IS "
-                                 "NOT NULL"
-                                 "  AND l.hubspot_id IS NOT NULL AND (l.salesforce_id = p.r OR "
-                                 "l.hubspot_id = p.r))))),"
-                                 " cand AS MATERIALIZED ("
-                                 " SELECT f.n, x.id FROM free f CROSS JOIN LATERAL ("
-                                 "  SELECT e.id FROM change_events e WHERE e.source = f.s AND "
-                                 "e.object_type = f.o"
-                                 "  AND e.record_id = f.r AND " UNFINISHED(
-                                     "e.") " OFFSET 0) x WHERE f.l IS NULL"
-                                           " UNION ALL"
-                                           " SELECT f.n, x.id FROM free f CROSS JOIN LATERAL ("
-                                           "  SELECT e.id FROM change_events e WHERE e.id = f.l "
-                                           "AND e.status = 'pending'"
-                                           "  AND e.next_attempt_at <= now() OFFSET 0) x WHERE f.l "
-                                           "IS NOT NULL),"
-                                           " locked AS MATERIALIZED ("
-                                           " SELECT e.id FROM change_events e WHERE e.id = ANY "
-                                           "(ARRAY(SELECT id FROM cand))"
-                                           " AND " UNFINISHED(
-                                               "e.") " FOR UPDATE SKIP LOCKED),"
-                                                     " whole AS ("
-                                                     " SELECT c.n FROM cand c LEFT JOIN locked k "
-                                                     "ON k.id = c.id"
-                                                     " GROUP BY c.n HAVING count(k.id) = count(*)),"
-                                                     " upd AS ("
-                                                     " UPDATE change_events e SET status = "
-                                                     "'processing', lease_owner = $2,"
-                                                     "  lease_until = now() + $3::bigint * "
-                                                     "interval '1 millisecond'"
-                                                     " FROM cand c WHERE e.id = c.id"
-                                                     " AND e.id = ANY (ARRAY(SELECT k.id FROM "
-                                                     "locked k JOIN cand c2 ON c2.id = "
-                                                     "k.id"
-                                                     "  JOIN whole w ON w.n = c2.n))"
-                                                     " AND " UNFINISHED(
-                                                         "e.") " RETURNING c.n, e.id, e.source, "
-                                                               "e.object_type, e.record_id, "
-                                                               "e.kind, e.occurred_at,"
-                                                               "  e.received_at, e.attempts, "
-                                                               "e.payload)"
-                                                               " SELECT n, id, source, "
-                                                               "object_type, record_id, kind,"
-                                                               "  COALESCE(round(extract(epoch "
-                                                               "FROM occurred_at) * "
-                                                               "1000)::bigint, 0), attempts,"
-                                                               "  payload::text,"
-                                                               "  round(extract(epoch FROM "
-                                                               "received_at) * 1000)::bigint"
-                                                               " FROM upd ORDER BY n, "
-                                                               "COALESCE(occurred_at, "
-                                                               "received_at), id";
+    " AND (p.k IS NULL OR (p.k NOT IN (" LEASED_PAIRS("$4::bigint") ")"
+    "  AND NOT " MERGE_PENDING("p.s", "p.o", "p.r")
+    "  AND EXISTS (SELECT 1 FROM sync_links l WHERE l.id = p.k AND l.state = 'active'"
+    "   AND l.salesforce_id IS NOT NULL AND l.hubspot_id IS NOT NULL"
+    "   AND (l.salesforce_id = p.r OR l.hubspot_id = p.r))))),"
+    " cand AS MATERIALIZED ("
+    " SELECT f.n, x.id FROM free f CROSS JOIN LATERAL ("
+    "  SELECT e.id FROM change_events e WHERE e.source = f.s AND e.object_type = f.o"
+    "  AND e.record_id = f.r AND " UNFINISHED("e.") " OFFSET 0) x WHERE f.l IS NULL"
+    " UNION ALL"
+    " SELECT f.n, x.id FROM free f CROSS JOIN LATERAL ("
+    "  SELECT e.id FROM change_events e WHERE e.id = f.l AND e.status = 'pending'"
+    "  AND e.next_attempt_at <= now() OFFSET 0) x WHERE f.l IS NOT NULL),"
+    " locked AS MATERIALIZED ("
+    " SELECT e.id FROM change_events e WHERE e.id = ANY (ARRAY(SELECT id FROM cand))"
+    " AND " UNFINISHED("e.") " FOR UPDATE SKIP LOCKED),"
+    " whole AS ("
+    " SELECT c.n FROM cand c LEFT JOIN locked k ON k.id = c.id"
+    " GROUP BY c.n HAVING count(k.id) = count(*)),"
+    " upd AS ("
+    " UPDATE change_events e SET status = 'processing', lease_owner = $2,"
+    "  lease_until = now() + $3::bigint * interval '1 millisecond'"
+    " FROM cand c WHERE e.id = c.id"
+    " AND e.id = ANY (ARRAY(SELECT k.id FROM locked k JOIN cand c2 ON c2.id = k.id"
+    "  JOIN whole w ON w.n = c2.n))"
+    " AND " UNFINISHED("e.") " RETURNING c.n, e.id, e.source, e.object_type, e.record_id,"
+    "  e.kind, e.occurred_at, e.received_at, e.attempts, e.payload)"
+    " SELECT n, id, source, object_type, record_id, kind,"
+    "  COALESCE(round(extract(epoch FROM occurred_at) * 1000)::bigint, 0), attempts,"
+    "  payload::text,"
+    "  round(extract(epoch FROM received_at) * 1000)::bigint"
+    " FROM upd ORDER BY n, COALESCE(occurred_at, received_at), id";
+/* clang-format on */
 
 static void copy_error(PGconn *conn, const char *what, char *err, size_t errlen)
 {
@@ -362,10 +342,27 @@ int queue_claim_records(PGconn *conn, const char *worker_id, int max_records, in
                                    errlen);
 }
 
-/* Both claims: pairs_of > 0 is pairs mode for that mapping (*others_due is then set). */
+/* Records in *held the link locks the pick took (one per picked row). -1 when out of memory. */
+static int hold_links(PGresult *picked, int rows, struct queue_pair_locks *held)
+{
+    if (rows == 0)
+        return 0;
+    held->links = calloc((size_t)rows, sizeof *held->links);
+    if (!held->links) {
+        held->unknown = true;
+        return -1;
+    }
+    for (int i = 0; i < rows; i++)
+        held->links[held->n++] = strtoll(PQgetvalue(picked, i, 4), NULL, 10);
+    return 0;
+}
+
+/* Both claims: pairs_of > 0 is pairs mode for that mapping (*others_due and *held are then
+ * set). */
 static int claim(PGconn *conn, const char *worker_id, const struct queue_claim_filter *filter,
                  int64_t pairs_of, int max_records, int lease_ms, struct claimed_record **out,
-                 size_t *n, bool *others_due, char *err, size_t errlen)
+                 size_t *n, bool *others_due, struct queue_pair_locks *held, char *err,
+                 size_t errlen)
 {
     *out = NULL;
     *n = 0;
@@ -404,6 +401,11 @@ static int claim(PGconn *conn, const char *worker_id, const struct queue_claim_f
     if (others_due && rows > 0 && PQgetisnull(picked, rows - 1, 0)) {
         *others_due = true;
         rows--;
+    }
+    if (held && hold_links(picked, rows, held) < 0) {
+        PQclear(picked);
+        snprintf(err, errlen, "out of memory listing the link locks");
+        return rollback(conn);
     }
     if (rows == 0) {
         PQclear(picked);
@@ -445,14 +447,16 @@ int queue_claim_records_for(PGconn *conn, const char *worker_id,
                             const struct queue_claim_filter *filter, int max_records, int lease_ms,
                             struct claimed_record **out, size_t *n, char *err, size_t errlen)
 {
-    return claim(conn, worker_id, filter, 0, max_records, lease_ms, out, n, NULL, err, errlen);
+    return claim(conn, worker_id, filter, 0, max_records, lease_ms, out, n, NULL, NULL, err,
+                 errlen);
 }
 
 int queue_claim_pairs(PGconn *conn, const char *worker_id, const struct queue_claim_filter *filter,
                       int64_t mapping_id, int max_records, int lease_ms,
-                      struct claimed_record **out, size_t *n, bool *others_due, char *err,
-                      size_t errlen)
+                      struct claimed_record **out, size_t *n, bool *others_due,
+                      struct queue_pair_locks *held, char *err, size_t errlen)
 {
+    *held = (struct queue_pair_locks){.mapping_id = mapping_id};
     if (!filter || mapping_id < 1) {
         *out = NULL;
         *n = 0;
@@ -461,7 +465,40 @@ int queue_claim_pairs(PGconn *conn, const char *worker_id, const struct queue_cl
         return -1;
     }
     return claim(conn, worker_id, filter, mapping_id, max_records, lease_ms, out, n, others_due,
-                 err, errlen);
+                 held, err, errlen);
+}
+
+int queue_pairs_release(PGconn *conn, struct queue_pair_locks *held, char *err, size_t errlen)
+{
+    int rc = 0;
+    if (held->unknown) {
+        snprintf(err, errlen, "link locks of a failed claim are not known");
+        rc = -1;
+    } else if (held->n > 0) {
+        char *ids = id_array(held->links, held->n);
+        char mapping[24];
+        snprintf(mapping, sizeof mapping, "%" PRId64, held->mapping_id);
+        const char *params[] = {mapping, ids};
+        PGresult *r =
+            ids ? db_exec(conn,
+                          "SELECT count(*) FILTER (WHERE NOT pg_advisory_unlock(" QUEUE_RECORD_LOCK
+                          ", " PAIR_KEY("$1::bigint", "k") ")) FROM unnest($2::bigint[]) k",
+                          2, params, err, errlen)
+                : NULL;
+        if (!ids)
+            snprintf(err, errlen, "out of memory listing the link locks");
+        if (!r)
+            rc = -1;
+        else if (strcmp(PQgetvalue(r, 0, 0), "0") != 0) {
+            snprintf(err, errlen, "%s link lock(s) were not held", PQgetvalue(r, 0, 0));
+            rc = -1;
+        }
+        PQclear(r);
+        free(ids);
+    }
+    free(held->links);
+    *held = (struct queue_pair_locks){.mapping_id = held->mapping_id};
+    return rc;
 }
 
 /* "{1,2,3}" for a bigint[] parameter; NULL when out of memory. */

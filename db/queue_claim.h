@@ -73,18 +73,36 @@ int queue_claim_records_for(PGconn *conn, const char *worker_id,
                             const struct queue_claim_filter *filter, int max_records, int lease_ms,
                             struct claimed_record **out, size_t *n, char *err, size_t errlen);
 
+/* The link locks a pairs claim leaves held (session-level, on the claim's connection) until
+ * queue_pairs_release: one entry per picked record. */
+struct queue_pair_locks {
+    int64_t mapping_id;
+    int64_t *links;
+    size_t n;
+    bool unknown; /* locks may be held that are not listed (out of memory): end the session */
+};
+
 /* As queue_claim_records_for, in pairs mode, for workers that sync one mapping side by side
  * (sync_engine.c holds the mapping's lock shared while calling it): takes only records of an
  * active link of mapping_id that holds both ids and have no unfinished merge event, and treats
  * both records of such a link as one unit, so the two sides of a pair are never held by two
- * claims at once (the link id is the advisory lock key, and a link with a record leased anywhere
- * is skipped). *others_due becomes true when due records of the mapping were left because they
- * need the mapping alone (unlinked records, merges, events without a record id): those are for
- * queue_claim_records_for under the exclusive lock. 0, or -1 with err. */
+ * claims at once: the link's advisory lock is taken session-level and held (*held) until the
+ * caller has settled the batch and calls queue_pairs_release, so even a lease that runs out
+ * while its holder is still syncing is not taken over by another pairs claim; a crashed holder's
+ * session ends and its lease then decides (a link with a record leased anywhere is skipped).
+ * *others_due becomes true when due records of the mapping were left because they need the
+ * mapping alone (unlinked records, merges, events without a record id): those are for
+ * queue_claim_records_for under the exclusive lock. 0, or -1 with err; *held must be released in
+ * both cases (*held starts empty). */
 int queue_claim_pairs(PGconn *conn, const char *worker_id, const struct queue_claim_filter *filter,
                       int64_t mapping_id, int max_records, int lease_ms,
-                      struct claimed_record **out, size_t *n, bool *others_due, char *err,
-                      size_t errlen);
+                      struct claimed_record **out, size_t *n, bool *others_due,
+                      struct queue_pair_locks *held, char *err, size_t errlen);
+
+/* Lets go of the link locks of a pairs claim and empties *held. 0, or -1 with err when a lock
+ * was not held or the statement failed: then close the connection (the session's end releases
+ * every lock it held). */
+int queue_pairs_release(PGconn *conn, struct queue_pair_locks *held, char *err, size_t errlen);
 
 /* Frees what queue_claim_records returned. Accepts NULL. */
 void queue_claimed_free(struct claimed_record *records, size_t n);

@@ -373,31 +373,37 @@ static int sync_mapping_batch(struct sync_worker *w, const struct sync_mapping *
                                    .hubspot_object_name = sm->hs->fully_qualified_name};
     struct claimed_record *recs = NULL;
     size_t n = 0;
-    int claimed = others_due ? queue_claim_pairs(w->conn, w->id, &f, sm->id, e->o.batch,
-                                                 e->o.lease_ms, &recs, &n, others_due, err, errlen)
-                             : queue_claim_records_for(w->conn, w->id, &f, e->o.batch,
-                                                       e->o.lease_ms, &recs, &n, err, errlen);
-    if (claimed < 0)
-        return -1;
-    if (n == 0)
-        return 0;
-    atomic_store(&e->last_claim_ms, mono_ms());
-    struct sync_env env = {.conn = w->conn,
-                           .worker_id = w->id,
-                           .hc = e->o.hc,
-                           .sc = e->o.sc,
-                           .http = w->http,
-                           .http_aux = w->http_aux,
-                           .backoff = e->o.backoff};
-    int64_t t0 = mono_ms();
-    int rc = sync_batch_run(&env, sm, recs, n, rep, err, errlen);
-    log_batch(w, sm, rep, mono_ms() - t0);
-    if (rep->failed > 0) { /* maybe a schema change: re-read both schemas before the next round */
-        w->maps_loaded_ms = 0;
-        salesforce_describe_invalidate(e->o.sc, sm->m->salesforce_object);
+    struct queue_pair_locks held = {0};
+    int rc = others_due ? queue_claim_pairs(w->conn, w->id, &f, sm->id, e->o.batch, e->o.lease_ms,
+                                            &recs, &n, others_due, &held, err, errlen)
+                        : queue_claim_records_for(w->conn, w->id, &f, e->o.batch, e->o.lease_ms,
+                                                  &recs, &n, err, errlen);
+    if (rc == 0 && n > 0) {
+        atomic_store(&e->last_claim_ms, mono_ms());
+        struct sync_env env = {.conn = w->conn,
+                               .worker_id = w->id,
+                               .hc = e->o.hc,
+                               .sc = e->o.sc,
+                               .http = w->http,
+                               .http_aux = w->http_aux,
+                               .backoff = e->o.backoff};
+        int64_t t0 = mono_ms();
+        rc = sync_batch_run(&env, sm, recs, n, rep, err, errlen);
+        log_batch(w, sm, rep, mono_ms() - t0);
+        if (rep->failed > 0) { /* maybe a schema change: re-read both schemas next round */
+            w->maps_loaded_ms = 0;
+            salesforce_describe_invalidate(e->o.sc, sm->m->salesforce_object);
+        }
+        atomic_store(&e->last_claim_ms, mono_ms());
     }
     queue_claimed_free(recs, n);
-    atomic_store(&e->last_claim_ms, mono_ms());
+    char rerr[256];
+    if (others_due && queue_pairs_release(w->conn, &held, rerr, sizeof rerr) < 0) {
+        log_with(LOG_LEVEL_WARN, "releasing link locks failed; reconnecting", LF_S("worker", w->id),
+                 LF_S("error", rerr));
+        PQfinish(w->conn); /* the session ends, and every lock it held with it */
+        w->conn = NULL;
+    }
     return rc < 0 ? -1 : (int)n;
 }
 

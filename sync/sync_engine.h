@@ -12,7 +12,10 @@
  *   session-level advisory lock (SYNC_MAPPING_LOCK_CLASS, mapping id), taken two ways:
  *   - shared, by up to mapping_workers workers at once (each also holds one slot lock,
  *     SYNC_SLOT_LOCK_CLASS): each claims with queue_claim_pairs, which takes only records of an
- *     active link holding both ids, keyed by the link, so two claims never hold one pair;
+ *     active link holding both ids, keyed by the link, so two claims never hold one pair; the
+ *     link keys stay locked until the batch is settled (queue_pairs_release), so a lease that
+ *     runs out mid-batch is not taken over while its holder lives (up to `batch` advisory locks
+ *     per pairs worker: within PostgreSQL's default lock table for synkro's defaults);
  *   - exclusive, by one worker, for what queue_claim_pairs leaves and reports (unlinked records,
  *     merges, events without a record id): claimed with queue_claim_records_for while no pairs
  *     batch runs. A worker that saw such records waits up to EXCLUSIVE_WAIT_MS for it; its

@@ -13,7 +13,8 @@
  * into calls of 100). A record the CRM does not return is missing (deleted). Adoption: an unlinked
  * Salesforce record whose identity field holds a HubSpot id, or an unlinked HubSpot record whose
  * identity property holds a Salesforce id, is paired with that record, which is read in a second
- * round.
+ * round; a pair whose create may have been cut short by a crash looks its counterpart up by the
+ * identity first (see lookup_sf).
  *
  * The first round's two reads run at once when the worker lent a second HTTP handle
  * (env->http_aux): the HubSpot read on a short-lived thread over shadow pairs, folded back after
@@ -67,8 +68,9 @@ static void select_add(struct strbuf *sb, const char **seen, size_t *nseen, cons
     strbuf_printf(sb, "%s%s", *nseen > 1 ? ", " : "", name);
 }
 
-/* "SELECT Id, ... FROM T WHERE Id IN (" without the ids; NULL when a name is not an API name. */
-static char *soql_head(const struct mapping *m, char *why, size_t whylen)
+/* "SELECT Id, ... FROM T WHERE <key> IN (" without the values; NULL when a name is not an API
+ * name. */
+static char *soql_head(const struct mapping *m, const char *key, char *why, size_t whylen)
 {
     size_t cap = m->n_fields + m->n_associations + 3;
     const char **seen = calloc(cap, sizeof *seen);
@@ -103,7 +105,9 @@ static char *soql_head(const struct mapping *m, char *why, size_t whylen)
         bad = object ? object : "(no object)";
         object = "";
     }
-    strbuf_printf(&sb, " FROM %s WHERE Id IN (", object);
+    if (!api_name_valid(key))
+        bad = key ? key : "(no field)";
+    strbuf_printf(&sb, " FROM %s WHERE %s IN (", object, bad ? "Id" : key);
     free(seen);
     if (bad || sb.failed) {
         snprintf(why, whylen,
@@ -137,6 +141,56 @@ static void take_sf_records(struct sync_pair **chunk, size_t n, json_object *rec
     }
 }
 
+/* Gives each record of page to the pair of the chunk whose HubSpot id its identity field holds
+ * (a pair without a Salesforce record yet; the first record wins). */
+static void take_sf_by_identity(struct sync_pair **chunk, size_t n, json_object *records,
+                                const char *field)
+{
+    size_t count = json_object_array_length(records);
+    for (size_t r = 0; r < count; r++) {
+        json_object *rec = json_object_array_get_idx(records, r);
+        const char *id = json_member_string(rec, "Id");
+        const char *hs = json_member_text(rec, field);
+        for (size_t i = 0; id && hs && i < n; i++) {
+            struct sync_pair *p = chunk[i];
+            if (p->sf_id || strcmp(p->hs_id, hs) != 0)
+                continue;
+            p->sf_id = strdup(id);
+            p->sf_rec = p->sf_id ? json_object_get(rec) : NULL;
+            break;
+        }
+    }
+}
+
+/* Runs the SOQL query soql and its further pages, handing each page to the chunk (by Id, or by
+ * identity_field when it is not NULL). -1 with *e when a call failed. */
+static int sf_query_into(struct sync_batch *b, const char *soql, struct sync_pair **chunk, size_t n,
+                         const char *identity_field, struct crm_error *e)
+{
+    crm_error_clear(e);
+    struct salesforce_query_page page = {0};
+    int rc = salesforce_query(b->env->sc, b->env->http, soql, false, &page, e);
+    b->rep->sf_calls++;
+    while (rc == 0) {
+        if (identity_field)
+            take_sf_by_identity(chunk, n, page.records, identity_field);
+        else
+            take_sf_records(chunk, n, page.records);
+        if (page.done || !page.next_records_url)
+            break;
+        char *next = strdup(page.next_records_url);
+        salesforce_query_page_free(&page);
+        memset(&page, 0, sizeof page);
+        rc = next ? salesforce_query_more(b->env->sc, b->env->http, next, &page, e) : -1;
+        if (!next)
+            crm_error_set(e, CRM_SALESFORCE, CRM_ERR_TRANSIENT, 0, NULL, "out of memory");
+        free(next);
+        b->rep->sf_calls++;
+    }
+    salesforce_query_page_free(&page);
+    return rc;
+}
+
 /* Runs one SOQL read of chunk (n pairs) and its further pages. */
 static void read_sf_chunk(struct sync_batch *b, const char *head, struct sync_pair **chunk,
                           size_t n)
@@ -158,25 +212,8 @@ static void read_sf_chunk(struct sync_batch *b, const char *head, struct sync_pa
         return;
     }
     struct crm_error e;
-    crm_error_clear(&e);
-    struct salesforce_query_page page = {0};
-    int rc = salesforce_query(b->env->sc, b->env->http, sb.data, false, &page, &e);
+    int rc = sf_query_into(b, sb.data, chunk, n, NULL, &e);
     strbuf_free(&sb);
-    b->rep->sf_calls++;
-    while (rc == 0) {
-        take_sf_records(chunk, n, page.records);
-        if (page.done || !page.next_records_url)
-            break;
-        char *next = strdup(page.next_records_url);
-        salesforce_query_page_free(&page);
-        memset(&page, 0, sizeof page);
-        rc = next ? salesforce_query_more(b->env->sc, b->env->http, next, &page, &e) : -1;
-        if (!next)
-            crm_error_set(&e, CRM_SALESFORCE, CRM_ERR_TRANSIENT, 0, NULL, "out of memory");
-        free(next);
-        b->rep->sf_calls++;
-    }
-    salesforce_query_page_free(&page);
     for (size_t i = 0; i < n; i++) {
         struct sync_pair *p = chunk[i];
         if (p->state != PAIR_PENDING)
@@ -192,7 +229,7 @@ static void read_sf(struct sync_batch *b)
 {
     struct sync_pair **chunk = calloc(SALESFORCE_COLLECTION_MAX, sizeof *chunk);
     char why[300];
-    char *head = chunk ? soql_head(b->sm->m, why, sizeof why) : NULL;
+    char *head = chunk ? soql_head(b->sm->m, "Id", why, sizeof why) : NULL;
     if (!chunk)
         snprintf(why, sizeof why, "out of memory");
     size_t n = 0;
@@ -391,6 +428,116 @@ static void read_both(struct sync_batch *b)
     free(shadow);
 }
 
+/* ---- records that a crashed create may have left ---- */
+
+/* A pair with an incomplete link (the write-ahead link of a create, sync_write.c: one id, the
+ * base) may already have its counterpart: the create may have reached the other CRM before the
+ * crash, and the base then describes that record only if the create carried the base's values.
+ * Such pairs look the counterpart up by the mapping's identity before anything is written: the
+ * Salesforce record whose identity field holds the HubSpot id (SOQL), the HubSpot record whose
+ * identity property holds the Salesforce id (batch read by idProperty). A record found is read as
+ * it is and merged three-way against the link's base, so an edit made meanwhile on the source is
+ * written instead of being taken back by a blind upsert over a record that holds other values. */
+static bool wants_sf_lookup(const struct sync_batch *b, const struct sync_pair *p)
+{
+    return !p->absorbed && p->state == PAIR_PENDING && p->link && !p->sf_id && p->hs_id &&
+           p->hs_props && b->sm->m->identity_salesforce_field;
+}
+
+static bool wants_hs_lookup(const struct sync_batch *b, const struct sync_pair *p)
+{
+    return !p->absorbed && p->state == PAIR_PENDING && p->link && !p->hs_id && p->sf_id &&
+           p->sf_rec && b->sm->m->identity_hubspot_property;
+}
+
+/* HubSpot record ids are digits; anything else never goes into SOQL. */
+static bool hs_id_valid(const char *s)
+{
+    if (!s || !*s || strlen(s) > 30)
+        return false;
+    for (const char *c = s; *c; c++)
+        if (!isdigit((unsigned char)*c))
+            return false;
+    return true;
+}
+
+static void lookup_sf(struct sync_batch *b)
+{
+    const char *field = b->sm->m->identity_salesforce_field;
+    struct sync_pair **chunk = calloc(SALESFORCE_COLLECTION_MAX, sizeof *chunk);
+    char why[300];
+    char *head = chunk ? soql_head(b->sm->m, field, why, sizeof why) : NULL;
+    size_t n = 0;
+    for (size_t i = 0; head && i <= b->npairs; i++) {
+        struct sync_pair *p = i < b->npairs ? &b->pairs[i] : NULL;
+        if (p && wants_sf_lookup(b, p) && hs_id_valid(p->hs_id))
+            chunk[n++] = p;
+        if (n == 0 || (n < SALESFORCE_COLLECTION_MAX && p))
+            continue;
+        struct strbuf sb = STRBUF_INIT;
+        strbuf_puts(&sb, head);
+        for (size_t k = 0; k < n; k++)
+            strbuf_printf(&sb, "%s'%s'", k ? ", " : "", chunk[k]->hs_id);
+        strbuf_putc(&sb, ')');
+        struct crm_error e;
+        int rc = sb.failed ? -1 : sf_query_into(b, sb.data, chunk, n, field, &e);
+        if (sb.failed)
+            crm_error_set(&e, CRM_SALESFORCE, CRM_ERR_TRANSIENT, 0, NULL, "out of memory");
+        strbuf_free(&sb);
+        for (size_t k = 0; rc != 0 && k < n; k++)
+            sync_pair_fail_crm(chunk[k], &e, "looking up Salesforce by identity");
+        n = 0;
+    }
+    free(head);
+    free(chunk);
+}
+
+static void lookup_hs(struct sync_batch *b)
+{
+    const struct mapping *m = b->sm->m;
+    size_t n = 0;
+    for (size_t i = 0; i < b->npairs; i++)
+        n += wants_hs_lookup(b, &b->pairs[i]);
+    if (n == 0)
+        return;
+    struct sync_pair **pairs = calloc(n, sizeof *pairs);
+    const char **ids = calloc(n, sizeof *ids);
+    const char **props = calloc(m->n_fields + 1, sizeof *props);
+    size_t k = 0, np = 0;
+    for (size_t i = 0; pairs && ids && i < b->npairs; i++)
+        if (wants_hs_lookup(b, &b->pairs[i])) {
+            pairs[k] = &b->pairs[i];
+            ids[k++] = b->pairs[i].sf_id;
+        }
+    for (size_t i = 0; props && i < m->n_fields; i++)
+        props[np++] = m->fields[i].hubspot;
+    if (props)
+        props[np++] = m->identity_hubspot_property;
+    struct hubspot_read_options ro = {
+        .properties = props, .nproperties = np, .id_property = m->identity_hubspot_property};
+    struct crm_batch_result res = {0};
+    struct crm_error e;
+    crm_error_clear(&e);
+    if (!pairs || !ids || !props)
+        crm_error_set(&e, CRM_HUBSPOT, CRM_ERR_TRANSIENT, 0, NULL, "out of memory");
+    else
+        hubspot_batch_read(b->env->hc, b->env->http, b->sm->hs_type, ids, n, &ro, &res, &e);
+    b->rep->hs_calls += (n + HUBSPOT_BATCH_MAX - 1) / HUBSPOT_BATCH_MAX;
+    for (size_t i = 0; i < n && pairs; i++) {
+        struct sync_pair *p = pairs[i];
+        const struct crm_batch_item *it = i < res.n ? &res.items[i] : NULL;
+        const char *id = it && it->ok ? json_member_string(it->record, "id") : NULL;
+        json_object *pr = id ? json_member(it->record, "properties") : NULL;
+        if (id && pr && (p->hs_id = strdup(id)) != NULL)
+            p->hs_props = json_object_get(pr);
+        else if (!it || (!it->ok && !missing_error(it->error)))
+            sync_pair_fail_crm(p, it && it->error ? it->error : &e,
+                               "looking up HubSpot by identity");
+    }
+    crm_batch_result_free(&res);
+    free(pairs), free(ids), free(props);
+}
+
 /* Adopted pairs may already have a link under the id they just learnt: the write-ahead link of a
  * create whose batch crashed before its commit (sync_write.c) holds one id and the base. Loading
  * it gives the pair its base, so the merge is three-way instead of a first-time link. */
@@ -443,6 +590,8 @@ void sync_read_pairs(struct sync_batch *b)
         if (!p->absorbed && p->state == PAIR_PENDING && !p->link)
             adopt(b, p);
     }
+    lookup_sf(b);
+    lookup_hs(b);
     attach_adopted_links(b);
     read_sf(b);
     read_hs(b);

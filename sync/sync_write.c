@@ -479,8 +479,11 @@ static void update_both(struct sync_batch *b)
 /* Before creating records, the pairs about to create store their link with the base the merge
  * computed (what both sides will hold), in a statement of its own (autocommit). A crash between
  * the create and the batch's commit then leaves that link: the retry finds the created record
- * through the identity (the upsert, or adoption) and merges three-way against the base, so an
- * edit made meanwhile on either side is kept instead of being overwritten by a guess. */
+ * through the identity (sync_read.c looks it up for every pair with such a link before deciding
+ * to create, and adoption loads the link) and merges three-way against the base, so an edit made
+ * meanwhile on either side is kept instead of being overwritten by a guess. Because of that
+ * lookup a write-ahead link only ever describes a record that does not exist yet: its base is
+ * never stored over a record that holds other values. */
 static bool wants_create(const struct sync_batch *b, const struct sync_pair *p)
 {
     return wants_hs_create(b, p) || wants_sf_create(b, p);

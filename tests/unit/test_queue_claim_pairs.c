@@ -2,8 +2,10 @@
  * PostgreSQL: it takes only records of an active link holding both ids and reports the rest;
  * both records of a link are one unit (a claim takes them together, and a link with one record
  * leased is skipped by every other pairs claim until that record is settled); a pending merge
- * leaves the record to the exclusive claim; and 8 concurrent pairs claimers over 300 links with
- * events on both sides never hold records of one link at the same time, each event claimed once;
+ * leaves the record to the exclusive claim; a holder keeps its links past its lease while its
+ * session lives; and 8 concurrent pairs claimers over 300 links with events on both sides never
+ * hold records of one link at the same time, each event claimed once (guarded by leases alone,
+ * and by the link locks alone);
  * with 200,000 links and a million done events the claim still runs on indexes (latency printed).
  */
 #include "db/queue_claim.h"
@@ -90,16 +92,38 @@ static int64_t add_event(PGconn *conn, bool sf, int i, const char *kind)
                      5, params);
 }
 
-static struct claimed_record *claim_pairs(PGconn *conn, const char *worker, int max, size_t *n,
-                                          bool *others)
+static void release(PGconn *conn, struct queue_pair_locks *held)
+{
+    char err[512] = "";
+    if (queue_pairs_release(conn, held, err, sizeof err) != 0)
+        fail_msg("releasing the link locks failed: %s", err);
+    assert_int_equal(held->n, 0);
+}
+
+/* A pairs claim with a lease of lease_ms. The link locks stay held in *held, or, with held NULL,
+ * are let go at once, so only the leases guard the claimed records (as after a holder's session
+ * ended). */
+static struct claimed_record *claim_pairs_held(PGconn *conn, const char *worker, int max,
+                                               int lease_ms, size_t *n, bool *others,
+                                               struct queue_pair_locks *held)
 {
     char err[512] = "";
     struct claimed_record *recs = NULL;
-    if (queue_claim_pairs(conn, worker, &filter, MAPPING_ID, max, LEASE_MS, &recs, n, others, err,
-                          sizeof err) != 0)
+    struct queue_pair_locks mine;
+    struct queue_pair_locks *h = held ? held : &mine;
+    if (queue_claim_pairs(conn, worker, &filter, MAPPING_ID, max, lease_ms, &recs, n, others, h,
+                          err, sizeof err) != 0)
         fail_msg("pairs claim by %s failed: %s", worker, err);
     assert_int_equal(PQtransactionStatus(conn), PQTRANS_IDLE);
+    if (!held)
+        release(conn, &mine);
     return recs;
+}
+
+static struct claimed_record *claim_pairs(PGconn *conn, const char *worker, int max, size_t *n,
+                                          bool *others)
+{
+    return claim_pairs_held(conn, worker, max, LEASE_MS, n, others, NULL);
 }
 
 static bool has_record(const struct claimed_record *recs, size_t n, const char *id)
@@ -266,16 +290,71 @@ static void test_refuses_without_mapping(void **state)
     struct claimed_record *recs = NULL;
     size_t n = 1;
     bool others = true;
+    struct queue_pair_locks held;
     assert_int_equal(queue_claim_pairs(db->watch, "p1", &filter, 0, 10, LEASE_MS, &recs, &n,
-                                       &others, err, sizeof err),
+                                       &others, &held, err, sizeof err),
                      -1);
     assert_null(recs);
     assert_int_equal(n, 0);
     assert_false(others);
+    assert_int_equal(held.n, 0);
     assert_non_null(strstr(err, "mapping id"));
     assert_int_equal(queue_claim_pairs(db->watch, "p1", NULL, MAPPING_ID, 10, LEASE_MS, &recs, &n,
-                                       &others, err, sizeof err),
+                                       &others, &held, err, sizeof err),
                      -1);
+    release(db->watch, &held);
+}
+
+/* A holder that is still syncing keeps its links even after its lease ran out: the link lock is
+ * session-level, so another pairs claim skips the link until the holder lets go; then the expired
+ * events are taken over as usual. Letting go of locks one does not hold is an error. */
+static void test_live_holder_keeps_its_links_past_the_lease(void **state)
+{
+    struct testdb *db = *state;
+    add_link(db->watch, 1, 1, "active");
+    add_link(db->watch, 2, 2, "active");
+    add_event(db->watch, true, 1, "update");
+    add_event(db->watch, false, 2, "update");
+    size_t n = 0, nb = 0;
+    bool others = false;
+    struct queue_pair_locks held;
+    struct claimed_record *a = claim_pairs_held(db->watch, "p1", 1, LEASE_MS, &n, &others, &held);
+    assert_int_equal(n, 1);
+    assert_int_equal(held.n, 1);
+    testdb_exec_ok(db->watch, "UPDATE change_events SET lease_until = now() - interval '1 second'"
+                              " WHERE status = 'processing'");
+    add_event(db->watch, false, 1, "update"); /* the partner changes meanwhile */
+    PGconn *other = testdb_connect_or_fail(db->conninfo);
+    struct claimed_record *b = claim_pairs(other, "p2", 10, &nb, &others);
+    assert_int_equal(nb, 1); /* link 2; link 1 is still p1's */
+    assert_string_equal(b[0].record_id, "900002");
+    complete_all(other, "p2", b, nb);
+    b = claim_pairs(other, "p2", 10, &nb, &others);
+    assert_int_equal(nb, 0);
+    release(db->watch, &held);
+    b = claim_pairs(other, "p2", 10, &nb, &others);
+    assert_int_equal(nb, 1); /* link 1's HubSpot side; its expired Salesforce event is not due */
+    assert_string_equal(b[0].record_id, "900001");
+    complete_all(other, "p2", b, nb);
+    char err[256] = "";
+    long released = 0;
+    assert_int_equal(queue_release_expired(db->watch, &released, err, sizeof err), 0);
+    assert_int_equal(released, 1); /* the janitor returns it; now it is taken over */
+    b = claim_pairs(other, "p2", 10, &nb, &others);
+    assert_int_equal(nb, 1);
+    assert_string_equal(b[0].record_id, "a0S000000000000001");
+    complete_all(other, "p2", b, nb);
+    queue_claimed_free(a, n);
+    /* unlocking what is not held is reported */
+    int64_t bogus[] = {424242};
+    struct queue_pair_locks fake = {.mapping_id = MAPPING_ID, .n = 1};
+    fake.links = malloc(sizeof bogus);
+    assert_non_null(fake.links);
+    memcpy(fake.links, bogus, sizeof bogus);
+    assert_int_equal(queue_pairs_release(db->watch, &fake, err, sizeof err), -1);
+    assert_non_null(strstr(err, "not held"));
+    assert_null(fake.links);
+    PQfinish(other);
 }
 
 /* ---- concurrency: 8 claimers, 300 links, events on both sides arriving meanwhile ---- */
@@ -292,7 +371,9 @@ struct cp_shared {
     atomic_int violations;
     atomic_int errors;
     atomic_bool inserting;
-    int64_t base; /* event ids are base + 1 .. base + CP_TOTAL */
+    int64_t base;    /* event ids are base + 1 .. base + CP_TOTAL */
+    bool hold_locks; /* keep the link locks until settled (else let go at once: leases only) */
+    int lease_ms;
     char first_error[256];
 };
 
@@ -373,11 +454,14 @@ static void *cp_main(void *arg)
         size_t n = 0;
         bool others = false;
         bool last_look = !atomic_load(&sh->inserting);
-        if (queue_claim_pairs(t->conn, t->worker, &filter, MAPPING_ID, 7, LEASE_MS, &recs, &n,
-                              &others, err, sizeof err) != 0) {
+        struct queue_pair_locks held;
+        if (queue_claim_pairs(t->conn, t->worker, &filter, MAPPING_ID, 7, sh->lease_ms, &recs, &n,
+                              &others, &held, err, sizeof err) != 0) {
             cp_error(sh, err);
             return NULL;
         }
+        if ((!sh->hold_locks || n == 0) && queue_pairs_release(t->conn, &held, err, sizeof err))
+            cp_error(sh, err);
         if (n == 0) {
             if (last_look && testdb_long(t->conn, "SELECT count(*) FROM change_events"
                                                   " WHERE status <> 'done'") == 0)
@@ -410,20 +494,25 @@ static void *cp_main(void *arg)
         for (size_t k = 0; k < nl; k++)
             atomic_store(&sh->holder[links[k]], 0); /* before settling, so no false alarm */
         cp_settle(t, recs, n);
+        if (sh->hold_locks && queue_pairs_release(t->conn, &held, err, sizeof err))
+            cp_error(sh, err);
         queue_claimed_free(recs, n);
     }
     cp_error(sh, "a claimer gave up after 100000 rounds");
     return NULL;
 }
 
-static void test_concurrent_pairs_claimers_never_share_a_link(void **state)
+/* The claimers with hold_locks / lease_ms; asserts that no link was ever held twice and every
+ * event was claimed once. */
+static void run_claimers(struct testdb *db, bool hold_locks, int lease_ms)
 {
-    struct testdb *db = *state;
     for (int i = 1; i <= CP_LINKS; i++)
         add_link(db->watch, i, i, "active");
     struct cp_shared *sh = calloc(1, sizeof *sh);
     assert_non_null(sh);
     sh->conninfo = db->conninfo;
+    sh->hold_locks = hold_locks;
+    sh->lease_ms = lease_ms;
     sh->base = add_event(db->watch, true, 1, "update"); /* ids after this one are the run's */
     testdb_exec_ok(db->watch, "UPDATE change_events SET status = 'done', finished_at = now()");
     atomic_store(&sh->inserting, true);
@@ -453,9 +542,22 @@ static void test_concurrent_pairs_claimers_never_share_a_link(void **state)
         if (atomic_load(&sh->seen[k]) != 1)
             fail_msg("event %d was claimed %d times", k, atomic_load(&sh->seen[k]));
     assert_true(busy >= 2); /* the claimers did work side by side */
-    printf("    %d claims by %d of %d claimers\n", claims, busy, CP_THREADS);
+    printf("    %d claims by %d of %d claimers (%s, lease %d ms)\n", claims, busy, CP_THREADS,
+           hold_locks ? "link locks held" : "leases only", lease_ms);
     pthread_barrier_destroy(&sh->start);
     free(sh);
+}
+
+/* Guarded by leases alone (the link locks let go right after each claim). */
+static void test_concurrent_pairs_claimers_never_share_a_link(void **state)
+{
+    run_claimers(*state, false, LEASE_MS);
+}
+
+/* Guarded by the link locks alone (every lease has run out by the time anyone looks). */
+static void test_concurrent_holders_keep_links_with_expired_leases(void **state)
+{
+    run_claimers(*state, true, 1);
 }
 
 /* ---- the pairs claim as the tables grow ---- */
@@ -561,7 +663,9 @@ int main(void)
         T(test_both_sides_of_a_link_go_together),
         T(test_merge_is_left_to_the_exclusive_claim),
         T(test_refuses_without_mapping),
+        T(test_live_holder_keeps_its_links_past_the_lease),
         T(test_concurrent_pairs_claimers_never_share_a_link),
+        T(test_concurrent_holders_keep_links_with_expired_leases),
         T(test_pairs_claim_with_many_links_and_done_rows),
     };
     return cmocka_run_group_tests_name("queue_claim_pairs", tests, NULL, NULL);

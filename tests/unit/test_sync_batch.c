@@ -576,6 +576,57 @@ static void test_create_idempotent_after_crash(void **state)
     free(sf_id);
 }
 
+/* A create cut short by a crash (the Salesforce record exists, the link still lacks its id) and
+ * then an edit in HubSpot whose retry fails: the retry finds the Salesforce record through its
+ * identity field and updates it instead of storing a new base for a blind upsert, so when the
+ * Salesforce record's own event comes first, the record still compares against the base it really
+ * holds and the HubSpot edit is written, not taken back. */
+static void test_cut_short_create_is_looked_up(void **state)
+{
+    struct env *e = *state;
+    char *hs_id = hs_create("{\"name\":\"Halted\",\"budget\":\"10\"}");
+    queue_event(e, "hubspot", hs_id, "create", "{\"changeSource\":\"CRM_UI\"}");
+    assert_int_equal(run(e), 1);
+    json_object *hs = hs_get(hs_id);
+    char *sf_id = strdup(hs_prop(hs, "salesforce_id"));
+    json_object_put(hs);
+    /* as if the process died after the Salesforce create, before the identity write-back and the
+     * commit: the write-ahead link holds the HubSpot id and the base only */
+    hs_patch(hs_id, "{\"salesforce_id\":\"\"}");
+    exec_ok(e->db->watch, "UPDATE sync_links SET salesforce_id = NULL");
+    hs_patch(hs_id, "{\"name\":\"Halted edited\"}");
+    crmsim_proc_ok(&sim, "POST", "/_sim/faults",
+                   "{\"match\":\"PATCH /services/data\",\"status\":503}");
+    queue_event(e, "hubspot", hs_id, "update", "{\"changeSource\":\"CRM_UI\"}");
+    assert_int_equal(run(e), 1); /* the Salesforce write fails: retried later */
+    crmsim_proc_ok(&sim, "DELETE", "/_sim/faults", NULL);
+    assert_int_equal(q1_long(e->db->watch, "SELECT count(*) FROM change_events WHERE status ="
+                                           " 'pending' AND attempts = 1"),
+                     1);
+    queue_event(e, "salesforce", sf_id, "update", NULL); /* the Salesforce record's own event */
+    assert_int_equal(run(e), 1);
+    json_object *sf = sf_get(sf_id);
+    assert_string_equal(crmsim_jstr(sf, "Name"), "Halted edited");
+    json_object_put(sf);
+    hs = hs_get(hs_id);
+    assert_string_equal(hs_prop(hs, "name"), "Halted edited");
+    json_object_put(hs);
+    exec_ok(e->db->watch, "UPDATE change_events SET next_attempt_at = now()");
+    assert_int_equal(run(e), 1);
+    assert_int_equal(q1_long(e->db->watch, "SELECT count(*) FROM sync_links WHERE salesforce_id"
+                                           " IS NOT NULL AND hubspot_id IS NOT NULL"),
+                     1);
+    json_object *all =
+        crmsim_proc_call(&sim, "GET", "/_sim/salesforce/Project__c/records", NULL, NULL);
+    json_object *arr = all;
+    if (json_object_is_type(all, json_type_object))
+        json_object_object_get_ex(all, "records", &arr);
+    assert_int_equal(arr ? json_object_array_length(arr) : 0, 1); /* no second record */
+    json_object_put(all);
+    free(sf_id);
+    free(hs_id);
+}
+
 /* record_id's event ended as status_category ("failed:validation") with error_part in its error. */
 static void assert_event_failed(struct env *e, const char *record_id, const char *status_category,
                                 const char *error_part)
@@ -1145,6 +1196,7 @@ int main(void)
         T(test_updates_both_ways_and_clear),
         T(test_conflict_recorded),
         T(test_create_idempotent_after_crash),
+        T(test_cut_short_create_is_looked_up),
         T(test_bad_record_fails_alone),
         T(test_transient_error_retried),
         T(test_delete_rules),
