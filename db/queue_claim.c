@@ -144,14 +144,16 @@ static const char pick_sql[] =
     " FROM keyed k ORDER BY CASE WHEN pair IS NULL THEN first_due"
     "  ELSE min(first_due) OVER (PARTITION BY pair) END, pair, first_due, first_id),"
     " chosen AS ("
-    " SELECT source, object_type, record_id, lone_id, pair FROM sorted WHERE CASE"
+    " SELECT source, object_type, record_id, lone_id, pair,"
+    "  round(extract(epoch FROM now() - first_due) * 1000)::bigint AS age_ms"
+    " FROM sorted WHERE CASE"
     "  WHEN NOT ok THEN false"
     "  WHEN NOT $8::bool THEN lone_id IS NOT NULL OR " RECORD_XACT_LOCK
     "  ELSE CASE WHEN pair IN (" LEASED_PAIRS("$7::bigint") ") THEN false"
     "   ELSE " PAIR_SESSION_LOCK " END END"
     " LIMIT $2::int)"
-    " SELECT source, object_type, record_id, lone_id, pair FROM chosen"
-    " UNION ALL SELECT NULL, NULL, NULL, NULL, NULL WHERE $8::bool"
+    " SELECT source, object_type, record_id, lone_id, pair, age_ms FROM chosen"
+    " UNION ALL SELECT NULL, NULL, NULL, NULL, NULL, NULL WHERE $8::bool"
     "  AND EXISTS (SELECT 1 FROM sorted WHERE NOT ok)";
 /* clang-format on */
 
@@ -359,10 +361,26 @@ static int hold_links(PGresult *picked, int rows, struct queue_pair_locks *held)
 
 /* Both claims: pairs_of > 0 is pairs mode for that mapping (*others_due and *held are then
  * set). */
+/* True when the picked rows make a partial batch of a burst still arriving: at least young_min
+ * (default a quarter of max_records) but fewer than max_records, the oldest due for less than
+ * young_ms. */
+static bool burst_arriving(PGresult *picked, int rows, int max_records, int young_ms, int young_min)
+{
+    int least = young_min > 0 ? young_min : (max_records + 3) / 4;
+    if (young_ms <= 0 || rows >= max_records || rows < least)
+        return false;
+    long long oldest = 0;
+    for (int i = 0; i < rows; i++) {
+        long long age = strtoll(PQgetvalue(picked, i, 5), NULL, 10);
+        oldest = age > oldest ? age : oldest;
+    }
+    return oldest < young_ms;
+}
+
 static int claim(PGconn *conn, const char *worker_id, const struct queue_claim_filter *filter,
                  int64_t pairs_of, int max_records, int lease_ms, struct claimed_record **out,
-                 size_t *n, bool *others_due, struct queue_pair_locks *held, char *err,
-                 size_t errlen)
+                 size_t *n, bool *others_due, struct queue_pair_locks *held, bool *deferred,
+                 char *err, size_t errlen)
 {
     *out = NULL;
     *n = 0;
@@ -407,6 +425,12 @@ static int claim(PGconn *conn, const char *worker_id, const struct queue_claim_f
         snprintf(err, errlen, "out of memory listing the link locks");
         return rollback(conn);
     }
+    if (deferred &&
+        burst_arriving(picked, rows, max_records, filter->young_ms, filter->young_min)) {
+        *deferred = true; /* nothing taken; the link locks are the caller's to release */
+        PQclear(picked);
+        return db_exec_command(conn, "COMMIT", err, errlen);
+    }
     if (rows == 0) {
         PQclear(picked);
         return db_exec_command(conn, "COMMIT", err, errlen);
@@ -447,16 +471,17 @@ int queue_claim_records_for(PGconn *conn, const char *worker_id,
                             const struct queue_claim_filter *filter, int max_records, int lease_ms,
                             struct claimed_record **out, size_t *n, char *err, size_t errlen)
 {
-    return claim(conn, worker_id, filter, 0, max_records, lease_ms, out, n, NULL, NULL, err,
+    return claim(conn, worker_id, filter, 0, max_records, lease_ms, out, n, NULL, NULL, NULL, err,
                  errlen);
 }
 
 int queue_claim_pairs(PGconn *conn, const char *worker_id, const struct queue_claim_filter *filter,
                       int64_t mapping_id, int max_records, int lease_ms,
                       struct claimed_record **out, size_t *n, bool *others_due,
-                      struct queue_pair_locks *held, char *err, size_t errlen)
+                      struct queue_pair_locks *held, bool *deferred, char *err, size_t errlen)
 {
     *held = (struct queue_pair_locks){.mapping_id = mapping_id};
+    *deferred = false;
     if (!filter || mapping_id < 1) {
         *out = NULL;
         *n = 0;
@@ -465,7 +490,7 @@ int queue_claim_pairs(PGconn *conn, const char *worker_id, const struct queue_cl
         return -1;
     }
     return claim(conn, worker_id, filter, mapping_id, max_records, lease_ms, out, n, others_due,
-                 held, err, errlen);
+                 held, deferred, err, errlen);
 }
 
 int queue_pairs_release(PGconn *conn, struct queue_pair_locks *held, char *err, size_t errlen)

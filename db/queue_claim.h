@@ -65,6 +65,9 @@ struct queue_claim_filter {
                                            NULL: none */
     const char *hubspot_object_type_id; /* HubSpot events of this objectTypeId; NULL: none */
     const char *hubspot_object_name;    /* or of this fully qualified name; NULL: none */
+    int young_ms;  /* queue_claim_pairs: > 0 defers a partial batch of a burst still arriving (at
+                      least young_min records, the oldest due for less than young_ms) */
+    int young_min; /* <= 0: a quarter of max_records */
 };
 
 /* As queue_claim_records, taking only records that filter admits (NULL: every record). The
@@ -92,12 +95,14 @@ struct queue_pair_locks {
  * session ends and its lease then decides (a link with a record leased anywhere is skipped).
  * *others_due becomes true when due records of the mapping were left because they need the
  * mapping alone (unlinked records, merges, events without a record id): those are for
- * queue_claim_records_for under the exclusive lock. 0, or -1 with err; *held must be released in
+ * queue_claim_records_for under the exclusive lock. With filter->young_ms > 0, a claim that would
+ * take a partial batch of a burst still arriving takes nothing and sets *deferred: claim again
+ * in a moment, for a full batch (calls per record). 0, or -1 with err; *held must be released in
  * both cases (*held starts empty). */
 int queue_claim_pairs(PGconn *conn, const char *worker_id, const struct queue_claim_filter *filter,
                       int64_t mapping_id, int max_records, int lease_ms,
                       struct claimed_record **out, size_t *n, bool *others_due,
-                      struct queue_pair_locks *held, char *err, size_t errlen);
+                      struct queue_pair_locks *held, bool *deferred, char *err, size_t errlen);
 
 /* Lets go of the link locks of a pairs claim and empties *held. 0, or -1 with err when a lock
  * was not held or the statement failed: then close the connection (the session's end releases

@@ -66,6 +66,13 @@ struct sync_engine {
  * the start of a burst, not a steady stream, whose events should go at once. */
 #define LINGER_AFTER_IDLE_MS 1000
 
+/* A pairs claim that would take a partial batch (a quarter or more of `batch`) of events younger
+ * than this waits for the rest of the burst, looking again every BURST_POLL_MS: full batches keep
+ * bursts at one read and one write call per batch. A steady stream (fewer due) and a lone edit
+ * claim at once. Off when the linger is 0. */
+#define BURST_WAIT_MS 250
+#define BURST_POLL_MS 5
+
 static struct metric_family *m_lag;
 
 static int64_t mono_ms(void)
@@ -360,6 +367,17 @@ static void log_batch(const struct sync_worker *w, const struct sync_mapping *sm
              LF_I("failed", rep->failed), LF_I("retried", rep->retried), LF_I("ms", ms));
 }
 
+/* Sleeps ms milliseconds (the linger after a wake-up, a burst's wait; short, so not
+ * interruptible). */
+static void linger(long ms)
+{
+    if (ms <= 0)
+        return;
+    struct timespec t = {ms / 1000, (ms % 1000) * 1000000L};
+    while (nanosleep(&t, &t) != 0 && errno == EINTR)
+        ;
+}
+
 /* Claims and syncs one batch of sm while holding its lock: its pairs (shared lock and a slot;
  * *others_due reports what was left for the exclusive lock) or anything (exclusive lock,
  * others_due NULL). Records synced, or -1. */
@@ -370,14 +388,29 @@ static int sync_mapping_batch(struct sync_worker *w, const struct sync_mapping *
     struct sync_engine *e = w->eng;
     struct queue_claim_filter f = {.salesforce_object = sm->m->salesforce_object,
                                    .hubspot_object_type_id = sm->hs->object_type_id,
-                                   .hubspot_object_name = sm->hs->fully_qualified_name};
+                                   .hubspot_object_name = sm->hs->fully_qualified_name,
+                                   .young_ms = e->o.linger_ms > 0 ? BURST_WAIT_MS : 0};
     struct claimed_record *recs = NULL;
     size_t n = 0;
     struct queue_pair_locks held = {0};
-    int rc = others_due ? queue_claim_pairs(w->conn, w->id, &f, sm->id, e->o.batch, e->o.lease_ms,
-                                            &recs, &n, others_due, &held, err, errlen)
+    char rerr[256];
+    bool lost = false; /* a release failed: the connection must go */
+    int rc;
+    for (;;) { /* a partial batch of a burst still arriving waits for the rest (bounded: the
+                  oldest event ages past BURST_WAIT_MS) */
+        bool deferred = false;
+        rc = others_due ? queue_claim_pairs(w->conn, w->id, &f, sm->id, e->o.batch, e->o.lease_ms,
+                                            &recs, &n, others_due, &held, &deferred, err, errlen)
                         : queue_claim_records_for(w->conn, w->id, &f, e->o.batch, e->o.lease_ms,
                                                   &recs, &n, err, errlen);
+        if (rc < 0 || !deferred || engine_stopping(e))
+            break;
+        if (queue_pairs_release(w->conn, &held, rerr, sizeof rerr) < 0) {
+            lost = true;
+            break;
+        }
+        linger(BURST_POLL_MS);
+    }
     if (rc == 0 && n > 0) {
         atomic_store(&e->last_claim_ms, mono_ms());
         struct sync_env env = {.conn = w->conn,
@@ -397,8 +430,7 @@ static int sync_mapping_batch(struct sync_worker *w, const struct sync_mapping *
         atomic_store(&e->last_claim_ms, mono_ms());
     }
     queue_claimed_free(recs, n);
-    char rerr[256];
-    if (others_due && queue_pairs_release(w->conn, &held, rerr, sizeof rerr) < 0) {
+    if (others_due && (lost || queue_pairs_release(w->conn, &held, rerr, sizeof rerr) < 0)) {
         log_with(LOG_LEVEL_WARN, "releasing link locks failed; reconnecting", LF_S("worker", w->id),
                  LF_S("error", rerr));
         PQfinish(w->conn); /* the session ends, and every lock it held with it */
@@ -532,16 +564,6 @@ static bool worker_idle(struct sync_engine *e, long ms)
     bool woken = !e->stopping && e->wakeups != seen;
     pthread_mutex_unlock(&e->lock);
     return woken;
-}
-
-/* Sleeps ms milliseconds (the linger after a wake-up; short, so not interruptible). */
-static void linger(long ms)
-{
-    if (ms <= 0)
-        return;
-    struct timespec t = {ms / 1000, (ms % 1000) * 1000000L};
-    while (nanosleep(&t, &t) != 0 && errno == EINTR)
-        ;
 }
 
 static void *worker_main(void *arg)

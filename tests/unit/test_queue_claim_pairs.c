@@ -3,10 +3,10 @@
  * both records of a link are one unit (a claim takes them together, and a link with one record
  * leased is skipped by every other pairs claim until that record is settled); a pending merge
  * leaves the record to the exclusive claim; a holder keeps its links past its lease while its
- * session lives; and 8 concurrent pairs claimers over 300 links with events on both sides never
- * hold records of one link at the same time, each event claimed once (guarded by leases alone,
- * and by the link locks alone);
- * with 200,000 links and a million done events the claim still runs on indexes (latency printed).
+ * session lives; a partial batch of a burst still arriving waits (young_ms); and 8 concurrent pairs
+ * claimers over 300 links with events on both sides never hold records of one link at the same
+ * time, each event claimed once (guarded by leases alone, and by the link locks alone); with
+ * 200,000 links and a million done events the claim still runs on indexes (latency printed).
  */
 #include "db/queue_claim.h"
 #include "testdb.h"
@@ -111,9 +111,11 @@ static struct claimed_record *claim_pairs_held(PGconn *conn, const char *worker,
     struct claimed_record *recs = NULL;
     struct queue_pair_locks mine;
     struct queue_pair_locks *h = held ? held : &mine;
+    bool deferred = true;
     if (queue_claim_pairs(conn, worker, &filter, MAPPING_ID, max, lease_ms, &recs, n, others, h,
-                          err, sizeof err) != 0)
+                          &deferred, err, sizeof err) != 0)
         fail_msg("pairs claim by %s failed: %s", worker, err);
+    assert_false(deferred); /* filter.young_ms is 0 */
     assert_int_equal(PQtransactionStatus(conn), PQTRANS_IDLE);
     if (!held)
         release(conn, &mine);
@@ -291,16 +293,18 @@ static void test_refuses_without_mapping(void **state)
     size_t n = 1;
     bool others = true;
     struct queue_pair_locks held;
+    bool deferred = true;
     assert_int_equal(queue_claim_pairs(db->watch, "p1", &filter, 0, 10, LEASE_MS, &recs, &n,
-                                       &others, &held, err, sizeof err),
+                                       &others, &held, &deferred, err, sizeof err),
                      -1);
+    assert_false(deferred);
     assert_null(recs);
     assert_int_equal(n, 0);
     assert_false(others);
     assert_int_equal(held.n, 0);
     assert_non_null(strstr(err, "mapping id"));
     assert_int_equal(queue_claim_pairs(db->watch, "p1", NULL, MAPPING_ID, 10, LEASE_MS, &recs, &n,
-                                       &others, &held, err, sizeof err),
+                                       &others, &held, &deferred, err, sizeof err),
                      -1);
     release(db->watch, &held);
 }
@@ -355,6 +359,79 @@ static void test_live_holder_keeps_its_links_past_the_lease(void **state)
     assert_non_null(strstr(err, "not held"));
     assert_null(fake.links);
     PQfinish(other);
+}
+
+/* With young_ms, a claim that would take a partial batch (a quarter of max_records or more) of
+ * events that are all younger than young_ms takes nothing and says so: a burst is arriving.
+ * Fewer records, a full batch, or an older event: the claim goes ahead. */
+/* A pairs claim of at most 40 records with f; the link locks are let go at once. */
+static struct claimed_record *claim_young(PGconn *conn, const struct queue_claim_filter *f,
+                                          size_t *n, bool *deferred)
+{
+    char err[512] = "";
+    struct claimed_record *recs = NULL;
+    bool others = false;
+    struct queue_pair_locks held;
+    if (queue_claim_pairs(conn, "b1", f, MAPPING_ID, 40, LEASE_MS, &recs, n, &others, &held,
+                          deferred, err, sizeof err) != 0)
+        fail_msg("pairs claim failed: %s", err);
+    release(conn, &held);
+    return recs;
+}
+
+static void test_partial_batch_of_a_burst_waits(void **state)
+{
+    struct testdb *db = *state;
+    for (int i = 1; i <= 200; i++)
+        add_link(db->watch, i, i, "active");
+    for (int i = 1; i <= 8; i++)
+        add_event(db->watch, true, i, "update");
+    struct queue_claim_filter young = filter;
+    young.young_ms = 60000;
+    struct claimed_record *recs = NULL;
+    size_t n = 0;
+    bool deferred = true;
+    /* young_min 1: any partial batch of young events waits */
+    young.young_min = 1;
+    recs = claim_young(db->watch, &young, &n, &deferred);
+    assert_true(deferred);
+    assert_int_equal(n, 0);
+    young.young_min = 0;
+    /* 8 of 40: under a quarter, claimed at once (a trickle) */
+    recs = claim_young(db->watch, &young, &n, &deferred);
+    assert_false(deferred);
+    assert_int_equal(n, 8);
+    complete_all(db->watch, "b1", recs, n);
+    /* 30 of 40, all just arrived: deferred, nothing leased, no lock kept after the release */
+    for (int i = 21; i <= 50; i++)
+        add_event(db->watch, true, i, "update");
+    recs = claim_young(db->watch, &young, &n, &deferred);
+    assert_true(deferred);
+    assert_int_equal(n, 0);
+    assert_null(recs);
+    assert_int_equal(testdb_long(db->watch, "SELECT count(*) FROM change_events"
+                                            " WHERE status = 'processing'"),
+                     0);
+    assert_int_equal(testdb_long(db->watch, "SELECT count(*) FROM pg_locks WHERE locktype ="
+                                            " 'advisory' AND pid = pg_backend_pid()"),
+                     0);
+    /* the burst goes on: 40 of 40, a full batch, claimed */
+    for (int i = 51; i <= 70; i++)
+        add_event(db->watch, true, i, "update");
+    recs = claim_young(db->watch, &young, &n, &deferred);
+    assert_false(deferred);
+    assert_int_equal(n, 40);
+    complete_all(db->watch, "b1", recs, n);
+    /* the tail: 10 left, under a quarter; and a partial batch whose oldest event is old enough */
+    for (int i = 71; i <= 90; i++)
+        add_event(db->watch, true, i, "update");
+    testdb_exec_ok(db->watch, "UPDATE change_events SET next_attempt_at = now() - interval '1 s'"
+                              " WHERE status = 'pending'");
+    young.young_ms = 500;
+    recs = claim_young(db->watch, &young, &n, &deferred);
+    assert_false(deferred);
+    assert_int_equal(n, 30);
+    complete_all(db->watch, "b1", recs, n);
 }
 
 /* ---- concurrency: 8 claimers, 300 links, events on both sides arriving meanwhile ---- */
@@ -455,8 +532,9 @@ static void *cp_main(void *arg)
         bool others = false;
         bool last_look = !atomic_load(&sh->inserting);
         struct queue_pair_locks held;
+        bool deferred = false;
         if (queue_claim_pairs(t->conn, t->worker, &filter, MAPPING_ID, 7, sh->lease_ms, &recs, &n,
-                              &others, &held, err, sizeof err) != 0) {
+                              &others, &held, &deferred, err, sizeof err) != 0) {
             cp_error(sh, err);
             return NULL;
         }
@@ -664,6 +742,7 @@ int main(void)
         T(test_merge_is_left_to_the_exclusive_claim),
         T(test_refuses_without_mapping),
         T(test_live_holder_keeps_its_links_past_the_lease),
+        T(test_partial_batch_of_a_burst_waits),
         T(test_concurrent_pairs_claimers_never_share_a_link),
         T(test_concurrent_holders_keep_links_with_expired_leases),
         T(test_pairs_claim_with_many_links_and_done_rows),
