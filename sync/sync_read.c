@@ -258,6 +258,19 @@ static bool missing_error(const struct crm_error *e)
                  strcmp(e->sub_code, "OBJECT_NOT_FOUND") == 0);
 }
 
+/* The HubSpot properties a read asks for: the mapped ones and the identity property (heap; caller
+ * frees; NULL when out of memory). *np receives how many. */
+static const char **hs_read_props(const struct mapping *m, size_t *np)
+{
+    const char **props = calloc(m->n_fields + 1, sizeof *props);
+    *np = 0;
+    for (size_t i = 0; props && i < m->n_fields; i++)
+        props[(*np)++] = m->fields[i].hubspot;
+    if (props && m->identity_hubspot_property)
+        props[(*np)++] = m->identity_hubspot_property;
+    return props;
+}
+
 static void read_hs(struct sync_batch *b)
 {
     const struct mapping *m = b->sm->m;
@@ -268,7 +281,8 @@ static void read_hs(struct sync_batch *b)
         return;
     struct sync_pair **pairs = calloc(n, sizeof *pairs);
     const char **ids = calloc(n, sizeof *ids);
-    const char **props = calloc(m->n_fields + 1, sizeof *props);
+    size_t np = 0;
+    const char **props = hs_read_props(m, &np);
     if (!pairs || !ids || !props) {
         for (size_t i = 0; i < b->npairs; i++)
             if (pair_wants_hs(&b->pairs[i]))
@@ -276,17 +290,13 @@ static void read_hs(struct sync_batch *b)
         free(pairs), free(ids), free(props);
         return;
     }
-    size_t k = 0, np = 0;
+    size_t k = 0;
     for (size_t i = 0; i < b->npairs; i++)
         if (pair_wants_hs(&b->pairs[i])) {
             pairs[k] = &b->pairs[i];
             pairs[k]->need_hs_read = false;
             ids[k++] = b->pairs[i].hs_id;
         }
-    for (size_t i = 0; i < m->n_fields; i++)
-        props[np++] = m->fields[i].hubspot;
-    if (m->identity_hubspot_property)
-        props[np++] = m->identity_hubspot_property;
     struct hubspot_read_options ro = {.properties = props, .nproperties = np};
     struct crm_batch_result res = {0};
     struct crm_error e;
@@ -467,9 +477,15 @@ static void lookup_sf(struct sync_batch *b)
     struct sync_pair **chunk = calloc(SALESFORCE_COLLECTION_MAX, sizeof *chunk);
     char why[300];
     char *head = chunk ? soql_head(b->sm->m, field, why, sizeof why) : NULL;
+    if (!chunk)
+        snprintf(why, sizeof why, "out of memory");
     size_t n = 0;
-    for (size_t i = 0; head && i <= b->npairs; i++) {
+    for (size_t i = 0; i <= b->npairs; i++) {
         struct sync_pair *p = i < b->npairs ? &b->pairs[i] : NULL;
+        if (p && wants_sf_lookup(b, p) && !head) {
+            sync_pair_fail(p, QUEUE_ERR_VALIDATION, "looking up Salesforce by identity: %s", why);
+            continue;
+        }
         if (p && wants_sf_lookup(b, p) && hs_id_valid(p->hs_id))
             chunk[n++] = p;
         if (n == 0 || (n < SALESFORCE_COLLECTION_MAX && p))
@@ -502,17 +518,13 @@ static void lookup_hs(struct sync_batch *b)
         return;
     struct sync_pair **pairs = calloc(n, sizeof *pairs);
     const char **ids = calloc(n, sizeof *ids);
-    const char **props = calloc(m->n_fields + 1, sizeof *props);
     size_t k = 0, np = 0;
+    const char **props = hs_read_props(m, &np);
     for (size_t i = 0; pairs && ids && i < b->npairs; i++)
         if (wants_hs_lookup(b, &b->pairs[i])) {
             pairs[k] = &b->pairs[i];
             ids[k++] = b->pairs[i].sf_id;
         }
-    for (size_t i = 0; props && i < m->n_fields; i++)
-        props[np++] = m->fields[i].hubspot;
-    if (props)
-        props[np++] = m->identity_hubspot_property;
     struct hubspot_read_options ro = {
         .properties = props, .nproperties = np, .id_property = m->identity_hubspot_property};
     struct crm_batch_result res = {0};
