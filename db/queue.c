@@ -259,3 +259,34 @@ json_object *queue_depth(PGconn *conn, char *err, size_t errlen)
     PQclear(res);
     return out;
 }
+
+/* ---- follow-ups ---- */
+
+static const char followup_sql[] =
+    "INSERT INTO change_events (source, idempotency_key, object_type, record_id, kind,"
+    " occurred_at, status, attempts, next_attempt_at, last_error, payload, finished_at,"
+    " error_category)"
+    " VALUES ($1, 'synkro-followup:' || $1 || ':' || $2 || ':' || $3 || ':' || gen_random_uuid(),"
+    "  $2, $3, $4, now(), CASE WHEN $8::text IS NULL THEN 'pending' ELSE 'failed' END, $5::int,"
+    "  now() + $6::bigint * interval '1 millisecond', $7, $9::jsonb,"
+    "  CASE WHEN $8::text IS NULL THEN NULL ELSE now() END, $8)";
+
+int queue_insert_followup(PGconn *conn, const struct queue_followup *f, char *err, size_t errlen)
+{
+    if (!f || !f->source || !f->object_type || !f->record_id || !f->kind) {
+        snprintf(err, errlen, "a follow-up needs a source, an object type, a record and a kind");
+        return -1;
+    }
+    char attempts[16], delay[24];
+    snprintf(attempts, sizeof attempts, "%d", f->attempts < 0 ? 0 : f->attempts);
+    snprintf(delay, sizeof delay, "%ld", f->delay_ms < 0 ? 0L : f->delay_ms);
+    const char *params[] = {
+        f->source,     f->object_type,     f->record_id,
+        f->kind,       attempts,           delay,
+        f->last_error, f->failed_category, f->payload_json ? f->payload_json : "{}"};
+    PGresult *res = db_exec(conn, followup_sql, 9, params, err, errlen);
+    if (!res)
+        return -1;
+    PQclear(res);
+    return 0;
+}

@@ -37,6 +37,24 @@ struct queue_event {
 int queue_insert_batch(PGconn *conn, struct queue_event *events, size_t n, char *err,
                        size_t errlen);
 
+/* An event synkro queues itself: the follow-up of a record whose field sync finished but whose
+ * association step must be tried again (it carries that step's own retry state). */
+struct queue_followup {
+    const char *source; /* "salesforce" | "hubspot" */
+    const char *object_type;
+    const char *record_id;
+    const char *kind;            /* e.g. "association" */
+    const char *payload_json;    /* a JSON object */
+    int attempts;                /* failed tries so far */
+    long delay_ms;               /* due after this long */
+    const char *last_error;      /* why it waits (may be NULL) */
+    const char *failed_category; /* NULL: pending; else stored failed with this category name */
+};
+
+/* Inserts one follow-up (a unique key of its own: never deduplicated). Runs in the caller's
+ * transaction when there is one. 0, or -1 with err. */
+int queue_insert_followup(PGconn *conn, const struct queue_followup *f, char *err, size_t errlen);
+
 struct queue_filter {
     const char *source;
     const char *status;

@@ -15,12 +15,27 @@
  * them back with back-off (at least the CRM's retry-after) or fails them retries_exhausted; a
  * permanent one fails them with a category and the CRM's message.
  *
+ * Never lose an edit (issue 16): a write and the base it establishes go together. Whatever fails
+ * after a CRM acknowledged a write (the other CRM's write, the associations, a re-read), the
+ * pair's link stores the base of every field whose write was acknowledged (settle_bases,
+ * sync/sync_base.h), so the next change is not mistaken for a change on both sides. The
+ * associations are a step of their own: when they fail or wait, the field events complete and
+ * the association retries through the record's association events (or a follow-up event synkro
+ * queues), with its own attempts and last_error. A write answered "deleted" settles the pair as
+ * that record's delete (settle_gone). A pair whose read is older than SYNC_STALE_READ_MS when its
+ * write is due is read and merged again (refresh_stale). The commit stays one transaction after
+ * the writes; a crash between them leaves the events leased and the links as they were, and the
+ * redo merges against those links (tested with the after_writes failpoint).
+ *
  * Must not: take advisory locks (the engine holds the mapping's), sleep, or log secrets. */
 #include "sync/sync_batch.h"
 
 #include "sync/sync_assoc.h"
+#include "sync/sync_base.h"
 
 #include "db/pool.h"
+#include "db/queue.h"
+#include "server/failpoint.h"
 #include "server/log.h"
 #include "server/metrics.h"
 #include "sync/json_util.h"
@@ -138,7 +153,7 @@ static void pair_free(struct sync_pair *p)
 
 /* ---- metrics ---- */
 
-static struct metric_family *m_records, *m_conflicts, *m_latency, *m_calls;
+static struct metric_family *m_records, *m_conflicts, *m_latency, *m_calls, *m_gone, *m_reread;
 
 void sync_batch_metrics_init(void)
 {
@@ -160,6 +175,15 @@ void sync_batch_metrics_init(void)
                                  lat_labels, 1, buckets, sizeof buckets / sizeof buckets[0]);
     m_calls = metrics_register(METRIC_COUNTER, "synkro_sync_api_calls_total",
                                "CRM API calls made by sync batches.", call_labels, 1, NULL, 0);
+    static const char *const gone_labels[] = {"mapping", "crm"};
+    m_gone = metrics_register(METRIC_COUNTER, "synkro_sync_gone_total",
+                              "Records a sync write found deleted in their CRM (settled by the"
+                              " mapping's delete rule instead of failing), by mapping and CRM.",
+                              gone_labels, 2, NULL, 0);
+    m_reread = metrics_register(METRIC_COUNTER, "synkro_sync_stale_rereads_total",
+                                "Pairs read again because their read was older than"
+                                " SYNC_STALE_READ_MS when their write was due, by mapping.",
+                                lat_labels, 1, NULL, 0);
 }
 
 static const char *const outcome_names[] = {
@@ -451,7 +475,9 @@ static bool assoc_candidate(const struct sync_pair *p)
     return !p->absorbed && pair_ok(p) && p->merged && !p->mark_deleted && p->sf_id && p->hs_id;
 }
 
-/* Folds one pair's association result into it. err: the whole run failed (retry the pair). */
+/* Folds one pair's association result into it. err: the whole run failed (retry the step).
+ * Whatever happens here, the pair's field sync stays done: the association step has its own
+ * outcome (assoc_state), settled apart from the field events (settle_record). */
 static void assoc_settle(struct sync_batch *b, struct sync_pair *p, struct assoc_pair *a,
                          const char *err)
 {
@@ -459,7 +485,7 @@ static void assoc_settle(struct sync_batch *b, struct sync_pair *p, struct assoc
         struct crm_error e;
         crm_error_set(&e, CRM_HUBSPOT, CRM_ERR_TRANSIENT, 0, "association", "%s",
                       err ? err : "no association result");
-        sync_pair_fail_crm(p, &e, "associations");
+        sync_pair_assoc_fail(p, &e, "associations");
         return;
     }
     base_merge(p->out.sf_base_new, a->sf_base_set);
@@ -468,19 +494,16 @@ static void assoc_settle(struct sync_batch *b, struct sync_pair *p, struct assoc
         p->wrote_sf = true;
         b->rep->sf_writes++;
     }
-    if (a->error.cls != CRM_ERR_NONE) {
-        sync_pair_fail_crm(p, &a->error, "association");
-    } else if (a->wait && p->state == PAIR_PENDING) {
-        p->state = PAIR_RETRY;
-        p->assoc_wait = true;
-        snprintf(p->error, sizeof p->error, "%s", a->reason);
-    }
+    if (a->error.cls != CRM_ERR_NONE)
+        sync_pair_assoc_fail(p, &a->error, "association");
+    else if (a->wait)
+        sync_pair_assoc_wait(p, a->reason);
 }
 
 /* Associations of the pairs that now have both records (sync/sync_assoc.c): after the field
- * writes, so new records have ids; their base keys join the pair's new bases. A pair whose target
- * is not synced yet waits (retried with back-off, the reason kept as last_error) but still stores
- * its field bases, so the fields are not written twice. */
+ * writes and their bases (settle_bases), so new records have ids; their base keys join the pair's
+ * new bases. A pair whose target is not synced yet, or whose association calls failed, keeps its
+ * field sync and retries the associations alone (see settle_record). */
 static void assoc_step(struct sync_batch *b)
 {
     const struct mapping *m = b->sm->m;
@@ -514,7 +537,7 @@ static void assoc_step(struct sync_batch *b)
     b->rep->sf_calls += calls.salesforce;
     for (size_t j = 0; j < k; j++)
         assoc_settle(b, who[j], &ap[j], rc < 0 ? err : NULL);
-    if (!ap || !who) /* nothing ran: every candidate pair retries */
+    if (!ap || !who) /* nothing ran: every candidate pair retries its associations */
         for (size_t i = 0; i < b->npairs; i++)
             if (assoc_candidate(&b->pairs[i]))
                 assoc_settle(b, &b->pairs[i], NULL, err);
@@ -536,6 +559,191 @@ static void stamp_written(struct sync_batch *b)
     }
 }
 
+/* ---- reads, stale reads, records found gone ---- */
+
+/* A read older than this when its write is due is done again: the write would otherwise carry
+ * values that may have changed meanwhile (a batch held up by retries once wrote 30 s after its
+ * read). Reads and writes normally take well under a second each; 5 s leaves room for one
+ * HubSpot rate-limit back-off without re-reading, and keeps the window in which a user's edit of
+ * the target can be overwritten as short as the CRMs allow (neither batch API writes
+ * conditionally). */
+#define SYNC_STALE_READ_MS 5000
+#define SYNC_STALE_ROUNDS  3
+
+static void merge_read_pairs(struct sync_batch *b, int64_t read_ms, bool only_rereads)
+{
+    for (size_t i = 0; i < b->npairs; i++) {
+        struct sync_pair *p = &b->pairs[i];
+        if (p->absorbed || p->state != PAIR_PENDING || p->mark_deleted ||
+            (only_rereads && p->read_ms != -1))
+            continue;
+        p->read_ms = read_ms;
+        settle_missing(p);
+        if (p->state == PAIR_PENDING)
+            merge_pair(b, p);
+    }
+}
+
+static bool has_writes(const struct sync_pair *p)
+{
+    return p->merged && (p->out.create_hs || p->out.create_sf ||
+                         json_object_object_length(p->out.hs_write) > 0 ||
+                         json_object_object_length(p->out.sf_write) > 0);
+}
+
+/* Forgets a pair's reads and merge so that sync_read_again reads it anew (read_ms -1 marks it). */
+static void pair_unread(struct sync_pair *p)
+{
+    json_object_put(p->sf_rec);
+    json_object_put(p->hs_props);
+    p->sf_rec = p->hs_props = NULL;
+    p->sf_missing = p->hs_missing = false;
+    p->need_sf_read = p->sf_id != NULL;
+    p->need_hs_read = p->hs_id != NULL;
+    if (p->merged)
+        merge_output_free(&p->out);
+    p->merged = false;
+    p->read_ms = -1;
+}
+
+/* Pairs about to be written from a read older than SYNC_STALE_READ_MS are read and merged again
+ * (up to SYNC_STALE_ROUNDS times; still stale after that: retried later, nothing written). */
+static void refresh_stale(struct sync_batch *b)
+{
+    char id[24];
+    snprintf(id, sizeof id, "%" PRId64, b->sm->id);
+    const char *labels[] = {id};
+    for (int round = 0;; round++) {
+        int64_t now = now_ms();
+        size_t n = 0;
+        for (size_t i = 0; i < b->npairs; i++) {
+            struct sync_pair *p = &b->pairs[i];
+            if (p->absorbed || p->state != PAIR_PENDING || !has_writes(p) ||
+                now - p->read_ms <= SYNC_STALE_READ_MS)
+                continue;
+            if (round == SYNC_STALE_ROUNDS) {
+                struct crm_error e;
+                crm_error_set(&e, CRM_HUBSPOT, CRM_ERR_TRANSIENT, 0, "stale_read",
+                              "the CRMs answered too slowly to write from a fresh read (%d reads"
+                              " older than %d ms)",
+                              SYNC_STALE_ROUNDS + 1, SYNC_STALE_READ_MS);
+                sync_pair_fail_crm(p, &e, "syncing");
+                continue;
+            }
+            pair_unread(p);
+            n++;
+        }
+        if (n == 0 || round == SYNC_STALE_ROUNDS)
+            return;
+        metrics_add(m_reread, labels, (double)n);
+        sync_read_again(b);
+        merge_read_pairs(b, now, true);
+    }
+}
+
+/* A write found one record of the pair deleted (sync_write.c set gone_sf / gone_hs): that record
+ * is read again, and when it is indeed gone the pair is settled like that record's delete event
+ * (the mapping's on_delete for that direction, the link marked deleted, outcome deleted); when it
+ * is there after all (restored meanwhile) the pair is retried. Never a failed event. */
+static void settle_gone(struct sync_batch *b)
+{
+    size_t n = 0;
+    for (size_t i = 0; i < b->npairs; i++) {
+        struct sync_pair *p = &b->pairs[i];
+        if (p->absorbed || !(p->gone_sf || p->gone_hs))
+            continue;
+        p->state = PAIR_PENDING; /* what else failed for this pair is moot if it is gone */
+        p->error[0] = '\0';
+        if (p->gone_sf) {
+            json_object_put(p->sf_rec);
+            p->sf_rec = NULL;
+            p->need_sf_read = true;
+        }
+        if (p->gone_hs) {
+            json_object_put(p->hs_props);
+            p->hs_props = NULL;
+            p->need_hs_read = true;
+        }
+        p->sf_missing = p->hs_missing = false;
+        n++;
+    }
+    if (n == 0)
+        return;
+    sync_read_again(b);
+    const struct mapping *m = b->sm->m;
+    char id[24];
+    snprintf(id, sizeof id, "%" PRId64, b->sm->id);
+    for (size_t i = 0; i < b->npairs; i++) {
+        struct sync_pair *p = &b->pairs[i];
+        if (p->absorbed || !(p->gone_sf || p->gone_hs) || p->state != PAIR_PENDING)
+            continue;
+        bool sf_gone = p->gone_sf && p->sf_missing, hs_gone = p->gone_hs && p->hs_missing;
+        if (!sf_gone && !hs_gone) {
+            struct crm_error e;
+            crm_error_set(&e, p->gone_sf ? CRM_SALESFORCE : CRM_HUBSPOT, CRM_ERR_TRANSIENT, 0,
+                          "restored", "the record was reported deleted but exists again");
+            sync_pair_fail_crm(p, &e, "writing");
+            continue;
+        }
+        const char *labels[] = {id, sf_gone ? "salesforce" : "hubspot"};
+        metrics_add(m_gone, labels, 1);
+        p->del_sf |= sf_gone;
+        p->del_hs |= hs_gone;
+        p->delete_hs =
+            sf_gone && !hs_gone && m->salesforce_to_hubspot.on_delete == MAPPING_DELETE_DELETE;
+        p->delete_sf =
+            hs_gone && !sf_gone && m->hubspot_to_salesforce.on_delete == MAPPING_DELETE_DELETE;
+        p->deletes_sent = false;
+        p->mark_deleted = p->link != NULL;
+        p->outcome = OUT_DELETED;
+        if (!p->link)
+            p->state = PAIR_DONE;
+    }
+    sync_write_deletes(b);
+}
+
+/* ---- bases ---- */
+
+static void pair_base_input(const struct sync_batch *b, const struct sync_pair *p,
+                            struct base_input *in)
+{
+    *in = (struct base_input){.m = b->sm->m,
+                              .out = &p->out,
+                              .sf_old = p->link ? p->link->sf_values : NULL,
+                              .hs_old = p->link ? p->link->hs_values : NULL,
+                              .hs_acked = p->wrote_hs || p->created_hs,
+                              .sf_acked = p->wrote_sf || p->created_sf};
+}
+
+static bool has_base(const struct sync_pair *p)
+{
+    return !p->absorbed && p->merged && !p->mark_deleted && p->out.sf_base_new &&
+           p->out.hs_base_new;
+}
+
+/* After the writes, whatever failed: each merged pair's new base becomes what the CRMs
+ * acknowledged (sync/sync_base.h): a field written stays written in the base even when a later
+ * step of the pair failed, a field whose write was not acknowledged keeps its old base. */
+static void settle_bases(struct sync_batch *b)
+{
+    for (size_t i = 0; i < b->npairs; i++) {
+        struct sync_pair *p = &b->pairs[i];
+        if (!has_base(p))
+            continue;
+        struct base_input in;
+        pair_base_input(b, p, &in);
+        json_object *sf, *hs;
+        if (sync_base_after(&in, &sf, &hs) < 0) {
+            sync_pair_fail(p, QUEUE_ERR_VALIDATION, "out of memory");
+            continue;
+        }
+        json_object_put(p->out.sf_base_new);
+        json_object_put(p->out.hs_base_new);
+        p->out.sf_base_new = sf;
+        p->out.hs_base_new = hs;
+    }
+}
+
 static void sync_pairs(struct sync_batch *b)
 {
     for (size_t i = 0; i < b->npairs; i++) {
@@ -549,17 +757,15 @@ static void sync_pairs(struct sync_batch *b)
     }
     sync_write_deletes(b);
     stamp_written(b);
+    int64_t read_ms = now_ms();
     sync_read_pairs(b);
-    for (size_t i = 0; i < b->npairs; i++) {
-        struct sync_pair *p = &b->pairs[i];
-        if (p->absorbed || p->state != PAIR_PENDING || p->mark_deleted)
-            continue;
-        settle_missing(p);
-        if (p->state == PAIR_PENDING)
-            merge_pair(b, p);
-    }
+    merge_read_pairs(b, read_ms, false);
+    refresh_stale(b);
     sync_write_pairs(b);
     stamp_written(b);
+    settle_gone(b);
+    stamp_written(b);
+    settle_bases(b);
     assoc_step(b);
     for (size_t i = 0; i < b->npairs; i++) {
         struct sync_pair *p = &b->pairs[i];
@@ -572,7 +778,8 @@ static void sync_pairs(struct sync_batch *b)
 
 /* ---- the commit ---- */
 
-/* The link row of a pair, when it has one to store. */
+/* The link row of a pair, when it has one to store: a merged pair stores its base whether or not
+ * a later step failed (settle_bases made it what the CRMs acknowledged). */
 static bool link_of(const struct sync_pair *p, struct link_write *w)
 {
     if (p->absorbed || !p->sf_id || !p->hs_id)
@@ -583,10 +790,10 @@ static bool link_of(const struct sync_pair *p, struct link_write *w)
         w->deleted = true;
         return true;
     }
-    if ((pair_ok(p) || p->assoc_wait) && p->merged) {
+    if (has_base(p)) {
         w->sf_values = p->out.sf_base_new;
         w->hs_values = p->out.hs_base_new;
-        w->synced = true;
+        w->synced = pair_ok(p) || p->wrote_hs || p->wrote_sf || p->created_hs || p->created_sf;
         return true;
     }
     return p->created_hs || p->created_sf; /* ids only: the next try merges without a base */
@@ -615,11 +822,21 @@ static int store_links(struct sync_batch *b, int64_t *link_ids, char *err, size_
     return rc;
 }
 
+/* A conflict is recorded once its resolution is in the stored base (its write acknowledged,
+ * or none needed); one whose write failed is found again, and recorded, by the retry. */
+static bool conflict_settled(const struct sync_batch *b, const struct sync_pair *p,
+                             const struct merge_conflict *mc)
+{
+    struct base_input in;
+    pair_base_input(b, p, &in);
+    return sync_base_field_settled(&in, mc->field);
+}
+
 static int store_conflicts(struct sync_batch *b, const int64_t *link_ids, char *err, size_t errlen)
 {
     size_t n = 0;
     for (size_t i = 0; i < b->npairs; i++)
-        if (!b->pairs[i].absorbed && pair_ok(&b->pairs[i]) && b->pairs[i].merged)
+        if (has_base(&b->pairs[i]))
             n += b->pairs[i].out.nconflicts;
     if (n == 0)
         return 0;
@@ -629,12 +846,16 @@ static int store_conflicts(struct sync_batch *b, const int64_t *link_ids, char *
         return -1;
     }
     size_t k = 0;
+    char id[24];
+    snprintf(id, sizeof id, "%" PRId64, b->sm->id);
     for (size_t i = 0; i < b->npairs; i++) {
         const struct sync_pair *p = &b->pairs[i];
-        if (p->absorbed || !pair_ok(p) || !p->merged)
+        if (!has_base(p))
             continue;
         for (size_t c = 0; c < p->out.nconflicts; c++) {
             const struct merge_conflict *mc = &p->out.conflicts[c];
+            if (!conflict_settled(b, p, mc))
+                continue;
             const struct mapping_field *f = &b->sm->m->fields[mc->field];
             rows[k++] = (struct conflict_row){.mapping_id = b->sm->id,
                                               .link_id = link_ids[i],
@@ -646,15 +867,12 @@ static int store_conflicts(struct sync_batch *b, const int64_t *link_ids, char *
                                               .hubspot_value = mc->hs_value,
                                               .winner = mapping_winner_name(mc->winner),
                                               .reason = merge_reason_name(mc->reason)};
-            const char *labels[] = {NULL, mapping_winner_name(mc->winner)};
-            char id[24];
-            snprintf(id, sizeof id, "%" PRId64, b->sm->id);
-            labels[0] = id;
+            const char *labels[] = {id, mapping_winner_name(mc->winner)};
             metrics_add(m_conflicts, labels, 1);
         }
     }
     b->rep->conflicts += k;
-    int rc = conflict_insert_batch(b->env->conn, rows, k, err, errlen);
+    int rc = k > 0 ? conflict_insert_batch(b->env->conn, rows, k, err, errlen) : 0;
     free(rows);
     return rc;
 }
@@ -676,6 +894,59 @@ static void log_failure(const struct sync_batch *b, const struct claimed_record 
              LF_S("category", category), LF_S("error", error));
 }
 
+static bool is_assoc_event(const struct claimed_event *e)
+{
+    return strcmp(e->kind, "association") == 0;
+}
+
+/* The association events of record r (HubSpot's own, or synkro's follow-ups) into ids; how many,
+ * and their highest attempt count in *attempts. */
+static size_t assoc_events(const struct claimed_record *r, int64_t *ids, int *attempts)
+{
+    size_t n = 0;
+    *attempts = 0;
+    for (size_t i = 0; i < r->nevents; i++)
+        if (is_assoc_event(&r->events[i])) {
+            ids[n++] = r->ids[i];
+            if (r->events[i].attempts > *attempts)
+                *attempts = r->events[i].attempts;
+        }
+    return n;
+}
+
+/* The association step of pair p failed or waits: the association events of record r retry
+ * (back-off, at least the CRM's retry-after) or fail; the pair's field events are done. */
+static int settle_assoc_events(struct sync_batch *b, const struct claimed_record *r,
+                               const struct sync_pair *p, char *err, size_t errlen)
+{
+    const struct sync_env *env = b->env;
+    int64_t *ids = calloc(r->nevents + 1, sizeof *ids);
+    if (!ids) {
+        snprintf(err, errlen, "out of memory");
+        return -1;
+    }
+    int attempts;
+    size_t n = assoc_events(r, ids, &attempts);
+    int rc = 0;
+    enum queue_error_category cat = p->assoc_category;
+    long delay = p->assoc_state == PAIR_RETRY ? queue_backoff_ms(attempts, &env->backoff) : -1;
+    if (n > 0 && p->assoc_state == PAIR_RETRY && delay >= 0) {
+        b->rep->assoc_retried++;
+        log_failure(b, r, "association retried", "", p->assoc_error);
+        rc = queue_retry_later(env->conn, env->worker_id, ids, n, p->assoc_error,
+                               delay < p->assoc_retry_after_ms ? p->assoc_retry_after_ms : delay,
+                               NULL, err, errlen);
+    } else if (n > 0) {
+        if (p->assoc_state == PAIR_RETRY)
+            cat = QUEUE_ERR_RETRIES_EXHAUSTED;
+        b->rep->failed++;
+        log_failure(b, r, "association failed", queue_error_category_name(cat), p->assoc_error);
+        rc = queue_fail(env->conn, env->worker_id, ids, n, cat, p->assoc_error, NULL, err, errlen);
+    }
+    free(ids);
+    return rc;
+}
+
 /* Settles the events of record i of pair p (NULL: a record without id, done). */
 static int settle_record(struct sync_batch *b, size_t i, const struct sync_pair *p, int64_t *done,
                          size_t *ndone, char *err, size_t errlen)
@@ -683,15 +954,17 @@ static int settle_record(struct sync_batch *b, size_t i, const struct sync_pair 
     const struct claimed_record *r = &b->recs[i];
     const struct sync_env *env = b->env;
     if (!p || pair_ok(p)) {
-        memcpy(done + *ndone, r->ids, r->nevents * sizeof *done);
-        *ndone += r->nevents;
+        bool assoc_open = p && p->assoc_state != PAIR_PENDING;
+        for (size_t k = 0; k < r->nevents; k++)
+            if (!assoc_open || !is_assoc_event(&r->events[k]))
+                done[(*ndone)++] = r->ids[k];
         if (p) {
             record_metrics(b, p, r, outcome_names[p->outcome]);
             size_t *counts[] = {&b->rep->unchanged, &b->rep->synced, &b->rep->created,
                                 &b->rep->deleted};
             (*counts[p->outcome])++;
         }
-        return 0;
+        return assoc_open ? settle_assoc_events(b, r, p, err, errlen) : 0;
     }
     enum queue_error_category cat = p->category;
     if (p->state == PAIR_RETRY) {
@@ -712,6 +985,49 @@ static int settle_record(struct sync_batch *b, size_t i, const struct sync_pair 
     log_failure(b, r, "failed", queue_error_category_name(cat), p->error);
     return queue_fail(env->conn, env->worker_id, r->ids, r->nevents, cat, p->error, NULL, err,
                       errlen);
+}
+
+/* A pair whose association step must be retried but that has no association event of its own
+ * gets one (a follow-up on its HubSpot record): the field events are done, and the association
+ * keeps its own attempts, back-off and last_error. */
+static int queue_assoc_followups(struct sync_batch *b, char *err, size_t errlen)
+{
+    for (size_t i = 0; i < b->npairs; i++) {
+        const struct sync_pair *p = &b->pairs[i];
+        if (p->absorbed || !pair_ok(p) || p->assoc_state == PAIR_PENDING || !p->hs_id)
+            continue;
+        bool has = false;
+        for (size_t k = 0; k < p->nrecs && !has; k++) {
+            const struct claimed_record *r = &b->recs[p->recs[k]];
+            for (size_t e = 0; e < r->nevents && !has; e++)
+                has = is_assoc_event(&r->events[e]);
+        }
+        if (has)
+            continue;
+        long delay = queue_backoff_ms(1, &b->env->backoff);
+        if (delay < p->assoc_retry_after_ms)
+            delay = p->assoc_retry_after_ms;
+        struct queue_followup f = {
+            .source = "hubspot",
+            .object_type = b->sm->hs_type,
+            .record_id = p->hs_id,
+            .kind = "association",
+            .payload_json = "{\"synkro\":\"association_retry\"}",
+            .attempts = 1,
+            .delay_ms = delay,
+            .last_error = p->assoc_error,
+            .failed_category =
+                p->assoc_state == PAIR_FAIL ? queue_error_category_name(p->assoc_category) : NULL};
+        if (queue_insert_followup(b->env->conn, &f, err, errlen) < 0)
+            return -1;
+        b->rep->assoc_retried += p->assoc_state == PAIR_RETRY;
+        b->rep->failed += p->assoc_state == PAIR_FAIL;
+        log_with(LOG_LEVEL_WARN, "sync association deferred", LF_I("mapping", b->sm->id),
+                 LF_S("hubspot_id", p->hs_id),
+                 LF_S("outcome", p->assoc_state == PAIR_FAIL ? "failed" : "retried"),
+                 LF_S("error", p->assoc_error));
+    }
+    return 0;
 }
 
 static int exec_simple(PGconn *conn, const char *sql, char *err, size_t errlen)
@@ -747,12 +1063,22 @@ static int commit_batch(struct sync_batch *b, size_t *rec_pair, char *err, size_
     if (rc == 0)
         rc = queue_complete(b->env->conn, b->env->worker_id, done, ndone, NULL, err, errlen);
     if (rc == 0)
+        rc = queue_assoc_followups(b, err, errlen);
+    if (rc == 0)
         rc = exec_simple(b->env->conn, "COMMIT", err, errlen);
     if (rc < 0)
         PQclear(PQexec(b->env->conn, "ROLLBACK"));
     free(link_ids);
     free(done);
     return rc;
+}
+
+static bool wrote_any(const struct sync_batch *b)
+{
+    for (size_t i = 0; i < b->npairs; i++)
+        if (b->pairs[i].written_ms)
+            return true;
+    return false;
 }
 
 /* When the commit failed: the events wait for their back-off instead of the lease. */
@@ -800,6 +1126,8 @@ int sync_batch_run(const struct sync_env *env, const struct sync_mapping *sm,
         rc = load_links(&b, err, errlen);
     if (rc == 0) {
         sync_pairs(&b);
+        if (wrote_any(&b))
+            failpoint_crash("after_writes"); /* tests: kill -9 between the writes and the commit */
         rc = commit_batch(&b, rec_pair, err, errlen);
     }
     if (rc < 0)

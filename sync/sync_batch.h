@@ -20,8 +20,11 @@
  *     missing record is deleted;
  *  4. adoption: an unlinked record whose identity field names a record of the other CRM is
  *     linked to it (synkro's own creates and crash recovery), the other side read too;
- *  5. sync_merge per pair; creates by upsert on the identity field/property (idempotent),
- *     updates by batch update / Collections, then each side's id into the other's identity;
+ *  5. sync_merge per pair (read again first when the read is over 5 s old); creates by upsert on
+ *     the identity field/property (idempotent), updates by batch update / Collections, then each
+ *     side's id into the other's identity; a record a write finds deleted is settled as its
+ *     delete; the new bases become what the CRMs acknowledged (sync/sync_base.h); associations
+ *     (their failure retries the associations alone, never the fields);
  *  6. one transaction: link_save_batch, conflict_insert_batch, and settling every event
  *     (complete / retry later with back-off / fail with a category). A crash before it leaves
  *     the events leased: they come back and are redone, creates finding their records again.
@@ -83,6 +86,7 @@ struct sync_batch_report {
     size_t sf_calls;
     size_t hs_writes; /* records written to HubSpot */
     size_t sf_writes;
+    size_t assoc_retried; /* pairs synced whose association step retries on its own */
 };
 
 /* Registers the sync metrics (idempotent). */
@@ -134,10 +138,19 @@ struct sync_pair {
     bool wrote_hs, wrote_sf;
     int64_t written_ms; /* epoch ms when the CRM acknowledged the pair's writes; 0: none yet */
     bool mark_deleted;
-    bool assoc_wait;           /* retried only because an association target is not synced yet */
     bool delete_sf, delete_hs; /* delete the other record (on_delete delete) */
-    json_object *hs_extra;     /* owned: identity property to write to HubSpot; NULL: none */
-    json_object *sf_extra;     /* owned: identity field to write to Salesforce */
+    bool deletes_sent;         /* sync_write_deletes handled delete_sf / delete_hs */
+    bool gone_sf, gone_hs;     /* a write found that record deleted: settled as its delete */
+    int64_t read_ms;           /* epoch ms when the pair's records were last read; 0: never */
+    /* The association step has its own outcome: it never turns a finished field sync into a
+     * failure. PAIR_PENDING: fine (or no associations); PAIR_RETRY / PAIR_FAIL: the pair's
+     * association events (or a follow-up event) retry or fail, its field events complete. */
+    enum pair_state assoc_state;
+    enum queue_error_category assoc_category;
+    long assoc_retry_after_ms;
+    char assoc_error[640];
+    json_object *hs_extra; /* owned: identity property to write to HubSpot; NULL: none */
+    json_object *sf_extra; /* owned: identity field to write to Salesforce */
     enum pair_state state;
     enum pair_outcome outcome;
     enum queue_error_category category;
@@ -164,6 +177,12 @@ void sync_pair_fail_crm(struct sync_pair *p, const struct crm_error *e, const ch
 void sync_pair_fail(struct sync_pair *p, enum queue_error_category category, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
 
+/* The association step's outcome of a pair whose fields synced (sync_outcome.c): a CRM error
+ * (retry, or fail with the association category), or a target not synced yet (retry, reason
+ * kept). The first retryable reason is kept; a permanent one replaces it. */
+void sync_pair_assoc_fail(struct sync_pair *p, const struct crm_error *e, const char *what);
+void sync_pair_assoc_wait(struct sync_pair *p, const char *reason);
+
 /* Moves src's records, flags, reads and ids into dst (where dst has none); src becomes absorbed. */
 void sync_pair_absorb(struct sync_pair *dst, struct sync_pair *src);
 /* The pending pair (not absorbed) whose Salesforce id / HubSpot id is id, other than except. */
@@ -181,6 +200,9 @@ void sync_read_pairs(struct sync_batch *b);
  * merged pending pairs. */
 void sync_write_deletes(struct sync_batch *b);
 void sync_write_pairs(struct sync_batch *b);
+/* sync_read.c: reads again the records of pending pairs flagged need_sf_read / need_hs_read
+ * (a read grown stale before its write, or a record a write found gone); no adoption. */
+void sync_read_again(struct sync_batch *b);
 
 /* sync_payload.c: true when p (linked, link active, pending) is an echo: every claimed event
  * carries its values and they all equal the link's base (settle it unchanged, no CRM call). */

@@ -116,3 +116,32 @@ void sync_pair_fail_crm(struct sync_pair *p, const struct crm_error *e, const ch
             p->retry_after_ms = e->retry_after_ms;
     }
 }
+
+/* ---- the association step's own outcome ---- */
+
+void sync_pair_assoc_fail(struct sync_pair *p, const struct crm_error *e, const char *what)
+{
+    if (p->assoc_state == PAIR_FAIL ||
+        (p->assoc_state == PAIR_RETRY && e->cls != CRM_ERR_PERMANENT))
+        return;
+    char text[560];
+    crm_error_format(e, text, sizeof text);
+    snprintf(p->assoc_error, sizeof p->assoc_error, "%s: %s", what, text);
+    if (e->cls == CRM_ERR_PERMANENT) {
+        enum queue_error_category c = sync_error_category(e);
+        p->assoc_state = PAIR_FAIL;
+        p->assoc_category = c == QUEUE_ERR_PERMISSION ? c : QUEUE_ERR_ASSOCIATION;
+    } else {
+        p->assoc_state = PAIR_RETRY;
+        if (e->retry_after_ms > p->assoc_retry_after_ms)
+            p->assoc_retry_after_ms = e->retry_after_ms;
+    }
+}
+
+void sync_pair_assoc_wait(struct sync_pair *p, const char *reason)
+{
+    if (p->assoc_state != PAIR_PENDING)
+        return;
+    p->assoc_state = PAIR_RETRY;
+    snprintf(p->assoc_error, sizeof p->assoc_error, "%s", reason ? reason : "");
+}

@@ -594,6 +594,11 @@ static void attach_adopted_links(struct sync_batch *b)
     free(hs);
 }
 
+void sync_read_again(struct sync_batch *b)
+{
+    read_both(b);
+}
+
 void sync_read_pairs(struct sync_batch *b)
 {
     read_both(b);

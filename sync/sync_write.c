@@ -12,9 +12,12 @@
  * worker's second HTTP handle, when the worker lent one (env->http_aux). Without an identity
  * setting a create is a plain create. Deletes: Collections delete and HubSpot batch archive; a
  * record already gone counts as deleted. Every call carries many pairs; one input's error fails its
- * pair only.
+ * pair only. An update answered "deleted" (ENTITY_IS_DELETED, NOT_FOUND, OBJECT_NOT_FOUND, 404)
+ * is not a failure: the pair is marked gone_sf / gone_hs and sync_batch.c settles it as a delete.
  *
- * Must not: touch the database, decide sync semantics (sync_merge does), or log. */
+ * Database: only the write-ahead links of creates (one autocommitted statement before the creates;
+ * see write_ahead_links), nothing else. Must not: decide sync semantics (sync_merge does), or log.
+ */
 #include "sync/sync_batch.h"
 
 #include "sync/hubspot_client.h"
@@ -55,16 +58,28 @@ static size_t collect(struct sync_batch *b, pair_pred pred, struct sync_pair ***
     return n;
 }
 
-/* Hands each input's result to its pair: ok -> on_ok, else the item's (or the call's) error. */
+/* Which record a failed input was written to (an update answering "deleted" marks it gone). */
+enum gone_side { GONE_NONE = 0, GONE_HS, GONE_SF };
+
+static bool already_gone(const struct crm_error *e);
+
+/* Hands each input's result to its pair: ok -> on_ok; an update of a record the CRM says is
+ * deleted -> the pair's gone flag (sync_batch.c settles it as that record's delete); else the
+ * item's (or the call's) error. */
 static void distribute(struct sync_pair **pairs, size_t n, const struct crm_batch_result *res,
                        const struct crm_error *call_err, const char *what, pair_ok on_ok,
-                       size_t *written)
+                       size_t *written, enum gone_side gone)
 {
     for (size_t i = 0; i < n; i++) {
         const struct crm_batch_item *it = i < res->n ? &res->items[i] : NULL;
         if (it && it->ok) {
             on_ok(pairs[i], it);
             (*written)++;
+        } else if (gone != GONE_NONE && it && already_gone(it->error)) {
+            if (gone == GONE_HS)
+                pairs[i]->gone_hs = true;
+            else
+                pairs[i]->gone_sf = true;
         } else {
             sync_pair_fail_crm(pairs[i], it && it->error ? it->error : call_err, what);
         }
@@ -81,19 +96,20 @@ static size_t calls(size_t n, size_t per_call)
 static bool wants_sf_delete(const struct sync_batch *b, const struct sync_pair *p)
 {
     (void)b;
-    return p->delete_sf && p->sf_id;
+    return p->delete_sf && p->sf_id && !p->deletes_sent;
 }
 
 static bool wants_hs_delete(const struct sync_batch *b, const struct sync_pair *p)
 {
     (void)b;
-    return p->delete_hs && p->hs_id;
+    return p->delete_hs && p->hs_id && !p->deletes_sent;
 }
 
 static bool already_gone(const struct crm_error *e)
 {
     return e && (e->http_status == 404 || strcmp(e->code, "ENTITY_IS_DELETED") == 0 ||
-                 strcmp(e->code, "NOT_FOUND") == 0 || strcmp(e->code, "OBJECT_NOT_FOUND") == 0);
+                 strcmp(e->code, "NOT_FOUND") == 0 || strcmp(e->code, "OBJECT_NOT_FOUND") == 0 ||
+                 strcmp(e->sub_code, "OBJECT_NOT_FOUND") == 0);
 }
 
 static void deleted_ok(struct sync_pair *p, const struct crm_batch_item *it)
@@ -152,7 +168,7 @@ static void delete_hs(struct sync_batch *b)
         crm_error_set(&e, CRM_HUBSPOT, CRM_ERR_TRANSIENT, 0, NULL, "out of memory");
     }
     size_t written = 0;
-    distribute(pairs, n, &res, &e, "archiving in HubSpot", deleted_ok, &written);
+    distribute(pairs, n, &res, &e, "archiving in HubSpot", deleted_ok, &written, GONE_NONE);
     crm_batch_result_free(&res);
     free(ids);
     free(pairs);
@@ -162,6 +178,9 @@ void sync_write_deletes(struct sync_batch *b)
 {
     delete_sf(b);
     delete_hs(b);
+    for (size_t i = 0; i < b->npairs; i++)
+        if (b->pairs[i].delete_sf || b->pairs[i].delete_hs)
+            b->pairs[i].deletes_sent = true;
 }
 
 /* ---- creates ---- */
@@ -223,7 +242,8 @@ static void create_hs(struct sync_batch *b)
     } else {
         crm_error_set(&e, CRM_HUBSPOT, CRM_ERR_TRANSIENT, 0, NULL, "out of memory");
     }
-    distribute(pairs, n, &res, &e, "creating in HubSpot", hs_created, &b->rep->hs_writes);
+    distribute(pairs, n, &res, &e, "creating in HubSpot", hs_created, &b->rep->hs_writes,
+               GONE_NONE);
     crm_batch_result_free(&res);
     free(in);
     free(pairs);
@@ -254,7 +274,8 @@ static void create_sf(struct sync_batch *b)
     } else {
         crm_error_set(&e, CRM_SALESFORCE, CRM_ERR_TRANSIENT, 0, NULL, "out of memory");
     }
-    distribute(pairs, n, &res, &e, "creating in Salesforce", sf_created, &b->rep->sf_writes);
+    distribute(pairs, n, &res, &e, "creating in Salesforce", sf_created, &b->rep->sf_writes,
+               GONE_NONE);
     crm_batch_result_free(&res);
     free(in);
     free(pairs);
@@ -364,7 +385,7 @@ static void update_hs(struct sync_batch *b)
     } else {
         crm_error_set(&e, CRM_HUBSPOT, CRM_ERR_TRANSIENT, 0, NULL, "out of memory");
     }
-    distribute(pairs, n, &res, &e, "updating HubSpot", hs_updated, &b->rep->hs_writes);
+    distribute(pairs, n, &res, &e, "updating HubSpot", hs_updated, &b->rep->hs_writes, GONE_HS);
     crm_batch_result_free(&res);
     put_all(props, n);
     free(in);
@@ -395,7 +416,7 @@ static void update_sf(struct sync_batch *b)
     } else {
         crm_error_set(&e, CRM_SALESFORCE, CRM_ERR_TRANSIENT, 0, NULL, "out of memory");
     }
-    distribute(pairs, n, &res, &e, "updating Salesforce", sf_updated, &b->rep->sf_writes);
+    distribute(pairs, n, &res, &e, "updating Salesforce", sf_updated, &b->rep->sf_writes, GONE_SF);
     crm_batch_result_free(&res);
     put_all(fields, n);
     free(in);
@@ -420,6 +441,7 @@ static void *hs_update_thread(void *arg)
 static void take_hs_update(struct sync_pair *p, const struct sync_pair *sh)
 {
     p->wrote_hs |= sh->wrote_hs;
+    p->gone_hs |= sh->gone_hs;
     if (sh->state > p->state) {
         p->state = sh->state;
         p->category = sh->category;

@@ -1,0 +1,120 @@
+/* sync_base.c: the base a pair's link stores after a batch, from the merge's answer and which
+ * writes the CRMs acknowledged (the rule is in sync_base.h).
+ *
+ * The merge keys its outputs by the schema's spelling of each name, the mapping by the admin's;
+ * Salesforce API names are case-insensitive, so keys are matched exactly first, then ignoring
+ * case.
+ *
+ * Must not: touch the network or the database, log, or keep state. */
+#include "sync/sync_base.h"
+
+#include "sync/sync_assoc.h"
+
+#include <string.h>
+#include <strings.h>
+
+/* The key of o that names name (exact, then ignoring case); NULL when none. */
+static const char *key_in(json_object *o, const char *name)
+{
+    if (!o || !name || !json_object_is_type(o, json_type_object))
+        return NULL;
+    json_object *v;
+    if (json_object_object_get_ex(o, name, &v)) {
+        struct json_object_iterator it = json_object_iter_begin(o);
+        struct json_object_iterator end = json_object_iter_end(o);
+        for (; !json_object_iter_equal(&it, &end); json_object_iter_next(&it))
+            if (strcmp(json_object_iter_peek_name(&it), name) == 0)
+                return json_object_iter_peek_name(&it);
+    }
+    struct json_object_iterator it = json_object_iter_begin(o);
+    struct json_object_iterator end = json_object_iter_end(o);
+    for (; !json_object_iter_equal(&it, &end); json_object_iter_next(&it))
+        if (strcasecmp(json_object_iter_peek_name(&it), name) == 0)
+            return json_object_iter_peek_name(&it);
+    return NULL;
+}
+
+static bool has_key(json_object *o, const char *name)
+{
+    return key_in(o, name) != NULL;
+}
+
+bool sync_base_field_settled(const struct base_input *in, size_t field)
+{
+    if (!in || !in->m || !in->out || field >= in->m->n_fields)
+        return false;
+    const struct mapping_field *f = &in->m->fields[field];
+    if (!in->hs_acked && has_key(in->out->hs_write, f->hubspot))
+        return false;
+    if (!in->sf_acked && has_key(in->out->sf_write, f->salesforce))
+        return false;
+    return true;
+}
+
+/* Copies src[name] (matched like key_in) into dst under key, or nothing when src lacks it. */
+static int copy_member(json_object *dst, const char *key, json_object *src, const char *name)
+{
+    const char *k = key_in(src, name);
+    if (!k)
+        return 0;
+    json_object *v = NULL;
+    json_object_object_get_ex(src, k, &v);
+    return json_object_object_add(dst, key, v ? json_object_get(v) : NULL) == 0 ? 0 : -1;
+}
+
+/* The association keys of old, copied into dst. */
+static int carry_assoc_keys(json_object *dst, json_object *old)
+{
+    if (!old || !json_object_is_type(old, json_type_object))
+        return 0;
+    size_t plen = strlen(SYNC_ASSOC_KEY_PREFIX);
+    struct json_object_iterator it = json_object_iter_begin(old);
+    struct json_object_iterator end = json_object_iter_end(old);
+    for (; !json_object_iter_equal(&it, &end); json_object_iter_next(&it)) {
+        const char *k = json_object_iter_peek_name(&it);
+        if (strncmp(k, SYNC_ASSOC_KEY_PREFIX, plen) != 0)
+            continue;
+        json_object *v = json_object_iter_peek_value(&it);
+        if (json_object_object_add(dst, k, v ? json_object_get(v) : NULL) != 0)
+            return -1;
+    }
+    return 0;
+}
+
+/* One side's base: for each mapped field named by name_of, the new entry when settled, else the
+ * old one (absent when there was none). */
+static int side_base(const struct base_input *in, bool sf, json_object *dst)
+{
+    json_object *fresh = sf ? in->out->sf_base_new : in->out->hs_base_new;
+    json_object *old = sf ? in->sf_old : in->hs_old;
+    if (carry_assoc_keys(dst, old) < 0)
+        return -1;
+    for (size_t i = 0; i < in->m->n_fields; i++) {
+        const struct mapping_field *f = &in->m->fields[i];
+        const char *name = sf ? f->salesforce : f->hubspot;
+        const char *key = key_in(fresh, name);
+        if (!key)
+            continue; /* dont_sync, or not merged: no base kept */
+        int rc = sync_base_field_settled(in, i) ? copy_member(dst, key, fresh, name)
+                                                : copy_member(dst, key, old, name);
+        if (rc < 0)
+            return -1;
+    }
+    return 0;
+}
+
+int sync_base_after(const struct base_input *in, json_object **sf_out, json_object **hs_out)
+{
+    *sf_out = *hs_out = NULL;
+    if (!in || !in->m || !in->out || !in->out->sf_base_new || !in->out->hs_base_new)
+        return -1;
+    json_object *sfb = json_object_new_object(), *hsb = json_object_new_object();
+    if (!sfb || !hsb || side_base(in, true, sfb) < 0 || side_base(in, false, hsb) < 0) {
+        json_object_put(sfb);
+        json_object_put(hsb);
+        return -1;
+    }
+    *sf_out = sfb;
+    *hs_out = hsb;
+    return 0;
+}

@@ -1,0 +1,46 @@
+/* sync_base.h: the last-synced values (the base) a pair's link stores after a batch, given which
+ * of the batch's writes the CRMs acknowledged.
+ *
+ * Owns one rule: a write and the base it establishes go together. sync_merge answers the base
+ * both sides hold "once the writes succeed"; a batch can end with some writes acknowledged and
+ * others not (one CRM refused or timed out, or a later step of the pair failed). Per mapped field:
+ *   - no write planned for it: the new base is what both sides held when read (as sync_merge says);
+ *   - a write planned to a side whose write was acknowledged: the new base (the written value on
+ *     that side, the current one on the other);
+ *   - a write planned to a side whose write was NOT acknowledged: the OLD base on both sides (the
+ *     change stays visible as a change of its source, so the next run writes it again; if the
+ *     write did land after all, the next read finds both sides agreeing and settles it).
+ * Association keys (SYNC_ASSOC_KEY_PREFIX) of the old base are carried over; the association step
+ * replaces the ones it settles. Keys of fields no longer mapped are dropped.
+ * A conflict counts as settled (recorded) only when its field's new base is stored.
+ *
+ * Must not: touch the network or the database, log, or keep state. Pure and thread-safe. */
+#ifndef SYNKRO_SYNC_SYNC_BASE_H
+#define SYNKRO_SYNC_SYNC_BASE_H
+
+#include "sync/mapping.h"
+#include "sync/sync_merge.h"
+
+#include <json-c/json.h>
+#include <stdbool.h>
+#include <stddef.h>
+
+/* What the batch knows of one pair after its writes. Everything borrowed. */
+struct base_input {
+    const struct mapping *m;
+    const struct merge_output *out; /* a successful merge (sf_base_new etc. set) */
+    json_object *sf_old;            /* the link's stored sf_values; NULL: none */
+    json_object *hs_old;            /* the link's stored hs_values; NULL: none */
+    bool hs_acked;                  /* the HubSpot write (update or create) was acknowledged */
+    bool sf_acked;                  /* the Salesforce write was acknowledged */
+};
+
+/* The bases to store (*sf_out, *hs_out: new objects the caller puts). 0, or -1 when out of
+ * memory or the input is not a merged pair (then both outputs are NULL). */
+int sync_base_after(const struct base_input *in, json_object **sf_out, json_object **hs_out);
+
+/* True when field i of in->m has its new base stored by sync_base_after: no write was planned
+ * for it, or the side it was written to acknowledged the write. */
+bool sync_base_field_settled(const struct base_input *in, size_t field);
+
+#endif
