@@ -37,6 +37,7 @@
 #include "testdb.h"
 
 #include <json-c/json.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -1034,6 +1035,161 @@ static void test_both_sides_written_at_once(void **state)
     free(hs_id);
 }
 
+/* ---- never lose an edit (issue 16) ---- */
+
+/* One field write acknowledged (HubSpot's Name edit reached Salesforce), the other CRM's write of
+ * the same pair failed: the pair is retried, but the written field's base moved with the write.
+ * A Salesforce user then edits that field: only Salesforce changed since the last sync, so the
+ * edit syncs without a conflict (before, the link kept the base from before the write, both
+ * sides looked changed, and a conflict was recorded; with HubSpot as the winner the user's newer
+ * edit was thrown away). The failed field (Budget) is still written by the retry. */
+static void test_acknowledged_write_moves_base(void **state)
+{
+    struct env *e = *state;
+    char *sf_id, *hs_id;
+    make_pair(e, &sf_id, &hs_id, "Atlas");
+    hs_patch(hs_id, "{\"name\":\"Atlas HS\"}");
+    sf_patch(sf_id, "{\"Budget__c\":55}");
+    crmsim_proc_ok(&sim, "POST", "/_sim/faults",
+                   "{\"match\":\"POST /crm/v3/objects/" HS_TYPE "/batch/update\",\"status\":503}");
+    queue_event(e, "hubspot", hs_id, "update", "{\"changeSource\":\"CRM_UI\"}");
+    queue_event(e, "salesforce", sf_id, "update", NULL);
+    struct sync_batch_report rep = run_report(e, 2);
+    assert_int_equal(rep.retried, 2);
+    json_object *sf = sf_get(sf_id);
+    assert_string_equal(crmsim_jstr(sf, "Name"), "Atlas HS"); /* acknowledged */
+    json_object_put(sf);
+    assert_string_equal(q1(e->db->watch,
+                           "SELECT (sf_values->>'Name') || '|' || (hs_values->>'name')"
+                           " || '|' || (sf_values->>'Budget__c') FROM sync_links"),
+                        "Atlas HS|Atlas HS|100.0");
+    crmsim_proc_ok(&sim, "DELETE", "/_sim/faults", NULL);
+    sf_patch(sf_id, "{\"Name\":\"Atlas SF later\"}");
+    queue_event(e, "salesforce", sf_id, "update", NULL);
+    exec_ok(e->db->watch, "UPDATE change_events SET next_attempt_at = now()");
+    rep = run_report(e, 2);
+    assert_int_equal(rep.failed + rep.retried, 0);
+    json_object *hs = hs_get(hs_id);
+    sf = sf_get(sf_id);
+    assert_string_equal(hs_prop(hs, "name"), "Atlas SF later");
+    assert_string_equal(crmsim_jstr(sf, "Name"), "Atlas SF later");
+    assert_string_equal(hs_prop(hs, "budget"), "55");
+    json_object_put(hs);
+    json_object_put(sf);
+    assert_int_equal(q1_long(e->db->watch, "SELECT count(*) FROM sync_conflicts"), 0);
+    free(sf_id);
+    free(hs_id);
+}
+
+/* What a background thread does while the engine's batch is in flight. */
+struct midway {
+    pthread_t thread;
+    int delay_ms;
+    const char *method;
+    char path[160];
+    char body[256];
+};
+
+static void *midway_run(void *arg)
+{
+    struct midway *m = arg;
+    usleep((useconds_t)m->delay_ms * 1000);
+    json_object_put(crmsim_proc_call(&sim, m->method, m->path, m->body[0] ? m->body : NULL, NULL));
+    return NULL;
+}
+
+static void midway_start(struct midway *m)
+{
+    if (pthread_create(&m->thread, NULL, midway_run, m) != 0)
+        fail_msg("pthread_create");
+}
+
+/* Three HubSpot edits in one batch; the HubSpot read is slow, and a Salesforce user deletes the
+ * middle record after synkro read Salesforce and before it writes. Salesforce answers that write
+ * ENTITY_IS_DELETED: the pair is settled as the Salesforce record's delete (on_delete delete:
+ * the HubSpot record is archived, the link marked deleted), counted in synkro_sync_gone_total,
+ * and no event fails. */
+static void test_record_gone_at_write_is_a_delete(void **state)
+{
+    struct env *e = *state;
+    char *sf[3], *hs[3];
+    const char *names[] = {"Orion", "Lyra", "Draco"};
+    for (int i = 0; i < 3; i++)
+        make_pair(e, &sf[i], &hs[i], names[i]);
+    for (int i = 0; i < 3; i++) {
+        char props[96];
+        snprintf(props, sizeof props, "{\"name\":\"%s HS\"}", names[i]);
+        hs_patch(hs[i], props);
+        queue_event(e, "hubspot", hs[i], "update", "{\"changeSource\":\"CRM_UI\"}");
+    }
+    crmsim_proc_ok(&sim, "POST", "/_sim/faults",
+                   "{\"match\":\"POST /crm/v3/objects/" HS_TYPE "/batch/read\","
+                   "\"latency_ms\":1200,\"count\":1}");
+    struct midway m = {.delay_ms = 400, .method = "DELETE"};
+    snprintf(m.path, sizeof m.path, "/_sim/salesforce/Project__c/records/%s", sf[1]);
+    midway_start(&m);
+    struct sync_batch_report rep = run_report(e, 3);
+    pthread_join(m.thread, NULL);
+    assert_int_equal(rep.failed + rep.retried, 0);
+    assert_int_equal(rep.synced, 2);
+    assert_int_equal(rep.deleted, 1);
+    for (int i = 0; i < 3; i += 2) {
+        json_object *r = sf_get(sf[i]);
+        char want[96];
+        snprintf(want, sizeof want, "%s HS", names[i]);
+        assert_string_equal(crmsim_jstr(r, "Name"), want);
+        json_object_put(r);
+    }
+    char sql[200];
+    snprintf(sql, sizeof sql, "SELECT state FROM sync_links WHERE hubspot_id = '%s'", hs[1]);
+    assert_string_equal(q1(e->db->watch, sql), "deleted");
+    json_object *h = hs_get(hs[1]);
+    assert_true(json_object_get_boolean(json_object_object_get(h, "archived")));
+    json_object_put(h);
+    assert_int_equal(
+        q1_long(e->db->watch, "SELECT count(*) FROM change_events WHERE status <> 'done'"), 0);
+    char *text = metrics_text();
+    assert_non_null(strstr(text, "synkro_sync_gone_total{mapping=\"1\",crm=\"salesforce\"} 1"));
+    free(text);
+    for (int i = 0; i < 3; i++)
+        free(sf[i]), free(hs[i]);
+}
+
+/* A batch whose HubSpot read took over SYNC_STALE_READ_MS (5 s) reads again before writing: a
+ * Salesforce user's edit of the field made while the slow read was running is seen (a conflict,
+ * resolved by the mapping's winner, Salesforce) instead of being overwritten by a write built on
+ * the 5-second-old Salesforce read. */
+static void test_stale_read_is_read_again(void **state)
+{
+    struct env *e = *state;
+    char *sf_id, *hs_id;
+    make_pair(e, &sf_id, &hs_id, "Cygnus");
+    hs_patch(hs_id, "{\"name\":\"Cygnus HS\"}");
+    queue_event(e, "hubspot", hs_id, "update", "{\"changeSource\":\"CRM_UI\"}");
+    crmsim_proc_ok(&sim, "POST", "/_sim/faults",
+                   "{\"match\":\"POST /crm/v3/objects/" HS_TYPE "/batch/read\","
+                   "\"latency_ms\":5600,\"count\":1}");
+    struct midway m = {.delay_ms = 1000, .method = "PATCH", .body = "{\"Name\":\"Cygnus SF\"}"};
+    snprintf(m.path, sizeof m.path, "/_sim/salesforce/Project__c/records/%s", sf_id);
+    midway_start(&m);
+    struct sync_batch_report rep = run_report(e, 1);
+    pthread_join(m.thread, NULL);
+    assert_int_equal(rep.failed + rep.retried, 0);
+    json_object *sf = sf_get(sf_id), *hs = hs_get(hs_id);
+    assert_string_equal(crmsim_jstr(sf, "Name"), "Cygnus SF");
+    assert_string_equal(hs_prop(hs, "name"), "Cygnus SF");
+    json_object_put(sf);
+    json_object_put(hs);
+    assert_string_equal(q1(e->db->watch, "SELECT winner || ':' || hubspot_value FROM"
+                                         " sync_conflicts"),
+                        "salesforce:Cygnus HS");
+    char *text = metrics_text();
+    assert_non_null(strstr(text, "synkro_sync_stale_rereads_total{mapping=\"1\"} 1"));
+    free(text);
+    free(sf_id);
+    free(hs_id);
+}
+
 /* ---- the worker threads: lingering, schema reloads ---- */
 
 static int64_t now_ms(void)
@@ -1213,6 +1369,9 @@ int main(void)
         T(test_stale_message_is_not_trusted),
         T(test_concurrent_read_failure_retries),
         T(test_both_sides_written_at_once),
+        T(test_acknowledged_write_moves_base),
+        T(test_record_gone_at_write_is_a_delete),
+        T(test_stale_read_is_read_again),
         T(test_wake_lingers_only_after_idle),
         T(test_failed_batch_rereads_schemas),
     };
