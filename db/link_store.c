@@ -122,8 +122,8 @@ static const char *find_duplicate(const char **keys, size_t n)
 /* ---- links: load ---- */
 
 static const char load_sql[] =
-    "SELECT id, salesforce_id, hubspot_id, state, sf_values::text, hs_values::text"
-    " FROM sync_links WHERE mapping_id = $1::bigint"
+    "SELECT id, salesforce_id, hubspot_id, state, sf_values::text, hs_values::text,"
+    " pending::text FROM sync_links WHERE mapping_id = $1::bigint"
     " AND (salesforce_id = ANY($2::text[]) OR hubspot_id = ANY($4::text[])"
     /* planned away (custom plan) when no 15-character id is given */
     "  OR (cardinality($3::text[]) > 0 AND left(salesforce_id, 15) = ANY($3::text[])))"
@@ -162,7 +162,9 @@ static int link_from_row(PGresult *res, int r, int64_t mapping_id, struct sync_l
     l->deleted = strcmp(PQgetvalue(res, r, 3), "deleted") == 0;
     l->sf_values = parse_column(res, r, 4, true);
     l->hs_values = parse_column(res, r, 5, true);
-    bool ok = l->sf_values && l->hs_values && (l->salesforce_id || PQgetisnull(res, r, 1)) &&
+    l->pending = PQgetisnull(res, r, 6) ? NULL : parse_column(res, r, 6, true);
+    bool ok = l->sf_values && l->hs_values && (l->pending || PQgetisnull(res, r, 6)) &&
+              (l->salesforce_id || PQgetisnull(res, r, 1)) &&
               (l->hubspot_id || PQgetisnull(res, r, 2));
     return ok ? 0 : -1;
 }
@@ -219,8 +221,43 @@ void sync_links_free(struct sync_link *links, size_t n)
         free(links[i].hubspot_id);
         json_object_put(links[i].sf_values);
         json_object_put(links[i].hs_values);
+        json_object_put(links[i].pending);
     }
     free(links);
+}
+
+/* ---- links: write-ahead records ---- */
+
+static const char pending_sql[] = "UPDATE sync_links l SET pending = x.p"
+                                  " FROM jsonb_to_recordset($2::jsonb) AS x(id bigint, p jsonb)"
+                                  " WHERE l.mapping_id = $1::bigint AND l.id = x.id";
+
+int link_store_pending(PGconn *conn, int64_t mapping_id, const struct link_pending *p, size_t n,
+                       char *err, size_t errlen)
+{
+    if (n == 0)
+        return 0;
+    struct strbuf sb = STRBUF_INIT;
+    strbuf_putc(&sb, '[');
+    for (size_t i = 0; i < n; i++) {
+        strbuf_printf(&sb, "%s{\"id\":%" PRId64, i ? "," : "", p[i].id);
+        put_json_value(&sb, "p", p[i].pending);
+        strbuf_putc(&sb, '}');
+    }
+    strbuf_putc(&sb, ']');
+    if (buffer_ok(&sb, err, errlen) < 0) {
+        strbuf_free(&sb);
+        return -1;
+    }
+    char mapping[24];
+    snprintf(mapping, sizeof mapping, "%" PRId64, mapping_id);
+    const char *params[] = {mapping, sb.data};
+    PGresult *res = db_exec(conn, pending_sql, 2, params, err, errlen);
+    strbuf_free(&sb);
+    if (!res)
+        return -1;
+    PQclear(res);
+    return 0;
 }
 
 /* ---- links: save ---- */
@@ -250,7 +287,8 @@ static const char save_sql[] =
     "  hubspot_id = COALESCE(t.hs, l.hubspot_id),"
     "  state = CASE WHEN t.del THEN 'deleted' ELSE 'active' END,"
     "  sf_values = COALESCE(t.sfv, l.sf_values), hs_values = COALESCE(t.hsv, l.hs_values),"
-    "  updated_at = now(), synced_at = CASE WHEN t.syn THEN now() ELSE l.synced_at END"
+    "  pending = NULL, updated_at = now(), synced_at = CASE WHEN t.syn THEN now() ELSE l.synced_at "
+    "END"
     "  FROM t WHERE l.id = t.target AND NOT EXISTS (SELECT 1 FROM bad)"
     "  RETURNING t.o, l.id),"
     " i_sf AS (INSERT INTO sync_links AS l (mapping_id, salesforce_id, hubspot_id, state,"
@@ -265,7 +303,7 @@ static const char save_sql[] =
     "    AND t.sf = EXCLUDED.salesforce_id), l.sf_values),"
     "   hs_values = COALESCE((SELECT t.hsv FROM t WHERE t.target IS NULL"
     "    AND t.sf = EXCLUDED.salesforce_id), l.hs_values),"
-    "   updated_at = now(), synced_at = COALESCE(EXCLUDED.synced_at, l.synced_at)"
+    "   pending = NULL, updated_at = now(), synced_at = COALESCE(EXCLUDED.synced_at, l.synced_at)"
     "  RETURNING l.id, l.salesforce_id),"
     " i_hs AS (INSERT INTO sync_links AS l (mapping_id, salesforce_id, hubspot_id, state,"
     "   sf_values, hs_values, synced_at)"
@@ -279,7 +317,7 @@ static const char save_sql[] =
     "    AND t.hs = EXCLUDED.hubspot_id), l.sf_values),"
     "   hs_values = COALESCE((SELECT t.hsv FROM t WHERE t.target IS NULL AND t.sf IS NULL"
     "    AND t.hs = EXCLUDED.hubspot_id), l.hs_values),"
-    "   updated_at = now(), synced_at = COALESCE(EXCLUDED.synced_at, l.synced_at)"
+    "   pending = NULL, updated_at = now(), synced_at = COALESCE(EXCLUDED.synced_at, l.synced_at)"
     "  RETURNING l.id, l.hubspot_id)"
     " SELECT o, id, NULL FROM u"
     " UNION ALL SELECT t.o, i_sf.id, NULL FROM i_sf JOIN t ON t.target IS NULL"

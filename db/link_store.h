@@ -26,6 +26,7 @@ struct sync_link {
     bool deleted;           /* state 'deleted' */
     json_object *sf_values; /* owned; {} when never synced */
     json_object *hs_values; /* owned */
+    json_object *pending; /* owned; the writes of a batch cut short (migration 0007); NULL: none */
 };
 
 /* The links of mapping_id whose salesforce_id is one of sf_ids or whose hubspot_id is one of
@@ -58,6 +59,18 @@ struct link_write {
  * are an error. 0, or -1 with err (nothing stored). */
 int link_save_batch(PGconn *conn, int64_t mapping_id, const struct link_write *w, size_t n,
                     int64_t *ids_out, char *err, size_t errlen);
+
+/* One link's write-ahead record: the writes a batch is about to send (see migration 0007). */
+struct link_pending {
+    int64_t id;           /* the link (of this mapping) */
+    json_object *pending; /* borrowed; stored as sent */
+};
+
+/* Stores n write-ahead records in one statement (its own transaction under autocommit: it must
+ * be durable before the writes go out). Links of other mappings or unknown ids are left alone.
+ * Every later link_save_batch of a link clears its record. 0, or -1 with err. */
+int link_store_pending(PGconn *conn, int64_t mapping_id, const struct link_pending *p, size_t n,
+                       char *err, size_t errlen);
 
 /* Re-points the links of HubSpot records merged_ids to survivor_id (a HubSpot merge): when the
  * survivor has no active link, the active link of the first merged record (in merged_ids order)

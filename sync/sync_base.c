@@ -9,6 +9,7 @@
 #include "sync/sync_base.h"
 
 #include "sync/sync_assoc.h"
+#include "sync/value_convert.h"
 
 #include <string.h>
 #include <strings.h>
@@ -81,35 +82,37 @@ static int carry_assoc_keys(json_object *dst, json_object *old)
     return 0;
 }
 
-/* One side's base: for each mapped field named by name_of, the new entry when settled, else the
- * old one (absent when there was none). */
-static int side_base(const struct base_input *in, bool sf, json_object *dst)
+/* Whether field i takes the fresh (new) base entries. */
+typedef bool (*take_fresh_fn)(const void *ctx, size_t i);
+
+/* One side's base: association keys from old, then for each mapped field present in fresh the
+ * fresh entry when take_fresh says so, else the old one (absent when there was none). */
+static int side_base(const struct mapping *m, bool sf, json_object *fresh, json_object *old,
+                     take_fresh_fn take_fresh, const void *ctx, json_object *dst)
 {
-    json_object *fresh = sf ? in->out->sf_base_new : in->out->hs_base_new;
-    json_object *old = sf ? in->sf_old : in->hs_old;
     if (carry_assoc_keys(dst, old) < 0)
         return -1;
-    for (size_t i = 0; i < in->m->n_fields; i++) {
-        const struct mapping_field *f = &in->m->fields[i];
+    for (size_t i = 0; i < m->n_fields; i++) {
+        const struct mapping_field *f = &m->fields[i];
         const char *name = sf ? f->salesforce : f->hubspot;
         const char *key = key_in(fresh, name);
         if (!key)
             continue; /* dont_sync, or not merged: no base kept */
-        int rc = sync_base_field_settled(in, i) ? copy_member(dst, key, fresh, name)
-                                                : copy_member(dst, key, old, name);
+        int rc = take_fresh(ctx, i) ? copy_member(dst, key, fresh, name)
+                                    : copy_member(dst, key, old, name);
         if (rc < 0)
             return -1;
     }
     return 0;
 }
 
-int sync_base_after(const struct base_input *in, json_object **sf_out, json_object **hs_out)
+static int both_bases(const struct mapping *m, json_object *sf_fresh, json_object *hs_fresh,
+                      json_object *sf_old, json_object *hs_old, take_fresh_fn take_fresh,
+                      const void *ctx, json_object **sf_out, json_object **hs_out)
 {
-    *sf_out = *hs_out = NULL;
-    if (!in || !in->m || !in->out || !in->out->sf_base_new || !in->out->hs_base_new)
-        return -1;
     json_object *sfb = json_object_new_object(), *hsb = json_object_new_object();
-    if (!sfb || !hsb || side_base(in, true, sfb) < 0 || side_base(in, false, hsb) < 0) {
+    if (!sfb || !hsb || side_base(m, true, sf_fresh, sf_old, take_fresh, ctx, sfb) < 0 ||
+        side_base(m, false, hs_fresh, hs_old, take_fresh, ctx, hsb) < 0) {
         json_object_put(sfb);
         json_object_put(hsb);
         return -1;
@@ -117,4 +120,78 @@ int sync_base_after(const struct base_input *in, json_object **sf_out, json_obje
     *sf_out = sfb;
     *hs_out = hsb;
     return 0;
+}
+
+static bool settled(const void *ctx, size_t i)
+{
+    return sync_base_field_settled(ctx, i);
+}
+
+int sync_base_after(const struct base_input *in, json_object **sf_out, json_object **hs_out)
+{
+    *sf_out = *hs_out = NULL;
+    if (!in || !in->m || !in->out || !in->out->sf_base_new || !in->out->hs_base_new)
+        return -1;
+    return both_bases(in->m, in->out->sf_base_new, in->out->hs_base_new, in->sf_old, in->hs_old,
+                      settled, in, sf_out, hs_out);
+}
+
+/* ---- write-ahead records of a batch cut short ---- */
+
+static json_object *member(json_object *o, const char *name)
+{
+    const char *k = key_in(o, name);
+    json_object *v = NULL;
+    if (k)
+        json_object_object_get_ex(o, k, &v);
+    return v;
+}
+
+static const char *text_of(json_object *v)
+{
+    return v && !json_object_is_type(v, json_type_null) ? json_object_get_string(v) : NULL;
+}
+
+bool sync_base_pending_landed(const struct pending_input *in, size_t i)
+{
+    if (!in || !in->m || i >= in->m->n_fields || !in->pending)
+        return false;
+    const struct mapping_field *f = &in->m->fields[i];
+    json_object *sf_read = member(in->pending, "sf_read");
+    json_object *hs_read = member(in->pending, "hs_read");
+    if (key_in(sf_read, f->salesforce)) {
+        const struct sf_field *sff = sf_object_field(in->sf, f->salesforce);
+        if (!sff || !in->sf_now)
+            return false;
+        return !value_equal_sf(sff, member(in->sf_now, f->salesforce),
+                               member(sf_read, f->salesforce));
+    }
+    if (key_in(hs_read, f->hubspot)) {
+        const struct hs_object_property *hp = hs_object_property_find(in->hs, f->hubspot);
+        if (!hp || !in->hs_now)
+            return false;
+        return !value_equal_hs(text_of(member(in->hs_now, f->hubspot)),
+                               text_of(member(hs_read, f->hubspot)), value_hs_kind(hp));
+    }
+    return false;
+}
+
+static bool landed(const void *ctx, size_t i)
+{
+    return sync_base_pending_landed(ctx, i);
+}
+
+int sync_base_resolve_pending(const struct pending_input *in, json_object **sf_out,
+                              json_object **hs_out)
+{
+    *sf_out = *hs_out = NULL;
+    if (!in || !in->m || !in->pending)
+        return -1;
+    json_object *sf_fresh = member(in->pending, "sf_base"),
+                *hs_fresh = member(in->pending, "hs_base");
+    if (!json_object_is_type(sf_fresh, json_type_object) ||
+        !json_object_is_type(hs_fresh, json_type_object))
+        return -1;
+    return both_bases(in->m, sf_fresh, hs_fresh, in->sf_old, in->hs_old, landed, in, sf_out,
+                      hs_out);
 }

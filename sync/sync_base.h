@@ -18,6 +18,7 @@
 #ifndef SYNKRO_SYNC_SYNC_BASE_H
 #define SYNKRO_SYNC_SYNC_BASE_H
 
+#include "sync/crm_schema.h"
 #include "sync/mapping.h"
 #include "sync/sync_merge.h"
 
@@ -42,5 +43,34 @@ int sync_base_after(const struct base_input *in, json_object **sf_out, json_obje
 /* True when field i of in->m has its new base stored by sync_base_after: no write was planned
  * for it, or the side it was written to acknowledged the write. */
 bool sync_base_field_settled(const struct base_input *in, size_t field);
+
+/* ---- write-ahead records (migration 0007) ----
+ * Before a batch sends its updates it stores, per linked pair, the value each written field held
+ * on its target side when read (sf_read / hs_read) and the bases the pair has once every write
+ * lands (sf_base / hs_base). The commit clears the record. When a crash came between, the next
+ * sync of the pair resolves it against the records it has just read: a field whose target value
+ * still equals the value read before the write did not get the write (keep the old base: the
+ * merge writes it again); a field whose target value differs did (it holds the written value,
+ * or a value a user set after synkro read it, which is then the most recent change): its base is
+ * the pending one, so that user's edit is a one-sided change and wins, never a conflict. */
+struct pending_input {
+    const struct mapping *m;
+    const struct sf_object *sf; /* for comparing values by type */
+    const struct hs_object *hs;
+    json_object *sf_old; /* the link's stored bases */
+    json_object *hs_old;
+    json_object *pending; /* the link's write-ahead record */
+    json_object *sf_now;  /* the Salesforce record just read; NULL: unread or missing */
+    json_object *hs_now;  /* the HubSpot properties just read; NULL: unread or missing */
+};
+
+/* The bases to merge against (new objects the caller puts): per field the pending base where its
+ * write landed, else the old one; association keys from the old. 0, or -1 (out of memory or a
+ * malformed record; outputs NULL). */
+int sync_base_resolve_pending(const struct pending_input *in, json_object **sf_out,
+                              json_object **hs_out);
+
+/* True when field i had a write in the record and its target no longer holds the value read. */
+bool sync_base_pending_landed(const struct pending_input *in, size_t i);
 
 #endif

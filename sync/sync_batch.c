@@ -147,6 +147,8 @@ static void pair_free(struct sync_pair *p)
     json_object_put(p->hs_props);
     json_object_put(p->hs_extra);
     json_object_put(p->sf_extra);
+    json_object_put(p->base_sf);
+    json_object_put(p->base_hs);
     if (p->merged)
         merge_output_free(&p->out);
 }
@@ -437,8 +439,8 @@ static void merge_pair(struct sync_batch *b, struct sync_pair *p)
         .hs = sm->hs,
         .sf_record = p->sf_id ? p->sf_rec : NULL,
         .hs_properties = p->hs_id ? p->hs_props : NULL,
-        .sf_base = p->link ? p->link->sf_values : NULL,
-        .hs_base = p->link ? p->link->hs_values : NULL,
+        .sf_base = sync_pair_sf_base(p),
+        .hs_base = sync_pair_hs_base(p),
         /* for fields without a base: the record modified last wins */
         .sf_modified = json_member_string(p->sf_rec, "SystemModstamp"),
         .hs_modified = json_member_string(p->hs_props, "hs_lastmodifieddate"),
@@ -519,8 +521,8 @@ static void assoc_step(struct sync_batch *b)
         ap[k] = (struct assoc_pair){.sf_id = p->sf_id,
                                     .hs_id = p->hs_id,
                                     .sf_record = p->sf_rec,
-                                    .sf_base = p->link ? p->link->sf_values : NULL,
-                                    .hs_base = p->link ? p->link->hs_values : NULL};
+                                    .sf_base = sync_pair_sf_base(p),
+                                    .hs_base = sync_pair_hs_base(p)};
         who[k++] = p;
     }
     struct assoc_env env = {.conn = b->env->conn,
@@ -570,6 +572,39 @@ static void stamp_written(struct sync_batch *b)
 #define SYNC_STALE_READ_MS 5000
 #define SYNC_STALE_ROUNDS  3
 
+json_object *sync_pair_sf_base(const struct sync_pair *p)
+{
+    return p->base_sf ? p->base_sf : p->link ? p->link->sf_values : NULL;
+}
+
+json_object *sync_pair_hs_base(const struct sync_pair *p)
+{
+    return p->base_hs ? p->base_hs : p->link ? p->link->hs_values : NULL;
+}
+
+/* A link holding the write-ahead record of a batch cut short (a crash between its CRM writes and
+ * its commit): the bases to merge against are resolved from what the records hold now
+ * (sync/sync_base.h). */
+static void resolve_pending(struct sync_batch *b, struct sync_pair *p)
+{
+    json_object_put(p->base_sf);
+    json_object_put(p->base_hs);
+    p->base_sf = p->base_hs = NULL;
+    if (!p->link || !p->link->pending)
+        return;
+    struct pending_input in = {.m = b->sm->m,
+                               .sf = b->sm->sf,
+                               .hs = b->sm->hs,
+                               .sf_old = p->link->sf_values,
+                               .hs_old = p->link->hs_values,
+                               .pending = p->link->pending,
+                               .sf_now = p->sf_rec,
+                               .hs_now = p->hs_props};
+    if (sync_base_resolve_pending(&in, &p->base_sf, &p->base_hs) < 0)
+        log_with(LOG_LEVEL_WARN, "sync write-ahead record unreadable, ignored",
+                 LF_I("mapping", b->sm->id), LF_I("link", p->link->id));
+}
+
 static void merge_read_pairs(struct sync_batch *b, int64_t read_ms, bool only_rereads)
 {
     for (size_t i = 0; i < b->npairs; i++) {
@@ -579,8 +614,10 @@ static void merge_read_pairs(struct sync_batch *b, int64_t read_ms, bool only_re
             continue;
         p->read_ms = read_ms;
         settle_missing(p);
-        if (p->state == PAIR_PENDING)
+        if (p->state == PAIR_PENDING) {
+            resolve_pending(b, p);
             merge_pair(b, p);
+        }
     }
 }
 
@@ -709,8 +746,8 @@ static void pair_base_input(const struct sync_batch *b, const struct sync_pair *
 {
     *in = (struct base_input){.m = b->sm->m,
                               .out = &p->out,
-                              .sf_old = p->link ? p->link->sf_values : NULL,
-                              .hs_old = p->link ? p->link->hs_values : NULL,
+                              .sf_old = sync_pair_sf_base(p),
+                              .hs_old = sync_pair_hs_base(p),
                               .hs_acked = p->wrote_hs || p->created_hs,
                               .sf_acked = p->wrote_sf || p->created_sf};
 }

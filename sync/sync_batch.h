@@ -142,6 +142,9 @@ struct sync_pair {
     bool deletes_sent;         /* sync_write_deletes handled delete_sf / delete_hs */
     bool gone_sf, gone_hs;     /* a write found that record deleted: settled as its delete */
     int64_t read_ms;           /* epoch ms when the pair's records were last read; 0: never */
+    /* owned: the bases to merge against when the link held a write-ahead record of a batch cut
+     * short (sync_base_resolve_pending); NULL: the link's own sf_values / hs_values */
+    json_object *base_sf, *base_hs;
     /* The association step has its own outcome: it never turns a finished field sync into a
      * failure. PAIR_PENDING: fine (or no associations); PAIR_RETRY / PAIR_FAIL: the pair's
      * association events (or a follow-up event) retry or fail, its field events complete. */
@@ -203,6 +206,11 @@ void sync_write_pairs(struct sync_batch *b);
 /* sync_read.c: reads again the records of pending pairs flagged need_sf_read / need_hs_read
  * (a read grown stale before its write, or a record a write found gone); no adoption. */
 void sync_read_again(struct sync_batch *b);
+
+/* The bases p merges against: the resolved ones (base_sf / base_hs), else the link's; NULL when
+ * the pair has no link. */
+json_object *sync_pair_sf_base(const struct sync_pair *p);
+json_object *sync_pair_hs_base(const struct sync_pair *p);
 
 /* sync_payload.c: true when p (linked, link active, pending) is an echo: every claimed event
  * carries its values and they all equal the link's base (settle it unchanged, no CRM call). */

@@ -277,7 +277,7 @@ static bool hs_events_are_echo(const struct sync_batch *b, const struct sync_pai
 bool sync_pair_is_echo(const struct sync_batch *b, const struct sync_pair *p)
 {
     if (p->absorbed || p->state != PAIR_PENDING || p->nrecs == 0 || !p->link || p->link->deleted ||
-        !p->link->sf_values || !p->link->hs_values)
+        !p->link->sf_values || !p->link->hs_values || p->link->pending)
         return false;
     return hs_events_are_echo(b, p) && sf_events_are_echo(b, p);
 }

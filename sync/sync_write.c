@@ -542,6 +542,77 @@ static void write_ahead_links(struct sync_batch *b)
     free(pairs);
 }
 
+/* Before updating linked records, each such pair's link stores a write-ahead record (migration
+ * 0007) in a statement of its own: the value each field to be written held on its target when
+ * read, and the bases once every write lands. A crash between a CRM's acknowledgement and the
+ * batch's commit then leaves the record, and the next sync of the pair takes the new base for
+ * every field whose write landed (sync/sync_base.h), so an edit made meanwhile on the target is
+ * a one-sided change instead of a conflict the other side may win. The commit clears it. */
+static bool wants_field_update(const struct sync_batch *b, const struct sync_pair *p)
+{
+    (void)b;
+    return p->merged && p->link && p->link->id > 0 && p->sf_id && p->hs_id &&
+           (nonempty(p->out.hs_write) || nonempty(p->out.sf_write)) && !p->created_hs &&
+           !p->created_sf;
+}
+
+/* {"<field>": <value of record at field>} for every key of written (caller puts). */
+static json_object *values_read(json_object *written, json_object *record)
+{
+    json_object *o = json_object_new_object();
+    if (!o || !written)
+        return o;
+    json_object_object_foreach(written, key, val)
+    {
+        (void)val;
+        json_object *cur = NULL;
+        if (record)
+            json_object_object_get_ex(record, key, &cur);
+        json_object_object_add(o, key, cur ? json_object_get(cur) : NULL);
+    }
+    return o;
+}
+
+static json_object *pending_doc(const struct sync_pair *p)
+{
+    json_object *o = json_object_new_object();
+    if (!o)
+        return NULL;
+    json_object_object_add(o, "sf_read", values_read(p->out.sf_write, p->sf_rec));
+    json_object_object_add(o, "hs_read", values_read(p->out.hs_write, p->hs_props));
+    json_object_object_add(o, "sf_base", json_object_get(p->out.sf_base_new));
+    json_object_object_add(o, "hs_base", json_object_get(p->out.hs_base_new));
+    return o;
+}
+
+static void write_ahead_pending(struct sync_batch *b)
+{
+    struct sync_pair **pairs;
+    size_t n = collect(b, wants_field_update, &pairs);
+    if (n == 0)
+        return;
+    struct link_pending *w = calloc(n, sizeof *w);
+    char err[256] = "out of memory";
+    int rc = w ? 0 : -1;
+    for (size_t i = 0; rc == 0 && i < n; i++) {
+        w[i] = (struct link_pending){.id = pairs[i]->link->id, .pending = pending_doc(pairs[i])};
+        rc = w[i].pending ? 0 : -1;
+    }
+    if (rc == 0)
+        rc = link_store_pending(b->env->conn, b->sm->id, w, n, err, sizeof err);
+    if (rc < 0) {
+        struct crm_error e;
+        crm_error_set(&e, CRM_SALESFORCE, CRM_ERR_TRANSIENT, 0, NULL,
+                      "storing the write-ahead records before updating: %s", err);
+        for (size_t i = 0; i < n; i++)
+            sync_pair_fail_crm(pairs[i], &e, "updating");
+    }
+    for (size_t i = 0; w && i < n; i++)
+        json_object_put(w[i].pending);
+    free(w);
+    free(pairs);
+}
+
 void sync_write_pairs(struct sync_batch *b)
 {
     write_ahead_links(b);
@@ -549,5 +620,6 @@ void sync_write_pairs(struct sync_batch *b)
     create_sf(b);
     for (size_t i = 0; i < b->npairs; i++)
         plan_identity(b, &b->pairs[i]);
+    write_ahead_pending(b);
     update_both(b);
 }

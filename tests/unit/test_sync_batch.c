@@ -1190,6 +1190,87 @@ static void test_stale_read_is_read_again(void **state)
     free(hs_id);
 }
 
+/* The writes of a batch land and its commit does not (here a trigger makes the commit fail; a
+ * kill -9 leaves the same state, see it_sync_partial): the link keeps the write-ahead record, and
+ * the next sync of the pair takes the base of every write that landed. Users then edit: HubSpot
+ * again (the same field) and Salesforce (another one). Both edits sync, with no conflict; before,
+ * the HubSpot edit looked concurrent with synkro's own landed write and Salesforce, the winner,
+ * took it back. */
+static void test_commit_lost_after_writes_keeps_edits(void **state)
+{
+    struct env *e = *state;
+    char *sf_id, *hs_id;
+    make_pair(e, &sf_id, &hs_id, "Hydra");
+    exec_ok(e->db->watch,
+            "CREATE FUNCTION refuse_commit() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN"
+            " RAISE EXCEPTION 'commit refused by the test'; END $$;"
+            "CREATE TRIGGER refuse_commit BEFORE UPDATE ON sync_links FOR EACH ROW"
+            " WHEN (OLD.pending IS NOT NULL AND NEW.pending IS NULL) EXECUTE FUNCTION"
+            " refuse_commit()");
+    hs_patch(hs_id, "{\"name\":\"Hydra HS\"}");
+    sf_patch(sf_id, "{\"Budget__c\":7}");
+    queue_event(e, "hubspot", hs_id, "update", "{\"changeSource\":\"CRM_UI\"}");
+    queue_event(e, "salesforce", sf_id, "update", NULL);
+    char err[512] = "";
+    struct sync_batch_report rep;
+    sync_engine_run_once(e->eng, &rep, err, sizeof err);
+    assert_non_null(strstr(err, "commit refused by the test"));
+    json_object *sf = sf_get(sf_id), *hs = hs_get(hs_id);
+    assert_string_equal(crmsim_jstr(sf, "Name"), "Hydra HS"); /* both writes landed */
+    assert_string_equal(hs_prop(hs, "budget"), "7");
+    json_object_put(sf);
+    json_object_put(hs);
+    assert_int_equal(q1_long(e->db->watch, "SELECT count(*) FROM sync_links WHERE pending IS NOT"
+                                           " NULL AND sf_values->>'Name' = 'Hydra'"),
+                     1);
+    exec_ok(e->db->watch, "DROP TRIGGER refuse_commit ON sync_links");
+    hs_patch(hs_id, "{\"name\":\"Hydra HS again\"}");
+    sf_patch(sf_id, "{\"Email__c\":\"ops@example.com\"}");
+    queue_event(e, "hubspot", hs_id, "update", "{\"changeSource\":\"CRM_UI\"}");
+    queue_event(e, "salesforce", sf_id, "update", NULL);
+    exec_ok(e->db->watch, "UPDATE change_events SET next_attempt_at = now()");
+    rep = run_report(e, 2);
+    assert_int_equal(rep.failed + rep.retried + rep.conflicts, 0);
+    sf = sf_get(sf_id), hs = hs_get(hs_id);
+    assert_string_equal(crmsim_jstr(sf, "Name"), "Hydra HS again");
+    assert_string_equal(hs_prop(hs, "name"), "Hydra HS again");
+    assert_string_equal(hs_prop(hs, "contact_email"), "ops@example.com");
+    assert_string_equal(hs_prop(hs, "budget"), "7");
+    json_object_put(sf);
+    json_object_put(hs);
+    assert_int_equal(q1_long(e->db->watch, "SELECT count(*) FROM sync_conflicts"), 0);
+    assert_int_equal(q1_long(e->db->watch, "SELECT count(*) FROM sync_links WHERE pending IS NOT"
+                                           " NULL"),
+                     0);
+    free(sf_id);
+    free(hs_id);
+}
+
+/* A write-ahead record whose writes did not land (the target still holds what was read) keeps
+ * the old base: the change is written again, not lost. */
+static void test_pending_write_not_landed_is_redone(void **state)
+{
+    struct env *e = *state;
+    char *sf_id, *hs_id;
+    make_pair(e, &sf_id, &hs_id, "Pyxis");
+    hs_patch(hs_id, "{\"name\":\"Pyxis HS\"}");
+    /* as if a batch stored its record and died before its Salesforce write went out */
+    exec_ok(e->db->watch,
+            "UPDATE sync_links SET pending = jsonb_build_object('sf_read',"
+            " '{\"Name\":\"Pyxis\"}'::jsonb, 'hs_read', '{}'::jsonb, 'sf_base',"
+            " sf_values || '{\"Name\":\"Pyxis HS\"}', 'hs_base', hs_values || '{\"name\":\"Pyxis"
+            " HS\"}')");
+    queue_event(e, "hubspot", hs_id, "update", "{\"changeSource\":\"CRM_UI\"}");
+    struct sync_batch_report rep = run_report(e, 1);
+    assert_int_equal(rep.failed + rep.retried + rep.conflicts, 0);
+    assert_int_equal(rep.sf_writes, 1);
+    json_object *sf = sf_get(sf_id);
+    assert_string_equal(crmsim_jstr(sf, "Name"), "Pyxis HS");
+    json_object_put(sf);
+    free(sf_id);
+    free(hs_id);
+}
+
 /* ---- the worker threads: lingering, schema reloads ---- */
 
 static int64_t now_ms(void)
@@ -1372,6 +1453,8 @@ int main(void)
         T(test_acknowledged_write_moves_base),
         T(test_record_gone_at_write_is_a_delete),
         T(test_stale_read_is_read_again),
+        T(test_commit_lost_after_writes_keeps_edits),
+        T(test_pending_write_not_landed_is_redone),
         T(test_wake_lingers_only_after_idle),
         T(test_failed_batch_rereads_schemas),
     };
