@@ -268,7 +268,7 @@ int link_store_pending(PGconn *conn, int64_t mapping_id, const struct link_pendi
  * id conflict on sync_links_salesforce, the others on sync_links_hubspot. */
 static const char save_sql[] =
     "WITH x AS (SELECT * FROM jsonb_to_recordset($2::jsonb) AS x(o int, id bigint, sf text,"
-    "  hs text, del boolean, sfv jsonb, hsv jsonb, syn boolean)),"
+    "  hs text, del boolean, sfv jsonb, hsv jsonb, syn boolean, kp boolean)),"
     " r AS (SELECT x.*,"
     "  (SELECT l.id FROM sync_links l WHERE l.mapping_id = $1::bigint AND l.id = x.id) AS by_id,"
     "  (SELECT l.id FROM sync_links l WHERE l.mapping_id = $1::bigint"
@@ -376,8 +376,8 @@ static void build_save_json(const struct link_write *w, size_t n, struct strbuf 
         strbuf_printf(sb, "%s{\"o\":%zu,\"id\":%" PRId64, i ? "," : "", i, w[i].id);
         put_json_str(sb, "sf", w[i].salesforce_id, false);
         put_json_str(sb, "hs", w[i].hubspot_id, false);
-        strbuf_printf(sb, ",\"del\":%s,\"syn\":%s", w[i].deleted ? "true" : "false",
-                      w[i].synced ? "true" : "false");
+        strbuf_printf(sb, ",\"del\":%s,\"syn\":%s,\"kp\":%s", w[i].deleted ? "true" : "false",
+                      w[i].synced ? "true" : "false", w[i].keep_pending ? "true" : "false");
         put_json_value(sb, "sfv", w[i].sf_values);
         put_json_value(sb, "hsv", w[i].hs_values);
         strbuf_putc(sb, '}');

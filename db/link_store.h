@@ -51,6 +51,8 @@ struct link_write {
     json_object *sf_values; /* borrowed; NULL: unchanged ({} on insert) */
     json_object *hs_values; /* borrowed */
     bool synced;            /* set synced_at = now() */
+    bool keep_pending;      /* keep the write-ahead record (some write's outcome is unknown);
+                               false: clear it, as every save of the values settles it */
 };
 
 /* Stores n links in one statement; ids_out (may be NULL) receives each row's id in input order.

@@ -152,33 +152,69 @@ static const char *text_of(json_object *v)
     return v && !json_object_is_type(v, json_type_null) ? json_object_get_string(v) : NULL;
 }
 
+/* Whether field i had a write in the record: to Salesforce (*to_sf) or HubSpot. */
+static bool pending_written(const struct pending_input *in, size_t i, bool *to_sf)
+{
+    const struct mapping_field *f = &in->m->fields[i];
+    *to_sf = key_in(member(in->pending, "sf_read"), f->salesforce) != NULL;
+    return *to_sf || key_in(member(in->pending, "hs_read"), f->hubspot) != NULL;
+}
+
 bool sync_base_pending_landed(const struct pending_input *in, size_t i)
 {
     if (!in || !in->m || i >= in->m->n_fields || !in->pending)
         return false;
     const struct mapping_field *f = &in->m->fields[i];
-    json_object *sf_read = member(in->pending, "sf_read");
-    json_object *hs_read = member(in->pending, "hs_read");
-    if (key_in(sf_read, f->salesforce)) {
+    bool to_sf;
+    if (!pending_written(in, i, &to_sf))
+        return false;
+    if (to_sf) {
         const struct sf_field *sff = sf_object_field(in->sf, f->salesforce);
         if (!sff || !in->sf_now)
             return false;
         return !value_equal_sf(sff, member(in->sf_now, f->salesforce),
-                               member(sf_read, f->salesforce));
+                               member(member(in->pending, "sf_read"), f->salesforce));
     }
-    if (key_in(hs_read, f->hubspot)) {
-        const struct hs_object_property *hp = hs_object_property_find(in->hs, f->hubspot);
-        if (!hp || !in->hs_now)
-            return false;
-        return !value_equal_hs(text_of(member(in->hs_now, f->hubspot)),
-                               text_of(member(hs_read, f->hubspot)), value_hs_kind(hp));
-    }
-    return false;
+    const struct hs_object_property *hp = hs_object_property_find(in->hs, f->hubspot);
+    if (!hp || !in->hs_now)
+        return false;
+    return !value_equal_hs(text_of(member(in->hs_now, f->hubspot)),
+                           text_of(member(member(in->pending, "hs_read"), f->hubspot)),
+                           value_hs_kind(hp));
 }
 
-static bool landed(const void *ctx, size_t i)
+/* A field takes the record's base unless its write did not land (then the base it was merged
+ * against): for fields without a write the record holds what the commit would have stored. */
+static bool pending_takes(const void *ctx, size_t i)
 {
-    return sync_base_pending_landed(ctx, i);
+    const struct pending_input *in = ctx;
+    bool to_sf;
+    return !pending_written(in, i, &to_sf) || sync_base_pending_landed(in, i);
+}
+
+/* from's members, with the association keys of assoc_from (the association step stores those
+ * itself and never uses the write-ahead record). */
+static json_object *with_assoc_keys(json_object *from, json_object *assoc_from)
+{
+    json_object *o = json_object_new_object();
+    if (!o)
+        return NULL;
+    size_t plen = strlen(SYNC_ASSOC_KEY_PREFIX);
+    json_object *parts[] = {from, assoc_from};
+    for (int k = 0; k < 2; k++) {
+        if (!json_object_is_type(parts[k], json_type_object))
+            continue;
+        json_object_object_foreach(parts[k], key, val)
+        {
+            bool assoc = strncmp(key, SYNC_ASSOC_KEY_PREFIX, plen) == 0;
+            if ((k == 0) != assoc &&
+                json_object_object_add(o, key, val ? json_object_get(val) : NULL) != 0) {
+                json_object_put(o);
+                return NULL;
+            }
+        }
+    }
+    return o;
 }
 
 int sync_base_resolve_pending(const struct pending_input *in, json_object **sf_out,
@@ -187,11 +223,20 @@ int sync_base_resolve_pending(const struct pending_input *in, json_object **sf_o
     *sf_out = *hs_out = NULL;
     if (!in || !in->m || !in->pending)
         return -1;
-    json_object *sf_fresh = member(in->pending, "sf_base"),
-                *hs_fresh = member(in->pending, "hs_base");
+    json_object *sf_fresh = member(in->pending, "sf_base");
+    json_object *hs_fresh = member(in->pending, "hs_base");
     if (!json_object_is_type(sf_fresh, json_type_object) ||
         !json_object_is_type(hs_fresh, json_type_object))
         return -1;
-    return both_bases(in->m, sf_fresh, hs_fresh, in->sf_old, in->hs_old, landed, in, sf_out,
-                      hs_out);
+    /* the bases that batch merged against (older records lack them: the link's then) */
+    json_object *sf_from = member(in->pending, "sf_from"),
+                *hs_from = member(in->pending, "hs_from");
+    json_object *sfo = with_assoc_keys(sf_from ? sf_from : in->sf_old, in->sf_old);
+    json_object *hso = with_assoc_keys(hs_from ? hs_from : in->hs_old, in->hs_old);
+    int rc = sfo && hso ? both_bases(in->m, sf_fresh, hs_fresh, sfo, hso, pending_takes, in, sf_out,
+                                     hs_out)
+                        : -1;
+    json_object_put(sfo);
+    json_object_put(hso);
+    return rc;
 }

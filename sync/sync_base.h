@@ -46,13 +46,18 @@ bool sync_base_field_settled(const struct base_input *in, size_t field);
 
 /* ---- write-ahead records (migration 0007) ----
  * Before a batch sends its updates it stores, per linked pair, the value each written field held
- * on its target side when read (sf_read / hs_read) and the bases the pair has once every write
- * lands (sf_base / hs_base). The commit clears the record. When a crash came between, the next
- * sync of the pair resolves it against the records it has just read: a field whose target value
- * still equals the value read before the write did not get the write (keep the old base: the
- * merge writes it again); a field whose target value differs did (it holds the written value,
- * or a value a user set after synkro read it, which is then the most recent change): its base is
- * the pending one, so that user's edit is a one-sided change and wins, never a conflict. */
+ * on its target side when read (sf_read / hs_read), the bases it merged against (sf_from /
+ * hs_from) and the bases the pair has once every write lands (sf_base / hs_base). The commit
+ * clears the record (or keeps it when a write's outcome is unknown). When it is still there at
+ * the next sync of the pair, it is resolved against the records just read, per field:
+ *   - no write: the record's base (what that batch's commit would have stored);
+ *   - a write whose target no longer holds the value read: it landed (the target holds the
+ *     written value, or a value a user set after synkro read it, which is then the most recent
+ *     change): the record's base, so that edit is a one-sided change and wins, never a conflict;
+ *   - a write whose target still holds the value read: it did not land: the base that batch
+ *     merged against (the merge writes it again).
+ * The record therefore stands for everything the lost commit would have stored; association keys
+ * come from the link (the association step keeps its own). */
 struct pending_input {
     const struct mapping *m;
     const struct sf_object *sf; /* for comparing values by type */
@@ -64,9 +69,8 @@ struct pending_input {
     json_object *hs_now;  /* the HubSpot properties just read; NULL: unread or missing */
 };
 
-/* The bases to merge against (new objects the caller puts): per field the pending base where its
- * write landed, else the old one; association keys from the old. 0, or -1 (out of memory or a
- * malformed record; outputs NULL). */
+/* The bases to merge against (new objects the caller puts), by the rules above. 0, or -1 (out of
+ * memory or a malformed record; outputs NULL). */
 int sync_base_resolve_pending(const struct pending_input *in, json_object **sf_out,
                               json_object **hs_out);
 

@@ -25,7 +25,11 @@
  * that record's delete (settle_gone). A pair whose read is older than SYNC_STALE_READ_MS when its
  * write is due is read and merged again (refresh_stale). The commit stays one transaction after
  * the writes; a crash between them leaves the events leased and the links as they were, and the
- * redo merges against those links (tested with the after_writes failpoint).
+ * redo merges against those links (tested with the after_writes failpoint). Because the write-ahead
+ * record of an update (migration 0007) is stored before the writes, that redo knows which writes
+ * landed: a field whose target changed since the read takes its new base. The same record is kept
+ * at the commit when a write's outcome is unknown (timeout, 5xx: it may have landed), so an edit
+ * of the target made before the retry is not taken for a conflict either.
  *
  * Must not: take advisory locks (the engine holds the mapping's), sleep, or log secrets. */
 #include "sync/sync_batch.h"
@@ -815,6 +819,14 @@ static void sync_pairs(struct sync_batch *b)
 
 /* ---- the commit ---- */
 
+/* True when every write the merge planned was acknowledged (or none was planned). */
+static bool all_acked(const struct sync_pair *p)
+{
+    bool hs = json_object_object_length(p->out.hs_write) == 0 || p->wrote_hs || p->created_hs;
+    bool sf = json_object_object_length(p->out.sf_write) == 0 || p->wrote_sf || p->created_sf;
+    return hs && sf;
+}
+
 /* The link row of a pair, when it has one to store: a merged pair stores its base whether or not
  * a later step failed (settle_bases made it what the CRMs acknowledged). */
 static bool link_of(const struct sync_pair *p, struct link_write *w)
@@ -831,6 +843,7 @@ static bool link_of(const struct sync_pair *p, struct link_write *w)
         w->sf_values = p->out.sf_base_new;
         w->hs_values = p->out.hs_base_new;
         w->synced = pair_ok(p) || p->wrote_hs || p->wrote_sf || p->created_hs || p->created_sf;
+        w->keep_pending = p->pending_stored && !all_acked(p);
         return true;
     }
     return p->created_hs || p->created_sf; /* ids only: the next try merges without a base */

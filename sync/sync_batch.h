@@ -145,6 +145,7 @@ struct sync_pair {
     /* owned: the bases to merge against when the link held a write-ahead record of a batch cut
      * short (sync_base_resolve_pending); NULL: the link's own sf_values / hs_values */
     json_object *base_sf, *base_hs;
+    bool pending_stored; /* this batch stored the link's write-ahead record (sync_write.c) */
     /* The association step has its own outcome: it never turns a finished field sync into a
      * failure. PAIR_PENDING: fine (or no associations); PAIR_RETRY / PAIR_FAIL: the pair's
      * association events (or a follow-up event) retry or fail, its field events complete. */

@@ -582,6 +582,9 @@ static json_object *pending_doc(const struct sync_pair *p)
     json_object_object_add(o, "hs_read", values_read(p->out.hs_write, p->hs_props));
     json_object_object_add(o, "sf_base", json_object_get(p->out.sf_base_new));
     json_object_object_add(o, "hs_base", json_object_get(p->out.hs_base_new));
+    json_object *sf_from = sync_pair_sf_base(p), *hs_from = sync_pair_hs_base(p);
+    json_object_object_add(o, "sf_from", sf_from ? json_object_get(sf_from) : NULL);
+    json_object_object_add(o, "hs_from", hs_from ? json_object_get(hs_from) : NULL);
     return o;
 }
 
@@ -600,6 +603,8 @@ static void write_ahead_pending(struct sync_batch *b)
     }
     if (rc == 0)
         rc = link_store_pending(b->env->conn, b->sm->id, w, n, err, sizeof err);
+    for (size_t i = 0; rc == 0 && i < n; i++)
+        pairs[i]->pending_stored = true;
     if (rc < 0) {
         struct crm_error e;
         crm_error_set(&e, CRM_SALESFORCE, CRM_ERR_TRANSIENT, 0, NULL,
