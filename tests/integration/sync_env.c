@@ -169,6 +169,35 @@ int sync_env_proc_stop(struct sync_env *env, size_t idx, int sig, int timeout_ms
     return harness_synkro_stop(&env->procs[idx], sig, timeout_ms);
 }
 
+int sync_env_proc_start_with(struct sync_env *env, size_t idx, const char *const *extra_env)
+{
+    const char *const *saved = env->opts.extra_env;
+    env->opts.extra_env = extra_env; /* the child copies it at fork */
+    int rc = sync_env_proc_start(env, idx);
+    env->opts.extra_env = saved;
+    return rc;
+}
+
+int sync_env_proc_wait_exit(struct sync_env *env, size_t idx, int timeout_ms)
+{
+    struct harness_proc *p = &env->procs[idx];
+    int64_t deadline = mono_ms() + timeout_ms;
+    while (p->pid > 0) {
+        int status = 0;
+        pid_t w = waitpid(p->pid, &status, WNOHANG);
+        if (w == p->pid || w < 0) {
+            p->pid = -1;
+            if (w < 0)
+                return -1;
+            return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+        }
+        if (mono_ms() >= deadline)
+            return -1;
+        harness_sleep_ms(20);
+    }
+    return -1;
+}
+
 void sync_env_dump_logs(const struct sync_env *env, size_t max_bytes)
 {
     for (size_t i = 0; i < SYNC_ENV_MAX_PROCS; i++) {
@@ -437,6 +466,45 @@ bool sync_hs_archived(json_object *rec)
     return json_object_get_boolean(sync_get(rec, "archived"));
 }
 
+static int cmp_text(const void *a, const void *b)
+{
+    return strcmp(*(const char *const *)a, *(const char *const *)b);
+}
+
+int sync_hs_assoc_ids(const struct sync_env *env, const char *from_type, const char *from_id,
+                      const char *to_type, char *out, size_t outlen)
+{
+    char url[512];
+    snprintf(url, sizeof url, "%s/crm/v4/objects/%s/%s/associations/%s?limit=500",
+             env->sim.base_url, from_type, from_id, to_type);
+    const char *h[] = {"Authorization: Bearer pat-sim-token", NULL};
+    struct harness_response r;
+    int rc = harness_http("GET", url, h, NULL, 0, &r);
+    json_object *doc = rc == 0 && r.status == 200 && r.body ? json_tokener_parse(r.body) : NULL;
+    json_object *results = sync_get(doc, "results");
+    size_t n = results ? json_object_array_length(results) : 0;
+    const char **ids = calloc(n + 1, sizeof *ids);
+    if (!results || !ids) {
+        snprintf(out, outlen, "(association read failed: HTTP %ld)", rc == 0 ? r.status : 0L);
+        rc = -1;
+    } else {
+        for (size_t i = 0; i < n; i++)
+            ids[i] = json_object_get_string(
+                sync_get(json_object_array_get_idx(results, i), "toObjectId"));
+        qsort(ids, n, sizeof *ids, cmp_text);
+        size_t len = 0;
+        out[0] = '\0';
+        for (size_t i = 0; i < n && len < outlen; i++)
+            len += (size_t)snprintf(out + len, outlen - len, "%s%s", i ? "," : "",
+                                    ids[i] ? ids[i] : "?");
+        rc = 0;
+    }
+    free(ids);
+    json_object_put(doc);
+    harness_response_free(&r);
+    return rc;
+}
+
 /* ---- waiting ---- */
 
 struct value_wait {
@@ -530,6 +598,32 @@ bool sync_wait_sf_for_hs(const struct sync_env *env, const char *hs_id, char *sf
     if (harness_wait_until(linked_found, &w, timeout_ms))
         return true;
     fprintf(stderr, "sync_env: no live Salesforce record with %s=%s\n", SYNC_SF_IDENTITY, hs_id);
+    return false;
+}
+
+struct assoc_wait {
+    const struct sync_env *env;
+    const char *from_type, *from_id, *to_type, *want;
+    char got[512];
+};
+
+static bool assoc_matches(void *ud)
+{
+    struct assoc_wait *w = ud;
+    if (w->env->opts.hold_deliveries)
+        sync_flush(w->env);
+    int rc = sync_hs_assoc_ids(w->env, w->from_type, w->from_id, w->to_type, w->got, sizeof w->got);
+    return rc == 0 && strcmp(w->got, w->want) == 0;
+}
+
+bool sync_wait_hs_assoc(const struct sync_env *env, const char *from_type, const char *from_id,
+                        const char *to_type, const char *want, int timeout_ms)
+{
+    struct assoc_wait w = {env, from_type, from_id, to_type, want, ""};
+    if (harness_wait_until(assoc_matches, &w, timeout_ms))
+        return true;
+    fprintf(stderr, "sync_env: HubSpot %s %s is associated with %s [%s], expected [%s]\n",
+            from_type, from_id, to_type, w.got, want);
     return false;
 }
 
@@ -684,6 +778,47 @@ long long sync_report_failed(const struct sync_env *env, int n)
     }
     PQfinish(c);
     return failed;
+}
+
+/* The value of one sample line "name{labels} value" (the text after its last space). */
+static double sample_value(const char *line, size_t len)
+{
+    size_t sp = len;
+    while (sp > 0 && line[sp - 1] != ' ')
+        sp--;
+    char num[64];
+    size_t n = len - sp < sizeof num - 1 ? len - sp : sizeof num - 1;
+    memcpy(num, line + sp, n);
+    num[n] = '\0';
+    return strtod(num, NULL);
+}
+
+double sync_metric_total(const struct sync_env *env, const char *family)
+{
+    char url[256];
+    snprintf(url, sizeof url, "%s/metrics", env->procs[0].base_url);
+    struct harness_response r;
+    if (harness_http("GET", url, NULL, NULL, 0, &r) != 0 || r.status != 200 || !r.body) {
+        harness_response_free(&r);
+        return -1;
+    }
+    size_t flen = strlen(family);
+    bool named = false;
+    double total = 0;
+    for (const char *line = r.body; *line;) {
+        const char *end = strchr(line, '\n');
+        size_t len = end ? (size_t)(end - line) : strlen(line);
+        if (strncmp(line, "# TYPE ", 7) == 0 && strncmp(line + 7, family, flen) == 0 &&
+            line[7 + flen] == ' ') {
+            named = true;
+        } else if (strncmp(line, family, flen) == 0 && (line[flen] == '{' || line[flen] == ' ')) {
+            named = true;
+            total += sample_value(line, len);
+        }
+        line += len + (end ? 1 : 0);
+    }
+    harness_response_free(&r);
+    return named ? total : -1;
 }
 
 /* ---- setup ---- */
@@ -865,6 +1000,22 @@ struct sync_env *sync_env_start(const struct sync_env_options *opts)
         return NULL;
     }
     return env;
+}
+
+struct sync_env *sync_env_start_test(void **state, const struct sync_env_options *opts)
+{
+    struct sync_env *env = sync_env_start(opts);
+    if (!env)
+        fail_msg("the sync environment did not start");
+    *state = env;
+    return env;
+}
+
+int sync_env_teardown(void **state)
+{
+    struct sync_env *env = *state;
+    *state = NULL;
+    return sync_env_stop(env) == 0 ? 0 : -1;
 }
 
 static void remove_logs(const struct sync_env *env)

@@ -87,6 +87,10 @@ struct sync_env *sync_env_start(const struct sync_env_options *opts);
 /* Stops every process (SIGTERM: a clean exit also runs LeakSanitizer), crmsim, drops the database
  * and frees env. Returns 0 when every running synkro exited with status 0. Accepts NULL. */
 int sync_env_stop(struct sync_env *env);
+/* cmocka glue: sync_env_start into *state, failing the test when it does not start. */
+struct sync_env *sync_env_start_test(void **state, const struct sync_env_options *opts);
+/* cmocka teardown: sync_env_stop of *state (cleared); -1 when a synkro did not exit cleanly. */
+int sync_env_teardown(void **state);
 
 /* Starts (or restarts) process idx on its port and waits for /healthz. 0 on success. */
 int sync_env_proc_start(struct sync_env *env, size_t idx);
@@ -95,6 +99,13 @@ int sync_env_proc_start(struct sync_env *env, size_t idx);
 int sync_env_proc_stop(struct sync_env *env, size_t idx, int sig, int timeout_ms);
 /* Prints the last max_bytes of each synkro log to stderr (for failure reports). */
 void sync_env_dump_logs(const struct sync_env *env, size_t max_bytes);
+/* Starts (or restarts) process idx like sync_env_proc_start, but with extra_env (KEY=VALUE,
+ * NULL-terminated, may be NULL) in place of opts.extra_env for this start only, e.g. a failpoint
+ * (SYNKRO_FAILPOINT) that later starts must not have. 0 on success. */
+int sync_env_proc_start_with(struct sync_env *env, size_t idx, const char *const *extra_env);
+/* Waits up to timeout_ms for process idx to end by itself (nothing is sent to it) and reaps it:
+ * its exit status (0-255), 128+signal when a signal ended it, or -1 when it still runs. */
+int sync_env_proc_wait_exit(struct sync_env *env, size_t idx, int timeout_ms);
 
 /* ---- crmsim control ---- */
 
@@ -143,6 +154,10 @@ const char *sync_sf_value(json_object *rec, const char *field);
 const char *sync_hs_value(json_object *rec, const char *prop);
 bool sync_sf_deleted(json_object *rec);
 bool sync_hs_archived(json_object *rec);
+/* The ids of the to_type records a HubSpot record is associated with (v4 API), sorted and joined
+ * with "," ("" when none), into out. 0, or -1 when the read failed (out says how). */
+int sync_hs_assoc_ids(const struct sync_env *env, const char *from_type, const char *from_id,
+                      const char *to_type, char *out, size_t outlen);
 
 /* ---- waiting ---- */
 
@@ -158,6 +173,10 @@ bool sync_wait_hs_for_sf(const struct sync_env *env, const char *sf_id, char *hs
                          int timeout_ms);
 bool sync_wait_sf_for_hs(const struct sync_env *env, const char *hs_id, char *sf_id, size_t len,
                          int timeout_ms);
+/* Polls until sync_hs_assoc_ids answers want ("" = no association). On timeout prints what it
+ * read and returns false. */
+bool sync_wait_hs_assoc(const struct sync_env *env, const char *from_type, const char *from_id,
+                        const char *to_type, const char *want, int timeout_ms);
 /* Polls until a record is deleted (Salesforce) / archived (HubSpot). */
 bool sync_wait_sf_deleted(const struct sync_env *env, const char *id, int timeout_ms);
 bool sync_wait_hs_archived(const struct sync_env *env, const char *id, int timeout_ms);
@@ -175,6 +194,10 @@ json_object *sync_api(const struct sync_env *env, const char *method, const char
 long long sync_db_count(const struct sync_env *env, const char *sql, ...) __attribute__((sentinel));
 /* Prints up to n failed events (id, kind, record, error) to stderr; returns how many failed. */
 long long sync_report_failed(const struct sync_env *env, int n);
+/* The sum of every sample of one metric family (all its label combinations) on process 0's
+ * /metrics; 0 when the family is declared without samples yet, -1 when /metrics does not name it
+ * (or cannot be read). */
+double sync_metric_total(const struct sync_env *env, const char *family);
 
 /* A member of a JSON object (NULL when absent). */
 json_object *sync_get(json_object *o, const char *key);
