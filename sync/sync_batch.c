@@ -1038,13 +1038,14 @@ static int settle_record(struct sync_batch *b, size_t i, const struct sync_pair 
 }
 
 /* A pair whose association step must be retried but that has no association event of its own
- * gets one (a follow-up on its HubSpot record): the field events are done, and the association
- * keeps its own attempts, back-off and last_error. */
+ * gets one (a follow-up on the first record of the pair that had events): the field events are
+ * done, and the association keeps its own attempts, back-off and last_error. */
 static int queue_assoc_followups(struct sync_batch *b, char *err, size_t errlen)
 {
     for (size_t i = 0; i < b->npairs; i++) {
         const struct sync_pair *p = &b->pairs[i];
-        if (p->absorbed || !pair_ok(p) || p->assoc_state == PAIR_PENDING || !p->hs_id)
+        if (p->absorbed || !pair_ok(p) || p->assoc_state == PAIR_PENDING || p->nrecs == 0 ||
+            !b->recs[p->recs[0]].record_id)
             continue;
         bool has = false;
         for (size_t k = 0; k < p->nrecs && !has; k++) {
@@ -1057,10 +1058,12 @@ static int queue_assoc_followups(struct sync_batch *b, char *err, size_t errlen)
         long delay = queue_backoff_ms(1, &b->env->backoff);
         if (delay < p->assoc_retry_after_ms)
             delay = p->assoc_retry_after_ms;
+        /* on the record whose change led here, so its history shows why it waits */
+        const struct claimed_record *r = &b->recs[p->recs[0]];
         struct queue_followup f = {
-            .source = "hubspot",
-            .object_type = b->sm->hs_type,
-            .record_id = p->hs_id,
+            .source = r->source,
+            .object_type = r->object_type,
+            .record_id = r->record_id,
             .kind = "association",
             .payload_json = "{\"synkro\":\"association_retry\"}",
             .attempts = 1,
