@@ -1155,6 +1155,48 @@ static void test_record_gone_at_write_is_a_delete(void **state)
         free(sf[i]), free(hs[i]);
 }
 
+/* The same from the other side: Salesforce edits written to HubSpot, one HubSpot record archived
+ * by a user while the Salesforce read is slow. HubSpot answers that input OBJECT_NOT_FOUND: the
+ * pair is settled as the HubSpot record's delete (on_delete delete: the Salesforce record is
+ * deleted too), the other two are written, nothing fails. */
+static void test_hubspot_record_gone_at_write_is_a_delete(void **state)
+{
+    struct env *e = *state;
+    char *sf[3], *hs[3];
+    const char *names[] = {"Ara", "Crux", "Lupus"};
+    for (int i = 0; i < 3; i++)
+        make_pair(e, &sf[i], &hs[i], names[i]);
+    for (int i = 0; i < 3; i++) {
+        sf_patch(sf[i], "{\"Budget__c\":321}");
+        queue_event(e, "salesforce", sf[i], "update", NULL);
+    }
+    crmsim_proc_ok(&sim, "POST", "/_sim/faults",
+                   "{\"match\":\"GET /services/data\",\"latency_ms\":1200,\"count\":1}");
+    struct midway m = {.delay_ms = 400, .method = "DELETE"};
+    snprintf(m.path, sizeof m.path, "/_sim/hubspot/" HS_TYPE "/records/%s", hs[2]);
+    midway_start(&m);
+    struct sync_batch_report rep = run_report(e, 3);
+    pthread_join(m.thread, NULL);
+    assert_int_equal(rep.failed + rep.retried, 0);
+    assert_int_equal(rep.synced, 2);
+    assert_int_equal(rep.deleted, 1);
+    for (int i = 0; i < 2; i++) {
+        json_object *h = hs_get(hs[i]);
+        assert_string_equal(hs_prop(h, "budget"), "321");
+        json_object_put(h);
+    }
+    json_object *r = sf_get(sf[2]);
+    assert_true(json_object_get_boolean(json_object_object_get(r, "IsDeleted")));
+    json_object_put(r);
+    assert_int_equal(
+        q1_long(e->db->watch, "SELECT count(*) FROM change_events WHERE status <> 'done'"), 0);
+    char *text = metrics_text();
+    assert_non_null(strstr(text, "synkro_sync_gone_total{mapping=\"1\",crm=\"hubspot\"} 1"));
+    free(text);
+    for (int i = 0; i < 3; i++)
+        free(sf[i]), free(hs[i]);
+}
+
 /* A batch whose HubSpot read took over SYNC_STALE_READ_MS (5 s) reads again before writing: a
  * Salesforce user's edit of the field made while the slow read was running is seen (a conflict,
  * resolved by the mapping's winner, Salesforce) instead of being overwritten by a write built on
@@ -1452,6 +1494,7 @@ int main(void)
         T(test_both_sides_written_at_once),
         T(test_acknowledged_write_moves_base),
         T(test_record_gone_at_write_is_a_delete),
+        T(test_hubspot_record_gone_at_write_is_a_delete),
         T(test_stale_read_is_read_again),
         T(test_commit_lost_after_writes_keeps_edits),
         T(test_pending_write_not_landed_is_redone),
