@@ -380,6 +380,51 @@ void crm_error_from_hubspot_json(struct crm_error *e, int status, json_object *o
         copy_text(e->message, sizeof e->message, "no error message");
 }
 
+/* The HTTP status a per-input error category stands for. */
+static const struct {
+    const char *category;
+    int status;
+} item_status[] = {
+    {"OBJECT_NOT_FOUND", 404},
+    {"VALIDATION_ERROR", 400},
+    {"CONFLICT", 409},
+};
+
+void crm_error_from_hubspot_item(struct crm_error *e, int call_status, json_object *obj)
+{
+    int status = call_status;
+    const char *st = json_member_string(obj, "status");
+    char *end = NULL;
+    long v = st ? strtol(st, &end, 10) : 0;
+    if (st && end != st && *end == '\0' && v >= 100 && v <= 599)
+        status = (int)v;
+    const char *cat = json_member_string(obj, "category");
+    for (size_t i = 0; cat && i < sizeof item_status / sizeof item_status[0]; i++)
+        if (strcmp(cat, item_status[i].category) == 0)
+            status = item_status[i].status;
+    crm_error_from_hubspot_json(e, status, obj);
+}
+
+static bool id_char(char c)
+{
+    return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || c == '_' ||
+           c == '-';
+}
+
+bool crm_text_names_id(const char *text, const char *id)
+{
+    if (!text || !id || !*id)
+        return false;
+    size_t n = strlen(id);
+    for (const char *p = strstr(text, id); p; p = strstr(p + 1, id)) {
+        bool before = p > text && id_char(p[-1]) && id_char(id[0]);
+        bool after = p[n] && id_char(p[n]) && id_char(id[n - 1]);
+        if (!before && !after)
+            return true;
+    }
+    return false;
+}
+
 static long parse_long(const char *s, long dflt)
 {
     if (!s)

@@ -98,6 +98,17 @@ void crm_error_from_hubspot(struct crm_error *e, int status, const char *body, s
  * own "status" member is not an HTTP status). */
 void crm_error_from_hubspot_json(struct crm_error *e, int status, json_object *obj);
 
+/* Fills e from one per-input error of a HubSpot batch answer (an entry of its "errors" array).
+ * http_status is the status the error stands for, not the batch's 207: by its category
+ * (OBJECT_NOT_FOUND 404, VALIDATION_ERROR 400, CONFLICT 409), else by a numeric "status" member,
+ * else call_status. So an input whose record is gone reads like a 404 of its own. */
+void crm_error_from_hubspot_item(struct crm_error *e, int call_status, json_object *obj);
+
+/* True when text quotes id as a whole token: the bytes around it are not letters, digits, '_'
+ * or '-', so "123" is named by "Object with id 123 not found" and "ids [123, 9]" but not by
+ * "41234" or "2-123". False for an empty id or a NULL text. */
+bool crm_text_names_id(const char *text, const char *id);
+
 /* Fills e from a Salesforce error answer: a JSON array [{"message","errorCode","fields"}], an
  * OAuth error {"error","error_description"}, or anything else (kept as the message, cut). */
 void crm_error_from_salesforce(struct crm_error *e, int status, const char *body, size_t len);

@@ -1,5 +1,6 @@
 /* test_crm_error.c: unit tests for sync/crm_error (classification tables, error-body parsers,
- * formatting, secret scrubbing, batch result lists).
+ * per-input HubSpot batch errors, whole-word id naming, formatting, secret scrubbing, batch result
+ * lists).
  *
  * The classification test is one table of (CRM, HTTP status, body, headers) -> (class, code, least
  * wait, fields) rows covering every class of both CRMs as the reference documents them: HubSpot
@@ -260,6 +261,60 @@ static void test_hubspot_batch_error_object(void **state)
     assert_string_equal(err.fields[1], "stage");
 }
 
+static void item(const char *json, int call_status, struct crm_error *e)
+{
+    json_object *o = json_tokener_parse(json);
+    assert_non_null(o);
+    crm_error_clear(e);
+    crm_error_from_hubspot_item(e, call_status, o);
+    json_object_put(o);
+}
+
+/* A per-input error of a 207 stands for the status of its category, not for the 207. */
+static void test_hubspot_item_status(void **state)
+{
+    (void)state;
+    struct crm_error e;
+    item("{\"status\":\"error\",\"category\":\"OBJECT_NOT_FOUND\",\"message\":\"Could not get "
+         "some objects\",\"context\":{\"ids\":[\"1\"]}}",
+         207, &e);
+    assert_int_equal(e.http_status, 404);
+    assert_string_equal(e.code, "OBJECT_NOT_FOUND");
+    assert_int_equal(e.cls, CRM_ERR_PERMANENT);
+    item("{\"status\":\"error\",\"category\":\"VALIDATION_ERROR\",\"message\":\"bad\"}", 207, &e);
+    assert_int_equal(e.http_status, 400);
+    item("{\"status\":\"error\",\"category\":\"CONFLICT\",\"message\":\"taken\"}", 207, &e);
+    assert_int_equal(e.http_status, 409);
+    /* a numeric status member counts; an unknown category keeps the call's status */
+    item("{\"status\":\"503\",\"category\":\"SOMETHING\",\"message\":\"busy\"}", 207, &e);
+    assert_int_equal(e.http_status, 503);
+    assert_int_equal(e.cls, CRM_ERR_TRANSIENT);
+    item("{\"status\":\"error\",\"category\":\"SOMETHING\",\"message\":\"odd\"}", 207, &e);
+    assert_int_equal(e.http_status, 207);
+    assert_int_equal(e.cls, CRM_ERR_PERMANENT);
+}
+
+/* Ids are named as whole words only. */
+static void test_text_names_id(void **state)
+{
+    (void)state;
+    assert_true(crm_text_names_id("Object with id 123 not found", "123"));
+    assert_true(crm_text_names_id("123", "123"));
+    assert_true(crm_text_names_id("ids [9, 123]", "123"));
+    assert_true(crm_text_names_id("CONTACT=123 is not valid", "123"));
+    assert_true(crm_text_names_id("id 41234, then 123.", "123"));
+    assert_false(crm_text_names_id("Object with id 41234 not found", "123"));
+    assert_false(crm_text_names_id("id 1230", "123"));
+    assert_false(crm_text_names_id("type 2-123 unknown", "123"));
+    assert_false(crm_text_names_id("trace synkro-123", "123"));
+    assert_true(crm_text_names_id("trace synkro-123 failed", "synkro-123"));
+    assert_false(crm_text_names_id("trace synkro-1234 failed", "synkro-123"));
+    assert_true(crm_text_names_id("value a@b.example is taken", "a@b.example"));
+    assert_false(crm_text_names_id("anything", ""));
+    assert_false(crm_text_names_id(NULL, "1"));
+    assert_false(crm_text_names_id("1", NULL));
+}
+
 static void test_salesforce_multiple_errors(void **state)
 {
     (void)state;
@@ -350,6 +405,8 @@ int main(void)
         cmocka_unit_test(test_classification_table),
         cmocka_unit_test(test_classify_codes_directly),
         cmocka_unit_test(test_hubspot_batch_error_object),
+        cmocka_unit_test(test_hubspot_item_status),
+        cmocka_unit_test(test_text_names_id),
         cmocka_unit_test(test_salesforce_multiple_errors),
         cmocka_unit_test(test_format_and_scrub),
         cmocka_unit_test(test_long_message_cut_on_utf8_boundary),
