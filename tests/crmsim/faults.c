@@ -1,5 +1,6 @@
-/* faults.c: fault injection rules: parsing, matching (first matching rule whose rate roll succeeds
- * wins), counting down "next N calls" rules and removing them when spent. */
+/* faults.c: fault injection rules: parsing, matching (method, path prefix and, when the rule has
+ * body_contains, the request body; the first matching rule whose rate roll succeeds wins),
+ * counting down "next N calls" rules and removing them when spent. */
 #include "tests/crmsim/faults.h"
 
 #include <stdio.h>
@@ -12,6 +13,7 @@
 static void fault_free(struct fault *f)
 {
     free(f->prefix);
+    free(f->body_contains);
     free(f->body);
 }
 
@@ -49,6 +51,14 @@ uint64_t faults_add(struct sim *sim, json_object *doc, char *err, size_t errlen)
     f.rate = 1.0;
     f.remaining = -1;
     json_object *v;
+    if ((v = json_get(doc, "body_contains"))) {
+        if (!json_object_is_type(v, json_type_string) || !*json_object_get_string(v) ||
+            strlen(json_object_get_string(v)) > 500) {
+            snprintf(err, errlen, "body_contains must be a non-empty string of at most 500 bytes");
+            goto fail;
+        }
+        f.body_contains = xstrdup(json_object_get_string(v));
+    }
     if ((v = json_get(doc, "rate"))) {
         if (!(json_object_is_type(v, json_type_double) || json_object_is_type(v, json_type_int)) ||
             json_object_get_double(v) < 0 || json_object_get_double(v) > 1) {
@@ -133,6 +143,8 @@ json_object *faults_to_json(struct sim *sim)
         char match[600];
         snprintf(match, sizeof match, "%s %s", f->method, f->prefix);
         json_set_str(o, "match", match);
+        if (f->body_contains)
+            json_set_str(o, "body_contains", f->body_contains);
         json_object_object_add(o, "rate", json_object_new_double(f->rate));
         if (f->status)
             json_set_int(o, "status", f->status);
@@ -149,7 +161,8 @@ json_object *faults_to_json(struct sim *sim)
     return arr;
 }
 
-void faults_pick(struct sim *sim, const char *method, const char *path, struct fault_action *out)
+void faults_pick(struct sim *sim, const char *method, const char *path, const char *body,
+                 struct fault_action *out)
 {
     memset(out, 0, sizeof *out);
     for (size_t i = 0; i < sim->faults.n; i++) {
@@ -157,6 +170,8 @@ void faults_pick(struct sim *sim, const char *method, const char *path, struct f
         if (strcmp(f->method, "*") != 0 && strcasecmp(f->method, method) != 0)
             continue;
         if (!util_starts_with(path, f->prefix))
+            continue;
+        if (f->body_contains && (!body || !strstr(body, f->body_contains)))
             continue;
         if (f->rate < 1.0 && sim_random(sim) >= f->rate)
             continue;

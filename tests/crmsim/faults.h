@@ -1,6 +1,6 @@
-/* faults.h: fault injection rules (POST /_sim/faults): per "METHOD /path-prefix", by rate or for
- * the next N calls, answer a given status/body, add latency, or hold the connection and drop it
- * (timeout).
+/* faults.h: fault injection rules (POST /_sim/faults): per "METHOD /path-prefix" (and optionally a
+ * text the request body must hold), by rate or for the next N calls, answer a given status/body,
+ * add latency, or hold the connection and drop it (timeout).
  *
  * Owns sim->faults. Callers hold sim->lock. Must not: sleep or build responses (router.c does). */
 #ifndef SYNKRO_TESTS_CRMSIM_FAULTS_H
@@ -22,14 +22,15 @@ struct fault_action {
     int64_t timeout_ms;
 };
 
-/* Adds a rule from {"match","rate","status","body","latency_ms","timeout","count"}. Returns the new
- * rule id or 0 with err filled. */
+/* Adds a rule from {"match","body_contains","rate","status","body","latency_ms","timeout","count"}.
+ * Returns the new rule id or 0 with err filled. */
 uint64_t faults_add(struct sim *sim, json_object *doc, char *err, size_t errlen);
 /* Removes one rule (id) or all (id 0). Returns how many were removed. */
 size_t faults_remove(struct sim *sim, uint64_t id);
 json_object *faults_to_json(struct sim *sim);
-/* Decides whether a call is faulted (consuming a count); fills out. */
-void faults_pick(struct sim *sim, const char *method, const char *path, struct fault_action *out);
+/* Decides whether a call is faulted (consuming a count); fills out. body may be NULL (no body). */
+void faults_pick(struct sim *sim, const char *method, const char *path, const char *body,
+                 struct fault_action *out);
 void fault_action_free(struct fault_action *a);
 
 #endif

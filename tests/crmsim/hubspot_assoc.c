@@ -7,7 +7,10 @@
  * translated through the inverse definition (the definition for the swapped pair with the same
  * label), falling back to the same id. Definitions come from schema associations[] (USER_DEFINED)
  * and fixture association_types. Edges to archived records are kept (a restore brings them back)
- * but hidden. */
+ * but hidden. Batch read answers a from id without associations - also one whose record does not
+ * exist or is archived, which HubSpot does not tell apart either - with a 207 error of category
+ * OBJECT_NOT_FOUND, subCategory crm.associations.NO_ASSOCIATIONS_FOUND, naming it in
+ * context.fromObjectId. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -843,6 +846,11 @@ void hs_route_assoc_batch_read(struct sim *sim, struct http_req *req, struct htt
             json_object *ids = json_object_new_array();
             json_object_array_add(ids, json_object_new_string(id ? id : ""));
             json_object_object_add(ctx, "fromObjectId", ids);
+            json_object *ft = json_object_new_array(), *tt = json_object_new_array();
+            json_object_array_add(ft, json_object_new_string(p.from->object_type_id));
+            json_object_array_add(tt, json_object_new_string(p.to->object_type_id));
+            json_object_object_add(ctx, "fromObjectType", ft);
+            json_object_object_add(ctx, "toObjectType", tt);
             json_object_object_add(e, "context", ctx);
             json_object_array_add(errors, e);
         } else {

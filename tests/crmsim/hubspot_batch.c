@@ -3,8 +3,11 @@
  *
  * At most 100 inputs (400 VALIDATION_ERROR beyond). Write batches are all-or-nothing unless every
  * input carries a unique objectWriteTraceId: then each input is its own transaction and failures
- * come back as per-input errors with HTTP 207 (HubSpot's multi-status mode). Reads report missing
- * ids as one OBJECT_NOT_FOUND error with 207. Archive ignores unknown ids and answers 204. */
+ * come back as per-input errors with HTTP 207 (HubSpot's multi-status mode). Missing records are
+ * never all-or-nothing, as with HubSpot: reads report missing ids as one OBJECT_NOT_FOUND error
+ * listing context.ids with 207 (404 with that error as the body when no id was found), updates
+ * likewise with 207 while the other inputs are applied. Archive ignores unknown ids and answers
+ * 204. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -64,6 +67,30 @@ static int check_duplicate_ids(json_object *inputs, struct http_resp *resp)
     return 0;
 }
 
+static void not_found_message(const struct hs_schema *s, char *msg, size_t len)
+{
+    snprintf(msg, len,
+             "Could not get some %s objects, they may be deleted or not exist. Check that ids are "
+             "valid.",
+             s->name);
+}
+
+/* HubSpot's batch error for records that do not exist: {status, category OBJECT_NOT_FOUND,
+ * message, context: {ids}} (takes ids). */
+static json_object *not_found_error(const struct hs_schema *s, json_object *ids)
+{
+    json_object *e = json_object_new_object();
+    json_set_str(e, "status", "error");
+    json_set_str(e, "category", "OBJECT_NOT_FOUND");
+    char msg[400];
+    not_found_message(s, msg, sizeof msg);
+    json_set_str(e, "message", msg);
+    json_object *ctx = json_object_new_object();
+    json_object_object_add(ctx, "ids", ids);
+    json_object_object_add(e, "context", ctx);
+    return e;
+}
+
 void hs_route_batch_read(struct sim *sim, struct http_req *req, struct http_resp *resp)
 {
     struct hs_schema *s = hs_schema_require(sim, http_param(req, 0), resp);
@@ -107,24 +134,23 @@ void hs_route_batch_read(struct sim *sim, struct http_req *req, struct http_resp
         json_object_array_add(results,
                               hs_record_render(s, rec, rec->props, wanted, HS_RENDER_DEFAULT));
     }
-    json_object *errors = json_object_new_array();
-    if (json_object_array_length(missing) > 0) {
-        json_object *e = json_object_new_object();
-        json_set_str(e, "status", "error");
-        json_set_str(e, "category", "OBJECT_NOT_FOUND");
+    size_t nmissing = json_object_array_length(missing);
+    if (nmissing > 0 && json_object_array_length(results) == 0) {
+        /* nothing found: HubSpot answers the call itself with 404 */
         char msg[400];
-        snprintf(msg, sizeof msg,
-                 "Could not get some %s objects, they may be deleted or not exist. Check that ids "
-                 "are valid.",
-                 s->name);
-        json_set_str(e, "message", msg);
+        not_found_message(s, msg, sizeof msg);
         json_object *ctx = json_object_new_object();
         json_object_object_add(ctx, "ids", missing);
-        json_object_object_add(e, "context", ctx);
-        json_object_array_add(errors, e);
-    } else {
-        json_object_put(missing);
+        hs_error(resp, 404, "OBJECT_NOT_FOUND", msg, NULL, ctx);
+        json_object_put(results);
+        json_object_put(body);
+        return;
     }
+    json_object *errors = json_object_new_array();
+    if (nmissing > 0)
+        json_object_array_add(errors, not_found_error(s, missing));
+    else
+        json_object_put(missing);
     int status = json_object_array_length(errors) ? 207 : 200;
     http_resp_json(resp, status, hs_batch_envelope(results, errors, started));
     json_object_put(body);
@@ -171,7 +197,10 @@ static struct hs_record *input_update(struct sim *sim, struct txn *t, struct hs_
             rec = NULL;
     }
     if (!rec) {
-        hs_verr_set(e, 404, "OBJECT_NOT_FOUND", "Object %.200s not found", id);
+        hs_verr_set(e, 404, "OBJECT_NOT_FOUND",
+                    "Could not get some %s objects, they may be deleted or not exist. Check that "
+                    "ids are valid.",
+                    s->name);
         e->context = json_object_new_object();
         json_object *ids = json_object_new_array();
         json_object_array_add(ids, json_object_new_string(id));
@@ -250,6 +279,7 @@ static void run_write_batch(struct sim *sim, struct http_req *req, struct http_r
     bool traced = all_traced(inputs);
     json_object *results = json_object_new_array();
     json_object *errors = json_object_new_array();
+    json_object *missing = json_object_new_array(); /* untraced: ids of records not found */
     struct txn whole;
     txn_init(&whole, SRC_INTEGRATION, req->caller.app_id);
     size_t n = json_object_array_length(inputs);
@@ -265,13 +295,17 @@ static void run_write_batch(struct sim *sim, struct http_req *req, struct http_r
         hs_verr_init(&e);
         bool is_new = false;
         struct hs_record *rec = fn(sim, t, s, input, &e, &is_new);
-        if (!rec) {
+        if (!rec && !traced && e.status == 404) {
+            /* a record that is gone fails alone, also without trace ids */
+            json_object_array_add(missing, json_object_new_string(json_get_str(input, "id")));
+        } else if (!rec) {
             if (!traced) {
                 txn_rollback(sim, &whole);
                 hs_verr_respond(&e, resp);
                 hs_verr_free(&e);
                 json_object_put(results);
                 json_object_put(errors);
+                json_object_put(missing);
                 json_object_put(body);
                 return;
             }
@@ -288,6 +322,10 @@ static void run_write_batch(struct sim *sim, struct http_req *req, struct http_r
         hs_verr_free(&e);
     }
     txn_commit(sim, &whole);
+    if (json_object_array_length(missing) > 0)
+        json_object_array_add(errors, not_found_error(s, missing));
+    else
+        json_object_put(missing);
     int status = json_object_array_length(errors) ? 207 : ok_status;
     http_resp_json(resp, status, hs_batch_envelope(results, errors, started));
     json_object_put(body);

@@ -303,7 +303,7 @@ void router_dispatch(struct sim *sim, struct http_req *req, struct http_resp *re
     if (area != AREA_SIM) {
         struct fault_action fa;
         pthread_mutex_lock(&sim->lock);
-        faults_pick(sim, req->method, req->path, &fa);
+        faults_pick(sim, req->method, req->path, req->body, &fa);
         pthread_mutex_unlock(&sim->lock);
         if (fa.hit) {
             if (fa.latency_ms > 0)

@@ -384,9 +384,10 @@ struct fault {
     uint64_t id;
     char method[12]; /* "*" = any */
     char *prefix;
-    double rate; /* 0..1; 1 when only count is given */
-    int status;  /* 0 = no injected status (latency only) */
-    char *body;  /* NULL = CRM-shaped default */
+    char *body_contains; /* NULL = any body; else only requests whose body holds this text */
+    double rate;         /* 0..1; 1 when only count is given */
+    int status;          /* 0 = no injected status (latency only) */
+    char *body;          /* NULL = CRM-shaped default */
     int64_t latency_ms;
     bool timeout;
     int64_t remaining; /* -1 = unlimited */

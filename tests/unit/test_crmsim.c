@@ -3,12 +3,13 @@
  *
  * Spawns the binary named by CRMSIM_BIN (--listen 127.0.0.1:0 --port-file), talks to it over HTTP
  * with libcurl, and checks the simulated APIs against the documented behaviour: auth, schemas,
- * records, batches, validation errors, search, associations, rate limits, Salesforce OAuth (refresh
- * rotation, JWT bearer), describe, CRUD, upsert, collections, SOQL paging, updated/deleted, limits,
- * fault injection, stats, and webhook/outbound deliveries to small libmicrohttpd receivers run by
- * the test itself. Every test starts from POST /_sim/reset plus the fixture document below. The
- * child is stopped with SIGTERM at the end and must exit 0 (so sanitizer reports in the simulator
- * fail the suite). Must not: depend on the network beyond 127.0.0.1, or take more than a minute. */
+ * records, batches (and records that are gone), validation errors, search, associations, rate
+ * limits, Salesforce OAuth (refresh rotation, JWT bearer), describe, CRUD, upsert, collections,
+ * SOQL paging, updated/deleted, limits, fault injection (body_contains too), stats, and
+ * webhook/outbound deliveries to small libmicrohttpd receivers run by the test itself. Every test
+ * starts from POST /_sim/reset plus the fixture document below. The child is stopped with SIGTERM
+ * at the end and must exit 0 (so sanitizer reports in the simulator fail the suite). Must not:
+ * depend on the network beyond 127.0.0.1, or take more than a minute. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -718,9 +719,11 @@ static void test_hs_batch(void **state)
     assert_int_equal(hs("POST", "/crm/v3/objects/" PROJECTS "/batch/update", body, &r), 200);
     assert_str(jstr(r.json, "results.0.properties.budget"), "77");
     resp_free(&r);
+    /* A record that is gone fails alone (207), also without trace ids: see test_hs_gone. */
     assert_int_equal(hs("POST", "/crm/v3/objects/" PROJECTS "/batch/update",
                         "{\"inputs\":[{\"id\":\"999999\",\"properties\":{\"budget\":\"1\"}}]}", &r),
-                     404);
+                     207);
+    assert_str(jstr(r.json, "errors.0.context.ids.0"), "999999");
     resp_free(&r);
 
     /* Upsert by a unique property: creates, then updates. */
@@ -754,6 +757,91 @@ static void test_hs_batch(void **state)
     char path[128];
     snprintf(path, sizeof path, "/crm/v3/objects/" PROJECTS "/%s", id0);
     assert_int_equal(hs("GET", path, NULL, &r), 404);
+    resp_free(&r);
+}
+
+/* Records that do not exist, as HubSpot answers them: batch read 207 naming the missing ids in
+ * context.ids (404 when none was found), batch update 207 with the other inputs applied (with or
+ * without trace ids), batch archive 204, association read NO_ASSOCIATIONS_FOUND naming the id. */
+static void test_hs_gone(void **state)
+{
+    NEED_SIM();
+    struct resp r;
+    const char *a = hs_create("{\"name\":\"alive\",\"budget\":\"1\"}");
+    char alive[32];
+    snprintf(alive, sizeof alive, "%s", a);
+    char body[600];
+
+    /* read: some missing -> 207; all missing -> 404 with the same error as the body */
+    snprintf(body, sizeof body,
+             "{\"inputs\":[{\"id\":\"%s\"},{\"id\":\"880001\"},{\"id\":"
+             "\"880002\"}]}",
+             alive);
+    assert_int_equal(hs("POST", "/crm/v3/objects/" PROJECTS "/batch/read", body, &r), 207);
+    assert_int_equal(jlen(r.json, "results"), 1);
+    assert_int_equal(jint(r.json, "numErrors"), 1);
+    assert_str(jstr(r.json, "errors.0.status"), "error");
+    assert_str(jstr(r.json, "errors.0.category"), "OBJECT_NOT_FOUND");
+    assert_non_null(strstr(jstr(r.json, "errors.0.message"), "Could not get some"));
+    assert_int_equal(jlen(r.json, "errors.0.context.ids"), 2);
+    assert_str(jstr(r.json, "errors.0.context.ids.1"), "880002");
+    resp_free(&r);
+    assert_int_equal(hs("POST", "/crm/v3/objects/" PROJECTS "/batch/read",
+                        "{\"inputs\":[{\"id\":\"880001\"},{\"id\":\"880002\"}]}", &r),
+                     404);
+    assert_str(jstr(r.json, "category"), "OBJECT_NOT_FOUND");
+    assert_str(jstr(r.json, "context.ids.0"), "880001");
+    assert_null(jpath(r.json, "results"));
+    resp_free(&r);
+
+    /* update without trace ids: the missing one fails alone, the other is applied */
+    snprintf(body, sizeof body,
+             "{\"inputs\":[{\"id\":\"%s\",\"properties\":{\"budget\":\"2\"}},{\"id\":"
+             "\"880001\",\"properties\":{\"budget\":\"3\"}}]}",
+             alive);
+    assert_int_equal(hs("POST", "/crm/v3/objects/" PROJECTS "/batch/update", body, &r), 207);
+    assert_int_equal(jlen(r.json, "results"), 1);
+    assert_str(jstr(r.json, "results.0.properties.budget"), "2");
+    assert_int_equal(jint(r.json, "numErrors"), 1);
+    assert_str(jstr(r.json, "errors.0.category"), "OBJECT_NOT_FOUND");
+    assert_str(jstr(r.json, "errors.0.context.ids.0"), "880001");
+    resp_free(&r);
+    /* with trace ids: the same, the error naming the input's trace id too */
+    snprintf(body, sizeof body,
+             "{\"inputs\":[{\"id\":\"%s\",\"properties\":{\"budget\":\"4\"},"
+             "\"objectWriteTraceId\":\"t1\"},{\"id\":\"880001\",\"properties\":{\"budget\":"
+             "\"5\"},\"objectWriteTraceId\":\"t2\"}]}",
+             alive);
+    assert_int_equal(hs("POST", "/crm/v3/objects/" PROJECTS "/batch/update", body, &r), 207);
+    assert_str(jstr(r.json, "results.0.properties.budget"), "4");
+    assert_str(jstr(r.json, "errors.0.category"), "OBJECT_NOT_FOUND");
+    assert_str(jstr(r.json, "errors.0.context.ids.0"), "880001");
+    assert_str(jstr(r.json, "errors.0.context.objectWriteTraceId.0"), "t2");
+    resp_free(&r);
+    /* another input's validation error still fails the untraced batch as a whole */
+    snprintf(body, sizeof body,
+             "{\"inputs\":[{\"id\":\"%s\",\"properties\":{\"status\":\"zzz\"}},{\"id\":"
+             "\"880001\",\"properties\":{\"budget\":\"3\"}}]}",
+             alive);
+    assert_int_equal(hs("POST", "/crm/v3/objects/" PROJECTS "/batch/update", body, &r), 400);
+    resp_free(&r);
+
+    /* archive: unknown ids are ignored */
+    assert_int_equal(hs("POST", "/crm/v3/objects/" PROJECTS "/batch/archive",
+                        "{\"inputs\":[{\"id\":\"880001\"}]}", &r),
+                     204);
+    resp_free(&r);
+
+    /* association read of a record that does not exist: "no associations", naming it */
+    assert_int_equal(hs("POST", "/crm/v4/associations/" PROJECTS "/0-2/batch/read",
+                        "{\"inputs\":[{\"id\":\"880001\"}]}", &r),
+                     207);
+    assert_int_equal(jlen(r.json, "results"), 0);
+    assert_str(jstr(r.json, "errors.0.category"), "OBJECT_NOT_FOUND");
+    assert_str(jstr(r.json, "errors.0.subCategory"), "crm.associations.NO_ASSOCIATIONS_FOUND");
+    assert_str(jstr(r.json, "errors.0.context.fromObjectId.0"), "880001");
+    assert_str(jstr(r.json, "errors.0.context.fromObjectType.0"), PROJECTS);
+    assert_str(jstr(r.json, "errors.0.context.toObjectType.0"), "0-2");
     resp_free(&r);
 }
 
@@ -1600,6 +1688,26 @@ static void test_faults(void **state)
     ctl_ok("POST", "/_sim/faults", "{\"match\":\"GET /crm\",\"timeout\":true,\"count\":1}");
     assert_int_equal(hs("GET", "/crm/v3/objects/" PROJECTS, NULL, &r), 0);
     resp_free(&r);
+    /* body_contains: only calls whose body holds the text are faulted. */
+    ctl_ok("POST", "/_sim/faults",
+           "{\"match\":\"POST /crm/v3/objects\",\"body_contains\":\"\\\"id\\\":\\\"424242\\\"\","
+           "\"status\":400}");
+    assert_int_equal(hs("POST", "/crm/v3/objects/" PROJECTS "/batch/read",
+                        "{\"inputs\":[{\"id\":\"4242\"}]}", &r),
+                     404);
+    resp_free(&r);
+    assert_int_equal(hs("POST", "/crm/v3/objects/" PROJECTS "/batch/read",
+                        "{\"inputs\":[{\"id\":\"4242\"},{\"id\":\"424242\"}]}", &r),
+                     400);
+    resp_free(&r);
+    ctl("GET", "/_sim/faults", NULL, &r);
+    assert_str(jstr(r.json, "faults.0.body_contains"), "\"id\":\"424242\"");
+    resp_free(&r);
+    ctl_ok("DELETE", "/_sim/faults", NULL);
+    assert_int_equal(ctl("POST", "/_sim/faults",
+                         "{\"match\":\"GET /crm\",\"status\":500,\"body_contains\":\"\"}", &r),
+                     400);
+    resp_free(&r);
     /* rate 0 never fires; listing and clearing. */
     ctl_ok("POST", "/_sim/faults", "{\"match\":\"GET /crm\",\"status\":500,\"rate\":0}");
     assert_int_equal(hs("GET", "/crm/v3/objects/" PROJECTS, NULL, &r), 200);
@@ -2126,6 +2234,7 @@ int main(void)
         cmocka_unit_test_setup(test_hs_crud, test_setup),
         cmocka_unit_test_setup(test_hs_validation, test_setup),
         cmocka_unit_test_setup(test_hs_batch, test_setup),
+        cmocka_unit_test_setup(test_hs_gone, test_setup),
         cmocka_unit_test_setup(test_hs_search, test_setup),
         cmocka_unit_test_setup(test_hs_search_rate_limit, test_setup),
         cmocka_unit_test_setup(test_hs_associations, test_setup),
