@@ -5,13 +5,17 @@
  * for the locks). Request bodies are built with json-c and sent as plain JSON; answers are parsed
  * with json-c; per-input results of batch calls are matched to inputs by objectWriteTraceId,
  * then by id (or idProperty value), never by position unless HubSpot answered every input and
- * named none.
- * Must not: log (callers log the structured errors), or let a token reach an error text. */
+ * named none. Errors are matched the same way, by what they name (context values, sub-errors'
+ * contexts, whole-word ids in the message outside embedded JSON and "Existing ID: n"); which
+ * inputs are sent again is sync/crm_split.c's rule, for objects and associations alike.
+ * Must not: log (callers log the structured errors), let a token reach an error text, or give an
+ * input an error that does not name it (unless the input was alone in its call). */
 #include "sync/hubspot_client.h"
 
 #include "server/config.h"
 #include "server/secret.h"
 #include "server/strbuf.h"
+#include "sync/crm_split.h"
 #include "sync/json_util.h"
 #include "sync/rate_limit.h"
 #include "sync/token_store.h"
@@ -140,10 +144,22 @@ struct hs_call {
     const char *url;
     json_object *body; /* borrowed; NULL: no body */
     bool search;
+    bool keep_error_body; /* on failure, json gets the last error body (batch calls read it) */
     /* out */
     int status;
     json_object *json; /* parsed answer (caller puts); NULL for an empty body */
 };
+
+/* The body of an answer as JSON, or NULL (empty, not JSON, out of memory). */
+static json_object *parse_body(const struct crm_http_response *resp)
+{
+    if (!resp->body_len)
+        return NULL;
+    json_tokener *jt = json_tokener_new();
+    json_object *j = jt ? json_tokener_parse_ex(jt, resp->body, (int)resp->body_len) : NULL;
+    json_tokener_free(jt);
+    return j;
+}
 
 static struct crm_hubspot_error_headers error_headers(const struct crm_http_response *r)
 {
@@ -186,12 +202,12 @@ static int hs_call(struct hubspot_client *hc, struct crm_http *h, struct hs_call
     bool refreshed = false;
     int failures = 0;
     for (;;) {
-        if (acquire_budget(hc, c, err) < 0)
-            return -1;
         struct token_value tok;
         uint64_t gen = 0;
-        if (token_cache_get(hc->tokens, h, &tok, &gen, err) < 0) {
+        if (acquire_budget(hc, c, err) < 0 || token_cache_get(hc->tokens, h, &tok, &gen, err) < 0) {
             snprintf(err->operation, sizeof err->operation, "%s", c->operation);
+            json_object_put(c->json); /* an earlier try's error body: not this error's */
+            c->json = NULL;
             return -1;
         }
         size_t alen = strlen(tok.access_token) + 32;
@@ -217,13 +233,13 @@ static int hs_call(struct hubspot_client *hc, struct crm_http *h, struct hs_call
         int prc = crm_http_perform(h, &req, &resp, err);
         OPENSSL_cleanse(auth, strlen(auth));
         free(auth);
+        json_object_put(c->json);
+        c->json = NULL;
         if (prc == 0 && resp.status >= 200 && resp.status < 300) {
             c->status = (int)resp.status;
             int rc = 0;
             if (resp.body_len) {
-                json_tokener *jt = json_tokener_new();
-                c->json = jt ? json_tokener_parse_ex(jt, resp.body, (int)resp.body_len) : NULL;
-                json_tokener_free(jt);
+                c->json = parse_body(&resp);
                 if (!c->json) {
                     crm_error_set(err, CRM_HUBSPOT, CRM_ERR_PERMANENT, (int)resp.status,
                                   "invalid_json",
@@ -240,6 +256,8 @@ static int hs_call(struct hubspot_client *hc, struct crm_http *h, struct hs_call
         if (prc == 0) {
             struct crm_hubspot_error_headers eh = error_headers(&resp);
             crm_error_from_hubspot(err, (int)resp.status, resp.body, resp.body_len, &eh);
+            if (c->keep_error_body)
+                c->json = parse_body(&resp);
             if (resp.status == 429 && strcmp(err->sub_code, "DAILY") != 0)
                 rate_limit_pause(c->search && strstr(err->sub_code, "SECONDLY") ? hc->search_bucket
                                                                                 : hc->bucket,
@@ -460,6 +478,128 @@ int hubspot_object_get(struct hubspot_client *hc, struct crm_http *h, const char
     return crm_expect_json(c.json, json_type_object, CRM_HUBSPOT, c.status, "record", out, err);
 }
 
+/* ---- what an error names ---- */
+
+/* A HubSpot message names key when it quotes it as a whole id, outside the JSON it may embed
+ * (property values, which can look like ids) and outside "Existing ID: <id>" (the record that
+ * holds a unique value, not the input). */
+static bool message_names(const char *msg, const char *key)
+{
+    if (!msg || !key || !*key)
+        return false;
+    char *text = strdup(msg);
+    if (!text)
+        return false;
+    char *json = strstr(text, "[{");
+    if (json)
+        *json = '\0';
+    static const char existing[] = "Existing ID:";
+    for (char *p = strstr(text, existing); p; p = strstr(p, existing)) {
+        p += sizeof existing - 1;
+        while (*p == ' ')
+            p++;
+        while (*p && *p != ' ' && *p != ',' && *p != '.')
+            *p++ = ' ';
+    }
+    bool named = crm_text_names_id(text, key);
+    free(text);
+    return named;
+}
+
+static bool value_names(json_object *v, const char *key)
+{
+    if (json_object_is_type(v, json_type_string) || json_object_is_type(v, json_type_int))
+        return crm_text_names_id(json_object_get_string(v), key);
+    if (!json_object_is_type(v, json_type_array))
+        return false;
+    for (size_t k = 0; k < json_object_array_length(v); k++) {
+        json_object *x = json_object_array_get_idx(v, k);
+        if ((json_object_is_type(x, json_type_string) || json_object_is_type(x, json_type_int)) &&
+            crm_text_names_id(json_object_get_string(x), key))
+            return true;
+    }
+    return false;
+}
+
+static bool context_names(json_object *ctx, const char *key)
+{
+    if (!ctx || !json_object_is_type(ctx, json_type_object))
+        return false;
+    json_object_object_foreach(ctx, name, v)
+    {
+        (void)name;
+        if (value_names(v, key))
+            return true;
+    }
+    return false;
+}
+
+/* True when the HubSpot error object e names key (a record id, an idProperty value or an
+ * objectWriteTraceId): in its context (ids, objectWriteTraceId, fromObjectId, objectId,
+ * INVALID_OBJECT_IDS, ...), its sub-errors' contexts, or its message. */
+static bool hs_error_names(json_object *e, const char *key)
+{
+    if (!key || !*key || !e || !json_object_is_type(e, json_type_object))
+        return false;
+    if (context_names(json_member(e, "context"), key) ||
+        message_names(json_member_string(e, "message"), key))
+        return true;
+    json_object *subs = json_member(e, "errors");
+    size_t n =
+        subs && json_object_is_type(subs, json_type_array) ? json_object_array_length(subs) : 0;
+    for (size_t k = 0; k < n; k++)
+        if (context_names(json_member(json_object_array_get_idx(subs, k), "context"), key))
+            return true;
+    return false;
+}
+
+/* The same for a failed call: its error body, or the message when the body was not JSON. */
+static bool call_names(const struct crm_split_call *call, const char *key)
+{
+    if (call->doc && json_object_is_type(call->doc, json_type_object))
+        return hs_error_names(call->doc, key);
+    return message_names(call->err.message, key);
+}
+
+static json_object *array_member(json_object *doc, const char *key, size_t *n)
+{
+    json_object *a = json_member(doc, key);
+    *n = a && json_object_is_type(a, json_type_array) ? json_object_array_length(a) : 0;
+    return *n ? a : NULL;
+}
+
+/* One call of a batch operation: the body goes to url; a permanent failure whose body is a
+ * batch answer (a "results" array, e.g. a 404 for ids that are all gone) is read as an answer. */
+static void split_call(struct hubspot_client *hc, struct crm_http *h, const char *op,
+                       const char *url, json_object *body, struct crm_split_call *call)
+{
+    if (!url || !body) {
+        call->rc = oom(&call->err);
+        snprintf(call->err.operation, sizeof call->err.operation, "%s", op);
+        json_object_put(body);
+        return;
+    }
+    struct hs_call c = {
+        .operation = op, .method = "POST", .url = url, .body = body, .keep_error_body = true};
+    call->rc = hs_call(hc, h, &c, &call->err);
+    json_object_put(body);
+    call->status = call->rc == 0 ? c.status : call->err.http_status;
+    call->doc = c.json;
+    if (call->rc < 0 && call->err.cls == CRM_ERR_PERMANENT && call->status >= 400 &&
+        json_object_is_type(json_member(call->doc, "results"), json_type_array))
+        call->rc = 0;
+}
+
+/* A per-input error of an answer, as input i's own error. */
+static void item_error(struct crm_error *ie, const char *op, const struct crm_split_call *call,
+                       json_object *e)
+{
+    crm_error_clear(ie);
+    snprintf(ie->operation, sizeof ie->operation, "%s", op);
+    crm_error_from_hubspot_item(ie, call->status, e);
+    ie->attempts = call->err.attempts;
+}
+
 /* ---- batch machinery ---- */
 
 enum batch_kind { B_READ, B_CREATE, B_UPDATE, B_UPSERT, B_ARCHIVE };
@@ -473,6 +613,11 @@ struct batch_ctx {
     const struct hubspot_input *in;        /* writes */
     const char *const *ids;                /* read / archive */
     char **trace;                          /* per input (writes other than archive) */
+    /* the run */
+    struct hubspot_client *hc;
+    struct crm_http *h;
+    const char *url;
+    struct crm_batch_result *out;
 };
 
 static const char *input_key(const struct batch_ctx *b, size_t i)
@@ -482,7 +627,7 @@ static const char *input_key(const struct batch_ctx *b, size_t i)
     return b->in[i].id;
 }
 
-static json_object *chunk_body(const struct batch_ctx *b, size_t from, size_t to)
+static json_object *chunk_body(const struct batch_ctx *b, const size_t *idx, size_t cnt)
 {
     json_object *body = json_object_new_object();
     json_object *inputs = json_object_new_array();
@@ -491,7 +636,8 @@ static json_object *chunk_body(const struct batch_ctx *b, size_t from, size_t to
         json_object_put(inputs);
         return NULL;
     }
-    for (size_t i = from; i < to; i++) {
+    for (size_t k = 0; k < cnt; k++) {
+        size_t i = idx[k];
         json_object *o = json_object_new_object();
         switch (b->kind) {
         case B_READ:
@@ -555,129 +701,116 @@ static bool result_answers(const struct batch_ctx *b, json_object *res, size_t i
     return id && strcmp(id, key) == 0;
 }
 
-static bool list_has(json_object *arr, const char *s)
-{
-    if (!s)
-        return false;
-    if (arr && json_object_is_type(arr, json_type_string))
-        return strcmp(json_object_get_string(arr), s) == 0;
-    if (!arr || !json_object_is_type(arr, json_type_array))
-        return false;
-    for (size_t k = 0; k < json_object_array_length(arr); k++) {
-        const char *v = json_object_get_string(json_object_array_get_idx(arr, k));
-        if (v && strcmp(v, s) == 0)
-            return true;
-    }
-    return false;
-}
-
 static bool error_names(const struct batch_ctx *b, json_object *e, size_t i)
 {
-    json_object *ctx = json_member(e, "context");
-    if (b->trace && list_has(json_member(ctx, "objectWriteTraceId"), b->trace[i]))
-        return true;
-    return list_has(json_member(ctx, "ids"), input_key(b, i));
+    return hs_error_names(e, input_key(b, i)) || (b->trace && hs_error_names(e, b->trace[i]));
 }
 
-/* Distributes one chunk's answer over its inputs. */
-static void chunk_results(const struct batch_ctx *b, size_t from, size_t to, int status,
-                          json_object *doc, struct crm_batch_result *out, struct crm_error *err)
+static bool batch_settled(void *ctx, size_t i)
 {
-    json_object *results = json_member(doc, "results");
-    json_object *errors = json_member(doc, "errors");
-    size_t nres = results && json_object_is_type(results, json_type_array)
-                      ? json_object_array_length(results)
-                      : 0;
-    size_t nerr = errors && json_object_is_type(errors, json_type_array)
-                      ? json_object_array_length(errors)
-                      : 0;
+    const struct batch_ctx *b = ctx;
+    return b->out->items[i].ok || b->out->items[i].error;
+}
+
+static void batch_fail(void *ctx, size_t i, const struct crm_error *e)
+{
+    struct batch_ctx *b = ctx;
+    crm_batch_item_fail(b->out, i, e);
+}
+
+static bool batch_names(void *ctx, const struct crm_split_call *call, size_t i)
+{
+    const struct batch_ctx *b = ctx;
+    return call_names(call, input_key(b, i)) || (b->trace && call_names(call, b->trace[i]));
+}
+
+static void batch_send(void *ctx, const size_t *idx, size_t cnt, struct crm_split_call *call)
+{
+    struct batch_ctx *b = ctx;
+    split_call(b->hc, b->h, b->operation, b->url, b->url ? chunk_body(b, idx, cnt) : NULL, call);
+}
+
+static void succeed_with(struct batch_ctx *b, size_t i, json_object *res)
+{
+    const char *id = json_member_text(res, "id");
+    crm_batch_item_succeed(b->out, i, id ? strdup(id) : NULL, json_object_get(res),
+                           json_member_bool(res, "new"));
+}
+
+/* Settles the inputs of one call that its answer names: results by objectWriteTraceId, id or
+ * idProperty value (positionally only when the answer is complete and names nothing), errors by
+ * what they name. Archive answers 204: every input not named by an error is done. */
+static void batch_answer(void *ctx, const size_t *idx, size_t cnt,
+                         const struct crm_split_call *call, struct crm_error *unnamed)
+{
+    struct batch_ctx *b = ctx;
+    size_t nres, nerr;
+    json_object *results = array_member(call->doc, "results", &nres);
+    json_object *errors = array_member(call->doc, "errors", &nerr);
     bool any_named = false;
     for (size_t r = 0; r < nres; r++) {
         json_object *res = json_object_array_get_idx(results, r);
-        for (size_t i = from; i < to; i++) {
-            if (out->items[i].ok || !result_answers(b, res, i))
+        for (size_t k = 0; k < cnt; k++) {
+            if (batch_settled(b, idx[k]) || !result_answers(b, res, idx[k]))
                 continue;
             any_named = true;
-            const char *id = json_member_text(res, "id");
-            crm_batch_item_succeed(out, i, id ? strdup(id) : NULL, json_object_get(res),
-                                   json_member_bool(res, "new"));
+            succeed_with(b, idx[k], res);
             if (b->kind != B_READ)
                 break; /* one write result answers one input */
         }
     }
-    /* All-or-nothing answers that name nothing: positional, when complete. */
-    if (!any_named && nerr == 0 && nres == to - from) {
-        for (size_t i = from; i < to; i++) {
-            json_object *res = json_object_array_get_idx(results, i - from);
-            const char *id = json_member_text(res, "id");
-            crm_batch_item_succeed(out, i, id ? strdup(id) : NULL, json_object_get(res),
-                                   json_member_bool(res, "new"));
-        }
-    }
-    struct crm_error first;
-    crm_error_clear(&first);
-    for (size_t k = 0; k < nerr; k++) {
-        json_object *e = json_object_array_get_idx(errors, k);
+    if (!any_named && nerr == 0 && nres == cnt && b->kind != B_ARCHIVE)
+        for (size_t k = 0; k < cnt; k++)
+            succeed_with(b, idx[k], json_object_array_get_idx(results, k));
+    for (size_t e = 0; e < nerr; e++) {
+        json_object *eo = json_object_array_get_idx(errors, e);
         struct crm_error ie;
-        crm_error_clear(&ie);
-        snprintf(ie.operation, sizeof ie.operation, "%s", b->operation);
-        crm_error_from_hubspot_json(&ie, status, e);
-        ie.attempts = err->attempts;
-        if (k == 0)
-            first = ie;
-        for (size_t i = from; i < to; i++)
-            if (!out->items[i].ok && error_names(b, e, i))
-                crm_batch_item_fail(out, i, &ie);
-    }
-    for (size_t i = from; i < to; i++) {
-        if (out->items[i].ok || out->items[i].error)
-            continue;
-        if (nerr) {
-            crm_batch_item_fail(out, i, &first);
-        } else {
-            struct crm_error ne;
-            crm_error_clear(&ne);
-            snprintf(ne.operation, sizeof ne.operation, "%s", b->operation);
-            crm_error_set(&ne, CRM_HUBSPOT, CRM_ERR_PERMANENT, status, "no_result",
-                          "HubSpot returned no result for this input");
-            ne.attempts = err->attempts;
-            crm_batch_item_fail(out, i, &ne);
+        item_error(&ie, b->operation, call, eo);
+        bool named = false;
+        for (size_t k = 0; k < cnt; k++) {
+            if (!error_names(b, eo, idx[k]))
+                continue;
+            named = true;
+            if (!batch_settled(b, idx[k]))
+                crm_batch_item_fail(b->out, idx[k], &ie);
         }
+        if (!named && unnamed->cls == CRM_ERR_NONE)
+            *unnamed = ie;
     }
+    for (size_t k = 0; b->kind == B_ARCHIVE && unnamed->cls == CRM_ERR_NONE && k < cnt; k++)
+        if (!batch_settled(b, idx[k]))
+            crm_batch_item_succeed(b->out, idx[k], strdup(input_key(b, idx[k])), NULL, false);
 }
 
-static int run_batch(struct hubspot_client *hc, struct crm_http *h, struct batch_ctx *b, size_t n,
-                     struct crm_batch_result *out, struct crm_error *err)
+static int make_traces(struct hubspot_client *hc, struct batch_ctx *b, size_t n)
 {
-    set_op(err, b->operation);
-    if (crm_batch_result_init(out, n) < 0)
-        return oom(err);
-    if (n == 0)
-        return 0;
-    if (b->kind != B_READ && b->kind != B_ARCHIVE) {
-        b->trace = calloc(n, sizeof *b->trace);
-        if (!b->trace) {
-            crm_batch_result_free(out);
-            return oom(err);
-        }
-        unsigned long base = atomic_fetch_add(&hc->trace_seq, n);
-        for (size_t i = 0; i < n; i++) {
-            char buf[48];
-            if (b->in[i].trace_id && *b->in[i].trace_id)
-                snprintf(buf, sizeof buf, "%s", b->in[i].trace_id);
-            else
-                snprintf(buf, sizeof buf, "synkro-%lu", (unsigned long)(base + i));
-            b->trace[i] = strdup(buf);
-            if (!b->trace[i]) {
-                for (size_t j = 0; j < i; j++)
-                    free(b->trace[j]);
-                free(b->trace);
-                b->trace = NULL;
-                crm_batch_result_free(out);
-                return oom(err);
-            }
-        }
+    b->trace = calloc(n, sizeof *b->trace);
+    if (!b->trace)
+        return -1;
+    unsigned long base = atomic_fetch_add(&hc->trace_seq, n);
+    for (size_t i = 0; i < n; i++) {
+        char buf[48];
+        if (b->in[i].trace_id && *b->in[i].trace_id)
+            snprintf(buf, sizeof buf, "%s", b->in[i].trace_id);
+        else
+            snprintf(buf, sizeof buf, "synkro-%lu", (unsigned long)(base + i));
+        b->trace[i] = strdup(buf);
+        if (!b->trace[i])
+            return -1;
     }
+    return 0;
+}
+
+static void free_traces(struct batch_ctx *b, size_t n)
+{
+    for (size_t i = 0; b->trace && i < n; i++)
+        free(b->trace[i]);
+    free(b->trace);
+    b->trace = NULL;
+}
+
+static char *batch_url(struct hubspot_client *hc, const struct batch_ctx *b)
+{
     static const char *const suffix[] = {
         [B_READ] = "/batch/read",     [B_CREATE] = "/batch/create",   [B_UPDATE] = "/batch/update",
         [B_UPSERT] = "/batch/upsert", [B_ARCHIVE] = "/batch/archive",
@@ -692,56 +825,39 @@ static int run_batch(struct hubspot_client *hc, struct crm_http *h, struct batch
         free(url);
         url = u2;
     }
-    int rc = 0;
-    struct crm_error chunk_err;
-    crm_error_clear(&chunk_err);
-    bool stop = false;
-    for (size_t from = 0; from < n; from += HUBSPOT_BATCH_MAX) {
-        size_t to = from + HUBSPOT_BATCH_MAX < n ? from + HUBSPOT_BATCH_MAX : n;
-        if (stop) {
-            crm_batch_fail_range(out, from, to, &chunk_err, NULL);
-            continue;
-        }
-        json_object *body = url ? chunk_body(b, from, to) : NULL;
-        struct crm_error cerr;
-        crm_error_clear(&cerr);
-        if (!body) {
-            oom(&cerr);
-            snprintf(cerr.operation, sizeof cerr.operation, "%s", b->operation);
-        } else {
-            struct hs_call c = {
-                .operation = b->operation, .method = "POST", .url = url, .body = body};
-            if (hs_call(hc, h, &c, &cerr) == 0) {
-                if (b->kind == B_ARCHIVE) {
-                    for (size_t i = from; i < to; i++)
-                        crm_batch_item_succeed(out, i, strdup(input_key(b, i)), NULL, false);
-                } else {
-                    chunk_results(b, from, to, c.status, c.json, out, &cerr);
-                }
-                err->attempts += cerr.attempts;
-                json_object_put(c.json);
-                json_object_put(body);
-                continue;
-            }
-        }
-        json_object_put(body);
-        err->attempts += cerr.attempts;
-        crm_batch_fail_range(out, from, to, &cerr, rc == 0 ? err : NULL);
-        rc = -1;
-        if (cerr.cls != CRM_ERR_PERMANENT) {
-            stop = true;
-            chunk_err = cerr;
-        }
+    return url;
+}
+
+/* Sends the inputs in calls of 100 (sync/crm_split.c decides what is sent again). */
+static int run_batch(struct hubspot_client *hc, struct crm_http *h, struct batch_ctx *b, size_t n,
+                     struct crm_batch_result *out, struct crm_error *err)
+{
+    set_op(err, b->operation);
+    if (crm_batch_result_init(out, n) < 0)
+        return oom(err);
+    if (n == 0)
+        return 0;
+    if (b->kind != B_READ && b->kind != B_ARCHIVE && make_traces(hc, b, n) < 0) {
+        free_traces(b, n);
+        crm_batch_result_free(out);
+        return oom(err);
     }
+    char *url = batch_url(hc, b);
+    b->hc = hc;
+    b->h = h;
+    b->url = url;
+    b->out = out;
+    const struct crm_split_ops ops = {.crm = CRM_HUBSPOT,
+                                      .operation = b->operation,
+                                      .chunk_max = HUBSPOT_BATCH_MAX,
+                                      .send = batch_send,
+                                      .answer = batch_answer,
+                                      .names = batch_names,
+                                      .fail = batch_fail,
+                                      .settled = batch_settled};
+    int rc = crm_split_run(&ops, b, n, err);
     free(url);
-    if (b->trace) {
-        for (size_t i = 0; i < n; i++)
-            free(b->trace[i]);
-        free(b->trace);
-        b->trace = NULL;
-    }
-    if (rc == 0)
-        err->cls = CRM_ERR_NONE;
+    free_traces(b, n);
     return rc;
 }
 

@@ -14,9 +14,16 @@
  * are retried inside: transient errors with exponential backoff and jitter, 423/429/477 after the
  * wait HubSpot asks for (plus jitter), a 401 once after refreshing the token. Batch functions
  * split their inputs into calls of at most 100 (2,000 / 1,000 for association writes / reads)
- * and answer every input in order in a struct crm_batch_result; they return -1 only when a whole
- * call failed (its inputs then carry that error too; after a permanent failure the remaining
- * chunks are still sent, after any other the remaining inputs fail with the same error).
+ * and answer every input in order in a struct crm_batch_result.
+ * Batch answers are read input by input (sync/crm_split.h): an error belongs to the inputs it
+ * names (context.ids, context.objectWriteTraceId, fromObjectId / objectId, or an id quoted as a
+ * whole word in its message), whether it comes in a 207's "errors" or as a whole call's error
+ * body; an input no result and no error names is sent again, and a call failing with an error
+ * that names no input is split in halves down to single inputs, so only an input that fails
+ * alone gets such an error as its own. A per-input OBJECT_NOT_FOUND reads as http_status 404,
+ * code OBJECT_NOT_FOUND: that record is gone. Batch functions return -1 only when some inputs
+ * were left with a failure of a call rather than an answer of their own (after a retryable
+ * failure the remaining inputs fail with the same error); those inputs carry it too.
  *
  * Paths: `{api_base}{objects_prefix}/{objectType}/...`, objects_prefix "/crm/v3/objects" by
  * default (date-versioned: "/crm/objects/2026-03"); schemas "/crm-object-schemas/v3/schemas";
@@ -102,15 +109,18 @@ struct hubspot_input {
 };
 
 /* Batch reads ids (record ids, or values of ro->id_property). Items of ids that do not exist
- * fail with OBJECT_NOT_FOUND (permanent). Caller frees out with crm_batch_result_free(). */
+ * fail with OBJECT_NOT_FOUND (permanent, http_status 404), whether HubSpot answers 207 naming
+ * them or 404 for a call whose ids are all gone. Caller frees out with crm_batch_result_free(). */
 int hubspot_batch_read(struct hubspot_client *hc, struct crm_http *h, const char *object_type,
                        const char *const *ids, size_t n, const struct hubspot_read_options *ro,
                        struct crm_batch_result *out, struct crm_error *err);
 
 /* Batch create / update / upsert / archive. Every write input carries a unique
- * objectWriteTraceId, so one bad input fails alone (HTTP 207) instead of failing its call.
- * Upsert matches on id_property (a property with hasUniqueValue); items report created. Archive
- * ignores ids that do not exist (HubSpot answers 204 for the call). */
+ * objectWriteTraceId, so one bad input fails alone (HTTP 207) instead of failing its call; an
+ * update of a record that is gone fails alone with OBJECT_NOT_FOUND / 404 (named by a 207 or by
+ * a whole-call error), the other inputs are applied. Upsert matches on id_property (a property
+ * with hasUniqueValue); items report created. Archive ignores ids that do not exist (HubSpot
+ * answers 204 for the call). */
 int hubspot_batch_create(struct hubspot_client *hc, struct crm_http *h, const char *object_type,
                          const struct hubspot_input *in, size_t n, struct crm_batch_result *out,
                          struct crm_error *err);

@@ -618,6 +618,354 @@ static void test_path_prefix_configurable(void **state)
     env_close(&e);
 }
 
+/* ---- batch answers read input by input ---- */
+
+static void fault(const char *rule)
+{
+    crmsim_proc_ok(&unit_sim, "POST", "/_sim/faults", rule);
+}
+
+/* Projects first..first+n-1 (ids as decimal strings), budget "1". */
+static void load_projects(int first, int n)
+{
+    size_t cap = (size_t)n * 96 + 64, o = 0;
+    char *doc = malloc(cap);
+    assert_non_null(doc);
+    o += (size_t)snprintf(doc + o, cap - o, "{\"hubspot\":{\"records\":{\"2-3465404\":[");
+    for (int i = 0; i < n; i++)
+        o +=
+            (size_t)snprintf(doc + o, cap - o,
+                             "%s{\"id\":\"%d\",\"properties\":{\"name\":\"P%d\",\"budget\":\"1\"}}",
+                             i ? "," : "", first + i, first + i);
+    snprintf(doc + o, cap - o, "]}}}");
+    crmsim_proc_ok(&unit_sim, "POST", "/_sim/fixtures", doc);
+    free(doc);
+}
+
+/* Calls made to path since the last stats reset, and the ids each call's body carried. */
+static size_t calls_to(const char *path)
+{
+    json_object *reqs;
+    json_object *st = crmsim_proc_requests(&unit_sim, path, &reqs);
+    size_t n = json_object_array_length(reqs);
+    json_object_put(st);
+    return n;
+}
+
+static size_t inputs_of_call(const char *path, size_t k)
+{
+    json_object *reqs;
+    json_object *st = crmsim_proc_requests(&unit_sim, path, &reqs);
+    json_object *body = json_tokener_parse(crmsim_jstr(json_object_array_get_idx(reqs, k), "body"));
+    json_object *inputs = NULL;
+    json_object_object_get_ex(body, "inputs", &inputs);
+    size_t n = inputs ? json_object_array_length(inputs) : 0;
+    json_object_put(body);
+    json_object_put(st);
+    return n;
+}
+
+/* True when some call to path carried id as its only input. */
+static bool sent_alone(const char *path, const char *id)
+{
+    json_object *reqs;
+    json_object *st = crmsim_proc_requests(&unit_sim, path, &reqs);
+    bool found = false;
+    for (size_t k = 0; !found && k < json_object_array_length(reqs); k++) {
+        json_object *body =
+            json_tokener_parse(crmsim_jstr(json_object_array_get_idx(reqs, k), "body"));
+        json_object *inputs = NULL;
+        json_object_object_get_ex(body, "inputs", &inputs);
+        found = inputs && json_object_array_length(inputs) == 1 &&
+                strcmp(crmsim_jstr(json_object_array_get_idx(inputs, 0), "id"), id) == 0;
+        json_object_put(body);
+    }
+    json_object_put(st);
+    return found;
+}
+
+struct upd {
+    char ids[64][16];
+    char traces[64][16];
+    struct hubspot_input in[64];
+    json_object *props;
+};
+
+/* Updates of ids[0..n) setting budget to value, traced t<id>. */
+static void upd_init(struct upd *u, const char *const *ids, size_t n, const char *value)
+{
+    char p[64];
+    snprintf(p, sizeof p, "{\"budget\":\"%s\"}", value);
+    u->props = json_tokener_parse(p);
+    for (size_t i = 0; i < n; i++) {
+        snprintf(u->ids[i], sizeof u->ids[i], "%s", ids[i]);
+        snprintf(u->traces[i], sizeof u->traces[i], "t%s", ids[i]);
+        u->in[i] = (struct hubspot_input){
+            .id = u->ids[i], .properties = u->props, .trace_id = u->traces[i]};
+    }
+}
+
+static void expect_gone(const struct crm_batch_item *it)
+{
+    assert_false(it->ok);
+    assert_non_null(it->error);
+    assert_string_equal(it->error->code, "OBJECT_NOT_FOUND");
+    assert_int_equal(it->error->http_status, 404);
+    assert_int_equal(it->error->cls, CRM_ERR_PERMANENT);
+}
+
+static const char UPDATE_PATH[] = "/crm/v3/objects/2-3465404/batch/update";
+static const char READ_PATH[] = "/crm/v3/objects/2-3465404/batch/read";
+
+/* A record deleted while a batch is in flight: HubSpot's 207 names it, the others succeed. */
+static void test_batch_gone_record_fails_alone(void **state)
+{
+    (void)state;
+    struct env e;
+    env_open(&e, NULL);
+    load_projects(8000, 30);
+    crmsim_proc_ok(&unit_sim, "DELETE", "/_sim/hubspot/2-3465404/records/8007", NULL);
+    crmsim_proc_ok(&unit_sim, "POST", "/_sim/stats/reset", NULL);
+    char idbuf[30][8];
+    const char *ids[30];
+    for (int i = 0; i < 30; i++) {
+        snprintf(idbuf[i], sizeof idbuf[i], "%d", 8000 + i);
+        ids[i] = idbuf[i];
+    }
+    struct upd u;
+    upd_init(&u, ids, 30, "5");
+    struct crm_batch_result res;
+    struct crm_error err;
+    expect_ok(hubspot_batch_update(e.hc, e.h, "2-3465404", u.in, 30, &res, &err), &err);
+    assert_int_equal(res.nfailed, 1);
+    expect_gone(&res.items[7]);
+    for (int i = 0; i < 30; i++)
+        if (i != 7)
+            assert_string_equal(prop(res.items[i].record, "budget"), "5");
+    crm_batch_result_free(&res);
+    assert_int_equal(calls_to(UPDATE_PATH), 1);
+
+    /* read: the same */
+    const char *props[] = {"budget"};
+    struct hubspot_read_options ro = {.properties = props, .nproperties = 1};
+    expect_ok(hubspot_batch_read(e.hc, e.h, "2-3465404", ids, 30, &ro, &res, &err), &err);
+    assert_int_equal(res.nfailed, 1);
+    expect_gone(&res.items[7]);
+    assert_string_equal(prop(res.items[8].record, "budget"), "5");
+    crm_batch_result_free(&res);
+    /* a read that finds nothing: HubSpot answers the call 404, naming the ids */
+    const char *only[] = {"8007", "8099"};
+    expect_ok(hubspot_batch_read(e.hc, e.h, "2-3465404", only, 2, &ro, &res, &err), &err);
+    expect_gone(&res.items[0]);
+    expect_gone(&res.items[1]);
+    crm_batch_result_free(&res);
+    assert_int_equal(calls_to(READ_PATH), 2);
+
+    /* archive: 204 whatever the ids */
+    const char *arch[] = {"8006", "8007"};
+    expect_ok(hubspot_batch_archive(e.hc, e.h, "2-3465404", arch, 2, &res, &err), &err);
+    assert_int_equal(res.nfailed, 0);
+    crm_batch_result_free(&res);
+    json_object_put(u.props);
+    env_close(&e);
+}
+
+/* A 207 whose one error names one input: inputs it does not name are not given that error (the
+ * issue's 181 validation failures), they are sent again. */
+static void test_batch_207_error_only_for_named_input(void **state)
+{
+    (void)state;
+    struct env e;
+    env_open(&e, NULL);
+    fault("{\"match\":\"POST /crm/v3/objects/2-3465404/batch/update\",\"count\":1,\"status\":207,"
+          "\"body\":{\"status\":\"COMPLETE\",\"results\":[{\"id\":\"7001\",\"objectWriteTraceId\":"
+          "\"t7001\",\"properties\":{\"budget\":\"9\"}}],\"numErrors\":1,\"errors\":[{\"status\":"
+          "\"error\",\"category\":\"VALIDATION_ERROR\",\"message\":\"Property values were not "
+          "valid\",\"context\":{\"objectWriteTraceId\":[\"t7002\"]}}]}}");
+    const char *ids[] = {"7001", "7002", "7003"};
+    struct upd u;
+    upd_init(&u, ids, 3, "9");
+    struct crm_batch_result res;
+    struct crm_error err;
+    expect_ok(hubspot_batch_update(e.hc, e.h, "2-3465404", u.in, 3, &res, &err), &err);
+    assert_true(res.items[0].ok);
+    assert_false(res.items[1].ok);
+    assert_string_equal(res.items[1].error->code, "VALIDATION_ERROR");
+    assert_int_equal(res.items[1].error->http_status, 400);
+    assert_int_equal(res.items[1].error->cls, CRM_ERR_PERMANENT);
+    assert_true(res.items[2].ok); /* unnamed: sent again, alone */
+    assert_string_equal(prop(res.items[2].record, "budget"), "9");
+    crm_batch_result_free(&res);
+    assert_int_equal(calls_to(UPDATE_PATH), 2);
+    assert_int_equal(inputs_of_call(UPDATE_PATH, 1), 1);
+    json_object_put(u.props);
+    env_close(&e);
+}
+
+/* A whole call failing with an error that names no input: split in halves, which succeed. */
+static void test_batch_unnamed_error_splits(void **state)
+{
+    (void)state;
+    struct env e;
+    env_open(&e, NULL);
+    load_projects(8100, 4);
+    crmsim_proc_ok(&unit_sim, "POST", "/_sim/stats/reset", NULL);
+    fault("{\"match\":\"POST /crm/v3/objects/2-3465404/batch/update\",\"count\":1,\"status\":400,"
+          "\"body\":{\"status\":\"error\",\"category\":\"VALIDATION_ERROR\",\"message\":\"Some "
+          "input of this batch is not valid\",\"correlationId\":\"c-1\"}}");
+    const char *ids[] = {"8100", "8101", "8102", "8103"};
+    struct upd u;
+    upd_init(&u, ids, 4, "3");
+    struct crm_batch_result res;
+    struct crm_error err;
+    expect_ok(hubspot_batch_update(e.hc, e.h, "2-3465404", u.in, 4, &res, &err), &err);
+    assert_int_equal(res.nfailed, 0);
+    for (int i = 0; i < 4; i++)
+        assert_string_equal(prop(res.items[i].record, "budget"), "3");
+    crm_batch_result_free(&res);
+    assert_int_equal(calls_to(UPDATE_PATH), 3);
+    assert_int_equal(inputs_of_call(UPDATE_PATH, 1), 2);
+    assert_int_equal(inputs_of_call(UPDATE_PATH, 2), 2);
+    assert_int_equal(err.attempts, 3);
+    json_object_put(u.props);
+    env_close(&e);
+}
+
+/* One bad input among 50, HubSpot failing every call that carries it with an error naming no
+ * input: it ends up alone with that error; the 49 others succeed; 13 calls (1 + 2 per halving). */
+static void test_batch_one_bad_among_50(void **state)
+{
+    (void)state;
+    struct env e;
+    env_open(&e, NULL);
+    load_projects(8200, 50);
+    crmsim_proc_ok(&unit_sim, "POST", "/_sim/stats/reset", NULL);
+    fault("{\"match\":\"POST /crm/v3/objects/2-3465404/batch/update\",\"body_contains\":"
+          "\"\\\"id\\\":\\\"8223\\\"\",\"status\":400,\"body\":{\"status\":\"error\",\"category\":"
+          "\"VALIDATION_ERROR\",\"message\":\"Property values were not valid: [{\\\"isValid\\\":"
+          "false,\\\"message\\\":\\\"8224 is not a valid option\\\"}]\"}}");
+    char idbuf[50][8];
+    const char *ids[50];
+    for (int i = 0; i < 50; i++) {
+        snprintf(idbuf[i], sizeof idbuf[i], "%d", 8200 + i);
+        ids[i] = idbuf[i];
+    }
+    struct upd u;
+    upd_init(&u, ids, 50, "8");
+    struct crm_batch_result res;
+    struct crm_error err;
+    expect_ok(hubspot_batch_update(e.hc, e.h, "2-3465404", u.in, 50, &res, &err), &err);
+    assert_int_equal(res.nfailed, 1);
+    assert_false(res.items[23].ok);
+    assert_string_equal(res.items[23].error->code, "VALIDATION_ERROR");
+    assert_int_equal(res.items[23].error->http_status, 400);
+    assert_int_equal(res.items[23].error->cls, CRM_ERR_PERMANENT);
+    for (int i = 0; i < 50; i++)
+        if (i != 23)
+            assert_string_equal(prop(res.items[i].record, "budget"), "8");
+    crm_batch_result_free(&res);
+    assert_int_equal(calls_to(UPDATE_PATH), 13);
+    assert_int_equal(err.attempts, 13);
+    assert_true(sent_alone(UPDATE_PATH, "8223"));
+    json_object_put(u.props);
+    env_close(&e);
+}
+
+/* A whole call answering 500 once: retried by the call loop, then every input succeeds. */
+static void test_batch_500_then_success(void **state)
+{
+    (void)state;
+    struct env e;
+    env_open(&e, NULL);
+    fault("{\"match\":\"POST /crm/v3/objects/2-3465404/batch/update\",\"count\":1,\"status\":500}");
+    const char *ids[] = {"7001", "7002", "7003"};
+    struct upd u;
+    upd_init(&u, ids, 3, "6");
+    struct crm_batch_result res;
+    struct crm_error err;
+    expect_ok(hubspot_batch_update(e.hc, e.h, "2-3465404", u.in, 3, &res, &err), &err);
+    assert_int_equal(res.nfailed, 0);
+    assert_string_equal(prop(res.items[2].record, "budget"), "6");
+    crm_batch_result_free(&res);
+    assert_int_equal(calls_to(UPDATE_PATH), 2);
+    assert_int_equal(inputs_of_call(UPDATE_PATH, 1), 3);
+    json_object_put(u.props);
+    env_close(&e);
+}
+
+/* Errors naming an input only in their message text, as a whole word: a message about 70021 or
+ * 17002 does not name 7002. As a 207 entry and as a whole call's error. */
+static void test_batch_message_names_input(void **state)
+{
+    (void)state;
+    struct env e;
+    env_open(&e, NULL);
+    crmsim_proc_ok(&unit_sim, "POST", "/_sim/fixtures",
+                   "{\"hubspot\":{\"records\":{\"2-3465404\":[{\"id\":\"70021\",\"properties\":{"
+                   "\"name\":\"a\"}},{\"id\":\"17002\",\"properties\":{\"name\":\"b\"}}]}}}");
+    crmsim_proc_ok(&unit_sim, "POST", "/_sim/stats/reset", NULL);
+    const char *ids[] = {"7001", "70021", "7002", "17002"};
+    struct upd u;
+    upd_init(&u, ids, 4, "4");
+    struct crm_batch_result res;
+    struct crm_error err;
+    /* 207: a result for 7001, an error whose message alone names 70021 */
+    fault("{\"match\":\"POST /crm/v3/objects/2-3465404/batch/update\",\"count\":1,\"status\":207,"
+          "\"body\":{\"status\":\"COMPLETE\",\"results\":[{\"id\":\"7001\",\"objectWriteTraceId\":"
+          "\"t7001\",\"properties\":{\"budget\":\"4\"}}],\"errors\":[{\"status\":\"error\","
+          "\"category\":\"OBJECT_NOT_FOUND\",\"message\":\"Object with id 70021 not found\"}]}}");
+    expect_ok(hubspot_batch_update(e.hc, e.h, "2-3465404", u.in, 4, &res, &err), &err);
+    assert_true(res.items[0].ok);
+    expect_gone(&res.items[1]);
+    assert_true(res.items[2].ok);
+    assert_true(res.items[3].ok);
+    crm_batch_result_free(&res);
+    assert_int_equal(calls_to(UPDATE_PATH), 2);
+    assert_int_equal(inputs_of_call(UPDATE_PATH, 1), 2);
+
+    /* a whole-call 404 whose message names 17002: the others are sent again */
+    crmsim_proc_ok(&unit_sim, "POST", "/_sim/stats/reset", NULL);
+    fault("{\"match\":\"POST /crm/v3/objects/2-3465404/batch/update\",\"count\":1,\"status\":404,"
+          "\"body\":{\"status\":\"error\",\"category\":\"OBJECT_NOT_FOUND\",\"message\":\"Object "
+          "with id 17002 not found\"}}");
+    expect_ok(hubspot_batch_update(e.hc, e.h, "2-3465404", u.in, 4, &res, &err), &err);
+    assert_true(res.items[0].ok);
+    assert_true(res.items[1].ok);
+    assert_true(res.items[2].ok);
+    expect_gone(&res.items[3]);
+    crm_batch_result_free(&res);
+    assert_int_equal(calls_to(UPDATE_PATH), 2);
+    assert_int_equal(inputs_of_call(UPDATE_PATH, 1), 3);
+    json_object_put(u.props);
+    env_close(&e);
+}
+
+/* A whole-call 404 naming nothing is not about records (a wrong path or type): no input is taken
+ * for gone; each gets a retryable call failure and nothing is split. */
+static void test_batch_unnamed_404_is_not_gone(void **state)
+{
+    (void)state;
+    struct env e;
+    env_open(&e, NULL);
+    fault("{\"match\":\"POST /crm/v3/objects/2-3465404/batch/read\",\"count\":1,\"status\":404,"
+          "\"body\":{\"status\":\"error\",\"category\":\"OBJECT_NOT_FOUND\",\"message\":\"Not "
+          "found\"}}");
+    const char *ids[] = {"7001", "7002"};
+    struct crm_batch_result res;
+    struct crm_error err;
+    assert_int_equal(hubspot_batch_read(e.hc, e.h, "2-3465404", ids, 2, NULL, &res, &err), -1);
+    assert_int_equal(err.cls, CRM_ERR_TRANSIENT);
+    for (int i = 0; i < 2; i++) {
+        assert_false(res.items[i].ok);
+        assert_string_equal(res.items[i].error->code, "call_failed");
+        assert_int_equal(res.items[i].error->http_status, 0);
+        assert_int_equal(res.items[i].error->cls, CRM_ERR_TRANSIENT);
+    }
+    crm_batch_result_free(&res);
+    assert_int_equal(calls_to(READ_PATH), 1);
+    env_close(&e);
+}
+
 /* ---- auth ---- */
 
 struct thread_arg {
@@ -966,6 +1314,13 @@ int main(void)
         T(test_schemas),
         T(test_associations),
         T(test_path_prefix_configurable),
+        T(test_batch_gone_record_fails_alone),
+        T(test_batch_207_error_only_for_named_input),
+        T(test_batch_unnamed_error_splits),
+        T(test_batch_one_bad_among_50),
+        T(test_batch_500_then_success),
+        T(test_batch_message_names_input),
+        T(test_batch_unnamed_404_is_not_gone),
         T(test_oauth_single_refresh_and_401),
         T(test_oauth_refresh_ahead_of_expiry),
         T(test_oauth_bad_refresh_token),
