@@ -1120,105 +1120,155 @@ static const char *result_side_id(json_object *res, const char *side, const char
     return id;
 }
 
-/* Sends the inputs idx[0..cnt) (all of one kind) to url in chunks and fills their items. */
-static int assoc_write(struct hubspot_client *hc, struct crm_http *h, const char *url,
-                       const char *op, const struct hubspot_assoc_input *in, const size_t *idx,
-                       size_t cnt, bool labelled, struct crm_batch_result *out,
-                       struct crm_error *err)
+/* One association write operation: the inputs in[map[k]] (all of one kind) whose results go to
+ * out->items[map[k]]. */
+struct assoc_ctx {
+    struct hubspot_client *hc;
+    struct crm_http *h;
+    const char *url;
+    const char *op;
+    const struct hubspot_assoc_input *in;
+    const size_t *map;
+    bool labelled; /* batch/create with types */
+    bool archive;  /* batch/archive: "to" is a list; 204 answers every input */
+    struct crm_batch_result *out;
+};
+
+static const struct hubspot_assoc_input *assoc_in(const struct assoc_ctx *a, size_t k)
 {
-    int rc = 0;
-    for (size_t from = 0; from < cnt; from += HUBSPOT_ASSOC_BATCH_CREATE_MAX) {
-        size_t to = from + HUBSPOT_ASSOC_BATCH_CREATE_MAX < cnt
-                        ? from + HUBSPOT_ASSOC_BATCH_CREATE_MAX
-                        : cnt;
-        json_object *body = json_object_new_object();
-        json_object *inputs = json_object_new_array();
-        for (size_t k = from; k < to; k++) {
-            const struct hubspot_assoc_input *a = &in[idx[k]];
-            json_object *o = json_object_new_object();
-            json_object_object_add(o, "from", id_obj(a->from_id));
-            json_object_object_add(o, "to", id_obj(a->to_id));
-            if (labelled) {
-                json_object *types = json_object_new_array();
-                for (size_t t = 0; t < a->ntypes; t++) {
-                    json_object *ty = json_object_new_object();
-                    json_object_object_add(ty, "associationCategory",
-                                           json_object_new_string(a->types[t].category));
-                    json_object_object_add(ty, "associationTypeId",
-                                           json_object_new_int64(a->types[t].type_id));
-                    json_object_array_add(types, ty);
-                }
-                json_object_object_add(o, "types", types);
-            }
-            json_object_array_add(inputs, o);
-        }
-        json_object_object_add(body, "inputs", inputs);
-        struct hs_call c = {.operation = op, .method = "POST", .url = url, .body = body};
-        struct crm_error cerr;
-        int crc = hs_call(hc, h, &c, &cerr);
-        json_object_put(body);
-        err->attempts += cerr.attempts;
-        if (crc < 0) {
-            for (size_t k = from; k < to; k++)
-                crm_batch_item_fail(out, idx[k], &cerr);
-            if (rc == 0) {
-                int attempts = err->attempts;
-                *err = cerr;
-                err->attempts = attempts;
-            }
-            rc = -1;
-            if (cerr.cls != CRM_ERR_PERMANENT) {
-                for (size_t k = to; k < cnt; k++)
-                    crm_batch_item_fail(out, idx[k], &cerr);
-                break;
-            }
-            continue;
-        }
-        json_object *results = json_member(c.json, "results");
-        json_object *errors = json_member(c.json, "errors");
-        size_t nres = results && json_object_is_type(results, json_type_array)
-                          ? json_object_array_length(results)
-                          : 0;
-        size_t nerr = errors && json_object_is_type(errors, json_type_array)
-                          ? json_object_array_length(errors)
-                          : 0;
-        for (size_t k = from; k < to; k++) {
-            const struct hubspot_assoc_input *a = &in[idx[k]];
-            bool found = false;
-            for (size_t r = 0; r < nres && !found; r++) {
-                json_object *res = json_object_array_get_idx(results, r);
-                const char *f = result_side_id(res, "from", "fromObjectId");
-                const char *t = result_side_id(res, "to", "toObjectId");
-                found = f && t && a->from_id && a->to_id && strcmp(f, a->from_id) == 0 &&
-                        strcmp(t, a->to_id) == 0;
-            }
-            if (found) {
-                crm_batch_item_succeed(out, idx[k], NULL, NULL, true);
-                continue;
-            }
-            /* errors name the record by id somewhere in their context or message */
-            struct crm_error ie;
-            crm_error_clear(&ie);
-            snprintf(ie.operation, sizeof ie.operation, "%s", op);
-            json_object *match = nerr ? json_object_array_get_idx(errors, 0) : NULL;
-            for (size_t e = 0; e < nerr; e++) {
-                json_object *eo = json_object_array_get_idx(errors, e);
-                const char *text = json_object_to_json_string_ext(eo, JSON_C_TO_STRING_PLAIN);
-                if ((a->from_id && strstr(text, a->from_id)) ||
-                    (a->to_id && strstr(text, a->to_id))) {
-                    match = eo;
-                    break;
-                }
-            }
-            if (match)
-                crm_error_from_hubspot_json(&ie, c.status, match);
-            else
-                crm_error_set(&ie, CRM_HUBSPOT, CRM_ERR_PERMANENT, c.status, "no_result",
-                              "HubSpot returned no result for this association");
-            crm_batch_item_fail(out, idx[k], &ie);
-        }
-        json_object_put(c.json);
+    return &a->in[a->map[k]];
+}
+
+static json_object *assoc_types_json(const struct hubspot_assoc_input *in)
+{
+    json_object *types = json_object_new_array();
+    for (size_t t = 0; t < in->ntypes; t++) {
+        json_object *ty = json_object_new_object();
+        json_object_object_add(ty, "associationCategory",
+                               json_object_new_string(in->types[t].category));
+        json_object_object_add(ty, "associationTypeId",
+                               json_object_new_int64(in->types[t].type_id));
+        json_object_array_add(types, ty);
     }
+    return types;
+}
+
+static json_object *assoc_body(const struct assoc_ctx *a, const size_t *idx, size_t cnt)
+{
+    json_object *body = json_object_new_object();
+    json_object *inputs = json_object_new_array();
+    for (size_t k = 0; body && inputs && k < cnt; k++) {
+        const struct hubspot_assoc_input *in = assoc_in(a, idx[k]);
+        json_object *o = json_object_new_object();
+        json_object_object_add(o, "from", id_obj(in->from_id));
+        if (a->archive) {
+            json_object *tos = json_object_new_array();
+            json_object_array_add(tos, id_obj(in->to_id));
+            json_object_object_add(o, "to", tos);
+        } else {
+            json_object_object_add(o, "to", id_obj(in->to_id));
+        }
+        if (a->labelled)
+            json_object_object_add(o, "types", assoc_types_json(in));
+        json_object_array_add(inputs, o);
+    }
+    if (!body || !inputs) {
+        json_object_put(body);
+        json_object_put(inputs);
+        return NULL;
+    }
+    json_object_object_add(body, "inputs", inputs);
+    return body;
+}
+
+static bool assoc_settled(void *ctx, size_t k)
+{
+    const struct assoc_ctx *a = ctx;
+    const struct crm_batch_item *it = &a->out->items[a->map[k]];
+    return it->ok || it->error;
+}
+
+static void assoc_fail(void *ctx, size_t k, const struct crm_error *e)
+{
+    struct assoc_ctx *a = ctx;
+    crm_batch_item_fail(a->out, a->map[k], e);
+}
+
+static bool assoc_names(void *ctx, const struct crm_split_call *call, size_t k)
+{
+    const struct hubspot_assoc_input *in = assoc_in(ctx, k);
+    return call_names(call, in->from_id) || call_names(call, in->to_id);
+}
+
+static void assoc_send(void *ctx, const size_t *idx, size_t cnt, struct crm_split_call *call)
+{
+    struct assoc_ctx *a = ctx;
+    split_call(a->hc, a->h, a->op, a->url, assoc_body(a, idx, cnt), call);
+}
+
+static bool same_id(const char *a, const char *b)
+{
+    return a && b && strcmp(a, b) == 0;
+}
+
+/* Results name inputs by (from, to); errors by the ids they name (either side). */
+static void assoc_answer(void *ctx, const size_t *idx, size_t cnt,
+                         const struct crm_split_call *call, struct crm_error *unnamed)
+{
+    struct assoc_ctx *a = ctx;
+    size_t nres, nerr;
+    json_object *results = array_member(call->doc, "results", &nres);
+    json_object *errors = array_member(call->doc, "errors", &nerr);
+    for (size_t r = 0; r < nres; r++) {
+        json_object *res = json_object_array_get_idx(results, r);
+        const char *f = result_side_id(res, "from", "fromObjectId");
+        const char *t = result_side_id(res, "to", "toObjectId");
+        for (size_t k = 0; k < cnt; k++) {
+            const struct hubspot_assoc_input *in = assoc_in(a, idx[k]);
+            if (!assoc_settled(a, idx[k]) && same_id(f, in->from_id) && same_id(t, in->to_id))
+                crm_batch_item_succeed(a->out, a->map[idx[k]], NULL, NULL, true);
+        }
+    }
+    for (size_t e = 0; e < nerr; e++) {
+        json_object *eo = json_object_array_get_idx(errors, e);
+        struct crm_error ie;
+        item_error(&ie, a->op, call, eo);
+        bool named = false;
+        for (size_t k = 0; k < cnt; k++) {
+            const struct hubspot_assoc_input *in = assoc_in(a, idx[k]);
+            if (!hs_error_names(eo, in->from_id) && !hs_error_names(eo, in->to_id))
+                continue;
+            named = true;
+            if (!assoc_settled(a, idx[k]))
+                assoc_fail(a, idx[k], &ie);
+        }
+        if (!named && unnamed->cls == CRM_ERR_NONE)
+            *unnamed = ie;
+    }
+    for (size_t k = 0; a->archive && unnamed->cls == CRM_ERR_NONE && k < cnt; k++)
+        if (!assoc_settled(a, idx[k]))
+            crm_batch_item_succeed(a->out, a->map[idx[k]], NULL, NULL, false);
+}
+
+/* Sends the inputs in[map[0..cnt)] to url (calls of 2,000) and fills their items. */
+static int assoc_write(struct assoc_ctx *a, size_t cnt, struct crm_error *err)
+{
+    const struct crm_split_ops ops = {.crm = CRM_HUBSPOT,
+                                      .operation = a->op,
+                                      .chunk_max = HUBSPOT_ASSOC_BATCH_CREATE_MAX,
+                                      .send = assoc_send,
+                                      .answer = assoc_answer,
+                                      .names = assoc_names,
+                                      .fail = assoc_fail,
+                                      .settled = assoc_settled};
+    struct crm_error e;
+    crm_error_clear(&e);
+    snprintf(e.operation, sizeof e.operation, "%s", a->op);
+    int rc = crm_split_run(&ops, a, cnt, &e);
+    int attempts = err->attempts + e.attempts;
+    if (rc < 0 && err->cls == CRM_ERR_NONE)
+        *err = e;
+    err->attempts = attempts;
     return rc;
 }
 
@@ -1249,13 +1299,23 @@ int hubspot_assoc_batch_create(struct hubspot_client *hc, struct crm_http *h, co
         else
             plain[np++] = i;
     }
+    struct assoc_ctx l = {.hc = hc,
+                          .h = h,
+                          .url = url_l,
+                          .op = "assoc_batch_create",
+                          .in = in,
+                          .map = labelled,
+                          .labelled = true,
+                          .out = out};
+    struct assoc_ctx d = l;
+    d.url = url_d;
+    d.op = "assoc_batch_create_default";
+    d.map = plain;
+    d.labelled = false;
     int rc = 0;
-    if (nl && assoc_write(hc, h, url_l, "assoc_batch_create", in, labelled, nl, true, out, err) < 0)
+    if (nl && assoc_write(&l, nl, err) < 0)
         rc = -1;
-    if (np &&
-        assoc_write(hc, h, url_d, "assoc_batch_create_default", in, plain, np, false, out, err) <
-            0 &&
-        rc == 0)
+    if (np && assoc_write(&d, np, err) < 0)
         rc = -1;
     free(labelled);
     free(plain);
@@ -1264,42 +1324,55 @@ int hubspot_assoc_batch_create(struct hubspot_client *hc, struct crm_http *h, co
     return rc;
 }
 
+int hubspot_assoc_batch_archive_each(struct hubspot_client *hc, struct crm_http *h,
+                                     const char *from_type, const char *to_type,
+                                     const struct hubspot_assoc_input *in, size_t n,
+                                     struct crm_batch_result *out, struct crm_error *err)
+{
+    set_op(err, "assoc_batch_archive");
+    if (crm_batch_result_init(out, n) < 0)
+        return oom(err);
+    if (n == 0)
+        return 0;
+    size_t *map = calloc(n, sizeof *map);
+    char *url = assoc_url(hc, from_type, to_type, "/batch/archive");
+    if (!map || !url) {
+        free(map);
+        free(url);
+        crm_batch_result_free(out);
+        return oom(err);
+    }
+    for (size_t i = 0; i < n; i++)
+        map[i] = i;
+    struct assoc_ctx a = {.hc = hc,
+                          .h = h,
+                          .url = url,
+                          .op = "assoc_batch_archive",
+                          .in = in,
+                          .map = map,
+                          .archive = true,
+                          .out = out};
+    int rc = assoc_write(&a, n, err);
+    free(map);
+    free(url);
+    return rc;
+}
+
 int hubspot_assoc_batch_archive(struct hubspot_client *hc, struct crm_http *h,
                                 const char *from_type, const char *to_type,
                                 const struct hubspot_assoc_input *in, size_t n,
                                 struct crm_error *err)
 {
-    set_op(err, "assoc_batch_archive");
-    char *url = assoc_url(hc, from_type, to_type, "/batch/archive");
-    if (!url)
-        return oom(err);
-    int rc = 0;
-    for (size_t from = 0; from < n && rc == 0; from += HUBSPOT_ASSOC_BATCH_CREATE_MAX) {
-        size_t to =
-            from + HUBSPOT_ASSOC_BATCH_CREATE_MAX < n ? from + HUBSPOT_ASSOC_BATCH_CREATE_MAX : n;
-        json_object *body = json_object_new_object();
-        json_object *inputs = json_object_new_array();
-        for (size_t i = from; i < to; i++) {
-            json_object *o = json_object_new_object();
-            json_object_object_add(o, "from", id_obj(in[i].from_id));
-            json_object *tos = json_object_new_array();
-            json_object_array_add(tos, id_obj(in[i].to_id));
-            json_object_object_add(o, "to", tos);
-            json_object_array_add(inputs, o);
+    struct crm_batch_result res;
+    int rc = hubspot_assoc_batch_archive_each(hc, h, from_type, to_type, in, n, &res, err);
+    for (size_t i = 0; rc == 0 && i < res.n; i++)
+        if (res.items[i].error) {
+            int attempts = err->attempts;
+            *err = *res.items[i].error;
+            err->attempts = attempts;
+            rc = -1;
         }
-        json_object_object_add(body, "inputs", inputs);
-        struct hs_call c = {
-            .operation = "assoc_batch_archive", .method = "POST", .url = url, .body = body};
-        struct crm_error cerr;
-        rc = hs_call(hc, h, &c, &cerr);
-        json_object_put(body);
-        json_object_put(c.json);
-        int attempts = err->attempts + cerr.attempts;
-        if (rc < 0)
-            *err = cerr;
-        err->attempts = attempts;
-    }
-    free(url);
+    crm_batch_result_free(&res);
     return rc;
 }
 
@@ -1313,7 +1386,19 @@ void hubspot_assoc_links_free(struct hubspot_assoc_links *l)
         free(l->items[i].label);
     }
     free(l->items);
+    for (size_t i = 0; i < l->nfailed; i++)
+        free(l->failed[i].from_id);
+    free(l->failed);
     memset(l, 0, sizeof *l);
+}
+
+const struct hubspot_assoc_read_error *
+hubspot_assoc_links_failed(const struct hubspot_assoc_links *l, const char *from_id)
+{
+    for (size_t i = 0; l && from_id && i < l->nfailed; i++)
+        if (strcmp(l->failed[i].from_id, from_id) == 0)
+            return &l->failed[i];
+    return NULL;
 }
 
 static int links_add(struct hubspot_assoc_links *l, size_t *cap, const char *from, const char *to,
@@ -1347,12 +1432,138 @@ static int links_add(struct hubspot_assoc_links *l, size_t *cap, const char *fro
     return 0;
 }
 
+/* "No X is associated with Y": the from record simply has no associations of that type. */
 static bool no_associations_error(json_object *e)
 {
-    const char *cat = json_member_text(e, "category");
-    const char *sub = json_member_text(e, "subCategory");
-    return (sub && strstr(sub, "NO_ASSOCIATIONS_FOUND")) ||
-           (cat && strcmp(cat, "OBJECT_NOT_FOUND") == 0);
+    const char *sub = json_member_string(e, "subCategory");
+    return sub && strstr(sub, "NO_ASSOCIATIONS_FOUND");
+}
+
+/* One association read: from ids[i], each settled as read (its links, possibly none) or
+ * failed (an entry of out->failed). */
+struct aread_ctx {
+    struct hubspot_client *hc;
+    struct crm_http *h;
+    char *url;
+    const char *const *ids;
+    unsigned char *state; /* 0 open, 1 read, 2 failed */
+    struct hubspot_assoc_links *out;
+    size_t cap, fcap;
+    bool oom;
+};
+
+static bool aread_settled(void *ctx, size_t i)
+{
+    const struct aread_ctx *a = ctx;
+    return a->state[i] != 0;
+}
+
+/* From id i fails with e; a record-not-found error (not "no associations") marks it gone. */
+static void aread_fail(void *ctx, size_t i, const struct crm_error *e)
+{
+    struct aread_ctx *a = ctx;
+    struct hubspot_assoc_links *l = a->out;
+    a->state[i] = 2;
+    if (l->nfailed == a->fcap) {
+        size_t nc = a->fcap ? a->fcap * 2 : 8;
+        struct hubspot_assoc_read_error *g = realloc(l->failed, nc * sizeof *g);
+        if (!g) {
+            a->oom = true;
+            return;
+        }
+        l->failed = g;
+        a->fcap = nc;
+    }
+    struct hubspot_assoc_read_error *f = &l->failed[l->nfailed];
+    f->from_id = strdup(a->ids[i] ? a->ids[i] : "");
+    if (!f->from_id) {
+        a->oom = true;
+        return;
+    }
+    f->error = *e;
+    f->gone = strcmp(e->code, "OBJECT_NOT_FOUND") == 0 || e->http_status == 404;
+    if (f->gone) {
+        f->error.http_status = 404;
+        f->error.cls = CRM_ERR_PERMANENT;
+        snprintf(f->error.code, sizeof f->error.code, "OBJECT_NOT_FOUND");
+    }
+    l->nfailed++;
+}
+
+static bool aread_names(void *ctx, const struct crm_split_call *call, size_t i)
+{
+    const struct aread_ctx *a = ctx;
+    return call_names(call, a->ids[i]);
+}
+
+static void aread_send(void *ctx, const size_t *idx, size_t cnt, struct crm_split_call *call)
+{
+    struct aread_ctx *a = ctx;
+    json_object *body = json_object_new_object();
+    json_object *inputs = json_object_new_array();
+    for (size_t k = 0; body && inputs && k < cnt; k++)
+        json_object_array_add(inputs, id_obj(a->ids[idx[k]]));
+    if (body && inputs) {
+        json_object_object_add(body, "inputs", inputs);
+    } else {
+        json_object_put(body);
+        json_object_put(inputs);
+        body = NULL;
+    }
+    split_call(a->hc, a->h, "assoc_batch_read", a->url, body, call);
+}
+
+/* Adds the links of one result; marks its from id read. */
+static void aread_result(struct aread_ctx *a, const size_t *idx, size_t cnt, json_object *res)
+{
+    const char *fid = json_member_text(json_member(res, "from"), "id");
+    bool mine = false;
+    for (size_t k = 0; fid && k < cnt; k++)
+        if (same_id(a->ids[idx[k]], fid) && a->state[idx[k]] == 0) {
+            a->state[idx[k]] = 1;
+            mine = true;
+        }
+    size_t nt;
+    json_object *tos = array_member(res, "to", &nt);
+    for (size_t t = 0; mine && t < nt; t++) {
+        json_object *tobj = json_object_array_get_idx(tos, t);
+        const char *tid = json_member_text(tobj, "toObjectId");
+        size_t nty;
+        json_object *types = array_member(tobj, "associationTypes", &nty);
+        for (size_t y = 0; y < nty && tid; y++)
+            if (links_add(a->out, &a->cap, fid, tid, json_object_array_get_idx(types, y)) < 0)
+                a->oom = true;
+    }
+}
+
+/* Results give links; "no associations" errors settle their ids with none; any other error is
+ * the failure of the from ids it names. */
+static void aread_answer(void *ctx, const size_t *idx, size_t cnt,
+                         const struct crm_split_call *call, struct crm_error *unnamed)
+{
+    struct aread_ctx *a = ctx;
+    size_t nres, nerr;
+    json_object *results = array_member(call->doc, "results", &nres);
+    json_object *errors = array_member(call->doc, "errors", &nerr);
+    for (size_t r = 0; r < nres; r++)
+        aread_result(a, idx, cnt, json_object_array_get_idx(results, r));
+    for (size_t e = 0; e < nerr; e++) {
+        json_object *eo = json_object_array_get_idx(errors, e);
+        bool none = no_associations_error(eo), named = false;
+        struct crm_error ie;
+        item_error(&ie, "assoc_batch_read", call, eo);
+        for (size_t k = 0; k < cnt; k++) {
+            if (!hs_error_names(eo, a->ids[idx[k]]))
+                continue;
+            named = true;
+            if (a->state[idx[k]] == 0 && none)
+                a->state[idx[k]] = 1;
+            else if (a->state[idx[k]] == 0)
+                aread_fail(a, idx[k], &ie);
+        }
+        if (!named && unnamed->cls == CRM_ERR_NONE)
+            *unnamed = ie;
+    }
 }
 
 int hubspot_assoc_batch_read(struct hubspot_client *hc, struct crm_http *h, const char *from_type,
@@ -1361,71 +1572,34 @@ int hubspot_assoc_batch_read(struct hubspot_client *hc, struct crm_http *h, cons
 {
     memset(out, 0, sizeof *out);
     set_op(err, "assoc_batch_read");
-    char *url = assoc_url(hc, from_type, to_type, "/batch/read");
-    if (!url)
-        return oom(err);
-    size_t cap = 0;
-    int rc = 0;
-    for (size_t from = 0; from < n && rc == 0; from += HUBSPOT_ASSOC_BATCH_READ_MAX) {
-        size_t to =
-            from + HUBSPOT_ASSOC_BATCH_READ_MAX < n ? from + HUBSPOT_ASSOC_BATCH_READ_MAX : n;
-        json_object *body = json_object_new_object();
-        json_object *inputs = json_object_new_array();
-        for (size_t i = from; i < to; i++)
-            json_object_array_add(inputs, id_obj(from_ids[i]));
-        json_object_object_add(body, "inputs", inputs);
-        struct hs_call c = {
-            .operation = "assoc_batch_read", .method = "POST", .url = url, .body = body};
-        struct crm_error cerr;
-        rc = hs_call(hc, h, &c, &cerr);
-        json_object_put(body);
-        int attempts = err->attempts + cerr.attempts;
-        if (rc < 0) {
-            *err = cerr;
-            err->attempts = attempts;
-            break;
-        }
-        err->attempts = attempts;
-        json_object *results = json_member(c.json, "results");
-        size_t nres = results && json_object_is_type(results, json_type_array)
-                          ? json_object_array_length(results)
-                          : 0;
-        for (size_t r = 0; r < nres && rc == 0; r++) {
-            json_object *res = json_object_array_get_idx(results, r);
-            const char *fid = json_member_text(json_member(res, "from"), "id");
-            json_object *tos = json_member(res, "to");
-            size_t nt = tos && json_object_is_type(tos, json_type_array)
-                            ? json_object_array_length(tos)
-                            : 0;
-            for (size_t t = 0; t < nt && fid && rc == 0; t++) {
-                json_object *tobj = json_object_array_get_idx(tos, t);
-                const char *tid = json_member_text(tobj, "toObjectId");
-                json_object *types = json_member(tobj, "associationTypes");
-                size_t nty = types && json_object_is_type(types, json_type_array)
-                                 ? json_object_array_length(types)
-                                 : 0;
-                for (size_t y = 0; y < nty && tid; y++)
-                    if (links_add(out, &cap, fid, tid, json_object_array_get_idx(types, y)) < 0) {
-                        rc = oom(err);
-                        break;
-                    }
-            }
-        }
-        json_object *errors = json_member(c.json, "errors");
-        size_t nerr = errors && json_object_is_type(errors, json_type_array)
-                          ? json_object_array_length(errors)
-                          : 0;
-        for (size_t e = 0; e < nerr && rc == 0; e++) {
-            json_object *eo = json_object_array_get_idx(errors, e);
-            if (no_associations_error(eo))
-                continue;
-            crm_error_from_hubspot_json(err, c.status, eo);
-            err->attempts = attempts;
-            rc = -1;
-        }
-        json_object_put(c.json);
+    if (n == 0)
+        return 0;
+    struct aread_ctx a = {.hc = hc,
+                          .h = h,
+                          .url = assoc_url(hc, from_type, to_type, "/batch/read"),
+                          .ids = from_ids,
+                          .state = calloc(n, 1),
+                          .out = out};
+    int rc;
+    if (!a.url || !a.state) {
+        rc = oom(err);
+    } else {
+        const struct crm_split_ops ops = {.crm = CRM_HUBSPOT,
+                                          .operation = "assoc_batch_read",
+                                          .chunk_max = HUBSPOT_ASSOC_BATCH_READ_MAX,
+                                          .send = aread_send,
+                                          .answer = aread_answer,
+                                          .names = aread_names,
+                                          .fail = aread_fail,
+                                          .settled = aread_settled};
+        rc = crm_split_run(&ops, &a, n, err);
+        if (a.oom)
+            rc = oom(err);
     }
-    free(url);
+    if (rc < 0 && (a.oom || !a.state || !a.url))
+        hubspot_assoc_links_free(out); /* nothing is known for sure */
+    free(a.url);
+    free(a.state);
     return rc;
 }
 

@@ -211,12 +211,21 @@ struct hubspot_assoc_input {
 };
 
 /* Creates associations from from_type records to to_type records: inputs with types through
- * batch/create, inputs without through batch/associate/default. Items answer inputs in order. */
+ * batch/create, inputs without through batch/associate/default. Items answer inputs in order;
+ * an error naming a from or to id (a 207 entry, or a whole-call 400 "One or more associations
+ * are invalid" with context objectId / INVALID_OBJECT_IDS) fails the inputs with that id. */
 int hubspot_assoc_batch_create(struct hubspot_client *hc, struct crm_http *h, const char *from_type,
                                const char *to_type, const struct hubspot_assoc_input *in, size_t n,
                                struct crm_batch_result *out, struct crm_error *err);
 
-/* Removes every association between each (from_id, to_id) pair (types ignored). */
+/* Removes every association between each (from_id, to_id) pair (types ignored). Items answer
+ * inputs in order (HubSpot answers 204, also for pairs that are not associated); a failed call
+ * fails the inputs its error names, the others are sent again. Caller frees out. */
+int hubspot_assoc_batch_archive_each(struct hubspot_client *hc, struct crm_http *h,
+                                     const char *from_type, const char *to_type,
+                                     const struct hubspot_assoc_input *in, size_t n,
+                                     struct crm_batch_result *out, struct crm_error *err);
+/* The same without per-input results: -1 with err (the first input's error) when any failed. */
 int hubspot_assoc_batch_archive(struct hubspot_client *hc, struct crm_http *h,
                                 const char *from_type, const char *to_type,
                                 const struct hubspot_assoc_input *in, size_t n,
@@ -230,17 +239,37 @@ struct hubspot_assoc_link {
     char *label; /* NULL when unlabelled */
 };
 
+/* A from id whose associations could not be read. */
+struct hubspot_assoc_read_error {
+    char *from_id;
+    /* HubSpot says the record does not exist (OBJECT_NOT_FOUND naming it, other than "no
+     * associations"): error then has code OBJECT_NOT_FOUND, http_status 404, permanent */
+    bool gone;
+    struct crm_error error; /* otherwise its own error, or the retryable failure of its call */
+};
+
 struct hubspot_assoc_links {
     struct hubspot_assoc_link *items;
     size_t n;
+    struct hubspot_assoc_read_error *failed; /* one per from id that was not read */
+    size_t nfailed;
 };
 
-/* Reads the associations of from_ids to to_type records (one link per type). Records without
- * associations just have no links. Caller frees with hubspot_assoc_links_free(). */
+/* Reads the associations of from_ids to to_type records (one link per type). Every from id ends
+ * either read (its links; a record without associations - HubSpot's NO_ASSOCIATIONS_FOUND - just
+ * has none) or in out->failed with its own error: an error of the answer naming it, gone when
+ * that is OBJECT_NOT_FOUND, or the failure of its call. The other ids are unaffected: check
+ * hubspot_assoc_links_failed() for each id before trusting that it has no links. Returns -1 with
+ * err when some ids were left with a call's failure (they are in failed too), or when out of
+ * memory (then out is empty, failed included: nothing was read). Caller frees with
+ * hubspot_assoc_links_free(). */
 int hubspot_assoc_batch_read(struct hubspot_client *hc, struct crm_http *h, const char *from_type,
                              const char *to_type, const char *const *from_ids, size_t n,
                              struct hubspot_assoc_links *out, struct crm_error *err);
 void hubspot_assoc_links_free(struct hubspot_assoc_links *l);
+/* The failure of from_id in l, or NULL when it was read. Borrowed from l. */
+const struct hubspot_assoc_read_error *
+hubspot_assoc_links_failed(const struct hubspot_assoc_links *l, const char *from_id);
 
 struct hubspot_assoc_label {
     char category[32];

@@ -5,7 +5,9 @@
  * last-synced values, the resolved ids and the new base, plus the per-target-type association
  * reads. Steps per association: current values -> resolve (links of the target mapping, or the
  * resolver property) -> decide (one side changed, or the conflict winner) -> HubSpot writes;
- * then one Salesforce Collections update for every lookup, then the pairs' base keys.
+ * then one Salesforce Collections update for every lookup, then the pairs' base keys. A read,
+ * create or archive failure fails only the pairs it names (the client's per-input results);
+ * the others go on.
  *
  * Must not: write the engine's links, run SQL of its own (db/ does), or log. */
 #include "sync/sync_assoc.h"
@@ -575,6 +577,18 @@ static int decide(struct run *r, size_t i, struct slot *s, const struct mapping_
 
 /* ---- HubSpot writes ---- */
 
+/* Fails the pairs of the inputs of one write that did not succeed, each with its own error
+ * (the call's error only for an input left without an answer). The others proceed. */
+static void fail_items(struct run *r, struct slot *sl, const size_t *who, size_t k,
+                       const struct crm_batch_result *res, const struct crm_error *e)
+{
+    for (size_t j = 0; j < k; j++) {
+        const struct crm_batch_item *it = j < res->n ? &res->items[j] : NULL;
+        if (!it || !it->ok)
+            pair_fail(&r->pairs[who[j]], &sl[who[j]], it && it->error ? it->error : e);
+    }
+}
+
 /* The association type to create with: *ntypes 0 for HubSpot's default type. */
 static int assoc_type(struct run *r, const struct mapping_association *a,
                       struct hubspot_assoc_type *ty, char *category, size_t catlen,
@@ -625,23 +639,21 @@ static void write_creates(struct run *r, const struct mapping_association *a, st
     hubspot_assoc_batch_create(r->env->hc, r->env->http, r->env->hs_type, a->hubspot_object, in, k,
                                &res, &e);
     count_hs(r, &e);
-    for (size_t j = 0; j < k; j++) {
-        const struct crm_batch_item *it = j < res.n ? &res.items[j] : NULL;
-        if (!it || !it->ok)
-            pair_fail(&r->pairs[who[j]], &sl[who[j]], it && it->error ? it->error : &e);
-    }
+    fail_items(r, sl, who, k, &res, &e);
     crm_batch_result_free(&res);
 }
 
 static void write_archives(struct run *r, const struct mapping_association *a, struct slot *sl,
                            struct hubspot_assoc_input *in, size_t *who, size_t k)
 {
+    struct crm_batch_result res = {0};
     struct crm_error e;
-    int rc = hubspot_assoc_batch_archive(r->env->hc, r->env->http, r->env->hs_type,
-                                         a->hubspot_object, in, k, &e);
+    crm_error_clear(&e);
+    hubspot_assoc_batch_archive_each(r->env->hc, r->env->http, r->env->hs_type, a->hubspot_object,
+                                     in, k, &res, &e);
     count_hs(r, &e);
-    for (size_t j = 0; rc < 0 && j < k; j++)
-        pair_fail(&r->pairs[who[j]], &sl[who[j]], &e);
+    fail_items(r, sl, who, k, &res, &e);
+    crm_batch_result_free(&res);
 }
 
 static int write_hubspot(struct run *r, const struct mapping_association *a, struct slot *sl)
@@ -689,8 +701,12 @@ static int association_values(struct run *r, size_t ai, struct slot *sl)
     }
     struct type_read *t = read_links(r, ai);
     for (size_t i = 0; i < r->n; i++) {
-        if (t->rc < 0)
-            pair_fail(&r->pairs[i], &sl[i], &t->err);
+        const struct hubspot_assoc_read_error *f =
+            hubspot_assoc_links_failed(&t->links, r->pairs[i].hs_id);
+        if (f)
+            pair_fail(&r->pairs[i], &sl[i], &f->error); /* gone: OBJECT_NOT_FOUND, 404 */
+        else if (t->rc < 0 && t->links.nfailed == 0)
+            pair_fail(&r->pairs[i], &sl[i], &t->err); /* nothing was read */
         else if (slot_hs(&sl[i], &r->pairs[i], &t->links, a) < 0) {
             snprintf(r->err, r->errlen, "out of memory reading associations");
             return -1;

@@ -27,6 +27,11 @@
  *     Collections update (<= 200 per call) for every lookup written, resolver reads in batches.
  * A write that fails keeps that association's base, so the next run redoes it (creates of
  * existing associations are skipped, archives of absent ones are harmless).
+ * Failures are per pair, never per call: the HubSpot client reads batch answers input by input
+ * (sync/hubspot_client.h), so an error fails only the pairs whose ids it names. A pair whose
+ * associations could not be read fails with its own error (its record gone: code
+ * OBJECT_NOT_FOUND, http_status 404, permanent, so the engine can take it as the record's
+ * deletion) and the other pairs of the run proceed; likewise one create or archive input.
  *
  * Must not: touch the engine's links or transaction, write mapped fields, take locks, or log. */
 #ifndef SYNKRO_SYNC_SYNC_ASSOC_H
@@ -84,7 +89,8 @@ struct assoc_env {
 
 /* Syncs every enabled association of env->m for pairs[0..n) (both ids set). Fills each pair's
  * outputs (sync_assoc_pairs_clear frees them; pairs must start zeroed or cleared). Per-pair CRM
- * failures land in pairs[i].error; unresolvable targets in wait/reason. calls (may be NULL) is
+ * failures land in pairs[i].error (only the pairs an error names); unresolvable targets in
+ * wait/reason. calls (may be NULL) is
  * increased by the requests made. 0, or -1 with err when the database or memory failed (then
  * the pairs' outputs must not be used). */
 int sync_assoc_run(const struct assoc_env *env, struct assoc_pair *pairs, size_t n,

@@ -966,6 +966,127 @@ static void test_batch_unnamed_404_is_not_gone(void **state)
     env_close(&e);
 }
 
+static const char ASSOC_READ[] = "/crm/v4/associations/2-3465404/0-2/batch/read";
+
+static bool has_link(const struct hubspot_assoc_links *l, const char *from, const char *to)
+{
+    for (size_t i = 0; i < l->n; i++)
+        if (strcmp(l->items[i].from_id, from) == 0 && strcmp(l->items[i].to_id, to) == 0)
+            return true;
+    return false;
+}
+
+/* The association read: one from id's error is that id's alone; the others get their links. */
+static void test_assoc_read_per_from_errors(void **state)
+{
+    (void)state;
+    struct env e;
+    env_open(&e, NULL);
+    struct crm_error err;
+    struct hubspot_assoc_links l;
+    /* 7002: the record is gone (OBJECT_NOT_FOUND naming it, not "no associations") */
+    fault(
+        "{\"match\":\"POST /crm/v4/associations/2-3465404/0-2/batch/read\",\"count\":1,"
+        "\"status\":207,\"body\":{\"status\":\"COMPLETE\",\"results\":[{\"from\":{\"id\":\"7001\"},"
+        "\"to\":[{\"toObjectId\":501,\"associationTypes\":[{\"category\":\"USER_DEFINED\","
+        "\"typeId\":103,\"label\":\"Sponsor\"}]}]}],\"numErrors\":2,\"errors\":[{\"status\":"
+        "\"error\",\"category\":\"OBJECT_NOT_FOUND\",\"message\":\"Could not get some objects, "
+        "they may be deleted or not exist. Check that ids are valid.\",\"context\":{\"ids\":["
+        "\"7002\"]}},{\"status\":\"error\",\"category\":\"OBJECT_NOT_FOUND\",\"subCategory\":"
+        "\"crm.associations.NO_ASSOCIATIONS_FOUND\",\"message\":\"No 0-2 is associated with "
+        "2-3465404 7003.\",\"context\":{\"fromObjectId\":[\"7003\"]}}]}}");
+    const char *from[] = {"7001", "7002", "7003"};
+    expect_ok(hubspot_assoc_batch_read(e.hc, e.h, "2-3465404", "0-2", from, 3, &l, &err), &err);
+    assert_true(has_link(&l, "7001", "501"));
+    assert_int_equal(l.n, 1);
+    assert_int_equal(l.nfailed, 1);
+    const struct hubspot_assoc_read_error *f = hubspot_assoc_links_failed(&l, "7002");
+    assert_non_null(f);
+    assert_true(f->gone);
+    assert_string_equal(f->error.code, "OBJECT_NOT_FOUND");
+    assert_int_equal(f->error.http_status, 404);
+    assert_int_equal(f->error.cls, CRM_ERR_PERMANENT);
+    assert_null(hubspot_assoc_links_failed(&l, "7003")); /* no associations: read, none */
+    assert_null(hubspot_assoc_links_failed(&l, "7001"));
+    hubspot_assoc_links_free(&l);
+
+    /* another error naming 7001 by fromObjectId: its own failure, not gone; 7002 and 7003 (not
+     * named, no result) are read again from crmsim */
+    crmsim_proc_ok(&unit_sim, "POST", "/_sim/stats/reset", NULL);
+    fault("{\"match\":\"POST /crm/v4/associations/2-3465404/0-2/batch/read\",\"count\":1,"
+          "\"status\":207,\"body\":{\"status\":\"COMPLETE\",\"results\":[],\"errors\":[{\"status\":"
+          "\"error\",\"category\":\"VALIDATION_ERROR\",\"message\":\"Invalid input\",\"context\":{"
+          "\"fromObjectId\":[\"7001\"]}}]}}");
+    crmsim_proc_ok(&unit_sim, "POST", "/_sim/hubspot/associations",
+                   "{\"fromObjectType\":\"2-3465404\",\"fromObjectId\":\"7002\",\"toObjectType\":"
+                   "\"0-2\",\"toObjectId\":\"502\"}");
+    expect_ok(hubspot_assoc_batch_read(e.hc, e.h, "2-3465404", "0-2", from, 3, &l, &err), &err);
+    f = hubspot_assoc_links_failed(&l, "7001");
+    assert_non_null(f);
+    assert_false(f->gone);
+    assert_string_equal(f->error.code, "VALIDATION_ERROR");
+    assert_true(has_link(&l, "7002", "502"));
+    assert_null(hubspot_assoc_links_failed(&l, "7002"));
+    assert_null(hubspot_assoc_links_failed(&l, "7003"));
+    hubspot_assoc_links_free(&l);
+    assert_int_equal(calls_to(ASSOC_READ), 2);
+
+    /* crmsim itself: a from record that does not exist has no associations */
+    const char *ghost[] = {"7001", "880001"};
+    expect_ok(hubspot_assoc_batch_read(e.hc, e.h, "2-3465404", "0-2", ghost, 2, &l, &err), &err);
+    assert_int_equal(l.nfailed, 0);
+    assert_true(has_link(&l, "7001", "501"));
+    hubspot_assoc_links_free(&l);
+    env_close(&e);
+}
+
+/* Association writes: a whole-call 400 naming an object (HubSpot's "One or more associations are
+ * invalid") fails the inputs with that id; an unnamed one splits; archive answers per input. */
+static void test_assoc_write_named_errors(void **state)
+{
+    (void)state;
+    struct env e;
+    env_open(&e, NULL);
+    fault("{\"match\":\"POST /crm/v4/associations/2-3465404/0-2/batch/create\",\"count\":1,"
+          "\"status\":400,\"body\":{\"status\":\"error\",\"message\":\"One or more associations "
+          "are invalid\",\"context\":{\"INVALID_OBJECT_IDS\":[\"COMPANY=99999 is not valid\"],"
+          "\"objectId\":[\"99999\"],\"objectType\":[\"COMPANY\"]},\"category\":"
+          "\"VALIDATION_ERROR\"}}");
+    struct hubspot_assoc_type sp[] = {{"USER_DEFINED", 103}};
+    struct hubspot_assoc_input in[] = {
+        {.from_id = "7002", .to_id = "501", .types = sp, .ntypes = 1},
+        {.from_id = "7003", .to_id = "99999", .types = sp, .ntypes = 1},
+        {.from_id = "7001", .to_id = "502", .types = sp, .ntypes = 1}};
+    struct crm_batch_result res;
+    struct crm_error err;
+    expect_ok(hubspot_assoc_batch_create(e.hc, e.h, "2-3465404", "0-2", in, 3, &res, &err), &err);
+    assert_true(res.items[0].ok);
+    assert_false(res.items[1].ok);
+    assert_string_equal(res.items[1].error->code, "VALIDATION_ERROR");
+    assert_int_equal(res.items[1].error->cls, CRM_ERR_PERMANENT);
+    assert_true(res.items[2].ok);
+    crm_batch_result_free(&res);
+    assert_int_equal(calls_to("/crm/v4/associations/2-3465404/0-2/batch/create"), 2);
+
+    /* archive: a whole-call 400 naming nothing splits; both halves succeed */
+    fault("{\"match\":\"POST /crm/v4/associations/2-3465404/0-2/batch/archive\",\"count\":1,"
+          "\"status\":400,\"body\":{\"status\":\"error\",\"category\":\"VALIDATION_ERROR\","
+          "\"message\":\"Invalid input\"}}");
+    struct hubspot_assoc_input rm[] = {{.from_id = "7002", .to_id = "501"},
+                                       {.from_id = "7001", .to_id = "502"}};
+    expect_ok(hubspot_assoc_batch_archive_each(e.hc, e.h, "2-3465404", "0-2", rm, 2, &res, &err),
+              &err);
+    assert_int_equal(res.nfailed, 0);
+    crm_batch_result_free(&res);
+    assert_int_equal(calls_to("/crm/v4/associations/2-3465404/0-2/batch/archive"), 3);
+    const char *from[] = {"7002"};
+    struct hubspot_assoc_links l;
+    expect_ok(hubspot_assoc_batch_read(e.hc, e.h, "2-3465404", "0-2", from, 1, &l, &err), &err);
+    assert_false(has_link(&l, "7002", "501"));
+    hubspot_assoc_links_free(&l);
+    env_close(&e);
+}
+
 /* ---- auth ---- */
 
 struct thread_arg {
@@ -1321,6 +1442,8 @@ int main(void)
         T(test_batch_500_then_success),
         T(test_batch_message_names_input),
         T(test_batch_unnamed_404_is_not_gone),
+        T(test_assoc_read_per_from_errors),
+        T(test_assoc_write_named_errors),
         T(test_oauth_single_refresh_and_401),
         T(test_oauth_refresh_ahead_of_expiry),
         T(test_oauth_bad_refresh_token),

@@ -9,7 +9,10 @@
  * changed / removed -> the lookup set / cleared in Salesforce; an unlinked target waits with a
  * reason and its base untouched, then syncs once linked; the property resolver both ways; a
  * labelled association type; a change on both sides resolved by each conflict winner; 30 pairs
- * in one association read and one create call. Fails (never skips) without CRMSIM_BIN or
+ * in one association read and one create call; an association read error naming one pair's
+ * record (gone: that pair fails with OBJECT_NOT_FOUND / 404, the others sync) and create /
+ * archive errors naming one pair's ids (that pair fails and keeps its base, the others sync),
+ * injected with crmsim fault rules. Fails (never skips) without CRMSIM_BIN or
  * SYNKRO_TEST_ADMIN_URL. */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -645,6 +648,126 @@ static void test_calls_batched(void **state)
     }
 }
 
+/* Three projects, each looking up its own linked account (synced by the test's first run). */
+struct trio {
+    struct proj p[3];
+    char *accounts[3];
+    char *companies[3];
+};
+
+static void trio_new(struct env *e, struct trio *t)
+{
+    for (size_t i = 0; i < 3; i++) {
+        char name[32];
+        snprintf(name, sizeof name, "Acct%zu", i);
+        t->accounts[i] = linked_account(e, name, &t->companies[i]);
+        proj_new(&t->p[i], t->accounts[i]);
+    }
+}
+
+static void trio_free(struct trio *t)
+{
+    for (size_t i = 0; i < 3; i++) {
+        proj_free(&t->p[i]);
+        free(t->accounts[i]);
+        free(t->companies[i]);
+    }
+}
+
+/* Adds a crmsim fault rule made from fmt (one call of the association route it matches). */
+static void fault_once(const char *route, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+
+static void fault_once(const char *route, const char *fmt, ...)
+{
+    char answer[768], rule[1024];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(answer, sizeof answer, fmt, ap);
+    va_end(ap);
+    snprintf(rule, sizeof rule,
+             "{\"match\":\"POST /crm/v4/associations/" PRJ "/0-2/%s\",\"count\":1,%s}", route,
+             answer);
+    crmsim_proc_ok(&unit_sim, "POST", "/_sim/faults", rule);
+}
+
+/* HubSpot's answer to an association write naming one object as invalid. */
+#define INVALID_OBJECT                                                                             \
+    "\"status\":400,\"body\":{\"status\":\"error\",\"message\":\"One or more associations are "    \
+    "invalid\",\"category\":\"VALIDATION_ERROR\",\"context\":{\"INVALID_OBJECT_IDS\":[\"COMPANY=%" \
+    "s "                                                                                           \
+    "is not valid\"],\"objectId\":[\"%s\"]}}"
+
+/* The association read answers with an error naming one pair's record as gone: that pair fails
+ * with OBJECT_NOT_FOUND / 404 (the engine takes it as a deletion); the others proceed. */
+static void test_read_error_fails_only_its_pair(void **state)
+{
+    struct env *e = *state;
+    struct trio t;
+    trio_new(e, &t);
+    fault_once("batch/read",
+               "\"status\":207,\"body\":{\"status\":\"COMPLETE\",\"results\":[],\"numErrors\":1,"
+               "\"errors\":[{\"status\":\"error\",\"category\":\"OBJECT_NOT_FOUND\",\"message\":"
+               "\"Could not get some objects, they may be deleted or not exist. Check that ids are "
+               "valid.\",\"context\":{\"ids\":[\"%s\"]}}]}",
+               t.p[1].hs_id);
+    struct assoc_pair pairs[3];
+    run_assoc(e, t.p, 3, pairs);
+    assert_string_equal(pairs[1].error.code, "OBJECT_NOT_FOUND");
+    assert_int_equal(pairs[1].error.http_status, 404);
+    assert_int_equal(pairs[1].error.cls, CRM_ERR_PERMANENT);
+    assert_string_equal(hs_targets(e, t.p[1].hs_id, 0), "");
+    for (int i = 0; i < 3; i += 2) {
+        assert_int_equal(pairs[i].error.cls, CRM_ERR_NONE);
+        assert_string_equal(hs_targets(e, t.p[i].hs_id, 0), t.companies[i]);
+        assert_string_equal(base_of(t.p[i].hs_base), t.companies[i]);
+    }
+    assert_int_equal(assoc_calls("batch/associate/default"), 1);
+    sync_assoc_pairs_clear(pairs, 3);
+    trio_free(&t);
+}
+
+/* A create or archive error naming one pair's ids fails that pair only; its base is kept, so a
+ * later run redoes it. */
+static void test_write_errors_fail_only_their_pairs(void **state)
+{
+    struct env *e = *state;
+    struct trio t;
+    trio_new(e, &t);
+    fault_once("batch/associate/default", INVALID_OBJECT, t.companies[1], t.companies[1]);
+    struct assoc_pair pairs[3];
+    run_assoc(e, t.p, 3, pairs);
+    assert_string_equal(pairs[1].error.code, "VALIDATION_ERROR");
+    assert_int_equal(pairs[1].error.cls, CRM_ERR_PERMANENT);
+    assert_string_equal(hs_targets(e, t.p[1].hs_id, 0), "");
+    assert_null(base_of(t.p[1].hs_base));
+    for (int i = 0; i < 3; i += 2) {
+        assert_int_equal(pairs[i].error.cls, CRM_ERR_NONE);
+        assert_string_equal(hs_targets(e, t.p[i].hs_id, 0), t.companies[i]);
+    }
+    sync_assoc_pairs_clear(pairs, 3);
+    run_assoc(e, t.p, 3, pairs); /* the failed pair is redone */
+    assert_int_equal(pairs[1].error.cls, CRM_ERR_NONE);
+    assert_string_equal(hs_targets(e, t.p[1].hs_id, 0), t.companies[1]);
+    sync_assoc_pairs_clear(pairs, 3);
+
+    /* every lookup cleared: the archive call fails naming pair 0's company */
+    for (int i = 0; i < 3; i++)
+        sf_set_account(t.p[i].sf_id, NULL);
+    fault_once("batch/archive", INVALID_OBJECT, t.companies[0], t.companies[0]);
+    run_assoc(e, t.p, 3, pairs);
+    assert_string_equal(pairs[0].error.code, "VALIDATION_ERROR");
+    assert_string_equal(hs_targets(e, t.p[0].hs_id, 0), t.companies[0]);
+    assert_string_equal(base_of(t.p[0].hs_base), t.companies[0]);
+    for (int i = 1; i < 3; i++) {
+        assert_int_equal(pairs[i].error.cls, CRM_ERR_NONE);
+        assert_string_equal(hs_targets(e, t.p[i].hs_id, 0), "");
+        assert_null(base_of(t.p[i].hs_base));
+    }
+    sync_assoc_pairs_clear(pairs, 3);
+    trio_free(&t);
+}
+
 int main(void)
 {
 #define T(fn) cmocka_unit_test_setup_teardown(fn, setup, teardown)
@@ -659,6 +782,8 @@ int main(void)
         T(test_conflict_salesforce_wins),
         T(test_conflict_hubspot_wins),
         T(test_calls_batched),
+        T(test_read_error_fails_only_its_pair),
+        T(test_write_errors_fail_only_their_pairs),
     };
 #undef T
     return cmocka_run_group_tests(tests, unit_sim_start, unit_sim_stop);
