@@ -6,8 +6,11 @@
  * refresh token (replaced only by the single-flight refresh callback; refresh_lock guards the
  * pointer because error scrubbing reads it from every thread), and the describe cache
  * (describe_lock). Describes are reference-counted wrappers: the cache holds one reference, each
- * caller of salesforce_describe() another.
- * Must not: let a token, secret or assertion reach an error text, a log line or a metric. */
+ * caller of salesforce_describe() another. Collections results are positional; a whole call's
+ * error names a record by its id (or external id value) in the message, and sync/crm_split.c
+ * decides what is sent again.
+ * Must not: let a token, secret or assertion reach an error text, a log line or a metric; give a
+ * record an error that does not name it (unless it was alone in its call). */
 #include "sync/salesforce_client.h"
 
 #include "server/config.h"
@@ -15,6 +18,7 @@
 #include "server/metrics.h"
 #include "server/secret.h"
 #include "server/strbuf.h"
+#include "sync/crm_split.h"
 #include "sync/json_util.h"
 #include "sync/rate_limit.h"
 
@@ -1009,113 +1013,154 @@ static json_object *coll_record(enum coll_kind kind, const char *sobject, const 
     return out;
 }
 
+/* One Collections operation over its inputs (sync/crm_split.c decides what is sent again). */
+struct coll_ctx {
+    struct salesforce_client *sc;
+    struct crm_http *h;
+    enum coll_kind kind;
+    const char *sobject;
+    const char *ext_field;
+    const struct salesforce_record_input *in;
+    const char *const *ids;
+    bool all_or_none;
+    struct crm_batch_result *out;
+};
+
+/* What names input i in an error text: its record id or external id value (creates: none). */
+static const char *coll_key(const struct coll_ctx *c, size_t i)
+{
+    return c->kind == C_DELETE ? c->ids[i] : c->in[i].id;
+}
+
+/* The request of one call: *method, the path, and the body (NULL for deletes). */
+static json_object *coll_request(const struct coll_ctx *c, const size_t *idx, size_t cnt,
+                                 struct strbuf *path, const char **method)
+{
+    if (c->kind == C_DELETE) {
+        *method = "DELETE";
+        strbuf_puts(path, "composite/sobjects?ids=");
+        for (size_t k = 0; k < cnt; k++) {
+            if (k)
+                strbuf_putc(path, ',');
+            crm_url_escape(path, c->ids[idx[k]]);
+        }
+        strbuf_puts(path, c->all_or_none ? "&allOrNone=true" : "&allOrNone=false");
+        return NULL;
+    }
+    strbuf_puts(path, "composite/sobjects");
+    if (c->kind == C_UPSERT) {
+        strbuf_putc(path, '/');
+        crm_url_escape(path, c->sobject);
+        strbuf_putc(path, '/');
+        crm_url_escape(path, c->ext_field);
+    }
+    *method = c->kind == C_CREATE ? "POST" : "PATCH";
+    json_object *body = json_object_new_object();
+    json_object *records = json_object_new_array();
+    json_object_object_add(body, "allOrNone", json_object_new_boolean(c->all_or_none));
+    for (size_t k = 0; k < cnt; k++)
+        json_object_array_add(records,
+                              coll_record(c->kind, c->sobject, c->ext_field, &c->in[idx[k]]));
+    json_object_object_add(body, "records", records);
+    return body;
+}
+
+static void coll_send(void *ctx, const size_t *idx, size_t cnt, struct crm_split_call *call)
+{
+    struct coll_ctx *c = ctx;
+    const char *op = coll_ops[c->kind];
+    struct strbuf path = STRBUF_INIT;
+    const char *method = "POST";
+    json_object *body = coll_request(c, idx, cnt, &path, &method);
+    if (path.failed) {
+        call->rc = oom(&call->err);
+        snprintf(call->err.operation, sizeof call->err.operation, "%s", op);
+    } else {
+        struct sf_call sfc = {
+            .operation = op, .method = method, .path = strbuf_str(&path), .body = body};
+        call->rc = sf_call(c->sc, c->h, &sfc, &call->err);
+        call->status = call->rc == 0 ? sfc.status : call->err.http_status;
+        call->doc = sfc.json;
+        if (call->rc == 0 && !json_object_is_type(call->doc, json_type_array)) {
+            crm_error_set(&call->err, CRM_SALESFORCE, CRM_ERR_PERMANENT, sfc.status,
+                          "invalid_answer", "the collection answer is not an array of results");
+            call->rc = -1;
+        }
+    }
+    strbuf_free(&path);
+    json_object_put(body);
+}
+
+static bool coll_settled(void *ctx, size_t i)
+{
+    const struct coll_ctx *c = ctx;
+    return c->out->items[i].ok || c->out->items[i].error;
+}
+
+static void coll_fail(void *ctx, size_t i, const struct crm_error *e)
+{
+    struct coll_ctx *c = ctx;
+    crm_batch_item_fail(c->out, i, e);
+}
+
+static bool coll_names(void *ctx, const struct crm_split_call *call, size_t i)
+{
+    return crm_text_names_id(call->err.message, coll_key(ctx, i));
+}
+
+/* Results are positional, one per record sent; a short answer leaves the rest open. */
+static void coll_answer(void *ctx, const size_t *idx, size_t cnt, const struct crm_split_call *call,
+                        struct crm_error *unnamed)
+{
+    struct coll_ctx *c = ctx;
+    (void)unnamed;
+    size_t nres = json_object_array_length(call->doc);
+    for (size_t k = 0; k < cnt && k < nres; k++) {
+        json_object *res = json_object_array_get_idx(call->doc, k);
+        const char *id = json_member_text(res, "id");
+        if (json_member_bool(res, "success")) {
+            crm_batch_item_succeed(c->out, idx[k], id ? strdup(id) : NULL, NULL,
+                                   json_member_bool(res, "created"));
+            continue;
+        }
+        struct crm_error ie;
+        crm_error_clear(&ie);
+        snprintf(ie.operation, sizeof ie.operation, "%s", coll_ops[c->kind]);
+        crm_error_from_salesforce_json(&ie, call->status, json_member(res, "errors"));
+        ie.attempts = call->err.attempts;
+        crm_batch_item_fail(c->out, idx[k], &ie);
+        if (id && !c->out->items[idx[k]].id)
+            c->out->items[idx[k]].id = strdup(id);
+    }
+}
+
 static int run_collection(struct salesforce_client *sc, struct crm_http *h, enum coll_kind kind,
                           const char *sobject, const char *ext_field,
                           const struct salesforce_record_input *in, const char *const *ids,
                           size_t n, bool all_or_none, struct crm_batch_result *out,
                           struct crm_error *err)
 {
-    const char *op = coll_ops[kind];
-    set_op(err, op);
+    set_op(err, coll_ops[kind]);
     if (crm_batch_result_init(out, n) < 0)
         return oom(err);
-    int rc = 0;
-    struct crm_error stop_err;
-    bool stop = false;
-    for (size_t from = 0; from < n; from += SALESFORCE_COLLECTION_MAX) {
-        size_t to = from + SALESFORCE_COLLECTION_MAX < n ? from + SALESFORCE_COLLECTION_MAX : n;
-        if (stop) {
-            crm_batch_fail_range(out, from, to, &stop_err, NULL);
-            continue;
-        }
-        struct strbuf path = STRBUF_INIT;
-        json_object *body = NULL;
-        const char *method = "POST";
-        if (kind == C_DELETE) {
-            method = "DELETE";
-            strbuf_puts(&path, "composite/sobjects?ids=");
-            for (size_t i = from; i < to; i++) {
-                if (i > from)
-                    strbuf_putc(&path, ',');
-                crm_url_escape(&path, ids[i]);
-            }
-            strbuf_puts(&path, all_or_none ? "&allOrNone=true" : "&allOrNone=false");
-        } else {
-            strbuf_puts(&path, "composite/sobjects");
-            if (kind == C_UPSERT) {
-                strbuf_putc(&path, '/');
-                crm_url_escape(&path, sobject);
-                strbuf_putc(&path, '/');
-                crm_url_escape(&path, ext_field);
-            }
-            method = kind == C_CREATE ? "POST" : "PATCH";
-            body = json_object_new_object();
-            json_object *records = json_object_new_array();
-            json_object_object_add(body, "allOrNone", json_object_new_boolean(all_or_none));
-            for (size_t i = from; i < to; i++)
-                json_object_array_add(records, coll_record(kind, sobject, ext_field, &in[i]));
-            json_object_object_add(body, "records", records);
-        }
-        struct crm_error cerr;
-        crm_error_clear(&cerr);
-        int crc;
-        struct sf_call c = {
-            .operation = op, .method = method, .path = strbuf_str(&path), .body = body};
-        if (path.failed) {
-            oom(&cerr);
-            crc = -1;
-        } else {
-            crc = sf_call(sc, h, &c, &cerr);
-        }
-        strbuf_free(&path);
-        json_object_put(body);
-        err->attempts += cerr.attempts;
-        if (crc == 0 && (!c.json || !json_object_is_type(c.json, json_type_array))) {
-            crm_error_set(&cerr, CRM_SALESFORCE, CRM_ERR_PERMANENT, c.status, "invalid_answer",
-                          "the collection answer is not an array of results");
-            crc = -1;
-        }
-        if (crc < 0) {
-            json_object_put(c.json);
-            crm_batch_fail_range(out, from, to, &cerr, rc == 0 ? err : NULL);
-            rc = -1;
-            if (cerr.cls != CRM_ERR_PERMANENT) {
-                stop = true;
-                stop_err = cerr;
-            }
-            continue;
-        }
-        size_t nres = json_object_array_length(c.json);
-        for (size_t i = from; i < to; i++) {
-            json_object *res = i - from < nres ? json_object_array_get_idx(c.json, i - from) : NULL;
-            struct crm_error ie;
-            crm_error_clear(&ie);
-            snprintf(ie.operation, sizeof ie.operation, "%s", op);
-            ie.attempts = cerr.attempts;
-            if (!res) {
-                crm_error_set(&ie, CRM_SALESFORCE, CRM_ERR_PERMANENT, c.status, "no_result",
-                              "Salesforce returned no result for this record");
-                crm_batch_item_fail(out, i, &ie);
-                continue;
-            }
-            if (json_member_bool(res, "success")) {
-                const char *id = json_member_text(res, "id");
-                crm_batch_item_succeed(out, i, id ? strdup(id) : NULL, NULL,
-                                       json_member_bool(res, "created"));
-            } else {
-                crm_error_from_salesforce_json(&ie, c.status, json_member(res, "errors"));
-                ie.attempts = cerr.attempts;
-                crm_batch_item_fail(out, i, &ie);
-                const char *id = json_member_text(res, "id");
-                if (id && !out->items[i].id)
-                    out->items[i].id = strdup(id);
-            }
-        }
-        json_object_put(c.json);
-    }
-    if (rc == 0)
-        err->cls = CRM_ERR_NONE;
-    return rc;
+    struct coll_ctx c = {.sc = sc,
+                         .h = h,
+                         .kind = kind,
+                         .sobject = sobject,
+                         .ext_field = ext_field,
+                         .in = in,
+                         .ids = ids,
+                         .all_or_none = all_or_none,
+                         .out = out};
+    const struct crm_split_ops ops = {.crm = CRM_SALESFORCE,
+                                      .operation = coll_ops[kind],
+                                      .chunk_max = SALESFORCE_COLLECTION_MAX,
+                                      .send = coll_send,
+                                      .answer = coll_answer,
+                                      .names = coll_names,
+                                      .fail = coll_fail,
+                                      .settled = coll_settled};
+    return crm_split_run(&ops, &c, n, err);
 }
 
 int salesforce_collection_create(struct salesforce_client *sc, struct crm_http *h,

@@ -21,7 +21,11 @@
  * Calls return 0 or -1 with err filled (err may not be NULL); transient errors (UNABLE_TO_LOCK_ROW,
  * QUERY_TIMEOUT, REQUEST_LIMIT_EXCEEDED, 5xx, no answer) are retried with backoff and jitter.
  * Collections split inputs into calls of at most 200 and answer every input in order (Salesforce
- * returns results in request order). Paths: {instance_url}/services/data/{version}/...
+ * returns results in request order, allOrNone false by default: each record's errors are its
+ * own). A whole call failing names records only by their ids in its message: those fail, the
+ * others are sent again; an error naming none splits the call down to single records, and records
+ * a short answer left out are sent again (sync/crm_split.h). They return -1 only when some
+ * records were left with a call's failure. Paths: {instance_url}/services/data/{version}/...
  *
  * Must not: put the access token, refresh token, client secret or JWT into errors, logs or
  * metrics. It logs one thing itself: a rotated refresh token that could not be stored. */

@@ -10,7 +10,9 @@
  * picklists, references; cache; If-Modified-Since -> 304 keeps it; a changed describe is
  * reloaded), record get/create/update (If-Unmodified-Since -> 412)/delete, upsert by external id
  * (201 / 200 / 300 -> permanent), sObject Collections (split into calls of 200, results in order,
- * per-record errors with fields, allOrNone), SOQL paging with nextRecordsUrl, COUNT(), queryAll,
+ * per-record errors with fields, allOrNone; a deleted record's error its own, a whole-call error
+ * naming a record id, one naming none split in halves, a short answer's missing records sent
+ * again), SOQL paging with nextRecordsUrl, COUNT(), queryAll,
  * getUpdated/getDeleted windows, API-usage gauge and slowdown, error classes from injected
  * answers, 30% injected faults, and secrets kept out of errors. Fails (never skips) without
  * CRMSIM_BIN, and the database test without SYNKRO_TEST_ADMIN_URL. */
@@ -832,6 +834,120 @@ static void test_collections(void **state)
 
 /* ---- SOQL and change windows ---- */
 
+/* ---- collection answers read input by input ---- */
+
+static const char COLL_PATH[] = "/services/data/v62.0/composite/sobjects";
+
+static size_t coll_calls(void)
+{
+    json_object *reqs;
+    json_object *st = crmsim_proc_requests(&unit_sim, COLL_PATH, &reqs);
+    size_t n = json_object_array_length(reqs);
+    json_object_put(st);
+    return n;
+}
+
+/* Records in the k-th collection call: one "attributes" member each. */
+static size_t coll_records_of_call(size_t k)
+{
+    json_object *reqs;
+    json_object *st = crmsim_proc_requests(&unit_sim, COLL_PATH, &reqs);
+    const char *body = crmsim_jstr(json_object_array_get_idx(reqs, k), "body");
+    size_t n = 0;
+    for (const char *p = body ? strstr(body, "\"attributes\"") : NULL; p;
+         p = strstr(p + 1, "\"attributes\""))
+        n++;
+    json_object_put(st);
+    return n;
+}
+
+static const char *const PROJECT_IDS[] = {"a01000000000001AAA", "a01000000000002AAA",
+                                          "a01000000000003AAA"};
+
+static void budget_updates(struct salesforce_record_input *in, json_object *fields)
+{
+    for (int i = 0; i < 3; i++)
+        in[i] = (struct salesforce_record_input){.id = PROJECT_IDS[i], .fields = fields};
+}
+
+/* Errors stay with their records (positional results): a deleted record's ENTITY_IS_DELETED is its
+ * own; a whole-call error naming a record id fails that record and the others are sent again; one
+ * naming none splits; a short answer has its missing records sent again. */
+static void test_collection_errors_per_record(void **state)
+{
+    (void)state;
+    struct env e;
+    env_open(&e, &STATIC_SESSION);
+    struct crm_batch_result res;
+    struct crm_error err;
+    json_object *fields = json_tokener_parse("{\"Budget__c\":5}");
+    struct salesforce_record_input in[3];
+    budget_updates(in, fields);
+
+    /* a record deleted meanwhile */
+    crmsim_proc_ok(&unit_sim, "DELETE", "/_sim/salesforce/Project__c/records/a01000000000002AAA",
+                   NULL);
+    expect_ok(salesforce_collection_update(e.sc, e.h, "Project__c", in, 3, false, &res, &err),
+              &err);
+    assert_true(res.items[0].ok);
+    assert_false(res.items[1].ok);
+    assert_string_equal(res.items[1].error->code, "ENTITY_IS_DELETED");
+    assert_int_equal(res.items[1].error->cls, CRM_ERR_PERMANENT);
+    assert_true(res.items[2].ok);
+    crm_batch_result_free(&res);
+    assert_int_equal(coll_calls(), 1);
+    crmsim_proc_ok(&unit_sim, "POST", "/_sim/fixtures",
+                   "{\"salesforce\":{\"records\":{\"Project__c\":[{\"Id\":\"a01000000000009AAA\","
+                   "\"Name\":\"Vega\"}]}}}");
+    in[1].id = "a01000000000009AAA";
+
+    /* a whole-call 400 whose message names one record */
+    crmsim_proc_ok(&unit_sim, "POST", "/_sim/stats/reset", NULL);
+    crmsim_proc_ok(&unit_sim, "POST", "/_sim/faults",
+                   "{\"match\":\"PATCH /services/data\",\"count\":1,\"status\":400,\"body\":[{"
+                   "\"errorCode\":\"MALFORMED_ID\",\"message\":\"Project ID: id value of "
+                   "incorrect type: a01000000000003AAA\"}]}");
+    expect_ok(salesforce_collection_update(e.sc, e.h, "Project__c", in, 3, false, &res, &err),
+              &err);
+    assert_true(res.items[0].ok);
+    assert_true(res.items[1].ok);
+    assert_false(res.items[2].ok);
+    assert_non_null(res.items[2].error);
+    assert_string_equal(res.items[2].error->code, "MALFORMED_ID");
+    crm_batch_result_free(&res);
+    assert_int_equal(coll_calls(), 2);
+    assert_int_equal(coll_records_of_call(1), 2);
+
+    /* a whole-call 400 naming none: split in halves, which succeed */
+    crmsim_proc_ok(&unit_sim, "POST", "/_sim/stats/reset", NULL);
+    crmsim_proc_ok(&unit_sim, "POST", "/_sim/faults",
+                   "{\"match\":\"PATCH /services/data\",\"count\":1,\"status\":400,\"body\":[{"
+                   "\"errorCode\":\"JSON_PARSER_ERROR\",\"message\":\"Unexpected token\"}]}");
+    expect_ok(salesforce_collection_update(e.sc, e.h, "Project__c", in, 3, false, &res, &err),
+              &err);
+    assert_int_equal(res.nfailed, 0);
+    crm_batch_result_free(&res);
+    assert_int_equal(coll_calls(), 3);
+    assert_int_equal(coll_records_of_call(1), 1);
+    assert_int_equal(coll_records_of_call(2), 2);
+
+    /* a short answer: one result for three records; the two others are sent again */
+    crmsim_proc_ok(&unit_sim, "POST", "/_sim/stats/reset", NULL);
+    crmsim_proc_ok(&unit_sim, "POST", "/_sim/faults",
+                   "{\"match\":\"PATCH /services/data\",\"count\":1,\"status\":200,\"body\":[{"
+                   "\"id\":\"a01000000000001AAA\",\"success\":true,\"errors\":[]}]}");
+    expect_ok(salesforce_collection_update(e.sc, e.h, "Project__c", in, 3, false, &res, &err),
+              &err);
+    assert_int_equal(res.nfailed, 0);
+    assert_string_equal(res.items[0].id, "a01000000000001AAA");
+    assert_string_equal(res.items[2].id, "a01000000000003AAA");
+    crm_batch_result_free(&res);
+    assert_int_equal(coll_calls(), 2);
+    assert_int_equal(coll_records_of_call(1), 2);
+    json_object_put(fields);
+    env_close(&e);
+}
+
 static void test_query_paging(void **state)
 {
     (void)state;
@@ -1194,6 +1310,7 @@ int main(void)
         T(test_record_crud),
         T(test_upsert),
         T(test_collections),
+        T(test_collection_errors_per_record),
         T(test_query_paging),
         T(test_updated_deleted),
         T(test_api_usage_slowdown),
