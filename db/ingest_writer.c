@@ -6,7 +6,7 @@
  * classify events: it only stores what it is given. */
 #include "db/ingest_writer.h"
 
-#include "server/metrics.h"
+#include "base/metrics.h"
 
 #include <errno.h>
 #include <pthread.h>

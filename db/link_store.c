@@ -20,7 +20,7 @@
 
 #include "db/page_json.h"
 #include "db/pool.h"
-#include "server/strbuf.h"
+#include "base/strbuf.h"
 
 #include <inttypes.h>
 #include <stdio.h>

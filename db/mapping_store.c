@@ -6,7 +6,7 @@
 #include "db/mapping_store.h"
 
 #include "db/pool.h"
-#include "sync/json_diff.h"
+#include "base/json_diff.h"
 
 #include <inttypes.h>
 #include <stdbool.h>

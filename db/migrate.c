@@ -7,8 +7,8 @@
 #include "db/migrate.h"
 
 #include "db/pool.h"
-#include "server/hexenc.h"
-#include "server/strbuf.h"
+#include "base/hexenc.h"
+#include "base/strbuf.h"
 
 #include <ctype.h>
 #include <dirent.h>

@@ -6,7 +6,7 @@
  * queries for callers except the statement_timeout setup. */
 #include "db/pool.h"
 
-#include "server/config.h"
+#include "base/config.h"
 
 #include <errno.h>
 #include <pthread.h>

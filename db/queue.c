@@ -6,7 +6,7 @@
 
 #include "db/page_json.h"
 #include "db/pool.h"
-#include "server/strbuf.h"
+#include "base/strbuf.h"
 
 #include <inttypes.h>
 #include <stdbool.h>

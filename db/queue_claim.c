@@ -54,7 +54,7 @@
 #include "db/queue_claim.h"
 
 #include "db/pool.h"
-#include "server/strbuf.h"
+#include "base/strbuf.h"
 
 #include <inttypes.h>
 #include <stdbool.h>

@@ -19,9 +19,9 @@
  * a token or secret into an answer. */
 #include "handlers/discovery_api.h"
 
-#include "handlers/crm_access.h"
-#include "sync/hubspot_client.h"
-#include "sync/salesforce_client.h"
+#include "crm/crm_access.h"
+#include "crm/hubspot_client.h"
+#include "crm/salesforce_client.h"
 
 #include <stdio.h>
 #include <string.h>
@@ -157,15 +157,15 @@ static int respond_body(struct http_request *req, json_object *body)
 int handle_salesforce_objects_list(struct http_request *req)
 {
     const struct app *app = req->app;
-    if (!app->salesforce)
-        return respond_unconfigured(req, &salesforce_side, app->salesforce_unavailable);
-    struct crm_http *h = crm_thread_http(app);
+    if (!app->crm.salesforce)
+        return respond_unconfigured(req, &salesforce_side, app->crm.salesforce_unavailable);
+    struct crm_http *h = crm_thread_http(app->cfg);
     if (!h)
         return http_respond_error(req, 502, "crm_unavailable", "cannot create an HTTP handle");
     struct crm_error e;
     crm_error_clear(&e);
     json_object *doc = NULL;
-    if (salesforce_describe_global(app->salesforce, h, &doc, &e) != 0)
+    if (salesforce_describe_global(app->crm.salesforce, h, &doc, &e) != 0)
         return respond_call_failed(req, "Salesforce", &e);
     json_object *sobjects = member(doc, "sobjects");
     json_object *objects = json_object_new_array();
@@ -233,10 +233,10 @@ int handle_salesforce_object_get(struct http_request *req)
         return respond_no_such_object(req, "Salesforce", name);
     char err[768];
     struct sf_object *obj = NULL;
-    int result = crm_fetch_sf_object(req->app, name, &obj, err, sizeof err);
+    int result = crm_fetch_sf_object(&req->app->crm, name, &obj, err, sizeof err);
     if (result != CRM_FETCH_OK)
-        return respond_fetch_error(req, &salesforce_side, req->app->salesforce_unavailable, result,
-                                   err);
+        return respond_fetch_error(req, &salesforce_side, req->app->crm.salesforce_unavailable,
+                                   result, err);
     json_object *body = json_object_new_object();
     json_object_object_add(body, "name", json_object_new_string(obj->name));
     json_object_object_add(body, "label",
@@ -266,16 +266,16 @@ static json_object *hs_object_entry(const char *object_type_id, const char *fqn,
 int handle_hubspot_objects_list(struct http_request *req)
 {
     const struct app *app = req->app;
-    if (!app->hubspot)
-        return respond_unconfigured(req, &hubspot_side, app->hubspot_unavailable);
-    struct crm_http *h = crm_thread_http(app);
+    if (!app->crm.hubspot)
+        return respond_unconfigured(req, &hubspot_side, app->crm.hubspot_unavailable);
+    struct crm_http *h = crm_thread_http(app->cfg);
     if (!h)
         return http_respond_error(req, 502, "crm_unavailable", "cannot create an HTTP handle");
     struct crm_error e;
     crm_error_clear(&e);
     struct hs_object **list = NULL;
     size_t n = 0;
-    if (hubspot_schema_list(app->hubspot, h, &list, &n, &e) != 0)
+    if (hubspot_schema_list(app->crm.hubspot, h, &list, &n, &e) != 0)
         return respond_call_failed(req, "HubSpot", &e);
     json_object *objects = json_object_new_array();
     for (size_t i = 0; i < n; i++) {
@@ -330,9 +330,10 @@ int handle_hubspot_object_get(struct http_request *req)
         return respond_no_such_object(req, "HubSpot", type);
     char err[768];
     struct hs_object *obj = NULL;
-    int result = crm_fetch_hs_object(req->app, type, &obj, err, sizeof err);
+    int result = crm_fetch_hs_object(&req->app->crm, type, &obj, err, sizeof err);
     if (result != CRM_FETCH_OK)
-        return respond_fetch_error(req, &hubspot_side, req->app->hubspot_unavailable, result, err);
+        return respond_fetch_error(req, &hubspot_side, req->app->crm.hubspot_unavailable, result,
+                                   err);
     json_object *body = json_object_new_object();
     json_object_object_add(body, "object_type_id", json_object_new_string(obj->object_type_id));
     json_object_object_add(body, "fully_qualified_name", str_or_null(obj->fully_qualified_name));

@@ -7,8 +7,8 @@
  * state but the synkro_db_up gauge. */
 #include "handlers/health.h"
 
-#include "server/metrics.h"
-#include "server/strbuf.h"
+#include "base/metrics.h"
+#include "base/strbuf.h"
 
 #include <microhttpd.h>
 #include <stdio.h>

@@ -13,7 +13,7 @@
  * Must not: log, keep global mutable state, or put field values (customer data) into err. */
 #include "handlers/hubspot_events.h"
 
-#include "server/hexenc.h"
+#include "base/hexenc.h"
 
 #include <json-c/json.h>
 #include <openssl/evp.h>

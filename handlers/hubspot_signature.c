@@ -13,7 +13,7 @@
  * treat a present v3 header as absent. */
 #include "handlers/hubspot_signature.h"
 
-#include "server/hexenc.h"
+#include "base/hexenc.h"
 
 #include <openssl/core_names.h>
 #include <openssl/crypto.h>

@@ -53,7 +53,7 @@ static int estimate(struct http_request *req, const struct sweep_target *t, enum
                     long long *count, int *rc)
 {
     char err[600];
-    int r = import_estimate(req->app, t, d, count, err, sizeof err);
+    int r = import_estimate(&req->app->sync_ctx, t, d, count, err, sizeof err);
     if (r == IMPORT_CRM_OK)
         return 0;
     *rc = r == IMPORT_CRM_UNCONFIGURED ? http_respond_error(req, 503, "crm_unconfigured", err)

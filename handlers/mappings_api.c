@@ -14,13 +14,13 @@
 
 #include "handlers/api_common.h"
 #include "db/mapping_store.h"
-#include "handlers/crm_access.h"
-#include "server/log.h"
-#include "server/strbuf.h"
-#include "sync/mapping.h"
-#include "sync/mapping_validate.h"
-#include "sync/salesforce_client.h"
-#include "sync/value_convert.h"
+#include "crm/crm_access.h"
+#include "base/log.h"
+#include "base/strbuf.h"
+#include "model/mapping.h"
+#include "model/mapping_validate.h"
+#include "crm/salesforce_client.h"
+#include "model/value_convert.h"
 
 #include <inttypes.h>
 #include <stdio.h>
@@ -129,7 +129,7 @@ static void context_build(struct http_request *req, PGconn *conn, const struct m
     for (size_t i = 0; i < m->n_associations && h->ntargets < MAX_TARGET_SCHEMAS; i++) {
         struct hs_object *t = NULL;
         char terr[256];
-        if (crm_fetch_hs_object(req->app, m->associations[i].hubspot_object, &t, terr,
+        if (crm_fetch_hs_object(&req->app->crm, m->associations[i].hubspot_object, &t, terr,
                                 sizeof terr) == CRM_FETCH_OK)
             h->targets[h->ntargets++] = t;
     }
@@ -150,13 +150,13 @@ static void validate_live(struct http_request *req, PGconn *conn, const struct m
     struct sf_object *sf = NULL;
     struct hs_object *hs = NULL;
     char err[512];
-    int sfr = crm_fetch_sf_object(req->app, m->salesforce_object, &sf, err, sizeof err);
+    int sfr = crm_fetch_sf_object(&req->app->crm, m->salesforce_object, &sf, err, sizeof err);
     if (sfr == CRM_FETCH_UNCONFIGURED || sfr == CRM_FETCH_UNAVAILABLE)
         problem_list_add(pl, PROBLEM_ERROR, "salesforce_object", "salesforce_unavailable",
                          "could not check against Salesforce: %s; validate again once it "
                          "answers",
                          err);
-    int hsr = crm_fetch_hs_object(req->app, m->hubspot_object, &hs, err, sizeof err);
+    int hsr = crm_fetch_hs_object(&req->app->crm, m->hubspot_object, &hs, err, sizeof err);
     if (hsr == CRM_FETCH_UNCONFIGURED || hsr == CRM_FETCH_UNAVAILABLE)
         problem_list_add(pl, PROBLEM_ERROR, "hubspot_object", "hubspot_unavailable",
                          "could not check against HubSpot: %s; validate again once it answers",
@@ -774,8 +774,10 @@ int handle_mappings_preview(struct http_request *req)
     if (!m)
         goto done;
     validate_live(req, conn, m, &pl, hs_type_id, sizeof hs_type_id);
-    if (crm_fetch_sf_object(req->app, m->salesforce_object, &sf, err, sizeof err) != CRM_FETCH_OK ||
-        crm_fetch_hs_object(req->app, m->hubspot_object, &hs, err, sizeof err) != CRM_FETCH_OK) {
+    if (crm_fetch_sf_object(&req->app->crm, m->salesforce_object, &sf, err, sizeof err) !=
+            CRM_FETCH_OK ||
+        crm_fetch_hs_object(&req->app->crm, m->hubspot_object, &hs, err, sizeof err) !=
+            CRM_FETCH_OK) {
         rc = respond_problems(req, 502, "crm_unavailable",
                               "the preview needs both objects' live schemas", &pl);
         goto done;
@@ -785,8 +787,9 @@ int handle_mappings_preview(struct http_request *req)
     memset(&page, 0, sizeof page);
     struct crm_error cerr;
     crm_error_clear(&cerr);
-    struct crm_http *h = crm_thread_http(req->app);
-    if (!soql || !h || salesforce_query(req->app->salesforce, h, soql, false, &page, &cerr) != 0) {
+    struct crm_http *h = crm_thread_http(req->app->cfg);
+    if (!soql || !h ||
+        salesforce_query(req->app->crm.salesforce, h, soql, false, &page, &cerr) != 0) {
         free(soql);
         snprintf(err, sizeof err, "reading Salesforce records failed: %s",
                  soql && h ? cerr.message : "out of memory");

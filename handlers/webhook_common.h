@@ -22,10 +22,6 @@ void webhook_count(const char *source, const char *outcome, double n);
 int webhook_store(struct http_request *req, const char *source, struct queue_event *events,
                   size_t n, char *err, size_t errlen);
 
-/* Parses "2017-05-02T11:53:53.000Z" (fraction and zone optional; "+0000"
- * and "+00:00" offsets accepted) into epoch ms. -1 when it does not parse. */
-int64_t webhook_parse_iso8601_ms(const char *s);
-
 /* Refreshes synkro_queue_depth{status} from the database (janitor job). */
 void webhook_refresh_queue_depth(struct app *app);
 

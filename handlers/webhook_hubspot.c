@@ -12,7 +12,7 @@
 #include "handlers/hubspot_events.h"
 #include "handlers/hubspot_signature.h"
 #include "handlers/webhook_common.h"
-#include "server/log.h"
+#include "base/log.h"
 
 #include <inttypes.h>
 #include <stdio.h>

@@ -12,8 +12,9 @@
 
 #include "handlers/soap_outbound.h"
 #include "handlers/webhook_common.h"
-#include "server/log.h"
-#include "server/secret.h"
+#include "base/iso8601.h"
+#include "base/log.h"
+#include "base/secret.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -78,7 +79,7 @@ static int64_t notification_time(const struct soap_notification *n)
 {
     static const char *const candidates[] = {"SystemModstamp", "LastModifiedDate", "CreatedDate"};
     for (size_t i = 0; i < sizeof candidates / sizeof candidates[0]; i++) {
-        int64_t ms = webhook_parse_iso8601_ms(field_value(n, candidates[i]));
+        int64_t ms = iso8601_parse_ms(field_value(n, candidates[i]));
         if (ms > 0)
             return ms;
     }

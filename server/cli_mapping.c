@@ -8,7 +8,7 @@
  * the bearer token is SYNKRO_ADMIN_TOKEN. Never prints the token. */
 #include "server/cli_mapping.h"
 
-#include "server/strbuf.h"
+#include "base/strbuf.h"
 
 #include <curl/curl.h>
 #include <json-c/json.h>

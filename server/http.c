@@ -7,12 +7,12 @@
  * those live in the route table and handlers/. */
 #include "server/http.h"
 
-#include "server/hexenc.h"
-#include "server/log.h"
-#include "server/metrics.h"
+#include "base/hexenc.h"
+#include "base/log.h"
+#include "base/metrics.h"
 #include "server/routes.h"
-#include "server/secret.h"
-#include "server/strbuf.h"
+#include "base/secret.h"
+#include "base/strbuf.h"
 
 #include <arpa/inet.h>
 #include <microhttpd.h>

@@ -11,7 +11,7 @@
 #ifndef SYNKRO_SERVER_HTTP_H
 #define SYNKRO_SERVER_HTTP_H
 
-#include "server/app.h"
+#include "handlers/app.h"
 
 #include <json-c/json.h>
 #include <stdbool.h>

@@ -11,7 +11,7 @@
 #include "db/mapping_store.h"
 #include "db/queue_claim.h"
 #include "handlers/webhook_common.h"
-#include "server/log.h"
+#include "base/log.h"
 
 #include <errno.h>
 #include <pthread.h>

@@ -2,7 +2,7 @@
 #ifndef SYNKRO_SERVER_JANITOR_H
 #define SYNKRO_SERVER_JANITOR_H
 
-#include "server/app.h"
+#include "handlers/app.h"
 
 struct janitor;
 

@@ -5,8 +5,8 @@
  * 3 `migrate --status` found migrations not applied. Must hold no logic of
  * its own beyond dispatch. */
 #include "server/cli_mapping.h"
-#include "server/config.h"
-#include "server/log.h"
+#include "base/config.h"
+#include "base/log.h"
 #include "server/serve.h"
 #include "version.h"
 

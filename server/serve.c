@@ -14,17 +14,17 @@
 #include "handlers/health.h"
 #include "handlers/soap_outbound.h"
 #include "handlers/webhook_common.h"
-#include "server/app.h"
+#include "handlers/app.h"
 #include "server/http.h"
 #include "server/janitor.h"
-#include "server/log.h"
-#include "server/metrics.h"
+#include "base/log.h"
+#include "base/metrics.h"
 #include "server/routes.h"
-#include "sync/hubspot_client.h"
-#include "sync/salesforce_client.h"
+#include "crm/hubspot_client.h"
+#include "crm/salesforce_client.h"
 #include "sync/sweep.h"
 #include "sync/sync_engine.h"
-#include "sync/token_store.h"
+#include "crm/token_store.h"
 #include "version.h"
 
 #include <signal.h>
@@ -93,22 +93,23 @@ static void crm_clients_open(struct app *app)
     }
     struct hubspot_client_options ho;
     hubspot_client_options_from_config(&ho, cfg);
-    app->hubspot =
-        hubspot_client_create(&ho, app->hubspot_unavailable, sizeof app->hubspot_unavailable);
+    app->crm.hubspot = hubspot_client_create(&ho, app->crm.hubspot_unavailable,
+                                             sizeof app->crm.hubspot_unavailable);
     struct salesforce_client_options so;
     salesforce_client_options_from_config(&so, cfg, app->tokens);
-    app->salesforce = salesforce_client_create(&so, app->salesforce_unavailable,
-                                               sizeof app->salesforce_unavailable);
-    log_with(LOG_LEVEL_INFO, "crm clients", LF_B("hubspot", app->hubspot != NULL),
-             LF_S("hubspot_reason", app->hubspot ? NULL : app->hubspot_unavailable),
-             LF_B("salesforce", app->salesforce != NULL),
-             LF_S("salesforce_reason", app->salesforce ? NULL : app->salesforce_unavailable));
+    app->crm.salesforce = salesforce_client_create(&so, app->crm.salesforce_unavailable,
+                                                   sizeof app->crm.salesforce_unavailable);
+    log_with(
+        LOG_LEVEL_INFO, "crm clients", LF_B("hubspot", app->crm.hubspot != NULL),
+        LF_S("hubspot_reason", app->crm.hubspot ? NULL : app->crm.hubspot_unavailable),
+        LF_B("salesforce", app->crm.salesforce != NULL),
+        LF_S("salesforce_reason", app->crm.salesforce ? NULL : app->crm.salesforce_unavailable));
 }
 
 static void crm_clients_close(struct app *app)
 {
-    hubspot_client_destroy(app->hubspot);
-    salesforce_client_destroy(app->salesforce);
+    hubspot_client_destroy(app->crm.hubspot);
+    salesforce_client_destroy(app->crm.salesforce);
     token_store_destroy(app->tokens);
 }
 
@@ -119,7 +120,7 @@ static void sync_open(struct app *app)
     if (app->cfg->workers <= 0)
         return;
     struct sync_engine_options o;
-    sync_engine_options_from_app(&o, app);
+    sync_engine_options_from_config(&o, app->cfg, &app->crm);
     char err[256] = "";
     app->sync = sync_engine_create(&o, err, sizeof err);
     if (app->sync && sync_engine_start(app->sync, err, sizeof err) == 0)
@@ -177,6 +178,9 @@ int serve_run(const struct config *cfg, bool migrate)
         return 1;
     }
     crm_clients_open(&app);
+    app.crm.cfg = cfg;
+    app.sync_ctx = (struct sync_context){
+        .cfg = cfg, .pool = app.pool, .crm = &app.crm, .stopping = &app.shutting_down};
     app.ingest = ingest_writer_start(app.pool, cfg->ingest_writers, cfg->ingest_batch_max);
     if (!app.ingest) {
         log_error("cannot start the ingest writer");
@@ -200,7 +204,7 @@ int serve_run(const struct config *cfg, bool migrate)
              LF_S("public_base_url", cfg->public_base_url),
              LF_I("http_threads", cfg->http_threads));
     print_endpoints(cfg, port);
-    struct sync_sweeper *sweeper = sync_sweeper_start(&app);
+    struct sync_sweeper *sweeper = sync_sweeper_start(&app.sync_ctx);
     if (!sweeper)
         log_warn("sweep thread did not start; missed webhooks are not reconciled and imports wait");
     struct janitor *janitor = janitor_start(&app, 5000);

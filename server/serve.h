@@ -2,7 +2,7 @@
 #ifndef SYNKRO_SERVER_SERVE_H
 #define SYNKRO_SERVER_SERVE_H
 
-#include "server/config.h"
+#include "base/config.h"
 
 #include <stdbool.h>
 

@@ -6,12 +6,12 @@
  * statement, store the position, recount. Must not decide how records sync. */
 #include "sync/import.h"
 
-#include "handlers/crm_access.h"
-#include "server/log.h"
-#include "server/strbuf.h"
-#include "sync/hubspot_client.h"
-#include "sync/json_util.h"
-#include "sync/salesforce_client.h"
+#include "crm/crm_access.h"
+#include "base/log.h"
+#include "base/strbuf.h"
+#include "crm/hubspot_client.h"
+#include "base/json_util.h"
+#include "crm/salesforce_client.h"
 #include "sync/sweep.h"
 
 #include <inttypes.h>
@@ -53,8 +53,9 @@ static int crm_failed(const struct crm_error *cerr, const char *what, char *err,
     return IMPORT_CRM_FAILED;
 }
 
-static int estimate_salesforce(struct app *app, struct crm_http *h, const struct sweep_target *t,
-                               long long *count, char *err, size_t errlen)
+static int estimate_salesforce(const struct sync_context *ctx, struct crm_http *h,
+                               const struct sweep_target *t, long long *count, char *err,
+                               size_t errlen)
 {
     if (!sweep_soql_name_ok(t->salesforce_object)) {
         snprintf(err, errlen, "the Salesforce object name is not valid");
@@ -64,48 +65,49 @@ static int estimate_salesforce(struct app *app, struct crm_http *h, const struct
     snprintf(soql, sizeof soql, "SELECT COUNT() FROM %s", t->salesforce_object);
     struct crm_error cerr;
     crm_error_clear(&cerr);
-    if (salesforce_query_count(app->salesforce, h, soql, count, &cerr) != 0)
+    if (salesforce_query_count(ctx->crm->salesforce, h, soql, count, &cerr) != 0)
         return crm_failed(&cerr, "Salesforce COUNT()", err, errlen);
     return IMPORT_CRM_OK;
 }
 
-static int estimate_hubspot(struct app *app, struct crm_http *h, const struct sweep_target *t,
-                            long long *count, char *err, size_t errlen)
+static int estimate_hubspot(const struct sync_context *ctx, struct crm_http *h,
+                            const struct sweep_target *t, long long *count, char *err,
+                            size_t errlen)
 {
     const char *const props[] = {"hs_object_id"};
     struct hubspot_search_query q = {.properties = props, .nproperties = 1, .limit = 1};
     struct hubspot_search_page page;
     struct crm_error cerr;
     crm_error_clear(&cerr);
-    if (hubspot_search(app->hubspot, h, t->hubspot_type, &q, &page, &cerr) != 0)
+    if (hubspot_search(ctx->crm->hubspot, h, t->hubspot_type, &q, &page, &cerr) != 0)
         return crm_failed(&cerr, "HubSpot search", err, errlen);
     *count = page.total;
     hubspot_search_page_free(&page);
     return IMPORT_CRM_OK;
 }
 
-static bool source_configured(const struct app *app, enum import_direction d, char *err,
+static bool source_configured(const struct sync_context *ctx, enum import_direction d, char *err,
                               size_t errlen)
 {
     bool sf = d == IMPORT_SF_TO_HS;
-    if (sf ? app->salesforce != NULL : app->hubspot != NULL)
+    if (sf ? ctx->crm->salesforce != NULL : ctx->crm->hubspot != NULL)
         return true;
     snprintf(err, errlen, "%s API access is not configured", sf ? "Salesforce" : "HubSpot");
     return false;
 }
 
-int import_estimate(struct app *app, const struct sweep_target *t, enum import_direction d,
-                    long long *count, char *err, size_t errlen)
+int import_estimate(const struct sync_context *ctx, const struct sweep_target *t,
+                    enum import_direction d, long long *count, char *err, size_t errlen)
 {
-    if (!source_configured(app, d, err, errlen))
+    if (!source_configured(ctx, d, err, errlen))
         return IMPORT_CRM_UNCONFIGURED;
-    struct crm_http *h = crm_thread_http(app);
+    struct crm_http *h = crm_thread_http(ctx->cfg);
     if (!h) {
         snprintf(err, errlen, "cannot create an HTTP handle");
         return IMPORT_CRM_FAILED;
     }
-    return d == IMPORT_SF_TO_HS ? estimate_salesforce(app, h, t, count, err, errlen)
-                                : estimate_hubspot(app, h, t, count, err, errlen);
+    return d == IMPORT_SF_TO_HS ? estimate_salesforce(ctx, h, t, count, err, errlen)
+                                : estimate_hubspot(ctx, h, t, count, err, errlen);
 }
 
 /* ---- paging the source ---- */
@@ -127,9 +129,9 @@ static int collect_id(json_object *rec, void *ud)
     return 0;
 }
 
-static int page_salesforce(struct app *app, struct crm_http *h, const struct sweep_target *t,
-                           const char *after, long limit, struct id_page *p, char *err,
-                           size_t errlen)
+static int page_salesforce(const struct sync_context *ctx, struct crm_http *h,
+                           const struct sweep_target *t, const char *after, long limit,
+                           struct id_page *p, char *err, size_t errlen)
 {
     if (!sweep_soql_name_ok(t->salesforce_object) || (*after && !sweep_soql_name_ok(after))) {
         p->permanent = true;
@@ -148,7 +150,7 @@ static int page_salesforce(struct app *app, struct crm_http *h, const struct swe
     }
     struct crm_error cerr;
     crm_error_clear(&cerr);
-    int rc = sweep_sf_query_each(app->salesforce, h, q.data, collect_id, p, &cerr);
+    int rc = sweep_sf_query_each(ctx->crm->salesforce, h, q.data, collect_id, p, &cerr);
     strbuf_free(&q);
     if (rc != 0) {
         p->permanent = cerr.cls == CRM_ERR_PERMANENT;
@@ -160,9 +162,9 @@ static int page_salesforce(struct app *app, struct crm_http *h, const struct swe
 
 /* One search of up to limit records with hs_object_id > after, ascending; *got receives how
  * many came back. */
-static int search_ids(struct app *app, struct crm_http *h, const struct sweep_target *t,
-                      const char *after, int limit, struct id_page *p, int *got, char *err,
-                      size_t errlen)
+static int search_ids(const struct sync_context *ctx, struct crm_http *h,
+                      const struct sweep_target *t, const char *after, int limit, struct id_page *p,
+                      int *got, char *err, size_t errlen)
 {
     const struct hubspot_filter f = {.property = "hs_object_id", .op = "GT", .value = after};
     const struct hubspot_filter_group g = {&f, 1};
@@ -178,7 +180,7 @@ static int search_ids(struct app *app, struct crm_http *h, const struct sweep_ta
     struct hubspot_search_page page;
     struct crm_error cerr;
     crm_error_clear(&cerr);
-    if (hubspot_search(app->hubspot, h, t->hubspot_type, &q, &page, &cerr) != 0) {
+    if (hubspot_search(ctx->crm->hubspot, h, t->hubspot_type, &q, &page, &cerr) != 0) {
         p->permanent = cerr.cls == CRM_ERR_PERMANENT;
         crm_failed(&cerr, "HubSpot search", err, errlen);
         return -1;
@@ -197,8 +199,9 @@ static int search_ids(struct app *app, struct crm_http *h, const struct sweep_ta
     return 0;
 }
 
-static int page_hubspot(struct app *app, struct crm_http *h, const struct sweep_target *t,
-                        const char *after, long limit, struct id_page *p, char *err, size_t errlen)
+static int page_hubspot(const struct sync_context *ctx, struct crm_http *h,
+                        const struct sweep_target *t, const char *after, long limit,
+                        struct id_page *p, char *err, size_t errlen)
 {
     char pos[IMPORT_STORE_NAME_MAX];
     snprintf(pos, sizeof pos, "%s", after);
@@ -206,7 +209,7 @@ static int page_hubspot(struct app *app, struct crm_http *h, const struct sweep_
     while (left > 0) {
         int want = left < HUBSPOT_SEARCH_LIMIT_MAX ? (int)left : HUBSPOT_SEARCH_LIMIT_MAX;
         int got = 0;
-        if (search_ids(app, h, t, pos, want, p, &got, err, errlen) < 0)
+        if (search_ids(ctx, h, t, pos, want, p, &got, err, errlen) < 0)
             return -1;
         if (got < want)
             break;
@@ -219,7 +222,7 @@ static int page_hubspot(struct app *app, struct crm_http *h, const struct sweep_
 /* ---- one step ---- */
 
 struct step_ctx {
-    struct app *app;
+    const struct sync_context *ctx;
     PGconn *conn;
     const struct import_row *row;
     const struct sweep_target *t;
@@ -243,7 +246,7 @@ static int step_failed(struct step_ctx *c, bool permanent, const char *err)
 static int step_start(struct step_ctx *c, char *err, size_t errlen)
 {
     long long total = c->row->total;
-    if (total < 0 && import_estimate(c->app, c->t, c->d, &total, err, errlen) != IMPORT_CRM_OK)
+    if (total < 0 && import_estimate(c->ctx, c->t, c->d, &total, err, errlen) != IMPORT_CRM_OK)
         total = -1;
     if (import_store_progress(c->conn, c->row->id, "running", NULL, NULL, total, err, errlen) < 0)
         return -1;
@@ -255,18 +258,18 @@ static int step_start(struct step_ctx *c, char *err, size_t errlen)
 
 static int step_page(struct step_ctx *c, long room, char *err, size_t errlen)
 {
-    struct crm_http *h = crm_thread_http(c->app);
+    struct crm_http *h = crm_thread_http(c->ctx->cfg);
     if (!h)
         return step_failed(c, false, "cannot create an HTTP handle");
-    if (!source_configured(c->app, c->d, err, errlen))
+    if (!source_configured(c->ctx, c->d, err, errlen))
         return step_failed(c, false, err);
     struct id_page p = {.ids = json_object_new_array()};
     if (!p.ids)
         return step_failed(c, false, "out of memory");
     long limit = room < IMPORT_PAGE_MAX ? room : IMPORT_PAGE_MAX;
     int rc = c->d == IMPORT_SF_TO_HS
-                 ? page_salesforce(c->app, h, c->t, c->row->position, limit, &p, err, errlen)
-                 : page_hubspot(c->app, h, c->t, c->row->position, limit, &p, err, errlen);
+                 ? page_salesforce(c->ctx, h, c->t, c->row->position, limit, &p, err, errlen)
+                 : page_hubspot(c->ctx, h, c->t, c->row->position, limit, &p, err, errlen);
     if (rc < 0) {
         json_object_put(p.ids);
         return step_failed(c, p.permanent, err);
@@ -306,13 +309,13 @@ static int step_run(struct step_ctx *c, char *err, size_t errlen)
     c->res->waiting = import_store_waiting(c->conn, c->row->id, err, errlen);
     if (c->res->waiting < 0)
         return -1;
-    long room = (long)c->app->cfg->import_inflight - (long)c->res->waiting;
+    long room = (long)c->ctx->cfg->import_inflight - (long)c->res->waiting;
     if (room > 0)
         return step_page(c, room, err, errlen);
     return import_store_progress(c->conn, c->row->id, NULL, NULL, NULL, -1, err, errlen);
 }
 
-static int step_locked(struct app *app, PGconn *conn, const struct import_row *row,
+static int step_locked(const struct sync_context *ctx, PGconn *conn, const struct import_row *row,
                        struct import_step_result *res, char *err, size_t errlen)
 {
     struct sweep_target t;
@@ -321,17 +324,17 @@ static int step_locked(struct app *app, PGconn *conn, const struct import_row *r
         return -1;
     if (!found)
         memset(&t, 0, sizeof t);
-    struct step_ctx c = {app, conn, row, &t, IMPORT_SF_TO_HS, res};
+    struct step_ctx c = {ctx, conn, row, &t, IMPORT_SF_TO_HS, res};
     if (import_direction_parse(row->direction, &c.d) < 0)
         return step_failed(&c, true, "unknown direction");
     return step_run(&c, err, errlen);
 }
 
-int import_step(struct app *app, int64_t import_id, struct import_step_result *res, char *err,
-                size_t errlen)
+int import_step(const struct sync_context *ctx, int64_t import_id, struct import_step_result *res,
+                char *err, size_t errlen)
 {
     memset(res, 0, sizeof *res);
-    PGconn *conn = db_pool_acquire(app->pool, 5000, err, errlen);
+    PGconn *conn = db_pool_acquire(ctx->pool, 5000, err, errlen);
     if (!conn)
         return -1;
     struct import_row row;
@@ -350,27 +353,27 @@ int import_step(struct app *app, int64_t import_id, struct import_step_result *r
     res->busy = active && rc == 0 && !got;
     bool broken = false;
     if (got) {
-        rc = step_locked(app, conn, &row, res, err, errlen);
+        rc = step_locked(ctx, conn, &row, res, err, errlen);
         char uerr[128];
         broken = import_store_unlock(conn, IMPORT_LOCK_IMPORT, import_id, uerr, sizeof uerr) < 0;
     }
-    db_pool_release(app->pool, conn, broken || db_conn_lost(conn));
+    db_pool_release(ctx->pool, conn, broken || db_conn_lost(conn));
     return rc;
 }
 
-void import_advance_all(struct app *app)
+void import_advance_all(const struct sync_context *ctx)
 {
     char err[256];
-    PGconn *conn = db_pool_acquire(app->pool, 1000, err, sizeof err);
+    PGconn *conn = db_pool_acquire(ctx->pool, 1000, err, sizeof err);
     if (!conn)
         return;
     int64_t *ids = NULL;
     size_t n = 0;
     int rc = import_store_active(conn, &ids, &n, err, sizeof err);
-    db_pool_release(app->pool, conn, rc < 0);
-    for (size_t i = 0; rc == 0 && i < n && !atomic_load(&app->shutting_down); i++) {
+    db_pool_release(ctx->pool, conn, rc < 0);
+    for (size_t i = 0; rc == 0 && i < n && !atomic_load(ctx->stopping); i++) {
         struct import_step_result res;
-        if (import_step(app, ids[i], &res, err, sizeof err) < 0)
+        if (import_step(ctx, ids[i], &res, err, sizeof err) < 0)
             log_with(LOG_LEVEL_WARN, "import step", LF_I("import_id", ids[i]), LF_S("error", err));
     }
     free(ids);

@@ -17,7 +17,7 @@
 #define SYNKRO_SYNC_IMPORT_H
 
 #include "db/import_store.h"
-#include "server/app.h"
+#include "sync/sync_context.h"
 
 #include <stdbool.h>
 #include <stddef.h>
@@ -38,8 +38,8 @@ enum import_crm_result {
 
 /* How many records the source of direction d holds for mapping t (Salesforce SELECT COUNT(),
  * HubSpot search total). Returns an import_crm_result. */
-int import_estimate(struct app *app, const struct sweep_target *t, enum import_direction d,
-                    long long *count, char *err, size_t errlen);
+int import_estimate(const struct sync_context *ctx, const struct sweep_target *t,
+                    enum import_direction d, long long *count, char *err, size_t errlen);
 
 struct import_step_result {
     char status[16];      /* the import's status after the step */
@@ -50,10 +50,10 @@ struct import_step_result {
 
 /* One step of import_id (the tests' entry point). 0 (also when the import is finished or busy),
  * or -1 with err (the import records the error; it fails only when the error is permanent). */
-int import_step(struct app *app, int64_t import_id, struct import_step_result *res, char *err,
-                size_t errlen);
+int import_step(const struct sync_context *ctx, int64_t import_id, struct import_step_result *res,
+                char *err, size_t errlen);
 
 /* One step of every queued or running import (the sweeper thread's job). */
-void import_advance_all(struct app *app);
+void import_advance_all(const struct sync_context *ctx);
 
 #endif

@@ -14,15 +14,15 @@
 #include "db/import_store.h"
 #include "db/pool.h"
 #include "db/queue.h"
-#include "handlers/crm_access.h"
-#include "handlers/webhook_common.h"
-#include "server/log.h"
-#include "server/metrics.h"
-#include "server/strbuf.h"
-#include "sync/hubspot_client.h"
+#include "crm/crm_access.h"
+#include "base/iso8601.h"
+#include "base/log.h"
+#include "base/metrics.h"
+#include "base/strbuf.h"
+#include "crm/hubspot_client.h"
 #include "sync/import.h"
-#include "sync/json_util.h"
-#include "sync/salesforce_client.h"
+#include "base/json_util.h"
+#include "crm/salesforce_client.h"
 
 #include <errno.h>
 #include <inttypes.h>
@@ -138,7 +138,7 @@ static int64_t parse_stamp(const char *s)
 {
     if (!s || !*s)
         return -1;
-    int64_t ms = webhook_parse_iso8601_ms(s);
+    int64_t ms = iso8601_parse_ms(s);
     if (ms >= 0)
         return ms;
     char *end;
@@ -222,7 +222,7 @@ static int batch_add(struct ev_batch *b, const char *key_tag, const char *record
 /* ---- one mapping ---- */
 
 struct sweep_ctx {
-    struct app *app;
+    const struct sync_context *ctx;
     PGconn *conn;
     struct crm_http *h;
     const struct sweep_target *t;
@@ -312,7 +312,8 @@ static int queue_updated_chunk(struct sweep_ctx *c, struct ev_batch *b, char **i
     struct stamp_lookup l = {lids, stamps, k};
     struct crm_error cerr;
     crm_error_clear(&cerr);
-    int rc = k ? sweep_sf_query_each(c->app->salesforce, c->h, q.data, stamp_row, &l, &cerr) : 0;
+    int rc =
+        k ? sweep_sf_query_each(c->ctx->crm->salesforce, c->h, q.data, stamp_row, &l, &cerr) : 0;
     strbuf_free(&q);
     if (rc < 0)
         return crm_failed(&cerr, "reading SystemModstamp", err, errlen);
@@ -335,8 +336,8 @@ static int window_updated(struct sweep_ctx *c, struct ev_batch *b, const char *s
     struct salesforce_updated u;
     struct crm_error cerr;
     crm_error_clear(&cerr);
-    if (salesforce_get_updated(c->app->salesforce, c->h, c->t->salesforce_object, start, end, &u,
-                               &cerr) != 0)
+    if (salesforce_get_updated(c->ctx->crm->salesforce, c->h, c->t->salesforce_object, start, end,
+                               &u, &cerr) != 0)
         return crm_failed(&cerr, "Salesforce getUpdated", err, errlen);
     int64_t ldc = parse_stamp(u.latest_date_covered);
     *covered = ldc >= 0 ? ldc : end_ms;
@@ -356,8 +357,8 @@ static int window_deleted(struct sweep_ctx *c, struct ev_batch *b, const char *s
     struct salesforce_deleted d;
     struct crm_error cerr;
     crm_error_clear(&cerr);
-    if (salesforce_get_deleted(c->app->salesforce, c->h, c->t->salesforce_object, start, end, &d,
-                               &cerr) != 0)
+    if (salesforce_get_deleted(c->ctx->crm->salesforce, c->h, c->t->salesforce_object, start, end,
+                               &d, &cerr) != 0)
         return crm_failed(&cerr, "Salesforce getDeleted", err, errlen);
     int64_t ldc = parse_stamp(d.latest_date_covered);
     *covered = ldc >= 0 ? ldc : end_ms;
@@ -465,7 +466,7 @@ static int hs_page(struct sweep_ctx *c, int64_t lo, int64_t upper, const char *a
                                      .after = after};
     struct crm_error cerr;
     crm_error_clear(&cerr);
-    if (hubspot_search(c->app->hubspot, c->h, c->t->hubspot_type, &q, page, &cerr) != 0)
+    if (hubspot_search(c->ctx->crm->hubspot, c->h, c->t->hubspot_type, &q, page, &cerr) != 0)
         return crm_failed(&cerr, "HubSpot search", err, errlen);
     return 0;
 }
@@ -592,8 +593,8 @@ static int audit_chunk(struct sweep_ctx *c, struct ev_batch *b, const char *cons
     crm_error_clear(&cerr);
     static const char *const props[] = {"hs_object_id"};
     struct hubspot_read_options ro = {.properties = props, .nproperties = 1};
-    int rc =
-        hubspot_batch_read(c->app->hubspot, c->h, c->t->hubspot_type, ids, n, &ro, &res, &cerr);
+    int rc = hubspot_batch_read(c->ctx->crm->hubspot, c->h, c->t->hubspot_type, ids, n, &ro, &res,
+                                &cerr);
     if (rc != 0) {
         crm_batch_result_free(&res);
         return crm_failed(&cerr, "HubSpot batch read", err, errlen);
@@ -705,7 +706,7 @@ static void run_sections(struct sweep_ctx *c)
     char err[512];
     for (size_t i = 0; i < sizeof sections / sizeof sections[0]; i++) {
         bool configured =
-            sections[i].salesforce ? c->app->salesforce != NULL : c->app->hubspot != NULL;
+            sections[i].salesforce ? c->ctx->crm->salesforce != NULL : c->ctx->crm->hubspot != NULL;
         if (!configured)
             continue;
         err[0] = '\0';
@@ -730,7 +731,7 @@ static void log_sweep(int64_t mapping_id, const struct sweep_result *res, int64_
 }
 
 /* Runs the sections under the mapping's lock on conn. */
-static int sweep_locked(struct app *app, PGconn *conn, const struct sweep_target *t,
+static int sweep_locked(const struct sync_context *ctx, PGconn *conn, const struct sweep_target *t,
                         const struct sweep_options *opt, struct sweep_result *res)
 {
     char err[256];
@@ -743,9 +744,9 @@ static int sweep_locked(struct app *app, PGconn *conn, const struct sweep_target
         res->busy = true;
         return 0;
     }
-    struct crm_http *h = crm_thread_http(app);
+    struct crm_http *h = crm_thread_http(ctx->cfg);
     if (h) {
-        struct sweep_ctx c = {app, conn, h, t, opt, sweep_now_ms(), res};
+        struct sweep_ctx c = {ctx, conn, h, t, opt, sweep_now_ms(), res};
         run_sections(&c);
     } else {
         note_error(res, "http", "cannot create an HTTP handle");
@@ -757,8 +758,8 @@ static int sweep_locked(struct app *app, PGconn *conn, const struct sweep_target
     return 0;
 }
 
-int sync_sweep_mapping(struct app *app, int64_t mapping_id, const struct sweep_options *opt,
-                       struct sweep_result *res)
+int sync_sweep_mapping(const struct sync_context *ctx, int64_t mapping_id,
+                       const struct sweep_options *opt, struct sweep_result *res)
 {
     pthread_once(&metrics_once, metrics_init);
     memset(res, 0, sizeof *res);
@@ -766,7 +767,7 @@ int sync_sweep_mapping(struct app *app, int64_t mapping_id, const struct sweep_o
     struct sweep_options o;
     options_resolve(opt, &o);
     char err[256];
-    PGconn *conn = db_pool_acquire(app->pool, 5000, err, sizeof err);
+    PGconn *conn = db_pool_acquire(ctx->pool, 5000, err, sizeof err);
     if (!conn) {
         note_error(res, "database", err);
         log_sweep(mapping_id, res, started);
@@ -781,31 +782,31 @@ int sync_sweep_mapping(struct app *app, int64_t mapping_id, const struct sweep_o
     } else if (!found || !t.enabled) {
         note_error(res, "mapping", "the mapping does not exist or is not enabled");
     } else {
-        broken = sweep_locked(app, conn, &t, &o, res) < 0;
+        broken = sweep_locked(ctx, conn, &t, &o, res) < 0;
     }
-    db_pool_release(app->pool, conn, broken || db_conn_lost(conn));
+    db_pool_release(ctx->pool, conn, broken || db_conn_lost(conn));
     log_sweep(mapping_id, res, started);
     return res->errors ? -1 : 0;
 }
 
-int sync_sweep_all(struct app *app, const struct sweep_options *opt)
+int sync_sweep_all(const struct sync_context *ctx, const struct sweep_options *opt)
 {
     char err[256];
-    PGconn *conn = db_pool_acquire(app->pool, 5000, err, sizeof err);
+    PGconn *conn = db_pool_acquire(ctx->pool, 5000, err, sizeof err);
     if (!conn)
         return 1;
     int64_t *ids = NULL;
     size_t n = 0;
     int rc = import_store_enabled_mappings(conn, &ids, &n, err, sizeof err);
-    db_pool_release(app->pool, conn, rc < 0);
+    db_pool_release(ctx->pool, conn, rc < 0);
     if (rc < 0) {
         log_with(LOG_LEVEL_WARN, "sweep: cannot list mappings", LF_S("error", err));
         return 1;
     }
     int failed = 0;
-    for (size_t i = 0; i < n && !atomic_load(&app->shutting_down); i++) {
+    for (size_t i = 0; i < n && !atomic_load(ctx->stopping); i++) {
         struct sweep_result res;
-        failed += sync_sweep_mapping(app, ids[i], opt, &res) < 0;
+        failed += sync_sweep_mapping(ctx, ids[i], opt, &res) < 0;
     }
     free(ids);
     return failed;
@@ -814,7 +815,7 @@ int sync_sweep_all(struct app *app, const struct sweep_options *opt)
 /* ---- the background thread ---- */
 
 struct sync_sweeper {
-    struct app *app;
+    const struct sync_context *ctx;
     pthread_t thread;
     pthread_mutex_t lock;
     pthread_cond_t wake;
@@ -843,25 +844,25 @@ static bool sweeper_wait(struct sync_sweeper *s, int64_t ms)
 static void *sweeper_main(void *arg)
 {
     struct sync_sweeper *s = arg;
-    int64_t interval_ms = (int64_t)s->app->cfg->sweep_interval_s * 1000;
+    int64_t interval_ms = (int64_t)s->ctx->cfg->sweep_interval_s * 1000;
     int64_t next_sweep = mono_ms();
     do {
         if (interval_ms > 0 && mono_ms() >= next_sweep) {
-            sync_sweep_all(s->app, NULL);
+            sync_sweep_all(s->ctx, NULL);
             next_sweep = mono_ms() + interval_ms;
         }
-        import_advance_all(s->app);
+        import_advance_all(s->ctx);
     } while (!sweeper_wait(s, IMPORT_TICK_MS));
     return NULL;
 }
 
-struct sync_sweeper *sync_sweeper_start(struct app *app)
+struct sync_sweeper *sync_sweeper_start(const struct sync_context *ctx)
 {
     pthread_once(&metrics_once, metrics_init);
     struct sync_sweeper *s = calloc(1, sizeof *s);
     if (!s)
         return NULL;
-    s->app = app;
+    s->ctx = ctx;
     if (pthread_mutex_init(&s->lock, NULL) != 0) {
         free(s);
         return NULL;
@@ -877,7 +878,7 @@ struct sync_sweeper *sync_sweeper_start(struct app *app)
         free(s);
         return NULL;
     }
-    log_with(LOG_LEVEL_INFO, "sweeper started", LF_I("interval_s", app->cfg->sweep_interval_s));
+    log_with(LOG_LEVEL_INFO, "sweeper started", LF_I("interval_s", ctx->cfg->sweep_interval_s));
     return s;
 }
 

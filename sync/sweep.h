@@ -28,9 +28,9 @@
 #ifndef SYNKRO_SYNC_SWEEP_H
 #define SYNKRO_SYNC_SWEEP_H
 
-#include "server/app.h"
-#include "sync/crm_error.h"
-#include "sync/crm_http.h"
+#include "sync/sync_context.h"
+#include "crm/crm_error.h"
+#include "crm/crm_http.h"
 
 #include <json-c/json.h>
 #include <stdbool.h>
@@ -66,11 +66,11 @@ struct sweep_result {
 /* Sweeps one mapping now (synchronously; the tests' entry point). The mapping must exist and be
  * enabled. A CRM whose client is not configured is skipped. 0 when every section ran (or the
  * mapping was busy), -1 when one failed (res->error says why; the others still ran). */
-int sync_sweep_mapping(struct app *app, int64_t mapping_id, const struct sweep_options *opt,
-                       struct sweep_result *res);
+int sync_sweep_mapping(const struct sync_context *ctx, int64_t mapping_id,
+                       const struct sweep_options *opt, struct sweep_result *res);
 
 /* Sweeps every enabled mapping once. Returns the number of mappings that failed. */
-int sync_sweep_all(struct app *app, const struct sweep_options *opt);
+int sync_sweep_all(const struct sync_context *ctx, const struct sweep_options *opt);
 
 /* ---- the background thread ---- */
 
@@ -78,7 +78,7 @@ struct sync_sweeper;
 
 /* Starts the thread: sweeps every cfg->sweep_interval_s seconds (0: never) and import steps
  * (sync/import.h) about once a second. NULL when the thread cannot start. */
-struct sync_sweeper *sync_sweeper_start(struct app *app);
+struct sync_sweeper *sync_sweeper_start(const struct sync_context *ctx);
 /* Wakes the thread, waits for its current job, frees it. Accepts NULL. */
 void sync_sweeper_stop(struct sync_sweeper *s);
 

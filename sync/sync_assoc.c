@@ -14,9 +14,9 @@
 
 #include "db/link_store.h"
 #include "db/mapping_store.h"
-#include "sync/hubspot_client.h"
-#include "sync/json_util.h"
-#include "sync/salesforce_client.h"
+#include "crm/hubspot_client.h"
+#include "base/json_util.h"
+#include "crm/salesforce_client.h"
 
 #include <stdarg.h>
 #include <stdio.h>

@@ -37,10 +37,10 @@
 #ifndef SYNKRO_SYNC_SYNC_ASSOC_H
 #define SYNKRO_SYNC_SYNC_ASSOC_H
 
-#include "sync/crm_error.h"
-#include "sync/crm_http.h"
-#include "sync/crm_schema.h"
-#include "sync/mapping.h"
+#include "crm/crm_error.h"
+#include "crm/crm_http.h"
+#include "crm/crm_schema.h"
+#include "model/mapping.h"
 
 #include <json-c/json.h>
 #include <libpq-fe.h>

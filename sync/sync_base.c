@@ -9,7 +9,7 @@
 #include "sync/sync_base.h"
 
 #include "sync/sync_assoc.h"
-#include "sync/value_convert.h"
+#include "model/value_convert.h"
 
 #include <string.h>
 #include <strings.h>

@@ -18,8 +18,8 @@
 #ifndef SYNKRO_SYNC_SYNC_BASE_H
 #define SYNKRO_SYNC_SYNC_BASE_H
 
-#include "sync/crm_schema.h"
-#include "sync/mapping.h"
+#include "crm/crm_schema.h"
+#include "model/mapping.h"
 #include "sync/sync_merge.h"
 
 #include <json-c/json.h>

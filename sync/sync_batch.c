@@ -39,10 +39,10 @@
 
 #include "db/pool.h"
 #include "db/queue.h"
-#include "server/failpoint.h"
-#include "server/log.h"
-#include "server/metrics.h"
-#include "sync/json_util.h"
+#include "base/failpoint.h"
+#include "base/log.h"
+#include "base/metrics.h"
+#include "base/json_util.h"
 
 #include <ctype.h>
 #include <inttypes.h>

@@ -36,10 +36,10 @@
 
 #include "db/link_store.h"
 #include "db/queue_claim.h"
-#include "sync/crm_error.h"
-#include "sync/crm_http.h"
-#include "sync/crm_schema.h"
-#include "sync/mapping.h"
+#include "crm/crm_error.h"
+#include "crm/crm_http.h"
+#include "crm/crm_schema.h"
+#include "model/mapping.h"
 #include "sync/sync_merge.h"
 
 #include <json-c/json.h>

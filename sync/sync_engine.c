@@ -11,11 +11,12 @@
 #include "sync/sync_engine.h"
 
 #include "db/pool.h"
-#include "server/app.h"
-#include "server/log.h"
-#include "server/metrics.h"
-#include "sync/hubspot_client.h"
-#include "sync/salesforce_client.h"
+#include "base/config.h"
+#include "crm/crm_clients.h"
+#include "base/log.h"
+#include "base/metrics.h"
+#include "crm/hubspot_client.h"
+#include "crm/salesforce_client.h"
 
 #include <errno.h>
 #include <inttypes.h>
@@ -84,14 +85,14 @@ static int64_t mono_ms(void)
 
 /* ---- options ---- */
 
-void sync_engine_options_from_app(struct sync_engine_options *o, const struct app *app)
+void sync_engine_options_from_config(struct sync_engine_options *o, const struct config *cfg,
+                                     const struct crm_clients *crm)
 {
-    const struct config *cfg = app->cfg;
     memset(o, 0, sizeof *o);
     o->conninfo = cfg->database_url;
     o->statement_timeout_ms = cfg->db_statement_timeout_ms;
-    o->hc = app->hubspot;
-    o->sc = app->salesforce;
+    o->hc = crm->hubspot;
+    o->sc = crm->salesforce;
     crm_http_options_from_config(&o->http, cfg);
     o->workers = cfg->workers;
     o->batch = cfg->worker_batch;

@@ -45,13 +45,14 @@
 #define SYNKRO_SYNC_SYNC_ENGINE_H
 
 #include "db/queue_claim.h"
-#include "sync/crm_http.h"
+#include "crm/crm_http.h"
 #include "sync/sync_batch.h"
 
 #include <stddef.h>
 #include <stdint.h>
 
-struct app;
+struct config;
+struct crm_clients;
 struct hubspot_client;
 struct salesforce_client;
 
@@ -81,7 +82,8 @@ struct sync_engine_options {
 };
 
 /* Options from the configuration and the app's clients (pointers borrow from app). */
-void sync_engine_options_from_app(struct sync_engine_options *o, const struct app *app);
+void sync_engine_options_from_config(struct sync_engine_options *o, const struct config *cfg,
+                                     const struct crm_clients *crm);
 
 struct sync_engine;
 

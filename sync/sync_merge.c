@@ -13,7 +13,7 @@
  * Must not: log, do network or database work, keep global state, or modify its inputs. */
 #include "sync/sync_merge.h"
 
-#include "sync/value_convert.h"
+#include "model/value_convert.h"
 
 #include <stdio.h>
 #include <stdlib.h>

@@ -59,8 +59,8 @@
 #ifndef SYNKRO_SYNC_SYNC_MERGE_H
 #define SYNKRO_SYNC_SYNC_MERGE_H
 
-#include "sync/crm_schema.h"
-#include "sync/mapping.h"
+#include "crm/crm_schema.h"
+#include "model/mapping.h"
 
 #include <json-c/json.h>
 #include <stdbool.h>

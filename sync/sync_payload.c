@@ -26,9 +26,9 @@
  * Must not: call a CRM or the database, log, or change the pair. */
 #include "sync/sync_batch.h"
 
-#include "sync/json_util.h"
+#include "base/json_util.h"
 #include "sync/sync_assoc.h"
-#include "sync/value_convert.h"
+#include "model/value_convert.h"
 
 #include <stdio.h>
 #include <stdlib.h>

@@ -24,10 +24,10 @@
 #include "sync/sync_batch.h"
 #include "sync/sync_assoc.h"
 
-#include "server/strbuf.h"
-#include "sync/hubspot_client.h"
-#include "sync/json_util.h"
-#include "sync/salesforce_client.h"
+#include "base/strbuf.h"
+#include "crm/hubspot_client.h"
+#include "base/json_util.h"
+#include "crm/salesforce_client.h"
 
 #include <ctype.h>
 #include <pthread.h>

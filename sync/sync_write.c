@@ -20,9 +20,9 @@
  */
 #include "sync/sync_batch.h"
 
-#include "sync/hubspot_client.h"
-#include "sync/json_util.h"
-#include "sync/salesforce_client.h"
+#include "crm/hubspot_client.h"
+#include "base/json_util.h"
+#include "crm/salesforce_client.h"
 
 #include <pthread.h>
 #include <stdio.h>

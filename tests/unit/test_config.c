@@ -19,8 +19,8 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "server/config.h"
-#include "server/log.h"
+#include "base/config.h"
+#include "base/log.h"
 
 #define GOOD_DB "postgresql://synkro@localhost:5432/synkro"
 

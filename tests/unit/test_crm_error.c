@@ -18,7 +18,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "sync/crm_error.h"
+#include "crm/crm_error.h"
 
 struct class_case {
     enum crm_kind crm;

@@ -21,9 +21,9 @@
 #include <string.h>
 #include <time.h>
 
-#include "server/metrics.h"
-#include "server/strbuf.h"
-#include "sync/crm_http.h"
+#include "base/metrics.h"
+#include "base/strbuf.h"
+#include "crm/crm_http.h"
 #include "version.h"
 
 /* ---- the stub server ---- */

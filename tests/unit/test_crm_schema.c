@@ -17,7 +17,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "sync/crm_schema.h"
+#include "crm/crm_schema.h"
 
 static json_object *load_fixture(const char *name)
 {

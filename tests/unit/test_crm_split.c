@@ -18,7 +18,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "sync/crm_split.h"
+#include "crm/crm_split.h"
 
 #define MAXN 300
 

@@ -26,8 +26,8 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "server/metrics.h"
-#include "sync/hubspot_client.h"
+#include "base/metrics.h"
+#include "crm/hubspot_client.h"
 #include "crmsim_proc.h"
 #include "unit_sim.h"
 #include "version.h"

@@ -21,12 +21,12 @@
 
 #include "db/import_store.h"
 #include "db/pool.h"
-#include "server/app.h"
-#include "server/config.h"
-#include "server/strbuf.h"
-#include "sync/hubspot_client.h"
+#include "handlers/app.h"
+#include "base/config.h"
+#include "base/strbuf.h"
+#include "crm/hubspot_client.h"
 #include "sync/import.h"
-#include "sync/salesforce_client.h"
+#include "crm/salesforce_client.h"
 #include "sync/sweep.h"
 #include "crmsim_proc.h"
 #include "unit_sim.h"
@@ -163,7 +163,7 @@ static int64_t start_import(struct env *e, const char *direction, long long tota
 static void step(struct env *e, int64_t id, struct import_step_result *res)
 {
     char err[512];
-    if (import_step(&e->app, id, res, err, sizeof err) != 0)
+    if (import_step(&e->app.sync_ctx, id, res, err, sizeof err) != 0)
         fail_msg("import_step: %s", err);
     assert_false(res->busy);
 }
@@ -202,8 +202,9 @@ static void test_salesforce_import(void **state)
     env_open(&e, db, 1000);
     char err[512];
     long long count = 0;
-    assert_int_equal(import_estimate(&e.app, &e.target, IMPORT_SF_TO_HS, &count, err, sizeof err),
-                     IMPORT_CRM_OK);
+    assert_int_equal(
+        import_estimate(&e.app.sync_ctx, &e.target, IMPORT_SF_TO_HS, &count, err, sizeof err),
+        IMPORT_CRM_OK);
     assert_int_equal(count, SF_RECORDS);
 
     int64_t id = start_import(&e, "salesforce_to_hubspot", -1);
@@ -277,8 +278,9 @@ static void test_hubspot_import_and_cancel(void **state)
     env_open(&e, db, 200);
     char err[512];
     long long count = 0;
-    assert_int_equal(import_estimate(&e.app, &e.target, IMPORT_HS_TO_SF, &count, err, sizeof err),
-                     IMPORT_CRM_OK);
+    assert_int_equal(
+        import_estimate(&e.app.sync_ctx, &e.target, IMPORT_HS_TO_SF, &count, err, sizeof err),
+        IMPORT_CRM_OK);
     assert_int_equal(count, HS_RECORDS);
 
     int64_t id = start_import(&e, "hubspot_to_salesforce", count);
@@ -319,7 +321,7 @@ static void test_lock_and_missing_mapping(void **state)
     q1_ll(db->watch, "SELECT 1 FROM (SELECT pg_advisory_lock(1768779636, %" PRId64 ")) x", id);
     char err[256];
     struct import_step_result res;
-    assert_int_equal(import_step(&e.app, id, &res, err, sizeof err), 0);
+    assert_int_equal(import_step(&e.app.sync_ctx, id, &res, err, sizeof err), 0);
     assert_true(res.busy);
     assert_int_equal(waiting(&e, id), 0);
     q1_ll(db->watch, "SELECT 1 FROM (SELECT pg_advisory_unlock(1768779636, %" PRId64 ")) x", id);
@@ -327,7 +329,7 @@ static void test_lock_and_missing_mapping(void **state)
     assert_int_equal(res.queued_now, 5);
 
     q1_ll(db->watch, "WITH d AS (DELETE FROM mappings RETURNING 1) SELECT count(*) FROM d");
-    assert_int_equal(import_step(&e.app, id, &res, err, sizeof err), -1);
+    assert_int_equal(import_step(&e.app.sync_ctx, id, &res, err, sizeof err), -1);
     assert_int_equal(q1_ll(db->watch,
                            "SELECT count(*) FROM sync_imports WHERE id = %" PRId64
                            " AND status = 'failed' AND error LIKE '%%no longer exists%%'",
@@ -346,7 +348,7 @@ static void test_sweeper_thread(void **state)
     env_open(&e, db, 100);
     e.cfg.sweep_interval_s = 1;
     int64_t id = start_import(&e, "salesforce_to_hubspot", -1);
-    struct sync_sweeper *s = sync_sweeper_start(&e.app);
+    struct sync_sweeper *s = sync_sweeper_start(&e.app.sync_ctx);
     assert_non_null(s);
     long long queued = 0, swept = 0;
     for (int i = 0; i < 100 && (queued < 5 || swept < 5); i++) {

@@ -1,5 +1,5 @@
 /* test_json_diff.c: the changed-paths list used by the mapping history. */
-#include "sync/json_diff.h"
+#include "base/json_diff.h"
 
 #include <setjmp.h>
 #include <stdarg.h>

@@ -21,8 +21,8 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "server/log.h"
-#include "server/strbuf.h"
+#include "base/log.h"
+#include "base/strbuf.h"
 
 static int capture_fd = -1;
 

@@ -15,7 +15,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "sync/mapping.h"
+#include "model/mapping.h"
 
 #define MINIMAL                                                                                    \
     "{\"name\":\"Projects\",\"salesforce_object\":\"Project__c\",\"hubspot_object\":\"2-3465404\""

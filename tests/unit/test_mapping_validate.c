@@ -14,7 +14,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "sync/mapping_validate.h"
+#include "model/mapping_validate.h"
 
 /* Field indices of the clean mapping. */
 enum {

@@ -15,8 +15,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "server/metrics.h"
-#include "server/strbuf.h"
+#include "base/metrics.h"
+#include "base/strbuf.h"
 
 static int reset(void **state)
 {

@@ -22,7 +22,7 @@
 
 #include "db/migrate.h"
 #include "testdb.h"
-#include "server/strbuf.h"
+#include "base/strbuf.h"
 
 /* ---- throwaway database per test ---- */
 

@@ -23,7 +23,7 @@
 
 #include "db/pool.h"
 #include "testdb.h"
-#include "server/strbuf.h"
+#include "base/strbuf.h"
 
 /* ---- helpers ---- */
 

@@ -15,7 +15,7 @@
 #include <string.h>
 #include <time.h>
 
-#include "sync/rate_limit.h"
+#include "crm/rate_limit.h"
 
 #define BURST    1000
 #define THREADS  8

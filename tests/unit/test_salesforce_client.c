@@ -36,9 +36,9 @@
 #include <unistd.h>
 
 #include "db/pool.h"
-#include "server/metrics.h"
-#include "sync/salesforce_client.h"
-#include "sync/token_store.h"
+#include "base/metrics.h"
+#include "crm/salesforce_client.h"
+#include "crm/token_store.h"
 #include "testdb.h"
 #include "crmsim_proc.h"
 #include "unit_sim.h"

@@ -18,12 +18,12 @@
 #include <time.h>
 
 #include "db/pool.h"
-#include "server/app.h"
-#include "server/config.h"
-#include "server/metrics.h"
-#include "server/strbuf.h"
-#include "sync/hubspot_client.h"
-#include "sync/salesforce_client.h"
+#include "handlers/app.h"
+#include "base/config.h"
+#include "base/metrics.h"
+#include "base/strbuf.h"
+#include "crm/hubspot_client.h"
+#include "crm/salesforce_client.h"
 #include "sync/sweep.h"
 #include "crmsim_proc.h"
 #include "unit_sim.h"
@@ -84,7 +84,7 @@ static int64_t add_mapping(PGconn *conn, const char *state)
 
 static void sweep_ok(struct env *e, const struct sweep_options *o, struct sweep_result *res)
 {
-    if (sync_sweep_mapping(&e->app, e->mapping_id, o, res) != 0)
+    if (sync_sweep_mapping(&e->app.sync_ctx, e->mapping_id, o, res) != 0)
         fail_msg("sweep failed: %s", res->error);
     assert_false(res->busy);
 }
@@ -357,7 +357,7 @@ static void test_busy_and_disabled(void **state)
     struct sweep_options o;
     test_options(&o);
     struct sweep_result res;
-    assert_int_equal(sync_sweep_mapping(&e.app, e.mapping_id, &o, &res), 0);
+    assert_int_equal(sync_sweep_mapping(&e.app.sync_ctx, e.mapping_id, &o, &res), 0);
     assert_true(res.busy);
     assert_int_equal(testdb_long(db->watch, "SELECT count(*) FROM change_events"), 0);
     snprintf(sql, sizeof sql, "SELECT pg_advisory_unlock(1937204080, %" PRId64 ")", e.mapping_id);
@@ -366,7 +366,7 @@ static void test_busy_and_disabled(void **state)
     assert_int_equal(res.sf_updated, 1);
 
     testdb_value(db->watch, "UPDATE mappings SET state = 'paused' RETURNING id");
-    assert_int_equal(sync_sweep_mapping(&e.app, e.mapping_id, &o, &res), -1);
+    assert_int_equal(sync_sweep_mapping(&e.app.sync_ctx, e.mapping_id, &o, &res), -1);
     assert_non_null(strstr(res.error, "not enabled"));
     env_close(&e);
 }
@@ -385,7 +385,7 @@ static void test_failure_keeps_cursor(void **state)
     struct sweep_options o;
     test_options(&o);
     struct sweep_result res;
-    assert_int_equal(sync_sweep_mapping(&e.app, e.mapping_id, &o, &res), -1);
+    assert_int_equal(sync_sweep_mapping(&e.app.sync_ctx, e.mapping_id, &o, &res), -1);
     assert_int_equal(res.errors, 1);
     assert_int_equal(testdb_long(db->watch, "SELECT count(*) FROM sync_cursors WHERE source ="
                                             " 'salesforce' AND kind = 'updated'"),

@@ -23,8 +23,8 @@
 #include <time.h>
 
 #include "db/pool.h"
-#include "sync/rate_limit.h"
-#include "sync/token_store.h"
+#include "crm/rate_limit.h"
+#include "crm/token_store.h"
 #include "testdb.h"
 
 static const char SECRET[] = "0123456789abcdef0123456789abcdef-test-secret";

@@ -14,7 +14,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "sync/value_convert.h"
+#include "model/value_convert.h"
 
 /* ---- schema fixtures ---- */
 

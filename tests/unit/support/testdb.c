@@ -2,7 +2,7 @@
 #include "testdb.h"
 
 #include "db/migrate.h"
-#include "server/strbuf.h"
+#include "base/strbuf.h"
 
 #include <setjmp.h>
 #include <stdarg.h>

@@ -6,8 +6,8 @@
 #include "unit_sim.h"
 
 #include "db/pool.h"
-#include "sync/hubspot_client.h"
-#include "sync/salesforce_client.h"
+#include "crm/hubspot_client.h"
+#include "crm/salesforce_client.h"
 
 #include <setjmp.h>
 #include <stdarg.h>
@@ -53,20 +53,23 @@ void unit_app_open(struct app *app, const struct config *cfg, const char *connin
     ho.retry.base_delay_ms = 20;
     ho.retry.max_delay_ms = 200;
     ho.retry.max_wait_ms = 5000;
-    app->hubspot = hubspot_client_create(&ho, err, sizeof err);
-    if (!app->hubspot)
+    app->crm.hubspot = hubspot_client_create(&ho, err, sizeof err);
+    if (!app->crm.hubspot)
         fail_msg("hubspot_client_create: %s", err);
     struct salesforce_client_options so = {.access_token = "sf-sim-token",
                                            .instance_url = unit_sim.base};
     so.retry = ho.retry;
-    app->salesforce = salesforce_client_create(&so, err, sizeof err);
-    if (!app->salesforce)
+    app->crm.salesforce = salesforce_client_create(&so, err, sizeof err);
+    if (!app->crm.salesforce)
         fail_msg("salesforce_client_create: %s", err);
+    app->crm.cfg = cfg;
+    app->sync_ctx = (struct sync_context){
+        .cfg = cfg, .pool = app->pool, .crm = &app->crm, .stopping = &app->shutting_down};
 }
 
 void unit_app_close(struct app *app)
 {
-    hubspot_client_destroy(app->hubspot);
-    salesforce_client_destroy(app->salesforce);
+    hubspot_client_destroy(app->crm.hubspot);
+    salesforce_client_destroy(app->crm.salesforce);
     db_pool_destroy(app->pool, 2000);
 }

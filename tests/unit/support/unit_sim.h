@@ -9,8 +9,8 @@
 #define SYNKRO_TESTS_UNIT_SIM_H
 
 #include "crmsim_proc.h"
-#include "server/app.h"
-#include "server/config.h"
+#include "handlers/app.h"
+#include "base/config.h"
 
 /* The simulator of the running test group. */
 extern struct crmsim_proc unit_sim;

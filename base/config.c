@@ -1,0 +1,594 @@
+/* config.c: the table of configuration variables and their parsers.
+ *
+ * Owns every string in struct config (freed by config_free). The table below
+ * is the single source of truth: names, types, defaults, limits, secrecy and
+ * documentation. Must not read the environment anywhere but through the
+ * lookup function, so tests can feed it any values. */
+#include "base/config.h"
+
+#include "base/strbuf.h"
+
+#include <ctype.h>
+#include <stdarg.h>
+#include <errno.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+enum cv_type { CV_STR, CV_URL, CV_INT, CV_LLONG, CV_BOOL, CV_LEVEL, CV_LISTEN, CV_DBURL, CV_ORGID };
+
+struct config_var {
+    const char *name;
+    enum cv_type type;
+    size_t offset;
+    const char *def; /* NULL: required */
+    long long min, max;
+    bool secret;
+    const char *doc;
+};
+
+#define OFF(field) offsetof(struct config, field)
+
+static const struct config_var config_vars[] = {
+    {"DATABASE_URL", CV_DBURL, OFF(database_url), NULL, 0, 0, false,
+     "libpq URL or conninfo of the PostgreSQL database (required; `make run` starts a local one "
+     "when unset). The password is masked everywhere."},
+    {"SYNKRO_LISTEN", CV_LISTEN, OFF(listen), "127.0.0.1:8080", 0, 0, false,
+     "Address and port the HTTP server listens on (`host:port`, `[v6]:port`; port 0 picks a free "
+     "one)."},
+    {"SYNKRO_HTTP_THREADS", CV_INT, OFF(http_threads), "64", 1, 256, false,
+     "HTTP worker threads (libmicrohttpd thread pool, epoll). A webhook request holds its thread "
+     "until its events are committed, so more threads mean larger group commits; 64 measured "
+     "best on 2 cores (bench/)."},
+    {"SYNKRO_HTTP_MAX_CONNECTIONS", CV_INT, OFF(http_max_connections), "1024", 1, 65536, false,
+     "Concurrent connections accepted before new ones are refused."},
+    {"SYNKRO_HTTP_TIMEOUT_S", CV_INT, OFF(http_timeout_s), "30", 1, 3600, false,
+     "Idle timeout of one connection, in seconds."},
+    {"SYNKRO_MAX_BODY_BYTES", CV_LLONG, OFF(max_body_bytes), "4194304", 1024, 268435456, false,
+     "Largest request body accepted; larger ones get 413 and are not buffered."},
+    {"LOG_LEVEL", CV_LEVEL, OFF(log_level), "info", 0, 0, false,
+     "`debug`, `info`, `warn` or `error`. Logs are JSON lines on stderr."},
+    {"SYNKRO_PUBLIC_BASE_URL", CV_URL, OFF(public_base_url), "", 0, 0, false,
+     "The URL the CRMs call synkro at (scheme, host, optional path prefix), as seen through the "
+     "reverse proxy. Used to verify HubSpot v3 signatures and to print endpoint URLs. Default: "
+     "`http://` + SYNKRO_LISTEN."},
+    {"SYNKRO_ADMIN_TOKEN", CV_STR, OFF(admin_token), "", 16, 4096, true,
+     "Bearer token for the admin API (`/api/...`); at least 16 characters. Unset: the admin API "
+     "answers 401 to everyone."},
+    {"SYNKRO_DB_POOL_SIZE", CV_INT, OFF(db_pool_size), "8", 1, 256, false,
+     "Maximum PostgreSQL connections held by one synkro process."},
+    {"SYNKRO_DB_STATEMENT_TIMEOUT_MS", CV_INT, OFF(db_statement_timeout_ms), "5000", 100, 600000,
+     false, "statement_timeout set on every database connection."},
+    {"SYNKRO_DB_CONNECT_TIMEOUT_S", CV_INT, OFF(db_connect_timeout_s), "5", 1, 300, false,
+     "Timeout of one connection attempt to PostgreSQL."},
+    {"SYNKRO_MIGRATE_ON_START", CV_BOOL, OFF(migrate_on_start), "true", 0, 0, false,
+     "Apply pending migrations when `synkro serve` starts."},
+    {"SYNKRO_SHUTDOWN_GRACE_MS", CV_INT, OFF(shutdown_grace_ms), "10000", 0, 600000, false,
+     "On SIGTERM/SIGINT, how long in-flight requests may take to finish."},
+    {"SALESFORCE_ORG_ID", CV_ORGID, OFF(salesforce_org_id), "", 0, 0, false,
+     "The Salesforce organization id (15 or 18 characters) whose outbound messages are accepted. "
+     "Unset: every outbound message is refused."},
+    {"SYNKRO_SF_ENDPOINT_TOKEN", CV_STR, OFF(sf_endpoint_token), "", 16, 4096, true,
+     "When set, Salesforce outbound messages must carry it as `?token=` in the endpoint URL."},
+    {"HUBSPOT_CLIENT_SECRET", CV_STR, OFF(hubspot_client_secret), "", 8, 4096, true,
+     "The HubSpot app's client secret: verifies webhook signatures. Unset: every HubSpot webhook "
+     "is refused."},
+    {"HUBSPOT_PORTAL_ID", CV_LLONG, OFF(hubspot_portal_id), "0", 0, INT64_MAX, false,
+     "When non-zero, HubSpot events of any other portal (account) are refused with 403."},
+    {"SYNKRO_HUBSPOT_REQUIRE_V3", CV_BOOL, OFF(hubspot_require_v3), "false", 0, 0, false,
+     "Refuse HubSpot v1/v2 signatures; accept only v3."},
+    {"SYNKRO_INGEST_BATCH_MAX", CV_INT, OFF(ingest_batch_max), "2000", 1, 100000, false,
+     "Most events committed in one group-commit transaction."},
+    {"SYNKRO_INGEST_WRITERS", CV_INT, OFF(ingest_writers), "2", 1, 32, false,
+     "Group-commit writer threads (each holds one database connection while it writes)."},
+    {"HUBSPOT_API_BASE", CV_URL, OFF(hubspot_api_base), "https://api.hubapi.com", 0, 0, false,
+     "Base URL of the HubSpot API (tests point it at crmsim)."},
+    {"HUBSPOT_ACCESS_TOKEN", CV_STR, OFF(hubspot_access_token), "", 8, 4096, true,
+     "A HubSpot private-app (static) access token. Either this or the OAuth refresh settings."},
+    {"HUBSPOT_CLIENT_ID", CV_STR, OFF(hubspot_client_id), "", 0, 4096, false,
+     "HubSpot OAuth app client id (with HUBSPOT_CLIENT_SECRET and HUBSPOT_REFRESH_TOKEN)."},
+    {"HUBSPOT_REFRESH_TOKEN", CV_STR, OFF(hubspot_refresh_token), "", 8, 4096, true,
+     "HubSpot OAuth refresh token; access tokens are refreshed ahead of expiry."},
+    {"HUBSPOT_RATE_LIMIT_PER_10S", CV_INT, OFF(hubspot_rate_per_10s), "190", 1, 100000, false,
+     "Client-side budget of HubSpot API calls per rolling 10 seconds, shared by all threads."},
+    {"HUBSPOT_SEARCH_RATE_PER_S", CV_INT, OFF(hubspot_search_rate_per_s), "5", 1, 1000, false,
+     "Client-side budget of HubSpot search calls per second."},
+    {"SALESFORCE_LOGIN_URL", CV_URL, OFF(salesforce_login_url), "https://login.salesforce.com", 0,
+     0, false, "Salesforce token endpoint host (login, test, or My Domain; tests use crmsim)."},
+    {"SALESFORCE_API_VERSION", CV_STR, OFF(salesforce_api_version), "v62.0", 4, 16, false,
+     "Salesforce REST API version used in paths (vNN.0)."},
+    {"SALESFORCE_CLIENT_ID", CV_STR, OFF(salesforce_client_id), "", 0, 4096, false,
+     "Salesforce connected app consumer key."},
+    {"SALESFORCE_CLIENT_SECRET", CV_STR, OFF(salesforce_client_secret), "", 8, 4096, true,
+     "Salesforce connected app consumer secret (refresh-token flow)."},
+    {"SALESFORCE_REFRESH_TOKEN", CV_STR, OFF(salesforce_refresh_token), "", 8, 4096, true,
+     "Initial Salesforce refresh token; rotated tokens are then kept, encrypted, in PostgreSQL."},
+    {"SALESFORCE_USERNAME", CV_STR, OFF(salesforce_username), "", 0, 4096, false,
+     "Integration user for the JWT bearer flow."},
+    {"SALESFORCE_JWT_KEY_FILE", CV_STR, OFF(salesforce_jwt_key_file), "", 0, 4096, false,
+     "PEM private key (RS256) for the JWT bearer flow; used instead of the refresh token when "
+     "set."},
+    {"SALESFORCE_API_USAGE_MAX_PERCENT", CV_INT, OFF(salesforce_api_usage_max_percent), "80", 1,
+     100, false, "Slow down when Sforce-Limit-Info shows this share of the daily allocation used."},
+    {"SYNKRO_SECRET_KEY", CV_STR, OFF(secret_key), "", 32, 4096, true,
+     "Key (at least 32 characters; e.g. `openssl rand -hex 32`) that encrypts CRM tokens stored in "
+     "PostgreSQL with AES-256-GCM."},
+    {"SYNKRO_CRM_TIMEOUT_MS", CV_INT, OFF(crm_timeout_ms), "30000", 100, 600000, false,
+     "Total timeout of one CRM API call."},
+    {"SYNKRO_CRM_CONNECT_TIMEOUT_MS", CV_INT, OFF(crm_connect_timeout_ms), "5000", 100, 60000,
+     false, "Connect timeout of one CRM API call."},
+    {"SYNKRO_EVENT_RETENTION", CV_INT, OFF(event_retention_days), "7", 1, 3650, false,
+     "Days a processed (done) event is kept before the janitor prunes it."},
+    {"SYNKRO_FAILED_RETENTION", CV_INT, OFF(failed_retention_days), "30", 1, 3650, false,
+     "Days a failed event is kept (unless retried) before the janitor prunes it."},
+    {"SYNKRO_MAX_MAPPINGS", CV_INT, OFF(max_mappings), "10", 1, 10000, false,
+     "Most mappings (object pairs) per installation; 10 like HubSpot's own integration, raise it "
+     "freely."},
+    {"SYNKRO_WORKERS", CV_INT, OFF(workers), "4", 0, 64, false,
+     "Sync worker threads; each takes one batch of one mapping's due records at a time. 0 runs "
+     "no workers (the process then only receives webhooks)."},
+    {"SYNKRO_MAPPING_WORKERS", CV_INT, OFF(mapping_workers), "2", 1, 16, false,
+     "Most workers (across all processes) syncing one mapping's linked records at once; each "
+     "holds different pairs. More lowers latency under steady load but spends the CRMs' rate "
+     "limits in smaller batches. Unlinked records and merges are synced by one worker alone."},
+    {"SYNKRO_WORKER_BATCH", CV_INT, OFF(worker_batch), "200", 1, 1000, false,
+     "Most records one worker claims and syncs together (HubSpot calls carry 100, Salesforce "
+     "200)."},
+    {"SYNKRO_WORKER_POLL_MS", CV_INT, OFF(worker_poll_ms), "200", 10, 60000, false,
+     "How often an idle worker looks for due events written by another process."},
+    {"SYNKRO_WORKER_LINGER_MS", CV_INT, OFF(worker_linger_ms), "20", 0, 1000, false,
+     "When a webhook wakes the workers after a second without any batch, they wait this long "
+     "before claiming, so the first batch of a burst is full (fewer CRM calls per record); 0 "
+     "claims at once."},
+    {"SYNKRO_LEASE_MS", CV_INT, OFF(lease_ms), "300000", 1000, 86400000, false,
+     "How long a worker holds claimed events; after that a crashed worker's events are taken "
+     "again."},
+    {"SYNKRO_RETRY_BASE_MS", CV_INT, OFF(retry_base_ms), "5000", 1, 86400000, false,
+     "First back-off ceiling after a transient failure; it doubles per attempt (full jitter)."},
+    {"SYNKRO_RETRY_CAP_MS", CV_INT, OFF(retry_cap_ms), "7200000", 1, 86400000, false,
+     "Largest back-off ceiling between two tries of an event."},
+    {"SYNKRO_RETRY_MAX_ATTEMPTS", CV_INT, OFF(retry_max_attempts), "30", 1, 1000, false,
+     "Tries before an event that keeps failing transiently is failed (defaults reach about a "
+     "day)."},
+    {"SYNKRO_SWEEP_INTERVAL", CV_INT, OFF(sweep_interval_s), "300", 0, 86400, false,
+     "Seconds between reconciliation sweeps of each enabled mapping (changes and deletes the "
+     "webhooks missed); 0 turns the sweep off."},
+    {"SYNKRO_IMPORT_INFLIGHT", CV_INT, OFF(import_inflight), "1000", 10, 100000, false,
+     "Most queued events one import keeps waiting at a time, so live changes are not starved."},
+    {"SYNKRO_CONFLICT_RETENTION", CV_INT, OFF(conflict_retention_days), "90", 1, 3650, false,
+     "Days a recorded conflict stays listed in /api/conflicts before the janitor prunes it."},
+};
+
+#define NVARS (sizeof config_vars / sizeof config_vars[0])
+
+const char *config_lookup_env(const char *name, void *ud)
+{
+    (void)ud;
+    return getenv(name);
+}
+
+static void add_err(struct strbuf *errs, const char *name, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
+static void add_err(struct strbuf *errs, const char *name, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    strbuf_printf(errs, "%s: ", name);
+    strbuf_vprintf(errs, fmt, ap);
+    strbuf_putc(errs, '\n');
+    va_end(ap);
+}
+
+static int parse_ll(const char *s, long long *out)
+{
+    if (!*s)
+        return -1;
+    errno = 0;
+    char *end;
+    long long v = strtoll(s, &end, 10);
+    if (errno || *end || isspace((unsigned char)*s))
+        return -1;
+    *out = v;
+    return 0;
+}
+
+static int parse_bool(const char *s, bool *out)
+{
+    static const struct {
+        const char *text;
+        bool value;
+    } table[] = {{"1", true},  {"true", true},   {"yes", true}, {"on", true},
+                 {"0", false}, {"false", false}, {"no", false}, {"off", false}};
+    for (size_t i = 0; i < sizeof table / sizeof table[0]; i++) {
+        if (strcasecmp(s, table[i].text) == 0) {
+            *out = table[i].value;
+            return 0;
+        }
+    }
+    return -1;
+}
+
+/* Splits host:port or [v6]:port. Returns 0 and fills host (caller frees). */
+static int parse_listen(const char *s, char **host, int *port)
+{
+    const char *colon;
+    const char *hstart = s;
+    size_t hlen;
+    if (*s == '[') {
+        const char *close = strchr(s, ']');
+        if (!close || close[1] != ':')
+            return -1;
+        hstart = s + 1;
+        hlen = (size_t)(close - hstart);
+        colon = close + 1;
+    } else {
+        colon = strrchr(s, ':');
+        if (!colon)
+            return -1;
+        hlen = (size_t)(colon - s);
+    }
+    if (hlen == 0 || hlen > 255)
+        return -1;
+    long long p;
+    if (parse_ll(colon + 1, &p) < 0 || p < 0 || p > 65535)
+        return -1;
+    *host = strndup(hstart, hlen);
+    if (!*host)
+        return -1;
+    *port = (int)p;
+    return 0;
+}
+
+static int valid_url(const char *s)
+{
+    const char *rest;
+    if (strncmp(s, "http://", 7) == 0)
+        rest = s + 7;
+    else if (strncmp(s, "https://", 8) == 0)
+        rest = s + 8;
+    else
+        return 0;
+    if (!*rest || *rest == '/')
+        return 0;
+    for (const char *p = s; *p; p++)
+        if ((unsigned char)*p <= 0x20 || *p == '?' || *p == '#')
+            return 0;
+    return 1;
+}
+
+static int valid_org_id(const char *s)
+{
+    size_t n = strlen(s);
+    if (n != 15 && n != 18)
+        return 0;
+    for (size_t i = 0; i < n; i++)
+        if (!isalnum((unsigned char)s[i]))
+            return 0;
+    return 1;
+}
+
+/* Parses one variable into cfg. Returns 0, or -1 after appending to errs. */
+static int config_parse_var(struct config *cfg, const struct config_var *v, const char *value,
+                            struct strbuf *errs)
+{
+    char *base = (char *)cfg;
+    long long n;
+    switch (v->type) {
+    case CV_STR:
+    case CV_DBURL:
+    case CV_URL:
+    case CV_ORGID: {
+        if (v->type == CV_DBURL && !*value) {
+            add_err(errs, v->name,
+                    "is not set; give a libpq URL such as postgresql://user@host:5432/synkro");
+            return -1;
+        }
+        if (v->type == CV_URL && *value && !valid_url(value)) {
+            add_err(errs, v->name,
+                    "'%s' is not an http:// or https:// URL with a host (and no query)", value);
+            return -1;
+        }
+        if (v->type == CV_ORGID && *value && !valid_org_id(value)) {
+            add_err(errs, v->name, "'%s' is not a 15- or 18-character Salesforce id", value);
+            return -1;
+        }
+        if (!*value && v->def && *v->def) {
+            add_err(errs, v->name, "is empty; unset it to use the default '%s'", v->def);
+            return -1;
+        }
+        if (v->type == CV_STR && *value && v->min > 0 && (long long)strlen(value) < v->min) {
+            add_err(errs, v->name, "is too short: at least %lld characters are required", v->min);
+            return -1;
+        }
+        if (v->type == CV_STR && v->max > 0 && (long long)strlen(value) > v->max) {
+            add_err(errs, v->name, "is too long: at most %lld characters are accepted", v->max);
+            return -1;
+        }
+        char *copy = strdup(value);
+        if (!copy) {
+            add_err(errs, v->name, "out of memory");
+            return -1;
+        }
+        if (v->type == CV_URL) {
+            size_t len = strlen(copy);
+            while (len > 0 && copy[len - 1] == '/')
+                copy[--len] = '\0';
+        }
+        char **slot = (char **)(void *)(base + v->offset);
+        free(*slot);
+        *slot = copy;
+        return 0;
+    }
+    case CV_INT:
+    case CV_LLONG:
+        if (parse_ll(value, &n) < 0) {
+            add_err(errs, v->name, "'%s' is not an integer", value);
+            return -1;
+        }
+        if (n < v->min || n > v->max) {
+            add_err(errs, v->name, "'%s' is out of range (%lld to %lld)", value, v->min, v->max);
+            return -1;
+        }
+        if (v->type == CV_INT)
+            *(int *)(void *)(base + v->offset) = (int)n;
+        else
+            *(long long *)(void *)(base + v->offset) = n;
+        return 0;
+    case CV_BOOL:
+        if (parse_bool(value, (bool *)(void *)(base + v->offset)) < 0) {
+            add_err(errs, v->name, "'%s' is not a boolean (true/false, 1/0, yes/no, on/off)",
+                    value);
+            return -1;
+        }
+        return 0;
+    case CV_LEVEL:
+        if (log_parse_level(value, (enum log_level *)(void *)(base + v->offset)) < 0) {
+            add_err(errs, v->name, "'%s' is not one of debug, info, warn, error", value);
+            return -1;
+        }
+        return 0;
+    case CV_LISTEN: {
+        char *host = NULL;
+        int port = 0;
+        if (parse_listen(value, &host, &port) < 0) {
+            add_err(errs, v->name, "'%s' is not host:port with a port from 0 to 65535", value);
+            return -1;
+        }
+        char *copy = strdup(value);
+        if (!copy) {
+            free(host);
+            add_err(errs, v->name, "out of memory");
+            return -1;
+        }
+        free(cfg->listen);
+        free(cfg->listen_host);
+        cfg->listen = copy;
+        cfg->listen_host = host;
+        cfg->listen_port = port;
+        return 0;
+    }
+    }
+    return -1;
+}
+
+int config_load(struct config *cfg, config_lookup_fn lookup, void *ud, char *err, size_t errlen)
+{
+    memset(cfg, 0, sizeof *cfg);
+    struct strbuf errs = STRBUF_INIT;
+    int bad = 0;
+    for (size_t i = 0; i < NVARS; i++) {
+        const struct config_var *v = &config_vars[i];
+        if (v->def && config_parse_var(cfg, v, v->def, &errs) < 0)
+            bad++; /* a default that does not parse is a programming error */
+        const char *value = lookup(v->name, ud);
+        if (value) {
+            if (config_parse_var(cfg, v, value, &errs) < 0)
+                bad++;
+        } else if (!v->def) {
+            if (config_parse_var(cfg, v, "", &errs) < 0)
+                bad++;
+        }
+    }
+    if (!cfg->public_base_url || !*cfg->public_base_url) {
+        struct strbuf url = STRBUF_INIT;
+        bool v6 = cfg->listen_host && strchr(cfg->listen_host, ':');
+        strbuf_printf(&url, "http://%s%s%s:%d", v6 ? "[" : "",
+                      cfg->listen_host ? cfg->listen_host : "127.0.0.1", v6 ? "]" : "",
+                      cfg->listen_port);
+        free(cfg->public_base_url);
+        cfg->public_base_url = strbuf_detach(&url, NULL);
+    }
+    if (err && errlen) {
+        snprintf(err, errlen, "%s", strbuf_str(&errs));
+        size_t len = strlen(err);
+        if (len && err[len - 1] == '\n')
+            err[len - 1] = '\0';
+    }
+    strbuf_free(&errs);
+    return bad;
+}
+
+void config_free(struct config *cfg)
+{
+    for (size_t i = 0; i < NVARS; i++) {
+        const struct config_var *v = &config_vars[i];
+        if (v->type == CV_STR || v->type == CV_URL || v->type == CV_DBURL || v->type == CV_ORGID ||
+            v->type == CV_LISTEN) {
+            char **slot = (char **)(void *)((char *)cfg + v->offset);
+            free(*slot);
+            *slot = NULL;
+        }
+    }
+    free(cfg->listen_host);
+    cfg->listen_host = NULL;
+}
+
+/* Finds the next password in a libpq URL ("scheme://user:PASSWORD@host") or
+ * conninfo/URL query ("password = PASSWORD", optionally single-quoted) at or
+ * after from. Returns 1 and the span [*start, *end) to mask, with quoted set
+ * when the value is in quotes (the span then includes them). */
+static int find_password_span(const char *url, size_t from, size_t *start, size_t *end,
+                              bool *quoted)
+{
+    *quoted = false;
+    if (from == 0) {
+        const char *scheme = strstr(url, "://");
+        if (scheme) {
+            const char *auth = scheme + 3;
+            size_t authlen = strcspn(auth, "/?");
+            const char *at = memchr(auth, '@', authlen);
+            const char *colon = at ? memchr(auth, ':', (size_t)(at - auth)) : NULL;
+            if (colon) {
+                *start = (size_t)(colon + 1 - url);
+                *end = (size_t)(at - url);
+                return 1;
+            }
+        }
+    }
+    for (const char *hit = strstr(url + from, "password"); hit; hit = strstr(hit + 8, "password")) {
+        /* a keyword: at the start, or after a space, '?' or '&' */
+        if (hit != url && !isspace((unsigned char)hit[-1]) && hit[-1] != '?' && hit[-1] != '&')
+            continue;
+        const char *p = hit + 8;
+        while (isspace((unsigned char)*p))
+            p++;
+        if (*p != '=')
+            continue;
+        p++;
+        while (isspace((unsigned char)*p))
+            p++;
+        *start = (size_t)(p - url);
+        if (*p == '\'') {
+            *quoted = true;
+            p++;
+            while (*p && *p != '\'') {
+                if (*p == '\\' && p[1])
+                    p++;
+                p++;
+            }
+            if (*p)
+                p++;
+        } else {
+            while (*p && !isspace((unsigned char)*p) && *p != '&')
+                p++;
+        }
+        *end = (size_t)(p - url);
+        return 1;
+    }
+    return 0;
+}
+
+void config_mask_database_url(const char *url, char *out, size_t outlen)
+{
+    struct strbuf sb = STRBUF_INIT;
+    size_t pos = 0, start, end;
+    bool quoted; /* quoted or not, the whole value becomes *** */
+    while (find_password_span(url, pos, &start, &end, &quoted)) {
+        strbuf_append(&sb, url + pos, start - pos);
+        strbuf_puts(&sb, "***");
+        pos = end;
+        if (pos == 0)
+            pos = 1; /* never loop on an empty span at 0 */
+    }
+    strbuf_puts(&sb, url + pos);
+    snprintf(out, outlen, "%s", strbuf_str(&sb));
+    strbuf_free(&sb);
+}
+
+static void config_value_text(const struct config *cfg, const struct config_var *v, char *out,
+                              size_t outlen)
+{
+    const char *base = (const char *)cfg;
+    switch (v->type) {
+    case CV_STR:
+    case CV_URL:
+    case CV_ORGID:
+    case CV_LISTEN: {
+        const char *s = *(char *const *)(const void *)(base + v->offset);
+        if (v->secret)
+            snprintf(out, outlen, "%s", (s && *s) ? "***" : "(unset)");
+        else
+            snprintf(out, outlen, "%s", s ? s : "");
+        return;
+    }
+    case CV_DBURL: {
+        const char *s = *(char *const *)(const void *)(base + v->offset);
+        config_mask_database_url(s ? s : "", out, outlen);
+        return;
+    }
+    case CV_INT:
+        snprintf(out, outlen, "%d", *(const int *)(const void *)(base + v->offset));
+        return;
+    case CV_LLONG:
+        snprintf(out, outlen, "%lld", *(const long long *)(const void *)(base + v->offset));
+        return;
+    case CV_BOOL:
+        snprintf(out, outlen, "%s",
+                 *(const bool *)(const void *)(base + v->offset) ? "true" : "false");
+        return;
+    case CV_LEVEL:
+        snprintf(out, outlen, "%s",
+                 log_level_name(*(const enum log_level *)(const void *)(base + v->offset)));
+        return;
+    }
+}
+
+void config_print(const struct config *cfg, config_lookup_fn lookup, void *ud, FILE *out)
+{
+    for (size_t i = 0; i < NVARS; i++) {
+        const struct config_var *v = &config_vars[i];
+        char text[1024];
+        config_value_text(cfg, v, text, sizeof text);
+        /* Defence in depth: nothing registered as a secret may be printed. */
+        log_mask_secrets(text);
+        fprintf(out, "%s=%s  # %s\n", v->name, text, lookup(v->name, ud) ? "set" : "default");
+    }
+}
+
+void config_register_secrets(const struct config *cfg)
+{
+    for (size_t i = 0; i < NVARS; i++) {
+        const struct config_var *v = &config_vars[i];
+        if (!v->secret)
+            continue;
+        const char *s = *(char *const *)(const void *)((const char *)cfg + v->offset);
+        if (s && *s)
+            log_add_secret(s);
+    }
+    /* the database password(s), in URL form or as password=... (unquoted
+     * and unescaped, as it would appear in any message) */
+    const char *url = cfg->database_url;
+    size_t pos = 0, start, end;
+    bool quoted;
+    while (url && find_password_span(url, pos, &start, &end, &quoted)) {
+        char *pw = strndup(url + start, end - start);
+        if (pw && quoted) {
+            size_t len = strlen(pw), o = 0;
+            size_t stop = len > 1 && pw[len - 1] == '\'' ? len - 1 : len;
+            for (size_t i = 1; i < stop; i++) {
+                if (pw[i] == '\\' && i + 1 < stop)
+                    i++;
+                pw[o++] = pw[i];
+            }
+            pw[o] = '\0';
+        }
+        if (pw) {
+            log_add_secret(pw);
+            free(pw);
+        }
+        pos = end ? end : 1;
+    }
+}
+
+void config_print_markdown(FILE *out)
+{
+    fprintf(out, "| Variable | Default | Description |\n|---|---|---|\n");
+    for (size_t i = 0; i < NVARS; i++) {
+        const struct config_var *v = &config_vars[i];
+        fprintf(out, "| `%s` | %s%s%s | %s%s |\n", v->name, v->def && *v->def ? "`" : "",
+                v->def ? (*v->def ? v->def : "(unset)") : "(required)",
+                v->def && *v->def ? "`" : "", v->secret ? "**Secret.** " : "", v->doc);
+    }
+}

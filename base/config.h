@@ -1,0 +1,104 @@
+/* config.h: the service's configuration, read from environment variables.
+ *
+ * One table (config.c) lists every variable with its type, default, limits,
+ * whether it is a secret, and its documentation; parsing, `synkro config
+ * check` and the README table all follow that table. A value that does not
+ * parse is an error naming the variable, never a silent default. */
+#ifndef SYNKRO_SERVER_CONFIG_H
+#define SYNKRO_SERVER_CONFIG_H
+
+#include "base/log.h"
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdio.h>
+
+struct config {
+    char *database_url;
+    char *listen;      /* as given, host:port */
+    char *listen_host; /* parsed */
+    int listen_port;
+    int http_threads;
+    int http_max_connections;
+    int http_timeout_s;
+    long long max_body_bytes;
+    enum log_level log_level;
+    char *public_base_url; /* without trailing slash; derived from listen when unset */
+    char *admin_token;
+    int db_pool_size;
+    int db_statement_timeout_ms;
+    int db_connect_timeout_s;
+    bool migrate_on_start;
+    int shutdown_grace_ms;
+    /* webhook ingest */
+    char *salesforce_org_id;
+    char *sf_endpoint_token;
+    char *hubspot_client_secret;
+    long long hubspot_portal_id; /* 0 = accept any portal */
+    bool hubspot_require_v3;
+    int ingest_batch_max;
+    int ingest_writers;
+    /* CRM API clients */
+    char *hubspot_api_base;
+    char *hubspot_access_token;
+    char *hubspot_client_id;
+    char *hubspot_refresh_token;
+    int hubspot_rate_per_10s;
+    int hubspot_search_rate_per_s;
+    char *salesforce_login_url;
+    char *salesforce_api_version;
+    char *salesforce_client_id;
+    char *salesforce_client_secret;
+    char *salesforce_refresh_token;
+    char *salesforce_username;
+    char *salesforce_jwt_key_file;
+    int salesforce_api_usage_max_percent;
+    char *secret_key;
+    int crm_timeout_ms;
+    int crm_connect_timeout_ms;
+    int max_mappings;
+    int event_retention_days;
+    int failed_retention_days;
+    /* sync engine */
+    int workers;
+    int worker_batch;
+    int worker_poll_ms;
+    int worker_linger_ms;
+    int mapping_workers;
+    int lease_ms;
+    int retry_base_ms;
+    int retry_cap_ms;
+    int retry_max_attempts;
+    int sweep_interval_s;
+    int import_inflight;
+    int conflict_retention_days;
+};
+
+/* Looks a variable up; returns NULL when unset. */
+typedef const char *(*config_lookup_fn)(const char *name, void *ud);
+
+/* Environment lookup for config_load. */
+const char *config_lookup_env(const char *name, void *ud);
+
+/* Fills cfg from lookup. Returns the number of invalid variables (0 on
+ * success); each problem is appended to err as "NAME: reason" lines. cfg is
+ * fully populated with defaults even on error, and must be released with
+ * config_free(). */
+int config_load(struct config *cfg, config_lookup_fn lookup, void *ud, char *err, size_t errlen);
+void config_free(struct config *cfg);
+
+/* Prints "NAME=value" for every variable, secrets masked as *** (and the
+ * password inside DATABASE_URL), plus where each value came from. */
+void config_print(const struct config *cfg, config_lookup_fn lookup, void *ud, FILE *out);
+
+/* Registers every secret value of cfg (and the database password) with the
+ * logger so they are masked in every log line. */
+void config_register_secrets(const struct config *cfg);
+
+/* Writes a copy of a database URL/conninfo with any password replaced by ***. */
+void config_mask_database_url(const char *url, char *out, size_t outlen);
+
+/* Prints the variables as a Markdown table (for the README). */
+void config_print_markdown(FILE *out);
+
+#endif
