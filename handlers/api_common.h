@@ -6,7 +6,7 @@
 #ifndef SYNKRO_HANDLERS_API_COMMON_H
 #define SYNKRO_HANDLERS_API_COMMON_H
 
-#include "server/http.h"
+#include "handlers/http_request.h"
 
 #include <stddef.h>
 #include <stdint.h>

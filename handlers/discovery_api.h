@@ -4,7 +4,7 @@
 #ifndef SYNKRO_HANDLERS_DISCOVERY_API_H
 #define SYNKRO_HANDLERS_DISCOVERY_API_H
 
-#include "server/http.h"
+#include "handlers/http_request.h"
 
 int handle_salesforce_objects_list(struct http_request *req);
 int handle_salesforce_object_get(struct http_request *req);

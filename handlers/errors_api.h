@@ -2,7 +2,7 @@
 #ifndef SYNKRO_HANDLERS_ERRORS_API_H
 #define SYNKRO_HANDLERS_ERRORS_API_H
 
-#include "server/http.h"
+#include "handlers/http_request.h"
 
 int handle_errors_summary(struct http_request *req);
 int handle_event_retry(struct http_request *req);

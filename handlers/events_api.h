@@ -2,7 +2,7 @@
 #ifndef SYNKRO_HANDLERS_EVENTS_API_H
 #define SYNKRO_HANDLERS_EVENTS_API_H
 
-#include "server/http.h"
+#include "handlers/http_request.h"
 
 int handle_events_list(struct http_request *req);
 int handle_events_get(struct http_request *req);

@@ -2,7 +2,7 @@
 #ifndef SYNKRO_HANDLERS_HEALTH_H
 #define SYNKRO_HANDLERS_HEALTH_H
 
-#include "server/http.h"
+#include "handlers/http_request.h"
 
 /* Registers synkro_db_up; call once at start, before serving. */
 void health_init(void);

@@ -4,7 +4,7 @@
 #ifndef SYNKRO_HANDLERS_IMPORTS_API_H
 #define SYNKRO_HANDLERS_IMPORTS_API_H
 
-#include "server/http.h"
+#include "handlers/http_request.h"
 
 int handle_import_estimate(struct http_request *req);
 int handle_imports_create(struct http_request *req);

@@ -4,7 +4,7 @@
 #define SYNKRO_HANDLERS_WEBHOOK_COMMON_H
 
 #include "db/queue.h"
-#include "server/http.h"
+#include "handlers/http_request.h"
 
 #include <stddef.h>
 #include <stdint.h>

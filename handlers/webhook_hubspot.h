@@ -2,7 +2,7 @@
 #ifndef SYNKRO_HANDLERS_WEBHOOK_HUBSPOT_H
 #define SYNKRO_HANDLERS_WEBHOOK_HUBSPOT_H
 
-#include "server/http.h"
+#include "handlers/http_request.h"
 
 int handle_webhook_hubspot(struct http_request *req);
 

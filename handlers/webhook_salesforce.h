@@ -2,7 +2,7 @@
 #ifndef SYNKRO_HANDLERS_WEBHOOK_SALESFORCE_H
 #define SYNKRO_HANDLERS_WEBHOOK_SALESFORCE_H
 
-#include "server/http.h"
+#include "handlers/http_request.h"
 
 int handle_webhook_salesforce(struct http_request *req);
 

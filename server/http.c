@@ -37,13 +37,6 @@ struct http_server {
 static struct metric_family *m_requests;
 static struct metric_family *m_duration;
 
-int64_t http_now_ns(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t)ts.tv_sec * 1000000000LL + ts.tv_nsec;
-}
-
 static void http_metrics_init(void)
 {
     static const char *const req_labels[] = {"route", "status"};
@@ -56,90 +49,6 @@ static void http_metrics_init(void)
     m_duration = metrics_register(METRIC_HISTOGRAM, "synkro_http_request_duration_seconds",
                                   "Time from request line to response completion.", dur_labels, 1,
                                   buckets, sizeof buckets / sizeof buckets[0]);
-}
-
-const char *http_header(const struct http_request *req, const char *name)
-{
-    return MHD_lookup_connection_value(req->conn, MHD_HEADER_KIND, name);
-}
-
-const char *http_query_arg(const struct http_request *req, const char *name)
-{
-    return MHD_lookup_connection_value(req->conn, MHD_GET_ARGUMENT_KIND, name);
-}
-
-char *http_error_body(const char *code, const char *message)
-{
-    struct strbuf sb = STRBUF_INIT;
-    strbuf_puts(&sb, "{\"error\":{\"code\":\"");
-    strbuf_json_escape(&sb, code, strlen(code));
-    strbuf_puts(&sb, "\",\"message\":\"");
-    strbuf_json_escape(&sb, message, strlen(message));
-    strbuf_puts(&sb, "\"}}");
-    if (sb.failed) {
-        strbuf_free(&sb);
-        return NULL;
-    }
-    return strbuf_detach(&sb, NULL);
-}
-
-int http_respond_with_headers(struct http_request *req, unsigned status, const char *content_type,
-                              const char *body, size_t len, const char *const *headers)
-{
-    if (req->responded)
-        return MHD_YES;
-    struct MHD_Response *resp =
-        MHD_create_response_from_buffer(len, (void *)(uintptr_t)body, MHD_RESPMEM_MUST_COPY);
-    if (!resp)
-        return MHD_NO;
-    if (content_type)
-        MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE, content_type);
-    MHD_add_response_header(resp, "X-Request-Id", req->request_id);
-    MHD_add_response_header(resp, "Cache-Control", "no-store");
-    for (const char *const *h = headers; h && h[0] && h[1]; h += 2)
-        MHD_add_response_header(resp, h[0], h[1]);
-    enum MHD_Result rc = MHD_queue_response(req->conn, status, resp);
-    MHD_destroy_response(resp);
-    req->responded = true;
-    req->status = status;
-    req->response_bytes = len;
-    return rc;
-}
-
-int http_respond(struct http_request *req, unsigned status, const char *content_type,
-                 const char *body, size_t len)
-{
-    return http_respond_with_headers(req, status, content_type, body, len, NULL);
-}
-
-int http_respond_json(struct http_request *req, unsigned status, struct json_object *obj)
-{
-    size_t len = 0;
-    const char *text = json_object_to_json_string_length(
-        obj, JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE, &len);
-    if (!text)
-        return http_respond_error(req, 500, "internal", "could not serialise the response");
-    return http_respond(req, status, "application/json", text, len);
-}
-
-int http_respond_error(struct http_request *req, unsigned status, const char *code,
-                       const char *message)
-{
-    char *body = http_error_body(code, message);
-    if (!body)
-        return MHD_NO;
-    req->error_code = code;
-    int rc = http_respond(req, status, "application/json", body, strlen(body));
-    free(body);
-    return rc;
-}
-
-bool http_admin_authorized(const struct http_request *req)
-{
-    const char *auth = http_header(req, MHD_HTTP_HEADER_AUTHORIZATION);
-    if (!auth || strncasecmp(auth, "Bearer ", 7) != 0)
-        return false;
-    return secret_equal(auth + 7, req->app->cfg->admin_token);
 }
 
 /* A client-sent request id is echoed when it is short and plain; otherwise

@@ -8,7 +8,7 @@
 #ifndef SYNKRO_SERVER_ROUTES_H
 #define SYNKRO_SERVER_ROUTES_H
 
-#include "server/http.h"
+#include "handlers/http_request.h"
 
 #include <stdbool.h>
 #include <stddef.h>

@@ -1,0 +1,82 @@
+/* http_request.h: what a request handler sees of an HTTP request and how it answers: the
+ * request (method, raw path and query, body, route parameters, request id, the app), header and
+ * query lookups, the response helpers and the admin-token check.
+ *
+ * The daemon that fills struct http_request and sends what handlers queue is server/http.c;
+ * handlers include only this header, so they never see the daemon. Handlers run on the daemon's
+ * threads and may block (on the database); they answer with exactly one http_respond* call.
+ * Must not: know any endpoint or hold state of its own. */
+#ifndef SYNKRO_HANDLERS_HTTP_REQUEST_H
+#define SYNKRO_HANDLERS_HTTP_REQUEST_H
+
+#include "handlers/app.h"
+
+#include <json-c/json.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#define HTTP_MAX_PARAMS     4
+#define HTTP_REQUEST_ID_MAX 64
+
+struct route;
+struct MHD_Connection;
+
+struct http_request {
+    struct MHD_Connection *conn;
+    struct app *app;
+    const struct route *route;
+    const char *method;
+    char *raw_uri;     /* path?query exactly as received (owned) */
+    char *path;        /* raw path, without the query (owned) */
+    const char *query; /* raw query after '?', "" when none (points into raw_uri) */
+    char *body;        /* NUL-terminated; body_len excludes the NUL (owned) */
+    size_t body_len;
+    size_t body_declared;  /* Content-Length, when sent */
+    size_t body_discarded; /* bytes of a refused body drained */
+    /* an error decided from the headers, answered once the body is drained */
+    bool refused;
+    unsigned refusal_status;
+    const char *refusal_code;
+    char refusal_message[256];
+    char refusal_header[32];
+    char refusal_header_value[128];
+    bool responded;
+    unsigned status;
+    size_t response_bytes;
+    char request_id[HTTP_REQUEST_ID_MAX + 1];
+    char params[HTTP_MAX_PARAMS][128]; /* {name} path segments, decoded */
+    size_t nparams;
+    int64_t start_ns;
+    const char *error_code; /* set by http_respond_error, for the access log */
+};
+
+typedef int (*http_handler_fn)(struct http_request *req);
+
+/* Header lookup, case-insensitive. NULL when absent. */
+const char *http_header(const struct http_request *req, const char *name);
+/* Decoded query argument. NULL when absent. */
+const char *http_query_arg(const struct http_request *req, const char *name);
+
+/* Responses: each returns the libmicrohttpd result to return from the
+ * handler. Bodies are copied. */
+int http_respond(struct http_request *req, unsigned status, const char *content_type,
+                 const char *body, size_t len);
+int http_respond_json(struct http_request *req, unsigned status, struct json_object *obj);
+/* {"error":{"code":code,"message":message}} */
+int http_respond_error(struct http_request *req, unsigned status, const char *code,
+                       const char *message);
+/* Like http_respond but with extra headers (name/value pairs, NULL-terminated). */
+int http_respond_with_headers(struct http_request *req, unsigned status, const char *content_type,
+                              const char *body, size_t len, const char *const *headers);
+
+/* Builds the JSON error body (caller frees). Exposed for tests. */
+char *http_error_body(const char *code, const char *message);
+
+/* Checks Authorization: Bearer <SYNKRO_ADMIN_TOKEN> in constant time. */
+bool http_admin_authorized(const struct http_request *req);
+
+/* Monotonic clock in nanoseconds. */
+int64_t http_now_ns(void);
+
+#endif
