@@ -79,21 +79,16 @@ if [[ ${SYNKRO_BENCH_NO_BUILD:-0} == 1 ]]; then
 else
   log "building synkro and crmsim (release) in $build_dir/ (SYNKRO_WERROR=$werror)"
   cmake -S . -B "$build_dir" -DCMAKE_BUILD_TYPE=Release -DSYNKRO_SANITIZE=OFF -DSYNKRO_TESTS=OFF \
-    -DSYNKRO_CRMSIM=ON -DSYNKRO_WERROR="$werror" >/dev/null
+    -DSYNKRO_CRMSIM=ON -DSYNKRO_BENCH=ON -DSYNKRO_WERROR="$werror" >/dev/null
   scripts/build.sh release "$build_dir" >/dev/null
 fi
 [[ -x $build_dir/synkro ]] || die "$build_dir/synkro was not built"
 [[ $build_dir == /* ]] || build_dir=$root/$build_dir
 bin=$build_dir/synkro
 sim_bin=$build_dir/crmsim
-load=$build_dir/e2e_load
-[[ -x $sim_bin ]] || die "$sim_bin was not built"
-# shellcheck disable=SC2046
-cc -O2 -std=c11 -Wall -Wextra -Wshadow -Wstrict-prototypes -Wmissing-prototypes -Wformat=2 -Werror \
-  -D_POSIX_C_SOURCE=200809L -D_DEFAULT_SOURCE bench/e2e_load.c \
-  $(pkg-config --cflags --libs libcurl json-c) -o "$load"
+load=$build_dir/e2e_load       # built by CMake (SYNKRO_BENCH)
 floor=$build_dir/latency_floor
-cc -O2 -std=c11 -Wall -Wextra -Werror bench/latency_floor.c -lm -o "$floor"
+for b in "$sim_bin" "$load" "$floor"; do [[ -x $b ]] || die "$b was not built"; done
 
 mkdir -p "$out"
 tmp=$(mktemp -d /tmp/synkro-bench-e2e.XXXXXX)

@@ -68,14 +68,11 @@ PSQL=$([[ -x "$pg_bin/psql" ]] && echo "$pg_bin/psql" || command -v psql)
 werror=$([[ ${BENCH_WERROR:-1} == 0 ]] && echo OFF || echo ON)
 log "building the release binary in $build_dir/ (SYNKRO_WERROR=$werror)"
 cmake -S . -B "$build_dir" -DCMAKE_BUILD_TYPE=Release -DSYNKRO_SANITIZE=OFF -DSYNKRO_TESTS=OFF \
-  -DSYNKRO_WERROR="$werror" >/dev/null
+  -DSYNKRO_BENCH=ON -DSYNKRO_WERROR="$werror" >/dev/null
 scripts/build.sh release "$build_dir" >/dev/null
 bin=$root/$build_dir/synkro
-gen=$root/$build_dir/gen_requests
-# shellcheck disable=SC2046
-cc -O2 -std=c11 -Wall -Wextra -Wshadow -Wstrict-prototypes -Wmissing-prototypes -Wformat=2 -Werror \
-  -D_POSIX_C_SOURCE=200809L -D_DEFAULT_SOURCE -I"$root" bench/gen_requests.c \
-  handlers/hubspot_signature.c $(pkg-config --cflags --libs openssl) -o "$gen"
+gen=$root/$build_dir/gen_requests # built by CMake (SYNKRO_BENCH)
+[[ -x $gen ]] || { echo "bench-ingest: $gen was not built" >&2; exit 1; }
 
 mkdir -p "$out"
 tmp=$(mktemp -d /tmp/synkro-bench.XXXXXX)
