@@ -4,6 +4,7 @@
  * order under the mutex, the oldest spend decides when the next token returns.
  * Must not: call out (no logging, no I/O) while holding the mutex. */
 #include "crm/rate_limit.h"
+#include "base/clock.h"
 
 #include <pthread.h>
 #include <stdlib.h>
@@ -22,9 +23,7 @@ struct rate_limit {
 
 int64_t rate_limit_now_ms(void)
 {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+    return clock_mono_ms();
 }
 
 struct rate_limit *rate_limit_create(int capacity, int64_t interval_ms)

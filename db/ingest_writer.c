@@ -5,6 +5,7 @@
  * submissions, which belong to their callers). Must not parse, verify or
  * classify events: it only stores what it is given. */
 #include "db/ingest_writer.h"
+#include "base/clock.h"
 
 #include "base/metrics.h"
 
@@ -66,13 +67,6 @@ static void writer_metrics_init(void)
                                         time_buckets, sizeof time_buckets / sizeof time_buckets[0]);
 }
 
-static double now_seconds(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
-
 /* Inserts the batch, retrying once on a fresh connection when the pooled
  * one died (database restart). The insert is idempotent, so a retry after an
  * ambiguous commit only turns "stored" into "duplicate". */
@@ -83,12 +77,12 @@ static int write_batch(struct ingest_writer *w, struct queue_event *batch, size_
         PGconn *conn = db_pool_acquire(w->pool, 2000, err, errlen);
         if (!conn)
             return -1;
-        double t0 = now_seconds();
+        double t0 = clock_mono_seconds();
         int rc = queue_insert_batch(conn, batch, n, err, errlen);
         bool lost = rc < 0 && db_conn_lost(conn);
         db_pool_release(w->pool, conn, rc < 0);
         if (rc == 0) {
-            metrics_observe(m_commit_seconds, NULL, now_seconds() - t0);
+            metrics_observe(m_commit_seconds, NULL, clock_mono_seconds() - t0);
             metrics_observe(m_batch_size, NULL, (double)n);
             return 0;
         }
@@ -240,14 +234,7 @@ int ingest_submit(struct ingest_writer *w, struct queue_event *events, size_t n,
     sub.events = events;
     sub.n = n;
     pthread_cond_init(&sub.done, NULL);
-    struct timespec deadline;
-    clock_gettime(CLOCK_REALTIME, &deadline);
-    deadline.tv_sec += timeout_ms / 1000;
-    deadline.tv_nsec += (long)(timeout_ms % 1000) * 1000000L;
-    if (deadline.tv_nsec >= 1000000000L) {
-        deadline.tv_sec++;
-        deadline.tv_nsec -= 1000000000L;
-    }
+    struct timespec deadline = clock_deadline_after_ms(timeout_ms);
 
     pthread_mutex_lock(&w->lock);
     if (w->stop) {

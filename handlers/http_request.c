@@ -5,6 +5,7 @@
  * Must not: know any endpoint, log, or keep state (the daemon in server/http.c owns the request).
  */
 #include "handlers/http_request.h"
+#include "base/clock.h"
 
 #include "base/secret.h"
 #include "base/strbuf.h"
@@ -17,9 +18,7 @@
 
 int64_t http_now_ns(void)
 {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t)ts.tv_sec * 1000000000LL + ts.tv_nsec;
+    return clock_mono_ns();
 }
 
 const char *http_header(const struct http_request *req, const char *name)

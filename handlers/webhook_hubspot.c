@@ -8,6 +8,7 @@
  * nothing is stored unless every check passed, and nothing is acknowledged
  * before it is committed. */
 #include "handlers/webhook_hubspot.h"
+#include "base/clock.h"
 
 #include "handlers/hubspot_events.h"
 #include "handlers/hubspot_signature.h"
@@ -32,13 +33,6 @@ static int refuse(struct http_request *req, unsigned status, const char *code, c
     return http_respond_error(req, status, code, message);
 }
 
-static int64_t wall_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_REALTIME, &ts);
-    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 static int verify_signature(struct http_request *req)
 {
     const struct config *cfg = req->app->cfg;
@@ -60,8 +54,9 @@ static int verify_signature(struct http_request *req)
         .signature_version = http_header(req, "X-HubSpot-Signature-Version"),
     };
     char err[256] = "";
-    enum hubspot_sig_result r = hubspot_signature_verify(
-        &sig, cfg->hubspot_client_secret, cfg->hubspot_require_v3, wall_ms(), err, sizeof err);
+    enum hubspot_sig_result r =
+        hubspot_signature_verify(&sig, cfg->hubspot_client_secret, cfg->hubspot_require_v3,
+                                 clock_wall_ms(), err, sizeof err);
     free(uri);
     if (r == HS_SIG_OK)
         return 0;

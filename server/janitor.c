@@ -5,6 +5,7 @@
  * again next round). The thread owns nothing shared; stop is signalled
  * through j->lock/j->wake. */
 #include "server/janitor.h"
+#include "base/clock.h"
 
 #include "handlers/health.h"
 #include "db/link_store.h"
@@ -127,14 +128,7 @@ static void *janitor_main(void *arg)
         for (size_t i = 0; i < sizeof janitor_jobs / sizeof janitor_jobs[0]; i++)
             janitor_jobs[i](j->app);
         pthread_mutex_lock(&j->lock);
-        struct timespec ts;
-        clock_gettime(CLOCK_REALTIME, &ts);
-        ts.tv_sec += j->interval_ms / 1000;
-        ts.tv_nsec += (long)(j->interval_ms % 1000) * 1000000L;
-        if (ts.tv_nsec >= 1000000000L) {
-            ts.tv_sec++;
-            ts.tv_nsec -= 1000000000L;
-        }
+        struct timespec ts = clock_deadline_after_ms(j->interval_ms);
         while (!j->stop && pthread_cond_timedwait(&j->wake, &j->lock, &ts) != ETIMEDOUT)
             ;
     }
