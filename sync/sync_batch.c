@@ -44,7 +44,6 @@
 #include "base/metrics.h"
 #include "base/json_util.h"
 
-#include <ctype.h>
 #include <inttypes.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -53,17 +52,6 @@
 #include <time.h>
 
 /* ---- ids, pairs ---- */
-
-bool sync_sf_id_valid(const char *id)
-{
-    size_t len = id ? strlen(id) : 0;
-    if (len != 15 && len != 18)
-        return false;
-    for (size_t i = 0; i < len; i++)
-        if (!isalnum((unsigned char)id[i]) || (unsigned char)id[i] > 127)
-            return false;
-    return true;
-}
 
 bool sync_sf_id_equal(const char *a, const char *b)
 {

@@ -14,7 +14,7 @@
  *  2. echoes: a linked pair whose events all carry values equal to the link's base (synkro's
  *     own writes coming back) is settled unchanged without any call (sync_payload.c);
  *     deletes (the last delete/restore event of a side decides) follow the mapping's on_delete;
- *  3. reads: Salesforce by SOQL `... WHERE Id IN (...)` (ids checked to be 15/18 alphanumerics, at
+ *  3. reads: Salesforce by SOQL `... WHERE Id IN (...)` (crm/soql: ids and names checked, at
  *     most 200 per query; an outbound message is never taken as the read, as a retried one can be
  *     older than what was synced), HubSpot by batch read (100 per call), both concurrently; a
  *     missing record is deleted;
@@ -98,9 +98,6 @@ void sync_batch_metrics_init(void);
 int sync_batch_run(const struct sync_env *env, const struct sync_mapping *sm,
                    struct claimed_record *records, size_t n, struct sync_batch_report *rep,
                    char *err, size_t errlen);
-
-/* True for a Salesforce record id: 15 or 18 ASCII letters and digits. */
-bool sync_sf_id_valid(const char *id);
 
 /* The failure category of a permanent CRM error (by the CRM's codes, then HTTP status). */
 enum queue_error_category sync_error_category(const struct crm_error *e);

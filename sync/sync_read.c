@@ -1,16 +1,17 @@
 /* sync_read.c: reads the current records of a batch's pairs from both CRMs, and adopts unlinked
  * records through the mapping's identity fields.
  *
- * Owns the SOQL text of the batch read and the HubSpot property list; the records it reads go to
- * the pairs (struct sync_pair owns them).
+ * Owns the SELECT list of the batch read (crm/soql writes the SOQL text) and the HubSpot property
+ * list; the records it reads go to the pairs (struct sync_pair owns them).
  *
  * Design: Salesforce records always come from a query (an outbound message can be older than what
  * was already synced, so it is not trusted as the current record): `SELECT Id, <mapped fields>,
  * <identity field>, SystemModstamp FROM <object> WHERE Id IN ('...')`, at most
- * SALESFORCE_COLLECTION_MAX ids per query. SOQL takes ids only as quoted literals, so every id is
- * checked to be 15/18 ASCII alphanumerics and every name to be an API name before it goes into the
- * text; anything else is refused. HubSpot records come from one batch read (the client splits it
- * into calls of 100). A record the CRM does not return is missing (deleted). Adoption: an unlinked
+ * SALESFORCE_COLLECTION_MAX ids per query. crm/soql is the only source of SOQL text: a pair whose
+ * id is not a record id (soql_id_valid) fails alone, a mapping naming something that is not an
+ * API name (soql_name_valid) fails every pair with the reason, identity values go in as quoted
+ * literals. HubSpot records come from one batch read (the client splits it into calls of 100). A
+ * record the CRM does not return is missing (deleted). Adoption: an unlinked
  * Salesforce record whose identity field holds a HubSpot id, or an unlinked HubSpot record whose
  * identity property holds a Salesforce id, is paired with that record, which is read in a second
  * round; a pair whose create may have been cut short by a crash looks its counterpart up by the
@@ -24,27 +25,16 @@
 #include "sync/sync_batch.h"
 #include "sync/sync_assoc.h"
 
-#include "base/strbuf.h"
 #include "crm/hubspot_client.h"
 #include "base/json_util.h"
 #include "crm/salesforce_client.h"
+#include "crm/soql.h"
 
 #include <ctype.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <strings.h>
-
-static bool api_name_valid(const char *s)
-{
-    if (!s || !*s || strlen(s) > MAPPING_API_NAME_MAX)
-        return false;
-    for (const char *c = s; *c; c++)
-        if (!isalnum((unsigned char)*c) && *c != '_')
-            return false;
-    return true;
-}
 
 static bool pair_wants_sf(const struct sync_pair *p)
 {
@@ -56,67 +46,75 @@ static bool pair_wants_hs(const struct sync_pair *p)
     return !p->absorbed && p->state == PAIR_PENDING && p->need_hs_read && p->hs_id;
 }
 
-/* Adds name to the SELECT list unless it is there already (names compare ignoring case). */
-static void select_add(struct strbuf *sb, const char **seen, size_t *nseen, const char *name)
-{
-    if (!name)
-        return;
-    for (size_t i = 0; i < *nseen; i++)
-        if (strcasecmp(seen[i], name) == 0)
-            return;
-    seen[(*nseen)++] = name;
-    strbuf_printf(sb, "%s%s", *nseen > 1 ? ", " : "", name);
-}
+/* ---- the SOQL of a batch read (built by crm/soql) ---- */
 
-/* "SELECT Id, ... FROM T WHERE <key> IN (" without the values; NULL when a name is not an API
- * name. */
-static char *soql_head(const struct mapping *m, const char *key, char *why, size_t whylen)
+/* One query shape for a batch's chunks: SELECT Id, <mapped fields>, <lookups of enabled
+ * associations>, <identity field>, SystemModstamp FROM <object> WHERE <key> IN (<values>). The
+ * struct points into itself: it stays where sf_read_init put it. */
+struct sf_read {
+    const char **fields; /* owned array; the names are the mapping's */
+    struct soql_where where;
+    struct soql_query q;
+};
+
+static const char **read_fields(const struct mapping *m, size_t *n)
 {
-    size_t cap = m->n_fields + m->n_associations + 3;
-    const char **seen = calloc(cap, sizeof *seen);
-    if (!seen) {
-        snprintf(why, whylen, "out of memory");
-        return NULL;
-    }
-    struct strbuf sb = STRBUF_INIT;
-    size_t nseen = 0;
-    strbuf_puts(&sb, "SELECT ");
-    select_add(&sb, seen, &nseen, "Id");
-    const char *bad = NULL;
-    for (size_t i = 0; i < m->n_fields; i++) {
-        if (!api_name_valid(m->fields[i].salesforce))
-            bad = m->fields[i].salesforce;
-        select_add(&sb, seen, &nseen, m->fields[i].salesforce);
-    }
     size_t nlk = 0;
-    const char **lk = sync_assoc_sf_fields(m, &nlk); /* the lookups of enabled associations */
-    for (size_t i = 0; lk && i < nlk; i++) {
-        if (!api_name_valid(lk[i]))
-            bad = lk[i];
-        select_add(&sb, seen, &nseen, lk[i]);
+    const char **lk = sync_assoc_sf_fields(m, &nlk);
+    const char **f = calloc(m->n_fields + nlk + 3, sizeof *f);
+    size_t k = 0;
+    if (f) {
+        f[k++] = "Id";
+        for (size_t i = 0; i < m->n_fields; i++)
+            if (m->fields[i].salesforce)
+                f[k++] = m->fields[i].salesforce;
+        for (size_t i = 0; lk && i < nlk; i++)
+            f[k++] = lk[i];
+        if (m->identity_salesforce_field)
+            f[k++] = m->identity_salesforce_field;
+        f[k++] = "SystemModstamp";
     }
     free(lk);
-    if (m->identity_salesforce_field && !api_name_valid(m->identity_salesforce_field))
-        bad = m->identity_salesforce_field;
-    select_add(&sb, seen, &nseen, m->identity_salesforce_field);
-    select_add(&sb, seen, &nseen, "SystemModstamp");
-    const char *object = m->salesforce_object;
-    if (!api_name_valid(object)) {
-        bad = object ? object : "(no object)";
-        object = "";
+    *n = k;
+    return f;
+}
+
+/* 0, or -1 with why when the mapping's names cannot make a query (every pair of the batch then
+ * fails with why). Values of kind go in per chunk (sf_read_soql). */
+static int sf_read_init(struct sf_read *r, const struct mapping *m, const char *key,
+                        enum soql_value_kind kind, char *why, size_t whylen)
+{
+    memset(r, 0, sizeof *r);
+    size_t n = 0;
+    r->fields = read_fields(m, &n);
+    r->where = (struct soql_where){.field = key, .op = SOQL_IN, .kind = kind};
+    r->q = (struct soql_query){
+        .fields = r->fields, .nfields = n, .object = m->salesforce_object, .where = &r->where};
+    char err[300];
+    if (!r->fields) {
+        snprintf(why, whylen, "out of memory");
+        return -1;
     }
-    if (!api_name_valid(key))
-        bad = key ? key : "(no field)";
-    strbuf_printf(&sb, " FROM %s WHERE %s IN (", object, bad ? "Id" : key);
-    free(seen);
-    if (bad || sb.failed) {
-        snprintf(why, whylen,
-                 bad ? "the mapping names %s, which is not a Salesforce API name" : "out of memory",
-                 bad);
-        strbuf_free(&sb);
-        return NULL;
+    if (soql_check_names(&r->q, err, sizeof err) < 0) {
+        snprintf(why, whylen, "the mapping cannot be read from Salesforce: %s", err);
+        free(r->fields);
+        r->fields = NULL;
+        return -1;
     }
-    return strbuf_detach(&sb, NULL);
+    return 0;
+}
+
+/* The query for values[0..n) (caller frees), or NULL with *e (a value crm/soql refuses, or no
+ * memory: the callers check the values first, so this is not the pair's fault). */
+static char *sf_read_soql(struct sf_read *r, const char **values, size_t n, struct crm_error *e)
+{
+    r->where.values = values;
+    r->where.nvalues = n;
+    char err[300];
+    char *soql = soql_build(&r->q, err, sizeof err);
+    if (!soql)
+        crm_error_set(e, CRM_SALESFORCE, CRM_ERR_TRANSIENT, 0, NULL, "%s", err);
+    return soql;
 }
 
 /* Gives each record of page to the pair of the chunk with its id. */
@@ -191,29 +189,27 @@ static int sf_query_into(struct sync_batch *b, const char *soql, struct sync_pai
     return rc;
 }
 
-/* Runs one SOQL read of chunk (n pairs) and its further pages. */
-static void read_sf_chunk(struct sync_batch *b, const char *head, struct sync_pair **chunk,
+/* Runs one SOQL read of chunk (n pairs, at most SALESFORCE_COLLECTION_MAX) and its further
+ * pages. */
+static void read_sf_chunk(struct sync_batch *b, struct sf_read *r, struct sync_pair **chunk,
                           size_t n)
 {
-    struct strbuf sb = STRBUF_INIT;
-    strbuf_puts(&sb, head);
+    const char *ids[SALESFORCE_COLLECTION_MAX];
     size_t k = 0;
     for (size_t i = 0; i < n; i++) {
-        if (!sync_sf_id_valid(chunk[i]->sf_id)) {
+        if (!soql_id_valid(chunk[i]->sf_id)) {
             sync_pair_fail(chunk[i], QUEUE_ERR_NOT_FOUND, "%s is not a Salesforce record id",
                            chunk[i]->sf_id);
             continue;
         }
-        strbuf_printf(&sb, "%s'%s'", k++ ? ", " : "", chunk[i]->sf_id);
+        ids[k++] = chunk[i]->sf_id;
     }
-    strbuf_putc(&sb, ')');
-    if (k == 0 || sb.failed) {
-        strbuf_free(&sb);
+    if (k == 0)
         return;
-    }
     struct crm_error e;
-    int rc = sf_query_into(b, sb.data, chunk, n, NULL, &e);
-    strbuf_free(&sb);
+    char *soql = sf_read_soql(r, ids, k, &e);
+    int rc = soql ? sf_query_into(b, soql, chunk, n, NULL, &e) : -1;
+    free(soql);
     for (size_t i = 0; i < n; i++) {
         struct sync_pair *p = chunk[i];
         if (p->state != PAIR_PENDING)
@@ -228,8 +224,9 @@ static void read_sf_chunk(struct sync_batch *b, const char *head, struct sync_pa
 static void read_sf(struct sync_batch *b)
 {
     struct sync_pair **chunk = calloc(SALESFORCE_COLLECTION_MAX, sizeof *chunk);
-    char why[300];
-    char *head = chunk ? soql_head(b->sm->m, "Id", why, sizeof why) : NULL;
+    char why[400];
+    struct sf_read r;
+    bool ok = chunk && sf_read_init(&r, b->sm->m, "Id", SOQL_IDS, why, sizeof why) == 0;
     if (!chunk)
         snprintf(why, sizeof why, "out of memory");
     size_t n = 0;
@@ -237,18 +234,19 @@ static void read_sf(struct sync_batch *b)
         struct sync_pair *p = i < b->npairs ? &b->pairs[i] : NULL;
         if (p && pair_wants_sf(p)) {
             p->need_sf_read = false;
-            if (!head) {
+            if (!ok) {
                 sync_pair_fail(p, QUEUE_ERR_VALIDATION, "%s", why);
                 continue;
             }
             chunk[n++] = p;
         }
         if (n > 0 && (n == SALESFORCE_COLLECTION_MAX || !p)) {
-            read_sf_chunk(b, head, chunk, n);
+            read_sf_chunk(b, &r, chunk, n);
             n = 0;
         }
     }
-    free(head);
+    if (ok)
+        free(r.fields);
     free(chunk);
 }
 
@@ -336,7 +334,7 @@ static void adopt(struct sync_batch *b, struct sync_pair *p)
     }
     if (p->hs_props && !p->sf_id && m->identity_hubspot_property) {
         const char *v = json_member_text(p->hs_props, m->identity_hubspot_property);
-        if (v && sync_sf_id_valid(v)) {
+        if (v && soql_id_valid(v)) {
             struct sync_pair *other = sync_pair_by_sf(b, v, p);
             if (other && !other->hs_id)
                 sync_pair_absorb(p, other);
@@ -460,7 +458,8 @@ static bool wants_hs_lookup(const struct sync_batch *b, const struct sync_pair *
            p->sf_rec && b->sm->m->identity_hubspot_property;
 }
 
-/* HubSpot record ids are digits; anything else never goes into SOQL. */
+/* HubSpot record ids are digits; anything else is no record to look up (and the identity lookup
+ * quotes what it sends anyway). */
 static bool hs_id_valid(const char *s)
 {
     if (!s || !*s || strlen(s) > 30)
@@ -475,36 +474,35 @@ static void lookup_sf(struct sync_batch *b)
 {
     const char *field = b->sm->m->identity_salesforce_field;
     struct sync_pair **chunk = calloc(SALESFORCE_COLLECTION_MAX, sizeof *chunk);
-    char why[300];
-    char *head = chunk ? soql_head(b->sm->m, field, why, sizeof why) : NULL;
+    char why[400];
+    struct sf_read r;
+    bool ok = chunk && sf_read_init(&r, b->sm->m, field, SOQL_TEXT, why, sizeof why) == 0;
     if (!chunk)
         snprintf(why, sizeof why, "out of memory");
+    const char *vals[SALESFORCE_COLLECTION_MAX];
     size_t n = 0;
     for (size_t i = 0; i <= b->npairs; i++) {
         struct sync_pair *p = i < b->npairs ? &b->pairs[i] : NULL;
-        if (p && wants_sf_lookup(b, p) && !head) {
+        if (p && wants_sf_lookup(b, p) && !ok) {
             sync_pair_fail(p, QUEUE_ERR_VALIDATION, "looking up Salesforce by identity: %s", why);
             continue;
         }
-        if (p && wants_sf_lookup(b, p) && hs_id_valid(p->hs_id))
+        if (p && wants_sf_lookup(b, p) && hs_id_valid(p->hs_id)) {
+            vals[n] = p->hs_id;
             chunk[n++] = p;
+        }
         if (n == 0 || (n < SALESFORCE_COLLECTION_MAX && p))
             continue;
-        struct strbuf sb = STRBUF_INIT;
-        strbuf_puts(&sb, head);
-        for (size_t k = 0; k < n; k++)
-            strbuf_printf(&sb, "%s'%s'", k ? ", " : "", chunk[k]->hs_id);
-        strbuf_putc(&sb, ')');
         struct crm_error e;
-        int rc = sb.failed ? -1 : sf_query_into(b, sb.data, chunk, n, field, &e);
-        if (sb.failed)
-            crm_error_set(&e, CRM_SALESFORCE, CRM_ERR_TRANSIENT, 0, NULL, "out of memory");
-        strbuf_free(&sb);
+        char *soql = sf_read_soql(&r, vals, n, &e);
+        int rc = soql ? sf_query_into(b, soql, chunk, n, field, &e) : -1;
+        free(soql);
         for (size_t k = 0; rc != 0 && k < n; k++)
             sync_pair_fail_crm(chunk[k], &e, "looking up Salesforce by identity");
         n = 0;
     }
-    free(head);
+    if (ok)
+        free(r.fields);
     free(chunk);
 }
 
