@@ -1,9 +1,10 @@
-/* pool.c: the libpq connection pool.
+/* pool.c: the libpq connection pool, db_exec, and the transaction and session helpers
+ * (BEGIN/COMMIT/ROLLBACK, statement_timeout, a ping) that layers above db/ use instead of SQL.
  *
  * Owns every PGconn it opened. Slots are either idle (conn may be NULL,
  * meaning "connect on next use") or borrowed. A borrower returns the slot
  * with db_pool_release(); the slot is found again by pointer. Must not run
- * queries for callers except the statement_timeout setup. */
+ * statements on a connection unasked, except the statement_timeout setup of a new one. */
 #include "db/pool.h"
 
 #include "base/config.h"
@@ -85,16 +86,10 @@ static PGconn *pool_connect(struct db_pool *pool, char *err, size_t errlen)
         PQfinish(conn);
         return NULL;
     }
-    char st[24];
-    snprintf(st, sizeof st, "%d", pool->statement_timeout_ms);
-    const char *params[] = {st};
-    PGresult *res =
-        db_exec(conn, "SELECT set_config('statement_timeout', $1, false)", 1, params, err, errlen);
-    if (!res) {
+    if (db_set_statement_timeout(conn, pool->statement_timeout_ms, err, errlen) < 0) {
         PQfinish(conn);
         return NULL;
     }
-    PQclear(res);
     return conn;
 }
 
@@ -250,6 +245,42 @@ int db_exec_command(PGconn *conn, const char *sql, char *err, size_t errlen)
         return -1;
     PQclear(res);
     return 0;
+}
+
+/* ---- transactions and session settings ---- */
+
+int db_begin(PGconn *conn, char *err, size_t errlen)
+{
+    return db_exec_command(conn, "BEGIN", err, errlen);
+}
+
+int db_commit(PGconn *conn, char *err, size_t errlen)
+{
+    return db_exec_command(conn, "COMMIT", err, errlen);
+}
+
+void db_rollback(PGconn *conn)
+{
+    char ignored[256];
+    db_exec_command(conn, "ROLLBACK", ignored, sizeof ignored);
+}
+
+int db_set_statement_timeout(PGconn *conn, int ms, char *err, size_t errlen)
+{
+    char st[24];
+    snprintf(st, sizeof st, "%d", ms);
+    const char *params[] = {st};
+    PGresult *res =
+        db_exec(conn, "SELECT set_config('statement_timeout', $1, false)", 1, params, err, errlen);
+    if (!res)
+        return -1;
+    PQclear(res);
+    return 0;
+}
+
+int db_ping(PGconn *conn, char *err, size_t errlen)
+{
+    return db_exec_command(conn, "SELECT 1", err, errlen);
 }
 
 bool db_conn_lost(PGconn *conn)

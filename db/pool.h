@@ -59,6 +59,32 @@ PGresult *db_exec(PGconn *conn, const char *sql, int nparams, const char *const 
  * 0, or -1 with the server's message in err. */
 int db_exec_command(PGconn *conn, const char *sql, char *err, size_t errlen);
 
+/* ---- transactions ----
+ * BEGIN, COMMIT and ROLLBACK on conn, for callers that group statements of their own modules in
+ * one transaction (a sync batch's links, conflicts and settled events). The statements live here
+ * so that no layer above db/ sends SQL text. */
+
+/* Opens a transaction (BEGIN). 0, or -1 with the server's message in err. */
+int db_begin(PGconn *conn, char *err, size_t errlen);
+
+/* Commits the open transaction (COMMIT). 0, or -1 with the server's message in err. Note that
+ * PostgreSQL answers COMMIT of a transaction a statement had already failed with a rollback, not
+ * an error: call it only when every statement of the transaction succeeded. */
+int db_commit(PGconn *conn, char *err, size_t errlen);
+
+/* Rolls the open transaction back (ROLLBACK), best effort: used after another error, which is
+ * the one to report, so its own outcome is not returned (a connection that cannot roll back is
+ * broken, and the next statement on it says so). */
+void db_rollback(PGconn *conn);
+
+/* Sets statement_timeout for the rest of conn's session (ms > 0; 0 turns it off). 0, or -1 with
+ * the server's message in err. */
+int db_set_statement_timeout(PGconn *conn, int ms, char *err, size_t errlen);
+
+/* Checks that conn answers a trivial statement. 0, or -1 with the server's message in err (then
+ * db_conn_lost() tells a dead connection from a refusing server). */
+int db_ping(PGconn *conn, char *err, size_t errlen);
+
 /* True when the last failure on conn was a lost connection (so the caller
  * should release it as broken and may retry once on a fresh one). */
 bool db_conn_lost(PGconn *conn);

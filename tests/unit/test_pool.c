@@ -3,7 +3,8 @@
  * Every test gets its own database (synkro_t_<pid>_<n>, created through SYNKRO_TEST_ADMIN_URL
  * and dropped WITH (FORCE) afterwards). Covers reuse, statement_timeout, the bounded wait of a
  * full pool, detection of a connection killed with pg_terminate_backend, discarding a
- * connection released mid-transaction, password-free connection errors, destroy with a
+ * connection released mid-transaction, the transaction helpers (db_begin/db_commit/db_rollback)
+ * and session helpers, password-free connection errors, destroy with a
  * borrowed connection, and many threads sharing a small pool. Fails (never skips) without
  * SYNKRO_TEST_ADMIN_URL. */
 #include <stdarg.h>
@@ -420,6 +421,49 @@ static void test_release_mid_transaction_discarded(void **state)
     assert_int_equal(db_pool_destroy(pool, 1000), 0);
 }
 
+/* db_begin/db_commit/db_rollback group statements; db_set_statement_timeout and db_ping work on
+ * a connection of one's own. */
+static void test_transaction_helpers(void **state)
+{
+    struct testdb *db = *state;
+    struct db_pool *pool = make_pool(db, 1, 5000);
+    PGconn *c = acquire_or_fail(pool, 1000);
+    char err[512] = "";
+    assert_int_equal(db_exec_command(c, "CREATE TABLE t_tx (x int)", err, sizeof err), 0);
+    /* committed */
+    assert_int_equal(db_begin(c, err, sizeof err), 0);
+    assert_int_equal(PQtransactionStatus(c), PQTRANS_INTRANS);
+    assert_int_equal(db_exec_command(c, "INSERT INTO t_tx VALUES (1)", err, sizeof err), 0);
+    assert_int_equal(db_commit(c, err, sizeof err), 0);
+    assert_int_equal(PQtransactionStatus(c), PQTRANS_IDLE);
+    expect_sql_value(db->watch, "SELECT count(*) FROM t_tx", "1");
+    /* rolled back, also from a failed transaction */
+    assert_int_equal(db_begin(c, err, sizeof err), 0);
+    assert_int_equal(db_exec_command(c, "INSERT INTO t_tx VALUES (2)", err, sizeof err), 0);
+    assert_int_equal(db_exec_command(c, "SELECT 1/0", err, sizeof err), -1);
+    assert_int_equal(PQtransactionStatus(c), PQTRANS_INERROR);
+    db_rollback(c);
+    assert_int_equal(PQtransactionStatus(c), PQTRANS_IDLE);
+    expect_sql_value(db->watch, "SELECT count(*) FROM t_tx", "1");
+    /* a rollback without a transaction is harmless; BEGIN twice is only a warning */
+    db_rollback(c);
+    assert_int_equal(db_begin(c, err, sizeof err), 0);
+    assert_int_equal(db_begin(c, err, sizeof err), 0);
+    db_rollback(c);
+    assert_int_equal(PQtransactionStatus(c), PQTRANS_IDLE);
+    /* COMMIT without a transaction is only a warning too */
+    assert_int_equal(db_commit(c, err, sizeof err), 0);
+    /* session settings and the ping */
+    assert_int_equal(db_set_statement_timeout(c, 4321, err, sizeof err), 0);
+    expect_sql_value(c, "SHOW statement_timeout", "4321ms");
+    assert_int_equal(db_set_statement_timeout(c, -5, err, sizeof err), -1);
+    assert_non_null(strstr(err, "statement_timeout"));
+    assert_int_equal(db_ping(c, err, sizeof err), 0);
+    assert_false(db_conn_lost(c));
+    db_pool_release(pool, c, false);
+    assert_int_equal(db_pool_destroy(pool, 1000), 0);
+}
+
 static void expect_connect_error_without_password(const char *conninfo, const char *password)
 {
     struct db_pool_options o = {
@@ -567,6 +611,7 @@ int main(void)
         DBT(test_killed_connection_detected),
         DBT(test_release_broken_closes),
         DBT(test_release_mid_transaction_discarded),
+        DBT(test_transaction_helpers),
         cmocka_unit_test(test_bad_conninfo_no_password),
         cmocka_unit_test(test_malformed_url_no_password),
         DBT(test_destroy_with_borrowed),
