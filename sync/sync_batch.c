@@ -1071,15 +1071,6 @@ static int queue_assoc_followups(struct sync_batch *b, char *err, size_t errlen)
     return 0;
 }
 
-static int exec_simple(PGconn *conn, const char *sql, char *err, size_t errlen)
-{
-    PGresult *r = db_exec(conn, sql, 0, NULL, err, errlen);
-    if (!r)
-        return -1;
-    PQclear(r);
-    return 0;
-}
-
 static int commit_batch(struct sync_batch *b, size_t *rec_pair, char *err, size_t errlen)
 {
     size_t total = 0;
@@ -1095,7 +1086,7 @@ static int commit_batch(struct sync_batch *b, size_t *rec_pair, char *err, size_
     for (size_t i = 0; i < b->npairs; i++)
         for (size_t k = 0; !b->pairs[i].absorbed && k < b->pairs[i].nrecs; k++)
             owner[b->pairs[i].recs[k]] = i;
-    rc = rc ? rc : exec_simple(b->env->conn, "BEGIN", err, errlen);
+    rc = rc ? rc : db_begin(b->env->conn, err, errlen);
     rc = rc ? rc : store_links(b, link_ids, err, errlen);
     rc = rc ? rc : store_conflicts(b, link_ids, err, errlen);
     for (size_t i = 0; rc == 0 && i < b->nrecs; i++)
@@ -1106,9 +1097,9 @@ static int commit_batch(struct sync_batch *b, size_t *rec_pair, char *err, size_
     if (rc == 0)
         rc = queue_assoc_followups(b, err, errlen);
     if (rc == 0)
-        rc = exec_simple(b->env->conn, "COMMIT", err, errlen);
+        rc = db_commit(b->env->conn, err, errlen);
     if (rc < 0)
-        PQclear(PQexec(b->env->conn, "ROLLBACK"));
+        db_rollback(b->env->conn);
     free(link_ids);
     free(done);
     return rc;
