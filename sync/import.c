@@ -3,15 +3,16 @@
  * Owns the JSON array of one page's ids (freed before the step returns). One step: load the
  * import, take its lock, start it (total from the estimate) when queued, count its waiting
  * events, page at most (import_inflight - waiting) ids from the source, queue them in one
- * statement, store the position, recount. Must not decide how records sync. */
+ * statement, store the position, recount. Salesforce queries (COUNT(), paging by id) are built
+ * by crm/soql. Must not decide how records sync. */
 #include "sync/import.h"
 
 #include "crm/crm_access.h"
 #include "base/log.h"
-#include "base/strbuf.h"
 #include "crm/hubspot_client.h"
 #include "base/json_util.h"
 #include "crm/salesforce_client.h"
+#include "crm/soql.h"
 #include "sync/sweep.h"
 
 #include <inttypes.h>
@@ -57,15 +58,15 @@ static int estimate_salesforce(const struct sync_context *ctx, struct crm_http *
                                const struct sweep_target *t, long long *count, char *err,
                                size_t errlen)
 {
-    if (!sweep_soql_name_ok(t->salesforce_object)) {
-        snprintf(err, errlen, "the Salesforce object name is not valid");
+    struct soql_query q = {.count = true, .object = t->salesforce_object};
+    char *soql = soql_build(&q, err, errlen);
+    if (!soql)
         return IMPORT_CRM_FAILED;
-    }
-    char soql[320];
-    snprintf(soql, sizeof soql, "SELECT COUNT() FROM %s", t->salesforce_object);
     struct crm_error cerr;
     crm_error_clear(&cerr);
-    if (salesforce_query_count(ctx->crm->salesforce, h, soql, count, &cerr) != 0)
+    int rc = salesforce_query_count(ctx->crm->salesforce, h, soql, count, &cerr);
+    free(soql);
+    if (rc != 0)
         return crm_failed(&cerr, "Salesforce COUNT()", err, errlen);
     return IMPORT_CRM_OK;
 }
@@ -133,25 +134,27 @@ static int page_salesforce(const struct sync_context *ctx, struct crm_http *h,
                            const struct sweep_target *t, const char *after, long limit,
                            struct id_page *p, char *err, size_t errlen)
 {
-    if (!sweep_soql_name_ok(t->salesforce_object) || (*after && !sweep_soql_name_ok(after))) {
-        p->permanent = true;
-        snprintf(err, errlen, "the Salesforce object name or paging position is not valid");
-        return -1;
-    }
-    struct strbuf q = STRBUF_INIT;
-    strbuf_printf(&q, "SELECT Id FROM %s", t->salesforce_object);
-    if (*after)
-        strbuf_printf(&q, " WHERE Id > '%s'", after);
-    strbuf_printf(&q, " ORDER BY Id LIMIT %ld", limit);
-    if (q.failed) {
-        strbuf_free(&q);
-        snprintf(err, errlen, "out of memory");
+    static const char *const fields[] = {"Id"};
+    const char *const pos[] = {after};
+    struct soql_where w = {"Id", SOQL_GT, SOQL_IDS, pos, 1};
+    struct soql_query q = {.fields = fields,
+                           .nfields = 1,
+                           .object = t->salesforce_object,
+                           .where = *after ? &w : NULL,
+                           .order_by = "Id",
+                           .limit = limit};
+    char msg[300];
+    char *soql = soql_build(&q, msg, sizeof msg);
+    if (!soql) {
+        /* a name or position crm/soql refuses stays refused; only a lack of memory passes */
+        p->permanent = !soql_name_valid(t->salesforce_object) || (*after && !soql_id_valid(after));
+        snprintf(err, errlen, "paging Salesforce by id: %s", msg);
         return -1;
     }
     struct crm_error cerr;
     crm_error_clear(&cerr);
-    int rc = sweep_sf_query_each(ctx->crm->salesforce, h, q.data, collect_id, p, &cerr);
-    strbuf_free(&q);
+    int rc = sweep_sf_query_each(ctx->crm->salesforce, h, soql, collect_id, p, &cerr);
+    free(soql);
     if (rc != 0) {
         p->permanent = cerr.cls == CRM_ERR_PERMANENT;
         crm_failed(&cerr, "Salesforce query", err, errlen);

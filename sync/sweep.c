@@ -7,7 +7,8 @@
  * Design: three sections per mapping, each reading its cursor, walking its windows/pages,
  * queueing events in batches of SWEEP_BATCH (one statement each, idempotent keys) and storing
  * the cursor after the batch commits. A failing section leaves its cursor where it was; the next
- * sweep repeats its window and the keys make that harmless.
+ * sweep repeats its window and the keys make that harmless. The SystemModstamp query of
+ * getUpdated's ids is built by crm/soql (ids that are not record ids are skipped).
  * Must not: write to either CRM, or keep a database connection between sweeps. */
 #include "sync/sweep.h"
 
@@ -18,11 +19,11 @@
 #include "base/iso8601.h"
 #include "base/log.h"
 #include "base/metrics.h"
-#include "base/strbuf.h"
 #include "crm/hubspot_client.h"
 #include "sync/import.h"
 #include "base/json_util.h"
 #include "crm/salesforce_client.h"
+#include "crm/soql.h"
 
 #include <errno.h>
 #include <inttypes.h>
@@ -92,21 +93,6 @@ static int64_t mono_ms(void)
     struct timespec ts;
     clock_gettime(CLOCK_MONOTONIC, &ts);
     return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
-bool sweep_soql_name_ok(const char *s)
-{
-    size_t n = s ? strlen(s) : 0;
-    if (n == 0 || n > 255)
-        return false;
-    for (size_t i = 0; i < n; i++) {
-        char c = s[i];
-        bool ok =
-            (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '_';
-        if (!ok)
-            return false;
-    }
-    return true;
 }
 
 int sweep_sf_query_each(struct salesforce_client *sc, struct crm_http *h, const char *soql,
@@ -286,35 +272,34 @@ static int stamp_row(json_object *rec, void *ud)
 }
 
 /* Queues the events of ids[0..n) (getUpdated ids), keyed by their SystemModstamp (one SOQL
- * query per chunk); a record gone since is keyed by fallback_ms. */
+ * query per chunk, by crm/soql); a record gone since is keyed by fallback_ms. An id that is not
+ * a Salesforce record id is skipped. */
 static int queue_updated_chunk(struct sweep_ctx *c, struct ev_batch *b, char **ids, size_t n,
                                int64_t fallback_ms, char *err, size_t errlen)
 {
     char lids[SWEEP_BATCH][24];
+    const char *vals[SWEEP_BATCH];
     int64_t stamps[SWEEP_BATCH];
-    struct strbuf q = STRBUF_INIT;
-    strbuf_printf(&q, "SELECT Id, SystemModstamp FROM %s WHERE Id IN (", c->t->salesforce_object);
     size_t k = 0;
     for (size_t i = 0; i < n; i++) {
-        if (!sweep_soql_name_ok(ids[i]) || strlen(ids[i]) >= sizeof lids[0])
+        if (!soql_id_valid(ids[i]))
             continue;
         snprintf(lids[k], sizeof lids[k], "%s", ids[i]);
-        stamps[k] = -1;
-        strbuf_printf(&q, "%s'%s'", k ? ", " : "", ids[i]);
-        k++;
+        vals[k] = lids[k];
+        stamps[k++] = -1;
     }
-    strbuf_puts(&q, ")");
-    if (q.failed) {
-        strbuf_free(&q);
-        snprintf(err, errlen, "out of memory");
+    static const char *const fields[] = {"Id", "SystemModstamp"};
+    struct soql_where w = {"Id", SOQL_IN, SOQL_IDS, vals, k};
+    struct soql_query q = {
+        .fields = fields, .nfields = 2, .object = c->t->salesforce_object, .where = &w};
+    char *soql = k ? soql_build(&q, err, errlen) : NULL;
+    if (k && !soql)
         return -1;
-    }
     struct stamp_lookup l = {lids, stamps, k};
     struct crm_error cerr;
     crm_error_clear(&cerr);
-    int rc =
-        k ? sweep_sf_query_each(c->ctx->crm->salesforce, c->h, q.data, stamp_row, &l, &cerr) : 0;
-    strbuf_free(&q);
+    int rc = k ? sweep_sf_query_each(c->ctx->crm->salesforce, c->h, soql, stamp_row, &l, &cerr) : 0;
+    free(soql);
     if (rc < 0)
         return crm_failed(&cerr, "reading SystemModstamp", err, errlen);
     for (size_t i = 0; i < k; i++)
@@ -384,8 +369,8 @@ static void iso_window(int64_t ms, char *out, size_t outlen)
 static int sweep_sf_windows(struct sweep_ctx *c, const char *kind, int days, sf_window_fn fn,
                             long *queued, char *err, size_t errlen)
 {
-    if (!sweep_soql_name_ok(c->t->salesforce_object)) {
-        snprintf(err, errlen, "the Salesforce object name is not valid");
+    if (!soql_name_valid(c->t->salesforce_object)) {
+        snprintf(err, errlen, "the Salesforce object name is not a Salesforce API name");
         return -1;
     }
     int64_t start;

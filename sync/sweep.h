@@ -88,10 +88,6 @@ void sync_sweeper_stop(struct sync_sweeper *s);
 void sweep_format_iso(int64_t ms, char *out, size_t outlen);
 /* Wall-clock epoch ms. */
 int64_t sweep_now_ms(void);
-/* True for a Salesforce object name or record id that may be spliced into SOQL: letters, digits
- * and underscores only, 1..255 bytes. */
-bool sweep_soql_name_ok(const char *s);
-
 struct salesforce_client;
 typedef int (*sweep_row_fn)(json_object *record, void *ud);
 /* Runs soql and calls fn for every record of every page (following nextRecordsUrl). 0, or -1
