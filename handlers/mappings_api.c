@@ -4,29 +4,29 @@
  * ("save for later"), see its history, export and import the whole
  * configuration.
  *
- * Documents are parsed and checked for shape by sync/mapping, validated by
- * sync/mapping_validate against schemas fetched through crm_access, stored by
- * db/mapping_store (versioned; a stale write is 409). Every answer that
- * concerns a document carries its problems list ({path, code, severity,
- * message}). Changing a mapping's state moves its queued events between held
- * and pending. Must not talk SQL or HTTP to the CRMs itself. */
+ * Documents are parsed and checked for shape by model/mapping, validated by
+ * model/mapping_validate against schemas fetched through crm/crm_access,
+ * stored by db/mapping_store (versioned; a stale write is 409); the preview
+ * reads records with a query crm/soql builds. Every answer that concerns a
+ * document carries its problems list ({path, code, severity, message}).
+ * Changing a mapping's state moves its queued events between held and
+ * pending. Must not write SQL or SOQL text, or talk HTTP to the CRMs itself. */
 #include "handlers/mappings_api.h"
 
 #include "handlers/api_common.h"
 #include "db/mapping_store.h"
 #include "crm/crm_access.h"
 #include "base/log.h"
-#include "base/strbuf.h"
 #include "model/mapping.h"
 #include "model/mapping_validate.h"
 #include "crm/salesforce_client.h"
+#include "crm/soql.h"
 #include "model/value_convert.h"
 
 #include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <strings.h>
 
 #define MAX_TARGET_SCHEMAS 8
 
@@ -742,21 +742,31 @@ static json_object *preview_record(const struct mapping *m, const struct sf_obje
     return out;
 }
 
-/* SELECT Id, <mapped fields> FROM <object> ORDER BY LastModifiedDate DESC
- * LIMIT 20. Names come from the describe (letters, digits, underscore). */
+/* The preview's query (crm/soql): Id and the previewable mapped fields as the describe spells
+ * them, from the object, newest LastModifiedDate first, PREVIEW_RECORDS of them. Caller frees;
+ * NULL with err when a name is refused or memory runs out. */
 static char *preview_soql(const struct mapping *m, const struct sf_object *sf,
-                          const struct hs_object *hs)
+                          const struct hs_object *hs, char *err, size_t errlen)
 {
-    struct strbuf q = STRBUF_INIT;
-    strbuf_puts(&q, "SELECT Id");
-    for (size_t i = 0; i < m->n_fields; i++) {
-        const struct mapping_field *f = &m->fields[i];
-        if (previewable(m, f, sf, hs) && strcasecmp(f->salesforce, "Id") != 0)
-            strbuf_printf(&q, ", %s", sf_object_field(sf, f->salesforce)->name);
+    const char **fields = calloc(m->n_fields + 1, sizeof *fields);
+    if (!fields) {
+        snprintf(err, errlen, "out of memory");
+        return NULL;
     }
-    strbuf_printf(&q, " FROM %s ORDER BY LastModifiedDate DESC LIMIT %d", sf->name,
-                  PREVIEW_RECORDS);
-    return q.failed ? (strbuf_free(&q), NULL) : strbuf_detach(&q, NULL);
+    size_t n = 0;
+    fields[n++] = "Id";
+    for (size_t i = 0; i < m->n_fields; i++)
+        if (previewable(m, &m->fields[i], sf, hs))
+            fields[n++] = sf_object_field(sf, m->fields[i].salesforce)->name;
+    struct soql_query q = {.fields = fields,
+                           .nfields = n,
+                           .object = sf->name,
+                           .order_by = "LastModifiedDate",
+                           .descending = true,
+                           .limit = PREVIEW_RECORDS};
+    char *soql = soql_build(&q, err, errlen);
+    free(fields);
+    return soql;
 }
 
 int handle_mappings_preview(struct http_request *req)
@@ -782,7 +792,8 @@ int handle_mappings_preview(struct http_request *req)
                               "the preview needs both objects' live schemas", &pl);
         goto done;
     }
-    char *soql = preview_soql(m, sf, hs);
+    char qerr[400];
+    char *soql = preview_soql(m, sf, hs, qerr, sizeof qerr);
     struct salesforce_query_page page;
     memset(&page, 0, sizeof page);
     struct crm_error cerr;
@@ -790,9 +801,9 @@ int handle_mappings_preview(struct http_request *req)
     struct crm_http *h = crm_thread_http(req->app->cfg);
     if (!soql || !h ||
         salesforce_query(req->app->crm.salesforce, h, soql, false, &page, &cerr) != 0) {
+        const char *why = !soql ? qerr : h ? cerr.message : "out of memory";
         free(soql);
-        snprintf(err, sizeof err, "reading Salesforce records failed: %s",
-                 soql && h ? cerr.message : "out of memory");
+        snprintf(err, sizeof err, "reading Salesforce records failed: %s", why);
         rc = http_respond_error(req, 502, "crm_unavailable", err);
         goto done;
     }
