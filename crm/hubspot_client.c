@@ -1,5 +1,7 @@
-/* hubspot_client.c: HubSpot API calls: the retried, rate-limited call loop, OAuth refresh, and
- * the request bodies and answer parsers of every operation.
+/* hubspot_client.c: HubSpot API calls: the hooks this client gives the shared call loop
+ * (crm/crm_call.c: its call and search budgets, the pause after a 429, the token cache, the
+ * error parser with HubSpot's rate-limit headers, the secrets to scrub), OAuth refresh, and the
+ * request bodies and answer parsers of every operation.
  *
  * Owns the client's copies of its options, its token cache and its two buckets (see the header
  * for the locks). Request bodies are built with json-c and sent as plain JSON; answers are parsed
@@ -7,14 +9,16 @@
  * then by id (or idProperty value), never by position unless HubSpot answered every input and
  * named none. Errors are matched the same way, by what they name (context values, sub-errors'
  * contexts, whole-word ids in the message outside embedded JSON and "Existing ID: n"); which
- * inputs are sent again is sync/crm_split.c's rule, for objects and associations alike.
- * Must not: log (callers log the structured errors), let a token reach an error text, or give an
- * input an error that does not name it (unless the input was alone in its call). */
+ * inputs are sent again is crm/crm_split.c's rule, for objects and associations alike.
+ * Must not: log (callers log the structured errors), let a token reach an error text, give an
+ * input an error that does not name it (unless the input was alone in its call), or retry a
+ * call itself (crm/crm_call.c does; only the token endpoint has its own loop). */
 #include "crm/hubspot_client.h"
 
 #include "base/config.h"
 #include "base/secret.h"
 #include "base/strbuf.h"
+#include "crm/crm_call.h"
 #include "crm/crm_split.h"
 #include "base/json_util.h"
 #include "crm/rate_limit.h"
@@ -54,8 +58,10 @@ static void set_op(struct crm_error *err, const char *op)
     snprintf(err->operation, sizeof err->operation, "%s", op);
 }
 
-static void scrub(struct hubspot_client *hc, struct crm_error *err, const char *token)
+/* Removes the token and every secret of the client from err (also the call loop's scrub hook). */
+static void hs_scrub(void *ud, struct crm_error *err, const char *token)
 {
+    struct hubspot_client *hc = ud;
     crm_error_scrub(err, token);
     crm_error_scrub(err, hc->static_token);
     crm_error_scrub(err, hc->client_secret);
@@ -132,47 +138,21 @@ static int hs_refresh(void *ud, void *call_ctx, struct token_value *out, struct 
     }
     OPENSSL_cleanse(form.data, form.len);
     strbuf_free(&form);
-    scrub(hc, err, out->access_token);
+    hs_scrub(hc, err, out->access_token);
     return rc;
 }
 
-/* ---- the call loop ---- */
+/* ---- the call loop's hooks (crm/crm_call.h) ---- */
 
-struct hs_call {
-    const char *operation;
-    const char *method;
-    const char *url;
-    json_object *body; /* borrowed; NULL: no body */
-    bool search;
-    bool keep_error_body; /* on failure, json gets the last error body (batch calls read it) */
-    /* out */
-    int status;
-    json_object *json; /* parsed answer (caller puts); NULL for an empty body */
-};
-
-/* The body of an answer as JSON, or NULL (empty, not JSON, out of memory). */
-static json_object *parse_body(const struct crm_http_response *resp)
+static const struct crm_retry_policy *hs_retry_policy(void *ud)
 {
-    if (!resp->body_len)
-        return NULL;
-    json_tokener *jt = json_tokener_new();
-    json_object *j = jt ? json_tokener_parse_ex(jt, resp->body, (int)resp->body_len) : NULL;
-    json_tokener_free(jt);
-    return j;
+    return &((struct hubspot_client *)ud)->retry;
 }
 
-static struct crm_hubspot_error_headers error_headers(const struct crm_http_response *r)
+/* Every call takes a token of the call budget; a search call first one of the search budget. */
+static int hs_budget_acquire(void *ud, const struct crm_call *c, struct crm_error *err)
 {
-    struct crm_hubspot_error_headers eh = {
-        .retry_after = crm_http_header(r, "Retry-After"),
-        .rate_interval_ms = crm_http_header(r, "X-HubSpot-RateLimit-Interval-Milliseconds"),
-        .rate_remaining = crm_http_header(r, "X-HubSpot-RateLimit-Remaining"),
-    };
-    return eh;
-}
-
-static int acquire_budget(struct hubspot_client *hc, const struct hs_call *c, struct crm_error *err)
-{
+    struct hubspot_client *hc = ud;
     int64_t deadline = rate_limit_now_ms() + hc->retry.max_wait_ms;
     if (c->search && rate_limit_acquire(hc->search_bucket, deadline) < 0) {
         crm_error_set(err, CRM_HUBSPOT, CRM_ERR_RETRY_AFTER, 0, "client_rate_limit",
@@ -191,91 +171,54 @@ static int acquire_budget(struct hubspot_client *hc, const struct hs_call *c, st
     return 0;
 }
 
-static int hs_call(struct hubspot_client *hc, struct crm_http *h, struct hs_call *c,
+/* A 429 (but the daily limit's) pauses every caller of the budget it names until its wait ends. */
+static void hs_budget_penalty(void *ud, const struct crm_call *c, const struct crm_error *err)
+{
+    struct hubspot_client *hc = ud;
+    if (err->http_status != 429 || strcmp(err->sub_code, "DAILY") == 0)
+        return;
+    rate_limit_pause(c->search && strstr(err->sub_code, "SECONDLY") ? hc->search_bucket
+                                                                    : hc->bucket,
+                     rate_limit_now_ms() + err->retry_after_ms);
+}
+
+static struct token_cache *hs_tokens(void *ud)
+{
+    return ((struct hubspot_client *)ud)->tokens;
+}
+
+static bool hs_token_refreshable(void *ud)
+{
+    return ((struct hubspot_client *)ud)->static_token == NULL;
+}
+
+static void hs_parse_error(void *ud, const struct crm_http_response *r, struct crm_error *err)
+{
+    (void)ud;
+    struct crm_hubspot_error_headers eh = {
+        .retry_after = crm_http_header(r, "Retry-After"),
+        .rate_interval_ms = crm_http_header(r, "X-HubSpot-RateLimit-Interval-Milliseconds"),
+        .rate_remaining = crm_http_header(r, "X-HubSpot-RateLimit-Remaining"),
+    };
+    crm_error_from_hubspot(err, (int)r->status, r->body, r->body_len, &eh);
+}
+
+static const struct crm_call_hooks hs_hooks = {
+    .crm = CRM_HUBSPOT,
+    .name = "HubSpot",
+    .retry_policy = hs_retry_policy,
+    .budget_acquire = hs_budget_acquire,
+    .budget_penalty = hs_budget_penalty,
+    .tokens = hs_tokens,
+    .token_refreshable = hs_token_refreshable,
+    .parse_error = hs_parse_error,
+    .scrub = hs_scrub,
+};
+
+static int hs_call(struct hubspot_client *hc, struct crm_http *h, struct crm_call *c,
                    struct crm_error *err)
 {
-    set_op(err, c->operation);
-    c->status = 0;
-    c->json = NULL;
-    const char *body =
-        c->body ? json_object_to_json_string_ext(c->body, JSON_C_TO_STRING_PLAIN) : NULL;
-    bool refreshed = false;
-    int failures = 0;
-    for (;;) {
-        struct token_value tok;
-        uint64_t gen = 0;
-        if (acquire_budget(hc, c, err) < 0 || token_cache_get(hc->tokens, h, &tok, &gen, err) < 0) {
-            snprintf(err->operation, sizeof err->operation, "%s", c->operation);
-            json_object_put(c->json); /* an earlier try's error body: not this error's */
-            c->json = NULL;
-            return -1;
-        }
-        size_t alen = strlen(tok.access_token) + 32;
-        char *auth = malloc(alen);
-        if (!auth) {
-            token_value_clear(&tok);
-            crm_error_set(err, CRM_HUBSPOT, CRM_ERR_TRANSIENT, 0, "out_of_memory", "out of memory");
-            return -1;
-        }
-        snprintf(auth, alen, "Authorization: Bearer %s", tok.access_token);
-        const char *headers[] = {auth, NULL};
-        struct crm_http_request req = {
-            .crm = CRM_HUBSPOT,
-            .operation = c->operation,
-            .method = c->method,
-            .url = c->url,
-            .headers = headers,
-            .body = body,
-            .body_len = body ? strlen(body) : 0,
-        };
-        struct crm_http_response resp;
-        err->attempts++;
-        int prc = crm_http_perform(h, &req, &resp, err);
-        OPENSSL_cleanse(auth, strlen(auth));
-        free(auth);
-        json_object_put(c->json);
-        c->json = NULL;
-        if (prc == 0 && resp.status >= 200 && resp.status < 300) {
-            c->status = (int)resp.status;
-            int rc = 0;
-            if (resp.body_len) {
-                c->json = parse_body(&resp);
-                if (!c->json) {
-                    crm_error_set(err, CRM_HUBSPOT, CRM_ERR_PERMANENT, (int)resp.status,
-                                  "invalid_json",
-                                  "HubSpot answered %ld with a body that is not "
-                                  "JSON",
-                                  resp.status);
-                    rc = -1;
-                }
-            }
-            crm_http_response_free(&resp);
-            token_value_clear(&tok);
-            return rc;
-        }
-        if (prc == 0) {
-            struct crm_hubspot_error_headers eh = error_headers(&resp);
-            crm_error_from_hubspot(err, (int)resp.status, resp.body, resp.body_len, &eh);
-            if (c->keep_error_body)
-                c->json = parse_body(&resp);
-            if (resp.status == 429 && strcmp(err->sub_code, "DAILY") != 0)
-                rate_limit_pause(c->search && strstr(err->sub_code, "SECONDLY") ? hc->search_bucket
-                                                                                : hc->bucket,
-                                 rate_limit_now_ms() + err->retry_after_ms);
-        }
-        crm_http_response_free(&resp);
-        scrub(hc, err, tok.access_token);
-        token_value_clear(&tok);
-        if (err->cls == CRM_ERR_AUTH && !hc->static_token && !refreshed) {
-            refreshed = true;
-            token_cache_invalidate(hc->tokens, gen);
-            continue;
-        }
-        long delay = crm_retry_delay_ms(&hc->retry, ++failures, err);
-        if (delay < 0)
-            return -1;
-        crm_sleep_ms(delay);
-    }
+    return crm_call_run(&hs_hooks, hc, h, c, err);
 }
 
 /* ---- create / destroy ---- */
@@ -470,7 +413,7 @@ int hubspot_object_get(struct hubspot_client *hc, struct crm_http *h, const char
         strbuf_free(&sb);
         return oom(err);
     }
-    struct hs_call c = {.operation = "get", .method = "GET", .url = strbuf_str(&sb)};
+    struct crm_call c = {.operation = "get", .method = "GET", .url = strbuf_str(&sb)};
     int rc = hs_call(hc, h, &c, err);
     strbuf_free(&sb);
     if (rc < 0)
@@ -579,7 +522,7 @@ static void split_call(struct hubspot_client *hc, struct crm_http *h, const char
         json_object_put(body);
         return;
     }
-    struct hs_call c = {
+    struct crm_call c = {
         .operation = op, .method = "POST", .url = url, .body = body, .keep_error_body = true};
     call->rc = hs_call(hc, h, &c, &call->err);
     json_object_put(body);
@@ -980,7 +923,7 @@ int hubspot_search(struct hubspot_client *hc, struct crm_http *h, const char *ob
         json_object_put(body);
         return oom(err);
     }
-    struct hs_call c = {
+    struct crm_call c = {
         .operation = "search", .method = "POST", .url = url, .body = body, .search = true};
     int rc = hs_call(hc, h, &c, err);
     free(url);
@@ -1033,7 +976,7 @@ int hubspot_schema_get(struct hubspot_client *hc, struct crm_http *h, const char
     char *url = build_url(hc, hc->schemas_prefix, segs, NULL);
     if (!url)
         return oom(err);
-    struct hs_call c = {.operation = "schema_get", .method = "GET", .url = url};
+    struct crm_call c = {.operation = "schema_get", .method = "GET", .url = url};
     int rc = hs_call(hc, h, &c, err);
     free(url);
     if (rc < 0)
@@ -1058,7 +1001,7 @@ int hubspot_schema_list(struct hubspot_client *hc, struct crm_http *h, struct hs
     char *url = build_url(hc, hc->schemas_prefix, NULL, NULL);
     if (!url)
         return oom(err);
-    struct hs_call c = {.operation = "schema_list", .method = "GET", .url = url};
+    struct crm_call c = {.operation = "schema_list", .method = "GET", .url = url};
     int rc = hs_call(hc, h, &c, err);
     free(url);
     if (rc < 0)
@@ -1620,7 +1563,7 @@ int hubspot_assoc_labels(struct hubspot_client *hc, struct crm_http *h, const ch
     char *url = assoc_url(hc, from_type, to_type, "/labels");
     if (!url)
         return oom(err);
-    struct hs_call c = {.operation = "assoc_labels", .method = "GET", .url = url};
+    struct crm_call c = {.operation = "assoc_labels", .method = "GET", .url = url};
     int rc = hs_call(hc, h, &c, err);
     free(url);
     if (rc < 0)

@@ -11,10 +11,11 @@
  * Each call takes the caller's per-thread struct crm_http.
  *
  * Calls: every function returns 0 on success or -1 with err filled (err may not be NULL). Calls
- * are retried inside: transient errors with exponential backoff and jitter, 423/429/477 after the
- * wait HubSpot asks for (plus jitter), a 401 once after refreshing the token. Batch functions
- * split their inputs into calls of at most 100 (2,000 / 1,000 for association writes / reads)
- * and answer every input in order in a struct crm_batch_result.
+ * are retried inside, by the shared call loop (crm/crm_call.h): transient errors with
+ * exponential backoff and jitter, 423/429/477 after the wait HubSpot asks for (plus jitter), a
+ * 401 once after refreshing the token. Batch functions split their inputs into calls of at most
+ * 100 (2,000 / 1,000 for association writes / reads) and answer every input in order in a struct
+ * crm_batch_result.
  * Batch answers are read input by input (sync/crm_split.h): an error belongs to the inputs it
  * names (context.ids, context.objectWriteTraceId, fromObjectId / objectId, or an id quoted as a
  * whole word in its message), whether it comes in a 207's "errors" or as a whole call's error

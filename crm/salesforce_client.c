@@ -1,16 +1,18 @@
-/* salesforce_client.c: Salesforce REST calls: the retried call loop with API-usage slowdown,
- * OAuth refresh-token and JWT bearer flows, the describe cache, and every operation's requests
- * and answer parsers.
+/* salesforce_client.c: Salesforce REST calls: the hooks this client gives the shared call loop
+ * (crm/crm_call.c: the API-usage slowdown before each try, the token cache and instance URL, the
+ * error parser, the secrets to scrub; 304 answers a conditional describe), OAuth refresh-token
+ * and JWT bearer flows, the describe cache, and every operation's requests and answer parsers.
  *
  * Owns the client's option copies, the RSA key of the JWT flow, the token cache, the in-memory
  * refresh token (replaced only by the single-flight refresh callback; refresh_lock guards the
  * pointer because error scrubbing reads it from every thread), and the describe cache
  * (describe_lock). Describes are reference-counted wrappers: the cache holds one reference, each
  * caller of salesforce_describe() another. Collections results are positional; a whole call's
- * error names a record by its id (or external id value) in the message, and sync/crm_split.c
+ * error names a record by its id (or external id value) in the message, and crm/crm_split.c
  * decides what is sent again.
  * Must not: let a token, secret or assertion reach an error text, a log line or a metric; give a
- * record an error that does not name it (unless it was alone in its call). */
+ * record an error that does not name it (unless it was alone in its call); retry a call itself
+ * (crm/crm_call.c does; only the token endpoint has its own loop). */
 #include "crm/salesforce_client.h"
 
 #include "base/config.h"
@@ -18,6 +20,7 @@
 #include "base/metrics.h"
 #include "base/secret.h"
 #include "base/strbuf.h"
+#include "crm/crm_call.h"
 #include "crm/crm_split.h"
 #include "base/json_util.h"
 #include "crm/rate_limit.h"
@@ -53,7 +56,7 @@ struct salesforce_client {
     char *client_id;
     char *client_secret;
     pthread_mutex_t refresh_lock; /* guards refresh_token */
-    char *refresh_token;          /* replaced by the refresh callback, read by scrub() */
+    char *refresh_token;          /* replaced by the refresh callback, read by sf_scrub() */
     char *username;
     char *jwt_audience;
     EVP_PKEY *jwt_key;
@@ -91,8 +94,10 @@ static int oom(struct crm_error *err)
     return -1;
 }
 
-static void scrub(struct salesforce_client *sc, struct crm_error *err, const char *token)
+/* Removes the token and every secret of the client from err (also the call loop's scrub hook). */
+static void sf_scrub(void *ud, struct crm_error *err, const char *token)
 {
+    struct salesforce_client *sc = ud;
     crm_error_scrub(err, token);
     crm_error_scrub(err, sc->static_token);
     crm_error_scrub(err, sc->client_secret);
@@ -375,28 +380,42 @@ static int sf_refresh(void *ud, void *call_ctx, struct token_value *out, struct 
             break;
         crm_sleep_ms(delay);
     }
-    scrub(sc, err, out->access_token);
+    sf_scrub(sc, err, out->access_token);
     return rc;
 }
 
-/* ---- the call loop ---- */
+/* ---- the call loop's hooks (crm/crm_call.h) ---- */
 
-struct sf_call {
-    const char *operation;
-    const char *method;
-    const char *path; /* relative to /services/data/{version}/, or absolute when starting '/' */
-    json_object *body;
-    const char *extra_header; /* e.g. "If-Modified-Since: ..." (may be NULL) */
-    /* out */
-    int status;
-    json_object *json;
-    char validator[64]; /* Last-Modified or Date of the answer */
-};
-
-static char *call_url(struct salesforce_client *sc, const char *instance_url, const char *path)
+static const struct crm_retry_policy *sf_retry_policy(void *ud)
 {
+    return &((struct salesforce_client *)ud)->retry;
+}
+
+/* Salesforce has no per-call budget here: above the API usage threshold each try first sleeps. */
+static int sf_budget_acquire(void *ud, const struct crm_call *c, struct crm_error *err)
+{
+    (void)c;
+    (void)err;
+    crm_sleep_ms(usage_pause_ms(ud));
+    return 0;
+}
+
+static struct token_cache *sf_tokens(void *ud)
+{
+    return ((struct salesforce_client *)ud)->tokens;
+}
+
+static bool sf_token_refreshable(void *ud)
+{
+    return ((struct salesforce_client *)ud)->static_token == NULL;
+}
+
+/* {instance_url}/services/data/{version}/{path}; {instance_url}{path} for a path from '/'. */
+static char *sf_resolve_url(void *ud, const struct token_value *tok, const char *path)
+{
+    struct salesforce_client *sc = ud;
     struct strbuf sb = STRBUF_INIT;
-    strbuf_puts(&sb, instance_url);
+    strbuf_puts(&sb, tok->instance_url ? tok->instance_url : "");
     if (path[0] == '/') {
         strbuf_puts(&sb, path);
     } else {
@@ -412,91 +431,36 @@ static char *call_url(struct salesforce_client *sc, const char *instance_url, co
     return strbuf_detach(&sb, NULL);
 }
 
-static int sf_call(struct salesforce_client *sc, struct crm_http *h, struct sf_call *c,
+static void sf_on_answer(void *ud, const struct crm_http_response *resp)
+{
+    usage_track(ud, crm_http_header(resp, "Sforce-Limit-Info"));
+}
+
+static void sf_parse_error(void *ud, const struct crm_http_response *r, struct crm_error *err)
+{
+    (void)ud;
+    crm_error_from_salesforce(err, (int)r->status, r->body, r->body_len);
+}
+
+static const struct crm_call_hooks sf_hooks = {
+    .crm = CRM_SALESFORCE,
+    .name = "Salesforce",
+    .accept_not_modified = true, /* describes are conditional GETs (If-Modified-Since) */
+    .retry_policy = sf_retry_policy,
+    .budget_acquire = sf_budget_acquire,
+    .tokens = sf_tokens,
+    .token_refreshable = sf_token_refreshable,
+    .resolve_url = sf_resolve_url,
+    .on_answer = sf_on_answer,
+    .parse_error = sf_parse_error,
+    .scrub = sf_scrub,
+};
+
+/* c->url is a path (see sf_resolve_url). */
+static int sf_call(struct salesforce_client *sc, struct crm_http *h, struct crm_call *c,
                    struct crm_error *err)
 {
-    set_op(err, c->operation);
-    c->status = 0;
-    c->json = NULL;
-    c->validator[0] = '\0';
-    const char *body =
-        c->body ? json_object_to_json_string_ext(c->body, JSON_C_TO_STRING_PLAIN) : NULL;
-    bool refreshed = false;
-    int failures = 0;
-    for (;;) {
-        crm_sleep_ms(usage_pause_ms(sc));
-        struct token_value tok;
-        uint64_t gen = 0;
-        if (token_cache_get(sc->tokens, h, &tok, &gen, err) < 0) {
-            snprintf(err->operation, sizeof err->operation, "%s", c->operation);
-            return -1;
-        }
-        char *url = call_url(sc, tok.instance_url ? tok.instance_url : "", c->path);
-        size_t alen = strlen(tok.access_token) + 32;
-        char *auth = malloc(alen);
-        if (!url || !auth) {
-            free(url);
-            free(auth);
-            token_value_clear(&tok);
-            return oom(err);
-        }
-        snprintf(auth, alen, "Authorization: Bearer %s", tok.access_token);
-        const char *headers[] = {auth, c->extra_header, NULL};
-        struct crm_http_request req = {
-            .crm = CRM_SALESFORCE,
-            .operation = c->operation,
-            .method = c->method,
-            .url = url,
-            .headers = headers,
-            .body = body,
-            .body_len = body ? strlen(body) : 0,
-        };
-        struct crm_http_response resp;
-        err->attempts++;
-        int prc = crm_http_perform(h, &req, &resp, err);
-        OPENSSL_cleanse(auth, strlen(auth));
-        free(auth);
-        free(url);
-        if (prc == 0) {
-            usage_track(sc, crm_http_header(&resp, "Sforce-Limit-Info"));
-            const char *v = crm_http_header(&resp, "Last-Modified");
-            if (!v)
-                v = crm_http_header(&resp, "Date");
-            copy_field(c->validator, sizeof c->validator, v);
-        }
-        if (prc == 0 && ((resp.status >= 200 && resp.status < 300) || resp.status == 304)) {
-            c->status = (int)resp.status;
-            int rc = 0;
-            if (resp.body_len) {
-                json_tokener *jt = json_tokener_new();
-                c->json = jt ? json_tokener_parse_ex(jt, resp.body, (int)resp.body_len) : NULL;
-                json_tokener_free(jt);
-                if (!c->json) {
-                    crm_error_set(
-                        err, CRM_SALESFORCE, CRM_ERR_PERMANENT, (int)resp.status, "invalid_json",
-                        "Salesforce answered %ld with a body that is not JSON", resp.status);
-                    rc = -1;
-                }
-            }
-            crm_http_response_free(&resp);
-            token_value_clear(&tok);
-            return rc;
-        }
-        if (prc == 0)
-            crm_error_from_salesforce(err, (int)resp.status, resp.body, resp.body_len);
-        crm_http_response_free(&resp);
-        scrub(sc, err, tok.access_token);
-        token_value_clear(&tok);
-        if (err->cls == CRM_ERR_AUTH && !sc->static_token && !refreshed) {
-            refreshed = true;
-            token_cache_invalidate(sc->tokens, gen);
-            continue;
-        }
-        long delay = crm_retry_delay_ms(&sc->retry, ++failures, err);
-        if (delay < 0)
-            return -1;
-        crm_sleep_ms(delay);
-    }
+    return crm_call_run(&sf_hooks, sc, h, c, err);
 }
 
 /* Escaped path: segments joined by '/', each percent-encoded. NULL-terminated list. */
@@ -775,10 +739,8 @@ int salesforce_describe(struct salesforce_client *sc, struct crm_http *h, const 
         describe_unref(cached);
         return oom(err);
     }
-    struct sf_call c = {.operation = "describe",
-                        .method = "GET",
-                        .path = path,
-                        .extra_header = ims[0] ? ims : NULL};
+    struct crm_call c = {
+        .operation = "describe", .method = "GET", .url = path, .extra_header = ims[0] ? ims : NULL};
     int rc = sf_call(sc, h, &c, err);
     free(path);
     if (rc < 0) {
@@ -854,7 +816,7 @@ int salesforce_record_get(struct salesforce_client *sc, struct crm_http *h, cons
         strbuf_free(&sb);
         return oom(err);
     }
-    struct sf_call c = {.operation = "get", .method = "GET", .path = strbuf_str(&sb)};
+    struct crm_call c = {.operation = "get", .method = "GET", .url = strbuf_str(&sb)};
     int rc = sf_call(sc, h, &c, err);
     strbuf_free(&sb);
     if (rc < 0)
@@ -887,7 +849,7 @@ int salesforce_record_create(struct salesforce_client *sc, struct crm_http *h, c
     char *path = path_of(segs, NULL);
     if (!path)
         return oom(err);
-    struct sf_call c = {.operation = "create", .method = "POST", .path = path, .body = fields};
+    struct crm_call c = {.operation = "create", .method = "POST", .url = path, .body = fields};
     int rc = sf_call(sc, h, &c, err);
     free(path);
     if (rc == 0)
@@ -908,11 +870,11 @@ int salesforce_record_update(struct salesforce_client *sc, struct crm_http *h, c
     char ius[128] = "";
     if (if_unmodified_since && *if_unmodified_since)
         snprintf(ius, sizeof ius, "If-Unmodified-Since: %s", if_unmodified_since);
-    struct sf_call c = {.operation = "update",
-                        .method = "PATCH",
-                        .path = path,
-                        .body = fields,
-                        .extra_header = ius[0] ? ius : NULL};
+    struct crm_call c = {.operation = "update",
+                         .method = "PATCH",
+                         .url = path,
+                         .body = fields,
+                         .extra_header = ius[0] ? ius : NULL};
     int rc = sf_call(sc, h, &c, err);
     free(path);
     json_object_put(c.json);
@@ -929,7 +891,7 @@ int salesforce_record_delete(struct salesforce_client *sc, struct crm_http *h, c
     char *path = path_of(segs, NULL);
     if (!path)
         return oom(err);
-    struct sf_call c = {.operation = "delete", .method = "DELETE", .path = path};
+    struct crm_call c = {.operation = "delete", .method = "DELETE", .url = path};
     int rc = sf_call(sc, h, &c, err);
     free(path);
     json_object_put(c.json);
@@ -968,7 +930,7 @@ int salesforce_record_upsert(struct salesforce_client *sc, struct crm_http *h, c
         json_object_put(body);
         return oom(err);
     }
-    struct sf_call c = {.operation = "upsert", .method = "PATCH", .path = path, .body = body};
+    struct crm_call c = {.operation = "upsert", .method = "PATCH", .url = path, .body = body};
     int rc = sf_call(sc, h, &c, err);
     free(path);
     json_object_put(body);
@@ -1076,8 +1038,8 @@ static void coll_send(void *ctx, const size_t *idx, size_t cnt, struct crm_split
         call->rc = oom(&call->err);
         snprintf(call->err.operation, sizeof call->err.operation, "%s", op);
     } else {
-        struct sf_call sfc = {
-            .operation = op, .method = method, .path = strbuf_str(&path), .body = body};
+        struct crm_call sfc = {
+            .operation = op, .method = method, .url = strbuf_str(&path), .body = body};
         call->rc = sf_call(c->sc, c->h, &sfc, &call->err);
         call->status = call->rc == 0 ? sfc.status : call->err.http_status;
         call->doc = sfc.json;
@@ -1215,7 +1177,7 @@ void salesforce_query_page_free(struct salesforce_query_page *p)
 static int query_page(struct salesforce_client *sc, struct crm_http *h, const char *op,
                       const char *path, struct salesforce_query_page *out, struct crm_error *err)
 {
-    struct sf_call c = {.operation = op, .method = "GET", .path = path};
+    struct crm_call c = {.operation = op, .method = "GET", .url = path};
     if (sf_call(sc, h, &c, err) < 0)
         return -1;
     json_object *records = json_member(c.json, "records");
@@ -1333,7 +1295,7 @@ int salesforce_get_updated(struct salesforce_client *sc, struct crm_http *h, con
     char *path = window_path(sobject, "updated", start, end);
     if (!path)
         return oom(err);
-    struct sf_call c = {.operation = "get_updated", .method = "GET", .path = path};
+    struct crm_call c = {.operation = "get_updated", .method = "GET", .url = path};
     int rc = sf_call(sc, h, &c, err);
     free(path);
     if (rc < 0)
@@ -1368,7 +1330,7 @@ int salesforce_get_deleted(struct salesforce_client *sc, struct crm_http *h, con
     char *path = window_path(sobject, "deleted", start, end);
     if (!path)
         return oom(err);
-    struct sf_call c = {.operation = "get_deleted", .method = "GET", .path = path};
+    struct crm_call c = {.operation = "get_deleted", .method = "GET", .url = path};
     int rc = sf_call(sc, h, &c, err);
     free(path);
     if (rc < 0)
@@ -1407,7 +1369,7 @@ int salesforce_describe_global(struct salesforce_client *sc, struct crm_http *h,
 {
     *out = NULL;
     set_op(err, "describe_global");
-    struct sf_call c = {.operation = "describe_global", .method = "GET", .path = "sobjects"};
+    struct crm_call c = {.operation = "describe_global", .method = "GET", .url = "sobjects"};
     if (sf_call(sc, h, &c, err) < 0)
         return -1;
     json_object *list = crm_member_array(c.json, "sobjects", CRM_SALESFORCE, c.status,

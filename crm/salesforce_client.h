@@ -19,7 +19,8 @@
  * Each call takes the caller's per-thread struct crm_http.
  *
  * Calls return 0 or -1 with err filled (err may not be NULL); transient errors (UNABLE_TO_LOCK_ROW,
- * QUERY_TIMEOUT, REQUEST_LIMIT_EXCEEDED, 5xx, no answer) are retried with backoff and jitter.
+ * QUERY_TIMEOUT, REQUEST_LIMIT_EXCEEDED, 5xx, no answer) are retried with backoff and jitter by
+ * the shared call loop (crm/crm_call.h).
  * Collections split inputs into calls of at most 200 and answer every input in order (Salesforce
  * returns results in request order, allOrNone false by default: each record's errors are its
  * own). A whole call failing names records only by their ids in its message: those fail, the
