@@ -1,11 +1,12 @@
 /* import_store.c: SQL of sweeps and imports (sync_cursors, sync_imports, change_events.import_id).
  *
- * Owns nothing beyond one call: values are copied out before PQclear. The advisory-lock class ids
- * below are this module's own namespaces (db/queue_claim.c and db/migrate.c use others). Must not
+ * Owns nothing beyond one call: values are copied out before PQclear. The advisory-lock classes
+ * it uses (sweep, import, import creation) are listed with every other key in db/locks.h. Must not
  * decide sweep windows or import pages. */
 #include "db/import_store.h"
 
 #include "db/link_store.h"
+#include "db/locks.h"
 #include "db/pool.h"
 
 #include <inttypes.h>
@@ -13,12 +14,13 @@
 #include <stdlib.h>
 #include <string.h>
 
-/* pg_try_advisory_lock(class, key): one class per lock use. */
+/* pg_try_advisory_lock(class, key): one class per lock use (db/locks.h lists every key). */
 static const char *const lock_classes[] = {
-    [IMPORT_LOCK_SWEEP] = "1937204080",  /* sweeps of one mapping */
-    [IMPORT_LOCK_IMPORT] = "1768779636", /* steps of one import */
+    [IMPORT_LOCK_SWEEP] = LOCK_KEY_TEXT(LOCK_KEY_SWEEP),   /* sweeps of one mapping */
+    [IMPORT_LOCK_IMPORT] = LOCK_KEY_TEXT(LOCK_KEY_IMPORT), /* steps of one import */
 };
-#define IMPORT_CREATE_LOCK "1768779637" /* starting an import of one mapping */
+/* starting an import of one mapping */
+#define IMPORT_CREATE_LOCK LOCK_KEY_TEXT(LOCK_KEY_IMPORT_CREATE)
 
 #define ISO(col) "to_char(" col " AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"')"
 

@@ -6,6 +6,7 @@
  * schema_migrations itself. */
 #include "db/migrate.h"
 
+#include "db/locks.h"
 #include "db/pool.h"
 #include "base/hexenc.h"
 #include "base/strbuf.h"
@@ -17,8 +18,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-/* pg_advisory_lock key: "synkro migrate" */
-#define MIGRATE_LOCK_KEY "7317735301"
+/* pg_advisory_lock key (db/locks.h lists every key) */
+#define MIGRATE_LOCK_KEY LOCK_KEY_TEXT(LOCK_KEY_MIGRATE)
 
 static const char *const state_names[] = {"applied", "pending", "changed", "unknown"};
 

@@ -53,6 +53,7 @@
  * Must not: decide statuses of unmapped/held events (db/mapping_store.c does), call CRMs, log. */
 #include "db/queue_claim.h"
 
+#include "db/locks.h"
 #include "db/pool.h"
 #include "base/strbuf.h"
 
@@ -65,9 +66,8 @@
 
 static char *id_array(const int64_t *ids, size_t n);
 
-/* First key of every record lock (the pair form: its own key space, apart from the single-key
- * migration lock of db/migrate.c). "sQcl". */
-#define QUEUE_RECORD_LOCK "1934713708"
+/* First key of every record and pair lock (db/locks.h lists every key). */
+#define QUEUE_RECORD_LOCK LOCK_KEY_TEXT(LOCK_KEY_QUEUE_RECORD)
 
 /* The key hashed for a record's advisory lock; the same text in every statement. */
 #define RECORD_KEY(alias)                                                                          \

@@ -10,6 +10,7 @@
  * conninfo or tokens. */
 #include "sync/sync_engine.h"
 
+#include "db/locks.h"
 #include "db/pool.h"
 #include "base/config.h"
 #include "crm/crm_clients.h"
@@ -255,76 +256,25 @@ static int worker_connect(struct sync_worker *w, char *err, size_t errlen)
     return 0;
 }
 
-/* The advisory locks of one mapping (all session-level, on the worker's own connection):
- *  - LOCK_SHARED / LOCK_EXCLUSIVE: (SYNC_MAPPING_LOCK_CLASS, mapping). Shared while syncing
- *    pairs side by side, exclusive while syncing everything else (unlinked records, merges);
- *  - LOCK_SLOT: (SYNC_SLOT_LOCK_CLASS, mapping * SYNC_MAX_MAPPING_WORKERS + slot), one of the
- *    mapping_workers slots that bound how many workers sync one mapping's pairs at once. */
+/* The advisory locks of one mapping (db/locks.h; all session-level, on the worker's own
+ * connection):
+ *  - LOCK_SHARED / LOCK_EXCLUSIVE: the mapping's lock. Shared while syncing pairs side by side,
+ *    exclusive while syncing everything else (unlinked records, merges);
+ *  - LOCK_SLOT: one of the mapping_workers slots that bound how many workers sync one mapping's
+ *    pairs at once. */
 enum lock_kind { LOCK_SHARED, LOCK_EXCLUSIVE, LOCK_SLOT };
-
-static const struct lock_sql {
-    const char *take;
-    const char *release;
-} lock_sql[] = {
-    [LOCK_SHARED] = {"SELECT pg_try_advisory_lock_shared($1::int, $2::int)",
-                     "SELECT pg_advisory_unlock_shared($1::int, $2::int)"},
-    [LOCK_EXCLUSIVE] = {"SELECT pg_try_advisory_lock($1::int, $2::int)",
-                        "SELECT pg_advisory_unlock($1::int, $2::int)"},
-    [LOCK_SLOT] = {"SELECT pg_try_advisory_lock($1::int, $2::int)",
-                   "SELECT pg_advisory_unlock($1::int, $2::int)"},
-};
 
 /* 1 when this worker now holds (take) or has let go of (!take) the lock, 0 when another holds
  * it (take) or it was not held (!take), -1 on error. */
 static int mapping_lock(struct sync_worker *w, enum lock_kind kind, int64_t mapping_id, int slot,
                         bool take, char *err, size_t errlen)
 {
-    char cls[24], key[24];
-    int64_t k = mapping_id % 134217728; /* 2^27: room for the slot within an int4 */
     if (kind == LOCK_SLOT)
-        k = k * SYNC_MAX_MAPPING_WORKERS + slot;
-    snprintf(cls, sizeof cls, "%d",
-             kind == LOCK_SLOT ? SYNC_SLOT_LOCK_CLASS : SYNC_MAPPING_LOCK_CLASS);
-    snprintf(key, sizeof key, "%" PRId64, k);
-    const char *params[] = {cls, key};
-    PGresult *r = db_exec(w->conn, take ? lock_sql[kind].take : lock_sql[kind].release, 2, params,
-                          err, errlen);
-    if (!r)
-        return -1;
-    int got = strcmp(PQgetvalue(r, 0, 0), "t") == 0;
-    PQclear(r);
-    return got;
-}
-
-/* Waits up to wait_ms for the mapping's exclusive lock (a waiting request also keeps new shared
- * holders out, so pairs batches in flight finish and no new ones start). 1 got, 0 timed out, -1
- * error. */
-static int mapping_lock_wait(struct sync_worker *w, int64_t mapping_id, int wait_ms, char *err,
-                             size_t errlen)
-{
-    char cls[24], key[24], timeout[24];
-    snprintf(cls, sizeof cls, "%d", SYNC_MAPPING_LOCK_CLASS);
-    snprintf(key, sizeof key, "%" PRId64, mapping_id % 134217728);
-    snprintf(timeout, sizeof timeout, "%d", wait_ms);
-    if (db_exec_command(w->conn, "BEGIN", err, errlen) < 0)
-        return -1;
-    const char *tp[] = {timeout};
-    PGresult *r =
-        db_exec(w->conn, "SELECT set_config('lock_timeout', $1, true)", 1, tp, err, errlen);
-    const char *params[] = {cls, key};
-    PGresult *l = r ? PQexecParams(w->conn, "SELECT pg_advisory_lock($1::int, $2::int)", 2, NULL,
-                                   params, NULL, NULL, 0)
-                    : NULL;
-    PQclear(r);
-    bool got = l && PQresultStatus(l) == PGRES_TUPLES_OK;
-    const char *state = l ? PQresultErrorField(l, PG_DIAG_SQLSTATE) : NULL;
-    bool timed_out = state && strcmp(state, "55P03") == 0; /* lock_not_available */
-    PQclear(l);
-    if (!got && !timed_out)
-        snprintf(err, errlen, "waiting for the mapping's lock: %s", PQerrorMessage(w->conn));
-    /* the session-level lock outlives the transaction; the transaction only scopes the timeout */
-    PQclear(PQexec(w->conn, got ? "COMMIT" : "ROLLBACK"));
-    return got ? 1 : timed_out ? 0 : -1;
+        return take ? lock_slot_try(w->conn, mapping_id, slot, err, errlen)
+                    : lock_slot_release(w->conn, mapping_id, slot, err, errlen);
+    bool shared = kind == LOCK_SHARED;
+    return take ? lock_mapping_try(w->conn, mapping_id, shared, err, errlen)
+                : lock_mapping_release(w->conn, mapping_id, shared, err, errlen);
 }
 
 /* Measures synkro_queue_lag_seconds (age of the oldest due pending event) at most once a second
@@ -480,7 +430,7 @@ static int sync_pairs(struct sync_worker *w, const struct sync_mapping *sm, bool
 static int sync_exclusive(struct sync_worker *w, const struct sync_mapping *sm, int wait_ms,
                           struct sync_batch_report *rep, char *err, size_t errlen)
 {
-    int got = wait_ms > 0 ? mapping_lock_wait(w, sm->id, wait_ms, err, errlen)
+    int got = wait_ms > 0 ? lock_mapping_wait(w->conn, sm->id, wait_ms, err, errlen)
                           : mapping_lock(w, LOCK_EXCLUSIVE, sm->id, 0, true, err, errlen);
     if (got <= 0)
         return got;

@@ -9,9 +9,9 @@
  * - Pairs side by side, the rest alone. The two records of a linked pair must never be synced by
  *   two workers at once (a Salesforce event and a HubSpot event of one pair would race), and
  *   creates, adoption and HubSpot merges change which records form a pair. So a mapping has one
- *   session-level advisory lock (SYNC_MAPPING_LOCK_CLASS, mapping id), taken two ways:
+ *   session-level advisory lock (LOCK_KEY_MAPPING in db/locks.h), taken two ways:
  *   - shared, by up to mapping_workers workers at once (each also holds one slot lock,
- *     SYNC_SLOT_LOCK_CLASS): each claims with queue_claim_pairs, which takes only records of an
+ *     LOCK_KEY_SLOT): each claims with queue_claim_pairs, which takes only records of an
  *     active link holding both ids, keyed by the link, so two claims never hold one pair; the
  *     link keys stay locked until the batch is settled (queue_pairs_release), so a lease that
  *     runs out mid-batch is not taken over while its holder lives (up to `batch` advisory locks
@@ -44,6 +44,7 @@
 #ifndef SYNKRO_SYNC_SYNC_ENGINE_H
 #define SYNKRO_SYNC_SYNC_ENGINE_H
 
+#include "db/locks.h"
 #include "db/queue_claim.h"
 #include "crm/crm_http.h"
 #include "sync/sync_batch.h"
@@ -56,11 +57,8 @@ struct crm_clients;
 struct hubspot_client;
 struct salesforce_client;
 
-/* First key of the mapping locks (pg_try_advisory_lock(int, int)), apart from the queue's. */
-#define SYNC_MAPPING_LOCK_CLASS 1934713709
-/* First key of the slots that bound how many workers sync one mapping's pairs at once. */
-#define SYNC_SLOT_LOCK_CLASS     1934713710
-#define SYNC_MAX_MAPPING_WORKERS 16
+/* The most workers that may sync one mapping's pairs at once: one per slot lock (db/locks.h). */
+#define SYNC_MAX_MAPPING_WORKERS LOCK_SLOTS_PER_MAPPING
 
 struct sync_engine_options {
     const char *conninfo;         /* the database; each worker opens its own connection */

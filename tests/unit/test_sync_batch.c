@@ -27,6 +27,7 @@
 #include <cmocka.h>
 
 #include "crmsim_proc.h"
+#include "db/locks.h"
 #include "db/queue.h"
 #include "db/queue_errors.h"
 #include "base/metrics.h"
@@ -757,7 +758,7 @@ static void test_mapping_lock_excludes_other_engines(void **state)
     queue_event(e, "salesforce", sf_id, "create", NULL);
     PGconn *other = testdb_connect_or_fail(e->db->conninfo);
     char sql[128];
-    snprintf(sql, sizeof sql, "SELECT pg_advisory_lock(%d, 1)", SYNC_MAPPING_LOCK_CLASS);
+    snprintf(sql, sizeof sql, "SELECT pg_advisory_lock(%d, 1)", LOCK_KEY_MAPPING);
     exec_ok(other, sql);
     struct sync_engine *second = engine_new(e, "t2");
     char err[256];
@@ -789,9 +790,9 @@ static void test_pairs_sync_side_by_side_within_slots(void **state)
     make_pair(e, &sf_id, &hs_id, "Side");
     PGconn *other = testdb_connect_or_fail(e->db->conninfo);
     char sql[160];
-    snprintf(sql, sizeof sql, "SELECT pg_advisory_lock_shared(%d, 1)", SYNC_MAPPING_LOCK_CLASS);
+    snprintf(sql, sizeof sql, "SELECT pg_advisory_lock_shared(%d, 1)", LOCK_KEY_MAPPING);
     exec_ok(other, sql);
-    snprintf(sql, sizeof sql, "SELECT pg_advisory_lock(%d, %d)", SYNC_SLOT_LOCK_CLASS,
+    snprintf(sql, sizeof sql, "SELECT pg_advisory_lock(%d, %d)", LOCK_KEY_SLOT,
              1 * SYNC_MAX_MAPPING_WORKERS + 0);
     exec_ok(other, sql);
     sf_patch(sf_id, "{\"Budget__c\":11}");
@@ -801,13 +802,13 @@ static void test_pairs_sync_side_by_side_within_slots(void **state)
     assert_string_equal(hs_prop(hs, "budget"), "11");
     json_object_put(hs);
 
-    snprintf(sql, sizeof sql, "SELECT pg_advisory_lock(%d, %d)", SYNC_SLOT_LOCK_CLASS,
+    snprintf(sql, sizeof sql, "SELECT pg_advisory_lock(%d, %d)", LOCK_KEY_SLOT,
              1 * SYNC_MAX_MAPPING_WORKERS + 1);
     exec_ok(other, sql);
     sf_patch(sf_id, "{\"Budget__c\":12}");
     queue_event(e, "salesforce", sf_id, "update", NULL);
     assert_int_equal(run(e), 0); /* both slots busy */
-    snprintf(sql, sizeof sql, "SELECT pg_advisory_unlock(%d, %d)", SYNC_SLOT_LOCK_CLASS,
+    snprintf(sql, sizeof sql, "SELECT pg_advisory_unlock(%d, %d)", LOCK_KEY_SLOT,
              1 * SYNC_MAX_MAPPING_WORKERS + 1);
     exec_ok(other, sql);
     assert_int_equal(run(e), 1);
