@@ -2,8 +2,9 @@
  * the problem list.
  *
  * Owns the member tables of every object in the document (known keys, for unknown_member), the
- * enum name tables, the name syntax rules (API names go into URLs and SOQL later, so they are
- * restricted to letters, digits, '_' and for HubSpot object types '-'), and the serialiser.
+ * enum name tables, the name syntax rules (API names go into URLs and SOQL later: Salesforce names
+ * must pass crm/soql's soql_name_valid, the one definition of a Salesforce API name; HubSpot
+ * names are letters, digits, '_' and for object types '-'), and the serialiser.
  *
  * Design: the parser walks the document once and keeps going after a problem, so one call
  * reports everything; it fills the struct as it goes and throws it away if any problem was
@@ -13,6 +14,8 @@
  * Must not: know CRM schemas, log, or keep global mutable state. */
 #include "model/mapping.h"
 
+#include "crm/soql.h"
+
 #include <errno.h>
 #include <limits.h>
 #include <stdarg.h>
@@ -21,6 +24,9 @@
 #include <string.h>
 
 #define COUNT(a) (sizeof(a) / sizeof((a)[0]))
+
+_Static_assert(SOQL_NAME_MAX == MAPPING_API_NAME_MAX,
+               "a Salesforce name's length limit has one value (too_long before invalid_name)");
 
 /* ---- problem list ---- */
 
@@ -519,7 +525,7 @@ static json_object *get_object(struct parser *ps, json_object *obj, const char *
 
 enum name_kind {
     NAME_TEXT,          /* free text, "name" of the mapping */
-    NAME_SALESFORCE,    /* API name: letter, then letters, digits, '_' */
+    NAME_SALESFORCE,    /* API name: soql_name_valid (crm/soql.h) */
     NAME_HUBSPOT,       /* property name: letter, then letters, digits, '_' */
     NAME_HUBSPOT_OBJECT /* object type: letters, digits, '_', '-' */
 };
@@ -528,6 +534,8 @@ static bool name_syntax_ok(const char *s, enum name_kind kind)
 {
     if (kind == NAME_TEXT)
         return true;
+    if (kind == NAME_SALESFORCE)
+        return soql_name_valid(s);
     if (kind != NAME_HUBSPOT_OBJECT &&
         !((s[0] >= 'A' && s[0] <= 'Z') || (s[0] >= 'a' && s[0] <= 'z')))
         return false;
@@ -546,8 +554,9 @@ static const char *name_rule(enum name_kind kind)
 {
     switch (kind) {
     case NAME_SALESFORCE:
-        return "a Salesforce API name (letters, digits and underscores, starting with a letter, "
-               "e.g. Budget__c)";
+        return "a Salesforce API name (letters, digits and single underscores, starting with a "
+               "letter, not ending with '_'; \"__\" only after a namespace or before a suffix "
+               "such as __c, e.g. Budget__c)";
     case NAME_HUBSPOT:
         return "a HubSpot internal property name (letters, digits and underscores, starting with "
                "a letter, e.g. project_budget)";

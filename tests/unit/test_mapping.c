@@ -453,6 +453,17 @@ static void test_invalid_names(void **state)
                "fields[0].hubspot", "invalid_name");
     expect_one(MINIMAL ",\"fields\":[{\"salesforce\":\"Name,Id FROM User\",\"hubspot\":\"n\"}]}",
                "fields[0].salesforce", "invalid_name");
+    /* Salesforce names follow crm/soql's rule: "__" only after a namespace or before a suffix */
+    expect_one(MINIMAL ",\"fields\":[{\"salesforce\":\"Budget___c\",\"hubspot\":\"n\"}]}",
+               "fields[0].salesforce", "invalid_name");
+    expect_one(MINIMAL ",\"fields\":[{\"salesforce\":\"Budget_\",\"hubspot\":\"n\"}]}",
+               "fields[0].salesforce", "invalid_name");
+    expect_one(MINIMAL ",\"associations\":[{\"salesforce_field\":\"A__c2\",\"hubspot_object\":"
+                       "\"0-2\"}]}",
+               "associations[0].salesforce_field", "invalid_name");
+    mapping_free(parse_ok(MINIMAL
+                          ",\"fields\":[{\"salesforce\":\"ns__Budget__c\",\"hubspot\":"
+                          "\"n\"},{\"salesforce\":\"Loc__Latitude__s\",\"hubspot\":\"l\"}]}"));
     expect_one(MINIMAL ",\"associations\":[{\"salesforce_field\":\"A__c\",\"hubspot_object\":"
                        "\"0-2\",\"resolver\":{\"hubspot_property\":\"a b\"}}]}",
                "associations[0].resolver.hubspot_property", "invalid_name");
