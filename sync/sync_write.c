@@ -14,6 +14,10 @@
  * record already gone counts as deleted. Every call carries many pairs; one input's error fails its
  * pair only. An update answered "deleted" (ENTITY_IS_DELETED, NOT_FOUND, OBJECT_NOT_FOUND, 404)
  * is not a failure: the pair is marked gone_sf / gone_hs and sync_batch.c settles it as a delete.
+ * Creates and updates of both CRMs are one function, write_records, driven by a descriptor per
+ * CRM (struct write_side: which pairs, which ids and write objects, which client call, which
+ * flags an acknowledged write sets, which report counters); the HubSpot update runs through it on
+ * the helper thread too.
  *
  * Database: only the write-ahead links of creates (one autocommitted statement before the creates;
  * see write_ahead_links), nothing else. Must not: decide sync semantics (sync_merge does), or log.
@@ -25,6 +29,7 @@
 #include "crm/salesforce_client.h"
 
 #include <pthread.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -219,68 +224,6 @@ static void sf_created(struct sync_pair *p, const struct crm_batch_item *it)
     p->created_sf = p->wrote_sf = true;
 }
 
-static void create_hs(struct sync_batch *b)
-{
-    struct sync_pair **pairs;
-    size_t n = collect(b, wants_hs_create, &pairs);
-    if (n == 0)
-        return;
-    const char *idprop = b->sm->m->identity_hubspot_property;
-    struct hubspot_input *in = calloc(n, sizeof *in);
-    struct crm_batch_result res = {0};
-    struct crm_error e;
-    crm_error_clear(&e);
-    if (in) {
-        for (size_t i = 0; i < n; i++)
-            in[i] =
-                (struct hubspot_input){.id = pairs[i]->sf_id, .properties = pairs[i]->out.hs_write};
-        if (idprop)
-            hubspot_batch_upsert(b->env->hc, b->env->http, b->sm->hs_type, idprop, in, n, &res, &e);
-        else
-            hubspot_batch_create(b->env->hc, b->env->http, b->sm->hs_type, in, n, &res, &e);
-        b->rep->hs_calls += calls(n, HUBSPOT_BATCH_MAX);
-    } else {
-        crm_error_set(&e, CRM_HUBSPOT, CRM_ERR_TRANSIENT, 0, NULL, "out of memory");
-    }
-    distribute(pairs, n, &res, &e, "creating in HubSpot", hs_created, &b->rep->hs_writes,
-               GONE_NONE);
-    crm_batch_result_free(&res);
-    free(in);
-    free(pairs);
-}
-
-static void create_sf(struct sync_batch *b)
-{
-    struct sync_pair **pairs;
-    size_t n = collect(b, wants_sf_create, &pairs);
-    if (n == 0)
-        return;
-    const char *ext = b->sm->m->identity_salesforce_field;
-    const char *obj = b->sm->m->salesforce_object;
-    struct salesforce_record_input *in = calloc(n, sizeof *in);
-    struct crm_batch_result res = {0};
-    struct crm_error e;
-    crm_error_clear(&e);
-    if (in) {
-        for (size_t i = 0; i < n; i++)
-            in[i] = (struct salesforce_record_input){.id = ext ? pairs[i]->hs_id : NULL,
-                                                     .fields = pairs[i]->out.sf_write};
-        if (ext)
-            salesforce_collection_upsert(b->env->sc, b->env->http, obj, ext, in, n, false, &res,
-                                         &e);
-        else
-            salesforce_collection_create(b->env->sc, b->env->http, obj, in, n, false, &res, &e);
-        b->rep->sf_calls += calls(n, SALESFORCE_COLLECTION_MAX);
-    } else {
-        crm_error_set(&e, CRM_SALESFORCE, CRM_ERR_TRANSIENT, 0, NULL, "out of memory");
-    }
-    distribute(pairs, n, &res, &e, "creating in Salesforce", sf_created, &b->rep->sf_writes,
-               GONE_NONE);
-    crm_batch_result_free(&res);
-    free(in);
-    free(pairs);
-}
-
 /* ---- identity back-writes ---- */
 
 /* Where the identity property/field does not hold the other side's id yet, what to add. */
@@ -362,66 +305,156 @@ static void put_all(json_object **objs, size_t n)
     free(objs);
 }
 
-static void update_hs(struct sync_batch *b)
+/* ---- creates and updates: one function, driven by a descriptor per CRM ---- */
+
+enum write_kind { WRITE_CREATE = 0, WRITE_UPDATE = 1 };
+
+/* One input of a batch write, as a pair gives it. */
+struct write_input {
+    const char *id;     /* update: the record's id; create: the other side's id (identity value) */
+    json_object *write; /* borrowed: what the merge writes to this side */
+    json_object *extra; /* borrowed: the identity back-write, or NULL */
+};
+
+/* One CRM as the creates and updates see it; what[], wants[], on_ok[] and gone[] by kind. */
+struct write_side {
+    enum crm_kind crm;
+    const char *what[2];        /* a failed pair's error says what was being done */
+    pair_pred wants[2];         /* which pairs */
+    pair_ok on_ok[2];           /* which flags an acknowledged write sets */
+    enum gone_side gone[2];     /* which record an input answered "deleted" marks gone */
+    size_t per_call;            /* inputs per client call (the report counts calls) */
+    size_t calls_at, writes_at; /* offsetof(struct sync_batch_report, ...): this CRM's counters */
+    /* which id and write objects of a pair */
+    struct write_input (*input)(const struct sync_pair *p, enum write_kind k);
+    /* which client call: sends in[i].id with bodies[i], one result per input into res. 0, or -1
+     * when out of memory (nothing sent) */
+    int (*send)(struct sync_batch *b, enum write_kind k, const struct write_input *in,
+                json_object *const *bodies, size_t n, struct crm_batch_result *res,
+                struct crm_error *e);
+};
+
+static size_t *report_count(struct sync_batch_report *rep, size_t at)
+{
+    return (size_t *)((char *)rep + at);
+}
+
+/* The creates (k WRITE_CREATE) or updates of the pairs s->wants[k] selects, in the batch calls of
+ * s->send; each input's result goes to its pair (distribute). */
+static void write_records(struct sync_batch *b, const struct write_side *s, enum write_kind k)
 {
     struct sync_pair **pairs;
-    size_t n = collect(b, wants_hs_update, &pairs);
+    size_t n = collect(b, s->wants[k], &pairs);
     if (n == 0)
         return;
-    struct hubspot_input *in = calloc(n, sizeof *in);
-    json_object **props = calloc(n, sizeof *props);
+    struct write_input *in = calloc(n, sizeof *in);
+    json_object **bodies = calloc(n, sizeof *bodies);
     struct crm_batch_result res = {0};
     struct crm_error e;
     crm_error_clear(&e);
-    int ok = in && props;
+    bool ok = in && bodies;
     for (size_t i = 0; ok && i < n; i++) {
-        props[i] = with_extra(pairs[i]->out.hs_write, pairs[i]->hs_extra);
-        ok = props[i] != NULL;
-        in[i] = (struct hubspot_input){.id = pairs[i]->hs_id, .properties = props[i]};
+        in[i] = s->input(pairs[i], k);
+        bodies[i] = with_extra(in[i].write, in[i].extra);
+        ok = bodies[i] != NULL;
     }
-    if (ok) {
-        hubspot_batch_update(b->env->hc, b->env->http, b->sm->hs_type, in, n, &res, &e);
-        b->rep->hs_calls += calls(n, HUBSPOT_BATCH_MAX);
-    } else {
-        crm_error_set(&e, CRM_HUBSPOT, CRM_ERR_TRANSIENT, 0, NULL, "out of memory");
-    }
-    distribute(pairs, n, &res, &e, "updating HubSpot", hs_updated, &b->rep->hs_writes, GONE_HS);
+    if (ok && s->send(b, k, in, bodies, n, &res, &e) == 0)
+        *report_count(b->rep, s->calls_at) += calls(n, s->per_call);
+    else
+        crm_error_set(&e, s->crm, CRM_ERR_TRANSIENT, 0, NULL, "out of memory");
+    distribute(pairs, n, &res, &e, s->what[k], s->on_ok[k], report_count(b->rep, s->writes_at),
+               s->gone[k]);
     crm_batch_result_free(&res);
-    put_all(props, n);
+    put_all(bodies, n);
     free(in);
     free(pairs);
 }
 
-static void update_sf(struct sync_batch *b)
+static struct write_input hs_input(const struct sync_pair *p, enum write_kind k)
 {
-    struct sync_pair **pairs;
-    size_t n = collect(b, wants_sf_update, &pairs);
-    if (n == 0)
-        return;
-    struct salesforce_record_input *in = calloc(n, sizeof *in);
-    json_object **fields = calloc(n, sizeof *fields);
-    struct crm_batch_result res = {0};
-    struct crm_error e;
-    crm_error_clear(&e);
-    int ok = in && fields;
-    for (size_t i = 0; ok && i < n; i++) {
-        fields[i] = with_extra(pairs[i]->out.sf_write, pairs[i]->sf_extra);
-        ok = fields[i] != NULL;
-        in[i] = (struct salesforce_record_input){.id = pairs[i]->sf_id, .fields = fields[i]};
-    }
-    if (ok) {
-        salesforce_collection_update(b->env->sc, b->env->http, b->sm->m->salesforce_object, in, n,
-                                     false, &res, &e);
-        b->rep->sf_calls += calls(n, SALESFORCE_COLLECTION_MAX);
-    } else {
-        crm_error_set(&e, CRM_SALESFORCE, CRM_ERR_TRANSIENT, 0, NULL, "out of memory");
-    }
-    distribute(pairs, n, &res, &e, "updating Salesforce", sf_updated, &b->rep->sf_writes, GONE_SF);
-    crm_batch_result_free(&res);
-    put_all(fields, n);
-    free(in);
-    free(pairs);
+    if (k == WRITE_CREATE)
+        return (struct write_input){.id = p->sf_id, .write = p->out.hs_write};
+    return (struct write_input){.id = p->hs_id, .write = p->out.hs_write, .extra = p->hs_extra};
 }
+
+/* Creates upsert on the identity property (the Salesforce id as its value) when there is one. */
+static int hs_send(struct sync_batch *b, enum write_kind k, const struct write_input *in,
+                   json_object *const *bodies, size_t n, struct crm_batch_result *res,
+                   struct crm_error *e)
+{
+    struct hubspot_input *hin = calloc(n, sizeof *hin);
+    if (!hin)
+        return -1;
+    for (size_t i = 0; i < n; i++)
+        hin[i] = (struct hubspot_input){.id = in[i].id, .properties = bodies[i]};
+    struct hubspot_client *hc = b->env->hc;
+    const char *type = b->sm->hs_type, *idprop = b->sm->m->identity_hubspot_property;
+    if (k == WRITE_UPDATE)
+        hubspot_batch_update(hc, b->env->http, type, hin, n, res, e);
+    else if (idprop)
+        hubspot_batch_upsert(hc, b->env->http, type, idprop, hin, n, res, e);
+    else
+        hubspot_batch_create(hc, b->env->http, type, hin, n, res, e);
+    free(hin);
+    return 0;
+}
+
+static struct write_input sf_input(const struct sync_pair *p, enum write_kind k)
+{
+    if (k == WRITE_CREATE)
+        return (struct write_input){.id = p->hs_id, .write = p->out.sf_write};
+    return (struct write_input){.id = p->sf_id, .write = p->out.sf_write, .extra = p->sf_extra};
+}
+
+/* Creates upsert on the identity field (the HubSpot id as its value) when there is one, else
+ * create without an id. */
+static int sf_send(struct sync_batch *b, enum write_kind k, const struct write_input *in,
+                   json_object *const *bodies, size_t n, struct crm_batch_result *res,
+                   struct crm_error *e)
+{
+    struct salesforce_record_input *sin = calloc(n, sizeof *sin);
+    if (!sin)
+        return -1;
+    const char *ext = b->sm->m->identity_salesforce_field, *obj = b->sm->m->salesforce_object;
+    for (size_t i = 0; i < n; i++)
+        sin[i] = (struct salesforce_record_input){.id = k == WRITE_CREATE && !ext ? NULL : in[i].id,
+                                                  .fields = bodies[i]};
+    struct salesforce_client *sc = b->env->sc;
+    if (k == WRITE_UPDATE)
+        salesforce_collection_update(sc, b->env->http, obj, sin, n, false, res, e);
+    else if (ext)
+        salesforce_collection_upsert(sc, b->env->http, obj, ext, sin, n, false, res, e);
+    else
+        salesforce_collection_create(sc, b->env->http, obj, sin, n, false, res, e);
+    free(sin);
+    return 0;
+}
+
+static const struct write_side hubspot_side = {
+    .crm = CRM_HUBSPOT,
+    .what = {"creating in HubSpot", "updating HubSpot"},
+    .wants = {wants_hs_create, wants_hs_update},
+    .on_ok = {hs_created, hs_updated},
+    .gone = {GONE_NONE, GONE_HS},
+    .per_call = HUBSPOT_BATCH_MAX,
+    .calls_at = offsetof(struct sync_batch_report, hs_calls),
+    .writes_at = offsetof(struct sync_batch_report, hs_writes),
+    .input = hs_input,
+    .send = hs_send,
+};
+
+static const struct write_side salesforce_side = {
+    .crm = CRM_SALESFORCE,
+    .what = {"creating in Salesforce", "updating Salesforce"},
+    .wants = {wants_sf_create, wants_sf_update},
+    .on_ok = {sf_created, sf_updated},
+    .gone = {GONE_NONE, GONE_SF},
+    .per_call = SALESFORCE_COLLECTION_MAX,
+    .calls_at = offsetof(struct sync_batch_report, sf_calls),
+    .writes_at = offsetof(struct sync_batch_report, sf_writes),
+    .input = sf_input,
+    .send = sf_send,
+};
 
 /* The HubSpot update run beside the Salesforce update: on a short-lived thread, over shadow pairs
  * that borrow the pair's id and write objects (which nothing changes meanwhile), with its own
@@ -434,7 +467,7 @@ struct hs_update_job {
 
 static void *hs_update_thread(void *arg)
 {
-    update_hs(&((struct hs_update_job *)arg)->b);
+    write_records(&((struct hs_update_job *)arg)->b, &hubspot_side, WRITE_UPDATE);
     return NULL;
 }
 
@@ -451,9 +484,9 @@ static void take_hs_update(struct sync_pair *p, const struct sync_pair *sh)
         p->retry_after_ms = sh->retry_after_ms;
 }
 
-/* update_hs and update_sf, at once when the worker has a second handle and both have work (a
- * pair whose HubSpot update fails may then still have had its Salesforce update: the retry finds
- * both sides agreeing on that value and writes nothing for it). */
+/* The HubSpot and Salesforce updates, at once when the worker has a second handle and both have
+ * work (a pair whose HubSpot update fails may then still have had its Salesforce update: the retry
+ * finds both sides agreeing on that value and writes nothing for it). */
 static void update_both(struct sync_batch *b)
 {
     size_t nhs = 0, nsf = 0;
@@ -466,8 +499,8 @@ static void update_both(struct sync_batch *b)
     struct hs_update_job *job = shadow ? calloc(1, sizeof *job) : NULL;
     if (!job) {
         free(shadow);
-        update_hs(b);
-        update_sf(b);
+        write_records(b, &hubspot_side, WRITE_UPDATE);
+        write_records(b, &salesforce_side, WRITE_UPDATE);
         return;
     }
     for (size_t i = 0; i < b->npairs; i++) {
@@ -484,11 +517,11 @@ static void update_both(struct sync_batch *b)
         .env = &job->env, .sm = b->sm, .pairs = shadow, .npairs = b->npairs, .rep = &job->rep};
     pthread_t thread;
     bool threaded = pthread_create(&thread, NULL, hs_update_thread, job) == 0;
-    update_sf(b);
+    write_records(b, &salesforce_side, WRITE_UPDATE);
     if (threaded)
         pthread_join(thread, NULL);
     else
-        update_hs(&job->b);
+        write_records(&job->b, &hubspot_side, WRITE_UPDATE);
     for (size_t i = 0; i < b->npairs; i++)
         if (shadow[i].hs_id)
             take_hs_update(&b->pairs[i], &shadow[i]);
@@ -621,8 +654,8 @@ static void write_ahead_pending(struct sync_batch *b)
 void sync_write_pairs(struct sync_batch *b)
 {
     write_ahead_links(b);
-    create_hs(b);
-    create_sf(b);
+    write_records(b, &hubspot_side, WRITE_CREATE);
+    write_records(b, &salesforce_side, WRITE_CREATE);
     for (size_t i = 0; i < b->npairs; i++)
         plan_identity(b, &b->pairs[i]);
     write_ahead_pending(b);
