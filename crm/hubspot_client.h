@@ -16,7 +16,7 @@
  * 401 once after refreshing the token. Batch functions split their inputs into calls of at most
  * 100 (2,000 / 1,000 for association writes / reads) and answer every input in order in a struct
  * crm_batch_result.
- * Batch answers are read input by input (sync/crm_split.h): an error belongs to the inputs it
+ * Batch answers are read input by input (crm/crm_split.h): an error belongs to the inputs it
  * names (context.ids, context.objectWriteTraceId, fromObjectId / objectId, or an id quoted as a
  * whole word in its message), whether it comes in a 207's "errors" or as a whole call's error
  * body; an input no result and no error names is sent again, and a call failing with an error

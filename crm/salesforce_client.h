@@ -25,7 +25,7 @@
  * returns results in request order, allOrNone false by default: each record's errors are its
  * own). A whole call failing names records only by their ids in its message: those fail, the
  * others are sent again; an error naming none splits the call down to single records, and records
- * a short answer left out are sent again (sync/crm_split.h). They return -1 only when some
+ * a short answer left out are sent again (crm/crm_split.h). They return -1 only when some
  * records were left with a call's failure. Paths: {instance_url}/services/data/{version}/...
  *
  * Must not: put the access token, refresh token, client secret or JWT into errors, logs or
