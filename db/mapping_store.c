@@ -368,6 +368,58 @@ long mapping_store_count(PGconn *conn, char *err, size_t errlen)
     return n;
 }
 
+char *mapping_store_enabled_signature(PGconn *conn, char *err, size_t errlen)
+{
+    PGresult *r = db_exec(conn,
+                          "SELECT coalesce(string_agg(id || ':' || version, ',' ORDER BY id), '')"
+                          " FROM mappings WHERE state = 'enabled'",
+                          0, NULL, err, errlen);
+    if (!r)
+        return NULL;
+    char *sig = strdup(PQgetvalue(r, 0, 0));
+    PQclear(r);
+    if (!sig)
+        snprintf(err, errlen, "out of memory");
+    return sig;
+}
+
+int mapping_store_enabled_documents(PGconn *conn, struct mapping_doc **docs, size_t *n, char *err,
+                                    size_t errlen)
+{
+    *docs = NULL;
+    *n = 0;
+    PGresult *r = db_exec(conn,
+                          "SELECT id, document::text FROM mappings WHERE state = 'enabled'"
+                          " ORDER BY id",
+                          0, NULL, err, errlen);
+    if (!r)
+        return -1;
+    int rows = PQntuples(r);
+    struct mapping_doc *d = calloc((size_t)rows + 1, sizeof *d);
+    int rc = d ? 0 : -1;
+    for (int i = 0; rc == 0 && i < rows; i++) {
+        d[i].id = strtoll(PQgetvalue(r, i, 0), NULL, 10);
+        d[i].document = strdup(PQgetvalue(r, i, 1));
+        rc = d[i].document ? 0 : -1;
+    }
+    PQclear(r);
+    if (rc < 0) {
+        mapping_docs_free(d, (size_t)rows);
+        snprintf(err, errlen, "out of memory");
+        return -1;
+    }
+    *docs = d;
+    *n = (size_t)rows;
+    return 0;
+}
+
+void mapping_docs_free(struct mapping_doc *docs, size_t n)
+{
+    for (size_t i = 0; docs && i < n; i++)
+        free(docs[i].document);
+    free(docs);
+}
+
 int mapping_store_replace_all(PGconn *conn, const struct mapping_row *rows, size_t n,
                               const char *actor, char *err, size_t errlen)
 {

@@ -70,6 +70,25 @@ long mapping_store_reclassify_events(PGconn *conn, char *err, size_t errlen);
 /* Number of mappings. -1 on error. */
 long mapping_store_count(PGconn *conn, char *err, size_t errlen);
 
+/* ---- what the sync workers read each round ---- */
+
+/* "id:version,..." of the enabled mappings in id order ("" when none), heap (caller frees). One
+ * cheap one-row query, so a worker that compares it each round notices a mapping enabled,
+ * changed or paused at once. NULL with err. */
+char *mapping_store_enabled_signature(PGconn *conn, char *err, size_t errlen);
+
+/* An enabled mapping's stored document. */
+struct mapping_doc {
+    int64_t id;
+    char *document; /* heap: the document's JSON text as stored */
+};
+
+/* The enabled mappings' documents in id order into *docs (free with mapping_docs_free) and *n.
+ * 0, or -1 with err (*docs NULL). */
+int mapping_store_enabled_documents(PGconn *conn, struct mapping_doc **docs, size_t *n, char *err,
+                                    size_t errlen);
+void mapping_docs_free(struct mapping_doc *docs, size_t n);
+
 /* Import: replaces every mapping with rows (ids kept when the documents carry
  * them) in one transaction; on any failure nothing changes. */
 int mapping_store_replace_all(PGconn *conn, const struct mapping_row *rows, size_t n,

@@ -260,6 +260,21 @@ json_object *queue_depth(PGconn *conn, char *err, size_t errlen)
     return out;
 }
 
+int queue_lag_seconds(PGconn *conn, double *seconds, char *err, size_t errlen)
+{
+    PGresult *res =
+        db_exec(conn,
+                "SELECT COALESCE(extract(epoch FROM now() - (SELECT received_at"
+                " FROM change_events WHERE status = 'pending' AND next_attempt_at <= now()"
+                " ORDER BY next_attempt_at, id LIMIT 1)), 0)::float8",
+                0, NULL, err, errlen);
+    if (!res)
+        return -1;
+    *seconds = strtod(PQgetvalue(res, 0, 0), NULL);
+    PQclear(res);
+    return 0;
+}
+
 /* ---- follow-ups ---- */
 
 static const char followup_sql[] =

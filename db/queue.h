@@ -74,4 +74,9 @@ json_object *queue_get(PGconn *conn, int64_t id, bool *found, char *err, size_t 
 /* Counts per status, as (status, count) rows into out (caller puts). */
 json_object *queue_depth(PGconn *conn, char *err, size_t errlen);
 
+/* The age in seconds of the oldest pending event that is due now (0 when none is due) into
+ * *seconds: the queue lag (synkro_queue_lag_seconds). One index read (change_events_due).
+ * 0, or -1 with err. */
+int queue_lag_seconds(PGconn *conn, double *seconds, char *err, size_t errlen);
+
 #endif

@@ -11,7 +11,9 @@
 #include "sync/sync_engine.h"
 
 #include "db/locks.h"
+#include "db/mapping_store.h"
 #include "db/pool.h"
+#include "db/queue.h"
 #include "base/config.h"
 #include "crm/crm_clients.h"
 #include "base/log.h"
@@ -146,12 +148,12 @@ static int load_schemas(struct sync_worker *w, struct sync_mapping *sm, char *er
     return 0;
 }
 
-static void load_one(struct sync_worker *w, PGresult *r, int row)
+static void load_one(struct sync_worker *w, const struct mapping_doc *d)
 {
     struct sync_mapping *sm = &w->maps[w->nmaps];
     memset(sm, 0, sizeof *sm);
-    sm->id = strtoll(PQgetvalue(r, row, 0), NULL, 10);
-    const char *doc = PQgetvalue(r, row, 1);
+    sm->id = d->id;
+    const char *doc = d->document;
     struct problem_list problems = PROBLEM_LIST_INIT;
     char err[512] = "";
     if (mapping_parse_text(doc, strlen(doc), &sm->m, &problems) != MAPPING_PARSE_OK) {
@@ -174,29 +176,14 @@ static void load_one(struct sync_worker *w, PGresult *r, int row)
     memset(sm, 0, sizeof *sm);
 }
 
-/* "id:version,..." of the enabled mappings now (heap; caller frees), NULL with err. One cheap
- * query per round, so a mapping enabled, changed or paused is seen at once, while documents
- * and schemas are re-read only then (or after mapping_ttl_ms, for schema changes). */
-static char *maps_signature(struct sync_worker *w, char *err, size_t errlen)
-{
-    PGresult *r = db_exec(w->conn,
-                          "SELECT coalesce(string_agg(id || ':' || version, ',' ORDER BY id), '')"
-                          " FROM mappings WHERE state = 'enabled'",
-                          0, NULL, err, errlen);
-    if (!r)
-        return NULL;
-    char *sig = strdup(PQgetvalue(r, 0, 0));
-    PQclear(r);
-    if (!sig)
-        snprintf(err, errlen, "out of memory");
-    return sig;
-}
-
+/* Re-reads the enabled mappings when their signature ("id:version,...", one cheap query per
+ * round, so a mapping enabled, changed or paused is seen at once) changed, or after
+ * mapping_ttl_ms (for schema changes); documents and schemas are re-read only then. */
 static int maps_reload(struct sync_worker *w, char *err, size_t errlen)
 {
     int64_t now = mono_ms();
     int64_t ttl = w->eng->o.mapping_ttl_ms;
-    char *sig = maps_signature(w, err, errlen);
+    char *sig = mapping_store_enabled_signature(w->conn, err, errlen);
     if (!sig)
         return -1;
     bool same = w->maps_sig && strcmp(sig, w->maps_sig) == 0;
@@ -204,26 +191,23 @@ static int maps_reload(struct sync_worker *w, char *err, size_t errlen)
         free(sig);
         return 0;
     }
-    PGresult *r = db_exec(w->conn,
-                          "SELECT id, document::text FROM mappings WHERE state = 'enabled'"
-                          " ORDER BY id",
-                          0, NULL, err, errlen);
-    if (!r) {
+    struct mapping_doc *docs = NULL;
+    size_t ndocs = 0;
+    if (mapping_store_enabled_documents(w->conn, &docs, &ndocs, err, errlen) < 0) {
         free(sig);
         return -1;
     }
     maps_free(w);
-    int rows = PQntuples(r);
-    w->maps = calloc((size_t)rows + 1, sizeof *w->maps);
+    w->maps = calloc(ndocs + 1, sizeof *w->maps);
     if (!w->maps) {
-        PQclear(r);
+        mapping_docs_free(docs, ndocs);
         free(sig);
         snprintf(err, errlen, "out of memory");
         return -1;
     }
-    for (int i = 0; i < rows; i++)
-        load_one(w, r, i);
-    PQclear(r);
+    for (size_t i = 0; i < ndocs; i++)
+        load_one(w, &docs[i]);
+    mapping_docs_free(docs, ndocs);
     w->maps_loaded_ms = now;
     free(w->maps_sig);
     w->maps_sig = sig;
@@ -245,14 +229,8 @@ static int worker_connect(struct sync_worker *w, char *err, size_t errlen)
         w->conn = NULL;
         return -1;
     }
-    char timeout[24];
-    snprintf(timeout, sizeof timeout, "%d", w->eng->o.statement_timeout_ms);
-    const char *params[] = {timeout};
-    PGresult *r = w->eng->o.statement_timeout_ms > 0
-                      ? db_exec(w->conn, "SELECT set_config('statement_timeout', $1, false)", 1,
-                                params, err, errlen)
-                      : NULL;
-    PQclear(r);
+    if (w->eng->o.statement_timeout_ms > 0) /* a failure leaves the server's default */
+        db_set_statement_timeout(w->conn, w->eng->o.statement_timeout_ms, err, errlen);
     return 0;
 }
 
@@ -286,16 +264,9 @@ static void measure_lag(struct sync_worker *w)
     if (now - last < 1000 || !atomic_compare_exchange_strong(&e->lag_measured_ms, &last, now))
         return;
     char err[256];
-    PGresult *r =
-        db_exec(w->conn,
-                "SELECT COALESCE(extract(epoch FROM now() - (SELECT received_at"
-                " FROM change_events WHERE status = 'pending' AND next_attempt_at <= now()"
-                " ORDER BY next_attempt_at, id LIMIT 1)), 0)::float8",
-                0, NULL, err, sizeof err);
-    if (!r)
-        return;
-    metrics_set(m_lag, NULL, strtod(PQgetvalue(r, 0, 0), NULL));
-    PQclear(r);
+    double lag;
+    if (queue_lag_seconds(w->conn, &lag, err, sizeof err) == 0)
+        metrics_set(m_lag, NULL, lag);
 }
 
 /* ---- one round ---- */

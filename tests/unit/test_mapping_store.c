@@ -1,7 +1,8 @@
 /* test_mapping_store.c: db/mapping_store against a real, migrated
  * PostgreSQL: create/get/list, optimistic versions (stale writes refused),
  * one mapping per object, history with changed paths, delete keeping
- * history, and atomic import. */
+ * history, atomic import, and what the sync workers read each round (the enabled mappings'
+ * signature and documents). */
 #include "db/mapping_store.h"
 #include "testdb.h"
 
@@ -10,6 +11,7 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include <cmocka.h>
@@ -173,6 +175,69 @@ static void test_import_is_atomic(void **state)
     json_object_put(d);
 }
 
+/* What the sync workers read each round: the signature of the enabled mappings changes when
+ * one is enabled, edited or paused; the documents are the enabled ones', in id order. */
+static void test_enabled_signature_and_documents(void **state)
+{
+    struct testdb *db = *state;
+    char err[256] = "";
+    char *sig = mapping_store_enabled_signature(db->watch, err, sizeof err);
+    assert_non_null(sig);
+    assert_string_equal(sig, "");
+    free(sig);
+    struct mapping_doc *docs = NULL;
+    size_t n = 99;
+    assert_int_equal(mapping_store_enabled_documents(db->watch, &docs, &n, err, sizeof err), 0);
+    assert_int_equal(n, 0);
+    mapping_docs_free(docs, n);
+
+    json_object *d1 = doc("Project__c", "2-100", "two_way");
+    json_object *d2 = doc("Task__c", "2-200", "dont_sync");
+    struct mapping_row r1 = row_of(d1, "Project__c", "2-100", "enabled");
+    struct mapping_row r2 = row_of(d2, "Task__c", "2-200", "draft");
+    int64_t id1 = 0, id2 = 0, v = 0;
+    assert_int_equal(mapping_store_create(db->watch, &r2, "t", &id2, err, sizeof err), MS_OK);
+    assert_int_equal(mapping_store_create(db->watch, &r1, "t", &id1, err, sizeof err), MS_OK);
+    char want[96];
+    snprintf(want, sizeof want, "%lld:1", (long long)id1);
+    sig = mapping_store_enabled_signature(db->watch, err, sizeof err);
+    assert_string_equal(sig, want);
+    free(sig);
+    /* enabling the other one, and editing the first, change it */
+    struct mapping_row r2e = row_of(d2, "Task__c", "2-200", "enabled");
+    assert_int_equal(
+        mapping_store_update(db->watch, id2, 1, &r2e, "enable", "t", &v, err, sizeof err), MS_OK);
+    assert_int_equal(
+        mapping_store_update(db->watch, id1, 1, &r1, "update", "t", &v, err, sizeof err), MS_OK);
+    snprintf(want, sizeof want, "%lld:2,%lld:2", (long long)id2, (long long)id1);
+    sig = mapping_store_enabled_signature(db->watch, err, sizeof err);
+    assert_string_equal(sig, want);
+    free(sig);
+    assert_int_equal(mapping_store_enabled_documents(db->watch, &docs, &n, err, sizeof err), 0);
+    assert_int_equal(n, 2);
+    assert_int_equal(docs[0].id, id2);
+    assert_int_equal(docs[1].id, id1);
+    json_object *got = json_tokener_parse(docs[1].document);
+    assert_non_null(got);
+    assert_string_equal(member(got, "salesforce_object"), "Project__c");
+    json_object_put(got);
+    mapping_docs_free(docs, n);
+    /* paused: gone from both */
+    struct mapping_row r1p = row_of(d1, "Project__c", "2-100", "paused");
+    assert_int_equal(
+        mapping_store_update(db->watch, id1, 2, &r1p, "pause", "t", &v, err, sizeof err), MS_OK);
+    snprintf(want, sizeof want, "%lld:2", (long long)id2);
+    sig = mapping_store_enabled_signature(db->watch, err, sizeof err);
+    assert_string_equal(sig, want);
+    free(sig);
+    assert_int_equal(mapping_store_enabled_documents(db->watch, &docs, &n, err, sizeof err), 0);
+    assert_int_equal(n, 1);
+    assert_int_equal(docs[0].id, id2);
+    mapping_docs_free(docs, n);
+    json_object_put(d1);
+    json_object_put(d2);
+}
+
 int main(void)
 {
 #define T(fn) cmocka_unit_test_setup_teardown(fn, testdb_setup_migrated, testdb_teardown)
@@ -181,6 +246,7 @@ int main(void)
         T(test_versions_and_history),
         T(test_one_mapping_per_object),
         T(test_import_is_atomic),
+        T(test_enabled_signature_and_documents),
     };
     return cmocka_run_group_tests_name("mapping_store", tests, NULL, NULL);
 }
