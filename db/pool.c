@@ -288,18 +288,41 @@ bool db_conn_lost(PGconn *conn)
     return PQstatus(conn) != CONNECTION_OK;
 }
 
-PGresult *db_pool_exec(struct db_pool *pool, int wait_ms, const char *sql, int nparams,
-                       const char *const *params, char *err, size_t errlen)
+int db_pool_run(struct db_pool *pool, int wait_ms, db_conn_fn fn, void *ud, char *err,
+                size_t errlen)
 {
+    int rc = -1;
     for (int attempt = 0; attempt < 2; attempt++) {
         PGconn *conn = db_pool_acquire(pool, wait_ms, err, errlen);
         if (!conn)
-            return NULL;
-        PGresult *res = db_exec(conn, sql, nparams, params, err, errlen);
-        bool lost = !res && db_conn_lost(conn);
+            return -1;
+        rc = fn(conn, ud, err, errlen);
+        bool lost = rc < 0 && db_conn_lost(conn);
         db_pool_release(pool, conn, lost);
-        if (res || !lost)
-            return res;
+        if (rc == 0 || !lost)
+            return rc;
     }
-    return NULL;
+    return rc;
+}
+
+struct pool_statement {
+    const char *sql;
+    int nparams;
+    const char *const *params;
+    PGresult *res;
+};
+
+static int run_statement(PGconn *conn, void *ud, char *err, size_t errlen)
+{
+    struct pool_statement *st = ud;
+    st->res = db_exec(conn, st->sql, st->nparams, st->params, err, errlen);
+    return st->res ? 0 : -1;
+}
+
+PGresult *db_pool_exec(struct db_pool *pool, int wait_ms, const char *sql, int nparams,
+                       const char *const *params, char *err, size_t errlen)
+{
+    struct pool_statement st = {sql, nparams, params, NULL};
+    db_pool_run(pool, wait_ms, run_statement, &st, err, errlen);
+    return st.res;
 }

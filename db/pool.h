@@ -94,4 +94,14 @@ bool db_conn_lost(PGconn *conn);
 PGresult *db_pool_exec(struct db_pool *pool, int wait_ms, const char *sql, int nparams,
                        const char *const *params, char *err, size_t errlen);
 
+/* Work on one borrowed connection: 0, or -1 with err. It must leave no transaction open. */
+typedef int (*db_conn_fn)(PGconn *conn, void *ud, char *err, size_t errlen);
+
+/* Acquires a connection (waiting at most wait_ms), runs fn(conn, ud) on it, and runs it once more
+ * on a fresh connection when it failed because the first one was dead (after a database
+ * restart), as db_pool_exec does for one statement. fn's result, or -1 with err when no
+ * connection could be had. */
+int db_pool_run(struct db_pool *pool, int wait_ms, db_conn_fn fn, void *ud, char *err,
+                size_t errlen);
+
 #endif

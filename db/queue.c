@@ -260,6 +260,20 @@ json_object *queue_depth(PGconn *conn, char *err, size_t errlen)
     return out;
 }
 
+static int depth_on(PGconn *conn, void *ud, char *err, size_t errlen)
+{
+    json_object **out = ud;
+    *out = queue_depth(conn, err, errlen);
+    return *out ? 0 : -1;
+}
+
+json_object *queue_depth_pooled(struct db_pool *pool, int wait_ms, char *err, size_t errlen)
+{
+    json_object *out = NULL;
+    db_pool_run(pool, wait_ms, depth_on, &out, err, errlen);
+    return out;
+}
+
 int queue_lag_seconds(PGconn *conn, double *seconds, char *err, size_t errlen)
 {
     PGresult *res =

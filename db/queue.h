@@ -14,6 +14,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+struct db_pool;
+
 enum queue_outcome { QUEUE_PENDING_RESULT = 0, QUEUE_STORED, QUEUE_DUPLICATE };
 
 struct queue_event {
@@ -73,6 +75,10 @@ json_object *queue_get(PGconn *conn, int64_t id, bool *found, char *err, size_t 
 
 /* Counts per status, as (status, count) rows into out (caller puts). */
 json_object *queue_depth(PGconn *conn, char *err, size_t errlen);
+
+/* queue_depth on a connection of pool (waiting at most wait_ms for one), run once more on a fresh
+ * connection when the first was dead (db_pool_run). Caller puts; NULL with err. */
+json_object *queue_depth_pooled(struct db_pool *pool, int wait_ms, char *err, size_t errlen);
 
 /* The age in seconds of the oldest pending event that is due now (0 when none is due) into
  * *seconds: the queue lag (synkro_queue_lag_seconds). One index read (change_events_due).

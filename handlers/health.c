@@ -7,6 +7,7 @@
  * state but the synkro_db_up gauge. */
 #include "handlers/health.h"
 
+#include "db/pool.h"
 #include "base/metrics.h"
 #include "base/strbuf.h"
 
@@ -37,11 +38,8 @@ int health_check_ready(struct app *app, char *reason, size_t reasonlen)
         conn = db_pool_acquire(app->pool, 2000, err, sizeof err);
         if (!conn)
             break;
-        PGresult *res = db_exec(conn, "SELECT 1", 0, NULL, err, sizeof err);
-        if (res) {
-            PQclear(res);
+        if (db_ping(conn, err, sizeof err) == 0)
             break;
-        }
         bool lost = db_conn_lost(conn);
         db_pool_release(app->pool, conn, true);
         conn = NULL;

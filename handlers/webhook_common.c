@@ -62,18 +62,16 @@ void webhook_refresh_queue_depth(struct app *app)
     static const char *const statuses[] = {"pending",    "unmapped", "held",
                                            "processing", "done",     "failed"};
     char err[256];
-    PGresult *res =
-        db_pool_exec(app->pool, 1000, "SELECT status, count(*) FROM change_events GROUP BY status",
-                     0, NULL, err, sizeof err);
-    if (!res)
+    json_object *depth = queue_depth_pooled(app->pool, 1000, err, sizeof err);
+    if (!depth)
         return; /* readiness reports the database; keep the last figures */
     for (size_t s = 0; s < sizeof statuses / sizeof statuses[0]; s++) {
-        double count = 0;
-        for (int r = 0; r < PQntuples(res); r++)
-            if (strcmp(PQgetvalue(res, r, 0), statuses[s]) == 0)
-                count = strtod(PQgetvalue(res, r, 1), NULL);
+        json_object *v = NULL;
+        double count = json_object_object_get_ex(depth, statuses[s], &v)
+                           ? (double)json_object_get_int64(v)
+                           : 0;
         const char *labels[] = {statuses[s]};
         metrics_set(m_depth, labels, count);
     }
-    PQclear(res);
+    json_object_put(depth);
 }

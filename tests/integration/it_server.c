@@ -1,6 +1,6 @@
 /* it_server.c: the synkro process end to end: health, readiness across a
- * database restart, metrics, error bodies, request ids, access log, secrets,
- * the CLI, and clean shutdown with a request in flight. Real PostgreSQL. */
+ * database restart, metrics (the queue depth among them), error bodies, request ids, access log,
+ * secrets, the CLI, and clean shutdown with a request in flight. Real PostgreSQL. */
 #include "harness.h"
 
 #include <arpa/inet.h>
@@ -231,6 +231,44 @@ static void test_metrics_format_and_counters(void **state)
         line = eol + 1;
     }
     harness_response_free(&r);
+}
+
+struct depth_wait {
+    struct fixture *f;
+    double unmapped, failed;
+};
+
+static bool depth_is(void *ud)
+{
+    struct depth_wait *w = ud;
+    struct harness_response r = get(w->f, "/metrics");
+    bool ok = metric_value(r.body, "synkro_queue_depth{status=\"unmapped\"}") == w->unmapped &&
+              metric_value(r.body, "synkro_queue_depth{status=\"failed\"}") == w->failed &&
+              metric_value(r.body, "synkro_queue_depth{status=\"pending\"}") == 0.0;
+    harness_response_free(&r);
+    return ok;
+}
+
+/* synkro_queue_depth{status} follows the queue (a janitor job, every 5 s). The events are of no
+ * mapping, so the janitor leaves their statuses as they are. */
+static void test_queue_depth_metric(void **state)
+{
+    struct fixture *f = *state;
+    start(f, NULL);
+    struct depth_wait w = {f, 0, 0};
+    assert_true(harness_wait_until(depth_is, &w, 15000));
+    char *ok = harness_db_scalar(
+        &f->db, "WITH i AS (INSERT INTO change_events (source, idempotency_key, object_type,"
+                " record_id, kind, status, payload, finished_at) VALUES"
+                " ('hubspot', 'd1', '2-100', '1', 'update', 'unmapped', '{}', NULL),"
+                " ('hubspot', 'd2', '2-100', '2', 'update', 'unmapped', '{}', NULL),"
+                " ('hubspot', 'd3', '2-100', '3', 'update', 'failed', '{}', now())"
+                " RETURNING 1) SELECT count(*) FROM i");
+    assert_non_null(ok);
+    assert_string_equal(ok, "3");
+    free(ok);
+    w = (struct depth_wait){f, 2, 1};
+    assert_true(harness_wait_until(depth_is, &w, 15000));
 }
 
 static bool readyz_is(struct fixture *f, long want)
@@ -475,6 +513,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_readyz_not_ready_without_migrations, setup, teardown),
         cmocka_unit_test_setup_teardown(test_errors_404_405_413, setup, teardown),
         cmocka_unit_test_setup_teardown(test_metrics_format_and_counters, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_queue_depth_metric, setup, teardown),
         cmocka_unit_test_setup_teardown(test_readyz_follows_database_restart, setup, teardown),
         cmocka_unit_test_setup_teardown(test_access_log_lines, setup, teardown),
         cmocka_unit_test_setup_teardown(test_secrets_never_logged_or_printed, setup, teardown),

@@ -2,11 +2,11 @@
  *
  * Every test gets its own database (synkro_t_<pid>_<n>, created through SYNKRO_TEST_ADMIN_URL
  * and dropped WITH (FORCE) afterwards). Covers reuse, statement_timeout, the bounded wait of a
- * full pool, detection of a connection killed with pg_terminate_backend, discarding a
- * connection released mid-transaction, the transaction helpers (db_begin/db_commit/db_rollback)
- * and session helpers, password-free connection errors, destroy with a
- * borrowed connection, and many threads sharing a small pool. Fails (never skips) without
- * SYNKRO_TEST_ADMIN_URL. */
+ * full pool, detection of a connection killed with pg_terminate_backend (and db_pool_run's one
+ * retry on a fresh connection), discarding a connection released mid-transaction, the
+ * transaction and session helpers (db_begin/db_commit/db_rollback, statement_timeout, ping),
+ * password-free connection errors, destroy with a borrowed connection, and many threads sharing
+ * a small pool. Fails (never skips) without SYNKRO_TEST_ADMIN_URL. */
 #include <stdarg.h>
 #include <stddef.h>
 #include <setjmp.h>
@@ -329,14 +329,24 @@ static void terminate(PGconn *watch, int pid)
     wait_backend_gone(watch, pid);
 }
 
+/* A pool of one whose idle connection's backend was killed (as by a database restart); *pid
+ * receives the dead backend's pid. */
+static struct db_pool *pool_with_killed_idle(const struct testdb *db, int *pid)
+{
+    struct db_pool *pool = make_pool(db, 1, 5000);
+    PGconn *c = acquire_or_fail(pool, 1000);
+    *pid = PQbackendPID(c);
+    db_pool_release(pool, c, false);
+    terminate(db->watch, *pid);
+    return pool;
+}
+
 static void test_killed_connection_detected(void **state)
 {
     struct testdb *db = *state;
-    struct db_pool *pool = make_pool(db, 1, 5000);
-    PGconn *c = acquire_or_fail(pool, 1000);
-    int pid = PQbackendPID(c);
-    db_pool_release(pool, c, false);
-    terminate(db->watch, pid);
+    int pid;
+    struct db_pool *pool = pool_with_killed_idle(db, &pid);
+    PGconn *c;
 
     /* the pool still thinks the idle connection is fine; db_pool_exec finds out and retries */
     char err[512] = "";
@@ -365,6 +375,53 @@ static void test_killed_connection_detected(void **state)
     c = acquire_or_fail(pool, 1000);
     assert_int_not_equal(PQbackendPID(c), pid);
     expect_sql_value(c, "SELECT 41 + 1", "42");
+    db_pool_release(pool, c, false);
+    assert_int_equal(db_pool_destroy(pool, 1000), 0);
+}
+
+struct run_count {
+    int calls;
+    int fail_with; /* 0: succeed; 1: an ordinary error */
+    int pid;
+};
+
+static int count_and_ping(PGconn *conn, void *ud, char *err, size_t errlen)
+{
+    struct run_count *rc = ud;
+    rc->calls++;
+    rc->pid = PQbackendPID(conn);
+    if (rc->fail_with) {
+        snprintf(err, errlen, "refused by the test");
+        return -1;
+    }
+    return db_ping(conn, err, errlen);
+}
+
+/* db_pool_run: work on a connection that died with a restart runs once more on a fresh one; an
+ * ordinary failure is returned at once, and the connection kept. */
+static void test_pool_run_retries_a_dead_connection(void **state)
+{
+    struct testdb *db = *state;
+    int pid;
+    struct db_pool *pool = pool_with_killed_idle(db, &pid);
+    PGconn *c;
+    char err[512] = "";
+    struct run_count rc = {0};
+    assert_int_equal(db_pool_run(pool, 1000, count_and_ping, &rc, err, sizeof err), 0);
+    assert_int_equal(rc.calls, 2);
+    assert_int_not_equal(rc.pid, pid);
+    assert_int_equal(db_pool_open_count(pool), 1);
+    rc = (struct run_count){.fail_with = 1};
+    assert_int_equal(db_pool_run(pool, 1000, count_and_ping, &rc, err, sizeof err), -1);
+    assert_int_equal(rc.calls, 1);
+    assert_string_equal(err, "refused by the test");
+    assert_int_equal(db_pool_open_count(pool), 1);
+    /* no connection at all: -1 with the pool's error, fn never runs */
+    c = acquire_or_fail(pool, 1000);
+    rc = (struct run_count){0};
+    assert_int_equal(db_pool_run(pool, 100, count_and_ping, &rc, err, sizeof err), -1);
+    assert_int_equal(rc.calls, 0);
+    assert_non_null(strstr(err, "no database connection free"));
     db_pool_release(pool, c, false);
     assert_int_equal(db_pool_destroy(pool, 1000), 0);
 }
@@ -609,6 +666,7 @@ int main(void)
         DBT(test_full_pool_times_out),
         DBT(test_waiter_gets_released_connection),
         DBT(test_killed_connection_detected),
+        DBT(test_pool_run_retries_a_dead_connection),
         DBT(test_release_broken_closes),
         DBT(test_release_mid_transaction_discarded),
         DBT(test_transaction_helpers),

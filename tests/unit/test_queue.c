@@ -1,6 +1,8 @@
 /* test_queue.c: db/queue's readings of the whole queue against a real, migrated PostgreSQL: the
  * queue lag (age of the oldest due pending event; events not due, leased or finished do not
- * count). */
+ * count) and the depth per status, also through the pool (run again on a fresh connection after
+ * the first one died). */
+#include "db/pool.h"
 #include "db/queue.h"
 #include "testdb.h"
 #include "testdb_sql.h"
@@ -57,12 +59,60 @@ static void test_lag(void **state)
     assert_true(s >= 29.0 && s < 60.0);
 }
 
+static long member(json_object *o, const char *key)
+{
+    json_object *v = NULL;
+    return json_object_object_get_ex(o, key, &v) ? (long)json_object_get_int64(v) : -1;
+}
+
+static void test_depth_through_the_pool(void **state)
+{
+    struct testdb *db = *state;
+    add_event(db->watch, "p1", "pending", 0, 0);
+    add_event(db->watch, "p2", "pending", 0, 60);
+    add_event(db->watch, "f1", "failed", 0, 0);
+    struct db_pool_options o = {.conninfo = db->conninfo,
+                                .size = 1,
+                                .statement_timeout_ms = 5000,
+                                .connect_timeout_s = 5,
+                                .application_name = "synkro-unit"};
+    struct db_pool *pool = db_pool_create(&o);
+    assert_non_null(pool);
+    char err[256] = "";
+    json_object *d = queue_depth_pooled(pool, 1000, err, sizeof err);
+    assert_non_null(d);
+    assert_int_equal(member(d, "pending"), 2);
+    assert_int_equal(member(d, "failed"), 1);
+    assert_int_equal(member(d, "done"), -1); /* statuses without events are absent */
+    json_object_put(d);
+    /* the pooled connection dies (a database restart): answered on a fresh one */
+    PGconn *c = db_pool_acquire(pool, 1000, err, sizeof err);
+    assert_non_null(c);
+    char sql[96];
+    snprintf(sql, sizeof sql, "SELECT pg_terminate_backend(%d)", PQbackendPID(c));
+    db_pool_release(pool, c, false);
+    testdb_exec_ok(db->watch, sql);
+    d = queue_depth_pooled(pool, 1000, err, sizeof err);
+    if (!d)
+        fail_msg("queue_depth_pooled after a lost connection: %s", err);
+    assert_int_equal(member(d, "pending"), 2);
+    json_object_put(d);
+    /* no connection free: NULL with the pool's error */
+    c = db_pool_acquire(pool, 1000, err, sizeof err);
+    assert_non_null(c);
+    assert_null(queue_depth_pooled(pool, 50, err, sizeof err));
+    assert_non_null(strstr(err, "no database connection free"));
+    db_pool_release(pool, c, false);
+    assert_int_equal(db_pool_destroy(pool, 1000), 0);
+}
+
 int main(void)
 {
     setvbuf(stdout, NULL, _IONBF, 0);
 #define T(fn) cmocka_unit_test_setup_teardown(fn, testdb_setup_migrated, testdb_teardown)
     const struct CMUnitTest tests[] = {
         T(test_lag),
+        T(test_depth_through_the_pool),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
