@@ -717,6 +717,57 @@ long conflict_prune(PGconn *conn, long retention_s, int batch, char *err, size_t
     return deleted;
 }
 
+/* ---- the HubSpot deletion audit ---- */
+
+int link_audit_next(PGconn *conn, int64_t mapping_id, int64_t after_id,
+                    const struct link_audit_scale *scale, struct link_audit_batch *out, char *err,
+                    size_t errlen)
+{
+    memset(out, 0, sizeof *out);
+    char mid[24], from[24], sweeps[16], least[16], most[16];
+    snprintf(mid, sizeof mid, "%" PRId64, mapping_id);
+    snprintf(from, sizeof from, "%" PRId64, after_id);
+    snprintf(sweeps, sizeof sweeps, "%d", scale->sweeps);
+    snprintf(least, sizeof least, "%d", scale->least);
+    snprintf(most, sizeof most, "%d", scale->most > scale->least ? scale->most : scale->least);
+    const char *params[] = {mid, from, sweeps, least, most};
+    PGresult *res = db_exec(conn,
+                            "WITH n AS (SELECT count(*) AS links FROM sync_links"
+                            "  WHERE mapping_id = $1::bigint AND state = 'active'"
+                            "  AND hubspot_id IS NOT NULL)"
+                            " SELECT id, hubspot_id FROM sync_links WHERE mapping_id = $1::bigint"
+                            " AND state = 'active' AND hubspot_id IS NOT NULL AND id > $2::bigint"
+                            " ORDER BY id LIMIT (SELECT least($5::bigint, greatest($4::bigint,"
+                            "  (links + $3::bigint - 1) / $3::bigint)) FROM n)",
+                            5, params, err, errlen);
+    if (!res)
+        return -1;
+    size_t rows = (size_t)PQntuples(res);
+    out->hubspot_ids = calloc(rows + 1, sizeof *out->hubspot_ids);
+    int rc = out->hubspot_ids ? 0 : -1;
+    for (size_t i = 0; rc == 0 && i < rows; i++) {
+        out->hubspot_ids[i] = strdup(PQgetvalue(res, (int)i, 1));
+        rc = out->hubspot_ids[i] ? 0 : -1;
+        out->n = i + 1;
+    }
+    if (rc == 0 && rows > 0)
+        out->last_id = to_i64(PQgetvalue(res, (int)rows - 1, 0));
+    PQclear(res);
+    if (rc < 0) {
+        link_audit_batch_free(out);
+        set_err(err, errlen, "out of memory reading the links to audit");
+    }
+    return rc;
+}
+
+void link_audit_batch_free(struct link_audit_batch *b)
+{
+    for (size_t i = 0; b->hubspot_ids && i < b->n; i++)
+        free(b->hubspot_ids[i]);
+    free(b->hubspot_ids);
+    memset(b, 0, sizeof *b);
+}
+
 /* ---- sweep cursors ---- */
 
 int cursor_get(PGconn *conn, int64_t mapping_id, const char *source, const char *kind, char *out,

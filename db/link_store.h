@@ -123,6 +123,33 @@ json_object *conflict_list(PGconn *conn, const struct conflict_filter *f, char *
 /* Deletes conflicts older than retention_s seconds, at most batch rows. Returns the count or -1. */
 long conflict_prune(PGconn *conn, long retention_s, int batch, char *err, size_t errlen);
 
+/* ---- the HubSpot deletion audit ---- */
+
+/* How many links one audit call returns: enough to go through every active link of the mapping
+ * that has a HubSpot id within `sweeps` calls (sweeps >= 1), at least `least` and at most `most`
+ * (a `most` below `least` counts as `least`). */
+struct link_audit_scale {
+    int sweeps;
+    int least;
+    int most;
+};
+
+/* One audit call's links. */
+struct link_audit_batch {
+    char **hubspot_ids; /* heap; n heap strings, in link id order */
+    size_t n;
+    int64_t last_id; /* the last link's id, where the next call goes on; 0 when n is 0 */
+};
+
+/* The next active links of mapping_id that have a HubSpot id, after link id after_id in id order,
+ * as many as scale says (counted over those links now): the HubSpot records a sweep checks for
+ * deletions whose webhook was missed. n 0 means the end was reached (start again from 0).
+ * *out is freed with link_audit_batch_free. 0, or -1 with err. */
+int link_audit_next(PGconn *conn, int64_t mapping_id, int64_t after_id,
+                    const struct link_audit_scale *scale, struct link_audit_batch *out, char *err,
+                    size_t errlen);
+void link_audit_batch_free(struct link_audit_batch *b);
+
 /* ---- sweep cursors ---- */
 
 /* The stored position of (mapping, source, kind), copied into out (outlen bytes); *found false

@@ -13,6 +13,7 @@
 #include "sync/sweep.h"
 
 #include "db/import_store.h"
+#include "db/link_store.h"
 #include "db/pool.h"
 #include "db/queue.h"
 #include "crm/crm_access.h"
@@ -539,28 +540,13 @@ static int section_hs(struct sweep_ctx *c, char *err, size_t errlen)
  * within hs_audit_sweeps sweeps, at least hs_audit_links and at most hs_audit_max (the HubSpot
  * calls it spends: one batch read per 100). The key has no time: one event per record, whatever
  * the number of sweeps (a restore and delete again comes by webhook). */
-static int audit_links(struct sweep_ctx *c, int64_t after, PGresult **rows, char *err,
-                       size_t errlen)
+static int audit_links(struct sweep_ctx *c, int64_t after, struct link_audit_batch *links,
+                       char *err, size_t errlen)
 {
     const struct sweep_options *o = c->opt;
-    char mid[24], from[24], sweeps[16], least[16], most[16];
-    snprintf(mid, sizeof mid, "%" PRId64, c->t->mapping_id);
-    snprintf(from, sizeof from, "%" PRId64, after);
-    snprintf(sweeps, sizeof sweeps, "%d", o->hs_audit_sweeps);
-    snprintf(least, sizeof least, "%d", o->hs_audit_links);
-    snprintf(most, sizeof most, "%d",
-             o->hs_audit_max > o->hs_audit_links ? o->hs_audit_max : o->hs_audit_links);
-    const char *params[] = {mid, from, sweeps, least, most};
-    *rows = db_exec(c->conn,
-                    "WITH n AS (SELECT count(*) AS links FROM sync_links"
-                    "  WHERE mapping_id = $1::bigint AND state = 'active'"
-                    "  AND hubspot_id IS NOT NULL)"
-                    " SELECT id, hubspot_id FROM sync_links WHERE mapping_id = $1::bigint"
-                    " AND state = 'active' AND hubspot_id IS NOT NULL AND id > $2::bigint"
-                    " ORDER BY id LIMIT (SELECT least($5::bigint, greatest($4::bigint,"
-                    "  (links + $3::bigint - 1) / $3::bigint)) FROM n)",
-                    5, params, err, errlen);
-    return *rows ? 0 : -1;
+    struct link_audit_scale scale = {
+        .sweeps = o->hs_audit_sweeps, .least = o->hs_audit_links, .most = o->hs_audit_max};
+    return link_audit_next(c->conn, c->t->mapping_id, after, &scale, links, err, errlen);
 }
 
 static bool gone(const struct crm_batch_item *it)
@@ -599,36 +585,32 @@ static int section_hs_deleted(struct sweep_ctx *c, char *err, size_t errlen)
                                 &found, err, errlen) < 0)
         return -1;
     int64_t after = found ? strtoll(pos, NULL, 10) : 0;
-    PGresult *rows = NULL;
-    if (audit_links(c, after < 0 ? 0 : after, &rows, err, errlen) < 0)
+    struct link_audit_batch links;
+    if (audit_links(c, after < 0 ? 0 : after, &links, err, errlen) < 0)
         return -1;
-    int nrows = PQntuples(rows);
     struct ev_batch *b =
         batch_new(c->conn, c->t->mapping_id, "hubspot", c->t->hubspot_type, "delete");
     if (!b) {
-        PQclear(rows);
+        link_audit_batch_free(&links);
         snprintf(err, errlen, "out of memory");
         return -1;
     }
-    const char *ids[HUBSPOT_BATCH_MAX];
     int rc = 0;
-    for (int r = 0; rc == 0 && r < nrows; r += HUBSPOT_BATCH_MAX) {
-        size_t n = 0;
-        for (int k = r; k < nrows && n < HUBSPOT_BATCH_MAX; k++)
-            ids[n++] = PQgetvalue(rows, k, 1);
-        rc = audit_chunk(c, b, ids, n, err, errlen);
+    for (size_t r = 0; rc == 0 && r < links.n; r += HUBSPOT_BATCH_MAX) {
+        size_t n = links.n - r < HUBSPOT_BATCH_MAX ? links.n - r : HUBSPOT_BATCH_MAX;
+        rc = audit_chunk(c, b, (const char *const *)links.hubspot_ids + r, n, err, errlen);
     }
     if (rc == 0)
         rc = batch_flush(b, err, errlen);
     if (rc == 0) { /* the next sweep goes on after the last link checked; at the end, from 0 */
         char next[24];
-        snprintf(next, sizeof next, "%s", nrows > 0 ? PQgetvalue(rows, nrows - 1, 0) : "0");
+        snprintf(next, sizeof next, "%" PRId64, links.last_id);
         rc = import_store_cursor_set(c->conn, c->t->mapping_id, "hubspot", "deleted", next, err,
                                      errlen);
     }
     c->res->hs_deleted += b->stored;
     free(b);
-    PQclear(rows);
+    link_audit_batch_free(&links);
     return rc;
 }
 

@@ -4,7 +4,8 @@
  * exactly, ids that look like SQL stored verbatim, 500 links in one call, index use of the
  * load), HubSpot merges
  * (survivor unlinked / already linked / nothing linked / survivor with a deleted link), conflicts
- * (insert, list newest first, filters, keyset paging, pruning in batches) and sweep cursors. */
+ * (insert, list newest first, filters, keyset paging, pruning in batches), the links of the
+ * HubSpot deletion audit (scaled to the number of links, after a cursor) and sweep cursors. */
 #include "db/link_store.h"
 #include "testdb.h"
 #include "testdb_sql.h"
@@ -743,6 +744,90 @@ static void test_conflicts_prune_in_batches(void **state)
     PQfinish(conn);
 }
 
+static struct link_audit_batch audit_ok(PGconn *conn, int64_t mapping, int64_t after, int sweeps,
+                                        int least, int most)
+{
+    char err[256] = "";
+    struct link_audit_batch b;
+    struct link_audit_scale s = {.sweeps = sweeps, .least = least, .most = most};
+    if (link_audit_next(conn, mapping, after, &s, &b, err, sizeof err) != 0)
+        fail_msg("link_audit_next: %s", err);
+    return b;
+}
+
+/* The deletion audit's links: active links of the mapping with a HubSpot id, in id order after
+ * the cursor, as many as cover them all in `sweeps` calls within [least, most]; the end says so
+ * with none. */
+static void test_audit_next_links(void **state)
+{
+    PGconn *conn = connect_db(state);
+    enum { N = 30 };
+    struct link_write w[N + 6];
+    char hs[N + 6][16], sf[N + 6][16];
+    int64_t ids[N + 6];
+    for (int i = 0; i < N + 6; i++) {
+        snprintf(hs[i], sizeof hs[i], "H%02d", i);
+        snprintf(sf[i], sizeof sf[i], "S%02d", i);
+        w[i] = (struct link_write){.salesforce_id = sf[i], .hubspot_id = hs[i]};
+    }
+    /* left out: two deleted, two without a HubSpot id, two of another mapping (saved apart) */
+    w[N].deleted = w[N + 1].deleted = true;
+    w[N + 2].hubspot_id = w[N + 3].hubspot_id = NULL;
+    save_ok(conn, MAPPING, w, N + 4, ids);
+    save_ok(conn, MAPPING + 1, w + N + 4, 2, ids + N + 4);
+
+    /* 30 links in 12 sweeps: 3 a call */
+    struct link_audit_batch b = audit_ok(conn, MAPPING, 0, 12, 2, 5);
+    assert_int_equal(b.n, 3);
+    assert_string_equal(b.hubspot_ids[0], "H00");
+    assert_string_equal(b.hubspot_ids[2], "H02");
+    assert_int_equal(b.last_id, ids[2]);
+    int64_t after = b.last_id;
+    link_audit_batch_free(&b);
+    b = audit_ok(conn, MAPPING, after, 12, 2, 5);
+    assert_int_equal(b.n, 3);
+    assert_string_equal(b.hubspot_ids[0], "H03");
+    link_audit_batch_free(&b);
+    /* at least `least`, at most `most`; a `most` below `least` counts as `least` */
+    b = audit_ok(conn, MAPPING, 0, 12, 5, 20);
+    assert_int_equal(b.n, 5);
+    link_audit_batch_free(&b);
+    b = audit_ok(conn, MAPPING, 0, 12, 1, 2);
+    assert_int_equal(b.n, 2);
+    link_audit_batch_free(&b);
+    b = audit_ok(conn, MAPPING, 0, 12, 4, 1);
+    assert_int_equal(b.n, 4);
+    link_audit_batch_free(&b);
+    /* one sweep: all of them, and only them */
+    b = audit_ok(conn, MAPPING, 0, 1, 1, 1000);
+    assert_int_equal(b.n, N);
+    for (int i = 0; i < N; i++)
+        assert_string_equal(b.hubspot_ids[i], hs[i]);
+    assert_int_equal(b.last_id, ids[N - 1]);
+    link_audit_batch_free(&b);
+    /* the tail, then the end */
+    b = audit_ok(conn, MAPPING, ids[N - 2], 1, 1, 1000);
+    assert_int_equal(b.n, 1);
+    assert_string_equal(b.hubspot_ids[0], hs[N - 1]);
+    link_audit_batch_free(&b);
+    b = audit_ok(conn, MAPPING, ids[N - 1], 1, 1, 1000);
+    assert_int_equal(b.n, 0);
+    assert_int_equal(b.last_id, 0);
+    link_audit_batch_free(&b);
+    /* the other mapping has its own two: one a call in 12 sweeps */
+    b = audit_ok(conn, MAPPING + 1, 0, 12, 1, 10);
+    assert_int_equal(b.n, 1);
+    assert_string_equal(b.hubspot_ids[0], hs[N + 4]);
+    link_audit_batch_free(&b);
+    /* a database error is reported */
+    char err[256] = "";
+    struct link_audit_scale zero = {.sweeps = 0, .least = 1, .most = 1};
+    assert_int_equal(link_audit_next(conn, MAPPING, 0, &zero, &b, err, sizeof err), -1);
+    assert_non_null(strstr(err, "division by zero"));
+    assert_int_equal(b.n, 0);
+    PQfinish(conn);
+}
+
 static void test_cursors(void **state)
 {
     PGconn *conn = connect_db(state);
@@ -798,6 +883,7 @@ int main(void)
         T(test_duplicates_in_a_batch),
         T(test_ids_stored_verbatim),
         T(test_500_links_in_one_call),
+        T(test_audit_next_links),
         T(test_load_uses_indexes),
         T(test_repoint_survivor_unlinked),
         T(test_repoint_survivor_linked),
