@@ -22,6 +22,7 @@
 #include "server/routes.h"
 #include "crm/hubspot_client.h"
 #include "crm/salesforce_client.h"
+#include "sync/reconcile.h"
 #include "sync/sweep.h"
 #include "sync/sync_engine.h"
 #include "crm/token_store.h"

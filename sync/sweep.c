@@ -12,6 +12,8 @@
  * Must not: write to either CRM, or keep a database connection between sweeps. */
 #include "sync/sweep.h"
 
+#include "base/clock.h"
+
 #include "db/import_store.h"
 #include "db/link_store.h"
 #include "db/pool.h"
@@ -21,7 +23,6 @@
 #include "base/log.h"
 #include "base/metrics.h"
 #include "crm/hubspot_client.h"
-#include "sync/import.h"
 #include "base/json_util.h"
 #include "crm/salesforce_client.h"
 #include "crm/soql.h"
@@ -41,7 +42,6 @@
 #define SF_RANGE_MARGIN_MS (10LL * 60 * 1000) /* stay this far inside the CRM's look-back */
 #define SF_MAX_WINDOWS     40                 /* one-day windows per section and sweep */
 #define HS_MAX_PAGES       1000               /* search pages per sweep */
-#define IMPORT_TICK_MS     1000
 
 /* ---- metrics ---- */
 
@@ -84,16 +84,7 @@ void sweep_format_iso(int64_t ms, char *out, size_t outlen)
 
 int64_t sweep_now_ms(void)
 {
-    struct timespec ts;
-    clock_gettime(CLOCK_REALTIME, &ts);
-    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
-static int64_t mono_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+    return clock_wall_ms();
 }
 
 int sweep_sf_query_each(struct salesforce_client *sc, struct crm_http *h, const char *soql,
@@ -694,7 +685,7 @@ static void log_sweep(int64_t mapping_id, const struct sweep_result *res, int64_
              LF_I("salesforce_deleted", res->sf_deleted), LF_I("hubspot_updated", res->hs_updated),
              LF_I("hubspot_deleted", res->hs_deleted),
              LF_S("error", res->errors ? res->error : NULL),
-             LF_I("duration_ms", mono_ms() - started));
+             LF_I("duration_ms", clock_mono_ms() - started));
 }
 
 /* Runs the sections under the mapping's lock on conn. */
@@ -730,7 +721,7 @@ int sync_sweep_mapping(const struct sync_context *ctx, int64_t mapping_id,
 {
     pthread_once(&metrics_once, metrics_init);
     memset(res, 0, sizeof *res);
-    int64_t started = mono_ms();
+    int64_t started = clock_mono_ms();
     struct sweep_options o;
     options_resolve(opt, &o);
     char err[256];
@@ -777,88 +768,4 @@ int sync_sweep_all(const struct sync_context *ctx, const struct sweep_options *o
     }
     free(ids);
     return failed;
-}
-
-/* ---- the background thread ---- */
-
-struct sync_sweeper {
-    const struct sync_context *ctx;
-    pthread_t thread;
-    pthread_mutex_t lock;
-    pthread_cond_t wake;
-    bool stop; /* guarded by lock */
-};
-
-/* Waits up to ms or until stopped; returns true when stopped. */
-static bool sweeper_wait(struct sync_sweeper *s, int64_t ms)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_REALTIME, &ts);
-    ts.tv_sec += (time_t)(ms / 1000);
-    ts.tv_nsec += (long)(ms % 1000) * 1000000L;
-    if (ts.tv_nsec >= 1000000000L) {
-        ts.tv_sec++;
-        ts.tv_nsec -= 1000000000L;
-    }
-    pthread_mutex_lock(&s->lock);
-    while (!s->stop && pthread_cond_timedwait(&s->wake, &s->lock, &ts) != ETIMEDOUT)
-        ;
-    bool stop = s->stop;
-    pthread_mutex_unlock(&s->lock);
-    return stop;
-}
-
-static void *sweeper_main(void *arg)
-{
-    struct sync_sweeper *s = arg;
-    int64_t interval_ms = (int64_t)s->ctx->cfg->sweep_interval_s * 1000;
-    int64_t next_sweep = mono_ms();
-    do {
-        if (interval_ms > 0 && mono_ms() >= next_sweep) {
-            sync_sweep_all(s->ctx, NULL);
-            next_sweep = mono_ms() + interval_ms;
-        }
-        import_advance_all(s->ctx);
-    } while (!sweeper_wait(s, IMPORT_TICK_MS));
-    return NULL;
-}
-
-struct sync_sweeper *sync_sweeper_start(const struct sync_context *ctx)
-{
-    pthread_once(&metrics_once, metrics_init);
-    struct sync_sweeper *s = calloc(1, sizeof *s);
-    if (!s)
-        return NULL;
-    s->ctx = ctx;
-    if (pthread_mutex_init(&s->lock, NULL) != 0) {
-        free(s);
-        return NULL;
-    }
-    if (pthread_cond_init(&s->wake, NULL) != 0) {
-        pthread_mutex_destroy(&s->lock);
-        free(s);
-        return NULL;
-    }
-    if (pthread_create(&s->thread, NULL, sweeper_main, s) != 0) {
-        pthread_cond_destroy(&s->wake);
-        pthread_mutex_destroy(&s->lock);
-        free(s);
-        return NULL;
-    }
-    log_with(LOG_LEVEL_INFO, "sweeper started", LF_I("interval_s", ctx->cfg->sweep_interval_s));
-    return s;
-}
-
-void sync_sweeper_stop(struct sync_sweeper *s)
-{
-    if (!s)
-        return;
-    pthread_mutex_lock(&s->lock);
-    s->stop = true;
-    pthread_cond_signal(&s->wake);
-    pthread_mutex_unlock(&s->lock);
-    pthread_join(s->thread, NULL);
-    pthread_cond_destroy(&s->wake);
-    pthread_mutex_destroy(&s->lock);
-    free(s);
 }

@@ -1,8 +1,7 @@
 /* sweep.h: the reconciliation sweep: per enabled mapping, ask Salesforce (getUpdated, getDeleted)
  * and HubSpot (search by hs_lastmodifieddate) what changed since the stored cursors, and queue
  * one change event per changed record, so that missed webhooks delay a change but never lose it.
- * Also the background thread (struct sync_sweeper) that runs sweeps every SYNKRO_SWEEP_INTERVAL
- * seconds and advances running imports (sync/import.h) about once a second.
+ * The thread that runs sweeps every SYNKRO_SWEEP_INTERVAL seconds is sync/reconcile.c.
  *
  * Events look like the webhooks' (source, object_type = Salesforce object name or HubSpot
  * objectTypeId, record id), kind 'update' ('delete' for getDeleted), the status the mapping's
@@ -71,16 +70,6 @@ int sync_sweep_mapping(const struct sync_context *ctx, int64_t mapping_id,
 
 /* Sweeps every enabled mapping once. Returns the number of mappings that failed. */
 int sync_sweep_all(const struct sync_context *ctx, const struct sweep_options *opt);
-
-/* ---- the background thread ---- */
-
-struct sync_sweeper;
-
-/* Starts the thread: sweeps every cfg->sweep_interval_s seconds (0: never) and import steps
- * (sync/import.h) about once a second. NULL when the thread cannot start. */
-struct sync_sweeper *sync_sweeper_start(const struct sync_context *ctx);
-/* Wakes the thread, waits for its current job, frees it. Accepts NULL. */
-void sync_sweeper_stop(struct sync_sweeper *s);
 
 /* ---- helpers shared with sync/import.c ---- */
 

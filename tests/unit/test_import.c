@@ -26,6 +26,7 @@
 #include "base/strbuf.h"
 #include "crm/hubspot_client.h"
 #include "sync/import.h"
+#include "sync/reconcile.h"
 #include "crm/salesforce_client.h"
 #include "sync/sweep.h"
 #include "crmsim_proc.h"
