@@ -5,7 +5,6 @@
  * decide sweep windows or import pages. */
 #include "db/import_store.h"
 
-#include "db/link_store.h"
 #include "db/locks.h"
 #include "db/pool.h"
 
@@ -130,24 +129,46 @@ int import_store_cursor_get(PGconn *conn, int64_t mapping_id, const char *source
     char idt[24];
     id_text(mapping_id, idt, sizeof idt);
     const char *params[] = {idt, source, kind};
+    *found = false;
+    if (outlen > 0)
+        out[0] = '\0';
     PGresult *r = db_exec(conn,
                           "SELECT position FROM sync_cursors"
                           " WHERE mapping_id = $1::bigint AND source = $2 AND kind = $3",
                           3, params, err, errlen);
     if (!r)
         return -1;
-    *found = PQntuples(r) == 1;
-    out[0] = '\0';
-    if (*found)
-        copy_value(r, 0, 0, out, outlen);
+    int rc = 0;
+    if (PQntuples(r) == 1) {
+        const char *position = PQgetvalue(r, 0, 0);
+        if (strlen(position) >= outlen) { /* never cut short: a cut cursor is another position */
+            snprintf(err, errlen, "stored cursor is longer than %zu bytes", outlen);
+            rc = -1;
+        } else {
+            memcpy(out, position, strlen(position) + 1);
+            *found = true;
+        }
+    }
     PQclear(r);
-    return 0;
+    return rc;
 }
 
 int import_store_cursor_set(PGconn *conn, int64_t mapping_id, const char *source, const char *kind,
                             const char *position, char *err, size_t errlen)
 {
-    return cursor_set(conn, mapping_id, source, kind, position, err, errlen);
+    char idt[24];
+    id_text(mapping_id, idt, sizeof idt);
+    const char *params[] = {idt, source, kind, position};
+    PGresult *r = db_exec(conn,
+                          "INSERT INTO sync_cursors (mapping_id, source, kind, position)"
+                          " VALUES ($1::bigint, $2, $3, $4)"
+                          " ON CONFLICT (mapping_id, source, kind) DO UPDATE"
+                          " SET position = EXCLUDED.position, updated_at = now()",
+                          4, params, err, errlen);
+    if (!r)
+        return -1;
+    PQclear(r);
+    return 0;
 }
 
 /* ---- imports ---- */

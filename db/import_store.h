@@ -2,7 +2,7 @@
  * cursors (sync_cursors), advisory locks that keep two synkro processes off the same mapping or
  * import, and the import rows (sync_imports) with the events they queue (change_events.import_id).
  *
- * Owns every statement on sync_imports and this module's statements on sync_cursors and
+ * Owns every statement on sync_imports and sync_cursors, and this module's statements on
  * change_events; results are copied out before PQclear. Every statement is parameterised and runs
  * on the caller's connection without a transaction of its own (except import_store_create, which
  * needs one to serialise concurrent starts). Migration 0006 defines the tables.
@@ -41,10 +41,13 @@ int import_store_try_lock(PGconn *conn, enum import_store_lock which, int64_t id
 int import_store_unlock(PGconn *conn, enum import_store_lock which, int64_t id, char *err,
                         size_t errlen);
 
-/* The sweep cursor of (mapping, source, kind) copied into out; *found false when none.
- * source: salesforce | hubspot; kind: updated | deleted. 0, or -1 with err. */
+/* The sweep cursor of (mapping, source, kind) copied into out (outlen bytes); *found false when
+ * none. source: salesforce | hubspot; kind: updated | deleted. 0, or -1 with err (also when the
+ * stored position does not fit out: a cursor is never cut short). */
 int import_store_cursor_get(PGconn *conn, int64_t mapping_id, const char *source, const char *kind,
                             char *out, size_t outlen, bool *found, char *err, size_t errlen);
+/* Stores the sweep cursor of (mapping, source, kind), replacing the earlier one. 0, or -1 with
+ * err (also for a source or kind the table does not know). */
 int import_store_cursor_set(PGconn *conn, int64_t mapping_id, const char *source, const char *kind,
                             const char *position, char *err, size_t errlen);
 

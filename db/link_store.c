@@ -1,4 +1,4 @@
-/* link_store.c: the SQL of sync_links, sync_conflicts and sync_cursors (migration 0006).
+/* link_store.c: the SQL of sync_links and sync_conflicts (migration 0006).
  *
  * Owns the structs link_load returns (sync_links_free) and the JSON conflict_list returns (the
  * caller puts it); nothing across calls.
@@ -766,54 +766,4 @@ void link_audit_batch_free(struct link_audit_batch *b)
         free(b->hubspot_ids[i]);
     free(b->hubspot_ids);
     memset(b, 0, sizeof *b);
-}
-
-/* ---- sweep cursors ---- */
-
-int cursor_get(PGconn *conn, int64_t mapping_id, const char *source, const char *kind, char *out,
-               size_t outlen, bool *found, char *err, size_t errlen)
-{
-    *found = false;
-    if (outlen > 0)
-        out[0] = '\0';
-    char mapping[24];
-    snprintf(mapping, sizeof mapping, "%" PRId64, mapping_id);
-    const char *params[] = {mapping, source, kind};
-    PGresult *res = db_exec(conn,
-                            "SELECT position FROM sync_cursors WHERE mapping_id = $1::bigint"
-                            " AND source = $2 AND kind = $3",
-                            3, params, err, errlen);
-    if (!res)
-        return -1;
-    int rc = 0;
-    if (PQntuples(res) == 1) {
-        const char *position = PQgetvalue(res, 0, 0);
-        if (strlen(position) >= outlen) {
-            snprintf(err, errlen, "stored cursor is longer than %zu bytes", outlen);
-            rc = -1;
-        } else {
-            memcpy(out, position, strlen(position) + 1);
-            *found = true;
-        }
-    }
-    PQclear(res);
-    return rc;
-}
-
-int cursor_set(PGconn *conn, int64_t mapping_id, const char *source, const char *kind,
-               const char *position, char *err, size_t errlen)
-{
-    char mapping[24];
-    snprintf(mapping, sizeof mapping, "%" PRId64, mapping_id);
-    const char *params[] = {mapping, source, kind, position};
-    PGresult *res = db_exec(conn,
-                            "INSERT INTO sync_cursors (mapping_id, source, kind, position)"
-                            " VALUES ($1::bigint, $2, $3, $4)"
-                            " ON CONFLICT (mapping_id, source, kind) DO UPDATE"
-                            " SET position = EXCLUDED.position, updated_at = now()",
-                            4, params, err, errlen);
-    if (!res)
-        return -1;
-    PQclear(res);
-    return 0;
 }

@@ -1,6 +1,6 @@
 /* link_store.h: the sync engine's memory in PostgreSQL: linked record pairs with their last-synced
- * values (sync_links), the conflicts it resolved (sync_conflicts), and the sweep cursors
- * (sync_cursors). Migration 0006 defines the tables.
+ * values (sync_links) and the conflicts it resolved (sync_conflicts). Migration 0006 defines the
+ * tables; the sweep cursors (sync_cursors) are db/import_store's.
  *
  * Owns the SQL of those tables and the structs it returns (free them with the *_free functions).
  * Every statement is parameterised; the batch functions send one statement for any number of rows
@@ -149,14 +149,5 @@ int link_audit_next(PGconn *conn, int64_t mapping_id, int64_t after_id,
                     const struct link_audit_scale *scale, struct link_audit_batch *out, char *err,
                     size_t errlen);
 void link_audit_batch_free(struct link_audit_batch *b);
-
-/* ---- sweep cursors ---- */
-
-/* The stored position of (mapping, source, kind), copied into out (outlen bytes); *found false
- * when none. kind: "updated" | "deleted". 0, or -1 with err. */
-int cursor_get(PGconn *conn, int64_t mapping_id, const char *source, const char *kind, char *out,
-               size_t outlen, bool *found, char *err, size_t errlen);
-int cursor_set(PGconn *conn, int64_t mapping_id, const char *source, const char *kind,
-               const char *position, char *err, size_t errlen);
 
 #endif

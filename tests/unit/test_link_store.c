@@ -4,8 +4,8 @@
  * exactly, ids that look like SQL stored verbatim, 500 links in one call, index use of the
  * load), HubSpot merges
  * (survivor unlinked / already linked / nothing linked / survivor with a deleted link), conflicts
- * (insert, list newest first, filters, keyset paging, pruning in batches), the links of the
- * HubSpot deletion audit (scaled to the number of links, after a cursor) and sweep cursors. */
+ * (insert, list newest first, filters, keyset paging, pruning in batches) and the links of the
+ * HubSpot deletion audit (scaled to the number of links, after a cursor). */
 #include "db/link_store.h"
 #include "testdb.h"
 #include "testdb_sql.h"
@@ -828,49 +828,6 @@ static void test_audit_next_links(void **state)
     PQfinish(conn);
 }
 
-static void test_cursors(void **state)
-{
-    PGconn *conn = connect_db(state);
-    char err[256] = "", pos[64];
-    bool found = true;
-    assert_int_equal(cursor_get(conn, MAPPING, "salesforce", "updated", pos, sizeof pos, &found,
-                                err, sizeof err),
-                     0);
-    assert_false(found);
-    assert_int_equal(cursor_set(conn, MAPPING, "salesforce", "updated", "2024-05-01T10:00:00.000Z",
-                                err, sizeof err),
-                     0);
-    assert_int_equal(
-        cursor_set(conn, MAPPING, "hubspot", "deleted", "2024-01-01T00:00:00Z", err, sizeof err),
-        0);
-    assert_int_equal(cursor_set(conn, MAPPING, "salesforce", "updated", "2024-05-02T10:00:00.000Z",
-                                err, sizeof err),
-                     0);
-    assert_int_equal(cursor_get(conn, MAPPING, "salesforce", "updated", pos, sizeof pos, &found,
-                                err, sizeof err),
-                     0);
-    assert_true(found);
-    assert_string_equal(pos, "2024-05-02T10:00:00.000Z");
-    assert_int_equal(
-        cursor_get(conn, MAPPING, "hubspot", "deleted", pos, sizeof pos, &found, err, sizeof err),
-        0);
-    assert_true(found);
-    assert_string_equal(pos, "2024-01-01T00:00:00Z");
-    assert_int_equal(cursor_get(conn, MAPPING + 1, "hubspot", "deleted", pos, sizeof pos, &found,
-                                err, sizeof err),
-                     0);
-    assert_false(found);
-    assert_int_equal(testdb_long(conn, "SELECT count(*) FROM sync_cursors"), 2);
-    /* too small a buffer, or an unknown source, is an error */
-    char tiny[8];
-    assert_int_equal(
-        cursor_get(conn, MAPPING, "hubspot", "deleted", tiny, sizeof tiny, &found, err, sizeof err),
-        -1);
-    assert_false(found);
-    assert_int_equal(cursor_set(conn, MAPPING, "zendesk", "updated", "x", err, sizeof err), -1);
-    PQfinish(conn);
-}
-
 int main(void)
 {
     setvbuf(stdout, NULL, _IONBF, 0);
@@ -892,7 +849,6 @@ int main(void)
         T(test_conflicts_list_and_filters),
         T(test_conflicts_paging),
         T(test_conflicts_prune_in_batches),
-        T(test_cursors),
     };
     return cmocka_run_group_tests_name("link_store", tests, NULL, NULL);
 }
