@@ -32,7 +32,7 @@
  * of the target made before the retry is not taken for a conflict either.
  *
  * Must not: take advisory locks (the engine holds the mapping's), sleep, or log secrets. */
-#include "sync/sync_batch.h"
+#include "sync/sync_batch_internal.h"
 
 #include "sync/sync_assoc.h"
 #include "sync/sync_base.h"

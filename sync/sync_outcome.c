@@ -3,7 +3,7 @@
  *
  * Owns the category rules (data, first match wins) and nothing else; pure, no state.
  * Must not: log, touch the database or the network. */
-#include "sync/sync_batch.h"
+#include "sync/sync_batch_internal.h"
 
 #include <stdarg.h>
 #include <stdio.h>

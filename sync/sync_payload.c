@@ -24,7 +24,7 @@
  *  - A pair with more than one claimed record of a CRM takes the normal path.
  *
  * Must not: call a CRM or the database, log, or change the pair. */
-#include "sync/sync_batch.h"
+#include "sync/sync_batch_internal.h"
 
 #include "base/json_util.h"
 #include "sync/sync_assoc.h"

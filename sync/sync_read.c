@@ -22,7 +22,7 @@
  * the join, so no pair field is written by two threads.
  *
  * Must not: write to a CRM or the database, or log. */
-#include "sync/sync_batch.h"
+#include "sync/sync_batch_internal.h"
 #include "sync/sync_assoc.h"
 
 #include "crm/hubspot_client.h"

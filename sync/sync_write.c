@@ -22,7 +22,7 @@
  * Database: only the write-ahead links of creates (one autocommitted statement before the creates;
  * see write_ahead_links), nothing else. Must not: decide sync semantics (sync_merge does), or log.
  */
-#include "sync/sync_batch.h"
+#include "sync/sync_batch_internal.h"
 
 #include "crm/hubspot_client.h"
 #include "base/json_util.h"
