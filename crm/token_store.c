@@ -1,14 +1,15 @@
-/* token_store.c: AES-256-GCM token encryption, the crm_tokens table, and the token cache.
+/* token_store.c: AES-256-GCM token encryption, the store of encrypted tokens, and the token cache.
  *
- * Owns the derived key (wiped on destroy) and each cache's token copy (wiped on replace).
- * bytea values travel as hex text ("\x..."), so every statement stays a parameterised
- * PQexecParams call through db/pool.
+ * Owns the derived key (wiped on destroy) and each cache's token copy (wiped on replace). The
+ * rows of crm_tokens are read and written by db/token_rows (the SQL); this file seals and opens
+ * what they hold.
  * Must not: log, or copy a token or key into err. */
 #include "crm/token_store.h"
 
 #include "base/hexenc.h"
 #include "base/secret.h"
 #include "crm/rate_limit.h"
+#include "db/token_rows.h"
 
 #include <openssl/crypto.h>
 #include <openssl/evp.h>
@@ -156,18 +157,6 @@ static void make_aad(char *aad, size_t n, enum crm_kind crm, const char *kind)
     snprintf(aad, n, "synkro/crm_tokens/v1/%s/%s", crm_kind_name(crm), kind);
 }
 
-/* "\x" + hex, heap. */
-static char *bytea_hex(const unsigned char *b, size_t n)
-{
-    char *s = malloc(2 * n + 3);
-    if (!s)
-        return NULL;
-    s[0] = '\\';
-    s[1] = 'x';
-    hex_encode(b, n, s + 2);
-    return s;
-}
-
 int token_store_put(struct token_store *ts, enum crm_kind crm, const char *kind, const char *token,
                     int64_t expires_at_ms, const char *instance_url, long long *version_out,
                     char *err, size_t errlen)
@@ -194,65 +183,25 @@ int token_store_put(struct token_store *ts, enum crm_kind crm, const char *kind,
         snprintf(err, errlen, "token store: encryption failed");
         return -1;
     }
-    char *hn = bytea_hex(nonce, sizeof nonce), *hc = bytea_hex(ct, len),
-         *ht = bytea_hex(tag, sizeof tag);
+    struct token_row_write w = {.crm = crm_kind_name(crm),
+                                .kind = kind,
+                                .nonce = nonce,
+                                .nonce_len = sizeof nonce,
+                                .ciphertext = ct,
+                                .ciphertext_len = len,
+                                .tag = tag,
+                                .tag_len = sizeof tag,
+                                .key_id = ts->key_id,
+                                .expires_at_ms = expires_at_ms,
+                                .instance_url = instance_url};
+    char dberr[256];
+    int rc = token_rows_store(ts->pool, DB_WAIT_MS, &w, version_out, dberr, sizeof dberr);
+    OPENSSL_cleanse(ct, len);
     free(ct);
-    char exp[32] = "";
-    if (expires_at_ms > 0)
-        snprintf(exp, sizeof exp, "%lld", (long long)expires_at_ms);
-    int rc = -1;
-    if (hn && hc && ht) {
-        const char *params[] = {crm_kind_name(crm),
-                                kind,
-                                hn,
-                                hc,
-                                ht,
-                                ts->key_id,
-                                expires_at_ms > 0 ? exp : NULL,
-                                instance_url && *instance_url ? instance_url : NULL};
-        char dberr[256];
-        PGresult *r = db_pool_exec(
-            ts->pool, DB_WAIT_MS,
-            "INSERT INTO crm_tokens (crm, kind, nonce, ciphertext, tag, key_id, expires_at, "
-            "instance_url) VALUES ($1, $2, $3::bytea, $4::bytea, $5::bytea, $6, "
-            "to_timestamp($7::double precision / 1000), $8) "
-            "ON CONFLICT (crm, kind) DO UPDATE SET nonce = EXCLUDED.nonce, "
-            "ciphertext = EXCLUDED.ciphertext, tag = EXCLUDED.tag, key_id = EXCLUDED.key_id, "
-            "expires_at = EXCLUDED.expires_at, instance_url = EXCLUDED.instance_url, "
-            "version = crm_tokens.version + 1, updated_at = now() RETURNING version",
-            8, params, dberr, sizeof dberr);
-        if (r) {
-            if (version_out && PQntuples(r) == 1)
-                *version_out = strtoll(PQgetvalue(r, 0, 0), NULL, 10);
-            PQclear(r);
-            rc = 0;
-        } else {
-            snprintf(err, errlen, "token store: writing the %s %s token failed: %s",
-                     crm_kind_name(crm), kind, dberr);
-        }
-    } else {
-        snprintf(err, errlen, "token store: out of memory");
-    }
-    free(hn);
-    if (hc) {
-        OPENSSL_cleanse(hc, strlen(hc));
-        free(hc);
-    }
-    free(ht);
+    if (rc < 0)
+        snprintf(err, errlen, "token store: writing the %s %s token failed: %s", crm_kind_name(crm),
+                 kind, dberr);
     return rc;
-}
-
-/* Decodes a bytea column (hex output) into a heap buffer. */
-static unsigned char *column_bytes(PGresult *r, int col, size_t *len)
-{
-    unsigned char *tmp = PQunescapeBytea((const unsigned char *)PQgetvalue(r, 0, col), len);
-    if (!tmp)
-        return NULL;
-    unsigned char *out = malloc(*len ? *len : 1);
-    if (out && *len)
-        memcpy(out, tmp, *len);
-    PQfreemem(tmp);
-    return out;
 }
 
 int token_store_get(struct token_store *ts, enum crm_kind crm, const char *kind,
@@ -263,69 +212,52 @@ int token_store_get(struct token_store *ts, enum crm_kind crm, const char *kind,
         snprintf(err, errlen, "token store: bad token kind");
         return -1;
     }
-    const char *params[] = {crm_kind_name(crm), kind};
+    struct token_row row;
     char dberr[256];
-    PGresult *r = db_pool_exec(
-        ts->pool, DB_WAIT_MS,
-        "SELECT nonce, ciphertext, tag, key_id, "
-        "COALESCE((extract(epoch FROM expires_at) * 1000)::bigint, 0), instance_url, version "
-        "FROM crm_tokens WHERE crm = $1 AND kind = $2",
-        2, params, dberr, sizeof dberr);
-    if (!r) {
+    int found =
+        token_rows_load(ts->pool, DB_WAIT_MS, crm_kind_name(crm), kind, &row, dberr, sizeof dberr);
+    if (found < 0) {
         snprintf(err, errlen, "token store: reading the %s %s token failed: %s", crm_kind_name(crm),
                  kind, dberr);
         return -1;
     }
-    if (PQntuples(r) == 0) {
-        PQclear(r);
+    if (found == 0)
         return 0;
-    }
-    if (strcmp(PQgetvalue(r, 0, 3), ts->key_id) != 0) {
-        PQclear(r);
+    int rc = -1;
+    char *pt = NULL;
+    if (strcmp(row.key_id, ts->key_id) != 0) {
         snprintf(err, errlen,
                  "token store: the stored %s %s token was encrypted under another "
                  "SYNKRO_SECRET_KEY",
                  crm_kind_name(crm), kind);
-        return -1;
-    }
-    size_t nlen = 0, clen = 0, tlen = 0;
-    unsigned char *nonce = column_bytes(r, 0, &nlen);
-    unsigned char *ct = column_bytes(r, 1, &clen);
-    unsigned char *tag = column_bytes(r, 2, &tlen);
-    int rc = -1;
-    char *pt = NULL;
-    if (!nonce || !ct || !tag || nlen != TOKEN_NONCE_LEN || tlen != TOKEN_TAG_LEN ||
-        clen > TOKEN_MAX_LEN) {
+    } else if (!row.nonce || !row.ciphertext || !row.tag || row.nonce_len != TOKEN_NONCE_LEN ||
+               row.tag_len != TOKEN_TAG_LEN || row.ciphertext_len > TOKEN_MAX_LEN) {
         snprintf(err, errlen, "token store: the stored %s %s token is malformed",
                  crm_kind_name(crm), kind);
-    } else if (!(pt = malloc(clen + 1))) {
+    } else if (!(pt = malloc(row.ciphertext_len + 1))) {
         snprintf(err, errlen, "token store: out of memory");
     } else {
         char aad[96];
         make_aad(aad, sizeof aad, crm, kind);
-        if (token_open(ts->key, aad, nonce, ct, clen, tag, (unsigned char *)pt) < 0) {
+        if (token_open(ts->key, aad, row.nonce, row.ciphertext, row.ciphertext_len, row.tag,
+                       (unsigned char *)pt) < 0) {
             snprintf(err, errlen,
                      "token store: the stored %s %s token failed authentication (altered, or "
                      "moved from another row)",
                      crm_kind_name(crm), kind);
         } else {
-            pt[clen] = '\0';
+            pt[row.ciphertext_len] = '\0';
             out->token = pt;
             pt = NULL;
-            out->expires_at_ms = strtoll(PQgetvalue(r, 0, 4), NULL, 10);
-            if (!PQgetisnull(r, 0, 5))
-                out->instance_url = strdup(PQgetvalue(r, 0, 5));
-            out->version = strtoll(PQgetvalue(r, 0, 6), NULL, 10);
+            out->expires_at_ms = row.expires_at_ms;
+            out->instance_url = row.instance_url;
+            row.instance_url = NULL;
+            out->version = row.version;
             rc = 1;
         }
     }
     free(pt);
-    if (ct)
-        OPENSSL_cleanse(ct, clen);
-    free(nonce);
-    free(ct);
-    free(tag);
-    PQclear(r);
+    token_row_free(&row);
     return rc;
 }
 
@@ -336,17 +268,13 @@ int token_store_delete(struct token_store *ts, enum crm_kind crm, const char *ki
         snprintf(err, errlen, "token store: bad token kind");
         return -1;
     }
-    const char *params[] = {crm_kind_name(crm), kind};
     char dberr[256];
-    PGresult *r =
-        db_pool_exec(ts->pool, DB_WAIT_MS, "DELETE FROM crm_tokens WHERE crm = $1 AND kind = $2", 2,
-                     params, dberr, sizeof dberr);
-    if (!r) {
+    if (token_rows_delete(ts->pool, DB_WAIT_MS, crm_kind_name(crm), kind, dberr, sizeof dberr) <
+        0) {
         snprintf(err, errlen, "token store: deleting the %s %s token failed: %s",
                  crm_kind_name(crm), kind, dberr);
         return -1;
     }
-    PQclear(r);
     return 0;
 }
 

@@ -1,8 +1,9 @@
 /* token_store.h: CRM tokens, encrypted at rest in PostgreSQL and cached in memory.
  *
- * Owns (1) the table crm_tokens (migration 0003): one AES-256-GCM ciphertext per (crm, kind),
- * under a key derived from SYNKRO_SECRET_KEY with HKDF-SHA256, a fresh random 12-byte nonce per
- * write and "synkro/crm_tokens/v1/<crm>/<kind>" as additional authenticated data, so a value
+ * Owns (1) what the table crm_tokens (migration 0003; its SQL is db/token_rows) holds: one
+ * AES-256-GCM ciphertext per (crm, kind), under a key derived from SYNKRO_SECRET_KEY with
+ * HKDF-SHA256, a fresh random 12-byte nonce per write and "synkro/crm_tokens/v1/<crm>/<kind>"
+ * as additional authenticated data, so a value
  * copied to another row, altered, or read with another key fails to decrypt; and (2) struct
  * token_cache, the in-memory access token of one CRM client with single-flight refresh: one
  * thread refreshes while the others wait on a condition variable for its result.

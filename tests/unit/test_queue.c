@@ -71,13 +71,7 @@ static void test_depth_through_the_pool(void **state)
     add_event(db->watch, "p1", "pending", 0, 0);
     add_event(db->watch, "p2", "pending", 0, 60);
     add_event(db->watch, "f1", "failed", 0, 0);
-    struct db_pool_options o = {.conninfo = db->conninfo,
-                                .size = 1,
-                                .statement_timeout_ms = 5000,
-                                .connect_timeout_s = 5,
-                                .application_name = "synkro-unit"};
-    struct db_pool *pool = db_pool_create(&o);
-    assert_non_null(pool);
+    struct db_pool *pool = testdb_pool(db, 1);
     char err[256] = "";
     json_object *d = queue_depth_pooled(pool, 1000, err, sizeof err);
     assert_non_null(d);

@@ -132,13 +132,7 @@ static int store_setup(void **state)
     struct fixture *f = calloc(1, sizeof *f);
     assert_non_null(f);
     f->db = base;
-    struct db_pool_options o = {.conninfo = f->db->conninfo,
-                                .size = 4,
-                                .statement_timeout_ms = 5000,
-                                .connect_timeout_s = 5,
-                                .application_name = "synkro-unit"};
-    f->pool = db_pool_create(&o);
-    assert_non_null(f->pool);
+    f->pool = testdb_pool(f->db, 4);
     char err[256];
     f->ts = token_store_create(f->pool, SECRET, err, sizeof err);
     if (!f->ts)

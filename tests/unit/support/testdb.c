@@ -2,6 +2,7 @@
 #include "testdb.h"
 
 #include "db/migrate.h"
+#include "db/pool.h"
 #include "base/strbuf.h"
 
 #include <setjmp.h>
@@ -119,6 +120,19 @@ int testdb_setup_migrated(void **state)
     if (migrate_apply(db->watch, &set, NULL, err, sizeof err) < 0)
         fail_msg("migrations failed: %s", err);
     return 0;
+}
+
+struct db_pool *testdb_pool(const struct testdb *db, int size)
+{
+    struct db_pool_options o = {.conninfo = db->conninfo,
+                                .size = size,
+                                .statement_timeout_ms = 5000,
+                                .connect_timeout_s = 5,
+                                .application_name = "synkro-unit"};
+    struct db_pool *pool = db_pool_create(&o);
+    if (!pool)
+        fail_msg("db_pool_create failed");
+    return pool;
 }
 
 int testdb_teardown(void **state)

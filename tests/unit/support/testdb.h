@@ -28,4 +28,9 @@ int testdb_teardown(void **state);
 /* Same, with the embedded migrations applied. */
 int testdb_setup_migrated(void **state);
 
+struct db_pool;
+/* A pool of size connections to db (statement_timeout 5 s, connect timeout 5 s, application
+ * name synkro-unit); fails the test when it cannot be made. Caller destroys it. */
+struct db_pool *testdb_pool(const struct testdb *db, int size);
+
 #endif
