@@ -39,6 +39,9 @@ struct metric_family {
 };
 
 static pthread_mutex_t registry_lock = PTHREAD_MUTEX_INITIALIZER;
+/* bumped by metrics_reset_all: modules register again (metrics_once_run) */
+static _Atomic unsigned generation = 1;
+static pthread_mutex_t once_lock = PTHREAD_MUTEX_INITIALIZER;
 static struct metric_family *families[METRICS_MAX_FAMILIES];
 static size_t nfamilies;
 static struct {
@@ -370,8 +373,22 @@ int metrics_render(struct strbuf *out)
     return out->failed ? -1 : 0;
 }
 
+void metrics_once_run(struct metrics_once *once, void (*init)(void))
+{
+    unsigned g = atomic_load(&generation);
+    if (atomic_load(&once->gen) == g)
+        return;
+    pthread_mutex_lock(&once_lock);
+    if (atomic_load(&once->gen) != g) {
+        init();
+        atomic_store(&once->gen, g);
+    }
+    pthread_mutex_unlock(&once_lock);
+}
+
 void metrics_reset_all(void)
 {
+    atomic_fetch_add(&generation, 1);
     pthread_mutex_lock(&registry_lock);
     for (size_t f = 0; f < nfamilies; f++) {
         struct metric_family *fam = families[f];

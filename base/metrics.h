@@ -7,6 +7,12 @@
  * family's mutex. Values are C11 atomics (doubles stored as their bits and
  * updated by compare-and-swap), so recording never blocks another thread.
  *
+ * One way to register: each module keeps its families in file-level pointers set by one static
+ * function, run through metrics_once_run() from every entry point that records (and from an
+ * exported <module>_metrics_init() where serve.c wants the families listed from the start).
+ * metrics_register itself is idempotent by name, so a family is never registered twice; a
+ * metrics_reset_all() (tests) makes every module register again on its next use.
+ *
  * Hot paths may keep the struct metric_series pointer returned by
  * metrics_series() and update it directly. Label values must not contain
  * secrets; they are escaped on output. */
@@ -15,10 +21,21 @@
 
 #include "base/strbuf.h"
 
+#include <stdatomic.h>
 #include <stddef.h>
 #include <stdint.h>
 
 enum metric_kind { METRIC_COUNTER, METRIC_GAUGE, METRIC_HISTOGRAM };
+
+/* A module's registration state: zero-initialise it (static storage). */
+struct metrics_once {
+    _Atomic unsigned gen;
+};
+
+/* Runs init once per registry generation (once, and once again after metrics_reset_all), from
+ * any thread; callers that arrive meanwhile wait for it. init must only register (it must not call
+ * metrics_once_run itself: one lock serialises every module's registration). */
+void metrics_once_run(struct metrics_once *once, void (*init)(void));
 
 struct metric_family;
 struct metric_series;

@@ -6,6 +6,7 @@
  * so keep-alive and session resumption work across calls of different shapes.
  * Must not: log anything of a request (headers carry bearer tokens, bodies carry data). */
 #include "crm/crm_http.h"
+#include "base/clock.h"
 
 #include "base/config.h"
 #include "base/metrics.h"
@@ -28,8 +29,6 @@
 struct crm_http {
     CURL *curl;
     struct crm_http_options opts;
-    struct metric_family *m_calls;
-    struct metric_family *m_duration;
     /* per-call state */
     struct strbuf body;
     struct crm_http_header *headers;
@@ -51,6 +50,23 @@ void crm_http_options_from_config(struct crm_http_options *o, const struct confi
     memset(o, 0, sizeof *o);
     o->timeout_ms = cfg->crm_timeout_ms;
     o->connect_timeout_ms = cfg->crm_connect_timeout_ms;
+}
+
+static struct metric_family *m_calls, *m_duration;
+static struct metrics_once metrics_once;
+
+static void metrics_register_all(void)
+{
+    static const char *const call_labels[] = {"crm", "operation", "status"};
+    static const char *const dur_labels[] = {"crm", "operation"};
+    static const double buckets[] = {0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60};
+    m_calls = metrics_register(METRIC_COUNTER, "synkro_crm_api_calls_total",
+                               "CRM API calls made, by CRM, operation and HTTP status "
+                               "(\"error\": no answer).",
+                               call_labels, 3, NULL, 0);
+    m_duration = metrics_register(METRIC_HISTOGRAM, "synkro_crm_api_call_duration_seconds",
+                                  "Duration of one CRM API call (one HTTP exchange).", dur_labels,
+                                  2, buckets, sizeof buckets / sizeof buckets[0]);
 }
 
 struct crm_http *crm_http_create(const struct crm_http_options *o, char *err, size_t errlen)
@@ -80,16 +96,7 @@ struct crm_http *crm_http_create(const struct crm_http_options *o, char *err, si
         snprintf(err, errlen, "curl_easy_init failed");
         return NULL;
     }
-    static const char *const call_labels[] = {"crm", "operation", "status"};
-    static const char *const dur_labels[] = {"crm", "operation"};
-    static const double buckets[] = {0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60};
-    h->m_calls = metrics_register(METRIC_COUNTER, "synkro_crm_api_calls_total",
-                                  "CRM API calls made, by CRM, operation and HTTP status "
-                                  "(\"error\": no answer).",
-                                  call_labels, 3, NULL, 0);
-    h->m_duration = metrics_register(METRIC_HISTOGRAM, "synkro_crm_api_call_duration_seconds",
-                                     "Duration of one CRM API call (one HTTP exchange).",
-                                     dur_labels, 2, buckets, sizeof buckets / sizeof buckets[0]);
+    metrics_once_run(&metrics_once, metrics_register_all);
     return h;
 }
 
@@ -176,15 +183,8 @@ static void record_metrics(struct crm_http *h, const struct crm_http_request *re
 {
     const char *crm = crm_kind_name(req->crm);
     const char *op = req->operation ? req->operation : "call";
-    metrics_add(h->m_calls, (const char *const[]){crm, op, status}, 1);
-    metrics_observe(h->m_duration, (const char *const[]){crm, op}, seconds);
-}
-
-static double mono_seconds(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+    metrics_add(m_calls, (const char *const[]){crm, op, status}, 1);
+    metrics_observe(m_duration, (const char *const[]){crm, op}, seconds);
 }
 
 static enum crm_error_class curl_error_class(CURLcode rc)
@@ -287,9 +287,9 @@ int crm_http_perform(struct crm_http *h, const struct crm_http_request *req,
     }
     curl_easy_setopt(c, CURLOPT_HTTPHEADER, hl);
 
-    double t0 = mono_seconds();
+    double t0 = clock_mono_seconds();
     CURLcode rc = curl_easy_perform(c);
-    double seconds = mono_seconds() - t0;
+    double seconds = clock_mono_seconds() - t0;
     curl_slist_free_all(hl);
     curl_easy_setopt(c, CURLOPT_HTTPHEADER, NULL);
     resp->seconds = seconds;

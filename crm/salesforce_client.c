@@ -67,12 +67,22 @@ struct salesforce_client {
     struct crm_retry_policy retry;
     struct token_store *store;
     struct token_cache *tokens;
-    struct metric_family *m_usage;
     _Atomic uint64_t usage_bits; /* double: last USED/MAX */
     pthread_mutex_t describe_lock;
     struct describe_entry *describes; /* guarded by describe_lock */
     size_t ndescribes, cap_describes;
 };
+
+static struct metric_family *m_usage;
+static struct metrics_once metrics_once;
+
+static void metrics_register_all(void)
+{
+    m_usage = metrics_register(METRIC_GAUGE, "synkro_salesforce_api_usage_ratio",
+                               "Share of the daily Salesforce API allocation used "
+                               "(Sforce-Limit-Info api-usage USED/MAX).",
+                               NULL, 0, NULL, 0);
+}
 
 /* ---- helpers ---- */
 
@@ -139,7 +149,7 @@ static void usage_track(struct salesforce_client *sc, const char *hdr)
     uint64_t bits;
     memcpy(&bits, &ratio, sizeof bits);
     atomic_store(&sc->usage_bits, bits);
-    metrics_set(sc->m_usage, NULL, ratio);
+    metrics_set(m_usage, NULL, ratio);
 }
 
 /* Pause before a call: 0 below the threshold, growing linearly to the maximum at 100%. */
@@ -562,10 +572,7 @@ struct salesforce_client *salesforce_client_create(const struct salesforce_clien
     sc->usage_threshold = (o->api_usage_max_percent > 0 ? o->api_usage_max_percent : 80) / 100.0;
     sc->usage_slowdown_max_ms = o->usage_slowdown_max_ms > 0 ? o->usage_slowdown_max_ms : 2000;
     sc->describe_ttl_ms = o->describe_ttl_ms > 0 ? o->describe_ttl_ms : 300000;
-    sc->m_usage = metrics_register(METRIC_GAUGE, "synkro_salesforce_api_usage_ratio",
-                                   "Share of the daily Salesforce API allocation used "
-                                   "(Sforce-Limit-Info api-usage USED/MAX).",
-                                   NULL, 0, NULL, 0);
+    metrics_once_run(&metrics_once, metrics_register_all);
     bool ok = sc->api_version != NULL;
     if (have_static) {
         sc->static_token = strdup(o->access_token);

@@ -54,6 +54,8 @@ static bool may_take(const struct ingest_writer *w)
 static struct metric_family *m_batch_size;
 static struct metric_family *m_commit_seconds;
 
+static struct metrics_once metrics_once;
+
 static void writer_metrics_init(void)
 {
     static const double size_buckets[] = {1, 2, 5, 10, 20, 50, 100, 200, 500, 1000, 2000, 5000};
@@ -181,8 +183,7 @@ static void *writer_main(void *arg)
 
 struct ingest_writer *ingest_writer_start(struct db_pool *pool, int nwriters, int batch_max)
 {
-    if (!m_batch_size)
-        writer_metrics_init();
+    metrics_once_run(&metrics_once, writer_metrics_init);
     struct ingest_writer *w = calloc(1, sizeof *w);
     if (!w)
         return NULL;

@@ -6,6 +6,7 @@
  * with db_pool_release(); the slot is found again by pointer. Must not run
  * statements on a connection unasked, except the statement_timeout setup of a new one. */
 #include "db/pool.h"
+#include "base/clock.h"
 
 #include "base/config.h"
 
@@ -93,21 +94,9 @@ static PGconn *pool_connect(struct db_pool *pool, char *err, size_t errlen)
     return conn;
 }
 
-static void deadline_after(struct timespec *ts, int ms)
-{
-    clock_gettime(CLOCK_REALTIME, ts);
-    ts->tv_sec += ms / 1000;
-    ts->tv_nsec += (long)(ms % 1000) * 1000000L;
-    if (ts->tv_nsec >= 1000000000L) {
-        ts->tv_sec++;
-        ts->tv_nsec -= 1000000000L;
-    }
-}
-
 PGconn *db_pool_acquire(struct db_pool *pool, int wait_ms, char *err, size_t errlen)
 {
-    struct timespec deadline;
-    deadline_after(&deadline, wait_ms);
+    struct timespec deadline = clock_deadline_after_ms(wait_ms);
     pthread_mutex_lock(&pool->lock);
     struct db_slot *slot = NULL;
     for (;;) {
@@ -190,8 +179,7 @@ int db_pool_destroy(struct db_pool *pool, int wait_ms)
 {
     if (!pool)
         return 0;
-    struct timespec deadline;
-    deadline_after(&deadline, wait_ms);
+    struct timespec deadline = clock_deadline_after_ms(wait_ms);
     pthread_mutex_lock(&pool->lock);
     pool->destroyed = true;
     for (;;) {

@@ -11,6 +11,7 @@
 #include "base/metrics.h"
 #include "base/strbuf.h"
 
+#include <pthread.h>
 #include <microhttpd.h>
 #include <stdio.h>
 #include <string.h>
@@ -23,15 +24,23 @@ int handle_healthz(struct http_request *req)
 
 static struct metric_family *m_db_up;
 
-void health_init(void)
+static void metrics_register_all(void)
 {
     m_db_up =
         metrics_register(METRIC_GAUGE, "synkro_db_up",
                          "1 when the database answered the last check, else 0.", NULL, 0, NULL, 0);
 }
 
+static struct metrics_once metrics_once;
+
+void health_init(void)
+{
+    metrics_once_run(&metrics_once, metrics_register_all);
+}
+
 int health_check_ready(struct app *app, char *reason, size_t reasonlen)
 {
+    health_init();
     char err[512] = "";
     PGconn *conn = NULL;
     for (int attempt = 0; attempt < 2 && !conn; attempt++) {

@@ -7,6 +7,7 @@
 #include "base/metrics.h"
 #include "sync/sync_engine.h"
 
+#include <pthread.h>
 #include <ctype.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -16,7 +17,7 @@
 static struct metric_family *m_received;
 static struct metric_family *m_depth;
 
-void webhook_metrics_init(void)
+static void metrics_register_all(void)
 {
     static const char *const labels[] = {"source", "outcome"};
     static const char *const depth_labels[] = {"status"};
@@ -29,8 +30,16 @@ void webhook_metrics_init(void)
                                depth_labels, 1, NULL, 0);
 }
 
+static struct metrics_once metrics_once;
+
+void webhook_metrics_init(void)
+{
+    metrics_once_run(&metrics_once, metrics_register_all);
+}
+
 void webhook_count(const char *source, const char *outcome, double n)
 {
+    webhook_metrics_init();
     const char *labels[] = {source, outcome};
     metrics_add(m_received, labels, n);
 }
@@ -61,6 +70,7 @@ void webhook_refresh_queue_depth(struct app *app)
 {
     static const char *const statuses[] = {"pending",    "unmapped", "held",
                                            "processing", "done",     "failed"};
+    webhook_metrics_init();
     char err[256];
     json_object *depth = queue_depth_pooled(app->pool, 1000, err, sizeof err);
     if (!depth)

@@ -14,6 +14,7 @@
 #include "base/secret.h"
 #include "base/strbuf.h"
 
+#include <pthread.h>
 #include <arpa/inet.h>
 #include <microhttpd.h>
 #include <netdb.h>
@@ -36,6 +37,8 @@ struct http_server {
 
 static struct metric_family *m_requests;
 static struct metric_family *m_duration;
+
+static struct metrics_once metrics_once;
 
 static void http_metrics_init(void)
 {
@@ -347,8 +350,7 @@ struct http_server *http_server_start(struct app *app, char *err, size_t errlen)
         return NULL;
     }
     srv->app = app;
-    if (!m_requests)
-        http_metrics_init();
+    metrics_once_run(&metrics_once, http_metrics_init);
     unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL | MHD_USE_ITC |
                      MHD_USE_ERROR_LOG | (v6 ? MHD_USE_IPv6 : 0);
     /* the logger first, so that MHD reports option errors through it too */

@@ -47,7 +47,7 @@
 
 static struct metric_family *m_events;
 static struct metric_family *m_runs;
-static pthread_once_t metrics_once = PTHREAD_ONCE_INIT;
+static struct metrics_once metrics_once;
 
 static void metrics_init(void)
 {
@@ -719,7 +719,7 @@ static int sweep_locked(const struct sync_context *ctx, PGconn *conn, const stru
 int sync_sweep_mapping(const struct sync_context *ctx, int64_t mapping_id,
                        const struct sweep_options *opt, struct sweep_result *res)
 {
-    pthread_once(&metrics_once, metrics_init);
+    metrics_once_run(&metrics_once, metrics_init);
     memset(res, 0, sizeof *res);
     int64_t started = clock_mono_ms();
     struct sweep_options o;

@@ -37,6 +37,8 @@
 #include "sync/sync_assoc.h"
 #include "sync/sync_base.h"
 
+#include "base/clock.h"
+
 #include "db/pool.h"
 #include "db/queue.h"
 #include "base/failpoint.h"
@@ -44,6 +46,7 @@
 #include "base/metrics.h"
 #include "base/json_util.h"
 
+#include <pthread.h>
 #include <inttypes.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -149,7 +152,7 @@ static void pair_free(struct sync_pair *p)
 
 static struct metric_family *m_records, *m_conflicts, *m_latency, *m_calls, *m_gone, *m_reread;
 
-void sync_batch_metrics_init(void)
+static void metrics_register_all(void)
 {
     static const char *const rec_labels[] = {"mapping", "direction", "outcome"};
     static const char *const conf_labels[] = {"mapping", "winner"};
@@ -180,6 +183,13 @@ void sync_batch_metrics_init(void)
                                 lat_labels, 1, NULL, 0);
 }
 
+static struct metrics_once metrics_once;
+
+void sync_batch_metrics_init(void)
+{
+    metrics_once_run(&metrics_once, metrics_register_all);
+}
+
 static const char *const outcome_names[] = {
     [OUT_UNCHANGED] = "unchanged",
     [OUT_SYNCED] = "synced",
@@ -193,13 +203,6 @@ static const char *pair_direction(const struct sync_pair *p, const struct claime
     if (to_hs && to_sf)
         to_hs = strcmp(r->source, "salesforce") == 0, to_sf = !to_hs;
     return to_hs ? "salesforce_to_hubspot" : to_sf ? "hubspot_to_salesforce" : "none";
-}
-
-static int64_t now_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_REALTIME, &ts);
-    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
 static void record_metrics(const struct sync_batch *b, const struct sync_pair *p,
@@ -216,7 +219,7 @@ static void record_metrics(const struct sync_batch *b, const struct sync_pair *p
         if (!first || (r->events[i].received_at_ms && r->events[i].received_at_ms < first))
             first = r->events[i].received_at_ms;
     const char *lat[] = {id};
-    int64_t written = p->written_ms > 0 ? p->written_ms : now_ms();
+    int64_t written = p->written_ms > 0 ? p->written_ms : clock_wall_ms();
     if (first > 0)
         metrics_observe(m_latency, lat, (double)(written - first) / 1000.0);
 }
@@ -544,7 +547,7 @@ static void assoc_step(struct sync_batch *b)
 /* Stamps the pairs whose writes the CRMs have just acknowledged (the latency's end). */
 static void stamp_written(struct sync_batch *b)
 {
-    int64_t now = now_ms();
+    int64_t now = clock_wall_ms();
     for (size_t i = 0; i < b->npairs; i++) {
         struct sync_pair *p = &b->pairs[i];
         if (!p->written_ms && (p->wrote_hs || p->wrote_sf || p->created_hs || p->created_sf ||
@@ -643,7 +646,7 @@ static void refresh_stale(struct sync_batch *b)
     snprintf(id, sizeof id, "%" PRId64, b->sm->id);
     const char *labels[] = {id};
     for (int round = 0;; round++) {
-        int64_t now = now_ms();
+        int64_t now = clock_wall_ms();
         size_t n = 0;
         for (size_t i = 0; i < b->npairs; i++) {
             struct sync_pair *p = &b->pairs[i];
@@ -786,7 +789,7 @@ static void sync_pairs(struct sync_batch *b)
     }
     sync_write_deletes(b);
     stamp_written(b);
-    int64_t read_ms = now_ms();
+    int64_t read_ms = clock_wall_ms();
     sync_read_pairs(b);
     merge_read_pairs(b, read_ms, false);
     refresh_stale(b);
@@ -1144,8 +1147,7 @@ int sync_batch_run(const struct sync_env *env, const struct sync_mapping *sm,
     memset(rep, 0, sizeof *rep);
     rep->records = n;
     err[0] = '\0';
-    if (!m_records)
-        sync_batch_metrics_init();
+    sync_batch_metrics_init();
     struct sync_batch b = {.env = env, .sm = sm, .recs = records, .nrecs = n, .rep = rep};
     b.pairs = calloc(n + 1, sizeof *b.pairs);
     size_t *rec_pair = calloc(n + 1, sizeof *rec_pair);

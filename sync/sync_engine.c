@@ -9,6 +9,7 @@
  * Must not: sync records itself (sync_batch.c does), hold a mapping lock across rounds, or log the
  * conninfo or tokens. */
 #include "sync/sync_engine.h"
+#include "base/clock.h"
 
 #include "db/locks.h"
 #include "db/mapping_store.h"
@@ -78,13 +79,6 @@ struct sync_engine {
 #define BURST_POLL_MS 5
 
 static struct metric_family *m_lag;
-
-static int64_t mono_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
 
 /* ---- options ---- */
 
@@ -181,7 +175,7 @@ static void load_one(struct sync_worker *w, const struct mapping_doc *d)
  * mapping_ttl_ms (for schema changes); documents and schemas are re-read only then. */
 static int maps_reload(struct sync_worker *w, char *err, size_t errlen)
 {
-    int64_t now = mono_ms();
+    int64_t now = clock_mono_ms();
     int64_t ttl = w->eng->o.mapping_ttl_ms;
     char *sig = mapping_store_enabled_signature(w->conn, err, errlen);
     if (!sig)
@@ -260,7 +254,7 @@ static int mapping_lock(struct sync_worker *w, enum lock_kind kind, int64_t mapp
 static void measure_lag(struct sync_worker *w)
 {
     struct sync_engine *e = w->eng;
-    long long now = mono_ms(), last = atomic_load(&e->lag_measured_ms);
+    long long now = clock_mono_ms(), last = atomic_load(&e->lag_measured_ms);
     if (now - last < 1000 || !atomic_compare_exchange_strong(&e->lag_measured_ms, &last, now))
         return;
     char err[256];
@@ -334,7 +328,7 @@ static int sync_mapping_batch(struct sync_worker *w, const struct sync_mapping *
         linger(BURST_POLL_MS);
     }
     if (rc == 0 && n > 0) {
-        atomic_store(&e->last_claim_ms, mono_ms());
+        atomic_store(&e->last_claim_ms, clock_mono_ms());
         struct sync_env env = {.conn = w->conn,
                                .worker_id = w->id,
                                .hc = e->o.hc,
@@ -342,14 +336,14 @@ static int sync_mapping_batch(struct sync_worker *w, const struct sync_mapping *
                                .http = w->http,
                                .http_aux = w->http_aux,
                                .backoff = e->o.backoff};
-        int64_t t0 = mono_ms();
+        int64_t t0 = clock_mono_ms();
         rc = sync_batch_run(&env, sm, recs, n, rep, err, errlen);
-        log_batch(w, sm, rep, mono_ms() - t0);
+        log_batch(w, sm, rep, clock_mono_ms() - t0);
         if (rep->failed > 0) { /* maybe a schema change: re-read both schemas next round */
             w->maps_loaded_ms = 0;
             salesforce_describe_invalidate(e->o.sc, sm->m->salesforce_object);
         }
-        atomic_store(&e->last_claim_ms, mono_ms());
+        atomic_store(&e->last_claim_ms, clock_mono_ms());
     }
     queue_claimed_free(recs, n);
     if (others_due && (lost || queue_pairs_release(w->conn, &held, rerr, sizeof rerr) < 0)) {
@@ -496,15 +490,15 @@ static void *worker_main(void *arg)
     while (!engine_stopping(e)) {
         char err[512] = "";
         int n = worker_round(w, NULL, err, sizeof err);
-        if (n < 0 && mono_ms() - last_error_log > 10000) {
+        if (n < 0 && clock_mono_ms() - last_error_log > 10000) {
             log_with(LOG_LEVEL_WARN, "sync round failed", LF_S("worker", w->id),
                      LF_S("error", err));
-            last_error_log = mono_ms();
+            last_error_log = clock_mono_ms();
         }
         /* A wake-up after a quiet spell is usually the first webhook of a burst: wait a moment
          * so the first claim takes a full batch instead of a few records (calls per record). */
         if (n <= 0 && worker_idle(e, e->o.poll_ms) &&
-            mono_ms() - atomic_load(&e->last_claim_ms) >= LINGER_AFTER_IDLE_MS)
+            clock_mono_ms() - atomic_load(&e->last_claim_ms) >= LINGER_AFTER_IDLE_MS)
             linger(e->o.linger_ms);
     }
     return NULL;
@@ -512,9 +506,10 @@ static void *worker_main(void *arg)
 
 /* ---- lifecycle ---- */
 
-static void metrics_init(void)
+static struct metrics_once metrics_once;
+
+static void metrics_register_all(void)
 {
-    sync_batch_metrics_init();
     m_lag = metrics_register(METRIC_GAUGE, "synkro_queue_lag_seconds",
                              "Age of the oldest due pending change event.", NULL, 0, NULL, 0);
 }
@@ -554,7 +549,8 @@ struct sync_engine *sync_engine_create(const struct sync_engine_options *o, char
     pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
     pthread_cond_init(&e->cond, &ca);
     pthread_condattr_destroy(&ca);
-    metrics_init();
+    metrics_once_run(&metrics_once, metrics_register_all);
+    sync_batch_metrics_init();
     return e;
 }
 

@@ -19,9 +19,10 @@
  * flags an acknowledged write sets, which report counters); the HubSpot update runs through it on
  * the helper thread too.
  *
- * Database: only the write-ahead links of creates (one autocommitted statement before the creates;
- * see write_ahead_links), nothing else. Must not: decide sync semantics (sync_merge does), or log.
- */
+ * Database: only the write-ahead records, each one autocommitted statement before the writes it
+ * covers: the links of creates (write_ahead_links) and the pending writes of updates
+ * (write_ahead_pending, migration 0007); nothing else. Must not: decide sync semantics
+ * (sync_merge does), commit a batch's outcome, or log. */
 #include "sync/sync_batch_internal.h"
 
 #include "crm/hubspot_client.h"
