@@ -4,6 +4,7 @@
 #include "base/failpoint.h"
 
 #include <signal.h>
+#include <stdbool.h>
 #include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
@@ -12,11 +13,6 @@
 #ifdef SYNKRO_FAILPOINTS
 
 static atomic_long passes;
-
-bool failpoint_enabled(void)
-{
-    return true;
-}
 
 /* True when spec ("name" or "name:n") names name; *nth receives n (1 by default). */
 static bool spec_names(const char *spec, const char *name, long *nth)
@@ -46,11 +42,6 @@ void failpoint_crash(const char *name)
 }
 
 #else
-
-bool failpoint_enabled(void)
-{
-    return false;
-}
 
 void failpoint_crash(const char *name)
 {

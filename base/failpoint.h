@@ -13,11 +13,6 @@
 #ifndef SYNKRO_SERVER_FAILPOINT_H
 #define SYNKRO_SERVER_FAILPOINT_H
 
-#include <stdbool.h>
-
-/* True when this build honours SYNKRO_FAILPOINT. */
-bool failpoint_enabled(void);
-
 /* Kills the process with SIGKILL when SYNKRO_FAILPOINT names name and this is the n-th pass. */
 void failpoint_crash(const char *name);
 

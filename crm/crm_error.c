@@ -445,27 +445,42 @@ static long ms_to_next_utc_midnight(void)
     return (86400 - into_day) * 1000L;
 }
 
+/* The JSON document of an error body (caller puts); NULL when there is none or it does not parse.
+ */
+static json_object *parse_body(const char *body, size_t len)
+{
+    json_object *obj = NULL;
+    json_tokener *tok = body && len ? json_tokener_new() : NULL;
+    if (tok) {
+        obj = json_tokener_parse_ex(tok, body, (int)(len > INT32_MAX ? INT32_MAX : len));
+        json_tokener_free(tok);
+    }
+    return obj;
+}
+
+/* When the body was not JSON, the message says what came instead (obj: the parsed body). */
+static void note_unparsed(struct crm_error *e, int status, const json_object *obj, const char *body,
+                          size_t len)
+{
+    if (obj)
+        return;
+    if (body && len) {
+        char snippet[200];
+        copy_text(snippet, sizeof snippet, body);
+        snprintf(e->message, sizeof e->message, "unexpected answer: %s", snippet);
+    } else {
+        snprintf(e->message, sizeof e->message, "HTTP %d with no body", status);
+    }
+}
+
 void crm_error_from_hubspot(struct crm_error *e, int status, const char *body, size_t len,
                             const struct crm_hubspot_error_headers *hdrs)
 {
     if (!e)
         return;
-    json_object *obj = NULL;
-    if (body && len) {
-        json_tokener *tok = json_tokener_new();
-        if (tok) {
-            obj = json_tokener_parse_ex(tok, body, (int)(len > INT32_MAX ? INT32_MAX : len));
-            json_tokener_free(tok);
-        }
-    }
+    json_object *obj = parse_body(body, len);
     crm_error_from_hubspot_json(e, status, obj);
-    if (!obj && body && len) {
-        char snippet[200];
-        copy_text(snippet, sizeof snippet, body);
-        snprintf(e->message, sizeof e->message, "unexpected answer: %s", snippet);
-    } else if (!obj) {
-        snprintf(e->message, sizeof e->message, "HTTP %d with no body", status);
-    }
+    note_unparsed(e, status, obj, body, len);
     json_object_put(obj);
     if (e->cls != CRM_ERR_RETRY_AFTER)
         return;
@@ -549,22 +564,9 @@ void crm_error_from_salesforce(struct crm_error *e, int status, const char *body
 {
     if (!e)
         return;
-    json_object *obj = NULL;
-    if (body && len) {
-        json_tokener *tok = json_tokener_new();
-        if (tok) {
-            obj = json_tokener_parse_ex(tok, body, (int)(len > INT32_MAX ? INT32_MAX : len));
-            json_tokener_free(tok);
-        }
-    }
+    json_object *obj = parse_body(body, len);
     crm_error_from_salesforce_json(e, status, obj);
-    if (!obj && body && len) {
-        char snippet[200];
-        copy_text(snippet, sizeof snippet, body);
-        snprintf(e->message, sizeof e->message, "unexpected answer: %s", snippet);
-    } else if (!obj) {
-        snprintf(e->message, sizeof e->message, "HTTP %d with no body", status);
-    }
+    note_unparsed(e, status, obj, body, len);
     json_object_put(obj);
 }
 
@@ -660,4 +662,11 @@ json_object *crm_member_array(json_object *doc, const char *key, enum crm_kind c
     json_object_put(doc);
     crm_error_set(err, crm, CRM_ERR_PERMANENT, status, "invalid_answer", "%s", message);
     return NULL;
+}
+
+bool crm_error_is_gone(const struct crm_error *e)
+{
+    return e && (e->http_status == 404 || strcmp(e->code, "ENTITY_IS_DELETED") == 0 ||
+                 strcmp(e->code, "NOT_FOUND") == 0 || strcmp(e->code, "OBJECT_NOT_FOUND") == 0 ||
+                 strcmp(e->sub_code, "OBJECT_NOT_FOUND") == 0);
 }

@@ -109,6 +109,11 @@ void crm_error_from_hubspot_item(struct crm_error *e, int call_status, json_obje
  * "41234" or "2-123". False for an empty id or a NULL text. */
 bool crm_text_names_id(const char *text, const char *id);
 
+/* True when e says the record it concerns does not exist (any more): HTTP 404 of that input,
+ * HubSpot OBJECT_NOT_FOUND (category or sub-category), Salesforce ENTITY_IS_DELETED / NOT_FOUND.
+ * False for NULL. The one definition of "gone" for reads, writes, deletes and the sweep. */
+bool crm_error_is_gone(const struct crm_error *e);
+
 /* Fills e from a Salesforce error answer: a JSON array [{"message","errorCode","fields"}], an
  * OAuth error {"error","error_description"}, or anything else (kept as the message, cut). */
 void crm_error_from_salesforce(struct crm_error *e, int status, const char *body, size_t len);

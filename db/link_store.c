@@ -226,6 +226,22 @@ void sync_links_free(struct sync_link *links, size_t n)
     free(links);
 }
 
+/* Runs sql with $1 = mapping_id and $2 = the JSON text built in sb, then frees sb. The result
+ * (caller clears), or NULL with err. */
+static PGresult *exec_mapping_json(PGconn *conn, const char *sql, int64_t mapping_id,
+                                   struct strbuf *sb, char *err, size_t errlen)
+{
+    PGresult *res = NULL;
+    if (buffer_ok(sb, err, errlen) == 0) {
+        char mapping[24];
+        snprintf(mapping, sizeof mapping, "%" PRId64, mapping_id);
+        const char *params[] = {mapping, sb->data};
+        res = db_exec(conn, sql, 2, params, err, errlen);
+    }
+    strbuf_free(sb);
+    return res;
+}
+
 /* ---- links: write-ahead records ---- */
 
 static const char pending_sql[] = "UPDATE sync_links l SET pending = x.p"
@@ -245,15 +261,7 @@ int link_store_pending(PGconn *conn, int64_t mapping_id, const struct link_pendi
         strbuf_putc(&sb, '}');
     }
     strbuf_putc(&sb, ']');
-    if (buffer_ok(&sb, err, errlen) < 0) {
-        strbuf_free(&sb);
-        return -1;
-    }
-    char mapping[24];
-    snprintf(mapping, sizeof mapping, "%" PRId64, mapping_id);
-    const char *params[] = {mapping, sb.data};
-    PGresult *res = db_exec(conn, pending_sql, 2, params, err, errlen);
-    strbuf_free(&sb);
+    PGresult *res = exec_mapping_json(conn, pending_sql, mapping_id, &sb, err, errlen);
     if (!res)
         return -1;
     PQclear(res);
@@ -416,15 +424,7 @@ int link_save_batch(PGconn *conn, int64_t mapping_id, const struct link_write *w
         return -1;
     struct strbuf sb = STRBUF_INIT;
     build_save_json(w, n, &sb);
-    if (buffer_ok(&sb, err, errlen) < 0) {
-        strbuf_free(&sb);
-        return -1;
-    }
-    char mapping[24];
-    snprintf(mapping, sizeof mapping, "%" PRId64, mapping_id);
-    const char *params[] = {mapping, sb.data};
-    PGresult *res = db_exec(conn, save_sql, 2, params, err, errlen);
-    strbuf_free(&sb);
+    PGresult *res = exec_mapping_json(conn, save_sql, mapping_id, &sb, err, errlen);
     if (!res)
         return -1;
     int rc = read_save_result(res, n, ids_out, err, errlen);

@@ -543,7 +543,7 @@ static int audit_links(struct sweep_ctx *c, int64_t after, struct link_audit_bat
 static bool gone(const struct crm_batch_item *it)
 {
     return !it->ok && it->error && it->error->cls == CRM_ERR_PERMANENT &&
-           (it->error->http_status == 404 || strcmp(it->error->code, "OBJECT_NOT_FOUND") == 0);
+           crm_error_is_gone(it->error);
 }
 
 /* Reads ids[0..n) and queues a delete event for each missing one. */

@@ -19,20 +19,17 @@ static const char *key_in(json_object *o, const char *name)
 {
     if (!o || !name || !json_object_is_type(o, json_type_object))
         return NULL;
-    json_object *v;
-    if (json_object_object_get_ex(o, name, &v)) {
-        struct json_object_iterator it = json_object_iter_begin(o);
-        struct json_object_iterator end = json_object_iter_end(o);
-        for (; !json_object_iter_equal(&it, &end); json_object_iter_next(&it))
-            if (strcmp(json_object_iter_peek_name(&it), name) == 0)
-                return json_object_iter_peek_name(&it);
-    }
+    const char *folded = NULL;
     struct json_object_iterator it = json_object_iter_begin(o);
     struct json_object_iterator end = json_object_iter_end(o);
-    for (; !json_object_iter_equal(&it, &end); json_object_iter_next(&it))
-        if (strcasecmp(json_object_iter_peek_name(&it), name) == 0)
-            return json_object_iter_peek_name(&it);
-    return NULL;
+    for (; !json_object_iter_equal(&it, &end); json_object_iter_next(&it)) {
+        const char *k = json_object_iter_peek_name(&it);
+        if (strcmp(k, name) == 0)
+            return k;
+        if (!folded && strcasecmp(k, name) == 0)
+            folded = k;
+    }
+    return folded;
 }
 
 static bool has_key(json_object *o, const char *name)
@@ -239,4 +236,48 @@ int sync_base_resolve_pending(const struct pending_input *in, json_object **sf_o
     json_object_put(sfo);
     json_object_put(hso);
     return rc;
+}
+
+/* {"<field>": <value of record at field>} for every key of written (caller puts). */
+static json_object *values_read(json_object *written, json_object *record)
+{
+    json_object *o = json_object_new_object();
+    if (!o || !json_object_is_type(written, json_type_object))
+        return o;
+    json_object_object_foreach(written, key, val)
+    {
+        (void)val;
+        json_object *cur = NULL;
+        if (record)
+            json_object_object_get_ex(record, key, &cur);
+        json_object_object_add(o, key, cur ? json_object_get(cur) : NULL);
+    }
+    return o;
+}
+
+json_object *sync_base_pending_record(const struct merge_output *out, json_object *sf_record,
+                                      json_object *hs_properties, json_object *sf_from,
+                                      json_object *hs_from)
+{
+    json_object *o = json_object_new_object();
+    json_object *parts[6] = {values_read(out->sf_write, sf_record),
+                             values_read(out->hs_write, hs_properties),
+                             json_object_get(out->sf_base_new),
+                             json_object_get(out->hs_base_new),
+                             json_object_get(sf_from),
+                             json_object_get(hs_from)};
+    static const char *const names[6] = {"sf_read", "hs_read", "sf_base",
+                                         "hs_base", "sf_from", "hs_from"};
+    bool ok = o && parts[0] && parts[1];
+    for (int k = 0; k < 6; k++) {
+        if (ok && json_object_object_add(o, names[k], parts[k]) == 0)
+            continue;
+        json_object_put(parts[k]);
+        ok = false;
+    }
+    if (!ok) {
+        json_object_put(o);
+        return NULL;
+    }
+    return o;
 }

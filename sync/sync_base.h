@@ -69,6 +69,14 @@ struct pending_input {
     json_object *hs_now;  /* the HubSpot properties just read; NULL: unread or missing */
 };
 
+/* The write-ahead record of a merged pair about to be written (a new object the caller puts;
+ * NULL when out of memory): sf_read / hs_read (each written field's value in sf_record /
+ * hs_properties, the records as read), sf_base / hs_base (out's new bases) and sf_from / hs_from
+ * (the bases the merge ran against; NULL members when there were none). */
+json_object *sync_base_pending_record(const struct merge_output *out, json_object *sf_record,
+                                      json_object *hs_properties, json_object *sf_from,
+                                      json_object *hs_from);
+
 /* The bases to merge against (new objects the caller puts), by the rules above. 0, or -1 (out of
  * memory or a malformed record; outputs NULL). */
 int sync_base_resolve_pending(const struct pending_input *in, json_object **sf_out,

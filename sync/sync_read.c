@@ -250,12 +250,6 @@ static void read_sf(struct sync_batch *b)
     free(chunk);
 }
 
-static bool missing_error(const struct crm_error *e)
-{
-    return e && (e->http_status == 404 || strcmp(e->code, "OBJECT_NOT_FOUND") == 0 ||
-                 strcmp(e->sub_code, "OBJECT_NOT_FOUND") == 0);
-}
-
 /* The HubSpot properties a read asks for: the mapped ones and the identity property (heap; caller
  * frees; NULL when out of memory). *np receives how many. */
 static const char **hs_read_props(const struct mapping *m, size_t *np)
@@ -307,7 +301,7 @@ static void read_hs(struct sync_batch *b)
         if (it && it->ok) {
             json_object *pr = json_member(it->record, "properties");
             p->hs_props = pr ? json_object_get(pr) : json_object_new_object();
-        } else if (it && missing_error(it->error)) {
+        } else if (it && crm_error_is_gone(it->error)) {
             p->hs_missing = true;
         } else {
             sync_pair_fail_crm(p, it && it->error ? it->error : &e, "reading HubSpot");
@@ -540,7 +534,7 @@ static void lookup_hs(struct sync_batch *b)
         json_object *pr = id ? json_member(it->record, "properties") : NULL;
         if (id && pr && (p->hs_id = strdup(id)) != NULL)
             p->hs_props = json_object_get(pr);
-        else if (!it || (!it->ok && !missing_error(it->error)))
+        else if (!it || (!it->ok && !crm_error_is_gone(it->error)))
             sync_pair_fail_crm(p, it && it->error ? it->error : &e,
                                "looking up HubSpot by identity");
     }

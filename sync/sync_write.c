@@ -25,6 +25,8 @@
  * (sync_merge does), commit a batch's outcome, or log. */
 #include "sync/sync_batch_internal.h"
 
+#include "sync/sync_base.h"
+
 #include "crm/hubspot_client.h"
 #include "base/json_util.h"
 #include "crm/salesforce_client.h"
@@ -67,8 +69,6 @@ static size_t collect(struct sync_batch *b, pair_pred pred, struct sync_pair ***
 /* Which record a failed input was written to (an update answering "deleted" marks it gone). */
 enum gone_side { GONE_NONE = 0, GONE_HS, GONE_SF };
 
-static bool already_gone(const struct crm_error *e);
-
 /* Hands each input's result to its pair: ok -> on_ok; an update of a record the CRM says is
  * deleted -> the pair's gone flag (sync_batch.c settles it as that record's delete); else the
  * item's (or the call's) error. */
@@ -81,7 +81,7 @@ static void distribute(struct sync_pair **pairs, size_t n, const struct crm_batc
         if (it && it->ok) {
             on_ok(pairs[i], it);
             (*written)++;
-        } else if (gone != GONE_NONE && it && already_gone(it->error)) {
+        } else if (gone != GONE_NONE && it && crm_error_is_gone(it->error)) {
             if (gone == GONE_HS)
                 pairs[i]->gone_hs = true;
             else
@@ -111,13 +111,6 @@ static bool wants_hs_delete(const struct sync_batch *b, const struct sync_pair *
     return p->delete_hs && p->hs_id && !p->deletes_sent;
 }
 
-static bool already_gone(const struct crm_error *e)
-{
-    return e && (e->http_status == 404 || strcmp(e->code, "ENTITY_IS_DELETED") == 0 ||
-                 strcmp(e->code, "NOT_FOUND") == 0 || strcmp(e->code, "OBJECT_NOT_FOUND") == 0 ||
-                 strcmp(e->sub_code, "OBJECT_NOT_FOUND") == 0);
-}
-
 static void deleted_ok(struct sync_pair *p, const struct crm_batch_item *it)
 {
     (void)it;
@@ -144,7 +137,7 @@ static void delete_sf(struct sync_batch *b)
     }
     for (size_t i = 0; i < n; i++) {
         struct crm_batch_item *it = i < res.n ? &res.items[i] : NULL;
-        if ((it && it->ok) || (it && already_gone(it->error)))
+        if ((it && it->ok) || (it && crm_error_is_gone(it->error)))
             deleted_ok(pairs[i], it);
         else
             sync_pair_fail_crm(pairs[i], it && it->error ? it->error : &e,
@@ -590,38 +583,6 @@ static bool wants_field_update(const struct sync_batch *b, const struct sync_pai
            !p->created_sf;
 }
 
-/* {"<field>": <value of record at field>} for every key of written (caller puts). */
-static json_object *values_read(json_object *written, json_object *record)
-{
-    json_object *o = json_object_new_object();
-    if (!o || !written)
-        return o;
-    json_object_object_foreach(written, key, val)
-    {
-        (void)val;
-        json_object *cur = NULL;
-        if (record)
-            json_object_object_get_ex(record, key, &cur);
-        json_object_object_add(o, key, cur ? json_object_get(cur) : NULL);
-    }
-    return o;
-}
-
-static json_object *pending_doc(const struct sync_pair *p)
-{
-    json_object *o = json_object_new_object();
-    if (!o)
-        return NULL;
-    json_object_object_add(o, "sf_read", values_read(p->out.sf_write, p->sf_rec));
-    json_object_object_add(o, "hs_read", values_read(p->out.hs_write, p->hs_props));
-    json_object_object_add(o, "sf_base", json_object_get(p->out.sf_base_new));
-    json_object_object_add(o, "hs_base", json_object_get(p->out.hs_base_new));
-    json_object *sf_from = sync_pair_sf_base(p), *hs_from = sync_pair_hs_base(p);
-    json_object_object_add(o, "sf_from", sf_from ? json_object_get(sf_from) : NULL);
-    json_object_object_add(o, "hs_from", hs_from ? json_object_get(hs_from) : NULL);
-    return o;
-}
-
 static void write_ahead_pending(struct sync_batch *b)
 {
     struct sync_pair **pairs;
@@ -632,7 +593,11 @@ static void write_ahead_pending(struct sync_batch *b)
     char err[256] = "out of memory";
     int rc = w ? 0 : -1;
     for (size_t i = 0; rc == 0 && i < n; i++) {
-        w[i] = (struct link_pending){.id = pairs[i]->link->id, .pending = pending_doc(pairs[i])};
+        const struct sync_pair *p = pairs[i];
+        w[i] = (struct link_pending){
+            .id = p->link->id,
+            .pending = sync_base_pending_record(&p->out, p->sf_rec, p->hs_props,
+                                                sync_pair_sf_base(p), sync_pair_hs_base(p))};
         rc = w[i].pending ? 0 : -1;
     }
     if (rc == 0)

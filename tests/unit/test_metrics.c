@@ -463,6 +463,49 @@ static void test_reset_all(void **state)
     assert_true(metrics_value(f, NULL) == 0.0);
 }
 
+/* metrics_once_run: one registration per generation, from many threads at once, and a new one
+ * after metrics_reset_all (whose families are freed: a module must not keep stale pointers). */
+static struct metrics_once once_state;
+static atomic_int once_runs;
+static struct metric_family *once_fam;
+
+static void once_init(void)
+{
+    atomic_fetch_add(&once_runs, 1);
+    once_fam = metrics_register(METRIC_COUNTER, "t_once_total", "help", NULL, 0, NULL, 0);
+}
+
+static void *once_thread(void *arg)
+{
+    (void)arg;
+    for (int i = 0; i < 1000; i++)
+        metrics_once_run(&once_state, once_init);
+    return NULL;
+}
+
+static void test_once_per_generation(void **state)
+{
+    (void)state;
+    pthread_t t[4];
+    for (int i = 0; i < 4; i++)
+        assert_int_equal(pthread_create(&t[i], NULL, once_thread, NULL), 0);
+    for (int i = 0; i < 4; i++)
+        pthread_join(t[i], NULL);
+    int before = atomic_load(&once_runs);
+    assert_int_equal(before, 1); /* four threads, 4,000 calls, one registration */
+    metrics_once_run(&once_state, once_init);
+    assert_int_equal(atomic_load(&once_runs), before); /* no second run in this generation */
+    metrics_add(once_fam, NULL, 1);
+    metrics_reset_all();
+    metrics_once_run(&once_state, once_init);
+    assert_int_equal(atomic_load(&once_runs), before + 1); /* registered again after the reset */
+    assert_non_null(once_fam);
+    metrics_add(once_fam, NULL, 2); /* the new family: no use after free */
+    char *text = render();
+    assert_non_null(strstr(text, "t_once_total 2"));
+    free(text);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -481,6 +524,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_threads_create_same_series, reset, reset),
         cmocka_unit_test_setup_teardown(test_collectors_run_on_render, reset, reset),
         cmocka_unit_test_setup_teardown(test_reset_all, reset, reset),
+        cmocka_unit_test_setup_teardown(test_once_per_generation, reset, reset),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -287,32 +287,6 @@ static void land(struct world *w, json_object *writes, enum side to, const struc
     }
 }
 
-static json_object *values_read(json_object *writes, json_object *record)
-{
-    json_object *o = json_object_new_object();
-    json_object_object_foreach(writes, key, val)
-    {
-        (void)val;
-        json_object *cur = NULL;
-        json_object_object_get_ex(record, key, &cur);
-        json_object_object_add(o, key, cur ? json_object_get(cur) : NULL);
-    }
-    return o;
-}
-
-static json_object *pending_doc(const struct merge_output *out, json_object *sf_rec,
-                                json_object *hs_rec, json_object *sf_from, json_object *hs_from)
-{
-    json_object *o = json_object_new_object();
-    json_object_object_add(o, "sf_read", values_read(out->sf_write, sf_rec));
-    json_object_object_add(o, "hs_read", values_read(out->hs_write, hs_rec));
-    json_object_object_add(o, "sf_base", json_object_get(out->sf_base_new));
-    json_object_object_add(o, "hs_base", json_object_get(out->hs_base_new));
-    json_object_object_add(o, "sf_from", json_object_get(sf_from));
-    json_object_object_add(o, "hs_from", json_object_get(hs_from));
-    return o;
-}
-
 static void set_link(json_object **slot, json_object *v)
 {
     json_object_put(*slot);
@@ -386,7 +360,7 @@ static bool batch(struct world *w, const struct faults *x)
         if (x->pending_store) {
             trace(w, " [write-ahead fails]");
         } else {
-            pending_new = pending_doc(&out, sf_rec, hs_rec, sf_old, hs_old);
+            pending_new = sync_base_pending_record(&out, sf_rec, hs_rec, sf_old, hs_old);
             set_link(&w->pending, json_object_get(pending_new)); /* durable before the writes */
             pending_stored = true;
             if (wants_hs && x->hs != W_REFUSED) {
