@@ -383,6 +383,8 @@ int config_load(struct config *cfg, config_lookup_fn lookup, void *ud, char *err
         if (v->def && config_parse_var(cfg, v, v->def, &errs) < 0)
             bad++; /* a default that does not parse is a programming error */
         const char *value = lookup(v->name, ud);
+        if (value && !*value)
+            value = NULL; /* empty is unset: `NAME=` in an env file keeps the default */
         if (value) {
             if (config_parse_var(cfg, v, value, &errs) < 0)
                 bad++;
@@ -535,16 +537,87 @@ static void config_value_text(const struct config *cfg, const struct config_var 
     }
 }
 
+/* Whether value parses for v (into a scratch struct, freed here). */
+static bool config_value_valid(const struct config_var *v, const char *value)
+{
+    struct config scratch;
+    memset(&scratch, 0, sizeof scratch);
+    struct strbuf errs = STRBUF_INIT;
+    bool ok = config_parse_var(&scratch, v, value, &errs) == 0;
+    strbuf_free(&errs);
+    config_free(&scratch);
+    return ok;
+}
+
 void config_print(const struct config *cfg, config_lookup_fn lookup, void *ud, FILE *out)
 {
     for (size_t i = 0; i < NVARS; i++) {
         const struct config_var *v = &config_vars[i];
+        const char *raw = lookup(v->name, ud);
+        const char *origin = raw && *raw ? "set" : raw ? "empty, default" : "default";
         char text[1024];
-        config_value_text(cfg, v, text, sizeof text);
+        if (raw && *raw && !config_value_valid(v, raw)) {
+            /* the value as given, never the default it fell back to */
+            snprintf(text, sizeof text, "%s", v->secret ? "***" : raw);
+            if (v->type == CV_DBURL)
+                config_mask_database_url(raw, text, sizeof text);
+            origin = "INVALID";
+        } else {
+            config_value_text(cfg, v, text, sizeof text);
+        }
         /* Defence in depth: nothing registered as a secret may be printed. */
         log_mask_secrets(text);
-        fprintf(out, "%s=%s  # %s\n", v->name, text, lookup(v->name, ud) ? "set" : "default");
+        fprintf(out, "%s=%s  # %s\n", v->name, text, origin);
     }
+}
+
+static bool is_set(const char *s)
+{
+    return s && *s;
+}
+
+int config_check_combinations(const struct config *cfg, char *warn, size_t warnlen, char *err,
+                              size_t errlen)
+{
+    struct strbuf w = STRBUF_INIT, e = STRBUF_INIT;
+    int bad = 0;
+    bool hs = is_set(cfg->hubspot_access_token) ||
+              (is_set(cfg->hubspot_client_id) && is_set(cfg->hubspot_refresh_token));
+    bool sf = is_set(cfg->salesforce_client_id) &&
+              (is_set(cfg->salesforce_refresh_token) || is_set(cfg->salesforce_jwt_key_file));
+    if (!hs)
+        add_err(&w, "HUBSPOT_ACCESS_TOKEN",
+                "no HubSpot API credentials: webhooks are received but nothing syncs; set "
+                "HUBSPOT_ACCESS_TOKEN (private app) or HUBSPOT_CLIENT_ID with "
+                "HUBSPOT_REFRESH_TOKEN (OAuth app)");
+    if (!sf)
+        add_err(&w, "SALESFORCE_CLIENT_ID",
+                "no Salesforce API credentials: outbound messages are received but nothing "
+                "syncs; set SALESFORCE_CLIENT_ID with SALESFORCE_REFRESH_TOKEN (and "
+                "SALESFORCE_CLIENT_SECRET) or SALESFORCE_USERNAME with SALESFORCE_JWT_KEY_FILE");
+    if (!is_set(cfg->secret_key)) {
+        if (is_set(cfg->salesforce_refresh_token) && !is_set(cfg->salesforce_jwt_key_file)) {
+            add_err(&e, "SYNKRO_SECRET_KEY",
+                    "is not set, but the Salesforce refresh-token flow stores rotated tokens "
+                    "encrypted with it; generate one with `openssl rand -hex 32` and keep it "
+                    "with your backups");
+            bad++;
+        }
+        if (is_set(cfg->hubspot_refresh_token) && !is_set(cfg->hubspot_access_token)) {
+            add_err(&e, "SYNKRO_SECRET_KEY",
+                    "is not set, but the HubSpot OAuth refresh flow stores tokens encrypted "
+                    "with it; generate one with `openssl rand -hex 32` and keep it with your "
+                    "backups");
+            bad++;
+        }
+    }
+    if (warn && warnlen)
+        snprintf(warn, warnlen, "%s", strbuf_str(&w));
+    if (err && errlen)
+        snprintf(err, errlen, "%s", strbuf_str(&e));
+    strbuf_free(&w);
+    strbuf_free(&e);
+    return bad;
 }
 
 void config_register_secrets(const struct config *cfg)

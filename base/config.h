@@ -83,13 +83,24 @@ const char *config_lookup_env(const char *name, void *ud);
 /* Fills cfg from lookup. Returns the number of invalid variables (0 on
  * success); each problem is appended to err as "NAME: reason" lines. cfg is
  * fully populated with defaults even on error, and must be released with
- * config_free(). */
+ * config_free(). An empty value counts as unset (the default applies; a
+ * required variable is then reported as not set). */
 int config_load(struct config *cfg, config_lookup_fn lookup, void *ud, char *err, size_t errlen);
 void config_free(struct config *cfg);
 
 /* Prints "NAME=value" for every variable, secrets masked as *** (and the
- * password inside DATABASE_URL), plus where each value came from. */
+ * password inside DATABASE_URL), plus where each value came from: `# set`,
+ * `# default`, `# empty, default` (an empty value is unset), or `# INVALID`
+ * with the value as given (masked when secret), not the default. */
 void config_print(const struct config *cfg, config_lookup_fn lookup, void *ud, FILE *out);
+
+/* Checks what holds between variables. Returns the number of problems that
+ * make the configuration unusable, as "NAME: reason" lines in err (e.g. a
+ * flow that stores tokens without SYNKRO_SECRET_KEY); what is usable but
+ * probably unintended (no CRM API credentials) goes to warn the same way.
+ * Both buffers may be NULL. */
+int config_check_combinations(const struct config *cfg, char *warn, size_t warnlen, char *err,
+                              size_t errlen);
 
 /* Registers every secret value of cfg (and the database password) with the
  * logger so they are masked in every log line. */

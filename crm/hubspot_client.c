@@ -1597,3 +1597,95 @@ int hubspot_assoc_labels(struct hubspot_client *hc, struct crm_http *h, const ch
     *n = len;
     return 0;
 }
+
+/* ---- account and token (synkro doctor) ---- */
+
+int hubspot_account_details(struct hubspot_client *hc, struct crm_http *h, long long *portal_id,
+                            struct crm_error *err)
+{
+    *portal_id = 0;
+    set_op(err, "account_details");
+    struct strbuf sb = STRBUF_INIT;
+    strbuf_printf(&sb, "%s/account-info/v3/details", hc->api_base);
+    if (sb.failed) {
+        strbuf_free(&sb);
+        return oom(err);
+    }
+    struct crm_call c = {.operation = "account_details", .method = "GET", .url = strbuf_str(&sb)};
+    int rc = hs_call(hc, h, &c, err);
+    strbuf_free(&sb);
+    if (rc < 0)
+        return -1;
+    json_object *pid = NULL;
+    if (!json_object_object_get_ex(c.json, "portalId", &pid) ||
+        !json_object_is_type(pid, json_type_int)) {
+        json_object_put(c.json);
+        crm_error_set(err, CRM_HUBSPOT, CRM_ERR_PERMANENT, c.status, "bad_response",
+                      "the account details have no portalId");
+        return -1;
+    }
+    *portal_id = json_object_get_int64(pid);
+    json_object_put(c.json);
+    return 0;
+}
+
+bool hubspot_client_is_private_app(const struct hubspot_client *hc)
+{
+    return hc->static_token != NULL;
+}
+
+/* The answer's scopes array (a new reference), or NULL with err. */
+static json_object *take_scopes(json_object *doc, int status, struct crm_error *err)
+{
+    json_object *scopes = NULL;
+    if (!json_object_object_get_ex(doc, "scopes", &scopes) ||
+        !json_object_is_type(scopes, json_type_array)) {
+        crm_error_set(err, CRM_HUBSPOT, CRM_ERR_PERMANENT, status, "bad_response",
+                      "the token information has no scopes array");
+        return NULL;
+    }
+    return json_object_get(scopes);
+}
+
+int hubspot_token_scopes(struct hubspot_client *hc, struct crm_http *h, json_object **scopes,
+                         struct crm_error *err)
+{
+    *scopes = NULL;
+    set_op(err, "token_info");
+    struct strbuf url = STRBUF_INIT;
+    json_object *body = NULL;
+    struct crm_call c = {.operation = "token_info"};
+    if (hc->static_token) {
+        /* a private app's token: POST its key to the private-apps token-info endpoint */
+        strbuf_printf(&url, "%s/oauth/v2/private-apps/get/access-token-info", hc->api_base);
+        body = json_object_new_object();
+        if (body)
+            json_object_object_add(body, "tokenKey", json_object_new_string(hc->static_token));
+        c.method = "POST";
+    } else {
+        /* an OAuth access token: GET /oauth/v1/access-tokens/{token} */
+        struct token_value tv = {0};
+        if (token_cache_get(hc->tokens, h, &tv, NULL, err) < 0)
+            return -1;
+        strbuf_printf(&url, "%s/oauth/v1/access-tokens/", hc->api_base);
+        crm_url_escape(&url, tv.access_token);
+        token_value_clear(&tv);
+        c.method = "GET";
+    }
+    if (url.failed || (hc->static_token && !body)) {
+        strbuf_free(&url);
+        json_object_put(body);
+        return oom(err);
+    }
+    c.url = strbuf_str(&url);
+    c.body = body;
+    int rc = hs_call(hc, h, &c, err);
+    OPENSSL_cleanse(url.data, url.len);
+    strbuf_free(&url);
+    json_object_put(body);
+    if (rc < 0)
+        return -1;
+    *scopes = take_scopes(c.json, c.status, err);
+    json_object_put(c.json);
+    return *scopes ? 0 : -1;
+}

@@ -80,6 +80,23 @@ struct hubspot_client *hubspot_client_create(const struct hubspot_client_options
                                              size_t errlen);
 void hubspot_client_destroy(struct hubspot_client *hc);
 
+/* ---- account and token (synkro doctor) ---- */
+
+/* GET /account-info/v3/details: the portal (account) id the credentials belong to. 0 or -1 with
+ * err (an auth failure is CRM_ERR_AUTH). */
+int hubspot_account_details(struct hubspot_client *hc, struct crm_http *h, long long *portal_id,
+                            struct crm_error *err);
+
+/* Whether the client uses a private app's static token (else OAuth refresh). */
+bool hubspot_client_is_private_app(const struct hubspot_client *hc);
+
+/* The scopes granted to the client's token: for a private-app token POST
+ * /oauth/v2/private-apps/get/access-token-info {"tokenKey":...}, for an OAuth token GET
+ * /oauth/v1/access-tokens/{token}. *scopes is the answer's array of strings (caller puts).
+ * 0 or -1 with err. */
+int hubspot_token_scopes(struct hubspot_client *hc, struct crm_http *h, json_object **scopes,
+                         struct crm_error *err);
+
 /* OAuth refreshes performed so far (tests, diagnostics). */
 unsigned long hubspot_client_token_refreshes(struct hubspot_client *hc);
 

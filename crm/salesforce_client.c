@@ -57,6 +57,7 @@ struct salesforce_client {
     char *client_secret;
     pthread_mutex_t refresh_lock; /* guards refresh_token */
     char *refresh_token;          /* replaced by the refresh callback, read by sf_scrub() */
+    char identity_url[512];       /* guarded by refresh_lock: the last token answer's "id" */
     char *username;
     char *jwt_audience;
     EVP_PKEY *jwt_key;
@@ -363,6 +364,10 @@ static int sf_refresh(void *ud, void *call_ctx, struct token_value *out, struct 
                 } else {
                     if (!jwt)
                         refresh_token_rotate(sc, json_member_text(doc, "refresh_token"));
+                    const char *idu = json_member_text(doc, "id");
+                    pthread_mutex_lock(&sc->refresh_lock);
+                    snprintf(sc->identity_url, sizeof sc->identity_url, "%s", idu ? idu : "");
+                    pthread_mutex_unlock(&sc->refresh_lock);
                     rc = 0;
                 }
             } else {
@@ -1385,4 +1390,62 @@ int salesforce_describe_global(struct salesforce_client *sc, struct crm_http *h,
         return -1;
     *out = c.json;
     return 0;
+}
+
+/* ---- identity and versions (synkro doctor) ---- */
+
+/* Copies the path segment after "/id/" of an identity URL (the org id) into out. */
+static bool identity_org(const char *url, char *out, size_t outlen)
+{
+    const char *p = strstr(url, "/id/");
+    if (!p)
+        return false;
+    p += 4;
+    size_t n = strcspn(p, "/");
+    if (n == 0 || n >= outlen || p[n] != '/')
+        return false;
+    memcpy(out, p, n);
+    out[n] = '\0';
+    return true;
+}
+
+int salesforce_client_org_id(struct salesforce_client *sc, struct crm_http *h, char *out,
+                             size_t outlen, struct crm_error *err)
+{
+    *out = '\0';
+    set_op(err, "identity");
+    if (sc->static_token)
+        return 0; /* a configured access token comes without an identity URL */
+    /* any call takes a token, whose answer carries the identity URL */
+    struct crm_call c = {.operation = "limits", .method = "GET", .url = "limits"};
+    if (sf_call(sc, h, &c, err) < 0)
+        return -1;
+    json_object_put(c.json);
+    pthread_mutex_lock(&sc->refresh_lock);
+    bool found = identity_org(sc->identity_url, out, outlen);
+    pthread_mutex_unlock(&sc->refresh_lock);
+    return found ? 1 : 0;
+}
+
+int salesforce_api_versions(struct salesforce_client *sc, struct crm_http *h, json_object **out,
+                            struct crm_error *err)
+{
+    *out = NULL;
+    set_op(err, "versions");
+    struct crm_call c = {.operation = "versions", .method = "GET", .url = "/services/data"};
+    if (sf_call(sc, h, &c, err) < 0)
+        return -1;
+    if (!json_object_is_type(c.json, json_type_array)) {
+        json_object_put(c.json);
+        crm_error_set(err, CRM_SALESFORCE, CRM_ERR_PERMANENT, c.status, "bad_response",
+                      "/services/data did not answer a list of versions");
+        return -1;
+    }
+    *out = c.json;
+    return 0;
+}
+
+const char *salesforce_client_api_version(const struct salesforce_client *sc)
+{
+    return sc->api_version;
 }

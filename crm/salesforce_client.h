@@ -218,4 +218,21 @@ char *salesforce_jwt_assertion(struct salesforce_client *sc);
 int salesforce_describe_global(struct salesforce_client *sc, struct crm_http *h, json_object **out,
                                struct crm_error *err);
 
+/* ---- identity and versions (synkro doctor) ---- */
+
+/* The org id of the credentials, from the identity URL of the token answer
+ * (https://login.salesforce.com/id/<org id>/<user id>); a call is made first so a token is
+ * fetched. 1 with the id in out, 0 when unknown (a configured static token has no identity URL),
+ * -1 with err (an auth failure is CRM_ERR_AUTH). */
+int salesforce_client_org_id(struct salesforce_client *sc, struct crm_http *h, char *out,
+                             size_t outlen, struct crm_error *err);
+
+/* GET /services/data: the org's API versions ([{"version":"62.0","url":...}], caller puts).
+ * 0 or -1 with err. */
+int salesforce_api_versions(struct salesforce_client *sc, struct crm_http *h, json_object **out,
+                            struct crm_error *err);
+
+/* The configured API version ("v62.0"); borrowed. */
+const char *salesforce_client_api_version(const struct salesforce_client *sc);
+
 #endif

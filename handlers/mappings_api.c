@@ -60,7 +60,9 @@ static int respond_store_error(struct http_request *req, int rc, const char *err
     };
     for (size_t i = 0; i < sizeof table / sizeof table[0]; i++)
         if (table[i].rc == rc)
-            return http_respond_error(req, table[i].status, table[i].code, err);
+            return http_respond_error(req, table[i].status, table[i].code,
+                                      rc == MS_NOT_FOUND && !*err ? "no mapping with that id"
+                                                                  : err);
     return http_respond_error(req, 500, "internal", err);
 }
 

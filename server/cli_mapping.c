@@ -1,16 +1,14 @@
-/* cli_mapping.c: `synkro mapping list|show|validate|preview|enable|pause|
- * history|export|import|create|update|delete`.
+/* cli_mapping.c: `synkro mapping list|show|validate|preview|enable|pause|history|create|update|
+ * delete` (and `export`/`import`, kept as deprecated aliases of `synkro config export|apply`).
  *
- * Each subcommand is one row of a table mapping it to an admin API call, so
- * the CLI prints exactly what the API answers (the JSON body, pretty when
- * it is JSON) and the two can never drift apart. The API is found at
- * SYNKRO_API_URL, else http://SYNKRO_LISTEN (0.0.0.0 read as 127.0.0.1);
- * the bearer token is SYNKRO_ADMIN_TOKEN. Never prints the token. */
+ * Each subcommand is one row of a table mapping it to an admin API call, so the CLI prints
+ * exactly what the API answers (the JSON body, pretty when it is JSON) and the two can never
+ * drift apart. A command that changes something then says what it changed on stderr (stdout
+ * stays the API's JSON, for scripts); an error says what to do (server/cli_api.c). */
 #include "server/cli_mapping.h"
 
-#include "base/strbuf.h"
+#include "server/cli_api.h"
 
-#include <curl/curl.h>
 #include <json-c/json.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -25,25 +23,33 @@ struct subcommand {
     const char *suffix; /* after the id */
     enum arg_kind args;
     const char *help;
+    const char *done;       /* past tense printed after a change ("enabled"), NULL: reads only */
+    const char *deprecated; /* the command to use instead, NULL when current */
 };
 
 static const struct subcommand subcommands[] = {
-    {"list", "GET", "/api/mappings", "", ARG_NONE, "list every mapping with its problems"},
-    {"show", "GET", "/api/mappings/", "", ARG_ID, "show one mapping"},
-    {"create", "POST", "/api/mappings", "", ARG_FILE, "create a draft from a JSON document"},
+    {"list", "GET", "/api/mappings", "", ARG_NONE, "list every mapping with its problems", NULL,
+     NULL},
+    {"show", "GET", "/api/mappings/", "", ARG_ID, "show one mapping", NULL, NULL},
+    {"create", "POST", "/api/mappings", "", ARG_FILE, "create a draft from a JSON document",
+     "created", NULL},
     {"update", "PUT", "/api/mappings/", "", ARG_ID_FILE,
-     "replace a mapping (the document carries the version you edited)"},
-    {"delete", "DELETE", "/api/mappings/", "", ARG_ID, "delete a mapping (its history is kept)"},
+     "replace a mapping (the document carries the version you edited)", "updated", NULL},
+    {"delete", "DELETE", "/api/mappings/", "", ARG_ID, "delete a mapping (its history is kept)",
+     "deleted", NULL},
     {"validate", "POST", "/api/mappings/", "/validate", ARG_ID,
-     "validate against the live schemas of both CRMs"},
+     "validate against the live schemas of both CRMs", NULL, NULL},
     {"preview", "GET", "/api/mappings/", "/preview", ARG_ID,
-     "dry run on up to 20 Salesforce records; nothing is written"},
-    {"enable", "POST", "/api/mappings/", "/enable", ARG_ID, "start continuous sync"},
-    {"pause", "POST", "/api/mappings/", "/pause", ARG_ID, "pause (save for later)"},
-    {"history", "GET", "/api/mappings/", "/history", ARG_ID, "who changed what, when"},
-    {"export", "GET", "/api/mappings/export", "", ARG_NONE, "the whole configuration as JSON"},
+     "dry run on up to 20 Salesforce records; nothing is written", NULL, NULL},
+    {"enable", "POST", "/api/mappings/", "/enable", ARG_ID, "start continuous sync", "enabled",
+     NULL},
+    {"pause", "POST", "/api/mappings/", "/pause", ARG_ID, "pause (save for later)", "paused", NULL},
+    {"history", "GET", "/api/mappings/", "/history", ARG_ID, "who changed what, when", NULL, NULL},
+    {"export", "GET", "/api/mappings/export", "", ARG_NONE,
+     "deprecated: use `synkro config export`", NULL, "synkro config export"},
     {"import", "POST", "/api/mappings/import", "", ARG_FILE,
-     "replace the configuration with an exported document (atomic)"},
+     "deprecated: use `synkro config apply FILE`", "replaced the configuration with",
+     "synkro config apply FILE"},
 };
 
 #define NSUB (sizeof subcommands / sizeof subcommands[0])
@@ -59,137 +65,142 @@ static void usage(FILE *out)
                  s->args == ARG_FILE || s->args == ARG_ID_FILE ? " FILE" : "");
         fprintf(out, "  %-18s %s\n", synopsis, s->help);
     }
-    fprintf(out, "\nTalks to the admin API at SYNKRO_API_URL (default http://SYNKRO_LISTEN) with "
-                 "SYNKRO_ADMIN_TOKEN.\n");
+    fprintf(out, "\nImports of records: `synkro import`. Talks to the admin API at SYNKRO_API_URL "
+                 "(default http://SYNKRO_LISTEN) with the token from SYNKRO_ADMIN_TOKEN, "
+                 "SYNKRO_ADMIN_TOKEN_FILE or .data/admin-token.\n");
 }
 
-static char *read_input(const char *path)
+/* "mapping 3 "Projects" (Project__c <-> p_projects)" from a mapping document. */
+static void describe(const char *body, const char *id, char *out, size_t outlen)
 {
-    FILE *f = strcmp(path, "-") == 0 ? stdin : fopen(path, "rb");
-    if (!f)
-        return NULL;
-    struct strbuf sb = STRBUF_INIT;
-    char buf[8192];
-    size_t n;
-    while ((n = fread(buf, 1, sizeof buf, f)) > 0)
-        strbuf_append(&sb, buf, n);
-    if (f != stdin)
-        fclose(f);
-    if (sb.failed) {
-        strbuf_free(&sb);
-        return NULL;
+    json_object *o = json_tokener_parse(body ? body : "");
+    json_object *name = NULL, *sf = NULL, *hs = NULL, *idv = NULL, *n = NULL;
+    if (o) {
+        json_object_object_get_ex(o, "name", &name);
+        json_object_object_get_ex(o, "salesforce_object", &sf);
+        json_object_object_get_ex(o, "hubspot_object", &hs);
+        json_object_object_get_ex(o, "id", &idv);
+        json_object_object_get_ex(o, "imported", &n);
     }
-    return strbuf_detach(&sb, NULL);
-}
-
-static void api_base(char *out, size_t outlen)
-{
-    const char *url = getenv("SYNKRO_API_URL");
-    if (url && *url) {
-        snprintf(out, outlen, "%s", url);
-    } else {
-        const char *listen = getenv("SYNKRO_LISTEN");
-        if (!listen || !*listen)
-            listen = "127.0.0.1:8080";
-        if (strncmp(listen, "0.0.0.0:", 8) == 0)
-            snprintf(out, outlen, "http://127.0.0.1:%s", listen + 8);
-        else
-            snprintf(out, outlen, "http://%s", listen);
-    }
-    size_t len = strlen(out);
-    while (len > 0 && out[len - 1] == '/')
-        out[--len] = '\0';
-}
-
-static size_t collect(char *ptr, size_t size, size_t nmemb, void *ud)
-{
-    return strbuf_append(ud, ptr, size * nmemb) == 0 ? size * nmemb : 0;
-}
-
-static int call_api(const struct subcommand *s, const char *id, const char *body)
-{
-    char base[512], url[1024], path[256];
-    api_base(base, sizeof base);
-    snprintf(path, sizeof path, "%s%s%s", s->path, id ? id : "", s->suffix);
-    snprintf(url, sizeof url, "%s%s", base, path);
-    struct strbuf auth = STRBUF_INIT;
-    const char *token = getenv("SYNKRO_ADMIN_TOKEN");
-    strbuf_printf(&auth, "Authorization: Bearer %s", token ? token : "");
-    CURL *c = curl_easy_init();
-    if (!c || auth.failed) {
-        strbuf_free(&auth);
-        fprintf(stderr, "synkro mapping: out of memory\n");
-        return 3;
-    }
-    struct curl_slist *headers = curl_slist_append(NULL, auth.data);
-    headers = curl_slist_append(headers, "Content-Type: application/json");
-    headers = curl_slist_append(headers, "X-Synkro-Actor: cli");
-    struct strbuf resp = STRBUF_INIT;
-    curl_easy_setopt(c, CURLOPT_URL, url);
-    curl_easy_setopt(c, CURLOPT_CUSTOMREQUEST, s->method);
-    curl_easy_setopt(c, CURLOPT_HTTPHEADER, headers);
-    if (body)
-        curl_easy_setopt(c, CURLOPT_POSTFIELDS, body);
-    else if (strcmp(s->method, "POST") == 0)
-        curl_easy_setopt(c, CURLOPT_POSTFIELDS, "");
-    curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, collect);
-    curl_easy_setopt(c, CURLOPT_WRITEDATA, &resp);
-    curl_easy_setopt(c, CURLOPT_TIMEOUT, 120L);
-    curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
-    CURLcode rc = curl_easy_perform(c);
-    long status = 0;
-    curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &status);
-    curl_slist_free_all(headers);
-    curl_easy_cleanup(c);
-    strbuf_free(&auth);
-    if (rc != CURLE_OK) {
-        fprintf(stderr, "synkro mapping: cannot reach %s: %s\n", base, curl_easy_strerror(rc));
-        strbuf_free(&resp);
-        return 3;
-    }
-    json_object *o = resp.len ? json_tokener_parse(strbuf_str(&resp)) : NULL;
-    if (o)
-        printf("%s\n", json_object_to_json_string_ext(o, JSON_C_TO_STRING_PRETTY |
-                                                             JSON_C_TO_STRING_NOSLASHESCAPE));
-    else if (resp.len)
-        printf("%s\n", strbuf_str(&resp));
+    if (n && !name)
+        snprintf(out, outlen, "%d mapping(s)", json_object_get_int(n));
+    else if (name)
+        snprintf(out, outlen, "mapping %s \"%s\" (%s <-> %s)",
+                 idv  ? json_object_get_string(idv)
+                 : id ? id
+                      : "?",
+                 json_object_get_string(name), sf ? json_object_get_string(sf) : "?",
+                 hs ? json_object_get_string(hs) : "?");
+    else
+        snprintf(out, outlen, "mapping %s", id ? id : "");
     json_object_put(o);
-    strbuf_free(&resp);
-    return status >= 200 && status < 300 ? 0 : 1;
+}
+
+static int run(const struct subcommand *s, const char *id, const char *body)
+{
+    char path[256], hint[160];
+    snprintf(path, sizeof path, "%s%s%s", s->path, id ? id : "", s->suffix);
+    snprintf(hint, sizeof hint, "there is no mapping %s; `synkro mapping list` shows the ids",
+             id ? id : "");
+    struct cli_answer before = {0};
+    if (strcmp(s->name, "delete") == 0) {
+        /* read it first, so the message can say what was deleted */
+        char show[128];
+        snprintf(show, sizeof show, "/api/mappings/%s", id);
+        int rc = cli_api_call("synkro mapping", "GET", show, NULL, &before);
+        if (rc != CLI_OK)
+            return rc;
+        if (before.status < 200 || before.status >= 300) {
+            rc = cli_api_print_error("synkro mapping", &before, hint);
+            cli_answer_free(&before);
+            return rc;
+        }
+    }
+    struct cli_answer ans;
+    int rc = cli_api_call("synkro mapping", s->method, path, body, &ans);
+    if (rc == CLI_OK && (ans.status < 200 || ans.status >= 300)) {
+        rc = cli_api_print_error("synkro mapping", &ans, id ? hint : NULL);
+    } else if (rc == CLI_OK) {
+        cli_api_print_body(&ans);
+        if (s->done) {
+            char what[512];
+            describe(before.body ? before.body : ans.body, id, what, sizeof what);
+            fprintf(stderr, "%s %s%s\n", s->done, what,
+                    strcmp(s->name, "delete") == 0 ? "; its history is kept" : "");
+        }
+    }
+    cli_answer_free(&ans);
+    cli_answer_free(&before);
+    return rc;
+}
+
+/* Runs `synkro <prog> <sub>` for one row; shared by the deprecated aliases and config. */
+static int dispatch(const struct subcommand *s, int argc, const char *const *argv)
+{
+    static const int wanted[] = {[ARG_NONE] = 2, [ARG_ID] = 3, [ARG_FILE] = 3, [ARG_ID_FILE] = 4};
+    if (argc != wanted[s->args]) {
+        fprintf(stderr, "synkro mapping %s: wrong number of arguments\n\n", s->name);
+        usage(stderr);
+        return CLI_USAGE;
+    }
+    const char *id = s->args == ARG_ID || s->args == ARG_ID_FILE ? argv[2] : NULL;
+    if (id && (!*id || strspn(id, "0123456789") != strlen(id))) {
+        fprintf(stderr,
+                "synkro mapping: '%s' is not a mapping id (a number); `synkro mapping "
+                "list` shows the ids\n",
+                id);
+        return CLI_USAGE;
+    }
+    char *body = NULL;
+    if (s->args == ARG_FILE || s->args == ARG_ID_FILE) {
+        const char *path = argv[s->args == ARG_FILE ? 2 : 3];
+        body = cli_read_input(path);
+        if (!body) {
+            fprintf(stderr, "synkro mapping: cannot read %s; give a JSON file, or - for stdin\n",
+                    path);
+            return CLI_USAGE;
+        }
+    }
+    int rc = run(s, id, body);
+    free(body);
+    return rc;
+}
+
+static const struct subcommand *find_sub(const char *name)
+{
+    for (size_t i = 0; i < NSUB; i++)
+        if (strcmp(subcommands[i].name, name) == 0)
+            return &subcommands[i];
+    return NULL;
 }
 
 int cli_mapping_main(int argc, char **argv)
 {
     if (argc < 2 || strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0) {
         usage(argc < 2 ? stderr : stdout);
-        return argc < 2 ? 2 : 0;
+        return argc < 2 ? CLI_USAGE : CLI_OK;
     }
-    const struct subcommand *s = NULL;
-    for (size_t i = 0; i < NSUB && !s; i++)
-        if (strcmp(subcommands[i].name, argv[1]) == 0)
-            s = &subcommands[i];
-    static const int wanted[] = {[ARG_NONE] = 2, [ARG_ID] = 3, [ARG_FILE] = 3, [ARG_ID_FILE] = 4};
-    if (!s || argc != wanted[s->args]) {
-        fprintf(stderr, "synkro mapping: %s\n\n",
-                s ? "wrong number of arguments" : "unknown command");
+    const struct subcommand *s = find_sub(argv[1]);
+    if (!s) {
+        fprintf(stderr, "synkro mapping: unknown command '%s'\n\n", argv[1]);
         usage(stderr);
-        return 2;
+        return CLI_USAGE;
     }
-    const char *id = s->args == ARG_ID || s->args == ARG_ID_FILE ? argv[2] : NULL;
-    if (id && strspn(id, "0123456789") != strlen(id)) {
-        fprintf(stderr, "synkro mapping: the id must be a number\n");
-        return 2;
+    if (s->deprecated)
+        fprintf(stderr, "synkro mapping %s is deprecated; use `%s` (same effect)\n", s->name,
+                s->deprecated);
+    return dispatch(s, argc, (const char *const *)argv);
+}
+
+int cli_config_transfer_main(int argc, char **argv)
+{
+    /* argv[0] is "export" or "apply" */
+    const struct subcommand *s = find_sub(strcmp(argv[0], "apply") == 0 ? "import" : "export");
+    int expected = s->args == ARG_FILE ? 2 : 1;
+    if (argc != expected) {
+        fprintf(stderr, "usage: synkro config export | synkro config apply FILE|-\n");
+        return CLI_USAGE;
     }
-    char *body = NULL;
-    if (s->args == ARG_FILE || s->args == ARG_ID_FILE) {
-        const char *path = argv[s->args == ARG_FILE ? 2 : 3];
-        body = read_input(path);
-        if (!body) {
-            fprintf(stderr, "synkro mapping: cannot read %s\n", path);
-            return 2;
-        }
-    }
-    int rc = call_api(s, id, body);
-    free(body);
-    return rc;
+    const char *args[4] = {"config", argv[0], argc > 1 ? argv[1] : NULL, NULL};
+    return dispatch(s, argc + 1, args);
 }

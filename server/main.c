@@ -1,10 +1,12 @@
-/* main.c: the synkro command line: serve, migrate, config check, version.
+/* main.c: the synkro command line: serve, migrate, config, mapping, import, doctor, version.
  *
  * Parses arguments and configuration, then hands over to serve.c. Exit codes:
  * 0 success, 1 runtime failure, 2 bad usage or invalid configuration,
  * 3 `migrate --status` found migrations not applied. Must hold no logic of
  * its own beyond dispatch. */
 #include "server/cli_mapping.h"
+#include "server/cli_import.h"
+#include "server/cli_doctor.h"
 #include "base/config.h"
 #include "base/log.h"
 #include "server/serve.h"
@@ -26,6 +28,8 @@ static int cmd_migrate(int argc, char **argv);
 static int cmd_config(int argc, char **argv);
 static int cmd_version(int argc, char **argv);
 static int cmd_mapping(int argc, char **argv);
+static int cmd_import(int argc, char **argv);
+static int cmd_doctor(int argc, char **argv);
 
 static const struct command commands[] = {
     {"serve", cmd_serve, "synkro serve [--no-migrate]",
@@ -34,12 +38,23 @@ static const struct command commands[] = {
     {"migrate", cmd_migrate, "synkro migrate [--status] [--dir DIR]",
      "Apply pending database migrations (--status: list them; exit 3 when any is not applied). "
      "--dir reads migrations from DIR instead of the ones built in."},
-    {"config", cmd_config, "synkro config check | synkro config docs",
-     "check: print the effective configuration with secrets masked; exit 2 naming each invalid "
-     "variable. docs: print the variables as a Markdown table."},
+    {"config", cmd_config,
+     "synkro config check | synkro config docs | synkro config export | synkro config apply FILE",
+     "check: print the effective configuration with secrets masked (an invalid value as given, "
+     "marked INVALID); warn when no CRM credentials are set; exit 2 naming each invalid variable "
+     "or combination (a token-storing flow without SYNKRO_SECRET_KEY). docs: print the "
+     "variables as a Markdown table. export / apply: the mapping configuration of a running "
+     "synkro as JSON / replace it with such a document (atomic)."},
     {"mapping", cmd_mapping, "synkro mapping <command> ...",
      "Manage sync mappings through the admin API of a running synkro: list, show, create, "
-     "update, delete, validate, preview, enable, pause, history, export, import."},
+     "update, delete, validate, preview, enable, pause, history."},
+    {"import", cmd_import, "synkro import <command> ...",
+     "Import existing records through the admin API of a running synkro: estimate, start, list, "
+     "show, cancel."},
+    {"doctor", cmd_doctor, "synkro doctor [--json]",
+     "Ask a running synkro what is missing for a real deployment (credentials, scopes, org and "
+     "portal ids, public URL, webhooks arriving) and what to register in each CRM; exit 1 on "
+     "any failed check."},
     {"version", cmd_version, "synkro version", "Print the version and git revision."},
 };
 
@@ -131,6 +146,8 @@ static int cmd_migrate(int argc, char **argv)
 
 static int cmd_config(int argc, char **argv)
 {
+    if (argc >= 2 && (strcmp(argv[1], "export") == 0 || strcmp(argv[1], "apply") == 0))
+        return cli_config_transfer_main(argc - 1, argv + 1);
     if (argc == 2 && strcmp(argv[1], "docs") == 0) {
         config_print_markdown(stdout);
         return 0;
@@ -140,23 +157,42 @@ static int cmd_config(int argc, char **argv)
         return 2;
     }
     struct config cfg;
-    char err[4096];
+    char err[4096], warn[2048], cerr[2048];
     int bad = config_load(&cfg, config_lookup_env, NULL, err, sizeof err);
     config_register_secrets(&cfg);
     config_print(&cfg, config_lookup_env, NULL, stdout);
+    int cbad = config_check_combinations(&cfg, warn, sizeof warn, cerr, sizeof cerr);
+    if (*warn) {
+        log_mask_secrets(warn);
+        printf("\nwarnings (the configuration is usable):\n%s", warn);
+    }
     if (bad) {
         log_mask_secrets(err);
         fprintf(stderr, "\n%d invalid variable(s):\n%s\n", bad, err);
-    } else {
-        printf("\nconfiguration is valid\n");
     }
+    if (cbad) {
+        log_mask_secrets(cerr);
+        fprintf(stderr, "\n%d problem(s) between variables:\n%s", cbad, cerr);
+    }
+    if (!bad && !cbad)
+        printf("\nconfiguration is valid\n");
     config_free(&cfg);
-    return bad ? 2 : 0;
+    return bad || cbad ? 2 : 0;
 }
 
 static int cmd_mapping(int argc, char **argv)
 {
     return cli_mapping_main(argc, argv);
+}
+
+static int cmd_import(int argc, char **argv)
+{
+    return cli_import_main(argc, argv);
+}
+
+static int cmd_doctor(int argc, char **argv)
+{
+    return cli_doctor_main(argc, argv);
 }
 
 static int cmd_version(int argc, char **argv)
@@ -185,7 +221,7 @@ int main(int argc, char **argv)
         usage(stderr);
         return 2;
     }
-    if (cmd->run != cmd_mapping && wants_help(argc - 1, argv + 1)) {
+    if (cmd->run != cmd_mapping && cmd->run != cmd_import && wants_help(argc - 1, argv + 1)) {
         printf("usage: %s\n\n%s\n", cmd->usage, cmd->summary);
         return 0;
     }

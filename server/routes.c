@@ -6,6 +6,7 @@
 
 #include "handlers/conflicts_api.h"
 #include "handlers/discovery_api.h"
+#include "handlers/doctor_api.h"
 #include "handlers/errors_api.h"
 #include "handlers/events_api.h"
 #include "handlers/health.h"
@@ -73,6 +74,7 @@ static const struct route service_routes[] = {
     {"GET", "/api/imports/{id}", "imports_get", handle_imports_get, ROUTE_ADMIN | ROUTE_NO_BODY,
      NULL},
     {"POST", "/api/imports/{id}/cancel", "import_cancel", handle_import_cancel, ROUTE_ADMIN, NULL},
+    {"GET", "/api/doctor", "doctor", handle_doctor, ROUTE_ADMIN | ROUTE_NO_BODY, NULL},
     {"GET", "/healthz", "healthz", handle_healthz, ROUTE_NO_BODY, NULL},
     {"GET", "/readyz", "readyz", handle_readyz, ROUTE_NO_BODY, NULL},
     {"GET", "/metrics", "metrics", handle_metrics, ROUTE_NO_BODY, NULL},

@@ -395,7 +395,6 @@ static void test_bad_values(void **state)
         const char *name, *value, *message;
     } cases[] = {
         {"SYNKRO_HTTP_THREADS", "abc", "SYNKRO_HTTP_THREADS: 'abc' is not an integer"},
-        {"SYNKRO_HTTP_THREADS", "", "SYNKRO_HTTP_THREADS: '' is not an integer"},
         {"SYNKRO_HTTP_THREADS", " 4", "SYNKRO_HTTP_THREADS: ' 4' is not an integer"},
         {"SYNKRO_HTTP_THREADS", "4 ", "SYNKRO_HTTP_THREADS: '4 ' is not an integer"},
         {"SYNKRO_HTTP_THREADS", "1.5", "SYNKRO_HTTP_THREADS: '1.5' is not an integer"},
@@ -418,7 +417,6 @@ static void test_bad_values(void **state)
          "SYNKRO_MAX_BODY_BYTES: '268435457' is out of range (1024 to 268435456)"},
         {"SYNKRO_MAX_BODY_BYTES", "4M", "SYNKRO_MAX_BODY_BYTES: '4M' is not an integer"},
         {"LOG_LEVEL", "verbose", "LOG_LEVEL: 'verbose' is not one of debug, info, warn, error"},
-        {"LOG_LEVEL", "", "LOG_LEVEL: '' is not one of debug, info, warn, error"},
         {"LOG_LEVEL", "info ", "LOG_LEVEL: 'info ' is not one of debug, info, warn, error"},
         {"SYNKRO_PUBLIC_BASE_URL", "ftp://x",
          "SYNKRO_PUBLIC_BASE_URL: 'ftp://x' is not an http:// or https:// URL with a host (and "
@@ -461,8 +459,6 @@ static void test_bad_values(void **state)
          "SYNKRO_MIGRATE_ON_START: 'maybe' is not a boolean (true/false, 1/0, yes/no, on/off)"},
         {"SYNKRO_MIGRATE_ON_START", "2",
          "SYNKRO_MIGRATE_ON_START: '2' is not a boolean (true/false, 1/0, yes/no, on/off)"},
-        {"SYNKRO_MIGRATE_ON_START", "",
-         "SYNKRO_MIGRATE_ON_START: '' is not a boolean (true/false, 1/0, yes/no, on/off)"},
         {"SYNKRO_SHUTDOWN_GRACE_MS", "-1",
          "SYNKRO_SHUTDOWN_GRACE_MS: '-1' is out of range (0 to 600000)"},
         {"SYNKRO_SHUTDOWN_GRACE_MS", "600001",
@@ -563,8 +559,8 @@ static void test_bad_listen(void **state)
 {
     (void)state;
     static const char *const bad[] = {
-        "8080",  "host:", "[::1]8080", "h:70000", ":8080", "h:-1", "[::1",
-        "[]:80", "h:80x", "[::1]:",    "h:65536", "h: 80", "",
+        "8080", "host:", "[::1]8080", "h:70000", ":8080",   "h:-1",
+        "[::1", "[]:80", "h:80x",     "[::1]:",  "h:65536", "h: 80",
     };
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
         const struct kv vars[] = {
@@ -999,6 +995,116 @@ static void test_register_secrets_quoted_conninfo_password(void **state)
     assert_string_equal(buf, "auth failed for password ***");
 }
 
+/* An empty value (`NAME=` in an env file) is unset: the default applies,
+ * `config check` says so, and a required variable is reported as not set. */
+static void test_empty_is_unset(void **state)
+{
+    (void)state;
+    const struct kv vars[] = {{"DATABASE_URL", GOOD_DB},
+                              {"HUBSPOT_PORTAL_ID", ""},
+                              {"SYNKRO_HTTP_THREADS", ""},
+                              {"LOG_LEVEL", ""},
+                              {"SYNKRO_MIGRATE_ON_START", ""},
+                              {"SYNKRO_LISTEN", ""},
+                              {"SALESFORCE_API_VERSION", ""},
+                              {"SYNKRO_ADMIN_TOKEN", ""},
+                              {NULL, NULL}};
+    struct config cfg;
+    char err[512];
+    assert_int_equal(load(&cfg, vars, err, sizeof err), 0);
+    assert_string_equal(err, "");
+    assert_int_equal(cfg.hubspot_portal_id, 0);
+    assert_int_equal(cfg.http_threads, 64);
+    assert_int_equal(cfg.log_level, LOG_LEVEL_INFO);
+    assert_true(cfg.migrate_on_start);
+    assert_string_equal(cfg.listen, "127.0.0.1:8080");
+    assert_string_equal(cfg.salesforce_api_version, "v62.0");
+    assert_string_equal(cfg.admin_token, "");
+    config_free(&cfg);
+    char *out = print_config(vars);
+    assert_line(out, "HUBSPOT_PORTAL_ID=0  # empty, default");
+    assert_line(out, "SYNKRO_HTTP_THREADS=64  # empty, default");
+    free(out);
+
+    const struct kv none[] = {{"DATABASE_URL", ""}, {NULL, NULL}};
+    assert_int_equal(load(&cfg, none, err, sizeof err), 1);
+    assert_string_equal(err, "DATABASE_URL: is not set; give a libpq URL such as "
+                             "postgresql://user@host:5432/synkro");
+    config_free(&cfg);
+}
+
+/* An invalid value is printed as given and marked, never as the default. */
+static void test_print_shows_invalid_raw_value(void **state)
+{
+    (void)state;
+    const struct kv vars[] = {{"DATABASE_URL", GOOD_DB},
+                              {"SYNKRO_HTTP_THREADS", "abc"},
+                              {"SYNKRO_PUBLIC_BASE_URL", "ftp://x"},
+                              {"SYNKRO_ADMIN_TOKEN", "short-Zq9"},
+                              {NULL, NULL}};
+    char *out = print_config(vars);
+    assert_line(out, "SYNKRO_HTTP_THREADS=abc  # INVALID");
+    assert_line(out, "SYNKRO_PUBLIC_BASE_URL=ftp://x  # INVALID");
+    assert_line(out, "SYNKRO_ADMIN_TOKEN=***  # INVALID");
+    assert_null(strstr(out, "short-Zq9"));
+    assert_null(strstr(out, "SYNKRO_HTTP_THREADS=64"));
+    free(out);
+}
+
+static int combinations(const struct kv *vars, char *warn, char *err)
+{
+    struct config cfg;
+    char lerr[512];
+    assert_int_equal(load(&cfg, vars, lerr, sizeof lerr), 0);
+    int bad = config_check_combinations(&cfg, warn, 1024, err, 1024);
+    config_free(&cfg);
+    return bad;
+}
+
+/* No CRM credentials warn; a token-storing flow without SYNKRO_SECRET_KEY fails. */
+static void test_check_combinations(void **state)
+{
+    (void)state;
+    char warn[1024], err[1024];
+    const struct kv none[] = {{"DATABASE_URL", GOOD_DB}, {NULL, NULL}};
+    assert_int_equal(combinations(none, warn, err), 0);
+    assert_string_equal(err, "");
+    assert_non_null(strstr(warn, "HUBSPOT_ACCESS_TOKEN: no HubSpot API credentials"));
+    assert_non_null(strstr(warn, "SALESFORCE_CLIENT_ID: no Salesforce API credentials"));
+
+    const struct kv sf_refresh[] = {{"DATABASE_URL", GOOD_DB},
+                                    {"SALESFORCE_CLIENT_ID", "cid"},
+                                    {"SALESFORCE_CLIENT_SECRET", "csecret-123"},
+                                    {"SALESFORCE_REFRESH_TOKEN", "refresh-123"},
+                                    {"HUBSPOT_ACCESS_TOKEN", "pat-na1-123"},
+                                    {NULL, NULL}};
+    assert_int_equal(combinations(sf_refresh, warn, err), 1);
+    assert_string_equal(warn, "");
+    assert_non_null(strstr(err, "SYNKRO_SECRET_KEY: is not set, but the Salesforce refresh-token"));
+
+    const struct kv hs_oauth[] = {{"DATABASE_URL", GOOD_DB},
+                                  {"HUBSPOT_CLIENT_ID", "hcid"},
+                                  {"HUBSPOT_REFRESH_TOKEN", "hs-refresh-123"},
+                                  {"SALESFORCE_CLIENT_ID", "cid"},
+                                  {"SALESFORCE_USERNAME", "int@example.com"},
+                                  {"SALESFORCE_JWT_KEY_FILE", "/run/secrets/sf.pem"},
+                                  {NULL, NULL}};
+    assert_int_equal(combinations(hs_oauth, warn, err), 1);
+    assert_string_equal(warn, "");
+    assert_non_null(strstr(err, "SYNKRO_SECRET_KEY: is not set, but the HubSpot OAuth"));
+
+    const struct kv keyed[] = {{"DATABASE_URL", GOOD_DB},
+                               {"HUBSPOT_CLIENT_ID", "hcid"},
+                               {"HUBSPOT_REFRESH_TOKEN", "hs-refresh-123"},
+                               {"SALESFORCE_CLIENT_ID", "cid"},
+                               {"SALESFORCE_REFRESH_TOKEN", "refresh-123"},
+                               {"SYNKRO_SECRET_KEY", "0123456789abcdef0123456789abcdef"},
+                               {NULL, NULL}};
+    assert_int_equal(combinations(keyed, warn, err), 0);
+    assert_string_equal(warn, "");
+    assert_string_equal(err, "");
+}
+
 static void test_print_markdown(void **state)
 {
     (void)state;
@@ -1097,6 +1203,9 @@ int main(void)
         cmocka_unit_test(test_mask_database_url_truncates),
         cmocka_unit_test_teardown(test_register_secrets_masks_logs, teardown_secrets),
         cmocka_unit_test_teardown(test_register_secrets_quoted_conninfo_password, teardown_secrets),
+        cmocka_unit_test(test_empty_is_unset),
+        cmocka_unit_test(test_print_shows_invalid_raw_value),
+        cmocka_unit_test(test_check_combinations),
         cmocka_unit_test(test_print_markdown),
         cmocka_unit_test(test_string_longer_than_max_refused),
     };
