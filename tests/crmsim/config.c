@@ -61,6 +61,10 @@ static const struct cfg_row cfg_rows[] = {
       "Refresh token accepted for the default client"),
     S("hubspot_static_token", hs_static_token, "pat-sim-token", 200,
       "Private-app token that never expires (empty: none)"),
+    S("hubspot_scopes", hs_scopes,
+      "crm.objects.custom.read crm.objects.custom.write crm.schemas.custom.read "
+      "crm.objects.contacts.read crm.objects.contacts.write oauth",
+      2000, "Space-separated scopes every HubSpot token reports (token-information endpoints)"),
     I("hubspot_ui_user_id", hs_ui_user_id, 9876543, 1, INT64_C(999999999999),
       "User id reported as sourceId (userId:N) for CRM_UI changes"),
     S("hubspot_webhook_url", hs_webhook_url, "", 2000,

@@ -110,6 +110,8 @@ void hs_tokens_clear(struct sim *sim);
 json_object *hs_tokens_dump(struct sim *sim);
 void hs_route_oauth_token(struct sim *sim, struct http_req *req, struct http_resp *resp);
 void hs_route_oauth_token_info(struct sim *sim, struct http_req *req, struct http_resp *resp);
+void hs_route_private_app_token_info(struct sim *sim, struct http_req *req, struct http_resp *resp);
+void hs_route_account_details(struct sim *sim, struct http_req *req, struct http_resp *resp);
 
 /* ---- rate limits (ratelimit.c) ---- */
 

@@ -1,5 +1,6 @@
 /* hubspot_auth.c: HubSpot authentication: the OAuth token endpoint (refresh_token grant), token
- * info, and the bearer check every HubSpot API route goes through.
+ * info (OAuth and private-app tokens), account details, and the bearer check every HubSpot API
+ * route goes through.
  *
  * Valid bearer tokens are the configured static token, fixture static tokens, and access tokens
  * issued by POST /oauth/v1/token (they expire after hubspot_token_expires_in seconds; expired ones
@@ -154,6 +155,66 @@ void hs_route_oauth_token(struct sim *sim, struct http_req *req, struct http_res
     kvlist_free(&form);
 }
 
+/* The configured scopes (hubspot_scopes, space-separated) as a JSON array. */
+static json_object *scopes_array(struct sim *sim)
+{
+    json_object *scopes = json_object_new_array();
+    char *copy = xstrdup(sim->cfg.hs_scopes);
+    for (char *save = NULL, *s = strtok_r(copy, " ", &save); s; s = strtok_r(NULL, " ", &save))
+        json_object_array_add(scopes, json_object_new_string(s));
+    free(copy);
+    return scopes;
+}
+
+/* POST /oauth/v2/private-apps/get/access-token-info {"tokenKey":...}: a private app's token
+ * (the configured static token or a fixture one) -> {"userId","hubId","appId","scopes"}; any
+ * other key 404 like the OAuth token-information endpoint. No bearer token is needed. */
+void hs_route_private_app_token_info(struct sim *sim, struct http_req *req, struct http_resp *resp)
+{
+    json_object *body = NULL;
+    if (hs_body_json(req, resp, &body) < 0)
+        return;
+    const char *key = json_get_str(body, "tokenKey");
+    bool known = false;
+    int64_t app_id = sim->cfg.hs_app_id;
+    if (key && sim->cfg.hs_static_token[0] && secret_eq(key, sim->cfg.hs_static_token)) {
+        known = true;
+    } else if (key) {
+        struct hs_token *t = hmap_get(&sim->hs.tokens, key);
+        known = t && t->is_static;
+        if (known)
+            app_id = t->app_id;
+    }
+    json_object_put(body);
+    if (!known) {
+        hs_errorf(resp, 404, "OBJECT_NOT_FOUND", "Token not found");
+        return;
+    }
+    json_object *o = json_object_new_object();
+    json_set_int(o, "userId", sim->cfg.hs_ui_user_id);
+    json_set_int(o, "hubId", sim->cfg.hs_portal_id);
+    json_set_int(o, "appId", app_id);
+    json_object_object_add(o, "scopes", scopes_array(sim));
+    http_resp_json(resp, 200, o);
+}
+
+/* GET /account-info/v3/details: the account of the bearer token. */
+void hs_route_account_details(struct sim *sim, struct http_req *req, struct http_resp *resp)
+{
+    (void)req;
+    json_object *o = json_object_new_object();
+    json_set_int(o, "portalId", sim->cfg.hs_portal_id);
+    json_set_str(o, "accountType", "STANDARD");
+    json_set_str(o, "timeZone", "US/Eastern");
+    json_set_str(o, "companyCurrency", "USD");
+    json_object_object_add(o, "additionalCurrencies", json_object_new_array());
+    json_set_str(o, "utcOffset", "-05:00");
+    json_set_int(o, "utcOffsetMilliseconds", -18000000);
+    json_set_str(o, "uiDomain", "app.hubspot.com");
+    json_set_str(o, "dataHostingLocation", "na1");
+    http_resp_json(resp, 200, o);
+}
+
 void hs_route_oauth_token_info(struct sim *sim, struct http_req *req, struct http_resp *resp)
 {
     const char *token = http_param(req, 0);
@@ -167,13 +228,7 @@ void hs_route_oauth_token_info(struct sim *sim, struct http_req *req, struct htt
     json_set_str(o, "token", token);
     json_set_str(o, "user", "sim-user@example.com");
     json_set_str(o, "hub_domain", "crmsim.hubspot.local");
-    json_object *scopes = json_object_new_array();
-    static const char *const sc[] = {"crm.objects.custom.read",    "crm.objects.custom.write",
-                                     "crm.schemas.custom.read",    "crm.objects.contacts.read",
-                                     "crm.objects.contacts.write", "oauth"};
-    for (size_t i = 0; i < sizeof sc / sizeof sc[0]; i++)
-        json_object_array_add(scopes, json_object_new_string(sc[i]));
-    json_object_object_add(o, "scopes", scopes);
+    json_object_object_add(o, "scopes", scopes_array(sim));
     json_set_int(o, "hub_id", sim->cfg.hs_portal_id);
     json_set_int(o, "app_id", t->app_id);
     json_set_int(o, "expires_in", t->expires_ms ? (t->expires_ms - now) / 1000 : 0);

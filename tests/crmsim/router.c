@@ -28,6 +28,9 @@ static const struct route routes[] = {
     /* HubSpot OAuth */
     {"POST", "/oauth/v1/token", AREA_HUBSPOT_OAUTH, hs_route_oauth_token},
     {"GET", "/oauth/v1/access-tokens/{token}", AREA_HUBSPOT_OAUTH, hs_route_oauth_token_info},
+    {"POST", "/oauth/v2/private-apps/get/access-token-info", AREA_HUBSPOT_OAUTH,
+     hs_route_private_app_token_info},
+    {"GET", "/account-info/v3/details", HS, hs_route_account_details},
     /* HubSpot schemas */
     {"GET", "/crm-object-schemas/v3/schemas", HS, hs_route_schemas_list},
     {"GET", "/crm-object-schemas/v3/schemas/{type}", HS, hs_route_schemas_get},

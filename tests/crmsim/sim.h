@@ -58,6 +58,7 @@ struct sim_config {
     char *hs_client_secret;
     char *hs_refresh_token;
     char *hs_static_token;
+    char *hs_scopes; /* space-separated, reported by the token-information endpoints */
     int64_t hs_ui_user_id;
     char *hs_webhook_url;
     int64_t hs_rate_limit_max;

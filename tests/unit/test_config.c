@@ -683,20 +683,25 @@ static void test_public_base_url(void **state)
 }
 
 /* Everything config_print writes for these variables. Caller frees. */
-static char *print_config(const struct kv *vars)
+static char *print_config_expecting(const struct kv *vars, int invalid)
 {
     struct config cfg;
     char err[1024];
     struct fake_env env = {.vars = vars};
     int rc = config_load(&cfg, fake_lookup, &env, err, sizeof err);
-    if (rc != 0)
-        fail_msg("config_load: %s", err);
+    if (rc != invalid)
+        fail_msg("config_load: %d invalid, %d expected: %s", rc, invalid, err);
     struct memout m;
     memout_open(&m);
     config_print(&cfg, fake_lookup, &env, m.f);
     memout_close(&m);
     config_free(&cfg);
     return m.buf;
+}
+
+static char *print_config(const struct kv *vars)
+{
+    return print_config_expecting(vars, 0);
 }
 
 static void assert_line(const char *text, const char *line)
@@ -1042,7 +1047,7 @@ static void test_print_shows_invalid_raw_value(void **state)
                               {"SYNKRO_PUBLIC_BASE_URL", "ftp://x"},
                               {"SYNKRO_ADMIN_TOKEN", "short-Zq9"},
                               {NULL, NULL}};
-    char *out = print_config(vars);
+    char *out = print_config_expecting(vars, 3);
     assert_line(out, "SYNKRO_HTTP_THREADS=abc  # INVALID");
     assert_line(out, "SYNKRO_PUBLIC_BASE_URL=ftp://x  # INVALID");
     assert_line(out, "SYNKRO_ADMIN_TOKEN=***  # INVALID");
