@@ -1,5 +1,5 @@
 # Thin wrapper over scripts/ and CMake; see README.md.
-.PHONY: deps build run test fuzz bench-ingest bench-e2e format format-check lint clean
+.PHONY: deps build run test fuzz bench-ingest bench-e2e format format-check lint clean image image-test
 
 deps:
 	@scripts/deps.sh
@@ -12,6 +12,14 @@ run: build
 
 test: deps
 	@scripts/test.sh
+
+# the container image (docker or podman; BASE_IMAGE=/RUNTIME_IMAGE= choose the base images)
+image:
+	@scripts/image.sh build
+
+# builds it from `git archive HEAD` and runs version, config check and /healthz inside it
+image-test:
+	@scripts/image.sh test
 
 fuzz: deps
 	@scripts/build.sh fuzz build-fuzz

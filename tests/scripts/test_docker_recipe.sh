@@ -14,7 +14,12 @@ grep -q 'scripts/build.sh release' docker/Dockerfile || fail "Dockerfile does no
 grep -q 'deps.sh --runtime' docker/Dockerfile || fail "Dockerfile does not install runtime packages with deps.sh"
 grep -q '^USER synkro' docker/Dockerfile || fail "Dockerfile does not drop root"
 grep -q 'HEALTHCHECK' docker/Dockerfile && grep -q 'CMD curl -fsS http://127.0.0.1:8080/healthz' docker/Dockerfile || fail "Dockerfile has no /healthz HEALTHCHECK"
-grep -q 'FROM debian:bookworm' docker/Dockerfile || fail "Dockerfile is not based on Debian bookworm"
+grep -q '^ARG BASE_IMAGE=debian:bookworm$' docker/Dockerfile || fail "Dockerfile's BASE_IMAGE is not Debian bookworm by default"
+grep -q '^ARG RUNTIME_IMAGE=debian:bookworm-slim$' docker/Dockerfile || fail "Dockerfile's RUNTIME_IMAGE is not bookworm-slim by default"
+grep -q '^FROM \${BASE_IMAGE} AS build$' docker/Dockerfile || fail "the build stage does not use BASE_IMAGE"
+grep -q '^FROM \${RUNTIME_IMAGE}$' docker/Dockerfile || fail "the final stage does not use RUNTIME_IMAGE"
+grep -q 'scripts/image.sh build' Makefile && grep -q 'scripts/image.sh test' Makefile || fail "make image/image-test do not call scripts/image.sh"
+grep -q -- '--format docker' scripts/image.sh || fail "podman builds are not in docker format (the HEALTHCHECK would be dropped)"
 for f in docker/compose.yml docker/synkro.env.example; do [[ -f $f ]] || fail "$f missing"; done
 
 # the build stage's exact commands, in a scratch build directory
