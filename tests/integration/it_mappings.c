@@ -373,11 +373,12 @@ static void test_export_import_round_trip_and_cli(void **state)
     json_object *exported = api(&f->proc, "GET", "/api/mappings/export", NULL, &status);
     assert_int_equal(status, 200);
 
-    /* the CLI prints what the API answers */
+    /* the CLI prints what the API answers (`mapping export`, the old name, also notes its
+     * deprecation on stderr, which this output would mix in) */
     char api_url[200];
     snprintf(api_url, sizeof api_url, "SYNKRO_API_URL=%s", f->proc.base_url);
     const char *env[] = {api_url, "SYNKRO_ADMIN_TOKEN=" ADMIN, NULL};
-    const char *argv[] = {"mapping", "export", NULL};
+    const char *argv[] = {"config", "export", NULL};
     char *out = NULL;
     assert_int_equal(harness_synkro_run(argv, env, &out), 0);
     json_object *cli = json_tokener_parse(out);
