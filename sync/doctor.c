@@ -104,10 +104,12 @@ static void check_public_url(struct doctor *d)
 
 /* ---- HubSpot ---- */
 
+static const char portal_title[] = "HUBSPOT_PORTAL_ID is the account of the credentials";
+
 static void check_hubspot_portal(struct doctor *d, long long reported)
 {
     long long want = d->o->cfg->hubspot_portal_id;
-    static const char title[] = "HUBSPOT_PORTAL_ID is the account of the credentials";
+    const char *title = portal_title;
     char fix[160];
     snprintf(fix, sizeof fix, "set HUBSPOT_PORTAL_ID=%lld (the account the token belongs to)",
              reported);
@@ -140,7 +142,19 @@ static void check_hubspot_credentials(struct doctor *d)
     struct crm_error e;
     crm_error_clear(&e);
     char text[700];
-    if (hubspot_account_details(crm->hubspot, d->h, &portal, &e) < 0) {
+    int rc = hubspot_account_details(crm->hubspot, d->h, &portal, &e);
+    if (rc < 0 && e.http_status == 403) {
+        /* authenticated, but not allowed to read the account: the token works */
+        d->hubspot_ok = true;
+        add_check(d, "hubspot.credentials", CHECK_OK, title, "",
+                  "token accepted (account details refused: %s)",
+                  error_text(&e, text, sizeof text));
+        add_check(d, "hubspot.portal_id", CHECK_WARN, portal_title,
+                  "compare HUBSPOT_PORTAL_ID with the account menu by hand",
+                  "not checked: the token may not read the account details");
+        return;
+    }
+    if (rc < 0) {
         add_check(d, "hubspot.credentials", CHECK_FAIL, title,
                   e.cls == CRM_ERR_AUTH
                       ? "the token was refused: copy the private app's access token again into "

@@ -4,7 +4,8 @@
  * register); an outbound message then turns its check ok; a sweep change without any HubSpot
  * webhook warns naming the subscription. Each breakage fails its own check and makes the CLI
  * exit 1: a wrong HubSpot token, a missing scope, a wrong portal id, a wrong org id, an http
- * public base URL. The CLI prints the checks for people, --json the API's document. */
+ * public base URL; a token that may not read the account details is not one. The CLI prints the
+ * checks for people, --json the API's document. */
 #include "harness.h"
 
 #include <json-c/json.h>
@@ -317,6 +318,24 @@ static void test_missing_scope(void **state)
     json_object_put(doc);
 }
 
+/* A token that may not read the account details still works: no failure, the portal unchecked. */
+static void test_account_details_forbidden(void **state)
+{
+    struct fixture *f = *state;
+    assert_int_equal(
+        harness_crmsim_post(&f->sim, "/_sim/faults",
+                            "{\"match\":\"GET /account-info/v3/details\",\"status\":403,"
+                            "\"body\":{\"status\":\"error\",\"category\":\"MISSING_SCOPES\","
+                            "\"message\":\"This app hasn't been granted all required scopes\"}}"),
+        201);
+    json_object *doc = doctor(f);
+    assert_status(f, doc, "hubspot.credentials", "ok");
+    assert_true(text_has(check(f, doc, "hubspot.credentials"), "detail", "403"));
+    assert_status(f, doc, "hubspot.portal_id", "warn");
+    assert_status(f, doc, "hubspot.scopes", "ok");
+    json_object_put(doc);
+}
+
 static void test_wrong_portal_id(void **state)
 {
     struct fixture *f = *state;
@@ -351,6 +370,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_correct_setup_and_registrations, setup, teardown),
         cmocka_unit_test_setup_teardown(test_wrong_hubspot_token, setup, teardown),
         cmocka_unit_test_setup_teardown(test_missing_scope, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_account_details_forbidden, setup, teardown),
         cmocka_unit_test_setup_teardown(test_wrong_portal_id, setup, teardown),
         cmocka_unit_test_setup_teardown(test_wrong_org_id, setup, teardown),
         cmocka_unit_test_setup_teardown(test_http_public_url, setup, teardown),
