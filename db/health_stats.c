@@ -20,6 +20,8 @@
 
 #define ISO_TS(col) "to_char(" col " AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.MS\"Z\"')"
 
+/* clang-format off */
+
 /* One branch per source of a mapping's events; $1 the lower-case Salesforce object, $2 the
  * lower-case HubSpot object type id (NULL: none). */
 #define BY_SOURCE(cols, where)                                                                     \
@@ -31,62 +33,37 @@
 /* $1 id, $2 bucket_s, $3 buckets: t0 = the first bucket's start, so the last one holds now. */
 static const char mapping_sql[] =
     "SELECT id, name, state, lower(salesforce_object), lower(hubspot_object_type_id), t0::text,"
-    " " ISO_TS("to_timestamp(t0)") ", " ISO_TS(
-        "now()") " FROM mappings, LATERAL (SELECT floor(extract(epoch FROM now()) / $2::int) * "
-                 "$2::int"
-                 "  - ($3::int - 1) * $2::int AS t0) w"
-                 " WHERE id = $1::bigint";
+    " " ISO_TS("to_timestamp(t0)") ", " ISO_TS("now()")
+    " FROM mappings, LATERAL (SELECT floor(date_part('epoch', now()) / $2::int) * $2::int"
+    "  - ($3::int - 1) * $2::int AS t0) w"
+    " WHERE id = $1::bigint";
 
-/* $3 t0 (epoch s), $4 bucket_s, $5 buckets. */
+/* $3 t0 (epoch s), $4 bucket_s, $5 buckets. date_part is float8 arithmetic (extract() would be
+ * numeric, several times slower over a day of events). */
 static const char series_sql[] =
     "WITH ev AS (" BY_SOURCE("finished_at, status, received_at",
-                             "status IN ('done', 'failed') AND finished_at >= "
-                             "to_timestamp($3::float8)") "),"
-                                                         " b AS (SELECT floor((extract(epoch FROM "
-                                                         "finished_at) - $3::float8) / "
-                                                         "$4::int)::int AS i,"
-                                                         "  status, extract(epoch FROM finished_at "
-                                                         "- received_at) * 1000 AS ms FROM ev)"
-                                                         " SELECT " ISO_TS(
-                                                             "to_timestamp($3::float8 + g.i * "
-                                                             "$4::int)") ","
-                                                                         "  count(b.status) FILTER "
-                                                                         "(WHERE b.status = "
-                                                                         "'done'),"
-                                                                         "  count(b.status) FILTER "
-                                                                         "(WHERE b.status = "
-                                                                         "'failed'),"
-                                                                         "  "
-                                                                         "round(percentile_cont(0."
-                                                                         "5) WITHIN GROUP (ORDER "
-                                                                         "BY b.ms))::bigint,"
-                                                                         "  "
-                                                                         "round(percentile_cont(0."
-                                                                         "95) WITHIN GROUP (ORDER "
-                                                                         "BY b.ms))::bigint"
-                                                                         " FROM generate_series(0, "
-                                                                         "$5::int - 1) g(i) LEFT "
-                                                                         "JOIN b ON b.i = g.i"
-                                                                         " GROUP BY g.i ORDER BY "
-                                                                         "g.i";
+        "status IN ('done', 'failed') AND finished_at >= to_timestamp($3::float8)") "),"
+    " b AS (SELECT floor((date_part('epoch', finished_at) - $3::float8) / $4::int)::int AS i,"
+    "  status, date_part('epoch', finished_at - received_at) * 1000 AS ms FROM ev)"
+    " SELECT " ISO_TS("to_timestamp($3::float8 + g.i * $4::int)") ","
+    "  count(b.status) FILTER (WHERE b.status = 'done'),"
+    "  count(b.status) FILTER (WHERE b.status = 'failed'),"
+    "  round(percentile_cont(0.5) WITHIN GROUP (ORDER BY b.ms))::bigint,"
+    "  round(percentile_cont(0.95) WITHIN GROUP (ORDER BY b.ms))::bigint"
+    " FROM generate_series(0, $5::int - 1) g(i) LEFT JOIN b ON b.i = g.i"
+    " GROUP BY g.i ORDER BY g.i";
 
 /* $1 mapping id, $2 t0 (epoch s). */
 static const char conflicts_sql[] =
     "SELECT count(*) FROM sync_conflicts WHERE mapping_id = $1::bigint"
     " AND occurred_at >= to_timestamp($2::float8)";
 
-static const char queue_sql[] = "WITH q AS (" BY_SOURCE(
-    "status, received_at",
-    "status IN ('pending', 'processing', 'held')") ")"
-                                                   " SELECT count(*) FILTER (WHERE status = "
-                                                   "'pending'),"
-                                                   "  count(*) FILTER (WHERE status = "
-                                                   "'processing'), count(*) FILTER (WHERE status = "
-                                                   "'held'),"
-                                                   "  round(extract(epoch FROM now() - "
-                                                   "min(received_at) FILTER (WHERE status = "
-                                                   "'pending')), 3)"
-                                                   " FROM q";
+static const char queue_sql[] =
+    "WITH q AS (" BY_SOURCE("status, received_at", "status IN ('pending', 'processing', 'held')") ")"
+    " SELECT count(*) FILTER (WHERE status = 'pending'),"
+    "  count(*) FILTER (WHERE status = 'processing'), count(*) FILTER (WHERE status = 'held'),"
+    "  round(extract(epoch FROM now() - min(received_at) FILTER (WHERE status = 'pending')), 3)"
+    " FROM q";
 
 /* $3 examples per category. Counts per category (index-only), then the newest examples of each
  * category from each source's branch of the index, read backwards. */
@@ -99,52 +76,21 @@ static const char queue_sql[] = "WITH q AS (" BY_SOURCE(
     " ORDER BY finished_at DESC LIMIT $3::int)"
 
 static const char errors_sql[] =
-    "WITH c AS (SELECT error_category AS cat, count(*) AS n FROM (" BY_SOURCE(
-        "error_category",
-        "status = 'failed'") ") f GROUP BY 1)"
-                             " SELECT COALESCE(c.cat, 'unknown'), c.n, x.id, x.record_id, "
-                             "x.last_error, " ISO_TS(
-                                 "x.finished_at") " FROM c LEFT JOIN LATERAL (SELECT * FROM ("
-                                                  " SELECT * FROM (" FAILED_OF(
-                                                      "error_category = c.cat") ") s WHERE c.cat "
-                                                                                "IS NOT NULL"
-                                                                                " UNION ALL SELECT "
-                                                                                "* FROM "
-                                                                                "(" FAILED_OF(
-                                                                                    "error_"
-                                                                                    "category IS "
-                                                                                    "NULL") ") u "
-                                                                                            "WHERE "
-                                                                                            "c.cat "
-                                                                                            "IS "
-                                                                                            "NULL"
-                                                                                            " ) e "
-                                                                                            "ORDER "
-                                                                                            "BY "
-                                                                                            "finish"
-                                                                                            "ed_at "
-                                                                                            "DESC, "
-                                                                                            "id "
-                                                                                            "DESC "
-                                                                                            "LIMIT "
-                                                                                            "$3::"
-                                                                                            "int) "
-                                                                                            "x ON "
-                                                                                            "true"
-                                                                                            " ORDER"
-                                                                                            " BY "
-                                                                                            "c.n "
-                                                                                            "DESC, "
-                                                                                            "1, "
-                                                                                            "x."
-                                                                                            "finish"
-                                                                                            "ed_at "
-                                                                                            "DESC, "
-                                                                                            "x.id "
-                                                                                            "DESC";
+    "WITH c AS (SELECT error_category AS cat, count(*) AS n FROM ("
+    BY_SOURCE("error_category", "status = 'failed'") ") f GROUP BY 1)"
+    " SELECT COALESCE(c.cat, 'unknown'), c.n, x.id, x.record_id, x.last_error, "
+    ISO_TS("x.finished_at")
+    " FROM c LEFT JOIN LATERAL (SELECT * FROM ("
+    " SELECT * FROM (" FAILED_OF("error_category = c.cat") ") s WHERE c.cat IS NOT NULL"
+    " UNION ALL SELECT * FROM (" FAILED_OF("error_category IS NULL") ") u WHERE c.cat IS NULL"
+    " ) e ORDER BY finished_at DESC, id DESC LIMIT $3::int) x ON true"
+    " ORDER BY c.n DESC, 1, x.finished_at DESC, x.id DESC";
 
-static const char imports_sql[] = "SELECT count(*) FROM sync_imports WHERE mapping_id = $1::bigint"
-                                  " AND status IN ('queued', 'running')";
+static const char imports_sql[] =
+    "SELECT count(*) FROM sync_imports WHERE mapping_id = $1::bigint"
+    " AND status IN ('queued', 'running')";
+
+/* clang-format on */
 
 /* ---- helpers ---- */
 

@@ -15,6 +15,8 @@
 #include "crm/crm_budget.h"
 #include "base/clock.h"
 
+#include <string.h>
+
 /* Bucket lengths by the longest window each serves (at most 200 buckets each). */
 static const struct {
     int max_minutes;
@@ -33,6 +35,15 @@ int health_bucket_seconds(int minutes)
     return buckets[sizeof buckets / sizeof buckets[0] - 1].bucket_s;
 }
 
+/* minutes as plain decimal digits (no sign, space or exponent) within the API's range. */
+static int parse_minutes(const char *arg, long long *out)
+{
+    size_t n = strspn(arg, "0123456789");
+    if (n == 0 || n > 4 || arg[n] != '\0')
+        return -1;
+    return api_parse_int64(arg, HEALTH_MINUTES_MIN, HEALTH_MINUTES_MAX, out);
+}
+
 int handle_mapping_health(struct http_request *req)
 {
     int64_t id;
@@ -40,7 +51,7 @@ int handle_mapping_health(struct http_request *req)
         return http_respond_error(req, 400, "bad_id", "mapping id must be a positive integer");
     long long minutes = HEALTH_MINUTES_DEFAULT;
     const char *arg = http_query_arg(req, "minutes");
-    if (arg && api_parse_int64(arg, HEALTH_MINUTES_MIN, HEALTH_MINUTES_MAX, &minutes) < 0)
+    if (arg && parse_minutes(arg, &minutes) < 0)
         return http_respond_error(req, 400, "bad_query",
                                   "minutes must be an integer from 5 to 1440");
     struct health_stats_query q = {
