@@ -23,3 +23,8 @@ CREATE INDEX sync_conflicts_mapping_occurred ON sync_conflicts (mapping_id, occu
 CREATE INDEX sync_conflicts_salesforce ON sync_conflicts (salesforce_id, id);
 CREATE INDEX sync_conflicts_salesforce15 ON sync_conflicts (left(salesforce_id, 15), id);
 CREATE INDEX sync_conflicts_hubspot ON sync_conflicts (hubspot_id, id);
+
+-- /api/errors: failed events per category (counts, oldest, newest from the index alone) and the
+-- newest examples of each category (a backward scan of it), of all mappings
+CREATE INDEX change_events_failed_category ON change_events (error_category, finished_at)
+    WHERE status = 'failed';
