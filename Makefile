@@ -1,5 +1,5 @@
 # Thin wrapper over scripts/ and CMake; see README.md.
-.PHONY: deps build run test fuzz bench-ingest bench-e2e format format-check lint clean image image-test
+.PHONY: deps build run test fuzz bench-ingest bench-e2e bench-console format format-check lint clean image image-test
 
 deps:
 	@scripts/deps.sh
@@ -29,6 +29,9 @@ bench-ingest:
 
 bench-e2e:
 	@bench/e2e.sh
+
+bench-console:
+	@bench/console.sh
 
 format:
 	@git ls-files '*.c' '*.h' | xargs clang-format -i

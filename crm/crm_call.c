@@ -10,7 +10,9 @@
  * Must not: log, sleep other than crm_retry_delay_ms()'s waits, or know a CRM's formats. */
 #include "crm/crm_call.h"
 
+#include "crm/crm_call_stats.h"
 #include "crm/token_store.h"
+#include "base/clock.h"
 
 #include <openssl/crypto.h>
 #include <stdio.h>
@@ -64,6 +66,23 @@ static void note_answer(const struct crm_call_hooks *hooks, void *ud, struct crm
     if (!v)
         v = crm_http_header(resp, "Date");
     snprintf(c->validator, sizeof c->validator, "%s", v ? v : "");
+}
+
+/* Counts an answered request, and a rate-limit refusal among them, in the client's stats. */
+static void note_stats(const struct crm_call_hooks *hooks, void *ud, const struct crm_error *err)
+{
+    struct crm_call_stats *s = hooks->stats ? hooks->stats(ud) : NULL;
+    if (!s)
+        return;
+    int64_t now = clock_wall_ms();
+    crm_call_stats_note_call(s, now);
+    if (!err)
+        return;
+    if (err->http_status == 429)
+        crm_call_stats_note_refusal(s, now, err->sub_code[0] ? err->sub_code : err->code,
+                                    err->retry_after_ms);
+    else if (strcmp(err->code, "REQUEST_LIMIT_EXCEEDED") == 0)
+        crm_call_stats_note_refusal(s, now, err->code, err->retry_after_ms);
 }
 
 static bool succeeded(const struct crm_call_hooks *hooks, const struct crm_http_response *resp)
@@ -145,6 +164,7 @@ int crm_call_run(const struct crm_call_hooks *hooks, void *ud, struct crm_http *
         if (prc == 0)
             note_answer(hooks, ud, c, &resp);
         if (prc == 0 && succeeded(hooks, &resp)) {
+            note_stats(hooks, ud, NULL);
             int rc = take_answer(hooks, c, &resp, err);
             crm_http_response_free(&resp);
             token_value_clear(&tok);
@@ -152,6 +172,7 @@ int crm_call_run(const struct crm_call_hooks *hooks, void *ud, struct crm_http *
         }
         if (prc == 0) {
             hooks->parse_error(ud, &resp, err);
+            note_stats(hooks, ud, err);
             if (c->keep_error_body)
                 c->json = parse_body(&resp);
             if (hooks->budget_penalty)

@@ -36,6 +36,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+struct crm_call_stats;
 struct token_cache;
 struct token_value;
 
@@ -88,6 +89,10 @@ struct crm_call_hooks {
     void (*parse_error)(void *ud, const struct crm_http_response *resp, struct crm_error *err);
     /* Removes token and every secret of the client from err's texts. */
     void (*scrub)(void *ud, struct crm_error *err, const char *token);
+    /* The client's call counters (crm/crm_call_stats.h): every answered request is counted, and a
+     * rate-limit refusal (429, or REQUEST_LIMIT_EXCEEDED) is remembered with its policy and
+     * wait. Only recorded, never consulted. May be NULL. */
+    struct crm_call_stats *(*stats)(void *ud);
 };
 
 /* Runs the operation c through the loop above with the client ud and its hooks, on the

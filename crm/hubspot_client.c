@@ -19,6 +19,7 @@
 #include "base/secret.h"
 #include "base/strbuf.h"
 #include "crm/crm_call.h"
+#include "crm/crm_call_stats.h"
 #include "crm/crm_split.h"
 #include "base/json_util.h"
 #include "crm/rate_limit.h"
@@ -47,6 +48,7 @@ struct hubspot_client {
     struct rate_limit *bucket;        /* own lock: every call */
     struct rate_limit *search_bucket; /* own lock: search calls */
     _Atomic unsigned long trace_seq;  /* objectWriteTraceId source */
+    struct crm_call_stats *stats;     /* own lock: calls and 429s for the budget view */
 };
 
 /* ---- small helpers ---- */
@@ -203,6 +205,11 @@ static void hs_parse_error(void *ud, const struct crm_http_response *r, struct c
     crm_error_from_hubspot(err, (int)r->status, r->body, r->body_len, &eh);
 }
 
+static struct crm_call_stats *hs_stats(void *ud)
+{
+    return ((struct hubspot_client *)ud)->stats;
+}
+
 static const struct crm_call_hooks hs_hooks = {
     .crm = CRM_HUBSPOT,
     .name = "HubSpot",
@@ -213,6 +220,7 @@ static const struct crm_call_hooks hs_hooks = {
     .token_refreshable = hs_token_refreshable,
     .parse_error = hs_parse_error,
     .scrub = hs_scrub,
+    .stats = hs_stats,
 };
 
 static int hs_call(struct hubspot_client *hc, struct crm_http *h, struct crm_call *c,
@@ -244,6 +252,7 @@ void hubspot_client_destroy(struct hubspot_client *hc)
     token_cache_destroy(hc->tokens);
     rate_limit_destroy(hc->bucket);
     rate_limit_destroy(hc->search_bucket);
+    crm_call_stats_destroy(hc->stats);
     free(hc->api_base);
     free(hc->objects_prefix);
     free(hc->schemas_prefix);
@@ -310,11 +319,12 @@ struct hubspot_client *hubspot_client_create(const struct hubspot_client_options
                                    with_margin(hc->rate_interval_ms));
     hc->search_bucket = rate_limit_create(o->search_rate_limit > 0 ? o->search_rate_limit : 5,
                                           with_margin(hc->search_interval_ms));
+    hc->stats = crm_call_stats_create();
     int64_t margin = o->refresh_margin_ms > 0 ? o->refresh_margin_ms : 300000;
     hc->tokens =
         token_cache_create(CRM_HUBSPOT, margin, 60000, have_static ? NULL : hs_refresh, hc);
     bool ok = hc->api_base && hc->objects_prefix && hc->schemas_prefix && hc->assoc_prefix &&
-              hc->token_url && hc->bucket && hc->search_bucket && hc->tokens &&
+              hc->token_url && hc->bucket && hc->search_bucket && hc->tokens && hc->stats &&
               (have_static ? hc->static_token != NULL
                            : hc->client_id && hc->client_secret && hc->refresh_token);
     if (ok && have_static)
@@ -325,6 +335,28 @@ struct hubspot_client *hubspot_client_create(const struct hubspot_client_options
         return NULL;
     }
     return hc;
+}
+
+struct crm_call_stats *hubspot_client_stats(struct hubspot_client *hc)
+{
+    return hc ? hc->stats : NULL;
+}
+
+int hubspot_client_limits(struct hubspot_client *hc, struct crm_limit_view *out, int max)
+{
+    const struct {
+        const char *name;
+        struct rate_limit *rl;
+        int64_t interval_ms;
+    } limits[] = {{"burst", hc->bucket, hc->rate_interval_ms},
+                  {"search", hc->search_bucket, hc->search_interval_ms}};
+    int n = 0;
+    for (size_t i = 0; i < sizeof limits / sizeof limits[0] && n < max; i++)
+        out[n++] = (struct crm_limit_view){.name = limits[i].name,
+                                           .capacity = rate_limit_capacity(limits[i].rl),
+                                           .available = rate_limit_available(limits[i].rl),
+                                           .interval_s = (int)(limits[i].interval_ms / 1000)};
+    return n;
 }
 
 unsigned long hubspot_client_token_refreshes(struct hubspot_client *hc)

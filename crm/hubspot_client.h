@@ -100,6 +100,14 @@ int hubspot_token_scopes(struct hubspot_client *hc, struct crm_http *h, json_obj
 /* OAuth refreshes performed so far (tests, diagnostics). */
 unsigned long hubspot_client_token_refreshes(struct hubspot_client *hc);
 
+struct crm_call_stats;
+struct crm_limit_view;
+/* The client's call counters (borrowed; lives as long as the client). */
+struct crm_call_stats *hubspot_client_stats(struct hubspot_client *hc);
+/* Fills out with the client-side budgets (the rolling 10 s call budget "burst", the per-second
+ * "search" budget), at most max; returns how many. Reads the limiters, never changes them. */
+int hubspot_client_limits(struct hubspot_client *hc, struct crm_limit_view *out, int max);
+
 /* ---- records ---- */
 
 struct hubspot_read_options {

@@ -140,6 +140,16 @@ void rate_limit_pause(struct rate_limit *rl, int64_t until_ms)
     pthread_mutex_unlock(&rl->lock);
 }
 
+int rate_limit_capacity(const struct rate_limit *rl)
+{
+    return rl ? rl->capacity : 0;
+}
+
+int64_t rate_limit_interval_ms(const struct rate_limit *rl)
+{
+    return rl ? rl->interval_ms : 0;
+}
+
 int rate_limit_available(struct rate_limit *rl)
 {
     if (!rl)

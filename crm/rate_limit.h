@@ -38,6 +38,11 @@ void rate_limit_pause(struct rate_limit *rl, int64_t until_ms);
 /* Tokens that could be taken right now (for tests and metrics). */
 int rate_limit_available(struct rate_limit *rl);
 
+/* The bucket's capacity and token interval in ms (capacity and interval 0 for NULL). Fixed at
+ * creation, so read without the lock. */
+int rate_limit_capacity(const struct rate_limit *rl);
+int64_t rate_limit_interval_ms(const struct rate_limit *rl);
+
 /* CLOCK_MONOTONIC in milliseconds: the clock of deadlines and pauses. */
 int64_t rate_limit_now_ms(void);
 

@@ -23,6 +23,7 @@
 #include "crm/crm_call.h"
 #include "crm/crm_split.h"
 #include "base/json_util.h"
+#include "crm/crm_call_stats.h"
 #include "crm/rate_limit.h"
 
 #include <openssl/bio.h>
@@ -72,6 +73,7 @@ struct salesforce_client {
     pthread_mutex_t describe_lock;
     struct describe_entry *describes; /* guarded by describe_lock */
     size_t ndescribes, cap_describes;
+    struct crm_call_stats *stats; /* own lock: calls, refusals, api-usage for the budget view */
 };
 
 static struct metric_family *m_usage;
@@ -151,6 +153,7 @@ static void usage_track(struct salesforce_client *sc, const char *hdr)
     memcpy(&bits, &ratio, sizeof bits);
     atomic_store(&sc->usage_bits, bits);
     metrics_set(m_usage, NULL, ratio);
+    crm_call_stats_note_usage(sc->stats, used, max);
 }
 
 /* Pause before a call: 0 below the threshold, growing linearly to the maximum at 100%. */
@@ -457,6 +460,16 @@ static void sf_parse_error(void *ud, const struct crm_http_response *r, struct c
     crm_error_from_salesforce(err, (int)r->status, r->body, r->body_len);
 }
 
+static struct crm_call_stats *sf_stats(void *ud)
+{
+    return ((struct salesforce_client *)ud)->stats;
+}
+
+struct crm_call_stats *salesforce_client_stats(struct salesforce_client *sc)
+{
+    return sc ? sc->stats : NULL;
+}
+
 static const struct crm_call_hooks sf_hooks = {
     .crm = CRM_SALESFORCE,
     .name = "Salesforce",
@@ -469,6 +482,7 @@ static const struct crm_call_hooks sf_hooks = {
     .on_answer = sf_on_answer,
     .parse_error = sf_parse_error,
     .scrub = sf_scrub,
+    .stats = sf_stats,
 };
 
 /* c->url is a path (see sf_resolve_url). */
@@ -537,6 +551,7 @@ void salesforce_client_destroy(struct salesforce_client *sc)
     free(sc->username);
     free(sc->jwt_audience);
     secret_wipe_free(sc->static_token);
+    crm_call_stats_destroy(sc->stats);
     free(sc);
 }
 
@@ -578,7 +593,8 @@ struct salesforce_client *salesforce_client_create(const struct salesforce_clien
     sc->usage_slowdown_max_ms = o->usage_slowdown_max_ms > 0 ? o->usage_slowdown_max_ms : 2000;
     sc->describe_ttl_ms = o->describe_ttl_ms > 0 ? o->describe_ttl_ms : 300000;
     metrics_once_run(&metrics_once, metrics_register_all);
-    bool ok = sc->api_version != NULL;
+    sc->stats = crm_call_stats_create();
+    bool ok = sc->api_version != NULL && sc->stats != NULL;
     if (have_static) {
         sc->static_token = strdup(o->access_token);
         sc->tokens = token_cache_create(CRM_SALESFORCE, 0, 60000, NULL, sc);

@@ -84,6 +84,11 @@ unsigned long salesforce_client_token_refreshes(struct salesforce_client *sc);
 /* The last api-usage USED/MAX seen (0 before any answer). */
 double salesforce_client_api_usage(struct salesforce_client *sc);
 
+struct crm_call_stats;
+/* The client's call counters (borrowed; lives as long as the client); they also hold the last
+ * api-usage USED/MAX seen. */
+struct crm_call_stats *salesforce_client_stats(struct salesforce_client *sc);
+
 /* ---- describe ---- */
 
 /* A cached describe: the normalised object (sync/crm_schema.h, built with

@@ -638,6 +638,9 @@ static const char conflict_list_sql[] =
     " AND ($3::text IS NULL OR hubspot_id = $3::text)"
     " AND ($4::text IS NULL OR salesforce_field = $4::text OR hubspot_property = $4::text)"
     " AND ($5::bigint = 0 OR id < $5::bigint)"
+    " AND ($7::text IS NULL OR winner = $7::text)"
+    " AND ($8::text IS NULL OR salesforce_id = $8::text OR hubspot_id = $8::text"
+    "  OR (length($8::text) = 15 AND left(salesforce_id, 15) = $8::text))"
     " ORDER BY id DESC LIMIT $6::int";
 
 enum conflict_col_kind { COL_INT, COL_TEXT, COL_JSON };
@@ -686,8 +689,9 @@ json_object *conflict_list(PGconn *conn, const struct conflict_filter *f, char *
     snprintf(mapping, sizeof mapping, "%" PRId64, f->mapping_id);
     snprintf(before, sizeof before, "%" PRId64, f->before_id);
     snprintf(limit, sizeof limit, "%d", f->limit);
-    const char *params[] = {mapping, f->salesforce_id, f->hubspot_id, f->field, before, limit};
-    PGresult *res = db_exec(conn, conflict_list_sql, 6, params, err, errlen);
+    const char *params[] = {mapping, f->salesforce_id, f->hubspot_id, f->field, before,
+                            limit,   f->winner,        f->record};
+    PGresult *res = db_exec(conn, conflict_list_sql, 8, params, err, errlen);
     if (!res)
         return NULL;
     json_object *out = db_page_json(res, f->limit, "conflicts", "next_before", conflict_row_json);

@@ -111,6 +111,8 @@ struct conflict_filter {
     const char *salesforce_id; /* NULL: any; 15 characters match the stored 18 */
     const char *hubspot_id;    /* NULL: any */
     const char *field;         /* Salesforce field or HubSpot property; NULL: any */
+    const char *winner;        /* "salesforce" | "hubspot"; NULL: any */
+    const char *record;        /* the Salesforce (15 or 18 characters) or HubSpot id; NULL: any */
     int64_t before_id;         /* keyset paging, newest first; 0: from the newest */
     int limit;                 /* 1..500 */
 };

@@ -1,8 +1,8 @@
 /* queue_errors.c: SQL for the failed-event summary and for requeueing failed events.
  *
  * Owns nothing beyond one call: results are copied into json-c objects before PQclear.
- * The summary is one statement: counts per category joined with the newest examples of each
- * (row_number over the failed rows, served by the change_events_finished_at index). Requeueing
+ * The summary is one statement: counts per category joined with the newest examples of each,
+ * both served by the change_events_failed_category index (migration 0010). Requeueing
  * only touches rows still 'failed' when PostgreSQL rechecks them under the row lock, so a row
  * settled or pruned meanwhile is left alone. Must not log or call CRMs. */
 #include "db/queue_errors.h"
@@ -24,20 +24,27 @@
     "status = 'pending', attempts = 0, next_attempt_at = now(), error_category = NULL,"            \
     " finished_at = NULL, lease_owner = NULL, lease_until = NULL"
 
+/* clang-format off */
+/* Counts, oldest and newest per category come from the change_events_failed_category index
+ * alone (migration 0010); the examples of each category are a backward scan of the same index
+ * limited to $1 rows, so the summary reads the failed rows it shows, not all of them. A NULL
+ * category (rows failed before migration 0005) is reported as 'unknown' through its own branch. */
 static const char summary_sql[] =
-    "WITH f AS MATERIALIZED ("
-    " SELECT id, source, object_type, record_id, last_error, finished_at,"
-    "  COALESCE(error_category, 'unknown') AS category"
-    " FROM change_events WHERE status = 'failed'),"
-    " c AS (SELECT category, count(*) AS n, min(finished_at) AS oldest,"
-    "  max(finished_at) AS newest FROM f GROUP BY category),"
-    " ex AS (SELECT * FROM (SELECT f.*, row_number() OVER (PARTITION BY category"
-    "  ORDER BY finished_at DESC NULLS LAST, id DESC) AS rn FROM f) x WHERE rn <= $1::int)"
-    " SELECT c.category, c.n, " ISO_TS("c.oldest") ", " ISO_TS(
-        "c.newest") ","
-                    "  ex.id, ex.source, ex.object_type, ex.record_id, ex.last_error, " ISO_TS(
-                        "ex.finished_at") " FROM c LEFT JOIN ex ON ex.category = c.category"
-                                          " ORDER BY c.n DESC, c.category, ex.rn";
+    "WITH c AS (SELECT error_category AS cat, count(*) AS n, min(finished_at) AS oldest,"
+    "  max(finished_at) AS newest FROM change_events WHERE status = 'failed'"
+    "  GROUP BY error_category)"
+    " SELECT COALESCE(c.cat, 'unknown'), c.n, " ISO_TS("c.oldest") ", " ISO_TS("c.newest") ","
+    "  ex.id, ex.source, ex.object_type, ex.record_id, ex.last_error, " ISO_TS("ex.finished_at")
+    " FROM c LEFT JOIN LATERAL ("
+    "  (SELECT id, source, object_type, record_id, last_error, finished_at FROM change_events"
+    "   WHERE status = 'failed' AND error_category = c.cat"
+    "   ORDER BY finished_at DESC, id DESC LIMIT $1::int)"
+    "  UNION ALL"
+    "  (SELECT id, source, object_type, record_id, last_error, finished_at FROM change_events"
+    "   WHERE status = 'failed' AND error_category IS NULL AND c.cat IS NULL"
+    "   ORDER BY finished_at DESC, id DESC LIMIT $1::int)) ex ON true"
+    " ORDER BY c.n DESC, 1, ex.finished_at DESC, ex.id DESC";
+/* clang-format on */
 
 enum {
     COL_CATEGORY,

@@ -1,12 +1,14 @@
 /* conflicts_api.c: the admin view of resolved conflicts (sync_conflicts).
  *
- * GET /api/conflicts?mapping_id=&salesforce_id=&hubspot_id=&field=&before=&limit= lists
- * conflicts newest first with keyset paging (`before` is the last id seen; the answer's
+ * GET /api/conflicts?mapping_id=&salesforce_id=&hubspot_id=&field=&winner=&record=&before=&limit=
+ * lists conflicts newest first with keyset paging (`before` is the last id seen; the answer's
  * next_before is the cursor for the next page), limit 1..500 (default 100). `field` matches the
  * Salesforce field or the HubSpot property; a 15-character salesforce_id matches the stored
- * 18-character one. The bearer token is checked by the router (ROUTE_ADMIN). Query values are
- * validated here (a table of the numeric ones with their ranges) and reach SQL only as
- * parameters; unknown parameters are ignored, as in /api/events. Must not change any row. */
+ * 18-character one; `winner` is salesforce or hubspot; `record` matches either id (a Salesforce
+ * one as salesforce_id does). Each filter is served by an index (migration 0010). The bearer token
+ * is checked by the router (ROUTE_ADMIN). Query values are validated here (a table of the numeric
+ * ones with their ranges) and reach SQL only as parameters; unknown parameters are ignored, as in
+ * /api/events. Must not change any row. */
 #include "handlers/conflicts_api.h"
 
 #include "handlers/api_common.h"
@@ -38,6 +40,8 @@ static const struct {
     {"salesforce_id", "salesforce_id must be 1 to 64 characters"},
     {"hubspot_id", "hubspot_id must be 1 to 64 characters"},
     {"field", "field must be 1 to 64 characters"},
+    {"record", "record must be 1 to 64 characters"},
+    {"winner", "winner must be salesforce or hubspot"},
 };
 
 /* Fills f from the query; NULL, or the message of the first bad parameter. */
@@ -55,12 +59,17 @@ static const char *parse_filter(struct http_request *req, struct conflict_filter
         if (texts[i] && (!*texts[i] || strlen(texts[i]) > MAX_ID_LEN))
             return text_args[i].message;
     }
+    const char *winner = texts[4];
+    if (winner && strcmp(winner, "salesforce") != 0 && strcmp(winner, "hubspot") != 0)
+        return text_args[4].message;
     *f = (struct conflict_filter){.mapping_id = values[0],
                                   .before_id = values[1],
                                   .limit = (int)values[2],
                                   .salesforce_id = texts[0],
                                   .hubspot_id = texts[1],
-                                  .field = texts[2]};
+                                  .field = texts[2],
+                                  .record = texts[3],
+                                  .winner = winner};
     return NULL;
 }
 

@@ -10,6 +10,7 @@
 #include "handlers/errors_api.h"
 #include "handlers/events_api.h"
 #include "handlers/health.h"
+#include "handlers/health_api.h"
 #include "handlers/imports_api.h"
 #include "handlers/mappings_api.h"
 #include "handlers/webhook_hubspot.h"
@@ -56,6 +57,9 @@ static const struct route service_routes[] = {
      NULL},
     {"GET", "/api/mappings/{id}/history", "mappings_history", handle_mappings_history,
      ROUTE_ADMIN | ROUTE_NO_BODY, NULL},
+    {"GET", "/api/mappings/{id}/health", "mapping_health", handle_mapping_health,
+     ROUTE_ADMIN | ROUTE_NO_BODY, NULL},
+    {"GET", "/api/budget", "budget", handle_budget, ROUTE_ADMIN | ROUTE_NO_BODY, NULL},
     {"GET", "/api/salesforce/objects", "salesforce_objects_list", handle_salesforce_objects_list,
      ROUTE_ADMIN | ROUTE_NO_BODY, NULL},
     {"GET", "/api/salesforce/objects/{name}", "salesforce_object_get", handle_salesforce_object_get,

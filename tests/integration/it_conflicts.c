@@ -176,6 +176,19 @@ static void test_filters(void **state)
         {"/api/conflicts?field=Stage__c&mapping_id=1&hubspot_id=501", "6"},
         {"/api/conflicts?field=%27%20OR%201%3D1%20--", ""},
         {"/api/conflicts?unknown=1&mapping_id=2", "5,3"},
+        {"/api/conflicts?winner=hubspot", "5,3,2"},
+        {"/api/conflicts?winner=salesforce", "6,4,1"},
+        {"/api/conflicts?winner=hubspot&mapping_id=1", "2"},
+        {"/api/conflicts?record=501", "6,2,1"},
+        {"/api/conflicts?record=001A0000006Vm9rIAC", "6,2,1"},
+        {"/api/conflicts?record=001A0000006Vm9r", "6,2,1"},
+        {"/api/conflicts?record=a01000000000004AAA", "5"},
+        {"/api/conflicts?record=504", "5"},
+        {"/api/conflicts?record=999", ""},
+        {"/api/conflicts?record=501&winner=salesforce", "6,1"},
+        {"/api/conflicts?record=501&winner=salesforce&field=Stage__c", "6"},
+        {"/api/conflicts?record=%27%20OR%201%3D1%20--", ""},
+        {"/api/conflicts?record=501%27%20OR%20%271%27%3D%271&winner=hubspot", ""},
     };
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
         json_object *o = get_ok(f, cases[i].path);
@@ -200,6 +213,21 @@ static void test_paging(void **state)
     o = get_ok(f, "/api/conflicts?mapping_id=1&limit=2&before=6");
     assert_string_equal(ids_of(o), "4,2");
     assert_int_equal(json_object_get_int64(field(o, "next_before")), 2);
+    json_object_put(o);
+    o = get_ok(f, "/api/conflicts?winner=hubspot&limit=2");
+    assert_string_equal(ids_of(o), "5,3");
+    assert_int_equal(json_object_get_int64(field(o, "next_before")), 3);
+    json_object_put(o);
+    o = get_ok(f, "/api/conflicts?winner=hubspot&limit=2&before=3");
+    assert_string_equal(ids_of(o), "2");
+    assert_null(field(o, "next_before"));
+    json_object_put(o);
+    o = get_ok(f, "/api/conflicts?record=501&limit=2");
+    assert_string_equal(ids_of(o), "6,2");
+    assert_int_equal(json_object_get_int64(field(o, "next_before")), 2);
+    json_object_put(o);
+    o = get_ok(f, "/api/conflicts?record=501&limit=2&before=2");
+    assert_string_equal(ids_of(o), "1");
     json_object_put(o);
 
     /* more than the default page */
@@ -244,6 +272,14 @@ static void test_bad_parameters(void **state)
         {"/api/conflicts?salesforce_id=", "salesforce_id"},
         {"/api/conflicts?hubspot_id=", "hubspot_id"},
         {"/api/conflicts?field=", "field"},
+        {"/api/conflicts?winner=both", "winner"},
+        {"/api/conflicts?winner=", "winner"},
+        {"/api/conflicts?winner=SALESFORCE", "winner"},
+        {"/api/conflicts?winner=salesforce%27--", "winner"},
+        {"/api/conflicts?record=", "record"},
+        {"/api/conflicts?record=0123456789012345678901234567890123456789012345678901234567890123"
+         "4",
+         "record"},
         {"/api/conflicts?field=0123456789012345678901234567890123456789012345678901234567890123"
          "4",
          "field"},

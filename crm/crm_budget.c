@@ -1,0 +1,110 @@
+/* crm_budget.c: the JSON of GET /api/budget from the clients' limiters and call counters.
+ *
+ * One side per CRM, built the same way: limits (HubSpot's two buckets; Salesforce has no
+ * client-side bucket, so none), a snapshot of the client's crm_call_stats, and for Salesforce the
+ * daily allocation from the last Sforce-Limit-Info header. Instants are UTC ISO 8601 with
+ * milliseconds. Must not: change a limiter (rate_limit_available only reads). */
+#include "crm/crm_budget.h"
+
+#include "crm/crm_call_stats.h"
+#include "crm/hubspot_client.h"
+#include "crm/salesforce_client.h"
+
+#include <stdio.h>
+#include <time.h>
+
+#define MAX_LIMITS 4
+
+static json_object *iso_instant(int64_t ms)
+{
+    time_t secs = (time_t)(ms / 1000);
+    struct tm tm;
+    if (!gmtime_r(&secs, &tm))
+        return NULL;
+    char buf[40];
+    snprintf(buf, sizeof buf, "%04d-%02d-%02dT%02d:%02d:%02d.%03dZ", tm.tm_year + 1900,
+             tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec, (int)(ms % 1000));
+    return json_object_new_string(buf);
+}
+
+static json_object *limits_json(const struct crm_limit_view *v, int n)
+{
+    json_object *arr = json_object_new_array();
+    for (int i = 0; arr && i < n; i++) {
+        json_object *o = json_object_new_object();
+        json_object_object_add(o, "name", json_object_new_string(v[i].name));
+        json_object_object_add(o, "capacity", json_object_new_int(v[i].capacity));
+        json_object_object_add(o, "available", json_object_new_int(v[i].available));
+        json_object_object_add(o, "interval_s", json_object_new_int(v[i].interval_s));
+        json_object_array_add(arr, o);
+    }
+    return arr;
+}
+
+static json_object *recent_json(const struct crm_call_stats_snapshot *s)
+{
+    json_object *arr = json_object_new_array();
+    for (int i = 0; arr && i < s->nrecent; i++) {
+        json_object *o = json_object_new_object();
+        json_object_object_add(o, "at", iso_instant(s->recent[i].at_ms));
+        json_object_object_add(o, "policy", json_object_new_string(s->recent[i].policy));
+        json_object_object_add(
+            o, "retry_after_s",
+            json_object_new_double((double)s->recent[i].retry_after_ms / 1000.0));
+        json_object_array_add(arr, o);
+    }
+    return arr;
+}
+
+/* One CRM's side: stats may be NULL (client not configured: zeros). */
+static json_object *side_json(bool configured, const struct crm_limit_view *limits, int nlimits,
+                              struct crm_call_stats *stats, int64_t now_ms)
+{
+    struct crm_call_stats_snapshot snap;
+    crm_call_stats_snapshot(stats, now_ms, &snap);
+    json_object *o = json_object_new_object();
+    if (!o)
+        return NULL;
+    json_object_object_add(o, "configured", json_object_new_boolean(configured));
+    json_object_object_add(o, "limits", limits_json(limits, nlimits));
+    json_object_object_add(o, "calls_last_hour", json_object_new_int64(snap.calls_last_hour));
+    json_object_object_add(o, "rate_limited_last_hour",
+                           json_object_new_int64(snap.rate_limited_last_hour));
+    json_object_object_add(o, "recent_429", recent_json(&snap));
+    return o;
+}
+
+static json_object *daily_json(struct crm_call_stats *stats, int64_t now_ms)
+{
+    struct crm_call_stats_snapshot snap;
+    crm_call_stats_snapshot(stats, now_ms, &snap);
+    if (!snap.have_usage)
+        return NULL;
+    long long remaining = snap.usage_max - snap.usage_used;
+    json_object *o = json_object_new_object();
+    json_object_object_add(o, "max", json_object_new_int64(snap.usage_max));
+    json_object_object_add(o, "remaining", json_object_new_int64(remaining > 0 ? remaining : 0));
+    return o;
+}
+
+json_object *crm_budget_json(const struct crm_clients *clients, int64_t now_ms)
+{
+    struct crm_limit_view limits[MAX_LIMITS];
+    int nlimits =
+        clients->hubspot ? hubspot_client_limits(clients->hubspot, limits, MAX_LIMITS) : 0;
+    json_object *hs = side_json(clients->hubspot != NULL, limits, nlimits,
+                                hubspot_client_stats(clients->hubspot), now_ms);
+    struct crm_call_stats *sf_stats = salesforce_client_stats(clients->salesforce);
+    json_object *sf = side_json(clients->salesforce != NULL, NULL, 0, sf_stats, now_ms);
+    json_object *out = json_object_new_object();
+    if (!hs || !sf || !out) {
+        json_object_put(hs);
+        json_object_put(sf);
+        json_object_put(out);
+        return NULL;
+    }
+    json_object_object_add(sf, "daily_api_requests", daily_json(sf_stats, now_ms));
+    json_object_object_add(out, "hubspot", hs);
+    json_object_object_add(out, "salesforce", sf);
+    return out;
+}

@@ -1,0 +1,23 @@
+/* crm_budget.h: the CRM API budget as this process sees it, for the console's health page
+ * (GET /api/budget): each client's client-side limits, its calls and rate-limit refusals of the
+ * last hour, its last 20 refusals, and Salesforce's daily allocation when an answer reported it.
+ *
+ * Reads the clients' limiters and counters (crm/rate_limit.h, crm/crm_call_stats.h); changes
+ * nothing. Must not: log, call a CRM, or decide anything about budgets. */
+#ifndef SYNKRO_CRM_CRM_BUDGET_H
+#define SYNKRO_CRM_CRM_BUDGET_H
+
+#include "crm/crm_clients.h"
+
+#include <json-c/json.h>
+#include <stdint.h>
+
+/* {"hubspot":{"configured":bool,"limits":[{"name","capacity","available","interval_s"}],
+ *   "calls_last_hour":n,"rate_limited_last_hour":n,
+ *   "recent_429":[{"at":"ISO8601","policy":"…","retry_after_s":x}]},
+ *  "salesforce":{…the same…,"daily_api_requests":{"max":n,"remaining":n}|null}}
+ * as of now_ms (wall clock). A client that is not configured answers configured false, no limits
+ * and zeros. recent_429 is newest first. Caller puts; NULL when out of memory. */
+json_object *crm_budget_json(const struct crm_clients *clients, int64_t now_ms);
+
+#endif
