@@ -364,6 +364,72 @@ static void test_http_public_url(void **state)
     expect_failure(f, "public_base_url", "is not https");
 }
 
+/* A crmsim answer (asserts 200); caller puts. */
+static json_object *sim_call(const struct fixture *f, const char *method, const char *path,
+                             const char *const *headers, const char *body)
+{
+    char url[512];
+    snprintf(url, sizeof url, "%s%s", f->sim.base_url, path);
+    struct harness_response r;
+    assert_int_equal(harness_http(method, url, headers, body, body ? strlen(body) : 0, &r), 0);
+    assert_int_equal(r.status, 200);
+    json_object *o = json_tokener_parse(r.body);
+    harness_response_free(&r);
+    assert_non_null(o);
+    return o;
+}
+
+/* Field-Level Security taken away: Salesforce's describe, made as the integration user, then
+ * reports the field as not updateable. crmsim answers Project__c's describe with Budget__c so
+ * marked (a fault rule carrying the real describe, edited); the doctor names the field. */
+static void test_salesforce_field_not_writable(void **state)
+{
+    struct fixture *f = *state;
+    static const char form[] = "grant_type=refresh_token&client_id=sim-sf-client-id"
+                               "&client_secret=sim-sf-client-secret"
+                               "&refresh_token=sim-sf-refresh-token";
+    const char *fh[] = {"Content-Type: application/x-www-form-urlencoded", NULL};
+    json_object *tok = sim_call(f, "POST", "/services/oauth2/token", fh, form);
+    char auth[600];
+    snprintf(auth, sizeof auth, "Authorization: Bearer %s",
+             json_object_get_string(get(tok, "access_token")));
+    json_object_put(tok);
+    const char *ah[] = {auth, NULL};
+    static const char describe[] = "/services/data/v62.0/sobjects/Project__c/describe";
+    json_object *d = sim_call(f, "GET", describe, ah, NULL);
+    json_object *fields = get(d, "fields");
+    bool found = false;
+    for (size_t i = 0; i < json_object_array_length(fields); i++) {
+        json_object *fd = json_object_array_get_idx(fields, i);
+        if (strcmp(json_object_get_string(get(fd, "name")), "Budget__c") == 0) {
+            json_object_object_add(fd, "updateable", json_object_new_boolean(0));
+            found = true;
+        }
+    }
+    assert_true(found);
+    json_object *rule = json_object_new_object();
+    json_object_object_add(rule, "match",
+                           json_object_new_string("GET /services/data/v62.0/"
+                                                  "sobjects/Project__c/describe"));
+    json_object_object_add(rule, "status", json_object_new_int(200));
+    json_object_object_add(rule, "body", d);
+    assert_int_equal(harness_crmsim_post(&f->sim, "/_sim/faults", json_object_to_json_string(rule)),
+                     201);
+    json_object_put(rule);
+    /* a new process: no describe cached from the mapping's validation */
+    assert_int_equal(start_with(f, "pat-sim-token", GOOD_PORTAL, GOOD_ORG, PUBLIC_URL), 0);
+    char id[64];
+    snprintf(id, sizeof id, "salesforce.permissions.%lld", f->mapping_id);
+    expect_failure(f, id, "Budget__c (not updateable)");
+    json_object *doc = doctor(f);
+    json_object *c = check(f, doc, "salesforce.permissions.%lld");
+    assert_true(text_has(c, "fix", "Field-Level"));
+    /* only the field it cannot write: Name stays out of the finding */
+    assert_false(text_has(c, "detail", "Name ("));
+    assert_status(f, doc, "salesforce.credentials", "ok");
+    json_object_put(doc);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -374,6 +440,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_wrong_portal_id, setup, teardown),
         cmocka_unit_test_setup_teardown(test_wrong_org_id, setup, teardown),
         cmocka_unit_test_setup_teardown(test_http_public_url, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_salesforce_field_not_writable, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
