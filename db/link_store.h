@@ -70,7 +70,8 @@ struct link_pending {
 
 /* Stores n write-ahead records in one statement (its own transaction under autocommit: it must
  * be durable before the writes go out). Links of other mappings or unknown ids are left alone.
- * Every later link_save_batch of a link clears its record. 0, or -1 with err. */
+ * A later link_save_batch of a link clears its record unless that write sets keep_pending.
+ * 0, or -1 with err. */
 int link_store_pending(PGconn *conn, int64_t mapping_id, const struct link_pending *p, size_t n,
                        char *err, size_t errlen);
 

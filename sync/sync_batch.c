@@ -827,7 +827,11 @@ static bool link_of(const struct sync_pair *p, struct link_write *w)
     *w = (struct link_write){
         .id = p->link ? p->link->id : 0, .salesforce_id = p->sf_id, .hubspot_id = p->hs_id};
     if (pair_ok(p) && p->mark_deleted && p->link) {
+        /* the write-ahead record stays: a restore resolves it like any other (a write of this
+         * or an earlier batch may have landed; without it the restored pair would merge against
+         * a base older than what synkro wrote, and take its own write for a person's edit) */
         w->deleted = true;
+        w->keep_pending = true;
         return true;
     }
     if (has_base(p)) {

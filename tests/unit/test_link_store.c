@@ -828,6 +828,59 @@ static void test_audit_next_links(void **state)
     PQfinish(conn);
 }
 
+/* The write-ahead record (link_store_pending) is cleared by a save unless the save keeps it
+ * (a write's answer was lost, or the link is marked deleted): by link id, and by record id when
+ * the save names no link id (the insert's conflict paths). */
+static void test_keep_pending(void **state)
+{
+    PGconn *conn = connect_db(state);
+    json_object *sfv = parse("{\"Name\":\"a\"}"), *hsv = parse("{\"name\":\"a\"}");
+    struct link_write w[] = {
+        {.salesforce_id = "S1", .hubspot_id = "H1", .sf_values = sfv, .hs_values = hsv},
+        {.hubspot_id = "H2", .sf_values = sfv, .hs_values = hsv}};
+    int64_t ids[2] = {0, 0};
+    save_ok(conn, MAPPING, w, 2, ids);
+    json_object *rec = parse("{\"sf\":{\"Name\":\"b\"},\"hs\":{}}");
+    struct link_pending pend[] = {{.id = ids[0], .pending = rec}, {.id = ids[1], .pending = rec}};
+    char err[256] = "";
+    const char *count_sql = "SELECT count(*) FROM sync_links WHERE pending IS NOT NULL";
+    struct {
+        struct link_write w[2];
+        long left; /* records left after the save */
+    } steps[] = {
+        /* by link id: kept, kept while marking deleted, then cleared */
+        {{{.id = ids[0], .keep_pending = true}, {.id = ids[1], .keep_pending = true}}, 2},
+        {{{.id = ids[0], .deleted = true, .keep_pending = true},
+          {.id = ids[1], .hs_values = hsv, .keep_pending = true}},
+         2},
+        {{{.id = ids[0], .sf_values = sfv}, {.id = ids[1]}}, 0},
+        /* by record id only (no link id): the same */
+        {{{.salesforce_id = "S1", .keep_pending = true},
+          {.hubspot_id = "H2", .keep_pending = true}},
+         2},
+        {{{.salesforce_id = "S1"}, {.hubspot_id = "H2"}}, 0},
+    };
+    for (size_t i = 0; i < sizeof steps / sizeof steps[0]; i++) {
+        assert_int_equal(link_store_pending(conn, MAPPING, pend, 2, err, sizeof err), 0);
+        save_ok(conn, MAPPING, steps[i].w, 2, NULL);
+        if (testdb_long(conn, count_sql) != steps[i].left)
+            fail_msg("step %zu: %ld records left, want %ld", i, testdb_long(conn, count_sql),
+                     steps[i].left);
+    }
+    /* a kept record is the one stored */
+    assert_int_equal(link_store_pending(conn, MAPPING, pend, 1, err, sizeof err), 0);
+    struct link_write keep = {.id = ids[0], .keep_pending = true, .synced = true};
+    save_ok(conn, MAPPING, &keep, 1, NULL);
+    struct sync_link *l = load_one_sf(conn, "S1");
+    assert_non_null(l->pending);
+    assert_json_equal(l->pending, "{\"sf\":{\"Name\":\"b\"},\"hs\":{}}");
+    sync_links_free(l, 1);
+    json_object_put(rec);
+    json_object_put(sfv);
+    json_object_put(hsv);
+    PQfinish(conn);
+}
+
 int main(void)
 {
     setvbuf(stdout, NULL, _IONBF, 0);
@@ -835,6 +888,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         T(test_round_trip),
         T(test_update_by_id),
+        T(test_keep_pending),
         T(test_insert_then_complete),
         T(test_salesforce_15_char_ids),
         T(test_duplicates_in_a_batch),
