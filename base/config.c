@@ -158,6 +158,9 @@ static const struct config_var config_vars[] = {
      "Most queued events one import keeps waiting at a time, so live changes are not starved."},
     {"SYNKRO_CONFLICT_RETENTION", CV_INT, OFF(conflict_retention_days), "90", 1, 3650, false,
      "Days a recorded conflict stays listed in /api/conflicts before the janitor prunes it."},
+    {"SYNKRO_HISTORY_RETENTION", CV_INT, OFF(history_retention_days), "30", 0, 3650, false,
+     "Days each record's history (GET /api/records/{id}/timeline) is kept before the janitor "
+     "prunes it; 0 records no history."},
 };
 
 #define NVARS (sizeof config_vars / sizeof config_vars[0])

@@ -72,6 +72,7 @@ struct config {
     int sweep_interval_s;
     int import_inflight;
     int conflict_retention_days;
+    int history_retention_days; /* 0: the engine records no history */
 };
 
 /* Looks a variable up; returns NULL when unset. */

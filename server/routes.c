@@ -13,6 +13,7 @@
 #include "handlers/health_api.h"
 #include "handlers/imports_api.h"
 #include "handlers/mappings_api.h"
+#include "handlers/records_api.h"
 #include "handlers/webhook_hubspot.h"
 #include "handlers/webhook_salesforce.h"
 
@@ -79,6 +80,12 @@ static const struct route service_routes[] = {
      NULL},
     {"POST", "/api/imports/{id}/cancel", "import_cancel", handle_import_cancel, ROUTE_ADMIN, NULL},
     {"GET", "/api/doctor", "doctor", handle_doctor, ROUTE_ADMIN | ROUTE_NO_BODY, NULL},
+    {"GET", "/api/records", "records_search", handle_records_search, ROUTE_ADMIN | ROUTE_NO_BODY,
+     NULL},
+    {"GET", "/api/records/{id}", "records_get", handle_records_get, ROUTE_ADMIN | ROUTE_NO_BODY,
+     NULL},
+    {"GET", "/api/records/{id}/timeline", "records_timeline", handle_records_timeline,
+     ROUTE_ADMIN | ROUTE_NO_BODY, NULL},
     {"GET", "/healthz", "healthz", handle_healthz, ROUTE_NO_BODY, NULL},
     {"GET", "/readyz", "readyz", handle_readyz, ROUTE_NO_BODY, NULL},
     {"GET", "/metrics", "metrics", handle_metrics, ROUTE_NO_BODY, NULL},
