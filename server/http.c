@@ -6,6 +6,7 @@
  * the access log and HTTP metrics on completion. Must not know any endpoint:
  * those live in the route table and handlers/. */
 #include "server/http.h"
+#include "server/http_guard.h"
 
 #include "base/hexenc.h"
 #include "base/log.h"
@@ -33,6 +34,7 @@ struct http_server {
     int port;
     bool quiesced;
     atomic_int inflight;
+    struct http_guard *guard; /* deadlines, probe reserve (http_guard.h) */
 };
 
 static struct metric_family *m_requests;
@@ -188,6 +190,10 @@ static int request_begin(struct http_request *req)
     req->route = m.route;
     memcpy(req->params, m.params, sizeof req->params);
     req->nparams = m.nparams;
+    if (!(req->route->flags & ROUTE_PROBE) && http_guard_reserved(req->conn))
+        return refuse(req, 503, "too_many_connections",
+                      "synkro has reached its connection limit; retry in a few seconds",
+                      "Connection", "close");
 
     if (req->body_declared > (size_t)body_limit(req))
         return refuse_too_large(req);
@@ -249,6 +255,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
             return MHD_YES;
         return request_body_chunk(req, upload_data, size) == MHD_YES ? MHD_YES : MHD_NO;
     }
+    http_guard_request_received(conn); /* its deadline stops: the request is whole */
     if (req->responded)
         return MHD_YES;
     if (req->refused)
@@ -281,6 +288,8 @@ static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
 {
     struct http_server *srv = cls;
     struct http_request *req = *con_cls;
+    if (conn)
+        http_guard_request_done(conn); /* the next request's deadline starts */
     if (!req)
         return;
     *con_cls = NULL;
@@ -311,6 +320,8 @@ static void on_mhd_log(void *cls, const char *fmt, va_list ap)
     size_t len = strlen(msg);
     while (len && (msg[len - 1] == '\n' || msg[len - 1] == '\r'))
         msg[--len] = '\0';
+    if (http_guard_daemon_message(msg))
+        return; /* a per-address refusal: counted, logged at most every 10 s */
     log_with(LOG_LEVEL_WARN, "http daemon", LF_S("detail", msg));
 }
 
@@ -337,6 +348,17 @@ static int resolve_listen(const struct config *cfg, struct sockaddr_storage *ss,
     return 0;
 }
 
+/* libmicrohttpd's own limit, split between its worker threads; a worker at its share stops
+ * accepting, and at the total new connections wait in the listen backlog. It is set well above
+ * what the guard admits (the limit plus the probe reserve; beyond, http_guard_accept closes new
+ * connections at once) so that the daemon keeps accepting, and refusing, during a flood. */
+static unsigned mhd_connection_limit(const struct config *cfg)
+{
+    unsigned admitted = (unsigned)cfg->http_max_connections + (unsigned)cfg->http_probe_reserve;
+    unsigned slack = (unsigned)cfg->http_threads * 4;
+    return admitted + (slack > admitted ? slack : admitted);
+}
+
 struct http_server *http_server_start(struct app *app, char *err, size_t errlen)
 {
     const struct config *cfg = app->cfg;
@@ -351,19 +373,30 @@ struct http_server *http_server_start(struct app *app, char *err, size_t errlen)
     }
     srv->app = app;
     metrics_once_run(&metrics_once, http_metrics_init);
+    struct http_guard_options gopt = {cfg->http_max_connections, cfg->http_probe_reserve,
+                                      cfg->http_request_deadline_s};
+    srv->guard = http_guard_start(&gopt);
+    if (!srv->guard) {
+        snprintf(err, errlen, "cannot start the connection guard (out of memory or threads)");
+        free(srv);
+        return NULL;
+    }
     unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL | MHD_USE_ITC |
                      MHD_USE_ERROR_LOG | (v6 ? MHD_USE_IPv6 : 0);
     /* the logger first, so that MHD reports option errors through it too */
-    srv->daemon =
-        MHD_start_daemon(flags, 0, NULL, NULL, &on_request, srv, MHD_OPTION_EXTERNAL_LOGGER,
-                         &on_mhd_log, NULL, MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&ss,
-                         MHD_OPTION_THREAD_POOL_SIZE, (unsigned)cfg->http_threads,
-                         MHD_OPTION_CONNECTION_LIMIT, (unsigned)cfg->http_max_connections,
-                         MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)cfg->http_timeout_s,
-                         MHD_OPTION_URI_LOG_CALLBACK, &on_uri, srv, MHD_OPTION_NOTIFY_COMPLETED,
-                         &on_completed, srv, MHD_OPTION_LISTENING_ADDRESS_REUSE, 1, MHD_OPTION_END);
+    srv->daemon = MHD_start_daemon(
+        flags, 0, &http_guard_accept, srv->guard, &on_request, srv, MHD_OPTION_EXTERNAL_LOGGER,
+        &on_mhd_log, NULL, MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&ss,
+        MHD_OPTION_THREAD_POOL_SIZE, (unsigned)cfg->http_threads, MHD_OPTION_CONNECTION_LIMIT,
+        mhd_connection_limit(cfg), MHD_OPTION_PER_IP_CONNECTION_LIMIT,
+        (unsigned)cfg->http_max_connections_per_ip, MHD_OPTION_NOTIFY_CONNECTION,
+        &http_guard_notify, srv->guard, MHD_OPTION_CONNECTION_TIMEOUT,
+        (unsigned)cfg->http_timeout_s, MHD_OPTION_URI_LOG_CALLBACK, &on_uri, srv,
+        MHD_OPTION_NOTIFY_COMPLETED, &on_completed, srv, MHD_OPTION_LISTENING_ADDRESS_REUSE, 1,
+        MHD_OPTION_END);
     if (!srv->daemon) {
         snprintf(err, errlen, "cannot listen on %s (address in use or not permitted)", cfg->listen);
+        http_guard_stop(srv->guard);
         free(srv);
         return NULL;
     }
@@ -406,6 +439,7 @@ int http_server_stop(struct http_server *srv, int grace_ms)
     }
     int left = atomic_load(&srv->inflight);
     MHD_stop_daemon(srv->daemon);
+    http_guard_stop(srv->guard);
     free(srv);
     return left;
 }
