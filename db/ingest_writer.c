@@ -252,7 +252,9 @@ int ingest_submit(struct ingest_writer *w, struct queue_event *events, size_t n,
         w->head = &sub; // cppcheck-suppress autoVariables
     w->tail = &sub;     // cppcheck-suppress autoVariables
     w->queued_events += n;
-    pthread_cond_broadcast(&w->work); /* every writer re-checks may_take() */
+    /* one idle writer is enough to take it; a busy one broadcasts when its commit ends, and
+     * every woken writer re-checks may_take() */
+    pthread_cond_signal(&w->work);
     int rc = 0;
     while (sub.state == SUB_QUEUED || sub.state == SUB_TAKEN) {
         if (sub.state == SUB_QUEUED) {

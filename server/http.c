@@ -25,6 +25,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/resource.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -359,6 +360,21 @@ static unsigned mhd_connection_limit(const struct config *cfg)
     return admitted + (slack > admitted ? slack : admitted);
 }
 
+/* Raises the soft limit of open files toward what the connection limit needs (plus the database
+ * pool, logs and the like), as far as the hard limit allows: without it a flood ends in accept()
+ * failing with EMFILE, a log line each, instead of the guard's quick refusals. */
+static void raise_open_files(unsigned connections)
+{
+    struct rlimit rl;
+    rlim_t want = (rlim_t)connections + 256;
+    if (getrlimit(RLIMIT_NOFILE, &rl) != 0 || rl.rlim_cur >= want)
+        return;
+    rl.rlim_cur = rl.rlim_max == RLIM_INFINITY || rl.rlim_max > want ? want : rl.rlim_max;
+    if (setrlimit(RLIMIT_NOFILE, &rl) != 0)
+        log_with(LOG_LEVEL_WARN, "cannot raise the open-files limit",
+                 LF_I("wanted", (long long)want));
+}
+
 struct http_server *http_server_start(struct app *app, char *err, size_t errlen)
 {
     const struct config *cfg = app->cfg;
@@ -381,6 +397,7 @@ struct http_server *http_server_start(struct app *app, char *err, size_t errlen)
         free(srv);
         return NULL;
     }
+    raise_open_files(mhd_connection_limit(cfg));
     unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL | MHD_USE_ITC |
                      MHD_USE_ERROR_LOG | (v6 ? MHD_USE_IPv6 : 0);
     /* the logger first, so that MHD reports option errors through it too */
