@@ -38,9 +38,9 @@ static const struct config_var config_vars[] = {
      "Address and port the HTTP server listens on (`host:port`, `[v6]:port`; port 0 picks a free "
      "one)."},
     {"SYNKRO_HTTP_THREADS", CV_INT, OFF(http_threads), "64", 1, 256, false,
-     "HTTP worker threads (libmicrohttpd thread pool, epoll). A webhook request holds its thread "
-     "until its events are committed, so more threads mean larger group commits; 64 measured "
-     "best on 2 cores (bench/)."},
+     "HTTP worker threads (libmicrohttpd thread pool, epoll). A Salesforce webhook request holds "
+     "its thread until its events are committed (a HubSpot one is suspended instead), so more "
+     "threads mean larger group commits; 64 measured best on 2 cores (bench/)."},
     {"SYNKRO_HTTP_MAX_CONNECTIONS", CV_INT, OFF(http_max_connections), "1024", 1, 65536, false,
      "Concurrent connections served. At the limit a new connection replaces the one that has "
      "waited longest (1 s or more) for its request; when none has, it may only reach the probes "

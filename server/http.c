@@ -237,6 +237,18 @@ static int request_body_chunk(struct http_request *req, const char *data, size_t
     return MHD_YES;
 }
 
+/* The handler called http_suspend: suspends the connection, then starts the work that will
+ * resume it (after the suspension, so that a quick http_resume never comes first); the next
+ * call of on_request for this connection runs req->resume. */
+static enum MHD_Result suspend_request(struct http_request *req)
+{
+    void (*start)(struct http_request *) = req->suspend_start;
+    req->suspend_start = NULL;
+    MHD_suspend_connection(req->conn);
+    start(req);
+    return MHD_YES;
+}
+
 static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const char *url,
                                   const char *method, const char *version, const char *upload_data,
                                   size_t *upload_data_size, void **con_cls)
@@ -266,7 +278,11 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
         if (!req->body)
             return MHD_NO;
     }
-    int rc = req->route->handler(req);
+    http_handler_fn handler = req->resume ? req->resume : req->route->handler;
+    req->resume = NULL;
+    int rc = handler(req);
+    if (req->suspend_start && !req->responded)
+        return suspend_request(req);
     if (!req->responded)
         rc = http_respond_error(req, 500, "internal", "the handler produced no response");
     return rc == MHD_YES ? MHD_YES : MHD_NO;
@@ -304,6 +320,8 @@ static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
         metrics_observe(m_duration, labels, seconds);
         access_log(req, seconds);
     }
+    if (req->handler_state_free)
+        req->handler_state_free(req->handler_state);
     free(req->body);
     free(req->path);
     free(req->raw_uri);
@@ -398,7 +416,7 @@ struct http_server *http_server_start(struct app *app, char *err, size_t errlen)
         return NULL;
     }
     raise_open_files(mhd_connection_limit(cfg));
-    unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL | MHD_USE_ITC |
+    unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL | MHD_ALLOW_SUSPEND_RESUME |
                      MHD_USE_ERROR_LOG | (v6 ? MHD_USE_IPv6 : 0);
     /* the logger first, so that MHD reports option errors through it too */
     srv->daemon = MHD_start_daemon(
