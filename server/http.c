@@ -36,6 +36,7 @@ struct http_server {
     bool quiesced;
     atomic_int inflight;
     struct http_guard *guard; /* deadlines, probe reserve (http_guard.h) */
+    atomic_int suspended;     /* requests suspended by http_suspend, not yet resumed */
 };
 
 static struct metric_family *m_requests;
@@ -240,10 +241,11 @@ static int request_body_chunk(struct http_request *req, const char *data, size_t
 /* The handler called http_suspend: suspends the connection, then starts the work that will
  * resume it (after the suspension, so that a quick http_resume never comes first); the next
  * call of on_request for this connection runs req->resume. */
-static enum MHD_Result suspend_request(struct http_request *req)
+static enum MHD_Result suspend_request(struct http_server *srv, struct http_request *req)
 {
     void (*start)(struct http_request *) = req->suspend_start;
     req->suspend_start = NULL;
+    atomic_fetch_add(&srv->suspended, 1);
     MHD_suspend_connection(req->conn);
     start(req);
     return MHD_YES;
@@ -278,11 +280,15 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
         if (!req->body)
             return MHD_NO;
     }
-    http_handler_fn handler = req->resume ? req->resume : req->route->handler;
-    req->resume = NULL;
+    http_handler_fn handler = req->route->handler;
+    if (req->resume) {
+        handler = req->resume;
+        req->resume = NULL;
+        atomic_fetch_sub(&((struct http_server *)cls)->suspended, 1);
+    }
     int rc = handler(req);
     if (req->suspend_start && !req->responded)
-        return suspend_request(req);
+        return suspend_request(cls, req);
     if (!req->responded)
         rc = http_respond_error(req, 500, "internal", "the handler produced no response");
     return rc == MHD_YES ? MHD_YES : MHD_NO;
@@ -462,6 +468,8 @@ void http_server_quiesce(struct http_server *srv)
         close(fd);
 }
 
+#define HTTP_SUSPENDED_WAIT_MS 30000LL
+
 int http_server_stop(struct http_server *srv, int grace_ms)
 {
     if (!srv)
@@ -473,6 +481,14 @@ int http_server_stop(struct http_server *srv, int grace_ms)
         nanosleep(&ts, NULL);
     }
     int left = atomic_load(&srv->inflight);
+    /* a suspended request's events are in the writer's hands, which resumes it: stopping the
+     * daemon now would free what the writer still uses; its wait is bounded by the pool and
+     * statement timeouts, so wait for it past the grace period (at most HTTP_SUSPENDED_WAIT_MS) */
+    deadline = http_now_ns() + HTTP_SUSPENDED_WAIT_MS * 1000000LL;
+    while (atomic_load(&srv->suspended) > 0 && http_now_ns() < deadline) {
+        struct timespec ts = {0, 10 * 1000000L};
+        nanosleep(&ts, NULL);
+    }
     MHD_stop_daemon(srv->daemon);
     http_guard_stop(srv->guard);
     free(srv);

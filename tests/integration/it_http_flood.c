@@ -249,25 +249,35 @@ static void test_idle_flood(void **state)
     free(log);
 }
 
+/* Fills the connection limit with fresh idle connections (none can be evicted for a second). */
+static void fill_fresh(struct fixture *f)
+{
+    close_all(f);
+    harness_sleep_ms(200); /* the server has seen them close */
+    for (int i = 0; i < LIMIT; i++)
+        hold(f, "127.0.0.1");
+    harness_sleep_ms(100); /* accepted, but far from a second old */
+}
+
 /* While every normal connection is fresh (none can be evicted yet), a new connection joins the
  * probe reserve: /healthz answers on it, a webhook gets 503 too_many_connections at once. */
 static void test_probe_reserve(void **state)
 {
     struct fixture *f = *state;
     start(f, "0");
-    for (int i = 0; i < LIMIT; i++)
-        hold(f, "127.0.0.1");
-    harness_sleep_ms(150); /* accepted, but not yet a second old */
     int64_t ms;
     char body[2048];
+    fill_fresh(f);
     assert_int_equal(raw_request("127.0.0.1", f->proc.port, "GET", "/healthz", NULL, NULL, 2000,
                                  &ms, body, sizeof body),
                      200);
     assert_true(ms < 500);
+    fill_fresh(f);
     assert_int_equal(webhook_status(f, &ms, body, sizeof body), 503);
     assert_non_null(strstr(body, "\"too_many_connections\""));
     assert_true(ms < 500);
     /* the reserve's connections that send nothing are cut after 2 s */
+    fill_fresh(f);
     int idle = hold(f, "127.0.0.1");
     int64_t t0 = now_ms();
     assert_true(closed_within(idle, 4000));
