@@ -38,13 +38,28 @@ static const struct config_var config_vars[] = {
      "Address and port the HTTP server listens on (`host:port`, `[v6]:port`; port 0 picks a free "
      "one)."},
     {"SYNKRO_HTTP_THREADS", CV_INT, OFF(http_threads), "64", 1, 256, false,
-     "HTTP worker threads (libmicrohttpd thread pool, epoll). A webhook request holds its thread "
-     "until its events are committed, so more threads mean larger group commits; 64 measured "
-     "best on 2 cores (bench/)."},
+     "HTTP worker threads (libmicrohttpd thread pool, epoll). A Salesforce webhook request holds "
+     "its thread until its events are committed (a HubSpot one is suspended instead), so more "
+     "threads mean larger group commits; 64 measured best on 2 cores (bench/)."},
     {"SYNKRO_HTTP_MAX_CONNECTIONS", CV_INT, OFF(http_max_connections), "1024", 1, 65536, false,
-     "Concurrent connections accepted before new ones are refused."},
+     "Concurrent connections served. At the limit a new connection replaces the one that has "
+     "waited longest (1 s or more) for its request; when none has, it may only reach the probes "
+     "(SYNKRO_HTTP_PROBE_RESERVE)."},
     {"SYNKRO_HTTP_TIMEOUT_S", CV_INT, OFF(http_timeout_s), "30", 1, 3600, false,
      "Idle timeout of one connection, in seconds."},
+    {"SYNKRO_HTTP_MAX_CONNECTIONS_PER_IP", CV_INT, OFF(http_max_connections_per_ip), "256", 0,
+     65536, false,
+     "Concurrent connections from one client address; more are closed at once. 0: no limit. "
+     "Behind a reverse proxy every connection comes from the proxy: raise it to "
+     "SYNKRO_HTTP_MAX_CONNECTIONS or set 0."},
+    {"SYNKRO_HTTP_REQUEST_DEADLINE_S", CV_INT, OFF(http_request_deadline_s), "30", 1, 3600, false,
+     "Time a client has to send one whole request (headers and body), from when its connection "
+     "opened or its previous answer was sent; a slower connection is closed. Unlike the idle "
+     "timeout it is not reset by each byte received."},
+    {"SYNKRO_HTTP_PROBE_RESERVE", CV_INT, OFF(http_probe_reserve), "16", 0, 1024, false,
+     "Connections accepted beyond SYNKRO_HTTP_MAX_CONNECTIONS for `/healthz`, `/readyz` and "
+     "`/metrics` only (any other request on them gets 503, and they close after 2 s); beyond "
+     "these, new connections are closed at once instead of waiting in the listen backlog."},
     {"SYNKRO_MAX_BODY_BYTES", CV_LLONG, OFF(max_body_bytes), "4194304", 1024, 268435456, false,
      "Largest request body accepted; larger ones get 413 and are not buffered."},
     {"LOG_LEVEL", CV_LEVEL, OFF(log_level), "info", 0, 0, false,

@@ -21,6 +21,9 @@ struct config {
     int http_threads;
     int http_max_connections;
     int http_timeout_s;
+    int http_max_connections_per_ip;
+    int http_request_deadline_s;
+    int http_probe_reserve;
     long long max_body_bytes;
     enum log_level log_level;
     char *public_base_url; /* without trailing slash; derived from listen when unset */

@@ -520,6 +520,13 @@ done
       echo "  (c)/(a) req/s = $r  (target >= 0.3: $(verdict "$r" 0.3 '>='))"
     fi
     echo "  (c) p99 = ${P99[c]} ms  (target < 20: $(verdict "${P99[c]}" 20 '<'))"
+    if [[ -n "${P99[b]:-}" && ${P99[b]} != - ]]; then
+      # pgbench's own single-row commit latency, same concurrency (-c $CONNS): what one commit
+      # costs the database here, without synkro
+      r=$(ratio "${P99[c]}" "${P99[b]}")
+      echo "  pgbench single-row commit latency (-c $CONNS): p50 ${P50[b]} ms, p99 ${P99[b]} ms"
+      echo "  (c) p99 / pgbench p99 = $r  (target <= 1: $(verdict "$r" 1.0001 '<'))"
+    fi
   fi
   for p in d e100; do
     [[ -n "${EPS[$p]:-}" ]] &&

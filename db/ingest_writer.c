@@ -26,6 +26,8 @@ struct ingest_submission {
     char err[256];
     pthread_cond_t done;
     struct ingest_submission *next;
+    ingest_done_fn async_done; /* set: heap-allocated, completed by callback, freed by writer */
+    void *async_ctx;
 };
 
 struct ingest_writer {
@@ -118,6 +120,16 @@ static struct ingest_submission *take_batch(struct ingest_writer *w, size_t *nev
     return first;
 }
 
+/* Calls back and frees the asynchronous submissions of a batch (outside the lock). */
+static void complete_async(struct ingest_submission *list, int rc, const char *err)
+{
+    for (struct ingest_submission *s = list, *next; s; s = next) {
+        next = s->next;
+        s->async_done(s->async_ctx, rc, rc == 0 ? "" : err);
+        free(s);
+    }
+}
+
 static void *writer_main(void *arg)
 {
     struct ingest_writer *w = arg;
@@ -166,15 +178,26 @@ static void *writer_main(void *arg)
         }
 
         pthread_mutex_lock(&w->lock);
+        struct ingest_submission *async = NULL;
         for (struct ingest_submission *s = subs, *next; s; s = next) {
             next = s->next; /* s may vanish once signalled */
             s->state = rc == 0 ? SUB_DONE : SUB_FAILED;
             if (rc != 0)
                 snprintf(s->err, sizeof s->err, "%s", err);
-            pthread_cond_signal(&s->done);
+            if (s->async_done) {
+                s->next = async;
+                async = s;
+            } else {
+                pthread_cond_signal(&s->done);
+            }
         }
         w->busy--;
         pthread_cond_broadcast(&w->work); /* an idle writer may now take the backlog */
+        if (async) {
+            pthread_mutex_unlock(&w->lock);
+            complete_async(async, rc, err);
+            pthread_mutex_lock(&w->lock);
+        }
     }
     pthread_mutex_unlock(&w->lock);
     free(batch);
@@ -252,7 +275,9 @@ int ingest_submit(struct ingest_writer *w, struct queue_event *events, size_t n,
         w->head = &sub; // cppcheck-suppress autoVariables
     w->tail = &sub;     // cppcheck-suppress autoVariables
     w->queued_events += n;
-    pthread_cond_broadcast(&w->work); /* every writer re-checks may_take() */
+    /* one idle writer is enough to take it; a busy one broadcasts when its commit ends, and
+     * every woken writer re-checks may_take() */
+    pthread_cond_signal(&w->work);
     int rc = 0;
     while (sub.state == SUB_QUEUED || sub.state == SUB_TAKEN) {
         if (sub.state == SUB_QUEUED) {
@@ -275,6 +300,36 @@ int ingest_submit(struct ingest_writer *w, struct queue_event *events, size_t n,
         return 0;
     snprintf(err, errlen, "%s", sub.err);
     return -1;
+}
+
+int ingest_submit_async(struct ingest_writer *w, struct queue_event *events, size_t n,
+                        ingest_done_fn done, void *ctx, char *err, size_t errlen)
+{
+    struct ingest_submission *sub = calloc(1, sizeof *sub);
+    if (!sub) {
+        snprintf(err, errlen, "out of memory queueing the events");
+        return -1;
+    }
+    sub->events = events;
+    sub->n = n;
+    sub->async_done = done;
+    sub->async_ctx = ctx;
+    pthread_mutex_lock(&w->lock);
+    if (w->stop) {
+        pthread_mutex_unlock(&w->lock);
+        free(sub);
+        snprintf(err, errlen, "synkro is shutting down");
+        return -1;
+    }
+    if (w->tail)
+        w->tail->next = sub;
+    else
+        w->head = sub;
+    w->tail = sub;
+    w->queued_events += n;
+    pthread_cond_signal(&w->work);
+    pthread_mutex_unlock(&w->lock);
+    return 0;
 }
 
 void ingest_writer_stop(struct ingest_writer *w)

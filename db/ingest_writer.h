@@ -1,7 +1,9 @@
 /* ingest_writer.h: group commit of webhook events.
  *
  * Request threads hand their events to ingest_submit() and block until those
- * events are committed. Writer threads take everything queued at that moment
+ * events are committed, or to ingest_submit_async(), which calls back on the
+ * writer thread instead (the HubSpot endpoint, whose connection is suspended
+ * meanwhile). Writer threads take everything queued at that moment
  * (up to batch_max events, from any number of requests), insert it with one
  * statement (one transaction, one commit), and wake each request. A lone
  * request is written at once: the writer never waits to fill a batch;
@@ -34,6 +36,16 @@ struct ingest_writer *ingest_writer_start(struct db_pool *pool, int nwriters, in
  * timeout_ms bounds the wait for a writer to pick the events up. */
 int ingest_submit(struct ingest_writer *w, struct queue_event *events, size_t n, int timeout_ms,
                   char *err, size_t errlen);
+
+/* Called once, on a writer thread, when submitted events are committed (rc 0) or not (rc -1,
+ * err says why). */
+typedef void (*ingest_done_fn)(void *ctx, int rc, const char *err);
+
+/* Like ingest_submit without waiting: done(ctx, ...) runs once the events are written; events
+ * must stay valid until then. Returns -1 with err (done is then never called) when the writer is
+ * stopping or out of memory. Queued events are written even while the writer stops. */
+int ingest_submit_async(struct ingest_writer *w, struct queue_event *events, size_t n,
+                        ingest_done_fn done, void *ctx, char *err, size_t errlen);
 
 /* Writes what is queued, then stops and frees the writer. */
 void ingest_writer_stop(struct ingest_writer *w);

@@ -69,6 +69,19 @@ int http_respond_with_headers(struct http_request *req, unsigned status, const c
     return rc;
 }
 
+int http_suspend(struct http_request *req, void (*start)(struct http_request *req),
+                 http_handler_fn resume)
+{
+    req->suspend_start = start; /* the daemon suspends, then calls it (server/http.c) */
+    req->resume = resume;
+    return MHD_YES;
+}
+
+void http_resume(struct http_request *req)
+{
+    MHD_resume_connection(req->conn);
+}
+
 int http_respond(struct http_request *req, unsigned status, const char *content_type,
                  const char *body, size_t len)
 {

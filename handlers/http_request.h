@@ -49,9 +49,23 @@ struct http_request {
     size_t nparams;
     int64_t start_ns;
     const char *error_code; /* set by http_respond_error, for the access log */
+    /* http_suspend: run after the connection is suspended / once resumed (see below) */
+    void (*suspend_start)(struct http_request *req);
+    int (*resume)(struct http_request *req);
+    void *handler_state;                  /* kept until the request completes */
+    void (*handler_state_free)(void *st); /* called then, when set */
 };
 
 typedef int (*http_handler_fn)(struct http_request *req);
+
+/* For a handler that waits on another thread (the ingest writer) without holding its daemon
+ * thread: it returns http_suspend(req, start, resume) without answering. The connection is then
+ * suspended (its thread serves other connections), start(req) runs, and whoever start hands the
+ * work to calls http_resume(req) exactly once, from any thread; resume(req) then runs on a
+ * daemon thread and answers. State both need goes in req->handler_state. */
+int http_suspend(struct http_request *req, void (*start)(struct http_request *req),
+                 http_handler_fn resume);
+void http_resume(struct http_request *req);
 
 /* Header lookup, case-insensitive. NULL when absent. */
 const char *http_header(const struct http_request *req, const char *name);

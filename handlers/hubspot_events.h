@@ -85,7 +85,8 @@ struct hubspot_event {
     size_t merged_object_ids_count;
     int64_t new_object_id;
 
-    const char *raw_json; /* this element re-serialised (plain, unescaped '/'), for storage */
+    const char *raw_json; /* this element's bytes in the body (whitespace around it trimmed), for
+                           * storage as jsonb */
     size_t raw_json_len;
 
     struct {

@@ -9,10 +9,11 @@
  * text through CRYPTO_memcmp on a fixed-length buffer; the received length only feeds a final
  * equality flag. Tables, not if-chains, classify characters and results.
  *
- * Must not: log, keep state between calls, reveal the secret or an expected signature in err, or
- * treat a present v3 header as absent. */
+ * Must not: log, keep state between calls (the per-thread digest contexts are base/digest.c's),
+ * reveal the secret or an expected signature in err, or treat a present v3 header as absent. */
 #include "handlers/hubspot_signature.h"
 
+#include "base/digest.h"
 #include "base/hexenc.h"
 
 #include <openssl/core_names.h>
@@ -158,40 +159,29 @@ char *hubspot_build_full_uri(const char *public_base_url, const char *path, cons
     return out;
 }
 
+/* Both digests use this thread's context (base/digest.h): no per-request fetch or allocation. */
 static int sha256_parts(const struct part *parts, size_t nparts, unsigned char md[SHA256_LEN])
 {
-    EVP_MD_CTX *ctx = EVP_MD_CTX_new();
+    EVP_MD_CTX *ctx = digest_sha256_begin();
     unsigned int mdlen = 0;
-    int ok;
+    bool ok = ctx != NULL;
 
-    if (ctx == NULL)
-        return -1;
-    ok = EVP_DigestInit_ex(ctx, EVP_sha256(), NULL) == 1;
     for (size_t i = 0; ok && i < nparts; i++)
         ok = EVP_DigestUpdate(ctx, parts[i].data, parts[i].len) == 1;
     ok = ok && EVP_DigestFinal_ex(ctx, md, &mdlen) == 1 && mdlen == SHA256_LEN;
-    EVP_MD_CTX_free(ctx);
     return ok ? 0 : -1;
 }
 
 static int hmac_sha256_parts(const char *key, const struct part *parts, size_t nparts,
                              unsigned char md[SHA256_LEN])
 {
-    char digest_name[] = OSSL_DIGEST_NAME_SHA2_256;
-    OSSL_PARAM params[2];
-    EVP_MAC *mac = EVP_MAC_fetch(NULL, OSSL_MAC_NAME_HMAC, NULL);
-    EVP_MAC_CTX *ctx = mac != NULL ? EVP_MAC_CTX_new(mac) : NULL;
+    EVP_MAC_CTX *ctx = digest_hmac_sha256_begin(key, strlen(key));
     size_t mdlen = 0;
-    int ok;
+    bool ok = ctx != NULL;
 
-    params[0] = OSSL_PARAM_construct_utf8_string(OSSL_MAC_PARAM_DIGEST, digest_name, 0);
-    params[1] = OSSL_PARAM_construct_end();
-    ok = ctx != NULL && EVP_MAC_init(ctx, (const unsigned char *)key, strlen(key), params) == 1;
     for (size_t i = 0; ok && i < nparts; i++)
         ok = EVP_MAC_update(ctx, parts[i].data, parts[i].len) == 1;
     ok = ok && EVP_MAC_final(ctx, md, &mdlen, SHA256_LEN) == 1 && mdlen == SHA256_LEN;
-    EVP_MAC_CTX_free(ctx);
-    EVP_MAC_free(mac);
     return ok ? 0 : -1;
 }
 

@@ -44,10 +44,11 @@ void webhook_count(const char *source, const char *outcome, double n)
     metrics_add(m_received, labels, n);
 }
 
-int webhook_store(struct http_request *req, const char *source, struct queue_event *events,
-                  size_t n, char *err, size_t errlen)
+/* Counts and logs the outcome of a submission (rc from the writer). */
+static int store_outcome(struct http_request *req, const char *source, struct queue_event *events,
+                         size_t n, int rc, const char *err)
 {
-    if (ingest_submit(req->app->ingest, events, n, WEBHOOK_SUBMIT_TIMEOUT_MS, err, errlen) < 0) {
+    if (rc < 0) {
         webhook_count(source, "unavailable", (double)n);
         log_with(LOG_LEVEL_ERROR, "events not stored", LF_S("source", source),
                  LF_I("events", (long long)n), LF_S("error", err),
@@ -64,6 +65,34 @@ int webhook_store(struct http_request *req, const char *source, struct queue_eve
     if (n - stored)
         webhook_count(source, "duplicate", (double)(n - stored));
     return 0;
+}
+
+int webhook_store(struct http_request *req, const char *source, struct queue_event *events,
+                  size_t n, char *err, size_t errlen)
+{
+    int rc = ingest_submit(req->app->ingest, events, n, WEBHOOK_SUBMIT_TIMEOUT_MS, err, errlen);
+    return store_outcome(req, source, events, n, rc, err);
+}
+
+static void pending_done(void *ctx, int rc, const char *err)
+{
+    struct webhook_pending *wp = ctx;
+    wp->rc = rc;
+    snprintf(wp->err, sizeof wp->err, "%s", err);
+    http_resume(wp->req); /* the request is suspended until now: wp stays valid */
+}
+
+void webhook_store_start(struct webhook_pending *wp)
+{
+    wp->rc = -1;
+    if (ingest_submit_async(wp->req->app->ingest, wp->events, wp->n, pending_done, wp, wp->err,
+                            sizeof wp->err) < 0)
+        http_resume(wp->req);
+}
+
+int webhook_store_finish(struct webhook_pending *wp)
+{
+    return store_outcome(wp->req, wp->source, wp->events, wp->n, wp->rc, wp->err);
 }
 
 void webhook_refresh_queue_depth(struct app *app)

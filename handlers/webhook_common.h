@@ -22,6 +22,22 @@ void webhook_count(const char *source, const char *outcome, double n);
 int webhook_store(struct http_request *req, const char *source, struct queue_event *events,
                   size_t n, char *err, size_t errlen);
 
+/* The same without holding the daemon thread while the events commit (http_suspend): the
+ * handler fills a webhook_pending that lives until the request completes, suspends with a start
+ * function that calls webhook_store_start(wp), and on resume calls webhook_store_finish(wp):
+ * 0 when every event is durable, -1 otherwise (wp->err; counted as unavailable). No timeout:
+ * the writer's own (pool, statement) bound the wait. */
+struct webhook_pending {
+    struct http_request *req;
+    const char *source;
+    struct queue_event *events;
+    size_t n; /* at least 1 */
+    int rc;
+    char err[256];
+};
+void webhook_store_start(struct webhook_pending *wp);
+int webhook_store_finish(struct webhook_pending *wp);
+
 /* Refreshes synkro_queue_depth{status} from the database (janitor job). */
 void webhook_refresh_queue_depth(struct app *app);
 

@@ -84,18 +84,59 @@ static int check_portal(struct http_request *req, const struct hubspot_event_bat
     return 0;
 }
 
-static int store(struct http_request *req, const struct hubspot_event_batch *batch)
+/* What a suspended request keeps until it completes (req->handler_state). */
+struct hs_pending {
+    struct webhook_pending wp;
+    struct hubspot_event_batch *batch; /* the events' strings live in its arena */
+    struct queue_event *events;
+    char (*keys)[HUBSPOT_EVENT_KEY_SIZE];
+    char (*ids)[24];
+};
+
+static void hs_pending_free(void *st)
+{
+    struct hs_pending *p = st;
+    hubspot_event_batch_free(p->batch);
+    free(p->events);
+    free(p->keys);
+    free(p->ids);
+    free(p);
+}
+
+static void store_start(struct http_request *req)
+{
+    struct hs_pending *p = req->handler_state;
+    webhook_store_start(&p->wp);
+}
+
+/* On resume: the events are committed, or not. */
+static int store_finish(struct http_request *req)
+{
+    struct hs_pending *p = req->handler_state;
+    if (webhook_store_finish(&p->wp) < 0)
+        return http_respond_error(req, 503, "unavailable",
+                                  "the events could not be stored; HubSpot will retry");
+    return http_respond(req, 204, NULL, "", 0);
+}
+
+/* Builds one queue event per HubSpot event and suspends the request while they commit (the
+ * daemon thread serves other connections meanwhile); takes the batch. */
+static int store(struct http_request *req, struct hubspot_event_batch *batch)
 {
     size_t n = batch->count;
-    struct queue_event *events = calloc(n, sizeof *events);
-    char(*keys)[HUBSPOT_EVENT_KEY_SIZE] = calloc(n, sizeof *keys);
-    char(*ids)[24] = calloc(n, sizeof *ids);
-    if (!events || !keys || !ids) {
-        free(events);
-        free(keys);
-        free(ids);
+    struct hs_pending *p = calloc(1, sizeof *p);
+    if (!p) {
+        hubspot_event_batch_free(batch);
         return refuse(req, 500, "internal", "out of memory", "unavailable");
     }
+    p->batch = batch;
+    req->handler_state = p;
+    req->handler_state_free = hs_pending_free;
+    struct queue_event *events = p->events = calloc(n, sizeof *events);
+    char(*keys)[HUBSPOT_EVENT_KEY_SIZE] = p->keys = calloc(n, sizeof *keys);
+    char(*ids)[24] = p->ids = calloc(n, sizeof *ids);
+    if (!events || !keys || !ids)
+        return refuse(req, 500, "internal", "out of memory", "unavailable");
     for (size_t i = 0; i < n; i++) {
         const struct hubspot_event *e = &batch->events[i];
         hubspot_event_idempotency_key(e, keys[i], sizeof keys[i]);
@@ -111,17 +152,8 @@ static int store(struct http_request *req, const struct hubspot_event_batch *bat
             .payload_json = e->raw_json,
         };
     }
-    char err[256] = "";
-    int rc;
-    if (webhook_store(req, HS_SOURCE, events, n, err, sizeof err) < 0)
-        rc = http_respond_error(req, 503, "unavailable",
-                                "the events could not be stored; HubSpot will retry");
-    else
-        rc = http_respond(req, 204, NULL, "", 0);
-    free(events);
-    free(keys);
-    free(ids);
-    return rc;
+    p->wp = (struct webhook_pending){.req = req, .source = HS_SOURCE, .events = events, .n = n};
+    return http_suspend(req, store_start, store_finish);
 }
 
 int handle_webhook_hubspot(struct http_request *req)
@@ -143,8 +175,9 @@ int handle_webhook_hubspot(struct http_request *req)
                       st == HS_EV_INTERNAL_ERROR ? "unavailable" : "malformed");
     }
     rc = check_portal(req, batch);
-    if (!req->responded)
-        rc = store(req, batch);
-    hubspot_event_batch_free(batch);
-    return rc;
+    if (req->responded) {
+        hubspot_event_batch_free(batch);
+        return rc;
+    }
+    return store(req, batch);
 }

@@ -6,6 +6,7 @@
  * the access log and HTTP metrics on completion. Must not know any endpoint:
  * those live in the route table and handlers/. */
 #include "server/http.h"
+#include "server/http_guard.h"
 
 #include "base/hexenc.h"
 #include "base/log.h"
@@ -24,6 +25,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/resource.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -33,6 +35,8 @@ struct http_server {
     int port;
     bool quiesced;
     atomic_int inflight;
+    struct http_guard *guard; /* deadlines, probe reserve (http_guard.h) */
+    atomic_int suspended;     /* requests suspended by http_suspend, not yet resumed */
 };
 
 static struct metric_family *m_requests;
@@ -188,6 +192,10 @@ static int request_begin(struct http_request *req)
     req->route = m.route;
     memcpy(req->params, m.params, sizeof req->params);
     req->nparams = m.nparams;
+    if (!(req->route->flags & ROUTE_PROBE) && http_guard_reserved(req->conn))
+        return refuse(req, 503, "too_many_connections",
+                      "synkro has reached its connection limit; retry in a few seconds",
+                      "Connection", "close");
 
     if (req->body_declared > (size_t)body_limit(req))
         return refuse_too_large(req);
@@ -230,6 +238,19 @@ static int request_body_chunk(struct http_request *req, const char *data, size_t
     return MHD_YES;
 }
 
+/* The handler called http_suspend: suspends the connection, then starts the work that will
+ * resume it (after the suspension, so that a quick http_resume never comes first); the next
+ * call of on_request for this connection runs req->resume. */
+static enum MHD_Result suspend_request(struct http_server *srv, struct http_request *req)
+{
+    void (*start)(struct http_request *) = req->suspend_start;
+    req->suspend_start = NULL;
+    atomic_fetch_add(&srv->suspended, 1);
+    MHD_suspend_connection(req->conn);
+    start(req);
+    return MHD_YES;
+}
+
 static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const char *url,
                                   const char *method, const char *version, const char *upload_data,
                                   size_t *upload_data_size, void **con_cls)
@@ -249,6 +270,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
             return MHD_YES;
         return request_body_chunk(req, upload_data, size) == MHD_YES ? MHD_YES : MHD_NO;
     }
+    http_guard_request_received(conn); /* its deadline stops: the request is whole */
     if (req->responded)
         return MHD_YES;
     if (req->refused)
@@ -258,7 +280,15 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
         if (!req->body)
             return MHD_NO;
     }
-    int rc = req->route->handler(req);
+    http_handler_fn handler = req->route->handler;
+    if (req->resume) {
+        handler = req->resume;
+        req->resume = NULL;
+        atomic_fetch_sub(&((struct http_server *)cls)->suspended, 1);
+    }
+    int rc = handler(req);
+    if (req->suspend_start && !req->responded)
+        return suspend_request(cls, req);
     if (!req->responded)
         rc = http_respond_error(req, 500, "internal", "the handler produced no response");
     return rc == MHD_YES ? MHD_YES : MHD_NO;
@@ -281,6 +311,8 @@ static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
 {
     struct http_server *srv = cls;
     struct http_request *req = *con_cls;
+    if (conn)
+        http_guard_request_done(conn); /* the next request's deadline starts */
     if (!req)
         return;
     *con_cls = NULL;
@@ -294,6 +326,8 @@ static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
         metrics_observe(m_duration, labels, seconds);
         access_log(req, seconds);
     }
+    if (req->handler_state_free)
+        req->handler_state_free(req->handler_state);
     free(req->body);
     free(req->path);
     free(req->raw_uri);
@@ -311,6 +345,8 @@ static void on_mhd_log(void *cls, const char *fmt, va_list ap)
     size_t len = strlen(msg);
     while (len && (msg[len - 1] == '\n' || msg[len - 1] == '\r'))
         msg[--len] = '\0';
+    if (http_guard_daemon_message(msg))
+        return; /* a per-address refusal: counted, logged at most every 10 s */
     log_with(LOG_LEVEL_WARN, "http daemon", LF_S("detail", msg));
 }
 
@@ -337,6 +373,32 @@ static int resolve_listen(const struct config *cfg, struct sockaddr_storage *ss,
     return 0;
 }
 
+/* libmicrohttpd's own limit, split between its worker threads; a worker at its share stops
+ * accepting, and at the total new connections wait in the listen backlog. It is set well above
+ * what the guard admits (the limit plus the probe reserve; beyond, http_guard_accept closes new
+ * connections at once) so that the daemon keeps accepting, and refusing, during a flood. */
+static unsigned mhd_connection_limit(const struct config *cfg)
+{
+    unsigned admitted = (unsigned)cfg->http_max_connections + (unsigned)cfg->http_probe_reserve;
+    unsigned slack = (unsigned)cfg->http_threads * 4;
+    return admitted + (slack > admitted ? slack : admitted);
+}
+
+/* Raises the soft limit of open files toward what the connection limit needs (plus the database
+ * pool, logs and the like), as far as the hard limit allows: without it a flood ends in accept()
+ * failing with EMFILE, a log line each, instead of the guard's quick refusals. */
+static void raise_open_files(unsigned connections)
+{
+    struct rlimit rl;
+    rlim_t want = (rlim_t)connections + 256;
+    if (getrlimit(RLIMIT_NOFILE, &rl) != 0 || rl.rlim_cur >= want)
+        return;
+    rl.rlim_cur = rl.rlim_max == RLIM_INFINITY || rl.rlim_max > want ? want : rl.rlim_max;
+    if (setrlimit(RLIMIT_NOFILE, &rl) != 0)
+        log_with(LOG_LEVEL_WARN, "cannot raise the open-files limit",
+                 LF_I("wanted", (long long)want));
+}
+
 struct http_server *http_server_start(struct app *app, char *err, size_t errlen)
 {
     const struct config *cfg = app->cfg;
@@ -351,19 +413,31 @@ struct http_server *http_server_start(struct app *app, char *err, size_t errlen)
     }
     srv->app = app;
     metrics_once_run(&metrics_once, http_metrics_init);
-    unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL | MHD_USE_ITC |
+    struct http_guard_options gopt = {cfg->http_max_connections, cfg->http_probe_reserve,
+                                      cfg->http_request_deadline_s};
+    srv->guard = http_guard_start(&gopt);
+    if (!srv->guard) {
+        snprintf(err, errlen, "cannot start the connection guard (out of memory or threads)");
+        free(srv);
+        return NULL;
+    }
+    raise_open_files(mhd_connection_limit(cfg));
+    unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL | MHD_ALLOW_SUSPEND_RESUME |
                      MHD_USE_ERROR_LOG | (v6 ? MHD_USE_IPv6 : 0);
     /* the logger first, so that MHD reports option errors through it too */
-    srv->daemon =
-        MHD_start_daemon(flags, 0, NULL, NULL, &on_request, srv, MHD_OPTION_EXTERNAL_LOGGER,
-                         &on_mhd_log, NULL, MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&ss,
-                         MHD_OPTION_THREAD_POOL_SIZE, (unsigned)cfg->http_threads,
-                         MHD_OPTION_CONNECTION_LIMIT, (unsigned)cfg->http_max_connections,
-                         MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)cfg->http_timeout_s,
-                         MHD_OPTION_URI_LOG_CALLBACK, &on_uri, srv, MHD_OPTION_NOTIFY_COMPLETED,
-                         &on_completed, srv, MHD_OPTION_LISTENING_ADDRESS_REUSE, 1, MHD_OPTION_END);
+    srv->daemon = MHD_start_daemon(
+        flags, 0, &http_guard_accept, srv->guard, &on_request, srv, MHD_OPTION_EXTERNAL_LOGGER,
+        &on_mhd_log, NULL, MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&ss,
+        MHD_OPTION_THREAD_POOL_SIZE, (unsigned)cfg->http_threads, MHD_OPTION_CONNECTION_LIMIT,
+        mhd_connection_limit(cfg), MHD_OPTION_PER_IP_CONNECTION_LIMIT,
+        (unsigned)cfg->http_max_connections_per_ip, MHD_OPTION_NOTIFY_CONNECTION,
+        &http_guard_notify, srv->guard, MHD_OPTION_CONNECTION_TIMEOUT,
+        (unsigned)cfg->http_timeout_s, MHD_OPTION_URI_LOG_CALLBACK, &on_uri, srv,
+        MHD_OPTION_NOTIFY_COMPLETED, &on_completed, srv, MHD_OPTION_LISTENING_ADDRESS_REUSE, 1,
+        MHD_OPTION_END);
     if (!srv->daemon) {
         snprintf(err, errlen, "cannot listen on %s (address in use or not permitted)", cfg->listen);
+        http_guard_stop(srv->guard);
         free(srv);
         return NULL;
     }
@@ -394,6 +468,8 @@ void http_server_quiesce(struct http_server *srv)
         close(fd);
 }
 
+#define HTTP_SUSPENDED_WAIT_MS 30000LL
+
 int http_server_stop(struct http_server *srv, int grace_ms)
 {
     if (!srv)
@@ -405,7 +481,16 @@ int http_server_stop(struct http_server *srv, int grace_ms)
         nanosleep(&ts, NULL);
     }
     int left = atomic_load(&srv->inflight);
+    /* a suspended request's events are in the writer's hands, which resumes it: stopping the
+     * daemon now would free what the writer still uses; its wait is bounded by the pool and
+     * statement timeouts, so wait for it past the grace period (at most HTTP_SUSPENDED_WAIT_MS) */
+    deadline = http_now_ns() + HTTP_SUSPENDED_WAIT_MS * 1000000LL;
+    while (atomic_load(&srv->suspended) > 0 && http_now_ns() < deadline) {
+        struct timespec ts = {0, 10 * 1000000L};
+        nanosleep(&ts, NULL);
+    }
     MHD_stop_daemon(srv->daemon);
+    http_guard_stop(srv->guard);
     free(srv);
     return left;
 }

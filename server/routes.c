@@ -86,9 +86,9 @@ static const struct route service_routes[] = {
      NULL},
     {"GET", "/api/records/{id}/timeline", "records_timeline", handle_records_timeline,
      ROUTE_ADMIN | ROUTE_NO_BODY, NULL},
-    {"GET", "/healthz", "healthz", handle_healthz, ROUTE_NO_BODY, NULL},
-    {"GET", "/readyz", "readyz", handle_readyz, ROUTE_NO_BODY, NULL},
-    {"GET", "/metrics", "metrics", handle_metrics, ROUTE_NO_BODY, NULL},
+    {"GET", "/healthz", "healthz", handle_healthz, ROUTE_NO_BODY | ROUTE_PROBE, NULL},
+    {"GET", "/readyz", "readyz", handle_readyz, ROUTE_NO_BODY | ROUTE_PROBE, NULL},
+    {"GET", "/metrics", "metrics", handle_metrics, ROUTE_NO_BODY | ROUTE_PROBE, NULL},
 };
 
 const struct route *routes_table(size_t *n)

@@ -16,6 +16,7 @@
 enum route_flags {
     ROUTE_ADMIN = 1 << 0,   /* needs Authorization: Bearer SYNKRO_ADMIN_TOKEN */
     ROUTE_NO_BODY = 1 << 1, /* a body is refused with 413 */
+    ROUTE_PROBE = 1 << 2,   /* answered also on the probe reserve's connections (http_guard.h) */
 };
 
 struct route {

@@ -517,6 +517,34 @@ static void test_property_value_text(void **state)
     }
 }
 
+/* raw_json is each element's own bytes, whatever strings, nesting and whitespace surround it. */
+static void test_raw_json_is_each_elements_bytes(void **state)
+{
+    static const char *const elems[] = {
+        "{\"eventId\":1,\"subscriptionId\":2,\"portalId\":62515,\"appId\":3,\"occurredAt\":"
+        "1700000000000,\"subscriptionType\":\"contact.propertyChange\",\"attemptNumber\":0,"
+        "\"objectId\":11,\"propertyName\":\"firstname\",\"propertyValue\":\"a,]}\\\"[{\"}",
+        "{ \"eventId\" : 2 , \"subscriptionId\":2,\"portalId\":62515,\"appId\":3,\"occurredAt\":"
+        "1700000000000,\"subscriptionType\":\"contact.propertyChange\",\"attemptNumber\":0,"
+        "\"objectId\":12,\"propertyName\":\"x\",\"propertyValue\":\"\\\\\",\"extra\":[1,{\"k\":[]}]"
+        "}",
+        "{\"eventId\":3,\"subscriptionId\":2,\"portalId\":62515,\"appId\":3,\"occurredAt\":"
+        "1700000000000,\"subscriptionType\":\"contact.creation\",\"attemptNumber\":0,"
+        "\"objectId\":13}"};
+    char body[2048];
+    snprintf(body, sizeof body, " [\n  %s ,\t%s,\r\n%s\n] \n", elems[0], elems[1], elems[2]);
+    struct hubspot_event_batch *b = parse_ok(body);
+    (void)state;
+    assert_int_equal(b->count, 3);
+    for (size_t i = 0; i < 3; i++) {
+        assert_string_equal(b->events[i].raw_json, elems[i]);
+        assert_int_equal(b->events[i].raw_json_len, strlen(elems[i]));
+    }
+    assert_string_equal(b->events[0].property_value, "a,]}\"[{");
+    assert_string_equal(b->events[1].property_value, "\\");
+    hubspot_event_batch_free(b);
+}
+
 static void test_raw_json_keeps_unicode(void **state)
 {
     struct hubspot_event_batch *b =
@@ -526,8 +554,10 @@ static void test_raw_json_keeps_unicode(void **state)
     char wrapped[1024];
     char k1[HUBSPOT_EVENT_KEY_SIZE], k2[HUBSPOT_EVENT_KEY_SIZE];
 
-    assert_non_null(strstr(e->raw_json, "\"propertyValue\":\"\xc3\xa4/\xe2\x82\xac\""));
-    /* The stored text parses back to the same event. */
+    /* The stored text is the body's own (escapes kept; jsonb decodes them) */
+    assert_non_null(strstr(e->raw_json, "\"propertyValue\":\"\\u00e4/\\u20ac\""));
+    assert_string_equal(e->property_value, "\xc3\xa4/\xe2\x82\xac");
+    /* and parses back to the same event. */
     snprintf(wrapped, sizeof(wrapped), "[%s]", e->raw_json);
     again = parse_ok(wrapped);
     assert_string_equal(again->events[0].property_value, e->property_value);
@@ -652,6 +682,7 @@ int main(void)
         cmocka_unit_test(test_huge_object_id),
         cmocka_unit_test(test_property_value_text),
         cmocka_unit_test(test_raw_json_keeps_unicode),
+        cmocka_unit_test(test_raw_json_is_each_elements_bytes),
         cmocka_unit_test(test_deep_nesting),
         cmocka_unit_test(test_idempotency_key),
         cmocka_unit_test(test_arguments_and_free),

@@ -1,0 +1,378 @@
+/* it_http_flood.c: connection floods against the real binary (issue 14): more idle connections
+ * than SYNKRO_HTTP_MAX_CONNECTIONS (probes and webhooks still answer; the excess is refused at
+ * once, not queued), the probe reserve, a slow sender cut at the request deadline although every
+ * byte resets the idle timeout, and the per-address limit. Each test is bounded to a few seconds
+ * with a small limit (16 connections, 3 s deadline). */
+#include "harness.h"
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <netinet/in.h>
+#include <poll.h>
+#include <setjmp.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+
+#define LIMIT   16
+#define RESERVE 4
+
+struct fixture {
+    struct harness_db db;
+    struct harness_proc proc;
+    int fds[256];
+    int nfds;
+};
+
+static int setup(void **state)
+{
+    struct fixture *f = calloc(1, sizeof *f);
+    if (!f || harness_db_create(&f->db) != 0)
+        return -1;
+    signal(SIGPIPE, SIG_IGN);
+    *state = f;
+    return 0;
+}
+
+static void close_all(struct fixture *f)
+{
+    for (int i = 0; i < f->nfds; i++)
+        if (f->fds[i] >= 0)
+            close(f->fds[i]);
+    f->nfds = 0;
+}
+
+static int teardown(void **state)
+{
+    struct fixture *f = *state;
+    close_all(f);
+    if (f->proc.pid > 0)
+        harness_synkro_stop(&f->proc, SIGKILL, 2000);
+    harness_db_drop(&f->db);
+    free(f);
+    return 0;
+}
+
+static int64_t now_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+static void start(struct fixture *f, const char *per_ip)
+{
+    char per_ip_env[64];
+    snprintf(per_ip_env, sizeof per_ip_env, "SYNKRO_HTTP_MAX_CONNECTIONS_PER_IP=%s", per_ip);
+    const char *env[] = {"SYNKRO_HTTP_THREADS=4",
+                         "SYNKRO_HTTP_MAX_CONNECTIONS=16",
+                         "SYNKRO_HTTP_PROBE_RESERVE=4",
+                         "SYNKRO_HTTP_REQUEST_DEADLINE_S=3",
+                         "SYNKRO_HTTP_TIMEOUT_S=60",
+                         "HUBSPOT_CLIENT_SECRET=flood-test-secret-0123456789",
+                         per_ip_env,
+                         NULL};
+    assert_int_equal(harness_synkro_start(&f->proc, f->db.url, env), 0);
+}
+
+/* A TCP connection to synkro from source address src ("127.0.0.1", "127.0.0.2", ...). */
+static int connect_from(const char *src, int port)
+{
+    int fd = socket(AF_INET, SOCK_STREAM, 0);
+    if (fd < 0)
+        return -1;
+    struct sockaddr_in sa;
+    memset(&sa, 0, sizeof sa);
+    sa.sin_family = AF_INET;
+    inet_pton(AF_INET, src, &sa.sin_addr);
+    if (bind(fd, (struct sockaddr *)&sa, sizeof sa) != 0) {
+        close(fd);
+        return -1;
+    }
+    sa.sin_port = htons((uint16_t)port);
+    inet_pton(AF_INET, "127.0.0.1", &sa.sin_addr);
+    if (connect(fd, (struct sockaddr *)&sa, sizeof sa) != 0) {
+        close(fd);
+        return -1;
+    }
+    return fd;
+}
+
+static int hold(struct fixture *f, const char *src)
+{
+    int fd = connect_from(src, f->proc.port);
+    assert_true(fd >= 0);
+    assert_true(f->nfds < (int)(sizeof f->fds / sizeof f->fds[0]));
+    f->fds[f->nfds++] = fd;
+    return fd;
+}
+
+/* True when the server closed fd (EOF or reset) within timeout_ms. */
+static bool closed_within(int fd, int timeout_ms)
+{
+    struct pollfd p = {fd, POLLIN, 0};
+    if (poll(&p, 1, timeout_ms) <= 0)
+        return false;
+    char c;
+    ssize_t n = recv(fd, &c, 1, MSG_DONTWAIT);
+    return n == 0 || (n < 0 && errno != EAGAIN && errno != EWOULDBLOCK);
+}
+
+/* Sends one request with Connection: close on a new connection from src and reads the whole
+ * answer (up to timeout_ms). Returns the HTTP status, 0 when none came; *ms: how long it took. */
+static int raw_request(const char *src, int port, const char *method, const char *path,
+                       const char *extra, const char *payload, int timeout_ms, int64_t *ms,
+                       char *body, size_t bodylen)
+{
+    int64_t t0 = now_ms();
+    int fd = connect_from(src, port);
+    if (fd < 0)
+        return 0;
+    char req[2048];
+    int len = snprintf(req, sizeof req,
+                       "%s %s HTTP/1.1\r\nHost: localhost\r\n%sConnection: close\r\n\r\n%s", method,
+                       path, extra ? extra : "", payload ? payload : "");
+    if (send(fd, req, (size_t)len, MSG_NOSIGNAL) != len) {
+        close(fd);
+        return 0;
+    }
+    char buf[8192];
+    size_t got = 0;
+    while (got < sizeof buf - 1) {
+        int left = (int)(timeout_ms - (now_ms() - t0));
+        struct pollfd p = {fd, POLLIN, 0};
+        if (left <= 0 || poll(&p, 1, left) <= 0)
+            break;
+        ssize_t n = recv(fd, buf + got, sizeof buf - 1 - got, 0);
+        if (n <= 0)
+            break;
+        got += (size_t)n;
+    }
+    close(fd);
+    buf[got] = '\0';
+    if (ms)
+        *ms = now_ms() - t0;
+    int status = 0;
+    if (sscanf(buf, "HTTP/1.%*d %d", &status) != 1)
+        return 0;
+    const char *b = strstr(buf, "\r\n\r\n");
+    if (body && bodylen)
+        snprintf(body, bodylen, "%s", b ? b + 4 : "");
+    return status;
+}
+
+/* Value of one series in /metrics (0 when absent). */
+static double metric(struct fixture *f, const char *series)
+{
+    char url[256];
+    snprintf(url, sizeof url, "%s/metrics", f->proc.base_url);
+    struct harness_response r;
+    assert_int_equal(harness_http("GET", url, NULL, NULL, 0, &r), 0);
+    assert_int_equal(r.status, 200);
+    double v = 0;
+    const char *p = strstr(r.body, series);
+    if (p && p[strlen(series)] == ' ')
+        v = strtod(p + strlen(series) + 1, NULL);
+    harness_response_free(&r);
+    return v;
+}
+
+static const char hubspot_body[] =
+    "[{\"eventId\":1,\"subscriptionType\":\"contact.propertyChange\"}]";
+
+/* A webhook from 127.0.0.1 (unsigned: when it reaches its handler, the answer is 401). */
+static int webhook_status(struct fixture *f, int64_t *ms, char *body, size_t bodylen)
+{
+    char extra[256];
+    snprintf(extra, sizeof extra, "Content-Type: application/json\r\nContent-Length: %zu\r\n",
+             sizeof hubspot_body - 1);
+    return raw_request("127.0.0.1", f->proc.port, "POST", "/webhooks/hubspot", extra, hubspot_body,
+                       3000, ms, body, bodylen);
+}
+
+/* 3 x LIMIT idle connections: the limit and the reserve fill, the rest is closed at once; once
+ * the idle ones have waited a second, /healthz, /readyz and a webhook each get in at once (the
+ * first by evicting the longest-waiting idle connection), and everything works after the flood. */
+static void test_idle_flood(void **state)
+{
+    struct fixture *f = *state;
+    start(f, "0");
+    int64_t t0 = now_ms();
+    for (int i = 0; i < 3 * LIMIT; i++)
+        hold(f, "127.0.0.1");
+    int closed = 0;
+    harness_sleep_ms(500);
+    for (int i = 0; i < f->nfds; i++)
+        if (closed_within(f->fds[i], 0))
+            closed++;
+    /* beyond limit + reserve: closed at once, not queued in the backlog */
+    assert_true(closed >= 3 * LIMIT - LIMIT - RESERVE - 2);
+    assert_true(closed <= 3 * LIMIT - LIMIT);
+
+    harness_sleep_ms(700); /* the idle connections have now waited more than a second */
+    int64_t ms;
+    char body[2048];
+    assert_int_equal(raw_request("127.0.0.1", f->proc.port, "GET", "/healthz", NULL, NULL, 2000,
+                                 &ms, body, sizeof body),
+                     200);
+    assert_true(ms < 1000);
+    assert_int_equal(raw_request("127.0.0.1", f->proc.port, "GET", "/readyz", NULL, NULL, 2000, &ms,
+                                 body, sizeof body),
+                     200);
+    assert_true(ms < 1000);
+    assert_int_equal(webhook_status(f, &ms, body, sizeof body), 401);
+    assert_non_null(strstr(body, "signature"));
+    assert_true(ms < 1000);
+    assert_true(metric(f, "synkro_http_connections_refused_total{reason=\"limit\"}") >= 20);
+    assert_true(metric(f, "synkro_http_connections_cut_total{reason=\"evicted\"}") >= 1);
+
+    close_all(f);
+    harness_sleep_ms(200);
+    assert_int_equal(webhook_status(f, &ms, body, sizeof body), 401);
+    assert_true(now_ms() - t0 < 15000);
+    /* one log line for the refusals, not one per connection */
+    char *log = harness_read_file(f->proc.err_path);
+    assert_non_null(log);
+    int lines = 0;
+    for (const char *p = log; (p = strstr(p, "probe reserve are full")); p++)
+        lines++;
+    assert_int_equal(lines, 1);
+    free(log);
+}
+
+/* Fills the connection limit with fresh idle connections (none can be evicted for a second). */
+static void fill_fresh(struct fixture *f)
+{
+    close_all(f);
+    harness_sleep_ms(200); /* the server has seen them close */
+    for (int i = 0; i < LIMIT; i++)
+        hold(f, "127.0.0.1");
+    harness_sleep_ms(100); /* accepted, but far from a second old */
+}
+
+/* While every normal connection is fresh (none can be evicted yet), a new connection joins the
+ * probe reserve: /healthz answers on it, a webhook gets 503 too_many_connections at once. */
+static void test_probe_reserve(void **state)
+{
+    struct fixture *f = *state;
+    start(f, "0");
+    int64_t ms;
+    char body[2048];
+    fill_fresh(f);
+    assert_int_equal(raw_request("127.0.0.1", f->proc.port, "GET", "/healthz", NULL, NULL, 2000,
+                                 &ms, body, sizeof body),
+                     200);
+    assert_true(ms < 500);
+    fill_fresh(f);
+    assert_int_equal(webhook_status(f, &ms, body, sizeof body), 503);
+    assert_non_null(strstr(body, "\"too_many_connections\""));
+    assert_true(ms < 500);
+    /* the reserve's connections that send nothing are cut after 2 s */
+    fill_fresh(f);
+    int idle = hold(f, "127.0.0.1");
+    int64_t t0 = now_ms();
+    assert_true(closed_within(idle, 4000));
+    int64_t took = now_ms() - t0;
+    assert_true(took >= 1500 && took < 3500);
+    assert_true(metric(f, "synkro_http_connections_cut_total{reason=\"reserve\"}") >= 1);
+}
+
+/* A sender that keeps every byte under the idle timeout (60 s here) is cut at the request
+ * deadline (3 s) whether it is still in the headers or in the body; a prompt request on another
+ * connection is not. */
+static void test_slow_sender_cut_at_deadline(void **state)
+{
+    struct fixture *f = *state;
+    start(f, "0");
+    static const char *const heads[] = {
+        "GET /healthz HTTP/1.1\r\nHost: localhost\r\nX-Slow: "
+        "0123456789012345678901234567890123456789",
+        "POST /webhooks/hubspot HTTP/1.1\r\nHost: localhost\r\nContent-Type: application/json\r\n"
+        "Content-Length: 200\r\n\r\n"};
+    for (size_t k = 0; k < 2; k++) {
+        int fd = hold(f, "127.0.0.1");
+        const char *h = heads[k];
+        size_t sent = 0, len = strlen(h);
+        if (k == 1) { /* the headers at once, then the body byte by byte */
+            assert_int_equal(send(fd, h, len, MSG_NOSIGNAL), (ssize_t)len);
+            sent = len;
+        }
+        int64_t t0 = now_ms();
+        bool cut = false;
+        while (now_ms() - t0 < 6000) {
+            char c = sent < len ? h[sent] : '[';
+            if (send(fd, &c, 1, MSG_NOSIGNAL) != 1 || closed_within(fd, 200)) {
+                cut = true;
+                break;
+            }
+            sent++;
+        }
+        int64_t took = now_ms() - t0;
+        assert_true(cut);
+        assert_true(took >= 2500 && took < 4500);
+        int64_t ms;
+        char body[256];
+        assert_int_equal(raw_request("127.0.0.1", f->proc.port, "GET", "/healthz", NULL, NULL, 2000,
+                                     &ms, body, sizeof body),
+                         200);
+    }
+    assert_true(metric(f, "synkro_http_connections_cut_total{reason=\"deadline\"}") >= 2);
+}
+
+/* SYNKRO_HTTP_MAX_CONNECTIONS_PER_IP=5: the sixth connection from 127.0.0.1 is closed at once,
+ * another address still gets in, and 127.0.0.1 again once its connections close. */
+static void test_per_address_limit(void **state)
+{
+    struct fixture *f = *state;
+    start(f, "5");
+    for (int i = 0; i < 5; i++)
+        hold(f, "127.0.0.1");
+    harness_sleep_ms(200);
+    for (int i = 0; i < 10; i++) {
+        int extra = hold(f, "127.0.0.1");
+        assert_true(closed_within(extra, 1000));
+    }
+    int64_t ms;
+    char body[256];
+    assert_int_equal(raw_request("127.0.0.2", f->proc.port, "GET", "/healthz", NULL, NULL, 2000,
+                                 &ms, body, sizeof body),
+                     200);
+    assert_true(ms < 1000);
+    assert_int_equal(raw_request("127.0.0.1", f->proc.port, "GET", "/healthz", NULL, NULL, 1000,
+                                 &ms, body, sizeof body),
+                     0);
+    close_all(f);
+    harness_sleep_ms(200);
+    assert_int_equal(raw_request("127.0.0.1", f->proc.port, "GET", "/healthz", NULL, NULL, 2000,
+                                 &ms, body, sizeof body),
+                     200);
+    assert_true(metric(f, "synkro_http_connections_refused_total{reason=\"address\"}") >= 10);
+    char *log = harness_read_file(f->proc.err_path);
+    assert_non_null(log);
+    int lines = 0;
+    for (const char *p = log; (p = strstr(p, "too many connections from one address")); p++)
+        lines++;
+    assert_int_equal(lines, 1);
+    assert_null(strstr(log, "Server reached connection limit"));
+    free(log);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test_setup_teardown(test_idle_flood, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_probe_reserve, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_slow_sender_cut_at_deadline, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_per_address_limit, setup, teardown),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
