@@ -53,6 +53,8 @@ function charts(ctx, d) {
                                {label: 'Slowest 5% (p95)', cls: 'series-p95', values: s.map(b => b.latency_p95_ms)}]}));
 }
 
+const open429 = new Set(); // the CRMs whose 429 list the user opened (kept across refreshes)
+
 function budgetCard(ctx, name, b) {
   if (!b || !b.configured)
     return h('article', {class: 'budget-card'}, h('h3', {}, name),
@@ -71,7 +73,8 @@ function budgetCard(ctx, name, b) {
                                   high: (l.capacity || 1) * 0.8, optimum: 0}));
            }),
            (b.recent_429 || []).length
-             ? h('details', {}, h('summary', {}, `Recent 429 refusals (${b.recent_429.length})`),
+             ? h('details', {open: open429.has(name), on: {toggle: ev => (ev.target.open ? open429.add(name) : open429.delete(name))}},
+                 h('summary', {}, `Recent 429 refusals (${b.recent_429.length})`),
                  h('ul', {}, b.recent_429.map(r => h('li', {}, `${fmtTime(ctx, r.at)}: ${r.policy || 'rate limit'}`,
                                                       r.retry_after_s != null ? `, retry after ${r.retry_after_s} s` : ''))))
              : h('p', {class: 'muted'}, 'No rate-limit refusals recently.'));
