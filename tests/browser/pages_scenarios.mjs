@@ -130,10 +130,16 @@ export async function conflictShown(page, env, m) {
   });
   await env.api('POST', `/api/mappings/${m.id}/enable`);
   await go(page, '#/conflicts');
-  await page.fill('#conflicts-field', 'Budget__c');
-  await page.fill('#conflicts-record', sfId);
+  // keyboard only: Tab from the field filter to the record and winner filters, Enter submits
+  await page.focus('#conflicts-field');
+  await page.keyboard.type('Budget__c');
+  await page.keyboard.press('Tab');
+  await page.keyboard.type(sfId);
+  await page.keyboard.press('Tab');
+  assert.equal(await page.evaluate(() => document.activeElement.id), 'conflicts-winner');
   await page.selectOption('#conflicts-winner', 'salesforce');
-  await page.click('.conflicts-panel button[type=submit]');
+  await page.focus('#conflicts-record');
+  await page.keyboard.press('Enter');
   const row = await page.waitForSelector(`.conflicts-table tbody tr:has-text("${hsValue}")`, {timeout: 15000});
   const text = await row.textContent();
   assert.match(text, new RegExp(String(sfValue)));
