@@ -58,7 +58,11 @@ int http_respond_with_headers(struct http_request *req, unsigned status, const c
     if (content_type)
         MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE, content_type);
     MHD_add_response_header(resp, "X-Request-Id", req->request_id);
-    MHD_add_response_header(resp, "Cache-Control", "no-store");
+    bool own_cache_control = false; /* a handler's Cache-Control replaces the no-store default */
+    for (const char *const *h = headers; h && h[0] && h[1]; h += 2)
+        own_cache_control |= strcasecmp(h[0], "Cache-Control") == 0;
+    if (!own_cache_control)
+        MHD_add_response_header(resp, "Cache-Control", "no-store");
     for (const char *const *h = headers; h && h[0] && h[1]; h += 2)
         MHD_add_response_header(resp, h[0], h[1]);
     enum MHD_Result rc = MHD_queue_response(req->conn, status, resp);

@@ -5,6 +5,7 @@
 #include "server/routes.h"
 
 #include "handlers/conflicts_api.h"
+#include "handlers/console_static.h"
 #include "handlers/discovery_api.h"
 #include "handlers/doctor_api.h"
 #include "handlers/errors_api.h"
@@ -79,6 +80,11 @@ static const struct route service_routes[] = {
      NULL},
     {"POST", "/api/imports/{id}/cancel", "import_cancel", handle_import_cancel, ROUTE_ADMIN, NULL},
     {"GET", "/api/doctor", "doctor", handle_doctor, ROUTE_ADMIN | ROUTE_NO_BODY, NULL},
+    {"GET", "/", "console_index", handle_console_index, ROUTE_NO_BODY, NULL},
+    {"GET", "/console/{file}", "console_file", handle_console_file, ROUTE_NO_BODY, NULL},
+    {"GET", "/console/{dir}/{file}", "console_page", handle_console_file, ROUTE_NO_BODY, NULL},
+    {"GET", "/ui", "console_ui", handle_console_redirect, ROUTE_NO_BODY, NULL},
+    {"GET", "/admin", "console_admin", handle_console_redirect, ROUTE_NO_BODY, NULL},
     {"GET", "/healthz", "healthz", handle_healthz, ROUTE_NO_BODY, NULL},
     {"GET", "/readyz", "readyz", handle_readyz, ROUTE_NO_BODY, NULL},
     {"GET", "/metrics", "metrics", handle_metrics, ROUTE_NO_BODY, NULL},
