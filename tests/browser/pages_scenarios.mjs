@@ -27,7 +27,7 @@ async function until(what, fn, ms = 15000) {
 }
 
 async function go(page, hash) {
-  await page.goto(`${page.__base}/${hash}`);
+  await page.goto(`/${hash}`);
   await page.waitForSelector('main h1');
 }
 
@@ -59,16 +59,20 @@ export async function importToDone(page, env, m) {
   const text = await page.textContent('#import-estimate-text');
   assert.match(text, new RegExp(`This will import ${m.sfIds.length} records`));
   await page.click('#import-start');
-  await page.waitForSelector('.import-active progress', {timeout: 10000});
-  const counts = await page.textContent('.import-active .import-counts');
-  assert.match(counts, /queued, .* synced, .* failed/);
+  const started = await page.textContent('#import-estimate .success');
+  const id = Number(/Import #(\d+) started/.exec(started)?.[1]);
+  assert.ok(id > 0, `the import started: ${started}`);
+  await page.waitForSelector(`.import-active[data-import-id="${id}"] progress`, {timeout: 10000});
+  const counts = await page.textContent(`.import-active[data-import-id="${id}"] .import-counts`);
+  assert.match(counts, /\d+ records: \d+ queued, \d+ synced, \d+ failed/);
   await env.shot('imports-running');
-  // done: the newest row of the imports table, with every record synced
-  await page.waitForFunction(() => {
-    const row = document.querySelector('.imports-table tbody tr');
+  // done: its row of the imports table, with every record synced, and nothing in progress
+  await page.waitForFunction(n => {
+    const row = [...document.querySelectorAll('.imports-table tbody tr')].find(tr => tr.cells[0].textContent === `#${n}`);
     return row && row.querySelector('.badge')?.textContent === 'done';
-  }, null, {timeout: 30000});
-  const row = await page.$$eval('.imports-table tbody tr:first-child td', tds => tds.map(td => td.textContent));
+  }, id, {timeout: 30000});
+  const row = await page.$$eval('.imports-table tbody tr', (trs, n) =>
+    [...trs.find(tr => tr.cells[0].textContent === `#${n}`).cells].map(td => td.textContent), id);
   assert.equal(row[4], String(m.sfIds.length), 'records');
   assert.equal(row[5], String(m.sfIds.length), 'synced');
   assert.equal(row[6], '0', 'failed');
