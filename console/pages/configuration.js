@@ -3,7 +3,7 @@
 // change, then POST /api/mappings/import, which replaces every mapping; its problems shown),
 // each mapping's history (who changed what), and synkro doctor's checks (GET /api/doctor).
 // Must not: import without showing the changes and asking first.
-import {h, clear, table, errorBox, section, badge, fmtTime, spinner, busy, toast, loadMappings} from './kit.js';
+import {h, clear, table, errorBox, section, badge, fmtTime, spinner, busy, toast, loadMappings, plural} from './kit.js';
 
 const KEY_FIELDS = ['id', 'version', 'problems', 'validated_at', 'created_at', 'updated_at'];
 
@@ -126,7 +126,7 @@ export async function render(root, ctx) {
         h('button', {type: 'button', class: 'linklike', 'aria-label': `History of ${m.name}`,
                      on: {click: () => { showHistory(m.id); histSelect.focus(); }}}, 'History'))},
     ], mappings, {caption: 'Mappings', empty: 'No mappings yet.'}),
-    h('p', {}, h('a', {href: '#/wizard/new', class: 'button'}, 'New mapping')));
+    h('p', {}, h('a', {href: '#/wizard/new', class: 'button secondary'}, 'New mapping')));
     const chosen = histSelect.value;
     clear(histSelect).append(h('option', {value: ''}, 'Choose a mapping'),
                              ...mappings.map(m => h('option', {value: m.id}, m.name)));
@@ -156,7 +156,7 @@ export async function render(root, ctx) {
       a.remove();
       setTimeout(() => URL.revokeObjectURL(a.href), 10000);
       exportOut.replaceChildren(h('p', {class: 'success', role: 'status', id: 'config-export-done'},
-        `Exported ${doc.mappings?.length ?? 0} mappings to ${a.download}.`));
+        `Exported ${plural(doc.mappings?.length ?? 0, 'mapping')} to ${a.download}.`));
     } catch (e) {
       exportOut.replaceChildren(errorBox(ctx, e));
     }
@@ -188,14 +188,14 @@ export async function render(root, ctx) {
                     `Import ${f.name}`);
     const cancel = h('button', {type: 'button', class: 'button secondary', on: {click: () => { file.value = ''; clear(importOut); }}}, 'Cancel');
     const result = h('div', {});
-    importOut.append(h('h3', {}, `${f.name}: ${doc.mappings.length} mappings`),
-                     effective ? h('p', {}, `${effective} of them change your configuration:`) : h('p', {}, 'The file is the same as your configuration: nothing to import.'),
+    importOut.append(h('h3', {}, `${f.name}: ${plural(doc.mappings.length, 'mapping')}`),
+                     effective ? h('p', {}, `Importing it changes ${plural(effective, 'mapping')}:`) : h('p', {}, 'The file is the same as your configuration: nothing to import.'),
                      diffTable(changes), h('div', {class: 'toolbar'}, apply, cancel), result);
     apply.addEventListener('click', async () => {
       try {
         const r = await busy(apply, 'Importing…', () => ctx.api('POST', '/api/mappings/import', doc));
         result.replaceChildren(h('p', {class: 'success', role: 'status', id: 'config-import-done'},
-          `Imported: your configuration now has ${r?.imported ?? doc.mappings.length} mappings.`));
+          `Imported: your configuration now has ${plural(r?.imported ?? doc.mappings.length, 'mapping')}.`));
         toast(ctx, 'Configuration imported.', 'success');
         apply.disabled = true;
         loadList();

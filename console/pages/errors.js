@@ -2,7 +2,7 @@
 // what each category means and what to do, the newest examples, and retry (one change, one
 // category, everything). errorCategories() is also the Sync health page's errors panel.
 // Must not: retry anything without the user's click.
-import {h, clear, errorBox, poll, busy, section, fmtNumber, fmtTime, toast, spinner,
+import {h, clear, errorBox, poll, busy, section, fmtNumber, fmtTime, toast, spinner, plural,
         CATEGORY_HELP, categoryLabel, renderIfChanged} from './kit.js';
 
 // categories: [{category, count, oldest?, newest?, examples:[{id|event_id, source?, object_type?,
@@ -22,12 +22,12 @@ export function errorCategories(ctx, categories, {onChange, scopeNote, status} =
     const headId = `errcat-${cat}`;
     const retryAll = h('button', {type: 'button', class: 'button secondary', 'data-category': cat,
                                   id: `retry-cat-${cat}`},
-                       `Retry all ${fmtNumber(ctx, c.count)} ${categoryLabel(cat).toLowerCase()} failures`);
+                       c.count === 1 ? `Retry this ${categoryLabel(cat).toLowerCase()} failure` : `Retry all ${fmtNumber(ctx, c.count)} ${categoryLabel(cat).toLowerCase()} failures`);
     retryAll.addEventListener('click', async () => {
       try {
         const r = await busy(retryAll, 'Retrying…', () =>
           ctx.api('POST', `/api/errors/retry?category=${encodeURIComponent(cat)}`));
-        const msg = `${fmtNumber(ctx, r?.requeued ?? 0)} changes queued again.`;
+        const msg = `${plural(r?.requeued ?? 0, 'change')} queued again.`;
         status.replaceChildren(h('p', {class: 'success', role: 'status'}, msg));
         toast(ctx, msg, 'success');
         onChange?.();
@@ -86,7 +86,7 @@ export async function render(root, ctx) {
     if (!window.confirm('Queue every failed change again, in every mapping?')) return;
     try {
       const r = await busy(retryEverything, 'Retrying…', () => ctx.api('POST', '/api/errors/retry'));
-      msg.replaceChildren(h('p', {class: 'success', role: 'status'}, `${fmtNumber(ctx, r?.requeued ?? 0)} changes queued again.`));
+      msg.replaceChildren(h('p', {class: 'success', role: 'status'}, `${plural(r?.requeued ?? 0, 'change')} queued again.`));
       timer?.now();
     } catch (e) {
       msg.replaceChildren(errorBox(ctx, e));
@@ -101,7 +101,7 @@ export async function render(root, ctx) {
       return;
     }
     const total = data?.total ?? 0;
-    summary.textContent = total ? `${fmtNumber(ctx, total)} failed changes` : 'No failed changes';
+    summary.textContent = total ? `${plural(total, 'failed change')}` : 'No failed changes';
     retryEverything.disabled = !total;
     renderIfChanged(body, data, d => errorCategories(ctx, d.categories || [], {onChange: () => timer?.now(), status: msg}));
   }

@@ -64,6 +64,11 @@ export function fmtMs(ms) {
   return v < 1000 ? `${Math.round(v)} ms` : `${(v / 1000).toFixed(v < 10000 ? 1 : 0)} s`;
 }
 
+// "1 mapping", "3 mappings" (with the number formatted).
+export function plural(n, one, many = `${one}s`) {
+  return `${nf.format(Number(n) || 0)} ${Number(n) === 1 ? one : many}`;
+}
+
 // table([{label, cell: row => Node|string, cls}], rows, {caption, empty})
 export function table(columns, rows, {caption, empty = 'Nothing to show.', cls = ''} = {}) {
   if (!rows.length) return h('p', {class: 'empty-note'}, empty);
