@@ -37,6 +37,9 @@ export async function demoMapping(env) {
   const m = list.find(x => x.salesforce_object === SF_OBJECT && x.hubspot_object === HS_OBJECT);
   assert.ok(m, 'the demo mapping exists');
   if (m.state !== 'enabled') await env.api('POST', `/api/mappings/${m.id}/enable`);
+  // the demo's own import of its samples has finished (only one import runs at a time)
+  await until('the demo\'s import to finish', async () =>
+    !(await env.api('GET', '/api/imports')).imports.some(i => i.status === 'queued' || i.status === 'running'), 30000);
   const recs = (await sim(env, 'GET', `/_sim/salesforce/${SF_OBJECT}/records`)).records.filter(r => !r.IsDeleted);
   assert.ok(recs.length >= 2, 'crmsim holds the sample projects');
   return {id: m.id, sfIds: recs.map(r => r.Id)};
