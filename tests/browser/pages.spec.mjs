@@ -74,8 +74,8 @@ async function stopDemo(d) {
 }
 
 before(async () => {
-  demo = await startDemo();
-  s = await start();
+  // the demo and Chromium start side by side
+  [demo, s] = await Promise.all([startDemo(), start()]);
   const context = await s.browser.newContext({viewport: {width: 1280, height: 800}, baseURL: demo.url, acceptDownloads: true});
   context.setDefaultTimeout(15000);
   page = await context.newPage();
