@@ -188,6 +188,9 @@ static const struct config_var config_vars[] = {
      "A console session unused this many seconds ends (sign in again)."},
     {"SYNKRO_SESSION_TTL_S", CV_INT, OFF(session_ttl_s), "43200", 300, 2592000, false,
      "A console session ends this many seconds after sign-in, used or not."},
+    {"SYNKRO_HISTORY_RETENTION", CV_INT, OFF(history_retention_days), "30", 0, 3650, false,
+     "Days each record's history (GET /api/records/{id}/timeline) is kept before the janitor "
+     "prunes it; 0 records no history."},
 };
 
 #define NVARS (sizeof config_vars / sizeof config_vars[0])

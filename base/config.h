@@ -81,6 +81,7 @@ struct config {
     int signin_rate_per_min;
     int session_idle_s;
     int session_ttl_s;
+    int history_retention_days; /* 0: the engine records no history */
 };
 
 /* Looks a variable up; returns NULL when unset. */

@@ -20,6 +20,7 @@
 
 #include "db/page_json.h"
 #include "db/pool.h"
+#include "db/prune.h"
 #include "base/strbuf.h"
 
 #include <inttypes.h>
@@ -701,24 +702,11 @@ json_object *conflict_list(PGconn *conn, const struct conflict_filter *f, char *
 
 long conflict_prune(PGconn *conn, long retention_s, int batch, char *err, size_t errlen)
 {
-    if (retention_s < 0 || batch < 1) {
-        set_err(err, errlen, "pruning conflicts needs retention >= 0 and batch >= 1");
-        return -1;
-    }
-    char retention[24], limit[16];
-    snprintf(retention, sizeof retention, "%ld", retention_s);
-    snprintf(limit, sizeof limit, "%d", batch);
-    const char *params[] = {retention, limit};
-    PGresult *res = db_exec(conn,
-                            "DELETE FROM sync_conflicts WHERE id IN (SELECT id FROM sync_conflicts"
-                            " WHERE occurred_at < now() - $1::bigint * interval '1 second'"
-                            " ORDER BY occurred_at LIMIT $2::int FOR UPDATE SKIP LOCKED)",
-                            2, params, err, errlen);
-    if (!res)
-        return -1;
-    long deleted = strtol(PQcmdTuples(res), NULL, 10);
-    PQclear(res);
-    return deleted;
+    return db_prune_batch(conn,
+                          "DELETE FROM sync_conflicts WHERE id IN (SELECT id FROM sync_conflicts"
+                          " WHERE occurred_at < now() - $1::bigint * interval '1 second'"
+                          " ORDER BY occurred_at LIMIT $2::int FOR UPDATE SKIP LOCKED)",
+                          "conflicts", retention_s, batch, err, errlen);
 }
 
 /* ---- the HubSpot deletion audit ---- */

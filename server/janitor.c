@@ -8,6 +8,7 @@
 #include "base/clock.h"
 
 #include "handlers/health.h"
+#include "db/history_store.h"
 #include "db/link_store.h"
 #include "db/mapping_store.h"
 #include "db/queue_claim.h"
@@ -93,27 +94,44 @@ static void job_prune_events(struct app *app)
         log_with(LOG_LEVEL_INFO, "pruned old events", LF_I("events", deleted));
 }
 
-/* Old conflicts go after SYNKRO_CONFLICT_RETENTION days, in small batches (a bounded amount per
- * round, like the events). */
-static void job_prune_conflicts(struct app *app)
+typedef long (*prune_fn)(PGconn *conn, long retention_s, int batch, char *err, size_t errlen);
+
+/* Deletes rows older than retention_days with prune, in batches of `batch`, at most ten batches
+ * a round (a bounded amount per round, like the events); `what` names them in the log. */
+static void prune_in_batches(struct app *app, prune_fn prune, int retention_days, long batch,
+                             const char *what)
 {
     char err[256];
     PGconn *conn = db_pool_acquire(app->pool, 1000, err, sizeof err);
     if (!conn)
         return;
-    long retention_s = (long)app->cfg->conflict_retention_days * 86400L;
-    enum { batch = 1000, max_batches = 10 };
+    long retention_s = (long)retention_days * 86400L;
     long total = 0, got = batch;
-    for (int batches = 0; got == batch && batches < max_batches; batches++) {
-        got = conflict_prune(conn, retention_s, batch, err, sizeof err);
+    for (int batches = 0; got == batch && batches < 10; batches++) {
+        got = prune(conn, retention_s, (int)batch, err, sizeof err);
         if (got > 0)
             total += got;
     }
     db_pool_release(app->pool, conn, got < 0);
     if (got < 0)
-        log_with(LOG_LEVEL_WARN, "pruning conflicts failed", LF_S("error", err));
+        log_with(LOG_LEVEL_WARN, "pruning failed", LF_S("rows", what), LF_S("error", err));
     if (total > 0)
-        log_with(LOG_LEVEL_INFO, "pruned old conflicts", LF_I("conflicts", total));
+        log_with(LOG_LEVEL_INFO, "pruned old rows", LF_S("rows", what), LF_I("count", total));
+}
+
+/* Old conflicts go after SYNKRO_CONFLICT_RETENTION days. */
+static void job_prune_conflicts(struct app *app)
+{
+    prune_in_batches(app, conflict_prune, app->cfg->conflict_retention_days, 1000, "conflicts");
+}
+
+/* Each record's history goes after SYNKRO_HISTORY_RETENTION days; with 0 the engine records none
+ * and what an earlier run recorded stays until the setting is raised again. */
+static void job_prune_history(struct app *app)
+{
+    if (app->cfg->history_retention_days > 0)
+        prune_in_batches(app, history_prune, app->cfg->history_retention_days, 5000,
+                         "record history");
 }
 
 /* Ended console sessions (revoked, expired, idle) and used or expired sign-in codes go, a
@@ -129,7 +147,7 @@ static void job_prune_sessions(struct app *app)
 static const janitor_job_fn janitor_jobs[] = {job_check_database,    webhook_refresh_queue_depth,
                                               job_reclassify_events, job_release_expired_leases,
                                               job_prune_events,      job_prune_conflicts,
-                                              job_prune_sessions};
+                                              job_prune_sessions,    job_prune_history};
 
 static void *janitor_main(void *arg)
 {

@@ -15,6 +15,7 @@
 #include "handlers/imports_api.h"
 #include "handlers/mappings_api.h"
 #include "handlers/session_api.h"
+#include "handlers/records_api.h"
 #include "handlers/webhook_hubspot.h"
 #include "handlers/webhook_salesforce.h"
 
@@ -93,6 +94,12 @@ static const struct route service_routes[] = {
     {"POST", "/api/session/codes", "signin_code_create", handle_signin_code_create,
      ROUTE_ADMIN | ROUTE_CONSOLE | ROUTE_NO_BODY, NULL},
     {"GET", "/signin", "signin_link", handle_signin_link, ROUTE_CONSOLE | ROUTE_NO_BODY, NULL},
+    {"GET", "/api/records", "records_search", handle_records_search, ROUTE_ADMIN | ROUTE_NO_BODY,
+     NULL},
+    {"GET", "/api/records/{id}", "records_get", handle_records_get, ROUTE_ADMIN | ROUTE_NO_BODY,
+     NULL},
+    {"GET", "/api/records/{id}/timeline", "records_timeline", handle_records_timeline,
+     ROUTE_ADMIN | ROUTE_NO_BODY, NULL},
     {"GET", "/healthz", "healthz", handle_healthz, ROUTE_NO_BODY, NULL},
     {"GET", "/readyz", "readyz", handle_readyz, ROUTE_NO_BODY, NULL},
     {"GET", "/metrics", "metrics", handle_metrics, ROUTE_NO_BODY, NULL},

@@ -396,6 +396,7 @@ static void plan_pair(struct sync_batch *b, struct sync_pair *p)
     bool active = p->link && !p->link->deleted;
     if (p->link && p->link->deleted && !p->restore) {
         p->state = PAIR_DONE;
+        p->skip = "link_deleted";
         return;
     }
     if (p->del_sf || p->del_hs) {
@@ -406,6 +407,7 @@ static void plan_pair(struct sync_batch *b, struct sync_pair *p)
             p->outcome = OUT_DELETED;
         } else {
             p->state = PAIR_DONE;
+            p->skip = "delete_unlinked";
         }
         return;
     }
@@ -421,8 +423,10 @@ static void settle_missing(struct sync_pair *p)
         p->sf_id = NULL;
         p->sf_missing = false;
     }
-    if (p->sf_missing || p->hs_missing)
+    if (p->sf_missing || p->hs_missing) {
         p->state = PAIR_DONE;
+        p->skip = p->sf_missing ? "salesforce_missing" : "hubspot_missing";
+    }
 }
 
 static void merge_pair(struct sync_batch *b, struct sync_pair *p)
@@ -635,6 +639,7 @@ static void pair_unread(struct sync_pair *p)
     if (p->merged)
         merge_output_free(&p->out);
     p->merged = false;
+    p->skip = NULL;
     p->read_ms = -1;
 }
 
@@ -782,9 +787,10 @@ static void sync_pairs(struct sync_batch *b)
         struct sync_pair *p = &b->pairs[i];
         if (p->absorbed || p->state != PAIR_PENDING)
             continue;
-        if (sync_pair_is_echo(b, p))
+        if (sync_pair_is_echo(b, p)) {
             p->state = PAIR_DONE; /* outcome stays unchanged */
-        else
+            p->skip = "echo";
+        } else
             plan_pair(b, p);
     }
     sync_write_deletes(b);
@@ -865,9 +871,11 @@ static int store_links(struct sync_batch *b, int64_t *link_ids, char *err, size_
 
 /* A conflict is recorded once its resolution is in the stored base (its write acknowledged,
  * or none needed); one whose write failed is found again, and recorded, by the retry. */
-static bool conflict_settled(const struct sync_batch *b, const struct sync_pair *p,
-                             const struct merge_conflict *mc)
+bool sync_pair_conflict_recorded(const struct sync_batch *b, const struct sync_pair *p,
+                                 const struct merge_conflict *mc)
 {
+    if (!has_base(p))
+        return false;
     struct base_input in;
     pair_base_input(b, p, &in);
     return sync_base_field_settled(&in, mc->field);
@@ -895,7 +903,7 @@ static int store_conflicts(struct sync_batch *b, const int64_t *link_ids, char *
             continue;
         for (size_t c = 0; c < p->out.nconflicts; c++) {
             const struct merge_conflict *mc = &p->out.conflicts[c];
-            if (!conflict_settled(b, p, mc))
+            if (!sync_pair_conflict_recorded(b, p, mc))
                 continue;
             const struct mapping_field *f = &b->sm->m->fields[mc->field];
             rows[k++] = (struct conflict_row){.mapping_id = b->sm->id,
@@ -1099,6 +1107,8 @@ static int commit_batch(struct sync_batch *b, size_t *rec_pair, char *err, size_
         rc = queue_complete(b->env->conn, b->env->worker_id, done, ndone, NULL, err, errlen);
     if (rc == 0)
         rc = queue_assoc_followups(b, err, errlen);
+    if (rc == 0 && b->env->history)
+        rc = sync_history_store(b, link_ids, err, errlen);
     if (rc == 0)
         rc = db_commit(b->env->conn, err, errlen);
     if (rc < 0)

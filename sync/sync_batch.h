@@ -70,6 +70,7 @@ struct sync_env {
     struct crm_http *http_aux; /* the worker's second handle: the HubSpot read runs on a short
                                   thread beside the Salesforce read; NULL: one after the other */
     struct queue_backoff_policy backoff;
+    bool history; /* record each pair's history (sync_history) in the batch's commit */
 };
 
 /* Counts of one batch (for the log line and tests). */

@@ -57,6 +57,9 @@ struct sync_pair {
     char assoc_error[640];
     json_object *hs_extra; /* owned: identity property to write to HubSpot; NULL: none */
     json_object *sf_extra; /* owned: identity field to write to Salesforce */
+    const char *skip;      /* why the pair was settled without a sync (static text: "echo",
+                              "link_deleted", "delete_unlinked", "salesforce_missing",
+                              "hubspot_missing"); NULL: not skipped */
     enum pair_state state;
     enum pair_outcome outcome;
     enum queue_error_category category;
@@ -114,6 +117,18 @@ void sync_read_again(struct sync_batch *b);
  * the pair has no link. */
 json_object *sync_pair_sf_base(const struct sync_pair *p);
 json_object *sync_pair_hs_base(const struct sync_pair *p);
+
+/* True when conflict mc of p is recorded at the commit (sync_conflicts and the history): the pair
+ * has a base to store and the conflict's resolution is in it (sync_batch.c). */
+bool sync_pair_conflict_recorded(const struct sync_batch *b, const struct sync_pair *p,
+                                 const struct merge_conflict *mc);
+
+/* sync_history.c: appends the history of every pair of the batch (its events, the merge's field
+ * decisions, writes, conflicts, errors, association outcome, skips) in one statement, on the
+ * batch's connection inside its commit transaction. link_ids[i] is pair i's stored link (0:
+ * none). 0, or -1 with err. */
+int sync_history_store(const struct sync_batch *b, const int64_t *link_ids, char *err,
+                       size_t errlen);
 
 /* sync_payload.c: true when p (linked, link active, pending) is an echo: every claimed event
  * carries its values and they all equal the link's base (settle it unchanged, no CRM call). */

@@ -103,6 +103,7 @@ void sync_engine_options_from_config(struct sync_engine_options *o, const struct
     /* Schemas rarely change; a batch whose records failed conversion or validation (a new option
      * or property, say) forces a re-read before the next round. */
     o->mapping_ttl_ms = 600000;
+    o->history = cfg->history_retention_days > 0;
 }
 
 /* ---- mapping cache ---- */
@@ -335,7 +336,8 @@ static int sync_mapping_batch(struct sync_worker *w, const struct sync_mapping *
                                .sc = e->o.sc,
                                .http = w->http,
                                .http_aux = w->http_aux,
-                               .backoff = e->o.backoff};
+                               .backoff = e->o.backoff,
+                               .history = e->o.history};
         int64_t t0 = clock_mono_ms();
         rc = sync_batch_run(&env, sm, recs, n, rep, err, errlen);
         log_batch(w, sm, rep, clock_mono_ms() - t0);

@@ -74,6 +74,7 @@ struct sync_engine_options {
     int mapping_workers; /* workers syncing one mapping's pairs at once; < 1: 2; at most
                             SYNC_MAX_MAPPING_WORKERS */
     struct queue_backoff_policy backoff;
+    bool history;              /* record each record's history (SYNKRO_HISTORY_RETENTION > 0) */
     int64_t mapping_ttl_ms;    /* re-read schemas after this (and after a batch had conversion or
                                   validation failures); 0: every round */
     const char *worker_prefix; /* worker ids are "<prefix>:w<n>"; NULL: "<host>:<pid>" */

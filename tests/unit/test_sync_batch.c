@@ -27,6 +27,7 @@
 #include <cmocka.h>
 
 #include "crmsim_proc.h"
+#include "db/history_store.h"
 #include "db/locks.h"
 #include "db/queue.h"
 #include "db/queue_errors.h"
@@ -379,6 +380,7 @@ static struct sync_engine *engine_new_with(struct env *e, const char *prefix, in
                                     .lease_ms = 60000,
                                     .backoff = {.base_ms = 1000, .cap_ms = 2000, .max_attempts = 5},
                                     .mapping_ttl_ms = mapping_ttl_ms,
+                                    .history = true,
                                     .worker_prefix = prefix};
     char err[256];
     struct sync_engine *eng = sync_engine_create(&o, err, sizeof err);
@@ -554,6 +556,119 @@ static void test_conflict_recorded(void **state)
     assert_string_equal(q1(e->db->watch, "SELECT winner || ':' || hubspot_property || ':' ||"
                                          " hubspot_value FROM sync_conflicts"),
                         "salesforce:name:Vega HS");
+    free(sf_id);
+    free(hs_id);
+}
+
+/* The history of the link of Salesforce record sf_id, newest first: "kind|side|summary" lines
+ * (the timeline's first page of 200). */
+static char *timeline_text(struct env *e, const char *sf_id)
+{
+    char sql[256];
+    snprintf(sql, sizeof sql, "SELECT id FROM sync_links WHERE salesforce_id = '%s'", sf_id);
+    long link = q1_long(e->db->watch, sql);
+    json_object *page = NULL;
+    char err[256] = "";
+    if (history_timeline(e->db->watch, link, NULL, 200, &page, err, sizeof err) != 1)
+        fail_msg("timeline of link %ld: %s", link, err);
+    struct strbuf sb = STRBUF_INIT;
+    json_object *entries = json_object_object_get(page, "entries");
+    for (size_t i = 0; i < json_object_array_length(entries); i++) {
+        json_object *en = json_object_array_get_idx(entries, i);
+        const char *side = crmsim_jstr(en, "side");
+        strbuf_printf(&sb, "%s|%s|%s\n", crmsim_jstr(en, "kind"), side ? side : "",
+                      crmsim_jstr(en, "summary"));
+    }
+    json_object_put(page);
+    return strbuf_detach(&sb, NULL);
+}
+
+/* needles[] appear in text in this order. */
+static void assert_in_order(const char *text, const char *const *needles, size_t n)
+{
+    const char *at = text;
+    for (size_t i = 0; i < n; i++) {
+        const char *hit = strstr(at, needles[i]);
+        if (!hit)
+            fail_msg("\"%s\" missing (or out of order) in the timeline:\n%s", needles[i], text);
+        at = hit + strlen(needles[i]);
+    }
+}
+
+/* A record's timeline after its creation, an edit on each side and a conflict: every event,
+ * decision (field, direction, rule, why), write and the conflict with its winner and the losing
+ * value, newest first; an echo is a skip; a failed record's error is on its timeline too. */
+static void test_timeline_records_each_step(void **state)
+{
+    struct env *e = *state;
+    char *sf_id, *hs_id;
+    make_pair(e, &sf_id, &hs_id, "Orion");
+    sf_patch(sf_id, "{\"Budget__c\":300}");
+    queue_event(e, "salesforce", sf_id, "update", NULL);
+    assert_int_equal(run(e), 1);
+    hs_patch(hs_id, "{\"name\":\"Orion 2\"}");
+    queue_event(e, "hubspot", hs_id, "update", "{\"changeSource\":\"CRM_UI\"}");
+    assert_int_equal(run(e), 1);
+    sf_patch(sf_id, "{\"Name\":\"Orion SF\"}");
+    hs_patch(hs_id, "{\"name\":\"Orion HS\"}");
+    queue_event(e, "hubspot", hs_id, "update", "{\"changeSource\":\"CRM_UI\"}");
+    queue_event(e, "salesforce", sf_id, "update", NULL);
+    assert_int_equal(run(e), 2);
+    /* a change event whose values both records already hold, then the echo of the last write */
+    queue_event(e, "hubspot", hs_id, "update", "{\"changeSource\":\"CRM_UI\"}");
+    assert_int_equal(run(e), 1);
+    queue_hs_change(e, hs_id, "name", "Orion SF", "INTEGRATION");
+    assert_int_equal(run(e), 1);
+
+    char *text = timeline_text(e, sf_id);
+    char created[128];
+    snprintf(created, sizeof created, "write|hubspot|Created the HubSpot record %s\n", hs_id);
+    const char *const want[] = {
+        "skip||Skipped: the change carries the values synkro wrote itself (an echo)\n",
+        "event|hubspot|HubSpot update event",
+        "skip||Nothing to write: both records already agree\n",
+        "event|hubspot|HubSpot update event",
+        /* the conflict's batch */
+        "write|hubspot|Updated 1 field in HubSpot: name\n",
+        "conflict|salesforce|Conflict on Name: changed on both sides; Salesforce wins"
+        " (conflict_winner) with \"Orion SF\", HubSpot's \"Orion HS\" is overwritten\n",
+        "decision|hubspot|Name: Salesforce -> HubSpot (two-way, conflict, Salesforce wins)\n",
+        "event|salesforce|Salesforce update event",
+        "event|hubspot|HubSpot update event",
+        /* the HubSpot edit */
+        "write|salesforce|Updated 1 field in Salesforce: Name\n",
+        "decision|salesforce|name: HubSpot -> Salesforce (two-way, changed in HubSpot)\n",
+        "event|hubspot|HubSpot update event",
+        /* the Salesforce edit */
+        "write|hubspot|Updated 1 field in HubSpot: budget\n",
+        "decision|hubspot|Budget__c: Salesforce -> HubSpot (two-way, changed in Salesforce)\n",
+        "event|salesforce|Salesforce update event",
+        /* the create */
+        created,
+        "decision|hubspot|Name: Salesforce -> HubSpot (two-way, new HubSpot record)\n",
+        "event|salesforce|Salesforce create event",
+    };
+    assert_in_order(text, want, sizeof want / sizeof want[0]);
+    free(text);
+    /* one statement per batch: each batch's rows are consecutive and share one transaction */
+    assert_int_equal(q1_long(e->db->watch, "SELECT count(DISTINCT xmin::text) FROM sync_history"),
+                     6);
+    assert_int_equal(q1_long(e->db->watch, "SELECT count(*) FROM sync_history WHERE kind ="
+                                           " 'conflict' AND details->>'losing_value' = 'Orion HS'"),
+                     1);
+
+    /* a record that fails: its error (category, the CRM's message) */
+    char *bad = hs_create("{\"name\":\"Bad\",\"contact_email\":\"not an email\"}");
+    queue_event(e, "hubspot", bad, "create", NULL);
+    assert_int_equal(run(e), 1);
+    char sql[256];
+    snprintf(sql, sizeof sql,
+             "SELECT summary FROM sync_history WHERE hubspot_id = '%s' AND kind = 'error'", bad);
+    const char *err_summary = q1(e->db->watch, sql);
+    if (!strstr(err_summary, "Sync failed (validation)") ||
+        !strstr(err_summary, "INVALID_EMAIL_ADDRESS"))
+        fail_msg("error entry: %s", err_summary);
+    free(bad);
     free(sf_id);
     free(hs_id);
 }
@@ -1479,6 +1594,7 @@ int main(void)
         T(test_hs_create_upserts_salesforce),
         T(test_updates_both_ways_and_clear),
         T(test_conflict_recorded),
+        T(test_timeline_records_each_step),
         T(test_create_idempotent_after_crash),
         T(test_cut_short_create_is_looked_up),
         T(test_bad_record_fails_alone),
