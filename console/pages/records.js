@@ -125,7 +125,8 @@ async function renderRecord(page, ctx, linkId) {
       {label: 'Salesforce field', cell: f => h('span', {class: 'mono'}, f.salesforce_field)},
       {label: 'HubSpot property', cell: f => h('span', {class: 'mono'}, f.hubspot_property)},
       {label: 'Rule', cell: f => RULE_TEXT[f.rule] || f.rule || '–'},
-      {label: 'Last synced value', cell: f => valueText(f.base)},
+      {label: 'Last synced value in Salesforce', cell: f => valueText('base_salesforce' in f ? f.base_salesforce : f.base)},
+      {label: 'in HubSpot', cell: f => valueText('base_hubspot' in f ? f.base_hubspot : f.base)},
     ], rec.fields || [], {caption: 'Mapped fields', cls: 'fields-table', empty: 'Nothing synced yet.'})));
 
   const list = h('ol', {class: 'timeline', id: 'timeline', reversed: true});
