@@ -56,7 +56,7 @@ async function hubspotId(env, sfId) {
 // Imports: the estimate, Start import, the progress bar while it runs, done in the table.
 export async function importToDone(page, env, m) {
   // slow the HubSpot writes down so the progress is seen while the import runs
-  await sim(env, 'POST', '/_sim/faults', {match: 'POST /crm/v3/objects/', latency_ms: 1200, count: 2});
+  await sim(env, 'POST', '/_sim/faults', {match: 'POST /crm/v3/objects/', latency_ms: 700, count: 2});
   await go(page, `#/imports?mapping=${m.id}`);
   await page.click('#import-review');
   const text = await page.textContent('#import-estimate-text');
