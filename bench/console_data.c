@@ -95,15 +95,16 @@ static const char fill_sql[] =
     " CASE WHEN g = 9 THEN NULL ELSE now() - (10 - g) * interval '1 hour' + interval '20 minutes'"
     " END FROM generate_series(0, 9) g;";
 
-/* Runs only when sync_history exists; its columns are migration 0009's. */
+/* Runs only when sync_history exists; its columns are migration 0009's. 10 entries per link of
+ * the first 100,000 links, every kind, over the last 24 h. */
 static const char history_sql[] =
     "TRUNCATE sync_history RESTART IDENTITY;"
     "INSERT INTO sync_history (mapping_id, link_id, salesforce_id, hubspot_id, occurred_at, kind,"
-    " source, event_id, summary, detail)"
+    " side, actor, event_id, summary, details)"
     " SELECT 1 + l % 2, l, '001' || lpad(l::text, 15, '0'), l::text,"
     " now() - (1000000 - g) * interval '86.4 milliseconds',"
-    " (ARRAY['event', 'decision', 'write', 'conflict', 'error'])[1 + g % 5],"
-    " (ARRAY['salesforce', 'hubspot', 'synkro'])[1 + g % 3], g,"
+    " (ARRAY['event', 'decision', 'write', 'conflict', 'error', 'association', 'skip'])[1 + g % 7],"
+    " (ARRAY['salesforce', 'hubspot', NULL])[1 + g % 3], 'synkro', g,"
     " 'Bench history entry ' || g, jsonb_build_object('field', 'Name', 'n', g)"
     " FROM (SELECT g, 1 + g % 100000 AS l FROM generate_series(1, 1000000) g) s;";
 
@@ -298,8 +299,17 @@ static const char *const endpoints[] = {
 
 static const char *const records_endpoints[] = {
     "/api/records?q=Bench%2012345",
+    "/api/records?q=bench%201",
     "/api/records?q=001000000000012345",
+    "/api/records?q=001000000000012",
     "/api/records?q=12345",
+    "/api/records?q=nothing-matches",
+    "/api/records",
+    "/api/records?mapping=2&after=50001",
+    "/api/records/12345",
+    "/api/records/12345/timeline",
+    "/api/records/12345/timeline?limit=200",
+    "/api/records/12345/timeline?limit=5&before=500000",
 };
 
 static int parse_args(int argc, char **argv, struct options *o)

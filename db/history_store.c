@@ -99,6 +99,20 @@ int history_append(PGconn *conn, const struct history_row *rows, size_t n, char 
     return 0;
 }
 
+int history_append_guarded(PGconn *conn, const struct history_row *rows, size_t n, char *err,
+                           size_t errlen)
+{
+    if (n == 0)
+        return 0;
+    if (db_exec_command(conn, "SAVEPOINT synkro_history", err, errlen) < 0)
+        return -1;
+    if (history_append(conn, rows, n, err, errlen) == 0)
+        return db_exec_command(conn, "RELEASE SAVEPOINT synkro_history", err, errlen) < 0 ? -1 : 0;
+    char rerr[256];
+    return db_exec_command(conn, "ROLLBACK TO SAVEPOINT synkro_history", rerr, sizeof rerr) < 0 ? -1
+                                                                                                : 1;
+}
+
 /* A cursor (a previous answer's next): a positive decimal id; 0 for none; -1 when malformed. */
 static int64_t parse_cursor(const char *s)
 {

@@ -38,6 +38,13 @@ struct history_row {
 int history_append(PGconn *conn, const struct history_row *rows, size_t n, char *err,
                    size_t errlen);
 
+/* history_append inside the caller's transaction, behind a savepoint: when the rows are refused
+ * (text the database does not take, say) the savepoint is rolled back and the transaction goes
+ * on without them, so a batch's outcome never depends on its history. 0 when stored, 1 when
+ * refused and rolled back (err says why), -1 when the transaction itself is lost (err). */
+int history_append_guarded(PGconn *conn, const struct history_row *rows, size_t n, char *err,
+                           size_t errlen);
+
 /* Link link_id's entries, newest first: {"entries":[{"id","at","kind","side","actor","summary",
  * "details"}],"next":"<cursor>"|null}; before is a previous answer's next ("" or NULL: from the
  * newest), limit 1..200. Entries recorded before the pair had a link are included (same mapping,

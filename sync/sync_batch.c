@@ -1107,8 +1107,17 @@ static int commit_batch(struct sync_batch *b, size_t *rec_pair, char *err, size_
         rc = queue_complete(b->env->conn, b->env->worker_id, done, ndone, NULL, err, errlen);
     if (rc == 0)
         rc = queue_assoc_followups(b, err, errlen);
-    if (rc == 0 && b->env->history)
-        rc = sync_history_store(b, link_ids, err, errlen);
+    if (rc == 0 && b->env->history) {
+        char herr[256] = "";
+        int h = sync_history_store(b, link_ids, herr, sizeof herr);
+        if (h < 0) {
+            snprintf(err, errlen, "%s", herr);
+            rc = -1;
+        } else if (h > 0) { /* the outcome is stored without its history */
+            log_with(LOG_LEVEL_WARN, "sync history left out", LF_I("mapping", b->sm->id),
+                     LF_S("error", herr));
+        }
+    }
     if (rc == 0)
         rc = db_commit(b->env->conn, err, errlen);
     if (rc < 0)

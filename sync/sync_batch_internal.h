@@ -125,8 +125,9 @@ bool sync_pair_conflict_recorded(const struct sync_batch *b, const struct sync_p
 
 /* sync_history.c: appends the history of every pair of the batch (its events, the merge's field
  * decisions, writes, conflicts, errors, association outcome, skips) in one statement, on the
- * batch's connection inside its commit transaction. link_ids[i] is pair i's stored link (0:
- * none). 0, or -1 with err. */
+ * batch's connection inside its commit transaction, behind a savepoint. link_ids[i] is pair i's
+ * stored link (0: none). 0; 1 when the rows were refused and left out (err says why; the
+ * transaction goes on); -1 with err when the transaction is lost. */
 int sync_history_store(const struct sync_batch *b, const int64_t *link_ids, char *err,
                        size_t errlen);
 

@@ -122,8 +122,13 @@ static void value_text(json_object *v, char *out, size_t outlen)
                         ? json_object_get_string(v)
                         : json_object_to_json_string_ext(v, JSON_C_TO_STRING_PLAIN);
     snprintf(out, outlen, "%s", t ? t : "");
-    if (strlen(t ? t : "") >= outlen && outlen > 4)
-        memcpy(out + outlen - 4, "...", 4);
+    if (strlen(t ? t : "") < outlen || outlen <= 4)
+        return;
+    /* cut at a character boundary: a split UTF-8 sequence would make the row invalid text */
+    size_t cut = outlen - 4;
+    while (cut > 0 && ((unsigned char)out[cut] & 0xC0) == 0x80)
+        cut--;
+    memcpy(out + cut, "...", 4);
 }
 
 static void iso_ms(int64_t ms, char *out, size_t outlen)
@@ -422,9 +427,9 @@ int sync_history_store(const struct sync_batch *b, const int64_t *link_ids, char
     int rc = 0;
     if (r.failed) {
         snprintf(err, errlen, "out of memory building the history rows");
-        rc = -1;
+        rc = 1; /* the batch commits without them */
     } else if (r.n > 0) {
-        rc = history_append(b->env->conn, r.v, r.n, err, errlen);
+        rc = history_append_guarded(b->env->conn, r.v, r.n, err, errlen);
     }
     rows_free(&r);
     return rc;

@@ -198,6 +198,27 @@ static void test_append_and_timeline(void **state)
     PQfinish(conn);
 }
 
+/* Inside a transaction, rows the database refuses (text that is not UTF-8) are rolled back to
+ * the savepoint and the transaction goes on; good rows are kept. */
+static void test_guarded_append_keeps_the_transaction(void **state)
+{
+    PGconn *conn = connect_db(state);
+    testdb_exec_ok(conn, "BEGIN");
+    testdb_exec_ok(conn, "INSERT INTO sync_links (mapping_id, salesforce_id) VALUES (1, 'x')");
+    struct history_row bad = {
+        .mapping_id = 1, .link_id = 1, .kind = "event", .summary = "not \xff\xfe UTF-8"};
+    struct history_row good = {.mapping_id = 1, .link_id = 1, .kind = "event", .summary = "ok"};
+    char err[256] = "";
+    assert_int_equal(history_append_guarded(conn, &bad, 1, err, sizeof err), 1);
+    assert_non_null(strstr(err, "UTF8"));
+    assert_int_equal(history_append_guarded(conn, &good, 1, err, sizeof err), 0);
+    testdb_exec_ok(conn, "COMMIT");
+    assert_int_equal(testdb_long(conn, "SELECT count(*) FROM sync_links"), 1);
+    assert_string_equal(testdb_value(conn, "SELECT string_agg(summary, ',') FROM sync_history"),
+                        "ok");
+    PQfinish(conn);
+}
+
 static json_object *search_ok(PGconn *conn, const char *q, int64_t mapping, const char *after,
                               int limit)
 {
@@ -371,8 +392,7 @@ static void test_plans_use_indexes(void **state)
         !strstr(plans.text, "sync_links_salesforce15") || !strstr(plans.text, "sync_links_label") ||
         !strstr(plans.text, "sync_history_link") ||
         strstr(plans.text, "Seq Scan on sync_history") ||
-        strstr(plans.text, "Seq Scan on sync_links"))
-    {
+        strstr(plans.text, "Seq Scan on sync_links")) {
         fprintf(stderr, "%s\n", plans.text);
         fail_msg("a record query does not use its index (plans above)");
     }
@@ -406,8 +426,12 @@ int main(void)
     setvbuf(stdout, NULL, _IONBF, 0);
 #define T(fn) cmocka_unit_test_setup_teardown(fn, testdb_setup_migrated, testdb_teardown)
     const struct CMUnitTest tests[] = {
-        T(test_append_and_timeline), T(test_search), T(test_detail),
-        T(test_plans_use_indexes),   T(test_prune),
+        T(test_append_and_timeline),
+        T(test_guarded_append_keeps_the_transaction),
+        T(test_search),
+        T(test_detail),
+        T(test_plans_use_indexes),
+        T(test_prune),
     };
     return cmocka_run_group_tests_name("history_store", tests, NULL, NULL);
 }
