@@ -5,7 +5,8 @@
  * and allowed with it, recording the signed-in user as the mapping's actor (a SYNKRO_USERS_FILE
  * user); sign-out, after which the cookie is refused; bearer tokens still working; the sign-in rate
  * limit (429 + Retry-After); the admin plane on its own address with the public one answering 404;
- * one-time sign-in links (used once); SYNKRO_CONSOLE=off; the admin token rotated across a restart
+ * one-time sign-in links (used once); a Secure cookie behind https and the idle timeout;
+ * SYNKRO_CONSOLE=off; the admin token rotated across a restart
  * ending the old sessions; and no token, session id, CSRF token or code in the log. */
 #include "harness.h"
 
@@ -407,6 +408,54 @@ static void test_admin_plane(void **state)
     char body[128];
     snprintf(body, sizeof body, "{\"code\":\"%s\"}", strstr(url, "code=") + 5);
     expect_status(adm, "POST", "/api/session", JSON_CT, NULL, NULL, body, 401, "unauthorized");
+
+    /* synkro console-link finds the admin plane by SYNKRO_ADMIN_LISTEN */
+    char listen_env[80];
+    snprintf(listen_env, sizeof listen_env, "SYNKRO_ADMIN_LISTEN=%s", adm + strlen("http://"));
+    const char *argv[] = {"console-link", NULL};
+    const char *env[] = {listen_env, "SYNKRO_ADMIN_TOKEN=" ADMIN, NULL};
+    char *out = NULL;
+    assert_int_equal(harness_synkro_run(argv, env, &out), 0);
+    assert_non_null(out);
+    assert_int_equal(strncmp(out, prefix, strlen(prefix)), 0);
+    assert_non_null(strstr(out, "signs in as admin once"));
+    out[strcspn(out, "\n")] = '\0';
+    expect_status(adm, "GET", out + strlen(adm), NULL, NULL, NULL, NULL, 302, NULL);
+    free(out);
+    const char *wrong[] = {listen_env, "SYNKRO_ADMIN_TOKEN=wrong-token-0123456789", NULL};
+    assert_int_equal(harness_synkro_run(argv, wrong, &out), 1);
+    free(out);
+}
+
+static int setup_https(void **state)
+{
+    static const char *const env[] = {"SYNKRO_PUBLIC_BASE_URL=https://synkro.example.com", NULL};
+    return fixture_start(state, env);
+}
+
+/* Behind https the cookie is Secure; a session unused longer than the idle timeout ends. */
+static void test_secure_cookie_and_idle(void **state)
+{
+    struct fixture *f = *state;
+    const char *base = f->proc.base_url;
+    struct harness_response r;
+    call(base, "POST", "/api/session", JSON_CT, NULL, NULL, "{\"token\":\"" ADMIN "\"}", &r);
+    assert_int_equal(r.status, 200);
+    char h[512];
+    assert_int_equal(harness_response_header(&r, "Set-Cookie", h, sizeof h), 0);
+    assert_non_null(strstr(h, "; Secure"));
+    harness_response_free(&r);
+    struct session s;
+    sign_in(base, "{\"token\":\"" ADMIN "\"}", "admin", &s);
+    expect_status(base, "GET", "/api/session", s.cookie, NULL, NULL, NULL, 200, NULL);
+    char *n = harness_db_scalar(&f->db, "WITH u AS (UPDATE console_sessions SET last_seen_at = "
+                                        "now() - interval '31 minutes' RETURNING 1) "
+                                        "SELECT count(*) FROM u");
+    assert_non_null(n);
+    assert_string_equal(n, "2");
+    free(n);
+    expect_status(base, "GET", "/api/session", s.cookie, NULL, NULL, NULL, 401, "unauthorized");
+    expect_status(base, "GET", "/api/mappings", s.cookie, NULL, NULL, NULL, 401, "unauthorized");
 }
 
 static int setup_console_off(void **state)
@@ -425,6 +474,19 @@ static void test_console_off(void **state)
     expect_status(base, "GET", "/signin?code=00", NULL, NULL, NULL, NULL, 404, "not_found");
     expect_status(base, "GET", "/api/mappings", "Authorization: Bearer " ADMIN, NULL, NULL, NULL,
                   200, NULL);
+    /* a session cookie is not even looked at */
+    expect_status(base, "GET", "/api/mappings",
+                  "Cookie: synkro_session="
+                  "0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef",
+                  NULL, NULL, NULL, 401, "unauthorized");
+    char url_env[200];
+    snprintf(url_env, sizeof url_env, "SYNKRO_API_URL=%s", base);
+    const char *argv[] = {"console-link", NULL};
+    const char *env[] = {url_env, "SYNKRO_ADMIN_TOKEN=" ADMIN, NULL};
+    char *out = NULL;
+    assert_int_equal(harness_synkro_run(argv, env, &out), 1);
+    assert_non_null(strstr(out, "SYNKRO_CONSOLE=off"));
+    free(out);
 }
 
 /* The admin token changes across a restart: sessions made with the old one end. */
@@ -490,6 +552,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_rate_limit, setup_rate_limited, teardown),
         cmocka_unit_test_setup_teardown(test_admin_plane, setup_admin_plane, teardown),
         cmocka_unit_test_setup_teardown(test_console_off, setup_console_off, teardown),
+        cmocka_unit_test_setup_teardown(test_secure_cookie_and_idle, setup_https, teardown),
         cmocka_unit_test_setup_teardown(test_rotation_and_log, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
