@@ -162,12 +162,12 @@ export async function render(root, ctx) {
       const n = i + 1;
       const errs = st.problems.filter((p) => p.severity === 'error' && stepOfPath(p.path) === n).length;
       const inner = [el('span', { class: 'num', 'aria-hidden': 'true', text: n < step || (st.id && n !== step && st.visited.has(n)) ? '✓' : String(n) }),
-        el('span', { text: name }), errs ? el('span', { class: 'sr-only', text: ` (${errs} to fix)` }) : null,
+        el('span', { class: 'sr-only', text: `Step ${n}: ` }), el('span', { text: name }), errs ? el('span', { class: 'sr-only', text: ` (${errs} to fix)` }) : null,
         errs ? el('span', { class: 'badge bad', 'aria-hidden': 'true', text: String(errs) }) : null];
       const current = n === step;
       const reachable = st.id && !current;
       const node = reachable
-        ? el('a', { href: `#/wizard/${st.id}/${n}`, 'aria-label': `Step ${n}: ${name}` }, inner)
+        ? el('a', { href: `#/wizard/${st.id}/${n}` }, inner)
         : el('span', { 'aria-current': current ? 'step' : null }, inner);
       return el('li', { class: n < step ? 'done' : null }, node);
     }));
@@ -361,7 +361,7 @@ export async function render(root, ctx) {
       if (nameTouched) return;
       const sf = cat.sfObjects.find((o) => o.name === sfSel.value);
       const hs = cat.hsObjects.find((o) => o.object_type_id === hsSel.value);
-      name.value = sf && hs ? (sf.label === hs.label ? sf.label : `${sf.label} ↔ ${hs.label}`) : sf ? sf.label : '';
+      name.value = sf && hs ? (norm(hs.label).startsWith(norm(sf.label)) ? hs.label : `${sf.label} ↔ ${hs.label}`) : sf ? sf.label : '';
     };
     name.addEventListener('input', () => { nameTouched = true; update(); });
     const objProblems = el('div', {});
@@ -821,7 +821,7 @@ export async function render(root, ctx) {
       st.problems = pv.problems || st.problems;
       drawStepper();
       const { table } = ctx.ui;
-      const arrow = (f) => f.salesforce_to_hubspot && f.hubspot_to_salesforce ? '↔' : f.salesforce_to_hubspot ? '→ HubSpot' : f.hubspot_to_salesforce ? '← Salesforce' : 'not synced';
+      const arrow = (f) => f.salesforce_to_hubspot && f.hubspot_to_salesforce ? '↔ both ways' : f.salesforce_to_hubspot ? '→ HubSpot' : f.hubspot_to_salesforce ? '← Salesforce' : 'not synced';
       const ruleLabel = (r) => (FIELD_RULES.find((x) => x[0] === r) || [r, r])[1];
       const recs = pv.records || [];
       const withErrors = recs.filter((r) => (r.errors || []).length);

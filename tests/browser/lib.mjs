@@ -94,3 +94,13 @@ export async function api(method, p, body) {
 export function assertNoProblems(s) {
   assert.deepEqual(s.problems, [], 'the browser reported CSP violations or page errors');
 }
+
+// Runs fn(page); on failure saves a screenshot FAILED-<name>.png (and rethrows).
+export async function withFailureShot(s, name, fn) {
+  try {
+    await fn(s.page);
+  } catch (e) {
+    await screenshot(s.page, `FAILED-${name}`).catch(() => {});
+    throw e;
+  }
+}
