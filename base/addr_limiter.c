@@ -55,13 +55,13 @@ static bool window_ended(const struct slot *s, int64_t now_ms)
 /* The slot of addr, or the one to reuse for it: an unused or ended one, else the oldest. */
 static struct slot *slot_for(struct addr_limiter *l, const char *addr, int64_t now_ms)
 {
-    struct slot *reuse = NULL;
+    struct slot *reuse = &l->slots[0]; /* capacity >= 1 */
     for (size_t i = 0; i < l->capacity; i++) {
         struct slot *s = &l->slots[i];
         if (s->used && strcmp(s->addr, addr) == 0)
             return s;
         bool s_ended = window_ended(s, now_ms);
-        if (!reuse || (s_ended && !window_ended(reuse, now_ms)) ||
+        if ((s_ended && !window_ended(reuse, now_ms)) ||
             (s_ended == window_ended(reuse, now_ms) && s->window_start_ms < reuse->window_start_ms))
             reuse = s;
     }

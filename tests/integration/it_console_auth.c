@@ -407,6 +407,23 @@ static void test_admin_plane(void **state)
     char body[128];
     snprintf(body, sizeof body, "{\"code\":\"%s\"}", strstr(url, "code=") + 5);
     expect_status(adm, "POST", "/api/session", JSON_CT, NULL, NULL, body, 401, "unauthorized");
+
+    /* synkro console-link finds the admin plane by SYNKRO_ADMIN_LISTEN */
+    char listen_env[80];
+    snprintf(listen_env, sizeof listen_env, "SYNKRO_ADMIN_LISTEN=%s", adm + strlen("http://"));
+    const char *argv[] = {"console-link", NULL};
+    const char *env[] = {listen_env, "SYNKRO_ADMIN_TOKEN=" ADMIN, NULL};
+    char *out = NULL;
+    assert_int_equal(harness_synkro_run(argv, env, &out), 0);
+    assert_non_null(out);
+    assert_int_equal(strncmp(out, prefix, strlen(prefix)), 0);
+    assert_non_null(strstr(out, "signs in as admin once"));
+    out[strcspn(out, "\n")] = '\0';
+    expect_status(adm, "GET", out + strlen(adm), NULL, NULL, NULL, NULL, 302, NULL);
+    free(out);
+    const char *wrong[] = {listen_env, "SYNKRO_ADMIN_TOKEN=wrong-token-0123456789", NULL};
+    assert_int_equal(harness_synkro_run(argv, wrong, &out), 1);
+    free(out);
 }
 
 static int setup_console_off(void **state)
@@ -425,6 +442,19 @@ static void test_console_off(void **state)
     expect_status(base, "GET", "/signin?code=00", NULL, NULL, NULL, NULL, 404, "not_found");
     expect_status(base, "GET", "/api/mappings", "Authorization: Bearer " ADMIN, NULL, NULL, NULL,
                   200, NULL);
+    /* a session cookie is not even looked at */
+    expect_status(base, "GET", "/api/mappings",
+                  "Cookie: synkro_session="
+                  "0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef",
+                  NULL, NULL, NULL, 401, "unauthorized");
+    char url_env[200];
+    snprintf(url_env, sizeof url_env, "SYNKRO_API_URL=%s", base);
+    const char *argv[] = {"console-link", NULL};
+    const char *env[] = {url_env, "SYNKRO_ADMIN_TOKEN=" ADMIN, NULL};
+    char *out = NULL;
+    assert_int_equal(harness_synkro_run(argv, env, &out), 1);
+    assert_non_null(strstr(out, "SYNKRO_CONSOLE=off"));
+    free(out);
 }
 
 /* The admin token changes across a restart: sessions made with the old one end. */
