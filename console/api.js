@@ -18,10 +18,6 @@ export class ApiError extends Error {
 // The signed-in user: {user, csrf_token, expires_at, idle_timeout_s}; user is null when signed out.
 export const session = { user: null, csrf_token: null, expires_at: null, idle_timeout_s: null };
 
-// A synkro without the session API (older than the console's sign-in) is driven with the bearer
-// token, kept in this module's memory for the life of the page only.
-let bearer = null;
-
 const listeners = new Set();
 export function onSessionChange(fn) {
   listeners.add(fn);
@@ -65,7 +61,6 @@ export async function api(method, path, body) {
   if (method !== 'GET' && method !== 'HEAD' && session.csrf_token) {
     headers['X-CSRF-Token'] = session.csrf_token;
   }
-  if (bearer) headers.Authorization = 'Bearer ' + bearer;
   let res;
   try {
     res = await fetch(path, init);
@@ -88,7 +83,6 @@ export async function api(method, path, body) {
     const err = new ApiError(res.status, code,
       message || fallbackMessages[res.status] || `synkro answered ${res.status}.`, data);
     if (res.status === 401 && !path.startsWith('/api/session')) {
-      bearer = null;
       setSession(null);
       if (!location.hash.startsWith('#/signin')) {
         const back = location.hash && location.hash !== '#/signin' ? location.hash : '';
@@ -114,31 +108,16 @@ export async function restoreSession() {
 
 // Exchanges an admin or user token for a session; rejects with the ApiError of a refusal.
 export async function signIn(token) {
-  try {
-    const s = await api('POST', '/api/session', { token });
-    bearer = null;
-    setSession(s);
-    return session;
-  } catch (e) {
-    if (!(e instanceof ApiError) || e.status !== 404) throw e;
-  }
-  // no session API on this synkro: check the token on a read and keep it in memory
-  bearer = token;
-  try {
-    await api('GET', '/api/mappings');
-  } catch (e) {
-    bearer = null;
-    throw e;
-  }
-  setSession({ user: 'admin', csrf_token: null });
+  const s = await api('POST', '/api/session', { token });
+  setSession(s);
   return session;
 }
 
+// Revokes the session (the server clears the cookie); signed out here even when that fails.
 export async function signOut() {
   try {
-    if (!bearer) await api('DELETE', '/api/session');
+    await api('DELETE', '/api/session');
   } finally {
-    bearer = null;
     setSession(null);
   }
 }

@@ -14,19 +14,6 @@
 
 #define CONSOLE_PATH_MAX 128
 
-const char *const console_security_headers[] = {
-    "Content-Security-Policy",
-    "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
-    "connect-src 'self'; frame-ancestors 'none'; base-uri 'none'; form-action 'self'",
-    "X-Frame-Options",
-    "DENY",
-    "Referrer-Policy",
-    "no-referrer",
-    "X-Content-Type-Options",
-    "nosniff",
-    NULL,
-};
-
 static const struct {
     const char *ext;
     const char *type;
@@ -224,12 +211,9 @@ static int respond(struct http_request *req)
     struct console_answer ans;
     console_resolve(req->path, http_header(req, "Accept-Encoding"),
                     http_header(req, "If-None-Match"), &ans);
-    const char *headers[24];
+    /* the security headers are added by the daemon for every ROUTE_CONSOLE answer */
+    const char *headers[16];
     size_t n = 0;
-    for (const char *const *h = console_security_headers; *h; h += 2) {
-        headers[n++] = h[0];
-        headers[n++] = h[1];
-    }
     if (ans.status == 404)
         return http_respond_error(req, 404, "not_found",
                                   "no such console file; the console starts at /");

@@ -4,7 +4,8 @@
  *
  * Each answer has its Content-Type from a table of extensions, a strong ETag (If-None-Match
  * answers 304), the gzip copy made at build time when Accept-Encoding allows it, Cache-Control
- * no-cache for index.html and max-age=300 for the rest, and the console's security headers.
+ * no-cache for index.html and max-age=300 for the rest (the console's security headers come from
+ * the daemon: the routes are ROUTE_CONSOLE).
  * console_resolve decides the whole answer from the request line and three headers, without the
  * daemon, so a unit test can check every case. Must not: read files at run time, or serve any
  * path that is not exactly a name in the table. */
@@ -54,8 +55,6 @@ const struct console_asset *console_asset_find(const char *rel);
 /* Decides the answer to GET raw_path (the path as received, without the query). */
 void console_resolve(const char *raw_path, const char *accept_encoding, const char *if_none_match,
                      struct console_answer *out);
-/* The security headers of every console answer (name/value pairs, NULL-terminated). */
-extern const char *const console_security_headers[];
 
 int handle_console_index(struct http_request *req);
 int handle_console_file(struct http_request *req);

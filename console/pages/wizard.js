@@ -149,6 +149,8 @@ export async function render(root, ctx) {
   const banner = el('div', { 'aria-live': 'polite' });
   const body = el('div', { class: 'card' });
   const nav = el('div', { class: 'wizard-nav' });
+  // appends to the step's card, skipping the null of an optional part
+  const add = (...xs) => body.append(...xs.flat().filter((x) => x !== null && x !== undefined && x !== false));
   root.append(title, subtitle, stepper, stale, banner, body, nav);
 
   function go(n) {
@@ -162,12 +164,12 @@ export async function render(root, ctx) {
       const n = i + 1;
       const errs = st.problems.filter((p) => p.severity === 'error' && stepOfPath(p.path) === n).length;
       const inner = [el('span', { class: 'num', 'aria-hidden': 'true', text: n < step || (st.id && n !== step && st.visited.has(n)) ? '✓' : String(n) }),
-        el('span', { text: name }), errs ? el('span', { class: 'sr-only', text: ` (${errs} to fix)` }) : null,
+        el('span', { class: 'sr-only', text: `Step ${n}: ` }), el('span', { text: name }), errs ? el('span', { class: 'sr-only', text: ` (${errs} to fix)` }) : null,
         errs ? el('span', { class: 'badge bad', 'aria-hidden': 'true', text: String(errs) }) : null];
       const current = n === step;
       const reachable = st.id && !current;
       const node = reachable
-        ? el('a', { href: `#/wizard/${st.id}/${n}`, 'aria-label': `Step ${n}: ${name}` }, inner)
+        ? el('a', { href: `#/wizard/${st.id}/${n}` }, inner)
         : el('span', { 'aria-current': current ? 'step' : null }, inner);
       return el('li', { class: n < step ? 'done' : null }, node);
     }));
@@ -361,7 +363,7 @@ export async function render(root, ctx) {
       if (nameTouched) return;
       const sf = cat.sfObjects.find((o) => o.name === sfSel.value);
       const hs = cat.hsObjects.find((o) => o.object_type_id === hsSel.value);
-      name.value = sf && hs ? (sf.label === hs.label ? sf.label : `${sf.label} ↔ ${hs.label}`) : sf ? sf.label : '';
+      name.value = sf && hs ? (norm(hs.label).startsWith(norm(sf.label)) ? hs.label : `${sf.label} ↔ ${hs.label}`) : sf ? sf.label : '';
     };
     name.addEventListener('input', () => { nameTouched = true; update(); });
     const objProblems = el('div', {});
@@ -392,7 +394,7 @@ export async function render(root, ctx) {
     }
     sfSel.addEventListener('change', () => { suggestName(); update(); });
     hsSel.addEventListener('change', () => { suggestName(); update(); });
-    body.append(
+    add(
       el('p', { class: 'usage', id: 'usage', text: `${Math.min(used, cat.limit)} of ${cat.limit} mappings used` + (st.id ? '' : ' (with this one)') }),
       limitReached ? el('div', { class: 'error-box', role: 'alert' }, el('strong', { text: 'The mapping limit is reached' }),
         el('p', { text: `All ${cat.limit} mappings are in use. Delete a mapping you no longer need, or raise SYNKRO_MAX_MAPPINGS and restart synkro.` })) : null,
@@ -449,16 +451,17 @@ export async function render(root, ctx) {
         el('option', { value: 'none', text: `Keep the ${app} record` }),
         el('option', { value: 'delete', text: `Delete the ${app} record` }));
       sel.value = r[dir].delete;
-      sel.addEventListener('change', () => { r[dir].delete = sel.value; st.dirty = true; });
-      return el('div', {}, el('label', { for: id, class: 'sr-only', text: `When a ${other} record is deleted` }), sel,
-        el('p', { id: `${id}-help`, class: 'explain', text: `Deleting in ${other} ${r[dir].delete === 'delete' ? 'deletes' : 'does not delete'} the linked ${app} record; "keep" only unlinks it.` }),
+      const explain = () => `Deleting in ${other} ${r[dir].delete === 'delete' ? 'deletes' : 'does not delete'} the linked ${app} record${r[dir].delete === 'delete' ? '' : '; the pair is only unlinked'}.`;
+      const help = el('p', { id: `${id}-help`, class: 'explain', text: explain() });
+      sel.addEventListener('change', () => { r[dir].delete = sel.value; st.dirty = true; help.textContent = explain(); });
+      return el('div', {}, el('label', { for: id, class: 'sr-only', text: `When a ${other} record is deleted` }), sel, help,
         ...problemNodes(problemsAt(`rules.${dir}.delete`)));
     };
     const winner = el('select', { id: 'conflict-winner', 'aria-describedby': 'conflict-winner-help' },
       el('option', { value: 'salesforce', text: 'Salesforce' }), el('option', { value: 'hubspot', text: 'HubSpot' }));
     winner.value = r.conflict_winner;
     winner.addEventListener('change', () => { r.conflict_winner = winner.value; st.dirty = true; });
-    body.append(
+    add(
       el('p', { text: 'Decide what happens in each app when a record is created, updated or deleted in the other one, and which app wins a conflict.' }),
       el('div', { class: 'table-wrap' }, el('table', { class: 'table rules-table' },
         el('caption', { text: 'Sync rules' }),
@@ -552,7 +555,7 @@ export async function render(root, ctx) {
             ...problemNodes(probs))));
       }
     }
-    body.append(
+    add(
       el('p', { text: `The lookups below are what Salesforce has set up on ${labelSf(st)}. Turn on the ones whose associations should sync to HubSpot. Associations sync only between objects that are themselves synced; an object syncs with Contacts or Leads, never both. If a lookup is missing, ask your Salesforce admin.` }),
       list,
       problemList(problemsAt('associations').filter((p) => !/^associations\[\d+\]/.test(p.path))));
@@ -737,7 +740,7 @@ export async function render(root, ctx) {
       drawRows();
     }
 
-    const add = el('button', {
+    const addRow = el('button', {
       type: 'button', class: 'secondary', text: 'Add a field mapping',
       on: { click: () => { rows.push({ salesforce: '', hubspot: '', rule: 'prefer_salesforce_unless_blank' }); changed(); drawRows(); document.getElementById(`row-${rows.length - 1}-hs`)?.focus(); } },
     });
@@ -759,7 +762,7 @@ export async function render(root, ctx) {
         },
       },
     });
-    body.append(
+    add(
       el('p', { text: `Choose the Salesforce field for each HubSpot property. HubSpot custom objects need at least one required property; required properties are marked until they are mapped. Pairs with the same name or label are suggested; edit or remove any of them. Resolve every error before you continue.` }),
       identityBox,
       general,
@@ -768,7 +771,7 @@ export async function render(root, ctx) {
         el('thead', {}, el('tr', {}, el('th', { scope: 'col', text: 'HubSpot property' }), el('th', { scope: 'col', text: 'Salesforce field' }),
           el('th', { scope: 'col', text: 'Sync rule' }), el('th', { scope: 'col', text: 'Actions' }))),
         tableBody)),
-      el('div', { class: 'button-row' }, add, suggestBtn));
+      el('div', { class: 'button-row' }, addRow, suggestBtn));
     identitySection();
     controls = navButtons({
       nextLabel: 'Next',
@@ -806,7 +809,7 @@ export async function render(root, ctx) {
   // ---- step 5: preview ----
   function step5() {
     const slot = el('div', {});
-    body.append(el('p', { text: 'Review the setup: every mapped field as synkro will sync it, and a dry run on up to 20 real Salesforce records (newest first). Nothing is written. Use Back or the steps above to change anything.' }), slot);
+    add(el('p', { text: 'Review the setup: every mapped field as synkro will sync it, and a dry run on up to 20 real Salesforce records (newest first). Nothing is written. Use Back or the steps above to change anything.' }), slot);
     const controls = navButtons({ onNext: () => go(6), disabledWhy: 'Loading the preview…' });
     (async () => {
       let pv;
@@ -821,14 +824,14 @@ export async function render(root, ctx) {
       st.problems = pv.problems || st.problems;
       drawStepper();
       const { table } = ctx.ui;
-      const arrow = (f) => f.salesforce_to_hubspot && f.hubspot_to_salesforce ? '↔' : f.salesforce_to_hubspot ? '→ HubSpot' : f.hubspot_to_salesforce ? '← Salesforce' : 'not synced';
+      const arrow = (f) => f.salesforce_to_hubspot && f.hubspot_to_salesforce ? '↔ both ways' : f.salesforce_to_hubspot ? '→ HubSpot' : f.hubspot_to_salesforce ? '← Salesforce' : 'not synced';
       const ruleLabel = (r) => (FIELD_RULES.find((x) => x[0] === r) || [r, r])[1];
       const recs = pv.records || [];
       const withErrors = recs.filter((r) => (r.errors || []).length);
       const props = pv.fields.filter((f) => f.salesforce_to_hubspot).map((f) => f.hubspot);
       const idProp = st.doc.identity.hubspot_property;
-      slot.replaceChildren(
-        problemList((pv.problems || []).filter((p) => p.severity === 'error')) || el('p', { class: 'badge ok', text: 'The mapping is valid.' }),
+      slot.replaceChildren(...[
+        problemList((pv.problems || []).filter((p) => p.severity === 'error')) || el('p', {}, el('span', { class: 'badge ok', text: 'The mapping is valid.' })),
         el('h2', { text: 'Fields' }),
         table([
           { label: 'Salesforce field', render: (f) => `${f.salesforce} (${f.salesforce_type || 'unknown'})` },
@@ -853,7 +856,7 @@ export async function render(root, ctx) {
               return v === undefined || v === null || v === '' ? '–' : String(v);
             },
           })),
-        ], recs, { caption: 'As these records would be written to HubSpot' }) : null);
+        ], recs, { caption: 'As these records would be written to HubSpot' }) : null].filter(Boolean));
       const errs = (pv.problems || []).filter((p) => p.severity === 'error');
       controls.setBlocked(errs.length ? 'Fix the problems above first (Back to the step concerned).' : '');
     })();
@@ -865,7 +868,7 @@ export async function render(root, ctx) {
     const start = el('input', { type: 'radio', name, id: 'turn-on-start', value: 'start', checked: true });
     const later = el('input', { type: 'radio', name, id: 'turn-on-later', value: 'later' });
     const result = el('div', { 'aria-live': 'polite' });
-    body.append(
+    add(
       el('fieldset', {}, el('legend', { text: 'When should this mapping start syncing?' }),
         el('div', { class: 'radio-cards' },
           el('label', { class: 'radio-card', for: 'turn-on-start' }, start, el('span', {}, el('strong', { text: 'Start continuous sync' }),

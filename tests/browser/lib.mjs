@@ -40,7 +40,8 @@ export async function start() {
   const problems = [];
   page.on('console', (msg) => {
     const t = msg.text();
-    if (/Content Security Policy|Refused to (execute|apply|load|connect)/i.test(t)) problems.push(`CSP: ${t}`);
+    // scripts evaluated by the tests (axe-core) have no URL: their own inline styles are theirs
+    if (/Content Security Policy/i.test(t) && msg.location().url) problems.push(`CSP: ${t}`);
   });
   page.on('pageerror', (err) => problems.push(`page error: ${err.message}`));
   return { browser, context, page, problems };
@@ -66,12 +67,16 @@ export async function screenshot(page, name) {
 }
 
 // axe-core over the page (WCAG 2 A/AA and best practices); fails on serious or critical
-// violations, listing each with the elements it found.
+// violations, listing each with the elements it found, and on stray "null"/"undefined" lines.
 export async function axeScan(page, name) {
   if (!(await page.evaluate(() => Boolean(window.axe)))) await page.evaluate(axeSource);
   const result = await page.evaluate(() => window.axe.run(document, {
     runOnly: { type: 'tag', values: ['wcag2a', 'wcag2aa', 'wcag21a', 'wcag21aa', 'best-practice'] },
   }));
+  // a page that appends a missing optional part shows "null" or "undefined" as text
+  const text = await page.evaluate(() => document.body.innerText);
+  const stray = text.split('\n').map((l) => l.trim()).filter((l) => /^(null|undefined|\[object Object\]|NaN)$/.test(l));
+  assert.deepEqual(stray, [], `${name}: stray text on the page`);
   const bad = result.violations.filter((v) => v.impact === 'serious' || v.impact === 'critical');
   assert.equal(bad.length, 0, `${name}: accessibility violations:\n` + bad.map((v) =>
     `- ${v.id} (${v.impact}): ${v.help}\n    ${v.nodes.slice(0, 5).map((n) => n.target.join(' ')).join('\n    ')}`).join('\n'));
@@ -93,4 +98,14 @@ export async function api(method, p, body) {
 
 export function assertNoProblems(s) {
   assert.deepEqual(s.problems, [], 'the browser reported CSP violations or page errors');
+}
+
+// Runs fn(page); on failure saves a screenshot FAILED-<name>.png (and rethrows).
+export async function withFailureShot(s, name, fn) {
+  try {
+    await fn(s.page);
+  } catch (e) {
+    await screenshot(s.page, `FAILED-${name}`).catch(() => {});
+    throw e;
+  }
 }

@@ -113,6 +113,7 @@ for f in "$here"/*.spec.mjs; do
 done
 ((${#specs[@]})) || { echo "FAIL: no spec file matches SYNKRO_BROWSER_SPECS" >&2; exit 1; }
 mkdir -p "$build/artifacts/screenshots"
+rm -f "$build/artifacts/screenshots/FAILED-"*.png
 rc=0
 SYNKRO_URL="http://127.0.0.1:$port" SIM_URL="$sim_url" SYNKRO_ADMIN_TOKEN="$admin" \
   CHROMIUM_BIN="$chromium_bin" BROWSER_NODE_MODULES="$modules/node_modules" \

@@ -60,6 +60,34 @@ test('the right token opens the mappings; navigation; sign-out', async () => {
   assertNoProblems(s);
 });
 
+test('requests without the CSRF token or without a session are refused', async () => {
+  const { page } = s;
+  await signIn(page);
+  const post = (csrf) => page.evaluate(async (token) => {
+    const headers = { 'Content-Type': 'application/json' };
+    if (token) headers['X-CSRF-Token'] = token;
+    const r = await fetch('/api/mappings', { method: 'POST', headers, body: '{}' });
+    return { status: r.status, body: await r.json() };
+  }, csrf);
+  const noCsrf = await post(null);
+  assert.equal(noCsrf.status, 403);
+  assert.equal(noCsrf.body.error.code || noCsrf.body.error, 'csrf');
+  const wrong = await post('00'.repeat(32));
+  assert.equal(wrong.status, 403);
+  const sess = await page.evaluate(() => fetch('/api/session').then((r) => r.json()));
+  assert.match(sess.csrf_token, /^[0-9a-f]{16,}$/);
+  const withCsrf = await post(sess.csrf_token);
+  assert.equal(withCsrf.status, 400, 'with the token the request reaches the handler (which refuses {} as a mapping)');
+  // no session at all, or a made-up one
+  assert.equal((await fetch(SYNKRO_URL + '/api/mappings')).status, 401);
+  assert.equal((await fetch(SYNKRO_URL + '/api/mappings', { headers: { Cookie: 'synkro_session=' + 'ab'.repeat(32) } })).status, 401);
+  // after sign-out the old cookie no longer works
+  await page.getByRole('button', { name: 'Sign out' }).click();
+  await page.waitForURL(/#\/signin/);
+  assert.equal(await page.evaluate(() => fetch('/api/mappings').then((r) => r.status)), 401);
+  assertNoProblems(s);
+});
+
 test('/ui and /admin open the console', async () => {
   for (const p of ['/ui', '/admin']) {
     const res = await fetch(SYNKRO_URL + p, { redirect: 'manual' });

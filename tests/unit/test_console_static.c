@@ -52,8 +52,8 @@ static void test_the_shell_is_embedded(void **state)
 {
     (void)state;
     static const char *const files[] = {
-        "index.html", "style.css",   "app.js",          "api.js",
-        "ui.js",      "favicon.svg", "pages/signin.js", "pages/mappings.js"};
+        "index.html",      "style.css",         "app.js",         "api.js", "ui.js", "favicon.svg",
+        "pages/signin.js", "pages/mappings.js", "pages/wizard.js"};
     for (size_t i = 0; i < sizeof files / sizeof files[0]; i++) {
         const struct console_asset *a = console_asset_find(files[i]);
         if (!a)
