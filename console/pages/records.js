@@ -120,7 +120,7 @@ async function renderRecord(page, ctx, linkId) {
       h('dt', {}, 'State'), h('dd', {}, rec.state ? badge(rec.state) : '–'),
       h('dt', {}, 'Last synced'), h('dd', {}, fmtTime(ctx, rec.last_synced_at)))));
   page.append(section('Values last synced',
-    h('p', {class: 'lede'}, 'The value both CRMs agreed on at the last sync, per mapped field. A change on either side is compared with it.'),
+    h('p', {class: 'lede'}, 'What each CRM held right after the last sync, per mapped field. A change on either side is compared with it.'),
     table([
       {label: 'Salesforce field', cell: f => h('span', {class: 'mono'}, f.salesforce_field)},
       {label: 'HubSpot property', cell: f => h('span', {class: 'mono'}, f.hubspot_property)},

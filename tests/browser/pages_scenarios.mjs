@@ -200,6 +200,8 @@ export async function recordTimeline(page, env, m, c) {
     assert.ok(ids[i - 1] > ids[i], `newest first: ${ids.join(',')}`);
   await env.axe('record');
   await env.shot('record');
+  await page.locator('#timeline').scrollIntoViewIfNeeded();
+  await env.shot('record-timeline');
   return 'timeline checked';
 }
 
