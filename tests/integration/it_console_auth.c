@@ -5,7 +5,8 @@
  * and allowed with it, recording the signed-in user as the mapping's actor (a SYNKRO_USERS_FILE
  * user); sign-out, after which the cookie is refused; bearer tokens still working; the sign-in rate
  * limit (429 + Retry-After); the admin plane on its own address with the public one answering 404;
- * one-time sign-in links (used once); SYNKRO_CONSOLE=off; the admin token rotated across a restart
+ * one-time sign-in links (used once); a Secure cookie behind https and the idle timeout;
+ * SYNKRO_CONSOLE=off; the admin token rotated across a restart
  * ending the old sessions; and no token, session id, CSRF token or code in the log. */
 #include "harness.h"
 
@@ -282,6 +283,15 @@ static void test_sign_in_and_out(void **state)
     char *n = harness_db_scalar(&f->db, sql);
     assert_string_equal(n, "0");
     free(n);
+
+    /* nothing a client sent as a secret reaches the log, not even a wrong token */
+    char *log = harness_read_file(f->proc.err_path);
+    assert_non_null(log);
+    assert_null(strstr(log, "wrong-token-0123456789"));
+    assert_null(strstr(log, ADMIN));
+    assert_null(strstr(log, s.id));
+    assert_null(strstr(log, s.csrf));
+    free(log);
 }
 
 /* A named user's change is recorded under their name, by cookie and by bearer. */
@@ -426,6 +436,37 @@ static void test_admin_plane(void **state)
     free(out);
 }
 
+static int setup_https(void **state)
+{
+    static const char *const env[] = {"SYNKRO_PUBLIC_BASE_URL=https://synkro.example.com", NULL};
+    return fixture_start(state, env);
+}
+
+/* Behind https the cookie is Secure; a session unused longer than the idle timeout ends. */
+static void test_secure_cookie_and_idle(void **state)
+{
+    struct fixture *f = *state;
+    const char *base = f->proc.base_url;
+    struct harness_response r;
+    call(base, "POST", "/api/session", JSON_CT, NULL, NULL, "{\"token\":\"" ADMIN "\"}", &r);
+    assert_int_equal(r.status, 200);
+    char h[512];
+    assert_int_equal(harness_response_header(&r, "Set-Cookie", h, sizeof h), 0);
+    assert_non_null(strstr(h, "; Secure"));
+    harness_response_free(&r);
+    struct session s;
+    sign_in(base, "{\"token\":\"" ADMIN "\"}", "admin", &s);
+    expect_status(base, "GET", "/api/session", s.cookie, NULL, NULL, NULL, 200, NULL);
+    char *n = harness_db_scalar(&f->db, "WITH u AS (UPDATE console_sessions SET last_seen_at = "
+                                        "now() - interval '31 minutes' RETURNING 1) "
+                                        "SELECT count(*) FROM u");
+    assert_non_null(n);
+    assert_string_equal(n, "2");
+    free(n);
+    expect_status(base, "GET", "/api/session", s.cookie, NULL, NULL, NULL, 401, "unauthorized");
+    expect_status(base, "GET", "/api/mappings", s.cookie, NULL, NULL, NULL, 401, "unauthorized");
+}
+
 static int setup_console_off(void **state)
 {
     static const char *const env[] = {"SYNKRO_CONSOLE=off", NULL};
@@ -520,6 +561,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_rate_limit, setup_rate_limited, teardown),
         cmocka_unit_test_setup_teardown(test_admin_plane, setup_admin_plane, teardown),
         cmocka_unit_test_setup_teardown(test_console_off, setup_console_off, teardown),
+        cmocka_unit_test_setup_teardown(test_secure_cookie_and_idle, setup_https, teardown),
         cmocka_unit_test_setup_teardown(test_rotation_and_log, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
