@@ -12,6 +12,8 @@ export async function render(root, ctx) {
 
   async function load() {
     let data;
+    // HubSpot's object labels, best effort (the list works without HubSpot)
+    const hsObjects = ctx.api('GET', '/api/hubspot/objects').then((r) => r.objects || [], () => []);
     try {
       data = await withProgress(body, 'Loading the mappings…', ctx.api('GET', '/api/mappings'));
     } catch (e) {
@@ -33,10 +35,15 @@ export async function render(root, ctx) {
         el('a', { class: 'button primary', href: '#/wizard/new', text: 'Set up your first mapping' })));
       return;
     }
+    const hs = await hsObjects;
+    const hsLabel = (v) => {
+      const o = hs.find((x) => [x.object_type_id, x.name, x.fully_qualified_name].includes(v));
+      return o ? `${o.label} (${v})` : v;
+    };
     body.replaceChildren(table([
       { label: 'Name', render: (m) => el('a', { href: `#/wizard/${m.id}/1`, text: m.name }) },
       { label: 'Salesforce object', key: 'salesforce_object' },
-      { label: 'HubSpot object', key: 'hubspot_object' },
+      { label: 'HubSpot object', render: (m) => hsLabel(m.hubspot_object) },
       { label: 'State', render: (m) => stateBadge(el, m) },
       { label: 'Updated', render: (m) => ctx.ui.fmtAgo(m.updated_at) },
       { label: 'Actions', class: 'actions', render: (m) => actions(m) },
@@ -45,7 +52,7 @@ export async function render(root, ctx) {
 
   function actions(m) {
     const toggle = el('button', {
-      type: 'button', class: m.state === 'enabled' ? 'secondary' : 'primary small',
+      type: 'button', class: m.state === 'enabled' ? 'secondary small' : 'primary small',
       text: m.state === 'enabled' ? 'Pause' : 'Turn on sync',
       'aria-label': `${m.state === 'enabled' ? 'Pause' : 'Turn on sync for'} ${m.name}`,
       on: {

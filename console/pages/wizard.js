@@ -80,6 +80,37 @@ export function suggestValueMap(sfField, hsProp, current) {
   return map;
 }
 
+// The association choices of step 3, one per Salesforce lookup: {field, target (the Salesforce
+// object it points to), mapping (the synkro mapping that syncs the target, or null), why (why it
+// cannot be turned on, '' when it can)}. Only objects synced by a mapping (this one included,
+// for a lookup to its own object) can be associated, and Contacts and Leads never both.
+export function associationOptions(lookups, mappings, selfId, selfObject, selfHubspot, selected) {
+  const lc = (x) => String(x || '').toLowerCase();
+  const targetOf = (f) => {
+    for (const target of f.reference_to || []) {
+      if (lc(target) === lc(selfObject)) return { target, mapping: { id: selfId, name: 'this mapping', hubspot_object: selfHubspot } };
+      const m = mappings.find((x) => String(x.id) !== String(selfId) && lc(x.salesforce_object) === lc(target));
+      if (m) return { target, mapping: m };
+    }
+    return { target: (f.reference_to || [])[0] || 'another object', mapping: null };
+  };
+  const onTargets = new Set((selected || []).map((a) => {
+    const f = lookups.find((x) => x.name === a.salesforce_field);
+    return f ? lc(targetOf(f).target) : '';
+  }));
+  return lookups.map((field) => {
+    const { target, mapping } = targetOf(field);
+    let why = '';
+    if (!mapping) {
+      why = `Not available: ${target} is not synced with HubSpot by any mapping. Set up a mapping for ${target} first, then come back.`;
+    } else if (/^(contact|lead)$/i.test(target)) {
+      const other = lc(target) === 'contact' ? 'lead' : 'contact';
+      if (onTargets.has(other)) why = `Not available while the ${other === 'lead' ? 'Lead' : 'Contact'} association is on: an object syncs associations with Contacts or with Leads, never both.`;
+    }
+    return { field, target, mapping, why };
+  });
+}
+
 function emptyDoc() {
   return {
     name: '',
@@ -492,35 +523,16 @@ export async function render(root, ctx) {
     const cat = st.catalog;
     const list = el('ul', { class: 'assoc-list' });
     const hsAssocs = st.hs.associations || [];
-    function targetMapping(f) {
-      for (const target of f.reference_to || []) {
-        if (target.toLowerCase() === st.doc.salesforce_object.toLowerCase()) return { target, mapping: { id: st.id, name: 'this mapping', hubspot_object: st.doc.hubspot_object } };
-        const m = cat.mappings.find((x) => String(x.id) !== String(st.id) && x.salesforce_object.toLowerCase() === target.toLowerCase());
-        if (m) return { target, mapping: m };
-      }
-      return { target: (f.reference_to || [])[0] || 'another object', mapping: null };
-    }
-    const isContactish = (t) => /^(contact|lead)$/i.test(t);
     function draw() {
       list.replaceChildren();
       const on = new Map(st.doc.associations.map((a, i) => [a.salesforce_field, i]));
-      const onTargets = new Set(st.doc.associations.map((a) => {
-        const f = lookups.find((x) => x.name === a.salesforce_field);
-        return f ? targetMapping(f).target.toLowerCase() : '';
-      }));
+      const options = associationOptions(lookups, cat.mappings, st.id, st.doc.salesforce_object, st.doc.hubspot_object, st.doc.associations);
       if (!lookups.length) {
         list.append(el('li', {}, el('p', { text: `${labelSf(st)} has no lookup fields in Salesforce, so there is nothing to associate. If you expected one, ask your Salesforce admin.` })));
       }
-      for (const f of lookups) {
-        const { target, mapping } = targetMapping(f);
+      for (const { field: f, target, mapping, why } of options) {
         const id = `assoc-${f.name}`;
         const idx = on.get(f.name);
-        let why = '';
-        if (!mapping) why = `Not available: ${target} is not synced with HubSpot by any mapping. Set up a mapping for ${target} first, then come back.`;
-        else if (isContactish(target)) {
-          const other = target.toLowerCase() === 'contact' ? 'lead' : 'contact';
-          if (onTargets.has(other)) why = `Not available while the ${other === 'lead' ? 'Lead' : 'Contact'} association is on: an object syncs associations with Contacts or with Leads, never both.`;
-        }
         const box = el('input', { type: 'checkbox', id, checked: idx !== undefined, disabled: Boolean(why) && idx === undefined, 'aria-describedby': `${id}-why` });
         const hsTarget = mapping ? findHs(cat, mapping.hubspot_object) : null;
         const labels = hsTarget ? hsAssocs.filter((a) => a.to_object_type_id === hsTarget.object_type_id) : [];

@@ -210,3 +210,55 @@ test('a mapping set up with the keyboard alone', () => withFailureShot(s, 'wizar
   assert.ok(inv.fields.some((f) => f.salesforce === 'Name' && f.hubspot === 'invoice_number'));
   assertNoProblems(s);
 }));
+
+// The wizard's rules as pure functions, imported in the page from the served module.
+test('suggestions, type compatibility and the association rules', () => withFailureShot(s, 'wizard-rules', async (page) => {
+  const r = await page.evaluate(async () => {
+    const w = await import('/console/pages/wizard.js');
+    const sf = [
+      { name: 'Name', label: 'Project Name', type: 'string' },
+      { name: 'Budget__c', label: 'Budget', type: 'currency' },
+      { name: 'Status__c', label: 'Status', type: 'picklist', picklist_values: [
+        { value: 'In Progress', label: 'In Progress', active: true }, { value: 'Gone', label: 'Gone', active: false }] },
+      { name: 'Start__c', label: 'Start', type: 'date' },
+      { name: 'Account__c', label: 'Account', type: 'reference', lookup: true },
+    ];
+    const hs = [
+      { name: 'name', label: 'Name', type: 'string' },
+      { name: 'budget', label: 'Budget', type: 'string' },
+      { name: 'status', label: 'Status', type: 'enumeration', field_type: 'select', options: [{ value: 'in_progress', label: 'In progress' }] },
+      { name: 'start', label: 'Start', type: 'number' },
+      { name: 'account', label: 'Account', type: 'string' },
+      { name: 'calc', label: 'Start', type: 'date', calculated: true },
+    ];
+    const pairs = w.suggestPairs(sf, hs, { sf: [], hs: [] }).map((p) => `${p.salesforce}=${p.hubspot}`);
+    const vm = w.suggestValueMap(sf[2], hs[2], {});
+    const lookups = [
+      { name: 'Account__c', reference_to: ['Account'] },
+      { name: 'Contact__c', reference_to: ['Contact'] },
+      { name: 'Lead__c', reference_to: ['Lead'] },
+      { name: 'Parent__c', reference_to: ['Project__c'] },
+      { name: 'Owner__c', reference_to: ['User'] },
+    ];
+    const mappings = [{ id: 1, name: 'Accounts', salesforce_object: 'Account', hubspot_object: '0-2' },
+      { id: 2, name: 'Contacts', salesforce_object: 'Contact', hubspot_object: '0-1' },
+      { id: 3, name: 'Leads', salesforce_object: 'Lead', hubspot_object: '0-1' }];
+    const why = (sel) => Object.fromEntries(w.associationOptions(lookups, mappings, 9, 'Project__c', '2-7001', sel)
+      .map((o) => [o.field.name, o.why ? o.why.split(':')[0] : (o.mapping ? o.mapping.name : '?')]));
+    return {
+      pairs, vm,
+      compat: [w.compatible(sf[1], hs[1]), w.compatible(sf[1], { type: 'number' }), w.compatible(sf[2], hs[2])],
+      none: why([]),
+      contactOn: why([{ salesforce_field: 'Contact__c' }]),
+      leadOn: why([{ salesforce_field: 'Lead__c' }]),
+    };
+  });
+  // name and label match, but only when the types convert; never a lookup or a calculated property
+  assert.deepEqual(r.pairs, ['Name=name', 'Status__c=status']);
+  assert.deepEqual(r.vm, { 'In Progress': 'in_progress' });
+  assert.deepEqual(r.compat, [false, true, true]);
+  assert.deepEqual(r.none, { Account__c: 'Accounts', Contact__c: 'Contacts', Lead__c: 'Leads', Parent__c: 'this mapping', Owner__c: 'Not available' });
+  assert.equal(r.contactOn.Lead__c, 'Not available while the Contact association is on');
+  assert.equal(r.contactOn.Contact__c, 'Contacts');
+  assert.equal(r.leadOn.Contact__c, 'Not available while the Lead association is on');
+}));

@@ -283,6 +283,15 @@ static void test_sign_in_and_out(void **state)
     char *n = harness_db_scalar(&f->db, sql);
     assert_string_equal(n, "0");
     free(n);
+
+    /* nothing a client sent as a secret reaches the log, not even a wrong token */
+    char *log = harness_read_file(f->proc.err_path);
+    assert_non_null(log);
+    assert_null(strstr(log, "wrong-token-0123456789"));
+    assert_null(strstr(log, ADMIN));
+    assert_null(strstr(log, s.id));
+    assert_null(strstr(log, s.csrf));
+    free(log);
 }
 
 /* A named user's change is recorded under their name, by cookie and by bearer. */
