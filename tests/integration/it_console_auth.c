@@ -436,6 +436,31 @@ static void test_admin_plane(void **state)
     free(out);
 }
 
+/* A users file that does not parse stops synkro at start, naming the line, never the token. */
+static void test_bad_users_file(void **state)
+{
+    struct fixture *f = *state;
+    char path[300], users_env[320], db_env[1100];
+    snprintf(path, sizeof path, "%s.bad", f->users_path);
+    FILE *u = fopen(path, "w");
+    assert_non_null(u);
+    fprintf(u, "# ok\nbob:bob-token-0123456789\nbad name:carol-token-0123456789\n");
+    fclose(u);
+    snprintf(users_env, sizeof users_env, "SYNKRO_USERS_FILE=%s", path);
+    snprintf(db_env, sizeof db_env, "DATABASE_URL=%s", f->db.url);
+    const char *argv[] = {"serve", NULL};
+    const char *env[] = {db_env, users_env, "SYNKRO_LISTEN=127.0.0.1:0",
+                         "SYNKRO_ADMIN_TOKEN=" ADMIN, NULL};
+    char *out = NULL;
+    assert_int_equal(harness_synkro_run(argv, env, &out), 1);
+    unlink(path);
+    assert_non_null(out);
+    assert_non_null(strstr(out, "line 3: the user name"));
+    assert_null(strstr(out, "carol-token-0123456789"));
+    assert_null(strstr(out, "bob-token-0123456789"));
+    free(out);
+}
+
 static int setup_https(void **state)
 {
     static const char *const env[] = {"SYNKRO_PUBLIC_BASE_URL=https://synkro.example.com", NULL};
@@ -563,6 +588,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_console_off, setup_console_off, teardown),
         cmocka_unit_test_setup_teardown(test_secure_cookie_and_idle, setup_https, teardown),
         cmocka_unit_test_setup_teardown(test_rotation_and_log, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_bad_users_file, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
