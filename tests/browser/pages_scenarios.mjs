@@ -200,7 +200,7 @@ export async function recordTimeline(page, env, m, c) {
     assert.ok(ids[i - 1] > ids[i], `newest first: ${ids.join(',')}`);
   await env.axe('record');
   await env.shot('record');
-  await page.locator('#timeline').scrollIntoViewIfNeeded();
+  await page.evaluate(() => document.getElementById('sec-timeline').scrollIntoView({block: 'start'}));
   await env.shot('record-timeline');
   return 'timeline checked';
 }
