@@ -289,6 +289,8 @@ int handle_signin_code_create(struct http_request *req)
 int handle_signin_link(struct http_request *req)
 {
     int rc = 0;
+    if (strcmp(req->method, "HEAD") == 0) /* a link checker must not use up the code */
+        return http_respond(req, 200, "text/plain; charset=utf-8", "", 0);
     if (signin_rate_check(req, &rc) < 0)
         return rc;
     const char *code = http_query_arg(req, "code");

@@ -12,7 +12,7 @@
  *   "expires_at"}: a sign-in code for the caller's own user, usable once within 10 minutes, and
  *   the URL that uses it (`synkro console-link` prints it).
  * GET /signin?code=... -> 302 to / with the session cookie (the link above); 401 text when the
- *   code is unusable; rate-limited like POST /api/session.
+ *   code is unusable; rate-limited like POST /api/session. HEAD answers 200 and leaves the code.
  * Secure is set when SYNKRO_PUBLIC_BASE_URL is https and the request came on the public listener,
  * or on the admin listener with X-Forwarded-Proto: https (a TLS proxy in front of it).
  * Must not: log or echo a token, code or session id, or talk SQL (db/session_store.c does). */
