@@ -16,7 +16,18 @@
 #include <string.h>
 #include <strings.h>
 
-enum cv_type { CV_STR, CV_URL, CV_INT, CV_LLONG, CV_BOOL, CV_LEVEL, CV_LISTEN, CV_DBURL, CV_ORGID };
+enum cv_type {
+    CV_STR,
+    CV_URL,
+    CV_INT,
+    CV_LLONG,
+    CV_BOOL,
+    CV_LEVEL,
+    CV_LISTEN,
+    CV_DBURL,
+    CV_ORGID,
+    CV_ADMIN_LISTEN
+};
 
 struct config_var {
     const char *name;
@@ -69,8 +80,9 @@ static const struct config_var config_vars[] = {
      "reverse proxy. Used to verify HubSpot v3 signatures and to print endpoint URLs. Default: "
      "`http://` + SYNKRO_LISTEN."},
     {"SYNKRO_ADMIN_TOKEN", CV_STR, OFF(admin_token), "", 16, 4096, true,
-     "Bearer token for the admin API (`/api/...`); at least 16 characters. Unset: the admin API "
-     "answers 401 to everyone."},
+     "Bearer token for the admin API (`/api/...`) and the console's sign-in, as the user `admin`; "
+     "at least 16 characters. Changing it ends the sessions signed in with the old one. Unset: "
+     "only SYNKRO_USERS_FILE's users get in."},
     {"SYNKRO_DB_POOL_SIZE", CV_INT, OFF(db_pool_size), "8", 1, 256, false,
      "Maximum PostgreSQL connections held by one synkro process."},
     {"SYNKRO_DB_STATEMENT_TIMEOUT_MS", CV_INT, OFF(db_statement_timeout_ms), "5000", 100, 600000,
@@ -173,6 +185,24 @@ static const struct config_var config_vars[] = {
      "Most queued events one import keeps waiting at a time, so live changes are not starved."},
     {"SYNKRO_CONFLICT_RETENTION", CV_INT, OFF(conflict_retention_days), "90", 1, 3650, false,
      "Days a recorded conflict stays listed in /api/conflicts before the janitor prunes it."},
+    {"SYNKRO_ADMIN_LISTEN", CV_ADMIN_LISTEN, OFF(admin_listen), "", 0, 0, false,
+     "Optional second address (`host:port`) for the admin plane: the console and `/api/*`. When "
+     "set, SYNKRO_LISTEN answers 404 for them and keeps `/webhooks/*`, `/healthz`, `/readyz` and "
+     "`/metrics`; keep it on a private network (docs/DEPLOY.md)."},
+    {"SYNKRO_CONSOLE", CV_BOOL, OFF(console), "on", 0, 0, false,
+     "`on` serves the web console and its sign-in (`/api/session`); `off` answers 404 for them "
+     "and ignores session cookies (bearer tokens still work)."},
+    {"SYNKRO_USERS_FILE", CV_STR, OFF(users_file), "", 0, 4096, false,
+     "Optional file of named users, one `name:token` per line (`#` comments), each token at least "
+     "16 characters; they sign in and call the API like the admin, and the mapping history names "
+     "them. SYNKRO_ADMIN_TOKEN is the user `admin`."},
+    {"SYNKRO_SIGNIN_RATE_PER_MIN", CV_INT, OFF(signin_rate_per_min), "10", 1, 10000, false,
+     "Console sign-in attempts allowed per client address per minute; more get 429 with "
+     "Retry-After. Behind a reverse proxy all clients share the proxy's address."},
+    {"SYNKRO_SESSION_IDLE_S", CV_INT, OFF(session_idle_s), "1800", 60, 604800, false,
+     "A console session unused this many seconds ends (sign in again)."},
+    {"SYNKRO_SESSION_TTL_S", CV_INT, OFF(session_ttl_s), "43200", 300, 2592000, false,
+     "A console session ends this many seconds after sign-in, used or not."},
     {"SYNKRO_HISTORY_RETENTION", CV_INT, OFF(history_retention_days), "30", 0, 3650, false,
      "Days each record's history (GET /api/records/{id}/timeline) is kept before the janitor "
      "prunes it; 0 records no history."},
@@ -287,6 +317,31 @@ static int valid_org_id(const char *s)
     return 1;
 }
 
+/* SYNKRO_LISTEN and SYNKRO_ADMIN_LISTEN: host:port (or "" when empty_ok) into *text (as
+ * given), *host (parsed; NULL for "") and *port. */
+static int parse_listen_var(const struct config_var *v, const char *value, bool empty_ok,
+                            char **text, char **host_out, int *port_out, struct strbuf *errs)
+{
+    char *host = NULL;
+    int port = 0;
+    if ((*value || !empty_ok) && parse_listen(value, &host, &port) < 0) {
+        add_err(errs, v->name, "'%s' is not host:port with a port from 0 to 65535", value);
+        return -1;
+    }
+    char *copy = strdup(value);
+    if (!copy) {
+        free(host);
+        add_err(errs, v->name, "out of memory");
+        return -1;
+    }
+    free(*text);
+    free(*host_out);
+    *text = copy;
+    *host_out = host;
+    *port_out = port;
+    return 0;
+}
+
 /* Parses one variable into cfg. Returns 0, or -1 after appending to errs. */
 static int config_parse_var(struct config *cfg, const struct config_var *v, const char *value,
                             struct strbuf *errs)
@@ -367,26 +422,12 @@ static int config_parse_var(struct config *cfg, const struct config_var *v, cons
             return -1;
         }
         return 0;
-    case CV_LISTEN: {
-        char *host = NULL;
-        int port = 0;
-        if (parse_listen(value, &host, &port) < 0) {
-            add_err(errs, v->name, "'%s' is not host:port with a port from 0 to 65535", value);
-            return -1;
-        }
-        char *copy = strdup(value);
-        if (!copy) {
-            free(host);
-            add_err(errs, v->name, "out of memory");
-            return -1;
-        }
-        free(cfg->listen);
-        free(cfg->listen_host);
-        cfg->listen = copy;
-        cfg->listen_host = host;
-        cfg->listen_port = port;
-        return 0;
-    }
+    case CV_ADMIN_LISTEN:
+        return parse_listen_var(v, value, true, &cfg->admin_listen, &cfg->admin_listen_host,
+                                &cfg->admin_listen_port, errs);
+    case CV_LISTEN:
+        return parse_listen_var(v, value, false, &cfg->listen, &cfg->listen_host, &cfg->listen_port,
+                                errs);
     }
     return -1;
 }
@@ -435,7 +476,7 @@ void config_free(struct config *cfg)
     for (size_t i = 0; i < NVARS; i++) {
         const struct config_var *v = &config_vars[i];
         if (v->type == CV_STR || v->type == CV_URL || v->type == CV_DBURL || v->type == CV_ORGID ||
-            v->type == CV_LISTEN) {
+            v->type == CV_LISTEN || v->type == CV_ADMIN_LISTEN) {
             char **slot = (char **)(void *)((char *)cfg + v->offset);
             free(*slot);
             *slot = NULL;
@@ -443,6 +484,8 @@ void config_free(struct config *cfg)
     }
     free(cfg->listen_host);
     cfg->listen_host = NULL;
+    free(cfg->admin_listen_host);
+    cfg->admin_listen_host = NULL;
 }
 
 /* Finds the next password in a libpq URL ("scheme://user:PASSWORD@host") or
@@ -525,7 +568,8 @@ static void config_value_text(const struct config *cfg, const struct config_var 
     case CV_STR:
     case CV_URL:
     case CV_ORGID:
-    case CV_LISTEN: {
+    case CV_LISTEN:
+    case CV_ADMIN_LISTEN: {
         const char *s = *(char *const *)(const void *)(base + v->offset);
         if (v->secret)
             snprintf(out, outlen, "%s", (s && *s) ? "***" : "(unset)");

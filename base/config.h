@@ -75,6 +75,15 @@ struct config {
     int sweep_interval_s;
     int import_inflight;
     int conflict_retention_days;
+    /* console and admin plane */
+    char *admin_listen;      /* as given, host:port; "" = no admin listener */
+    char *admin_listen_host; /* parsed; NULL when unset */
+    int admin_listen_port;
+    bool console;
+    char *users_file;
+    int signin_rate_per_min;
+    int session_idle_s;
+    int session_ttl_s;
     int history_retention_days; /* 0: the engine records no history */
 };
 

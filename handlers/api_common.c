@@ -48,6 +48,11 @@ int api_respond_json_owned(struct http_request *req, unsigned status, json_objec
 
 void api_request_actor(const struct http_request *req, char *out, size_t outlen)
 {
+    /* a named user, or anyone signed in to the console, is who they are */
+    if (req->actor[0] && (req->auth_via == HTTP_AUTH_SESSION || strcmp(req->actor, "admin") != 0)) {
+        snprintf(out, outlen, "%s", req->actor);
+        return;
+    }
     const char *a = http_header(req, "X-Synkro-Actor");
     size_t n = a ? strlen(a) : 0;
     bool ok = n > 0 && n < 64;

@@ -24,8 +24,9 @@ int api_respond_db_unavailable(struct http_request *req, const char *err);
 /* Answers body as JSON with status and puts it (the caller's reference is consumed). */
 int api_respond_json_owned(struct http_request *req, unsigned status, json_object *body);
 
-/* The actor recorded for a change: the X-Synkro-Actor header when it is 1..63 printable
- * characters without spaces, else "admin"; copied into out. */
+/* The actor recorded for a change, copied into out: the user of SYNKRO_USERS_FILE or of the
+ * console session that made the request; for the admin token by bearer (scripts, the CLI), the
+ * X-Synkro-Actor header when it is 1..63 printable characters without spaces, else "admin". */
 void api_request_actor(const struct http_request *req, char *out, size_t outlen);
 
 #endif

@@ -18,6 +18,8 @@
 struct ingest_writer;
 struct token_store;
 struct sync_engine;
+struct user_set;
+struct addr_limiter;
 
 struct app {
     const struct config *cfg;
@@ -28,7 +30,9 @@ struct app {
     struct crm_clients crm;       /* the CRM clients (crm.cfg == cfg) */
     struct sync_engine *sync;     /* sync workers; NULL when none run */
     atomic_int shutting_down;
-    struct sync_context sync_ctx; /* {cfg, pool, &crm, &shutting_down}, for sweeps/imports */
+    struct sync_context sync_ctx;        /* {cfg, pool, &crm, &shutting_down}, for sweeps/imports */
+    const struct user_set *users;        /* admin + SYNKRO_USERS_FILE (base/users.h) */
+    struct addr_limiter *signin_limiter; /* console sign-in attempts per address */
 };
 
 #endif

@@ -1,16 +1,17 @@
 /* http_request.c: the request/response API of handlers (handlers/http_request.h) on top of
  * libmicrohttpd: header and query lookups, responses (copied, with the request id and no-store),
- * the JSON error body, the admin-token check.
+ * the JSON error body, the security headers of console and /api/... answers, the client address.
  *
  * Must not: know any endpoint, log, or keep state (the daemon in server/http.c owns the request).
  */
 #include "handlers/http_request.h"
 #include "base/clock.h"
 
-#include "base/secret.h"
 #include "base/strbuf.h"
 
+#include <arpa/inet.h>
 #include <microhttpd.h>
+#include <netinet/in.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
@@ -46,6 +47,27 @@ char *http_error_body(const char *code, const char *message)
     return strbuf_detach(&sb, NULL);
 }
 
+const char *const http_security_headers[] = {
+    "Content-Security-Policy",
+    "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
+    "connect-src 'self'; frame-ancestors 'none'; base-uri 'none'; form-action 'self'",
+    "X-Frame-Options",
+    "DENY",
+    "Referrer-Policy",
+    "no-referrer",
+    "X-Content-Type-Options",
+    "nosniff",
+    NULL};
+
+/* True when headers (name/value pairs) name header. */
+static bool headers_have(const char *const *headers, const char *header)
+{
+    for (const char *const *h = headers; h && h[0] && h[1]; h += 2)
+        if (strcasecmp(h[0], header) == 0)
+            return true;
+    return false;
+}
+
 int http_respond_with_headers(struct http_request *req, unsigned status, const char *content_type,
                               const char *body, size_t len, const char *const *headers)
 {
@@ -58,9 +80,13 @@ int http_respond_with_headers(struct http_request *req, unsigned status, const c
     if (content_type)
         MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE, content_type);
     MHD_add_response_header(resp, "X-Request-Id", req->request_id);
-    MHD_add_response_header(resp, "Cache-Control", "no-store");
+    if (!headers_have(headers, "Cache-Control")) /* a handler may allow caching (assets) */
+        MHD_add_response_header(resp, "Cache-Control", "no-store");
     for (const char *const *h = headers; h && h[0] && h[1]; h += 2)
         MHD_add_response_header(resp, h[0], h[1]);
+    for (const char *const *h = http_security_headers; req->security_headers && h[0]; h += 2)
+        if (!headers_have(headers, h[0]))
+            MHD_add_response_header(resp, h[0], h[1]);
     enum MHD_Result rc = MHD_queue_response(req->conn, status, resp);
     MHD_destroy_response(resp);
     req->responded = true;
@@ -110,10 +136,18 @@ int http_respond_error(struct http_request *req, unsigned status, const char *co
     return rc;
 }
 
-bool http_admin_authorized(const struct http_request *req)
+void http_client_address(const struct http_request *req, char *out, size_t outlen)
 {
-    const char *auth = http_header(req, MHD_HTTP_HEADER_AUTHORIZATION);
-    if (!auth || strncasecmp(auth, "Bearer ", 7) != 0)
-        return false;
-    return secret_equal(auth + 7, req->app->cfg->admin_token);
+    out[0] = '\0';
+    const union MHD_ConnectionInfo *ci =
+        req->conn ? MHD_get_connection_info(req->conn, MHD_CONNECTION_INFO_CLIENT_ADDRESS) : NULL;
+    const struct sockaddr *sa = ci ? ci->client_addr : NULL;
+    if (!sa)
+        return;
+    if (sa->sa_family == AF_INET)
+        inet_ntop(AF_INET, &((const struct sockaddr_in *)(const void *)sa)->sin_addr, out,
+                  (socklen_t)outlen);
+    else if (sa->sa_family == AF_INET6)
+        inet_ntop(AF_INET6, &((const struct sockaddr_in6 *)(const void *)sa)->sin6_addr, out,
+                  (socklen_t)outlen);
 }

@@ -1,6 +1,6 @@
 /* http_request.h: what a request handler sees of an HTTP request and how it answers: the
  * request (method, raw path and query, body, route parameters, request id, the app), header and
- * query lookups, the response helpers and the admin-token check.
+ * query lookups, the response helpers, the security headers and the client address.
  *
  * The daemon that fills struct http_request and sends what handlers queue is server/http.c;
  * handlers include only this header, so they never see the daemon. Handlers run on the daemon's
@@ -21,6 +21,12 @@
 
 struct route;
 struct MHD_Connection;
+
+/* Which listener a request arrived on (server/http.c). */
+enum http_plane { HTTP_PLANE_PUBLIC = 0, HTTP_PLANE_ADMIN = 1 };
+
+/* How the request was authorised (handlers/session_auth.c). */
+enum http_auth_via { HTTP_AUTH_NONE = 0, HTTP_AUTH_BEARER, HTTP_AUTH_SESSION };
 
 struct http_request {
     struct MHD_Connection *conn;
@@ -54,6 +60,10 @@ struct http_request {
     int (*resume)(struct http_request *req);
     void *handler_state;                  /* kept until the request completes */
     void (*handler_state_free)(void *st); /* called then, when set */
+    enum http_plane plane;
+    bool security_headers; /* console and /api/... answers: CSP, X-Frame-Options, ... */
+    enum http_auth_via auth_via;
+    char actor[64]; /* the authorised user ("admin" or a SYNKRO_USERS_FILE name); "" when none */
 };
 
 typedef int (*http_handler_fn)(struct http_request *req);
@@ -87,8 +97,13 @@ int http_respond_with_headers(struct http_request *req, unsigned status, const c
 /* Builds the JSON error body (caller frees). Exposed for tests. */
 char *http_error_body(const char *code, const char *message);
 
-/* Checks Authorization: Bearer <SYNKRO_ADMIN_TOKEN> in constant time. */
-bool http_admin_authorized(const struct http_request *req);
+/* The client's IP address as text into out ("" when unknown). */
+void http_client_address(const struct http_request *req, char *out, size_t outlen);
+
+/* The headers every console and /api/... answer carries when req->security_headers is set
+ * (name/value pairs, NULL-terminated): the contract's Content-Security-Policy, X-Frame-Options,
+ * Referrer-Policy and X-Content-Type-Options. */
+extern const char *const http_security_headers[];
 
 /* Monotonic clock in nanoseconds. */
 int64_t http_now_ns(void);

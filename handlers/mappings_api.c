@@ -236,6 +236,8 @@ int handle_mappings_list(struct http_request *req)
         return http_respond_error(req, 503, "unavailable", err);
     json_object *body = json_object_new_object();
     json_object_object_add(body, "mappings", list);
+    /* the console's "n of 10 mappings used" */
+    json_object_object_add(body, "limit", json_object_new_int64(req->app->cfg->max_mappings));
     return api_respond_json_owned(req, 200, body);
 }
 
@@ -563,6 +565,8 @@ int handle_mappings_export(struct http_request *req)
     json_object *body = json_object_new_object();
     json_object_object_add(body, "synkro_mappings", json_object_new_int(1));
     json_object_object_add(body, "mappings", list);
+    /* the console's "n of 10 mappings used" */
+    json_object_object_add(body, "limit", json_object_new_int64(req->app->cfg->max_mappings));
     return api_respond_json_owned(req, 200, body);
 }
 

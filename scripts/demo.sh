@@ -290,9 +290,19 @@ if [[ -n "$hs_sample_id" ]]; then
 else
   hs_id_line="    HS_ID=\$(curl -s -H 'Authorization: Bearer $hs_token' \"\$SIM/crm/v3/objects/$hs_object/${sample_ids[0]}?idProperty=salesforce_id\" | grep -o '\"hs_object_id\":\"[0-9]*' | cut -d'\"' -f4)"
 fi
+# A one-time console sign-in link (synkro console-link; the link is good once, for 10 minutes).
+console_link=$(SYNKRO_API_URL="$synkro_url" "$bin" console-link 2>/dev/null | head -1 || true)
+if [[ -n "$console_link" ]]; then
+  console_line="    console  $console_link
+             (signs you in once within 10 minutes; later: build/synkro console-link, or the token)"
+else
+  console_line="    console  $synkro_url/  (sign in with the admin token: $token_hint)"
+fi
 cat <<EOF
 
   synkro demo: Salesforce and HubSpot are simulated by crmsim on this machine.
+
+$console_line
 
     synkro   $synkro_url      log: $rel_dir/synkro.log
     crmsim   $sim_url     log: $rel_dir/crmsim.log

@@ -10,7 +10,7 @@ set -euo pipefail
 build_pkgs=(build-essential cmake pkg-config git
   libmicrohttpd-dev libcurl4-openssl-dev libjson-c-dev libpq-dev libssl-dev libxml2-dev)
 dev_pkgs=(libcmocka-dev postgresql-15 postgresql-client-15 curl ca-certificates
-  clang-format cppcheck util-linux clang libclang-rt-14-dev)
+  clang-format cppcheck util-linux clang libclang-rt-14-dev chromium)
 runtime_pkgs=(libmicrohttpd12 libcurl4 libjson-c5 libpq5 libssl3 libxml2 ca-certificates curl)
 
 if [[ "${1:-}" == "--runtime" ]]; then

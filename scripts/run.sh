@@ -6,7 +6,8 @@
 # Without CRM credentials (none of HUBSPOT_ACCESS_TOKEN, HUBSPOT_REFRESH_TOKEN,
 # SALESFORCE_CLIENT_ID/_SECRET/_REFRESH_TOKEN, SALESFORCE_USERNAME,
 # SALESFORCE_JWT_KEY_FILE in the environment) it runs the demo instead:
-# scripts/demo.sh, synkro against crmsim with a sample mapping.
+# scripts/demo.sh, synkro against crmsim with a sample mapping. Either way a
+# one-time console sign-in link is printed (synkro console-link).
 # SYNKRO_DEMO=auto (default) | 1 (always the demo) | 0 (never).
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -63,6 +64,24 @@ if [[ $demo -eq 1 ]]; then
   if [[ -n "$started_pg" ]]; then export SYNKRO_DEMO_FRESH_DB=1; fi
   export SYNKRO_BIN="$bin"
   cmd=(scripts/demo.sh)
+fi
+
+# Without the demo (whose banner has its own), a one-time console sign-in link once synkro
+# answers (synkro console-link; exit 3 means not reachable yet).
+if [[ $demo -eq 0 ]]; then
+  (
+    for ((i = 0; i < 100; i++)); do
+      sleep 0.3
+      rc=0
+      out=$("$bin" console-link 2>/dev/null) || rc=$?
+      if [[ $rc -eq 0 ]]; then
+        echo "run: console sign-in link (once, within 10 minutes): ${out%%$'\n'*}" >&2
+        echo "run: later, run $bin console-link again, or sign in with the admin token" >&2
+        break
+      fi
+      [[ $rc -eq 3 ]] || break
+    done
+  ) &
 fi
 
 # Run synkro (or the demo) as a child (not exec) so the trap can stop the

@@ -40,7 +40,9 @@ static void api_base(char *out, size_t outlen)
     if (url && *url) {
         snprintf(out, outlen, "%s", url);
     } else {
-        const char *listen = getenv("SYNKRO_LISTEN");
+        const char *listen = getenv("SYNKRO_ADMIN_LISTEN"); /* the admin plane, when apart */
+        if (!listen || !*listen)
+            listen = getenv("SYNKRO_LISTEN");
         if (!listen || !*listen)
             listen = "127.0.0.1:8080";
         if (strncmp(listen, "0.0.0.0:", 8) == 0)

@@ -2,10 +2,11 @@
  * `synkro import`, `synkro config export|apply`, `synkro doctor`): where the API is, where the
  * bearer token comes from, one call, and error messages that say what to do.
  *
- * The API is at SYNKRO_API_URL, else http://SYNKRO_LISTEN (0.0.0.0 read as 127.0.0.1), else
- * http://127.0.0.1:8080. The token is, in this order: SYNKRO_ADMIN_TOKEN; the file named by
- * SYNKRO_ADMIN_TOKEN_FILE; .data/admin-token in the current directory (what `make run` writes).
- * Must not: print the token, or hold any knowledge of a particular endpoint's body. */
+ * The API is at SYNKRO_API_URL, else http://SYNKRO_ADMIN_LISTEN, else http://SYNKRO_LISTEN
+ * (0.0.0.0 read as 127.0.0.1), else http://127.0.0.1:8080. The token is, in this order:
+ * SYNKRO_ADMIN_TOKEN; the file named by SYNKRO_ADMIN_TOKEN_FILE; .data/admin-token in the current
+ * directory (what `make run` writes). Must not: print the token, or hold any knowledge of a
+ * particular endpoint's body. */
 #ifndef SYNKRO_SERVER_CLI_API_H
 #define SYNKRO_SERVER_CLI_API_H
 

@@ -1,9 +1,13 @@
 /* http.c: the libmicrohttpd daemon, request lifecycle and response helpers.
  *
- * Owns the daemon and every per-request context (struct http_request, from
- * the URI-log callback to the completion callback). Decides 404/405/413/415
- * and admin 401 before a body is read; buffers at most max_body_bytes; writes
- * the access log and HTTP metrics on completion. Must not know any endpoint:
+ * Owns the daemons (the public listener, and the admin listener when
+ * SYNKRO_ADMIN_LISTEN is set; both serve the one route table) and every
+ * per-request context (struct http_request, from the URI-log callback to the
+ * completion callback). Decides 404/405/413/415 and the admin plane's
+ * 401/403 (handlers/session_auth.h) before a body is read; with an admin
+ * listener, the public one answers 404 for ROUTE_ADMIN and ROUTE_CONSOLE
+ * routes, and SYNKRO_CONSOLE=off answers 404 for ROUTE_CONSOLE ones; buffers at most
+ * max_body_bytes; writes the access log and HTTP metrics on completion. Must not know any endpoint:
  * those live in the route table and handlers/. */
 #include "server/http.h"
 #include "server/http_guard.h"
@@ -12,8 +16,8 @@
 #include "base/log.h"
 #include "base/metrics.h"
 #include "server/routes.h"
-#include "base/secret.h"
 #include "base/strbuf.h"
+#include "handlers/session_auth.h"
 
 #include <pthread.h>
 #include <arpa/inet.h>
@@ -32,6 +36,7 @@
 struct http_server {
     struct MHD_Daemon *daemon;
     struct app *app;
+    enum http_plane plane;
     int port;
     bool quiesced;
     atomic_int inflight;
@@ -93,6 +98,7 @@ static void *on_uri(void *cls, const char *uri, struct MHD_Connection *conn)
         return NULL;
     req->start_ns = http_now_ns();
     req->app = srv->app;
+    req->plane = srv->plane;
     req->raw_uri = strdup(uri ? uri : "/");
     if (!req->raw_uri) {
         free(req);
@@ -170,10 +176,53 @@ static int refuse_too_large(struct http_request *req)
                   "the request body is larger than this endpoint accepts", NULL, NULL);
 }
 
+/* Whether the matched route is served on the listener the request came in on. */
+static bool route_on_this_plane(const struct http_request *req)
+{
+    const struct config *cfg = req->app->cfg;
+    unsigned flags = req->route->flags;
+    if (flags & ROUTE_CONSOLE && !cfg->console)
+        return false;
+    bool admin_plane_apart = cfg->admin_listen && *cfg->admin_listen;
+    return !(admin_plane_apart && req->plane == HTTP_PLANE_PUBLIC &&
+             flags & (ROUTE_ADMIN | ROUTE_CONSOLE));
+}
+
+/* Authorises an admin route (bearer token or session cookie + CSRF). True when refused, with
+ * the refusal's result in *rc. */
+static bool refuse_unauthorised(struct http_request *req, int *rc)
+{
+    char err[256] = "";
+    switch (http_authorize(req, err, sizeof err)) {
+    case AUTH_ALLOW_BEARER:
+    case AUTH_ALLOW_SESSION:
+        return false;
+    case AUTH_UNAUTHORIZED:
+        *rc = refuse(req, 401, "unauthorized",
+                     "send Authorization: Bearer <admin or user token>, or sign in to the "
+                     "console again (POST /api/session)",
+                     "WWW-Authenticate", "Bearer");
+        return true;
+    case AUTH_CSRF:
+        *rc = refuse(req, 403, "csrf",
+                     "a request with the session cookie that changes something needs the "
+                     "X-CSRF-Token header (its value is in GET /api/session)",
+                     NULL, NULL);
+        return true;
+    case AUTH_UNAVAILABLE:
+        break;
+    }
+    char msg[256];
+    snprintf(msg, sizeof msg, "the session store is unavailable (%s); try again shortly", err);
+    *rc = refuse(req, 503, "unavailable", msg, NULL, NULL);
+    return true;
+}
+
 /* First call for a request: everything that can be decided from the headers. */
 static int request_begin(struct http_request *req)
 {
     request_id_init(req);
+    req->security_headers = strncmp(req->path, "/api/", 5) == 0;
     const char *cl = http_header(req, MHD_HTTP_HEADER_CONTENT_LENGTH);
     if (cl) {
         char *end;
@@ -196,12 +245,18 @@ static int request_begin(struct http_request *req)
         return refuse(req, 503, "too_many_connections",
                       "synkro has reached its connection limit; retry in a few seconds",
                       "Connection", "close");
+    if (req->route->flags & (ROUTE_ADMIN | ROUTE_CONSOLE))
+        req->security_headers = true;
 
+    if (!route_on_this_plane(req))
+        return refuse(req, 404, "not_found", "no such endpoint", NULL, NULL);
     if (req->body_declared > (size_t)body_limit(req))
         return refuse_too_large(req);
-    if (req->route->flags & ROUTE_ADMIN && !http_admin_authorized(req))
-        return refuse(req, 401, "unauthorized", "a valid admin bearer token is required",
-                      "WWW-Authenticate", "Bearer");
+    if (req->route->flags & ROUTE_ADMIN) {
+        int rc;
+        if (refuse_unauthorised(req, &rc))
+            return rc;
+    }
     if (!route_content_type_ok(req->route, http_header(req, MHD_HTTP_HEADER_CONTENT_TYPE))) {
         struct strbuf msg = STRBUF_INIT;
         strbuf_puts(&msg, "Content-Type must be one of:");
@@ -350,8 +405,8 @@ static void on_mhd_log(void *cls, const char *fmt, va_list ap)
     log_with(LOG_LEVEL_WARN, "http daemon", LF_S("detail", msg));
 }
 
-static int resolve_listen(const struct config *cfg, struct sockaddr_storage *ss, bool *v6,
-                          char *err, size_t errlen)
+static int resolve_listen(const char *listen, const char *host, int listen_port,
+                          struct sockaddr_storage *ss, bool *v6, char *err, size_t errlen)
 {
     struct addrinfo hints, *res = NULL;
     memset(&hints, 0, sizeof hints);
@@ -359,11 +414,10 @@ static int resolve_listen(const struct config *cfg, struct sockaddr_storage *ss,
     hints.ai_socktype = SOCK_STREAM;
     hints.ai_flags = AI_PASSIVE | AI_NUMERICSERV;
     char port[8];
-    snprintf(port, sizeof port, "%d", cfg->listen_port);
-    int rc = getaddrinfo(cfg->listen_host, port, &hints, &res);
+    snprintf(port, sizeof port, "%d", listen_port);
+    int rc = getaddrinfo(host, port, &hints, &res);
     if (rc != 0 || !res) {
-        snprintf(err, errlen, "cannot resolve listen address %s: %s", cfg->listen,
-                 gai_strerror(rc));
+        snprintf(err, errlen, "cannot resolve listen address %s: %s", listen, gai_strerror(rc));
         return -1;
     }
     memset(ss, 0, sizeof *ss);
@@ -399,12 +453,17 @@ static void raise_open_files(unsigned connections)
                  LF_I("wanted", (long long)want));
 }
 
-struct http_server *http_server_start(struct app *app, char *err, size_t errlen)
+struct http_server *http_server_start(struct app *app, enum http_plane plane, char *err,
+                                      size_t errlen)
 {
     const struct config *cfg = app->cfg;
+    bool admin = plane == HTTP_PLANE_ADMIN;
+    const char *listen = admin ? cfg->admin_listen : cfg->listen;
+    int listen_port = admin ? cfg->admin_listen_port : cfg->listen_port;
     struct sockaddr_storage ss;
     bool v6 = false;
-    if (resolve_listen(cfg, &ss, &v6, err, errlen) < 0)
+    if (resolve_listen(listen, admin ? cfg->admin_listen_host : cfg->listen_host, listen_port, &ss,
+                       &v6, err, errlen) < 0)
         return NULL;
     struct http_server *srv = calloc(1, sizeof *srv);
     if (!srv) {
@@ -412,6 +471,7 @@ struct http_server *http_server_start(struct app *app, char *err, size_t errlen)
         return NULL;
     }
     srv->app = app;
+    srv->plane = plane;
     metrics_once_run(&metrics_once, http_metrics_init);
     struct http_guard_options gopt = {cfg->http_max_connections, cfg->http_probe_reserve,
                                       cfg->http_request_deadline_s};
@@ -436,13 +496,13 @@ struct http_server *http_server_start(struct app *app, char *err, size_t errlen)
         MHD_OPTION_NOTIFY_COMPLETED, &on_completed, srv, MHD_OPTION_LISTENING_ADDRESS_REUSE, 1,
         MHD_OPTION_END);
     if (!srv->daemon) {
-        snprintf(err, errlen, "cannot listen on %s (address in use or not permitted)", cfg->listen);
+        snprintf(err, errlen, "cannot listen on %s (address in use or not permitted)", listen);
         http_guard_stop(srv->guard);
         free(srv);
         return NULL;
     }
     const union MHD_DaemonInfo *info = MHD_get_daemon_info(srv->daemon, MHD_DAEMON_INFO_BIND_PORT);
-    srv->port = info ? info->port : cfg->listen_port;
+    srv->port = info ? info->port : listen_port;
     return srv;
 }
 

@@ -20,8 +20,10 @@
 
 struct http_server;
 
-/* Starts the daemon on cfg->listen. NULL with err on failure. */
-struct http_server *http_server_start(struct app *app, char *err, size_t errlen);
+/* Starts a daemon: HTTP_PLANE_PUBLIC on cfg->listen, HTTP_PLANE_ADMIN on cfg->admin_listen.
+ * NULL with err on failure. */
+struct http_server *http_server_start(struct app *app, enum http_plane plane, char *err,
+                                      size_t errlen);
 /* The bound port (useful with port 0). */
 int http_server_port(const struct http_server *srv);
 /* Stops accepting new connections; in-flight requests continue. */

@@ -12,6 +12,7 @@
 #include "db/link_store.h"
 #include "db/mapping_store.h"
 #include "db/queue_claim.h"
+#include "db/session_store.h"
 #include "handlers/webhook_common.h"
 #include "base/log.h"
 
@@ -133,10 +134,20 @@ static void job_prune_history(struct app *app)
                          "record history");
 }
 
+/* Ended console sessions (revoked, expired, idle) and used or expired sign-in codes go, a
+ * bounded amount per round. */
+static void job_prune_sessions(struct app *app)
+{
+    char err[256];
+    long deleted = session_store_prune(app->pool, app->cfg->session_idle_s, 1000, err, sizeof err);
+    if (deleted < 0)
+        log_with(LOG_LEVEL_WARN, "pruning sessions failed", LF_S("error", err));
+}
+
 static const janitor_job_fn janitor_jobs[] = {job_check_database,    webhook_refresh_queue_depth,
                                               job_reclassify_events, job_release_expired_leases,
                                               job_prune_events,      job_prune_conflicts,
-                                              job_prune_history};
+                                              job_prune_sessions,    job_prune_history};
 
 static void *janitor_main(void *arg)
 {

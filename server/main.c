@@ -1,4 +1,5 @@
-/* main.c: the synkro command line: serve, migrate, config, mapping, import, doctor, version.
+/* main.c: the synkro command line: serve, migrate, config, mapping, import, doctor, console-link,
+ * version.
  *
  * Parses arguments and configuration, then hands over to serve.c. Exit codes:
  * 0 success, 1 runtime failure, 2 bad usage or invalid configuration,
@@ -7,6 +8,7 @@
 #include "server/cli_mapping.h"
 #include "server/cli_import.h"
 #include "server/cli_doctor.h"
+#include "server/cli_console.h"
 #include "base/config.h"
 #include "base/log.h"
 #include "server/serve.h"
@@ -30,6 +32,7 @@ static int cmd_version(int argc, char **argv);
 static int cmd_mapping(int argc, char **argv);
 static int cmd_import(int argc, char **argv);
 static int cmd_doctor(int argc, char **argv);
+static int cmd_console_link(int argc, char **argv);
 
 static const struct command commands[] = {
     {"serve", cmd_serve, "synkro serve [--no-migrate]",
@@ -55,6 +58,9 @@ static const struct command commands[] = {
      "Ask a running synkro what is missing for a real deployment (credentials, scopes, org and "
      "portal ids, public URL, webhooks arriving) and what to register in each CRM; exit 1 on "
      "any failed check."},
+    {"console-link", cmd_console_link, "synkro console-link",
+     "Print a one-time link that signs in to the console of a running synkro as the token's "
+     "user (valid 10 minutes, once)."},
     {"version", cmd_version, "synkro version", "Print the version and git revision."},
 };
 
@@ -193,6 +199,11 @@ static int cmd_import(int argc, char **argv)
 static int cmd_doctor(int argc, char **argv)
 {
     return cli_doctor_main(argc, argv);
+}
+
+static int cmd_console_link(int argc, char **argv)
+{
+    return cli_console_link_main(argc, argv);
 }
 
 static int cmd_version(int argc, char **argv)

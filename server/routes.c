@@ -5,6 +5,7 @@
 #include "server/routes.h"
 
 #include "handlers/conflicts_api.h"
+#include "handlers/console_static.h"
 #include "handlers/discovery_api.h"
 #include "handlers/doctor_api.h"
 #include "handlers/errors_api.h"
@@ -13,6 +14,7 @@
 #include "handlers/health_api.h"
 #include "handlers/imports_api.h"
 #include "handlers/mappings_api.h"
+#include "handlers/session_api.h"
 #include "handlers/records_api.h"
 #include "handlers/webhook_hubspot.h"
 #include "handlers/webhook_salesforce.h"
@@ -80,12 +82,27 @@ static const struct route service_routes[] = {
      NULL},
     {"POST", "/api/imports/{id}/cancel", "import_cancel", handle_import_cancel, ROUTE_ADMIN, NULL},
     {"GET", "/api/doctor", "doctor", handle_doctor, ROUTE_ADMIN | ROUTE_NO_BODY, NULL},
+    {"POST", "/api/session", "session_create", handle_session_create, ROUTE_CONSOLE, json_types},
+    {"GET", "/api/session", "session_get", handle_session_get, ROUTE_CONSOLE | ROUTE_NO_BODY, NULL},
+    {"DELETE", "/api/session", "session_delete", handle_session_delete,
+     ROUTE_CONSOLE | ROUTE_NO_BODY, NULL},
+    {"POST", "/api/session/codes", "signin_code_create", handle_signin_code_create,
+     ROUTE_ADMIN | ROUTE_CONSOLE | ROUTE_NO_BODY, NULL},
+    {"GET", "/signin", "signin_link", handle_signin_link, ROUTE_CONSOLE | ROUTE_NO_BODY, NULL},
     {"GET", "/api/records", "records_search", handle_records_search, ROUTE_ADMIN | ROUTE_NO_BODY,
      NULL},
     {"GET", "/api/records/{id}", "records_get", handle_records_get, ROUTE_ADMIN | ROUTE_NO_BODY,
      NULL},
     {"GET", "/api/records/{id}/timeline", "records_timeline", handle_records_timeline,
      ROUTE_ADMIN | ROUTE_NO_BODY, NULL},
+    {"GET", "/", "console_index", handle_console_index, ROUTE_CONSOLE | ROUTE_NO_BODY, NULL},
+    {"GET", "/console/{file}", "console_file", handle_console_file, ROUTE_CONSOLE | ROUTE_NO_BODY,
+     NULL},
+    {"GET", "/console/{dir}/{file}", "console_page", handle_console_file,
+     ROUTE_CONSOLE | ROUTE_NO_BODY, NULL},
+    {"GET", "/ui", "console_ui", handle_console_redirect, ROUTE_CONSOLE | ROUTE_NO_BODY, NULL},
+    {"GET", "/admin", "console_admin", handle_console_redirect, ROUTE_CONSOLE | ROUTE_NO_BODY,
+     NULL},
     {"GET", "/healthz", "healthz", handle_healthz, ROUTE_NO_BODY | ROUTE_PROBE, NULL},
     {"GET", "/readyz", "readyz", handle_readyz, ROUTE_NO_BODY | ROUTE_PROBE, NULL},
     {"GET", "/metrics", "metrics", handle_metrics, ROUTE_NO_BODY | ROUTE_PROBE, NULL},

@@ -14,9 +14,12 @@
 #include <stddef.h>
 
 enum route_flags {
-    ROUTE_ADMIN = 1 << 0,   /* needs Authorization: Bearer SYNKRO_ADMIN_TOKEN */
+    ROUTE_ADMIN = 1 << 0,   /* needs a user's bearer token or a console session (+ CSRF) */
     ROUTE_NO_BODY = 1 << 1, /* a body is refused with 413 */
-    ROUTE_PROBE = 1 << 2,   /* answered also on the probe reserve's connections (http_guard.h) */
+    ROUTE_CONSOLE = 1 << 2, /* console page, asset or sign-in: security headers, admin plane
+                               only (404 on SYNKRO_LISTEN when SYNKRO_ADMIN_LISTEN is set), 404
+                               when SYNKRO_CONSOLE=off; no authorisation by the router */
+    ROUTE_PROBE = 1 << 3,   /* answered also on the probe reserve's connections (http_guard.h) */
 };
 
 struct route {

@@ -1,11 +1,11 @@
 /* serve.c: process lifecycle of `synkro serve` and `synkro migrate`.
  *
  * Order of start: signals blocked (so only this thread receives them), pool,
- * migrations, HTTP daemon, sync workers, janitor; then wait for SIGTERM/SIGINT. Order of
- * stop is the reverse: stop accepting, let in-flight requests finish
- * (bounded by SYNKRO_SHUTDOWN_GRACE_MS), stop the sync workers (their current batches finish),
- * stop the janitor, close the pool.
- * Owns struct app and everything in it for the life of the process. */
+ * migrations, users (sessions of changed tokens revoked), HTTP daemons (public, admin), sync
+ * workers, janitor; then wait for SIGTERM/SIGINT. Order of stop is the reverse: stop accepting, let
+ * in-flight requests finish (bounded by SYNKRO_SHUTDOWN_GRACE_MS), stop the sync workers (their
+ * current batches finish), stop the janitor, close the pool. Owns struct app and everything in it
+ * for the life of the process. */
 #include "server/serve.h"
 
 #include "db/ingest_writer.h"
@@ -17,8 +17,11 @@
 #include "handlers/app.h"
 #include "server/http.h"
 #include "server/janitor.h"
+#include "base/addr_limiter.h"
 #include "base/log.h"
 #include "base/metrics.h"
+#include "base/users.h"
+#include "db/session_store.h"
 #include "server/routes.h"
 #include "crm/hubspot_client.h"
 #include "crm/salesforce_client.h"
@@ -29,7 +32,9 @@
 #include "version.h"
 
 #include <signal.h>
+#include <stdint.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
@@ -131,16 +136,68 @@ static void sync_open(struct app *app)
     app->sync = NULL;
 }
 
-static void print_endpoints(const struct config *cfg, int port)
+static void print_endpoints(const struct config *cfg, int port, int admin_port)
 {
     size_t n;
     const struct route *table = routes_table(&n);
     printf("synkro %s listening on %s (port %d); endpoints:\n", SYNKRO_VERSION,
            cfg->public_base_url, port);
-    for (size_t i = 0; i < n; i++)
-        printf("  %-6s %s%s%s\n", table[i].method, cfg->public_base_url, table[i].pattern,
-               table[i].flags & ROUTE_ADMIN ? "  (admin token)" : "");
+    if (admin_port > 0)
+        printf("admin plane (console and /api/*) on %s (port %d)\n", cfg->admin_listen, admin_port);
+    for (size_t i = 0; i < n; i++) {
+        bool admin_only = admin_port > 0 && table[i].flags & (ROUTE_ADMIN | ROUTE_CONSOLE);
+        if (table[i].flags & ROUTE_CONSOLE && !cfg->console)
+            continue;
+        printf("  %-6s %s%s%s\n", table[i].method,
+               admin_only ? "(admin plane)" : cfg->public_base_url, table[i].pattern,
+               table[i].flags & ROUTE_ADMIN ? "  (admin token or session)" : "");
+    }
     fflush(stdout);
+}
+
+/* The users (admin token + SYNKRO_USERS_FILE) and the sign-in limiter; sessions made with a
+ * token that has since changed, or of users no longer listed, are revoked. -1 when the users file
+ * is invalid (logged). */
+static int users_open(struct app *app)
+{
+    char err[512];
+    struct user_set *users =
+        user_set_load(app->cfg->admin_token, app->cfg->users_file, err, sizeof err);
+    if (!users) {
+        log_with(LOG_LEVEL_ERROR, "cannot load the users", LF_S("error", err));
+        return -1;
+    }
+    user_set_register_secrets(users);
+    app->users = users;
+    app->signin_limiter = addr_limiter_create(app->cfg->signin_rate_per_min, 4096);
+    if (!app->signin_limiter)
+        return -1;
+    size_t n = user_set_count(users);
+    const char **names = calloc(n ? n : 1, sizeof *names);
+    long revoked = 0, r = 0;
+    for (size_t i = 0; i < n && r >= 0; i++) {
+        char fp[USER_FP_HEX + 1];
+        names[i] = user_set_name(users, i);
+        user_set_fingerprint(users, names[i], fp);
+        r = session_store_revoke_user(app->pool, names[i], fp, err, sizeof err);
+        revoked += r > 0 ? r : 0;
+    }
+    if (names && r >= 0) {
+        r = session_store_revoke_others(app->pool, names, n, err, sizeof err);
+        revoked += r > 0 ? r : 0;
+    }
+    free(names);
+    if (r < 0) /* the session lookup checks fingerprints too: nothing old gets in */
+        log_with(LOG_LEVEL_WARN, "stale sessions not revoked", LF_S("error", err));
+    log_with(LOG_LEVEL_INFO, "console users", LF_I("users", (long long)n),
+             LF_I("sessions_revoked", revoked), LF_B("console", app->cfg->console));
+    return 0;
+}
+
+static void users_close(struct app *app)
+{
+    user_set_free((struct user_set *)(uintptr_t)app->users);
+    addr_limiter_destroy(app->signin_limiter);
 }
 
 static void build_info_init(void)
@@ -178,6 +235,11 @@ int serve_run(const struct config *cfg, bool migrate)
         db_pool_destroy(app.pool, 1000);
         return 1;
     }
+    if (users_open(&app) < 0) {
+        users_close(&app);
+        db_pool_destroy(app.pool, 1000);
+        return 1;
+    }
     crm_clients_open(&app);
     app.crm.cfg = cfg;
     app.sync_ctx = (struct sync_context){
@@ -191,20 +253,32 @@ int serve_run(const struct config *cfg, bool migrate)
     /* Before the HTTP server, so handlers only ever read app.sync (to wake the workers). */
     sync_open(&app);
     char err[512];
-    struct http_server *srv = http_server_start(&app, err, sizeof err);
+    struct http_server *srv = http_server_start(&app, HTTP_PLANE_PUBLIC, err, sizeof err);
+    struct http_server *admin_srv = NULL;
+    if (srv && cfg->admin_listen && *cfg->admin_listen) {
+        admin_srv = http_server_start(&app, HTTP_PLANE_ADMIN, err, sizeof err);
+        if (!admin_srv) {
+            http_server_stop(srv, 0);
+            srv = NULL;
+        }
+    }
     if (!srv) {
         log_with(LOG_LEVEL_ERROR, "cannot start the HTTP server", LF_S("error", err));
         sync_engine_destroy(app.sync);
         ingest_writer_stop(app.ingest);
+        crm_clients_close(&app);
+        users_close(&app);
         db_pool_destroy(app.pool, 1000);
         return 1;
     }
     int port = http_server_port(srv);
+    int admin_port = admin_srv ? http_server_port(admin_srv) : 0;
     log_with(LOG_LEVEL_INFO, "synkro started", LF_S("version", SYNKRO_VERSION),
              LF_S("revision", SYNKRO_GIT_REV), LF_S("listen", cfg->listen_host), LF_I("port", port),
-             LF_S("public_base_url", cfg->public_base_url),
+             LF_S("admin_listen", admin_srv ? cfg->admin_listen_host : NULL),
+             LF_I("admin_port", admin_port), LF_S("public_base_url", cfg->public_base_url),
              LF_I("http_threads", cfg->http_threads));
-    print_endpoints(cfg, port);
+    print_endpoints(cfg, port, admin_port);
     struct sync_sweeper *sweeper = sync_sweeper_start(&app.sync_ctx);
     if (!sweeper)
         log_warn("sweep thread did not start; missed webhooks are not reconciled and imports wait");
@@ -218,7 +292,11 @@ int serve_run(const struct config *cfg, bool migrate)
     log_with(LOG_LEVEL_INFO, "shutting down", LF_S("signal", sig == SIGINT ? "SIGINT" : "SIGTERM"),
              LF_I("inflight", http_server_inflight(srv)));
     atomic_store(&app.shutting_down, 1);
+    http_server_quiesce(srv);
+    if (admin_srv)
+        http_server_quiesce(admin_srv);
     int left = http_server_stop(srv, cfg->shutdown_grace_ms);
+    left += admin_srv ? http_server_stop(admin_srv, cfg->shutdown_grace_ms) : 0;
     if (left > 0)
         log_with(LOG_LEVEL_WARN, "requests cut off at shutdown", LF_I("count", left));
     sync_sweeper_stop(sweeper);
@@ -227,6 +305,7 @@ int serve_run(const struct config *cfg, bool migrate)
     ingest_writer_stop(app.ingest);
     janitor_stop(janitor);
     crm_clients_close(&app);
+    users_close(&app);
     if (db_pool_destroy(app.pool, 2000) < 0)
         log_warn("database connections still borrowed at exit");
     log_info("stopped");

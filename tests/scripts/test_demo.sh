@@ -96,6 +96,14 @@ check "the banner shows the URLs" banner_has "$SYNKRO_URL"
 check "the banner shows crmsim" banner_has "SIM=$SIM_URL"
 check "the banner shows a Salesforce edit" banner_has "_sim/salesforce/Project__c/records/$sf_id"
 check "the banner shows a HubSpot edit" banner_has "_sim/hubspot/$hs_type/records/"
+# the console line: a one-time sign-in link that works once (302 with the session cookie)
+link=$(grep -o "$SYNKRO_URL/signin?code=[0-9a-f]*" "$tmp/demo.out" | head -1 || true)
+link_signs_in() {
+  [[ -n "$link" ]] &&
+    curl -sS -o /dev/null -D - "$link" | grep -qi '^set-cookie: synkro_session=[0-9a-f]\{64\};' &&
+    [[ $(curl -sS -o /dev/null -w '%{http_code}' "$link") == 401 ]]
+}
+check "the banner shows a console sign-in link that works once" link_signs_in
 banner_has_api() { banner_has "/api/events" && banner_has "/api/conflicts"; }
 check "the banner shows events and conflicts" banner_has_api
 no_token() { ! grep -qF -- "$token" "$tmp/demo.out" "$tmp/demo.err" "$tmp/demo/synkro.log"; }

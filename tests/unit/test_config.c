@@ -580,6 +580,46 @@ static void test_bad_listen(void **state)
     }
 }
 
+/* SYNKRO_ADMIN_LISTEN: unset is no admin listener; a value parses like SYNKRO_LISTEN; a bad one is
+ * refused naming it; the console variables' ranges. */
+static void test_admin_listen_and_console(void **state)
+{
+    (void)state;
+    struct config cfg;
+    char err[512];
+    const struct kv none[] = {{"DATABASE_URL", GOOD_DB}, {NULL, NULL}};
+    assert_int_equal(load(&cfg, none, err, sizeof err), 0);
+    assert_string_equal(cfg.admin_listen, "");
+    assert_null(cfg.admin_listen_host);
+    assert_true(cfg.console);
+    assert_int_equal(cfg.session_idle_s, 1800);
+    assert_int_equal(cfg.session_ttl_s, 43200);
+    assert_int_equal(cfg.signin_rate_per_min, 10);
+    config_free(&cfg);
+    const struct kv good[] = {{"DATABASE_URL", GOOD_DB},
+                              {"SYNKRO_ADMIN_LISTEN", "[::1]:9090"},
+                              {"SYNKRO_CONSOLE", "off"},
+                              {NULL, NULL}};
+    assert_int_equal(load(&cfg, good, err, sizeof err), 0);
+    assert_string_equal(cfg.admin_listen, "[::1]:9090");
+    assert_string_equal(cfg.admin_listen_host, "::1");
+    assert_int_equal(cfg.admin_listen_port, 9090);
+    assert_false(cfg.console);
+    config_free(&cfg);
+    const struct kv bad[] = {{"DATABASE_URL", GOOD_DB},
+                             {"SYNKRO_ADMIN_LISTEN", "9090"},
+                             {"SYNKRO_SESSION_IDLE_S", "59"},
+                             {"SYNKRO_SIGNIN_RATE_PER_MIN", "0"},
+                             {NULL, NULL}};
+    assert_int_equal(load(&cfg, bad, err, sizeof err), 3);
+    assert_non_null(
+        strstr(err, "SYNKRO_ADMIN_LISTEN: '9090' is not host:port with a port from 0 to 65535"));
+    assert_non_null(strstr(err, "SYNKRO_SESSION_IDLE_S: '59' is out of range"));
+    assert_non_null(strstr(err, "SYNKRO_SIGNIN_RATE_PER_MIN: '0' is out of range"));
+    assert_string_equal(cfg.admin_listen, "");
+    config_free(&cfg);
+}
+
 static void test_bad_value_keeps_default(void **state)
 {
     (void)state;
@@ -1197,6 +1237,7 @@ int main(void)
         cmocka_unit_test(test_parsed_values_of_spellings),
         cmocka_unit_test(test_bad_values),
         cmocka_unit_test(test_bad_listen),
+        cmocka_unit_test(test_admin_listen_and_console),
         cmocka_unit_test(test_bad_value_keeps_default),
         cmocka_unit_test(test_several_bad_all_reported),
         cmocka_unit_test(test_database_url_unset),
