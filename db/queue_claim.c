@@ -24,10 +24,11 @@
  *    race see a common unfinished event, and only one can lock it (SKIP LOCKED never waits, so
  *    there is no deadlock with settling or the janitor; after the winner commits, the row fails
  *    the loser's "unfinished" recheck).
- * A lease ends when settled or when it expires (then takeover is intended, and the old holder is
- * fenced: settling checks lease_owner). queue_release_expired takes the same advisory lock, so it
- * never returns events of a record that a claim is taking over. Events without a record id cannot
- * be ordered against anything: each is a record of its own, made exclusive by its row lock.
+ * A lease ends when settled, when its holder's session ends (below), or when it expires (then
+ * takeover is intended, and the old holder is fenced: settling checks lease_owner).
+ * queue_release_expired takes the same advisory lock, so it never returns events of a record that a
+ * claim is taking over. Events without a record id cannot be ordered against anything: each is a
+ * record of its own, made exclusive by its row lock.
  *
  * Pairs mode (queue_claim_pairs). Statement 1 keeps only records of an active link of the mapping
  * that holds both ids (and no unfinished merge), and the advisory key is the link instead of the
@@ -48,7 +49,33 @@
  * the picked ones.
  *
  * Settling (complete/retry/fail) locks its rows in id order and only while status is
- * 'processing' and lease_owner is the caller, rechecked by PostgreSQL on the newest row version.
+ * 'processing', lease_owner is the caller and lease_holder is the calling session's key,
+ * rechecked by PostgreSQL on the newest row version.
+ *
+ * Liveness (queue_holder_take, migration 0011). A sync worker's connection takes a session-level
+ * advisory lock (LOCK_KEY_LEASE_HOLDER, K) on a random key K no live session holds, names K in
+ * the session setting synkro.lease_holder, and keeps both for the session's life; every claim on
+ * that session stamps lease_holder = K on the rows it leases. PostgreSQL releases a session's
+ * advisory locks when the session ends, which a killed process's sessions do at once. So a
+ * processing row whose K nobody holds belongs to an ended session: queue_release_expired (the
+ * janitor, every second, in every process) and queue_holder_take (a worker, successor or not,
+ * as it connects) give such leases back at once, as they give back expired ones; a live holder,
+ * however slow, keeps its lease until lease_until.
+ * Why a live holder's lease is never released early: K is taken before the session's first
+ * claim and never unlocked, so while the session lives, K is in pg_locks; a row stamped K was
+ * written by a session holding K. The statement's list of live keys (read once) only picks
+ * candidates; the final UPDATE looks K up in pg_locks again on the locked, newest version of each
+ * row (STILL_GONE), so a lease a new session holding a reused K took meanwhile is seen alive.
+ * Why nothing is synced twice by two live holders: an early release needs the holder's session
+ * to be gone. A killed process holds nothing. A live process whose session was cut (PostgreSQL
+ * restarted, the network broke) cannot settle that batch: settling requires the session's own K,
+ * and a reconnected worker has a new session and a new K; its records are claimed by one new
+ * holder under the usual record/link locks. What such a cut holder may still do is finish the
+ * CRM calls it had in flight when the cut happened (it notices at its next statement), the same
+ * window an expired lease has always had; its writes are then seen by the next holder's reads
+ * (values equal: nothing written again) and its write-ahead record resolves the rest
+ * (docs/ARCHITECTURE.md, "Never lose an edit"). A session without a key (tests, tools) leases
+ * with lease_holder NULL: only lease_until ends those.
  *
  * Must not: decide statuses of unmapped/held events (db/mapping_store.c does), call CRMs, log. */
 #include "db/queue_claim.h"
