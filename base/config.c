@@ -49,6 +49,10 @@ static const struct config_var config_vars[] = {
      "Largest request body accepted; larger ones get 413 and are not buffered."},
     {"LOG_LEVEL", CV_LEVEL, OFF(log_level), "info", 0, 0, false,
      "`debug`, `info`, `warn` or `error`. Logs are JSON lines on stderr."},
+    {"SYNKRO_LOG_REPEAT_INTERVAL", CV_INT, OFF(log_repeat_interval_s), "10", 0, 3600, false,
+     "Seconds within which a repeated warn or error line (same message, status and code) is "
+     "written once: the repeats are counted (`synkro_log_suppressed_total`) and the next line "
+     "says how many were left out; 0 writes every line."},
     {"SYNKRO_PUBLIC_BASE_URL", CV_URL, OFF(public_base_url), "", 0, 0, false,
      "The URL the CRMs call synkro at (scheme, host, optional path prefix), as seen through the "
      "reverse proxy. Used to verify HubSpot v3 signatures and to print endpoint URLs. Default: "

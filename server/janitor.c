@@ -121,6 +121,13 @@ static void job_prune_conflicts(struct app *app)
 /* Each job with its period: at most once per period, checked every round (interval_ms). The
  * leases of an ended worker are released within about a second of its death, so that its records
  * sync again within seconds (db/queue_claim.h); the rest can wait five. */
+/* Says how many repeated log lines were left out of a flood that has ended (base/log.h). */
+static void job_flush_log_repeats(struct app *app)
+{
+    (void)app;
+    log_flush_suppressed();
+}
+
 static const struct {
     janitor_job_fn fn;
     int period_ms;
@@ -128,6 +135,7 @@ static const struct {
     {job_check_database, 1000},    {webhook_refresh_queue_depth, 5000},
     {job_reclassify_events, 5000}, {job_release_expired_leases, 1000},
     {job_prune_events, 5000},      {job_prune_conflicts, 5000},
+    {job_flush_log_repeats, 1000},
 };
 #define JANITOR_JOBS (sizeof janitor_jobs / sizeof janitor_jobs[0])
 

@@ -165,6 +165,7 @@ int serve_run(const struct config *cfg, bool migrate)
     build_info_init();
     health_init();
     webhook_metrics_init();
+    log_metrics_init();
     soap_outbound_init();
     struct migration_set migrations;
     migration_set_embedded(&migrations);
