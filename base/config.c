@@ -146,8 +146,8 @@ static const struct config_var config_vars[] = {
      "before claiming, so the first batch of a burst is full (fewer CRM calls per record); 0 "
      "claims at once."},
     {"SYNKRO_LEASE_MS", CV_INT, OFF(lease_ms), "300000", 1000, 86400000, false,
-     "How long a worker holds claimed events; after that a crashed worker's events are taken "
-     "again."},
+     "How long a worker that is alive but slow holds claimed events; a killed worker's events "
+     "come back within seconds (its sessions' liveness locks end with it), not after this."},
     {"SYNKRO_RETRY_BASE_MS", CV_INT, OFF(retry_base_ms), "5000", 1, 86400000, false,
      "First back-off ceiling after a transient failure; it doubles per attempt (full jitter)."},
     {"SYNKRO_RETRY_CAP_MS", CV_INT, OFF(retry_cap_ms), "7200000", 1, 86400000, false,
