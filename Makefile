@@ -1,5 +1,5 @@
 # Thin wrapper over scripts/ and CMake; see README.md.
-.PHONY: deps build run test fuzz bench-ingest bench-e2e bench-console format format-check lint clean image image-test
+.PHONY: deps build run test fuzz bench-ingest bench-e2e bench-console bench-soak format format-check lint clean image image-test
 
 deps:
 	@scripts/deps.sh
@@ -32,6 +32,9 @@ bench-e2e:
 
 bench-console:
 	@bench/console.sh
+
+bench-soak:
+	@bench/soak.sh
 
 format:
 	@git ls-files '*.c' '*.h' | xargs clang-format -i

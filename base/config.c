@@ -75,6 +75,10 @@ static const struct config_var config_vars[] = {
      "Largest request body accepted; larger ones get 413 and are not buffered."},
     {"LOG_LEVEL", CV_LEVEL, OFF(log_level), "info", 0, 0, false,
      "`debug`, `info`, `warn` or `error`. Logs are JSON lines on stderr."},
+    {"SYNKRO_LOG_REPEAT_INTERVAL", CV_INT, OFF(log_repeat_interval_s), "10", 0, 3600, false,
+     "Seconds within which a repeated warn or error line (same message, status and code) is "
+     "written once: the repeats are counted (`synkro_log_suppressed_total`) and the next line "
+     "says how many were left out; 0 writes every line."},
     {"SYNKRO_PUBLIC_BASE_URL", CV_URL, OFF(public_base_url), "", 0, 0, false,
      "The URL the CRMs call synkro at (scheme, host, optional path prefix), as seen through the "
      "reverse proxy. Used to verify HubSpot v3 signatures and to print endpoint URLs. Default: "
@@ -169,8 +173,8 @@ static const struct config_var config_vars[] = {
      "before claiming, so the first batch of a burst is full (fewer CRM calls per record); 0 "
      "claims at once."},
     {"SYNKRO_LEASE_MS", CV_INT, OFF(lease_ms), "300000", 1000, 86400000, false,
-     "How long a worker holds claimed events; after that a crashed worker's events are taken "
-     "again."},
+     "How long a worker that is alive but slow holds claimed events; a killed worker's events "
+     "come back within seconds (its sessions' liveness locks end with it), not after this."},
     {"SYNKRO_RETRY_BASE_MS", CV_INT, OFF(retry_base_ms), "5000", 1, 86400000, false,
      "First back-off ceiling after a transient failure; it doubles per attempt (full jitter)."},
     {"SYNKRO_RETRY_CAP_MS", CV_INT, OFF(retry_cap_ms), "7200000", 1, 86400000, false,

@@ -26,6 +26,7 @@ struct config {
     int http_probe_reserve;
     long long max_body_bytes;
     enum log_level log_level;
+    int log_repeat_interval_s;
     char *public_base_url; /* without trailing slash; derived from listen when unset */
     char *admin_token;
     int db_pool_size;

@@ -1,15 +1,28 @@
-/* log.c: JSON-lines logger with secret masking.
+/* log.c: JSON-lines logger with secret masking and collapsing of repeated lines.
  *
  * A line is assembled in a strbuf (every string masked before it is
  * escaped), then written with one write(2) so lines from different threads
  * do not interleave. It takes no lock and must
- * never block on anything but the write itself. */
+ * never block on anything but the write itself.
+ *
+ * Repeats: a warn or error line is keyed by its site: level, message template (msg) and the
+ * values of its "status" and "code" fields, never the rest (request ids, error details). The
+ * first line of a key is written; later ones within the repeat interval are counted instead, and
+ * the first one after it is written with "suppressed": how many were left out before it (so a
+ * flood writes one line per interval per key); log_flush_suppressed writes the count of a key
+ * whose flood has ended. The keys live in a fixed table of atomics (claimed by compare-and-swap,
+ * never freed); when it is full, lines of new keys are written as they come. Debug and info
+ * lines (the access log of answered requests, sync batches) are never collapsed. Owns the table
+ * and the synkro_log_suppressed_total counter. */
 #include "base/log.h"
 
+#include "base/clock.h"
+#include "base/metrics.h"
 #include "base/strbuf.h"
 
 #include <math.h>
 #include <stdatomic.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -174,10 +187,176 @@ static void log_append_field(struct strbuf *sb, const struct log_field *f)
     }
 }
 
+/* ---- repeats ---- */
+
+#define REPEAT_SLOTS   128
+#define REPEAT_MSG_MAX 96
+
+struct repeat_slot {
+    atomic_uint_fast64_t key;  /* 0: free */
+    atomic_int ready;          /* msg and level written */
+    atomic_llong window_start; /* ms of the last line written; 0: none yet */
+    atomic_llong suppressed;   /* lines left out since */
+    int level;
+    char msg[REPEAT_MSG_MAX];
+};
+
+static struct repeat_slot repeat_slots[REPEAT_SLOTS];
+static atomic_llong repeat_interval_ms; /* 0 (off) until serve sets it */
+static int64_t (*repeat_clock)(void) = clock_mono_ms;
+static struct metrics_once suppressed_once;
+static struct metric_family *m_suppressed;
+
+static void suppressed_metrics_init(void)
+{
+    m_suppressed = metrics_register(
+        METRIC_COUNTER, "synkro_log_suppressed_total",
+        "Warn and error log lines left out as repeats of a line written within the repeat "
+        "interval (SYNKRO_LOG_REPEAT_INTERVAL), by level.",
+        (const char *const[]){"level"}, 1, NULL, 0);
+}
+
+void log_metrics_init(void)
+{
+    metrics_once_run(&suppressed_once, suppressed_metrics_init);
+}
+
+void log_set_repeat_interval_ms(long ms)
+{
+    atomic_store(&repeat_interval_ms, ms > 0 ? ms : 0);
+}
+
+void log_set_repeat_clock(int64_t (*now_ms)(void))
+{
+    repeat_clock = now_ms ? now_ms : clock_mono_ms;
+}
+
+void log_reset_repeats(void)
+{
+    for (size_t i = 0; i < REPEAT_SLOTS; i++) {
+        atomic_store(&repeat_slots[i].ready, 0);
+        atomic_store(&repeat_slots[i].window_start, 0);
+        atomic_store(&repeat_slots[i].suppressed, 0);
+        atomic_store(&repeat_slots[i].key, 0);
+    }
+}
+
+static uint64_t fnv(uint64_t h, const char *s)
+{
+    for (; s && *s; s++) {
+        h ^= (unsigned char)*s;
+        h *= 1099511628211ULL;
+    }
+    return h * 1099511628211ULL; /* separates "ab","c" from "a","bc" */
+}
+
+static uint64_t repeat_key(enum log_level level, const char *msg, const struct log_field *fields,
+                           size_t n)
+{
+    uint64_t h = fnv(1469598103934665603ULL ^ (uint64_t)level, msg);
+    for (size_t i = 0; i < n; i++) {
+        if (strcmp(fields[i].key, "status") != 0 && strcmp(fields[i].key, "code") != 0)
+            continue;
+        char num[32];
+        const char *v = num;
+        if (fields[i].type == LF_STR)
+            v = fields[i].v.s ? fields[i].v.s : "(null)";
+        else
+            snprintf(num, sizeof num, "%lld", fields[i].type == LF_INT ? fields[i].v.i : 0LL);
+        h = fnv(fnv(h, fields[i].key), v);
+    }
+    return h ? h : 1;
+}
+
+/* The slot of key (claimed for it when new); NULL when the table is full. */
+static struct repeat_slot *repeat_slot(uint64_t key, enum log_level level, const char *msg)
+{
+    for (size_t probe = 0; probe < REPEAT_SLOTS; probe++) {
+        struct repeat_slot *slot = &repeat_slots[(key + probe) % REPEAT_SLOTS];
+        uint_fast64_t seen = atomic_load(&slot->key);
+        if (seen == key)
+            return slot;
+        if (seen != 0)
+            continue;
+        uint_fast64_t expected = 0;
+        if (atomic_compare_exchange_strong(&slot->key, &expected, key)) {
+            slot->level = (int)level;
+            snprintf(slot->msg, sizeof slot->msg, "%s", msg);
+            atomic_store(&slot->ready, 1);
+            return slot;
+        }
+        if (expected == key)
+            return slot;
+    }
+    return NULL;
+}
+
+/* Whether the line may be written now; *before receives how many repeats were left out since
+ * the last one written (to say so on this line). */
+static bool repeat_admit(enum log_level level, const char *msg, const struct log_field *fields,
+                         size_t n, long long *before)
+{
+    *before = 0;
+    long long interval = atomic_load(&repeat_interval_ms);
+    if (level < LOG_LEVEL_WARN || interval <= 0)
+        return true;
+    struct repeat_slot *slot = repeat_slot(repeat_key(level, msg, fields, n), level, msg);
+    if (!slot)
+        return true;
+    long long now = (long long)repeat_clock();
+    long long start = atomic_load(&slot->window_start);
+    if (start == 0 || now - start >= interval) {
+        if (atomic_compare_exchange_strong(&slot->window_start, &start, now > 0 ? now : 1)) {
+            *before = atomic_exchange(&slot->suppressed, 0);
+            return true;
+        }
+    }
+    atomic_fetch_add(&slot->suppressed, 1);
+    log_metrics_init();
+    metrics_add(m_suppressed, (const char *const[]){log_level_name(level)}, 1);
+    return false;
+}
+
+static void write_line(enum log_level level, const char *msg, const struct log_field *fields,
+                       size_t n, long long suppressed);
+
+long long log_flush_suppressed(void)
+{
+    long long interval = atomic_load(&repeat_interval_ms);
+    long long now = (long long)repeat_clock(), total = 0;
+    for (size_t i = 0; i < REPEAT_SLOTS; i++) {
+        struct repeat_slot *slot = &repeat_slots[i];
+        if (!atomic_load(&slot->ready) || atomic_load(&slot->suppressed) == 0)
+            continue;
+        long long start = atomic_load(&slot->window_start);
+        if (now - start < interval ||
+            !atomic_compare_exchange_strong(&slot->window_start, &start, now > 0 ? now : 1))
+            continue;
+        long long left_out = atomic_exchange(&slot->suppressed, 0);
+        if (left_out == 0)
+            continue;
+        total += left_out;
+        write_line((enum log_level)slot->level, "repeated log lines suppressed",
+                   (const struct log_field[]){LF_S("repeated_msg", slot->msg),
+                                              LF_D("interval_s", (double)interval / 1000.0)},
+                   2, left_out);
+    }
+    return total;
+}
+
 void log_emit(enum log_level level, const char *msg, const struct log_field *fields, size_t n)
 {
     if (!log_enabled(level))
         return;
+    long long suppressed = 0;
+    if (!repeat_admit(level, msg, fields, n, &suppressed))
+        return;
+    write_line(level, msg, fields, n, suppressed);
+}
+
+static void write_line(enum log_level level, const char *msg, const struct log_field *fields,
+                       size_t n, long long suppressed)
+{
     struct timespec ts;
     clock_gettime(CLOCK_REALTIME, &ts);
     struct tm tm;
@@ -193,6 +372,8 @@ void log_emit(enum log_level level, const char *msg, const struct log_field *fie
     strbuf_putc(&sb, '"');
     for (size_t i = 0; i < n; i++)
         log_append_field(&sb, &fields[i]);
+    if (suppressed > 0)
+        strbuf_printf(&sb, ",\"suppressed\":%lld", suppressed);
     strbuf_puts(&sb, "}\n");
     if (sb.failed) {
         static const char oom[] =

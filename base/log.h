@@ -13,6 +13,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 
 enum log_level { LOG_LEVEL_DEBUG = 0, LOG_LEVEL_INFO, LOG_LEVEL_WARN, LOG_LEVEL_ERROR };
 
@@ -57,6 +58,23 @@ int log_add_secret(const char *secret);
 void log_clear_secrets(void);
 /* Redirects output to fd (tests); default 2. */
 void log_set_fd(int fd);
+/* Repeats (design in log.c): a warn or error line whose level, msg and "status"/"code" fields
+ * equal those of a line written less than the repeat interval ago is left out and counted
+ * (synkro_log_suppressed_total{level}); the next one written after the interval carries
+ * "suppressed": the count. ms <= 0 turns this off (the default; `synkro serve` sets
+ * SYNKRO_LOG_REPEAT_INTERVAL). */
+void log_set_repeat_interval_ms(long ms);
+/* Registers synkro_log_suppressed_total (so /metrics lists it before any repeat). */
+void log_metrics_init(void);
+/* Writes, for every key whose interval has passed with lines left out and nothing written since,
+ * one line "repeated log lines suppressed" (repeated_msg, suppressed, interval_s) at the key's
+ * level. Returns how many left-out lines those lines reported. Call about once a second (the
+ * janitor does). */
+long long log_flush_suppressed(void);
+/* Tests: the clock of the repeat intervals (ms, monotonic; NULL: the real one), and forgetting
+ * every key. */
+void log_set_repeat_clock(int64_t (*now_ms)(void));
+void log_reset_repeats(void);
 /* Masks every registered secret in buf (in place, NUL-terminated), replacing
  * each occurrence with "***". Exposed for the config printer and tests. */
 void log_mask_secrets(char *buf);

@@ -4,14 +4,24 @@
  * Owns every PGconn it opened. Slots are either idle (conn may be NULL,
  * meaning "connect on next use") or borrowed. A borrower returns the slot
  * with db_pool_release(); the slot is found again by pointer. Must not run
- * statements on a connection unasked, except the statement_timeout setup of a new one. */
+ * statements on a connection unasked, except the statement_timeout setup of a new one.
+ *
+ * Reachability: each pool remembers whether its last connection attempt succeeded (an atomic
+ * state), and logs only its changes: "database unreachable" (warn, with the first error) when an
+ * attempt fails after one succeeded (or first), "database reachable again" (info, with how long
+ * and how many attempts failed) when one succeeds after failures. Every failed attempt counts in
+ * synkro_db_connect_failures_total; synkro_db_up (handlers/health.c) is the readiness gauge. So a
+ * database outage under load writes two lines per pool, not one per request. */
 #include "db/pool.h"
 #include "base/clock.h"
 
 #include "base/config.h"
+#include "base/log.h"
+#include "base/metrics.h"
 
 #include <errno.h>
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -32,7 +42,43 @@ struct db_pool {
     int size;
     struct db_slot *slots;
     bool destroyed;
+    atomic_int reach;             /* REACH_* of the last connection attempt */
+    atomic_llong down_since_ms;   /* when it became unreachable */
+    atomic_llong failed_connects; /* failed attempts since then */
 };
+
+enum { REACH_UNKNOWN = 0, REACH_UP, REACH_DOWN };
+
+static struct metrics_once pool_metrics_once;
+static struct metric_family *m_connect_failures;
+
+static void pool_metrics_init(void)
+{
+    m_connect_failures = metrics_register(
+        METRIC_COUNTER, "synkro_db_connect_failures_total",
+        "Connection attempts of the PostgreSQL pool that failed (the database down or refusing).",
+        NULL, 0, NULL, 0);
+}
+
+/* Records the outcome of a connection attempt; logs a change of reachability. */
+static void note_reach(struct db_pool *pool, bool up, const char *err)
+{
+    metrics_once_run(&pool_metrics_once, pool_metrics_init);
+    if (!up) {
+        metrics_add(m_connect_failures, NULL, 1);
+        atomic_fetch_add(&pool->failed_connects, 1);
+        if (atomic_exchange(&pool->reach, REACH_DOWN) != REACH_DOWN) {
+            atomic_store(&pool->down_since_ms, (long long)clock_mono_ms());
+            log_with(LOG_LEVEL_WARN, "database unreachable", LF_S("pool", pool->application_name),
+                     LF_S("error", err));
+        }
+        return;
+    }
+    if (atomic_exchange(&pool->reach, REACH_UP) == REACH_DOWN)
+        log_with(LOG_LEVEL_INFO, "database reachable again", LF_S("pool", pool->application_name),
+                 LF_I("down_ms", (long long)clock_mono_ms() - atomic_load(&pool->down_since_ms)),
+                 LF_I("failed_connects", atomic_exchange(&pool->failed_connects, 0)));
+}
 
 struct db_pool *db_pool_create(const struct db_pool_options *opts)
 {
@@ -85,12 +131,15 @@ static PGconn *pool_connect(struct db_pool *pool, char *err, size_t errlen)
         config_mask_database_url(PQerrorMessage(conn), masked, sizeof masked);
         first_line(err, errlen, "database connection failed: ", masked);
         PQfinish(conn);
+        note_reach(pool, false, err);
         return NULL;
     }
     if (db_set_statement_timeout(conn, pool->statement_timeout_ms, err, errlen) < 0) {
         PQfinish(conn);
+        note_reach(pool, false, err);
         return NULL;
     }
+    note_reach(pool, true, NULL);
     return conn;
 }
 

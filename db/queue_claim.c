@@ -24,10 +24,11 @@
  *    race see a common unfinished event, and only one can lock it (SKIP LOCKED never waits, so
  *    there is no deadlock with settling or the janitor; after the winner commits, the row fails
  *    the loser's "unfinished" recheck).
- * A lease ends when settled or when it expires (then takeover is intended, and the old holder is
- * fenced: settling checks lease_owner). queue_release_expired takes the same advisory lock, so it
- * never returns events of a record that a claim is taking over. Events without a record id cannot
- * be ordered against anything: each is a record of its own, made exclusive by its row lock.
+ * A lease ends when settled, when its holder's session ends (below), or when it expires (then
+ * takeover is intended, and the old holder is fenced: settling checks lease_owner).
+ * queue_release_expired takes the same advisory lock, so it never returns events of a record that a
+ * claim is taking over. Events without a record id cannot be ordered against anything: each is a
+ * record of its own, made exclusive by its row lock.
  *
  * Pairs mode (queue_claim_pairs). Statement 1 keeps only records of an active link of the mapping
  * that holds both ids (and no unfinished merge), and the advisory key is the link instead of the
@@ -48,7 +49,33 @@
  * the picked ones.
  *
  * Settling (complete/retry/fail) locks its rows in id order and only while status is
- * 'processing' and lease_owner is the caller, rechecked by PostgreSQL on the newest row version.
+ * 'processing', lease_owner is the caller and lease_holder is the calling session's key,
+ * rechecked by PostgreSQL on the newest row version.
+ *
+ * Liveness (queue_holder_take, migration 0011). A sync worker's connection takes a session-level
+ * advisory lock (LOCK_KEY_LEASE_HOLDER, K) on a random key K no live session holds, names K in
+ * the session setting synkro.lease_holder, and keeps both for the session's life; every claim on
+ * that session stamps lease_holder = K on the rows it leases. PostgreSQL releases a session's
+ * advisory locks when the session ends, which a killed process's sessions do at once. So a
+ * processing row whose K nobody holds belongs to an ended session: queue_release_expired (the
+ * janitor, every second, in every process) and queue_holder_take (a worker, successor or not,
+ * as it connects) give such leases back at once, as they give back expired ones; a live holder,
+ * however slow, keeps its lease until lease_until.
+ * Why a live holder's lease is never released early: K is taken before the session's first
+ * claim and never unlocked, so while the session lives, K is in pg_locks; a row stamped K was
+ * written by a session holding K. The statement's list of live keys (read once) only picks
+ * candidates; the final UPDATE looks K up in pg_locks again on the locked, newest version of each
+ * row (STILL_GONE), so a lease a new session holding a reused K took meanwhile is seen alive.
+ * Why nothing is synced twice by two live holders: an early release needs the holder's session
+ * to be gone. A killed process holds nothing. A live process whose session was cut (PostgreSQL
+ * restarted, the network broke) cannot settle that batch: settling requires the session's own K,
+ * and a reconnected worker has a new session and a new K; its records are claimed by one new
+ * holder under the usual record/link locks. What such a cut holder may still do is finish the
+ * CRM calls it had in flight when the cut happened (it notices at its next statement), the same
+ * window an expired lease has always had; its writes are then seen by the next holder's reads
+ * (values equal: nothing written again) and its write-ahead record resolves the rest
+ * (docs/ARCHITECTURE.md, "Never lose an edit"). A session without a key (tests, tools) leases
+ * with lease_holder NULL: only lease_until ends those.
  *
  * Must not: decide statuses of unmapped/held events (db/mapping_store.c does), call CRMs, log. */
 #include "db/queue_claim.h"
@@ -116,6 +143,24 @@ static char *id_array(const int64_t *ids, size_t n);
 #define PAIR_KEY(m, k)   "hashtext('pair:' || " m " || ':' || " k ")"
 #define PAIR_SESSION_LOCK                                                                          \
     "pg_try_advisory_lock(" QUEUE_RECORD_LOCK ", " PAIR_KEY("$7::bigint", "pair") ")"
+
+/* The lease holder key of this session (queue_holder_take), NULL when it has none. */
+#define HOLDER_SELF "NULLIF(current_setting('synkro.lease_holder', true), '')::int"
+
+/* A row of pg_locks that is a granted liveness lock of this database (alias with its dot). */
+#define HOLDER_LOCK_ROW(l)                                                                         \
+    l "locktype = 'advisory' AND " l "classid = " LOCK_KEY_TEXT(                                   \
+        LOCK_KEY_LEASE_HOLDER) "::oid"                                                             \
+                               " AND " l "objsubid = 2 AND " l "granted AND " l                    \
+                               "database = (SELECT d.oid FROM pg_database"                         \
+                               " d WHERE d.datname = current_database())"
+#define HOLDER_LOCKS "SELECT 1 FROM pg_locks l WHERE " HOLDER_LOCK_ROW("l.")
+
+/* Takes the liveness lock of key $1 for the session and, only when it got it, names the key in
+ * the session setting the claim and settle statements read. NULL when a live session holds it. */
+static const char holder_take_sql[] = "SELECT CASE WHEN pg_try_advisory_lock(" LOCK_KEY_TEXT(
+    LOCK_KEY_LEASE_HOLDER) ", $1::int)"
+                           " THEN set_config('synkro.lease_holder', $1::text, false) END";
 
 /* $7 mapping id and $8 pairs mode (queue_claim_pairs): only records of an active complete link,
  * keyed by that link, so both records of a pair go to one claim (sorted next to each other, so
@@ -190,6 +235,7 @@ static const char take_sql[] =
     " GROUP BY c.n HAVING count(k.id) = count(*)),"
     " upd AS ("
     " UPDATE change_events e SET status = 'processing', lease_owner = $2,"
+    "  lease_holder = " HOLDER_SELF ","
     "  lease_until = now() + $3::bigint * interval '1 millisecond'"
     " FROM cand c WHERE e.id = c.id"
     " AND e.id = ANY (ARRAY(SELECT k.id FROM locked k JOIN cand c2 ON c2.id = k.id"
@@ -544,9 +590,12 @@ static char *id_array(const int64_t *ids, size_t n)
 /* The events of ids still leased by $2, locked in id order (no deadlock between settlers). */
 #define SETTLE_HEAD                                                                                \
     "WITH t AS (SELECT id FROM change_events WHERE id = ANY($1::bigint[])"                         \
-    " AND status = 'processing' AND lease_owner = $2 ORDER BY id FOR UPDATE)"                      \
-    " UPDATE change_events e SET lease_owner = NULL, lease_until = NULL, "
-#define SETTLE_TAIL " FROM t WHERE e.id = t.id AND e.status = 'processing' AND e.lease_owner = $2"
+    " AND status = 'processing' AND lease_owner = $2"                                              \
+    " AND lease_holder IS NOT DISTINCT FROM " HOLDER_SELF " ORDER BY id FOR UPDATE)"               \
+    " UPDATE change_events e SET lease_owner = NULL, lease_until = NULL, lease_holder = NULL, "
+#define SETTLE_TAIL                                                                                \
+    " FROM t WHERE e.id = t.id AND e.status = 'processing' AND e.lease_owner = $2"                 \
+    " AND e.lease_holder IS NOT DISTINCT FROM " HOLDER_SELF
 
 static const char complete_sql[] = SETTLE_HEAD "status = 'done', finished_at = now()" SETTLE_TAIL;
 static const char retry_sql[] =
@@ -663,40 +712,93 @@ long queue_backoff_ms(int attempts, const struct queue_backoff_policy *policy)
     return queue_backoff_ms_draw(attempts, policy, draw);
 }
 
-/* Expired leases of records no claim holds now, locked in id order, skipping rows a worker is
- * settling right now (the next round gets them if they are still expired). */
-static const char release_sql[] =
-    "WITH expired AS MATERIALIZED ("
-    " SELECT DISTINCT source, object_type, record_id FROM change_events"
-    " WHERE status = 'processing' AND lease_until <= now() AND record_id IS NOT NULL),"
-    " mine AS MATERIALIZED ("
-    " SELECT * FROM expired"
-    " WHERE pg_try_advisory_xact_lock(" QUEUE_RECORD_LOCK ", " RECORD_KEY(
-        "") ")),"
-            " t AS ("
-            " SELECT e.id FROM change_events e WHERE e.status = 'processing' AND e.lease_until <= "
-            "now()"
-            " AND (e.record_id IS NULL OR EXISTS (SELECT 1 FROM mine m WHERE m.source = e.source"
-            "  AND m.object_type = e.object_type AND m.record_id = e.record_id))"
-            " ORDER BY e.id FOR UPDATE SKIP LOCKED)"
-            " UPDATE change_events e SET status = 'pending', next_attempt_at = now(),"
-            " attempts = e.attempts + 1,"
-            " last_error = 'the lease of worker ' || e.lease_owner || ' expired before it settled "
-            "the event',"
-            " lease_owner = NULL, lease_until = NULL"
-            " FROM t WHERE e.id = t.id AND e.status = 'processing' AND e.lease_until <= now()";
+/* A lease to give back now: it ran out, or its holder's session has ended (nobody holds the
+ * holder's liveness key; LIVE_HOLDERS is read once per statement), or its key is $1, the key the
+ * calling session has just taken (so any lease stamped with it was left by an ended session).
+ * "alias" is the row's alias with its dot. */
+#define GONE(a)                                                                                    \
+    "(" a "lease_until <= now() OR " a "lease_holder = $1::int OR (" a "lease_holder IS NOT NULL"  \
+    " AND " a "lease_holder NOT IN (SELECT k FROM live)))"
 
-int queue_release_expired(PGconn *conn, long *released, char *err, size_t errlen)
+/* The same, checked again on the locked, newest version of a row: the holder's key is looked up
+ * in pg_locks at that moment, not in the statement's earlier list, so a lease that a new session
+ * holding that key created meanwhile is never taken for a dead one. */
+#define STILL_GONE(a)                                                                              \
+    "(" a "lease_until <= now() OR " a "lease_holder = $1::int OR (" a "lease_holder IS NOT NULL"  \
+    " AND NOT EXISTS (" HOLDER_LOCKS " AND l.objid = " a "lease_holder::oid)))"
+
+/* Expired leases and leases of ended holders, of records no claim holds now, locked in id order,
+ * skipping rows a worker is settling right now (the next round gets them if they are still
+ * gone). */
+/* clang-format off */
+static const char release_sql[] =
+    "WITH live AS MATERIALIZED (SELECT l.objid::bigint AS k FROM pg_locks l WHERE TRUE"
+    "  AND " HOLDER_LOCK_ROW("l.") "),"
+    " gone AS MATERIALIZED ("
+    " SELECT DISTINCT source, object_type, record_id FROM change_events"
+    " WHERE status = 'processing' AND " GONE("") " AND record_id IS NOT NULL),"
+    " mine AS MATERIALIZED ("
+    " SELECT * FROM gone WHERE " RECORD_XACT_LOCK "),"
+    " t AS ("
+    " SELECT e.id FROM change_events e WHERE e.status = 'processing' AND " GONE("e.")
+    " AND (e.record_id IS NULL OR EXISTS (SELECT 1 FROM mine m WHERE m.source = e.source"
+    "  AND m.object_type = e.object_type AND m.record_id = e.record_id))"
+    " ORDER BY e.id FOR UPDATE SKIP LOCKED)"
+    " UPDATE change_events e SET status = 'pending', next_attempt_at = now(),"
+    " attempts = e.attempts + 1,"
+    " last_error = CASE WHEN e.lease_until <= now() THEN 'the lease of worker ' || e.lease_owner"
+    "  || ' expired before it settled the event' ELSE 'worker ' || e.lease_owner"
+    "  || ' ended (its session is gone) before it settled the event' END,"
+    " lease_owner = NULL, lease_until = NULL, lease_holder = NULL"
+    " FROM t WHERE e.id = t.id AND e.status = 'processing' AND " STILL_GONE("e.");
+/* clang-format on */
+
+static int release(PGconn *conn, const char *own_key, long *released, char *err, size_t errlen)
 {
     if (released)
         *released = 0;
-    PGresult *r = db_exec(conn, release_sql, 0, NULL, err, errlen);
+    const char *params[] = {own_key};
+    PGresult *r = db_exec(conn, release_sql, 1, params, err, errlen);
     if (!r)
         return -1;
     if (released)
         *released = strtol(PQcmdTuples(r), NULL, 10);
     PQclear(r);
     return 0;
+}
+
+int queue_release_expired(PGconn *conn, long *released, char *err, size_t errlen)
+{
+    return release(conn, NULL, released, err, errlen);
+}
+
+int queue_holder_take(PGconn *conn, int32_t *key, long *released, char *err, size_t errlen)
+{
+    *key = 0;
+    if (released)
+        *released = 0;
+    for (int attempt = 0; attempt < 16; attempt++) {
+        uint32_t draw = 0;
+        if (RAND_bytes((unsigned char *)&draw, sizeof draw) != 1) {
+            snprintf(err, errlen, "no randomness for a lease holder key");
+            return -1;
+        }
+        int32_t k = (int32_t)(draw % 2147483646u) + 1; /* 1 .. 2^31-1 */
+        char text[16];
+        snprintf(text, sizeof text, "%" PRId32, k);
+        const char *params[] = {text};
+        PGresult *r = db_exec(conn, holder_take_sql, 1, params, err, errlen);
+        if (!r)
+            return -1;
+        bool got = !PQgetisnull(r, 0, 0);
+        PQclear(r);
+        if (!got)
+            continue; /* a live session holds this key: draw another */
+        *key = k;
+        return release(conn, text, released, err, errlen);
+    }
+    snprintf(err, errlen, "no free lease holder key after 16 draws");
+    return -1;
 }
 
 /* One batch per status: the literal status lets the planner use change_events_finished_at. */

@@ -167,11 +167,23 @@ long queue_backoff_ms(int attempts, const struct queue_backoff_policy *policy);
 /* Same, with the random draw given (any 64-bit value; the delay is draw mod (ceiling + 1)). */
 long queue_backoff_ms_draw(int attempts, const struct queue_backoff_policy *policy, uint64_t draw);
 
-/* Puts events whose lease ran out (status 'processing', lease_until < now()) back to 'pending',
- * due now, with attempts + 1 and last_error naming the lease that expired. A record that a claim
- * is taking over at this moment is left to that claim. *released (may be NULL) receives the
- * count. 0 on success, -1 with err on failure. */
+/* Puts events whose lease ran out (status 'processing', lease_until < now()), and events whose
+ * holder's session has ended (lease_holder set and its liveness lock held by nobody: the process
+ * was killed or lost its connection), back to 'pending', due now, with attempts + 1 and
+ * last_error naming the lease's worker and why. A record that a claim is taking over at this
+ * moment is left to that claim. *released (may be NULL) receives the count. 0 on success, -1
+ * with err on failure. */
 int queue_release_expired(PGconn *conn, long *released, char *err, size_t errlen);
+
+/* Makes conn a lease holder: takes a free liveness key (LOCK_KEY_LEASE_HOLDER, a random key in
+ * 1..2^31-1 that no live session holds) as a session-level advisory lock kept until the session
+ * ends, and names it in the session setting synkro.lease_holder, which every later claim on conn
+ * stamps on its leases (change_events.lease_holder) and every settle on conn requires. Then
+ * releases whatever leases an ended session left under that key, and every other lease
+ * queue_release_expired would. Call once per connection, right after connecting, outside a
+ * transaction. *key receives the key, *released (may be NULL) the events released. 0, or -1
+ * with err (then close the connection: it may hold the lock without the setting). */
+int queue_holder_take(PGconn *conn, int32_t *key, long *released, char *err, size_t errlen);
 
 /* Deletes 'done' events finished more than done_retention_s seconds ago and 'failed' ones
  * finished more than failed_retention_s ago, at most `batch` rows per statement (each statement

@@ -1,6 +1,7 @@
 /* janitor.c: periodic maintenance, like PgBouncer's janitor.
  *
- * One thread that wakes every interval and runs each job in its table. Jobs
+ * One thread that wakes every interval and runs each job of its table that is due (each has its
+ * own period). Jobs
  * must be short and must tolerate an unavailable database (they log and try
  * again next round). The thread owns nothing shared; stop is signalled
  * through j->lock/j->wake. */
@@ -19,6 +20,7 @@
 #include <errno.h>
 #include <pthread.h>
 #include <stdbool.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <time.h>
 
@@ -62,7 +64,7 @@ static void job_reclassify_events(struct app *app)
         log_with(LOG_LEVEL_INFO, "janitor reclassified queued events", LF_I("events", moved));
 }
 
-/* Events whose worker died (lease expired) go back to pending. */
+/* Events whose worker died (its session ended, or its lease expired) go back to pending. */
 static void job_release_expired_leases(struct app *app)
 {
     char err[256];
@@ -73,7 +75,8 @@ static void job_release_expired_leases(struct app *app)
     int rc = queue_release_expired(conn, &released, err, sizeof err);
     db_pool_release(app->pool, conn, rc < 0);
     if (released > 0)
-        log_with(LOG_LEVEL_WARN, "expired leases released", LF_I("events", released));
+        log_with(LOG_LEVEL_WARN, "leases of ended or late workers released",
+                 LF_I("events", released));
 }
 
 /* Keeps the queue small as it ages: old done and failed events are deleted
@@ -144,19 +147,44 @@ static void job_prune_sessions(struct app *app)
         log_with(LOG_LEVEL_WARN, "pruning sessions failed", LF_S("error", err));
 }
 
-static const janitor_job_fn janitor_jobs[] = {job_check_database,    webhook_refresh_queue_depth,
-                                              job_reclassify_events, job_release_expired_leases,
-                                              job_prune_events,      job_prune_conflicts,
-                                              job_prune_sessions,    job_prune_history};
+/* Says how many repeated log lines were left out of a flood that has ended (base/log.h). */
+static void job_flush_log_repeats(struct app *app)
+{
+    (void)app;
+    log_flush_suppressed();
+}
+
+/* Each job with its period: at most once per period, checked every round (interval_ms). The
+ * leases of an ended worker are released within about a second of its death, so that its records
+ * sync again within seconds (db/queue_claim.h); the rest can wait five. */
+
+static const struct {
+    janitor_job_fn fn;
+    int period_ms;
+} janitor_jobs[] = {
+    {job_check_database, 1000},    {webhook_refresh_queue_depth, 5000},
+    {job_reclassify_events, 5000}, {job_release_expired_leases, 1000},
+    {job_prune_events, 5000},      {job_prune_conflicts, 5000},
+    {job_flush_log_repeats, 1000}, {job_prune_sessions, 5000},
+    {job_prune_history, 5000},
+};
+#define JANITOR_JOBS (sizeof janitor_jobs / sizeof janitor_jobs[0])
 
 static void *janitor_main(void *arg)
 {
     struct janitor *j = arg;
+    int64_t last_run[JANITOR_JOBS] = {0};
     pthread_mutex_lock(&j->lock);
     while (!j->stop) {
         pthread_mutex_unlock(&j->lock);
-        for (size_t i = 0; i < sizeof janitor_jobs / sizeof janitor_jobs[0]; i++)
-            janitor_jobs[i](j->app);
+        for (size_t i = 0; i < JANITOR_JOBS; i++) {
+            int64_t now = clock_mono_ms();
+            /* a little slack, so a job of the round's period is not skipped for a few ms */
+            if (last_run[i] && now - last_run[i] < janitor_jobs[i].period_ms - j->interval_ms / 2)
+                continue;
+            last_run[i] = now;
+            janitor_jobs[i].fn(j->app);
+        }
         pthread_mutex_lock(&j->lock);
         struct timespec ts = clock_deadline_after_ms(j->interval_ms);
         while (!j->stop && pthread_cond_timedwait(&j->wake, &j->lock, &ts) != ETIMEDOUT)

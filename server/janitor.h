@@ -6,8 +6,9 @@
 
 struct janitor;
 
-/* Starts the thread; every interval_ms it refreshes synkro_db_up (and, as
- * later parts register them, other periodic jobs). NULL on failure. */
+/* Starts the thread; every interval_ms it runs the jobs that are due (each has its own period,
+ * 1 s or 5 s: readiness, queue depth, reclassification, lease release, pruning). NULL on
+ * failure. */
 struct janitor *janitor_start(struct app *app, int interval_ms);
 /* Wakes the thread, waits for it to finish its current job, frees it. */
 void janitor_stop(struct janitor *j);

@@ -104,6 +104,7 @@ static int load_config(struct config *cfg)
         return 2;
     }
     log_set_level(cfg->log_level);
+    log_set_repeat_interval_ms((long)cfg->log_repeat_interval_s * 1000L);
     return 0;
 }
 

@@ -222,6 +222,7 @@ int serve_run(const struct config *cfg, bool migrate)
     build_info_init();
     health_init();
     webhook_metrics_init();
+    log_metrics_init();
     soap_outbound_init();
     struct migration_set migrations;
     migration_set_embedded(&migrations);
@@ -282,7 +283,7 @@ int serve_run(const struct config *cfg, bool migrate)
     struct sync_sweeper *sweeper = sync_sweeper_start(&app.sync_ctx);
     if (!sweeper)
         log_warn("sweep thread did not start; missed webhooks are not reconciled and imports wait");
-    struct janitor *janitor = janitor_start(&app, 5000);
+    struct janitor *janitor = janitor_start(&app, 1000);
     if (!janitor)
         log_warn("janitor thread did not start; synkro_db_up refreshes only on /readyz");
 

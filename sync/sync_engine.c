@@ -15,6 +15,7 @@
 #include "db/mapping_store.h"
 #include "db/pool.h"
 #include "db/queue.h"
+#include "db/queue_claim.h"
 #include "base/config.h"
 #include "crm/crm_clients.h"
 #include "base/log.h"
@@ -226,6 +227,18 @@ static int worker_connect(struct sync_worker *w, char *err, size_t errlen)
     }
     if (w->eng->o.statement_timeout_ms > 0) /* a failure leaves the server's default */
         db_set_statement_timeout(w->conn, w->eng->o.statement_timeout_ms, err, errlen);
+    /* The session's liveness key, stamped on every lease it takes: when the session ends (the
+     * process killed), other processes release its leases at once (db/queue_claim.h). */
+    int32_t key = 0;
+    long released = 0;
+    if (queue_holder_take(w->conn, &key, &released, err, errlen) < 0) {
+        PQfinish(w->conn);
+        w->conn = NULL;
+        return -1;
+    }
+    if (released > 0)
+        log_with(LOG_LEVEL_WARN, "leases of ended workers released", LF_S("worker", w->id),
+                 LF_I("events", released));
     return 0;
 }
 

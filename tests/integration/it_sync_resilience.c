@@ -5,7 +5,10 @@
  *   no record is duplicated on either side and nothing is lost;
  * - three synkro processes on one database: every event done once, per-record order kept (the
  *   last of several quick edits wins), no duplicate records, writes bounded by events;
- * - 20% faults (429, 503, timeouts) on both CRMs: everything still converges, nothing fails.
+ * - 20% faults (429, 503, timeouts) on both CRMs: everything still converges, nothing fails;
+ * - kill -9 of a process holding leases (the default 300 s lease), alone and restarted, and one
+ *   of three: every event it held is synced again within 10 s (its workers' sessions ended, so
+ *   the others, or its successor, release its leases at once), and nothing is written twice.
  *
  * Records are tracked by the side they were created on; the check finds each one's partner by
  * the identity fields (HubSpot salesforce_id / Salesforce HubSpot_Id__c). */
@@ -21,6 +24,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 #include <cmocka.h>
 
@@ -340,12 +344,162 @@ static void test_faults_still_converge(void **state)
     assert_true(hits > 0);
 }
 
+/* ---- leases of a killed process ---- */
+
+static long long mono_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+#define HELD_MAX 512
+
+/* The ids of the events process idx holds (processing under a lease of one of its workers,
+ * whose ids are "host:pid:..."); at most HELD_MAX. */
+static size_t held_events(const struct sync_env *env, size_t idx, long long *ids)
+{
+    char pid[24];
+    snprintf(pid, sizeof pid, "%ld", (long)env->procs[idx].pid);
+    size_t n = 0;
+    long long last = 0;
+    while (n < HELD_MAX) {
+        char after[24];
+        snprintf(after, sizeof after, "%lld", last);
+        long long id = sync_db_count(env,
+                                     "SELECT COALESCE(min(id), 0) FROM change_events"
+                                     " WHERE status = 'processing' AND id > $1::bigint"
+                                     " AND split_part(lease_owner, ':', 2) = $2",
+                                     after, pid, (const char *)NULL);
+        if (id <= 0)
+            break;
+        ids[n++] = last = id;
+    }
+    return n;
+}
+
+static long long not_done(const struct sync_env *env, const long long *ids, size_t n)
+{
+    long long open = 0;
+    for (size_t i = 0; i < n; i++) {
+        char id[24];
+        snprintf(id, sizeof id, "%lld", ids[i]);
+        open += sync_db_count(env,
+                              "SELECT count(*) FROM change_events WHERE id = $1::bigint"
+                              " AND status <> 'done'",
+                              id, (const char *)NULL);
+    }
+    return open;
+}
+
+/* nprocs processes sync edits of linked pairs
+ * while every CRM write takes 2 s; process `victim` is frozen (SIGSTOP) while it holds events,
+ * those events are listed, the slowness is lifted, and it is killed with SIGKILL (and started
+ * again when `restart`). Every listed event must be done within 10 s of the kill, though the
+ * lease is the default 300 s; then everything converges and the CRMs saw no more writes than
+ * the events plus the killed batches' own (whose commit never happened). */
+static void lease_recovery(void **state, size_t nprocs, size_t victim, bool restart)
+{
+    /* small batches and a slot for every worker: each process takes a share; the lease is the
+     * default 300 s (the environment's is 30 s) */
+    static const char *const small[] = {"SYNKRO_WORKER_BATCH=3", "SYNKRO_MAPPING_WORKERS=6",
+                                        "SYNKRO_LEASE_MS=300000", NULL};
+    struct sync_env_options o = {.nprocs = nprocs, .workers = 2, .extra_env = small};
+    struct sync_env *env = start(state, &o);
+    static struct tracker tracker;
+    struct tracker *tr = &tracker;
+    memset(tr, 0, sizeof *tr);
+    for (int k = 0; k < 12; k++) {
+        char v[64];
+        snprintf(v, sizeof v, "lease-%d-sf", k);
+        create_tracked(env, tr, true, v);
+        snprintf(v, sizeof v, "lease-%d-hs", k);
+        create_tracked(env, tr, false, v);
+    }
+    expect_converged(env, tr, 120000);
+    long writes_before = sync_write_calls(env, NULL);
+    long long events_before =
+        sync_db_count(env, "SELECT count(*) FROM change_events", (const char *)NULL);
+
+    assert_int_equal(sync_fault_add(env, "{\"match\":\"PATCH /crm\",\"latency_ms\":2000}"), 0);
+    assert_int_equal(sync_fault_add(env, "{\"match\":\"POST /crm\",\"latency_ms\":2000}"), 0);
+    assert_int_equal(
+        sync_fault_add(env, "{\"match\":\"PATCH /services/data\",\"latency_ms\":2000}"), 0);
+    assert_int_equal(sync_fault_add(env, "{\"match\":\"POST /services/data\",\"latency_ms\":2000}"),
+                     0);
+    long long ids[HELD_MAX];
+    size_t held = 0;
+    for (int wave = 0; wave < 6 && held == 0; wave++) {
+        for (size_t i = 0; i < tr->n; i++) {
+            char v[64];
+            snprintf(v, sizeof v, "lease-edit-%d-%zu", wave, i);
+            edit_tracked(env, &tr->t[i], v);
+        }
+        sync_flush(env);
+        for (long long until = mono_ms() + 15000; mono_ms() < until;) {
+            assert_int_equal(kill(env->procs[victim].pid, SIGSTOP), 0);
+            held = held_events(env, victim, ids);
+            if (held > 0)
+                break;
+            assert_int_equal(kill(env->procs[victim].pid, SIGCONT), 0);
+            harness_sleep_ms(100);
+        }
+    }
+    assert_true(held > 0);
+    sync_faults_clear(env);
+    long long t0 = mono_ms();
+    assert_int_equal(sync_env_proc_stop(env, victim, SIGKILL, 5000), 128 + SIGKILL);
+    if (restart)
+        assert_int_equal(sync_env_proc_start(env, victim), 0);
+    long long open = (long long)held;
+    while ((open = not_done(env, ids, held)) > 0 && mono_ms() - t0 < 60000)
+        harness_sleep_ms(100);
+    long long elapsed = mono_ms() - t0;
+    fprintf(stderr,
+            "lease recovery (%zu process(es), %s): %zu events held by the killed process, all done"
+            " %lld ms after the kill\n",
+            nprocs, restart ? "restarted" : "not restarted", held, elapsed);
+    if (open > 0)
+        sync_env_dump_logs(env, 3000);
+    assert_int_equal(open, 0);
+    if (elapsed > 10000)
+        fail_msg("the killed process's events took %lld ms to sync again (goal: 10 s)", elapsed);
+    assert_int_equal(
+        sync_db_count(env, "SELECT count(*) FROM change_events WHERE last_error LIKE '%expired%'",
+                      (const char *)NULL),
+        0);
+    expect_converged(env, tr, 120000);
+    long writes = sync_write_calls(env, NULL) - writes_before;
+    long long events =
+        sync_db_count(env, "SELECT count(*) FROM change_events", (const char *)NULL) -
+        events_before;
+    fprintf(stderr, "after the kill: %lld events, %ld writes\n", events, writes);
+    /* every event caused at most one write, except the killed batches', which may be written
+     * once more by their next holder (each the write of one record to one CRM per batch) */
+    if (writes > events + (long long)held)
+        fail_msg("%ld writes for %lld events (%zu held by the killed process): some work was done"
+                 " twice",
+                 writes, events, held);
+}
+
+static void test_killed_process_restarted_leases_back_in_seconds(void **state)
+{
+    lease_recovery(state, 1, 0, true);
+}
+
+static void test_one_of_three_killed_leases_back_in_seconds(void **state)
+{
+    lease_recovery(state, 3, 2, false);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_teardown(test_crash_mid_batch, teardown),
         cmocka_unit_test_teardown(test_three_processes_share_work, teardown),
         cmocka_unit_test_teardown(test_faults_still_converge, teardown),
+        cmocka_unit_test_teardown(test_killed_process_restarted_leases_back_in_seconds, teardown),
+        cmocka_unit_test_teardown(test_one_of_three_killed_leases_back_in_seconds, teardown),
     };
     /* SYNC_TEST_FILTER=pattern runs only the matching tests (while investigating) */
     const char *only = getenv("SYNC_TEST_FILTER");
