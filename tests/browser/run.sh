@@ -7,7 +7,7 @@
 # test runner in Debian's headless Chromium, one file after the other. Screenshots go to
 # <build>/artifacts/screenshots/. Exits 77 (skipped, saying why) when Chromium, Node.js 20 or the
 # npm packages cannot be had. Bounded: the specs get at most SYNKRO_BROWSER_TIMEOUT seconds
-# (default 170).
+# (default 360).
 #   SYNKRO_BROWSER_SPECS="wizard"   runs only the spec files whose names contain one of the words
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
@@ -118,11 +118,11 @@ rc=0
 SYNKRO_URL="http://127.0.0.1:$port" SIM_URL="$sim_url" SYNKRO_ADMIN_TOKEN="$admin" \
   CHROMIUM_BIN="$chromium_bin" BROWSER_NODE_MODULES="$modules/node_modules" \
   SCREENSHOT_DIR="$build/artifacts/screenshots" \
-  timeout -k 5 "${SYNKRO_BROWSER_TIMEOUT:-170}" \
+  timeout -k 5 "${SYNKRO_BROWSER_TIMEOUT:-360}" \
   node --test --test-concurrency=1 --test-reporter=spec "${specs[@]}" || rc=$?
 if ((rc != 0)); then
   echo "---- synkro's log (last 40 lines) ----" >&2
   tail -40 "$tmp/synkro.err" >&2
-  ((rc == 124)) && echo "FAIL: the browser tests took longer than ${SYNKRO_BROWSER_TIMEOUT:-170} s" >&2
+  ((rc == 124)) && echo "FAIL: the browser tests took longer than ${SYNKRO_BROWSER_TIMEOUT:-360} s" >&2
 fi
 exit "$rc"
