@@ -155,7 +155,7 @@ export async function render(root, ctx) {
   root.append(el('h1', { text: ctx.params.id ? 'Edit mapping' : 'Set up a new mapping' }), loadingSlot);
   try {
     if (!st) st = await withProgress(loadingSlot, 'Loading the mapping and both CRMs\' objects…', loadState(ctx, key));
-    else await withProgress(loadingSlot, 'Loading…', ensureCatalog(ctx, st));
+    else await withProgress(loadingSlot, 'Loading…', refresh(ctx, st));
   } catch (e) {
     loadingSlot.replaceChildren(errorBox(e, 'The wizard could not load'));
     return;
@@ -948,6 +948,27 @@ async function loadCatalog(ctx) {
 
 async function ensureCatalog(ctx, st) {
   if (!st.catalog || Date.now() - st.catalog.at > 60000) st.catalog = { ...(await loadCatalog(ctx)), at: Date.now() };
+}
+
+// A draft kept in memory with nothing unsaved takes the server's version when it moved on (the
+// mapping was enabled, paused or edited elsewhere meanwhile); one with unsaved changes keeps them
+// (saving it then shows the other change).
+async function refresh(ctx, st) {
+  const [row] = await Promise.all([st.id && !st.dirty ? ctx.api('GET', `/api/mappings/${st.id}`) : null, ensureCatalog(ctx, st)]);
+  if (!row) return;
+  st.state = row.state;
+  if (row.version === st.version) return;
+  const objectsMoved = row.salesforce_object !== st.doc.salesforce_object || row.hubspot_object !== st.doc.hubspot_object;
+  st.doc = docOf(row);
+  st.base = docOf(row);
+  st.version = row.version;
+  st.problems = row.problems || [];
+  st.rows = null;
+  st.checkedAt = null;
+  if (objectsMoved) {
+    st.sf = null;
+    st.hs = null;
+  }
 }
 
 async function loadState(ctx, key) {
