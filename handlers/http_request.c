@@ -12,6 +12,7 @@
 #include <arpa/inet.h>
 #include <microhttpd.h>
 #include <netinet/in.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
@@ -124,13 +125,23 @@ int http_respond_json(struct http_request *req, unsigned status, struct json_obj
     return http_respond(req, status, "application/json", text, len);
 }
 
+void http_set_error_code(struct http_request *req, const char *code)
+{
+    if (!code) {
+        req->error_code = NULL;
+        return;
+    }
+    snprintf(req->error_code_buf, sizeof req->error_code_buf, "%s", code);
+    req->error_code = req->error_code_buf;
+}
+
 int http_respond_error(struct http_request *req, unsigned status, const char *code,
                        const char *message)
 {
     char *body = http_error_body(code, message);
     if (!body)
         return MHD_NO;
-    req->error_code = code;
+    http_set_error_code(req, code);
     int rc = http_respond(req, status, "application/json", body, strlen(body));
     free(body);
     return rc;

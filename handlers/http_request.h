@@ -54,7 +54,8 @@ struct http_request {
     char params[HTTP_MAX_PARAMS][128]; /* {name} path segments, decoded */
     size_t nparams;
     int64_t start_ns;
-    const char *error_code; /* set by http_respond_error, for the access log */
+    const char *error_code; /* for the access log: NULL, or error_code_buf (http_set_error_code) */
+    char error_code_buf[48];
     /* http_suspend: run after the connection is suspended / once resumed (see below) */
     void (*suspend_start)(struct http_request *req);
     int (*resume)(struct http_request *req);
@@ -90,6 +91,10 @@ int http_respond_json(struct http_request *req, unsigned status, struct json_obj
 /* {"error":{"code":code,"message":message}} */
 int http_respond_error(struct http_request *req, unsigned status, const char *code,
                        const char *message);
+
+/* Records the error code the access log shows for this request (copied: the caller's string may
+ * live on its stack, and the log line is written when the request completes). */
+void http_set_error_code(struct http_request *req, const char *code);
 /* Like http_respond but with extra headers (name/value pairs, NULL-terminated). */
 int http_respond_with_headers(struct http_request *req, unsigned status, const char *content_type,
                               const char *body, size_t len, const char *const *headers);

@@ -40,7 +40,7 @@ static int respond_problems(struct http_request *req, unsigned status, const cha
     json_object_object_add(err, "message", json_object_new_string(message));
     json_object_object_add(body, "error", err);
     json_object_object_add(body, "problems", problem_list_to_json(pl));
-    req->error_code = code;
+    http_set_error_code(req, code);
     int rc = http_respond_json(req, status, body);
     json_object_put(body);
     return rc;

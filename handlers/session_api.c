@@ -79,7 +79,7 @@ static int signin_rate_check(struct http_request *req, int *rc)
                            "too many sign-in attempts from this address; wait for Retry-After "
                            "seconds and check the token");
     const char *headers[] = {"Retry-After", value, NULL};
-    req->error_code = "rate_limited";
+    http_set_error_code(req, "rate_limited");
     *rc = http_respond_with_headers(req, 429, "application/json", body ? body : "",
                                     body ? strlen(body) : 0, headers);
     free(body);
@@ -301,7 +301,7 @@ int handle_signin_link(struct http_request *req)
     if (!ok) {
         static const char msg[] = "This sign-in link is unknown, used or expired. Run `synkro "
                                   "console-link` for a new one, or sign in with the admin token.\n";
-        req->error_code = "unauthorized";
+        http_set_error_code(req, "unauthorized");
         return http_respond(req, 401, "text/plain; charset=utf-8", msg, sizeof msg - 1);
     }
     char id[SESSION_ID_HEX + 1];

@@ -46,7 +46,7 @@ static int respond_fault(struct http_request *req, unsigned status, const char *
     char *body = soap_render_fault(faultcode, message);
     if (!body)
         return http_respond_error(req, 500, "internal", "out of memory");
-    req->error_code = outcome;
+    http_set_error_code(req, outcome);
     int rc = http_respond(req, status, "text/xml; charset=utf-8", body, strlen(body));
     free(body);
     return rc;
@@ -128,7 +128,7 @@ static int store_and_ack(struct http_request *req, const struct soap_message *ms
     } else if (webhook_store(req, SF_SOURCE, events, n, err, sizeof err) < 0) {
         char *body =
             soap_render_fault("soapenv:Server", "the events could not be stored; retry later");
-        req->error_code = "unavailable";
+        http_set_error_code(req, "unavailable");
         rc = body ? http_respond(req, 503, "text/xml; charset=utf-8", body, strlen(body))
                   : http_respond_error(req, 503, "unavailable", "database unavailable");
         free(body);

@@ -132,7 +132,7 @@ static int respond_refusal(struct http_request *req)
     const char *headers[] = {req->refusal_header[0] ? req->refusal_header : NULL,
                              req->refusal_header_value, NULL};
     char *body = http_error_body(req->refusal_code, req->refusal_message);
-    req->error_code = req->refusal_code;
+    http_set_error_code(req, req->refusal_code);
     int rc = http_respond_with_headers(req, req->refusal_status, "application/json",
                                        body ? body : "", body ? strlen(body) : 0, headers);
     free(body);

@@ -336,11 +336,22 @@ static void test_readyz_follows_database_restart(void **state)
 static void test_access_log_lines(void **state)
 {
     struct fixture *f = *state;
-    start(f, NULL);
+    const char *env[] = {"HUBSPOT_CLIENT_SECRET=hs-client-secret-0123456789", NULL};
+    start(f, env);
     struct harness_response r = get(f, "/healthz?token=query-secret-value");
     harness_response_free(&r);
     r = get(f, "/missing");
     harness_response_free(&r);
+    /* an unsigned webhook: its error code is built on the handler's stack, and the access line
+     * is written when the request completes (it once read the dead stack) */
+    char url[512];
+    snprintf(url, sizeof url, "%s/webhooks/hubspot", f->proc.base_url);
+    const char *h[] = {"Content-Type: application/json", NULL};
+    static const char events[] = "[{\"eventId\":1,\"subscriptionType\":\"p.propertyChange\"}]";
+    assert_int_equal(harness_http("POST", url, h, events, sizeof events - 1, &r), 0);
+    assert_int_equal(r.status, 401);
+    harness_response_free(&r);
+    bool webhook_logged = false;
     assert_int_equal(harness_synkro_stop(&f->proc, SIGTERM, 10000), 0);
     char *log = harness_read_file(f->proc.err_path);
     assert_non_null(log);
@@ -363,11 +374,17 @@ static void test_access_log_lines(void **state)
                 assert_true(json_object_object_get_ex(o, keys[i], &v));
             json_object_object_get_ex(o, "path", &v);
             assert_null(strchr(json_object_get_string(v), '?'));
+            if (strcmp(json_object_get_string(v), "/webhooks/hubspot") == 0) {
+                assert_true(json_object_object_get_ex(o, "error", &v));
+                assert_string_equal(json_object_get_string(v), "signature_missing");
+                webhook_logged = true;
+            }
         }
         json_object_put(o);
         line = eol + 1;
     }
-    assert_true(requests >= 3); /* startup probe + the two above */
+    assert_true(requests >= 4); /* startup probe + the three above */
+    assert_true(webhook_logged);
     free(log);
 }
 
