@@ -381,6 +381,10 @@ static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
         metrics_observe(m_duration, labels, seconds);
         access_log(req, seconds);
     }
+    /* resumed by the writer, but the client was gone before the handler ran again: the resume
+     * handler never ran, so it never took the request off the suspended count */
+    if (req->resume)
+        atomic_fetch_sub(&srv->suspended, 1);
     if (req->handler_state_free)
         req->handler_state_free(req->handler_state);
     free(req->body);
@@ -543,9 +547,11 @@ int http_server_stop(struct http_server *srv, int grace_ms)
     int left = atomic_load(&srv->inflight);
     /* a suspended request's events are in the writer's hands, which resumes it: stopping the
      * daemon now would free what the writer still uses; its wait is bounded by the pool and
-     * statement timeouts, so wait for it past the grace period (at most HTTP_SUSPENDED_WAIT_MS) */
+     * statement timeouts, so wait for it past the grace period (at most HTTP_SUSPENDED_WAIT_MS);
+     * a suspended request is always in flight, so none is left once nothing is */
     deadline = http_now_ns() + HTTP_SUSPENDED_WAIT_MS * 1000000LL;
-    while (atomic_load(&srv->suspended) > 0 && http_now_ns() < deadline) {
+    while (atomic_load(&srv->suspended) > 0 && atomic_load(&srv->inflight) > 0 &&
+           http_now_ns() < deadline) {
         struct timespec ts = {0, 10 * 1000000L};
         nanosleep(&ts, NULL);
     }

@@ -7,7 +7,12 @@
 
 #include "handlers/hubspot_signature.h"
 
+#include <arpa/inet.h>
 #include <inttypes.h>
+#include <libpq-fe.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <unistd.h>
 #include <json-c/json.h>
 #include <pthread.h>
 #include <setjmp.h>
@@ -617,6 +622,74 @@ static void test_concurrent_ingest(void **state)
     assert_int_equal(count_events(f), NT * 40); /* every acknowledged event is stored */
 }
 
+/* Sends a v3-signed HubSpot webhook on a raw connection and closes it after wait_ms without
+ * reading the answer (a client that gives up). */
+static void post_hs_and_leave(struct fixture *f, const char *body, int wait_ms)
+{
+    char full[256], sig[128], ts[32];
+    snprintf(full, sizeof full, "%s/webhooks/hubspot", f->proc.base_url);
+    snprintf(ts, sizeof ts, "%" PRId64, wall_ms());
+    assert_int_equal(
+        hubspot_sign_v3(HS_SECRET, "POST", full, body, strlen(body), ts, sig, sizeof sig), 0);
+    size_t cap = strlen(body) + 1024;
+    char *req = malloc(cap);
+    assert_non_null(req);
+    int len = snprintf(req, cap,
+                       "POST /webhooks/hubspot HTTP/1.1\r\nHost: 127.0.0.1\r\n"
+                       "Content-Type: application/json\r\nContent-Length: %zu\r\n"
+                       "X-HubSpot-Signature-v3: %s\r\nX-HubSpot-Request-Timestamp: %s\r\n\r\n%s",
+                       strlen(body), sig, ts, body);
+    int fd = socket(AF_INET, SOCK_STREAM, 0);
+    assert_true(fd >= 0);
+    struct sockaddr_in sa = {.sin_family = AF_INET, .sin_port = htons((uint16_t)f->proc.port)};
+    inet_pton(AF_INET, "127.0.0.1", &sa.sin_addr);
+    assert_int_equal(connect(fd, (struct sockaddr *)&sa, sizeof sa), 0);
+    assert_int_equal(send(fd, req, (size_t)len, MSG_NOSIGNAL), len);
+    free(req);
+    harness_sleep_ms(wait_ms);
+    close(fd);
+}
+
+/* A HubSpot request waits (suspended) for its events' commit; meanwhile the request deadline cuts
+ * its connection and the client gives up. The events are stored all the same, and the request
+ * leaves the daemon's books: SIGTERM then stops synkro at once (shutdown waits up to 30 s for
+ * suspended requests, and must not wait for one that is gone). */
+static void test_client_gone_while_suspended(void **state)
+{
+    struct fixture *f = *state;
+    /* with a 1 s request deadline the guard also cuts the waiting connection meanwhile */
+    assert_int_equal(harness_synkro_stop(&f->proc, SIGTERM, 15000), 0);
+    const char *env[16];
+    size_t n = 0;
+    for (const char *const *e = base_env; *e; e++)
+        env[n++] = *e;
+    env[n++] = "SYNKRO_HTTP_REQUEST_DEADLINE_S=1";
+    env[n] = NULL;
+    assert_int_equal(harness_synkro_start(&f->proc, f->db.url, env), 0);
+    PGconn *c = PQconnectdb(f->db.url);
+    assert_int_equal(PQstatus(c), CONNECTION_OK);
+    PGresult *res = PQexec(c, "BEGIN; LOCK TABLE change_events IN ACCESS EXCLUSIVE MODE");
+    assert_int_equal(PQresultStatus(res), PGRES_COMMAND_OK);
+    PQclear(res);
+    char *body = hs_events(2, 0, PORTAL, 700);
+    post_hs_and_leave(f, body, 2500); /* the commit waits on the lock; the client leaves */
+    free(body);
+    res = PQexec(c, "COMMIT");
+    PQclear(res);
+    PQfinish(c);
+    for (int i = 0; i < 100 && count_events(f) < 2; i++)
+        harness_sleep_ms(50);
+    assert_int_equal(count_events(f), 2);
+    harness_sleep_ms(300); /* the resumed connection is found closed */
+    struct timespec t0, t1;
+    clock_gettime(CLOCK_MONOTONIC, &t0);
+    assert_int_equal(harness_synkro_stop(&f->proc, SIGTERM, 15000), 0);
+    clock_gettime(CLOCK_MONOTONIC, &t1);
+    double s = (double)(t1.tv_sec - t0.tv_sec) + (double)(t1.tv_nsec - t0.tv_nsec) / 1e9;
+    if (s > 5.0)
+        fail_msg("synkro took %.1f s to stop", s);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -630,6 +703,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_database_down_then_back, setup_started, teardown),
         cmocka_unit_test_setup_teardown(test_events_api, setup_started, teardown),
         cmocka_unit_test_setup_teardown(test_concurrent_ingest, setup_started, teardown),
+        cmocka_unit_test_setup_teardown(test_client_gone_while_suspended, setup_started, teardown),
     };
     return cmocka_run_group_tests_name("it_ingest", tests, NULL, NULL);
 }
