@@ -20,36 +20,9 @@
 
 #include <cmocka.h>
 
-struct fixture {
-    struct testdb *db;
-    struct db_pool *pool;
-};
-
-static int setup(void **state)
-{
-    void *base = NULL;
-    testdb_setup_migrated(&base);
-    struct fixture *f = calloc(1, sizeof *f);
-    assert_non_null(f);
-    f->db = base;
-    f->pool = testdb_pool(f->db, 2);
-    *state = f;
-    return 0;
-}
-
-static int teardown(void **state)
-{
-    struct fixture *f = *state;
-    db_pool_destroy(f->pool, 2000);
-    void *base = f->db;
-    testdb_teardown(&base);
-    free(f);
-    return 0;
-}
-
 /* A new session of user with fingerprint fp: its cookie value into id, its digest into digest. */
-static void new_session(struct fixture *f, const char *user, const char *fp, int ttl_s, char *id,
-                        char *digest)
+static void new_session(struct testdb_pooled *f, const char *user, const char *fp, int ttl_s,
+                        char *id, char *digest)
 {
     char err[256] = "";
     struct session_row row;
@@ -62,7 +35,7 @@ static void new_session(struct fixture *f, const char *user, const char *fp, int
     assert_int_equal(strlen(row.expires_at), 20);
 }
 
-static int touch(struct fixture *f, const char *digest, int idle_s, struct session_row *row)
+static int touch(struct testdb_pooled *f, const char *digest, int idle_s, struct session_row *row)
 {
     char err[256] = "";
     int rc = session_store_touch(f->pool, digest, idle_s, row, err, sizeof err);
@@ -72,7 +45,7 @@ static int touch(struct fixture *f, const char *digest, int idle_s, struct sessi
 }
 
 /* Runs "UPDATE <update> WHERE <its key> = '<digest>'" (update: "table SET ..."). */
-static void exec_digest(struct fixture *f, const char *update, const char *digest)
+static void exec_digest(struct testdb_pooled *f, const char *update, const char *digest)
 {
     char sql[512];
     bool code = strncmp(update, "console_signin_codes", 20) == 0;
@@ -83,7 +56,7 @@ static void exec_digest(struct fixture *f, const char *update, const char *diges
 
 static void test_create_touch_and_expiry(void **state)
 {
-    struct fixture *f = *state;
+    struct testdb_pooled *f = *state;
     char id[SESSION_ID_HEX + 1], digest[SESSION_DIGEST_HEX + 1];
     new_session(f, "admin", "00112233aabbccdd", 3600, id, digest);
     struct session_row row;
@@ -114,7 +87,7 @@ static void test_create_touch_and_expiry(void **state)
 
 static void test_revocations(void **state)
 {
-    struct fixture *f = *state;
+    struct testdb_pooled *f = *state;
     char err[256] = "";
     char a1[SESSION_ID_HEX + 1], a2[SESSION_ID_HEX + 1], b1[SESSION_ID_HEX + 1];
     char da1[SESSION_DIGEST_HEX + 1], da2[SESSION_DIGEST_HEX + 1], db1[SESSION_DIGEST_HEX + 1];
@@ -150,7 +123,7 @@ static void test_revocations(void **state)
 
 static void test_signin_codes(void **state)
 {
-    struct fixture *f = *state;
+    struct testdb_pooled *f = *state;
     char err[256] = "", expires[32] = "";
     char code[SESSION_CODE_HEX + 1], digest[SESSION_DIGEST_HEX + 1];
     assert_int_equal(session_token_new(code, SESSION_CODE_HEX), 0);
@@ -185,7 +158,7 @@ static void test_signin_codes(void **state)
 
 static void test_prune(void **state)
 {
-    struct fixture *f = *state;
+    struct testdb_pooled *f = *state;
     char err[256] = "";
     char ids[5][SESSION_ID_HEX + 1], d[5][SESSION_DIGEST_HEX + 1];
     for (int i = 0; i < 5; i++)
@@ -218,10 +191,13 @@ static void test_prune(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test_setup_teardown(test_create_touch_and_expiry, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_revocations, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_signin_codes, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_prune, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_create_touch_and_expiry, testdb_pooled_setup,
+                                        testdb_pooled_teardown),
+        cmocka_unit_test_setup_teardown(test_revocations, testdb_pooled_setup,
+                                        testdb_pooled_teardown),
+        cmocka_unit_test_setup_teardown(test_signin_codes, testdb_pooled_setup,
+                                        testdb_pooled_teardown),
+        cmocka_unit_test_setup_teardown(test_prune, testdb_pooled_setup, testdb_pooled_teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

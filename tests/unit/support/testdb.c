@@ -147,3 +147,27 @@ int testdb_teardown(void **state)
     *state = NULL;
     return 0;
 }
+
+int testdb_pooled_setup(void **state)
+{
+    void *base = NULL;
+    if (testdb_setup_migrated(&base) != 0)
+        return -1;
+    struct testdb_pooled *f = calloc(1, sizeof *f);
+    if (!f)
+        fail_msg("out of memory");
+    f->db = base;
+    f->pool = testdb_pool(f->db, 2);
+    *state = f;
+    return 0;
+}
+
+int testdb_pooled_teardown(void **state)
+{
+    struct testdb_pooled *f = *state;
+    db_pool_destroy(f->pool, 2000);
+    void *base = f->db;
+    testdb_teardown(&base);
+    free(f);
+    return 0;
+}

@@ -33,4 +33,13 @@ struct db_pool;
  * name synkro-unit); fails the test when it cannot be made. Caller destroys it. */
 struct db_pool *testdb_pool(const struct testdb *db, int size);
 
+/* A migrated database with a pool of 2 connections, as a cmocka fixture: *state becomes a
+ * struct testdb_pooled; the teardown destroys the pool and drops the database. */
+struct testdb_pooled {
+    struct testdb *db;
+    struct db_pool *pool;
+};
+int testdb_pooled_setup(void **state);
+int testdb_pooled_teardown(void **state);
+
 #endif
