@@ -208,24 +208,43 @@ static int webhook_status(struct fixture *f, int64_t *ms, char *body, size_t bod
 
 /* 3 x LIMIT idle connections: the limit and the reserve fill, the rest is closed at once; once
  * the idle ones have waited a second, /healthz, /readyz and a webhook each get in at once (the
- * first by evicting the longest-waiting idle connection), and everything works after the flood. */
+ * first by evicting the longest-waiting idle connection), and everything works after the flood.
+ * The request deadline is 10 s here so that no held connection is cut by it while the test runs
+ * (a cut frees a slot, and then nothing needs evicting). */
 static void test_idle_flood(void **state)
 {
     struct fixture *f = *state;
-    start(f, "0");
+    start_with(f, "0", 10);
     int64_t t0 = now_ms();
     for (int i = 0; i < 3 * LIMIT; i++)
         hold(f, "127.0.0.1");
+    int64_t held_at = now_ms();
+    /* beyond limit + reserve: closed at once, not queued in the backlog. The daemon accepts and
+     * refuses in its own threads, so under load the closes may lag the connects: wait for them
+     * (up to 8 s; /metrics cannot be asked meanwhile, every slot is taken) */
+    bool seen[3 * LIMIT] = {false};
     int closed = 0;
-    harness_sleep_ms(500);
+    for (int64_t t = now_ms(); now_ms() - t < 8000;) {
+        for (int i = 0; i < f->nfds; i++)
+            if (!seen[i] && closed_within(f->fds[i], 0)) {
+                seen[i] = true;
+                closed++;
+            }
+        if (closed >= 3 * LIMIT - LIMIT - RESERVE)
+            break;
+        harness_sleep_ms(50);
+    }
+    harness_sleep_ms(100); /* and no more than those beyond the limit are closed */
     for (int i = 0; i < f->nfds; i++)
-        if (closed_within(f->fds[i], 0))
+        if (!seen[i] && closed_within(f->fds[i], 0))
             closed++;
-    /* beyond limit + reserve: closed at once, not queued in the backlog */
     assert_true(closed >= 3 * LIMIT - LIMIT - RESERVE - 2);
     assert_true(closed <= 3 * LIMIT - LIMIT);
 
-    harness_sleep_ms(700); /* the idle connections have now waited more than a second */
+    /* the idle connections have now waited more than a second */
+    int64_t waited = now_ms() - held_at;
+    if (waited < 1200)
+        harness_sleep_ms((int)(1200 - waited));
     int64_t ms;
     char body[2048];
     assert_int_equal(raw_request("127.0.0.1", f->proc.port, "GET", "/healthz", NULL, NULL, 2000,
@@ -239,7 +258,9 @@ static void test_idle_flood(void **state)
     assert_int_equal(webhook_status(f, &ms, body, sizeof body), 401);
     assert_non_null(strstr(body, "signature"));
     assert_true(ms < 1000);
-    assert_true(metric(f, "synkro_http_connections_refused_total{reason=\"limit\"}") >= 20);
+    /* (closed may also count probe-reserve connections cut after 2 s on a slow run) */
+    assert_true(metric(f, "synkro_http_connections_refused_total{reason=\"limit\"}") >=
+                3 * LIMIT - LIMIT - RESERVE - 2);
     assert_true(metric(f, "synkro_http_connections_cut_total{reason=\"evicted\"}") >= 1);
 
     close_all(f);
@@ -252,7 +273,8 @@ static void test_idle_flood(void **state)
     int lines = 0;
     for (const char *p = log; (p = strstr(p, "probe reserve are full")); p++)
         lines++;
-    assert_int_equal(lines, 1);
+    /* the first refusal, then at most one line per 10 s (a loaded machine may take that long) */
+    assert_true(lines >= 1 && lines <= 1 + (now_ms() - t0) / 10000);
     free(log);
 }
 
@@ -335,25 +357,31 @@ static void test_slow_sender_cut_at_deadline(void **state)
     assert_true(metric(f, "synkro_http_connections_cut_total{reason=\"deadline\"}") >= 2);
 }
 
-/* SYNKRO_HTTP_MAX_CONNECTIONS_PER_IP=5: the sixth connection from 127.0.0.1 is closed at once,
- * another address still gets in, and 127.0.0.1 again once its connections close. */
+#define FLOODER "127.0.0.3"
+
+/* SYNKRO_HTTP_MAX_CONNECTIONS_PER_IP=5: the sixth connection from FLOODER is closed at once,
+ * another address still gets in, and FLOODER again once its connections close. */
 static void test_per_address_limit(void **state)
 {
     struct fixture *f = *state;
     /* held connections must stay held for the whole test: no deadline cuts them meanwhile (a
      * cut one frees a slot, and the next extra connection is then rightly let in) */
     start_with(f, "5", 60);
+    /* the flooding address is one nobody else uses: the harness's own requests (its readiness
+     * probe, /metrics) come from 127.0.0.1, and a probe connection the daemon has not yet seen
+     * close would still count against that address, freeing a slot later in the test */
     for (int i = 0; i < 5; i++)
-        hold(f, "127.0.0.1");
+        hold(f, FLOODER);
     /* the daemon accepts in its own thread: under load the five may not all be in yet, so wait
      * (up to 10 s) until one more is refused; from then on every further one must be */
+    int64_t first_refusal = now_ms();
     bool refusing = false;
     for (int i = 0; i < 20 && !refusing; i++)
-        refusing = closed_within(hold(f, "127.0.0.1"), 500);
+        refusing = closed_within(hold(f, FLOODER), 500);
     assert_true(refusing);
-    for (int i = 0; i < 10; i++) {
-        int extra = hold(f, "127.0.0.1");
-        assert_true(closed_within(extra, 1000));
+    for (int i = 0; i < 10; i++) { /* closed as soon as the daemon's thread accepts it */
+        int extra = hold(f, FLOODER);
+        assert_true(closed_within(extra, 5000));
     }
     int64_t ms;
     char body[256];
@@ -361,13 +389,13 @@ static void test_per_address_limit(void **state)
                                  &ms, body, sizeof body),
                      200);
     assert_true(ms < 1000);
-    assert_int_equal(raw_request("127.0.0.1", f->proc.port, "GET", "/healthz", NULL, NULL, 1000,
-                                 &ms, body, sizeof body),
+    assert_int_equal(raw_request(FLOODER, f->proc.port, "GET", "/healthz", NULL, NULL, 1000, &ms,
+                                 body, sizeof body),
                      0);
     close_all(f);
     harness_sleep_ms(200);
-    assert_int_equal(raw_request("127.0.0.1", f->proc.port, "GET", "/healthz", NULL, NULL, 2000,
-                                 &ms, body, sizeof body),
+    assert_int_equal(raw_request(FLOODER, f->proc.port, "GET", "/healthz", NULL, NULL, 2000, &ms,
+                                 body, sizeof body),
                      200);
     assert_true(metric(f, "synkro_http_connections_refused_total{reason=\"address\"}") >= 10);
     char *log = harness_read_file(f->proc.err_path);
@@ -375,7 +403,8 @@ static void test_per_address_limit(void **state)
     int lines = 0;
     for (const char *p = log; (p = strstr(p, "too many connections from one address")); p++)
         lines++;
-    assert_int_equal(lines, 1);
+    /* the first refusal, then at most one line per 10 s (a loaded machine may take that long) */
+    assert_true(lines >= 1 && lines <= 1 + (now_ms() - first_refusal) / 10000);
     assert_null(strstr(log, "Server reached connection limit"));
     free(log);
 }
@@ -386,17 +415,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_idle_flood, setup, teardown),
         cmocka_unit_test_setup_teardown(test_probe_reserve, setup, teardown),
         cmocka_unit_test_setup_teardown(test_slow_sender_cut_at_deadline, setup, teardown),
-        /* test_per_address_limit is out of the run until it is understood: on clean-clone runs and
-         * now and then here, a connection over the per-address limit was let in (or 127.0.0.1
-         * was under its limit) while the five held ones were still open. Re-enable it with the
-         * cause found (SYNKRO_FLOOD_PER_ADDRESS=1 runs it meanwhile). */
+        cmocka_unit_test_setup_teardown(test_per_address_limit, setup, teardown),
     };
     int rc = cmocka_run_group_tests(tests, NULL, NULL);
-    if (getenv("SYNKRO_FLOOD_PER_ADDRESS")) {
-        const struct CMUnitTest more[] = {
-            cmocka_unit_test_setup_teardown(test_per_address_limit, setup, teardown),
-        };
-        rc |= cmocka_run_group_tests(more, NULL, NULL);
-    }
     return rc;
 }
