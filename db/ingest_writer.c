@@ -174,7 +174,8 @@ static void *writer_main(void *arg)
 
         pthread_mutex_lock(&w->lock);
         w->busy--;
-        pthread_cond_broadcast(&w->work); /* an idle writer may now take the backlog */
+        if (w->head) /* an idle writer may now take the backlog; with none, no one is woken */
+            pthread_cond_broadcast(&w->work);
         pthread_mutex_unlock(&w->lock);
         complete(subs, rc, err); /* resumes the requests: outside the lock */
         pthread_mutex_lock(&w->lock);
