@@ -42,6 +42,7 @@ struct config {
     bool hubspot_require_v3;
     int ingest_batch_max;
     int ingest_writers;
+    int malloc_arenas; /* 0: glibc's default */
     /* CRM API clients */
     char *hubspot_api_base;
     char *hubspot_access_token;

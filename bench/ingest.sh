@@ -25,6 +25,9 @@
 #   BENCH_OUT=dir            results (default build-bench/results/<time>)
 #   BENCH_KEEP_TMP=1         keep the temporary directory (database, request files)
 #   BENCH_WERROR=0           build-bench/ without -Werror (default: the project's -Werror)
+#   BENCH_BUILD_DIR=dir      build (or, with BENCH_NO_BUILD=1, take) synkro and gen_requests in
+#                            dir (default build-bench): e.g. another commit's build, for a
+#                            before/after comparison in one session
 #   SYNKRO_HTTP_THREADS, SYNKRO_INGEST_WRITERS, SYNKRO_INGEST_BATCH_MAX, SYNKRO_DB_POOL_SIZE and
 #   every other synkro variable are passed through to `synkro serve`.
 set -euo pipefail
@@ -39,8 +42,9 @@ MARGIN=${BENCH_MARGIN:-2}
 MIN_EPS=${BENCH_MIN_EVENTS_PER_S:-20000}
 PHASES=${BENCH_PHASES:-a b c d e1 e100}
 PROFILE=${BENCH_PROFILE:-0}
-build_dir=build-bench
-out=${BENCH_OUT:-$root/$build_dir/results/$(date +%Y%m%d-%H%M%S)}
+build_dir=${BENCH_BUILD_DIR:-build-bench}
+[[ $build_dir == /* ]] || build_dir=$root/$build_dir
+out=${BENCH_OUT:-$build_dir/results/$(date +%Y%m%d-%H%M%S)}
 
 log() { echo "bench: $*" >&2; }
 die() {
@@ -66,12 +70,15 @@ PSQL=$([[ -x "$pg_bin/psql" ]] && echo "$pg_bin/psql" || command -v psql)
 # cached option), so that a new compiler warning elsewhere in the tree does not stop a
 # measurement; the default is the project's (warnings are errors).
 werror=$([[ ${BENCH_WERROR:-1} == 0 ]] && echo OFF || echo ON)
-log "building the release binary in $build_dir/ (SYNKRO_WERROR=$werror)"
-cmake -S . -B "$build_dir" -DCMAKE_BUILD_TYPE=Release -DSYNKRO_SANITIZE=OFF -DSYNKRO_TESTS=OFF \
-  -DSYNKRO_BENCH=ON -DSYNKRO_WERROR="$werror" >/dev/null
-scripts/build.sh release "$build_dir" >/dev/null
-bin=$root/$build_dir/synkro
-gen=$root/$build_dir/gen_requests # built by CMake (SYNKRO_BENCH)
+if [[ ${BENCH_NO_BUILD:-0} != 1 ]]; then
+  log "building the release binary in $build_dir/ (SYNKRO_WERROR=$werror)"
+  cmake -S . -B "$build_dir" -DCMAKE_BUILD_TYPE=Release -DSYNKRO_SANITIZE=OFF -DSYNKRO_TESTS=OFF \
+    -DSYNKRO_BENCH=ON -DSYNKRO_WERROR="$werror" >/dev/null
+  scripts/build.sh release "$build_dir" >/dev/null
+fi
+bin=$build_dir/synkro
+[[ -x $bin ]] || die "$bin was not built"
+gen=$build_dir/gen_requests # built by CMake (SYNKRO_BENCH)
 [[ -x $gen ]] || { echo "bench-ingest: $gen was not built" >&2; exit 1; }
 
 mkdir -p "$out"

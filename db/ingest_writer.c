@@ -9,7 +9,6 @@
 
 #include "base/metrics.h"
 
-#include <errno.h>
 #include <pthread.h>
 #include <stdbool.h>
 #include <stdio.h>
@@ -17,17 +16,14 @@
 #include <string.h>
 #include <time.h>
 
-enum sub_state { SUB_QUEUED, SUB_TAKEN, SUB_DONE, SUB_FAILED };
-
+/* One request's events: heap-allocated by ingest_submit_async, completed by its callback and
+ * freed by the writer that committed it. */
 struct ingest_submission {
     struct queue_event *events;
     size_t n;
-    enum sub_state state; /* guarded by writer lock */
-    char err[256];
-    pthread_cond_t done;
     struct ingest_submission *next;
-    ingest_done_fn async_done; /* set: heap-allocated, completed by callback, freed by writer */
-    void *async_ctx;
+    ingest_done_fn done;
+    void *ctx;
 };
 
 struct ingest_writer {
@@ -108,7 +104,6 @@ static struct ingest_submission *take_batch(struct ingest_writer *w, size_t *nev
         if (last && total + s->n > (size_t)w->batch_max)
             break;
         total += s->n;
-        s->state = SUB_TAKEN;
         last = s;
     }
     w->head = last->next;
@@ -120,12 +115,12 @@ static struct ingest_submission *take_batch(struct ingest_writer *w, size_t *nev
     return first;
 }
 
-/* Calls back and frees the asynchronous submissions of a batch (outside the lock). */
-static void complete_async(struct ingest_submission *list, int rc, const char *err)
+/* Calls back and frees the submissions of a batch (outside the lock). */
+static void complete(struct ingest_submission *list, int rc, const char *err)
 {
     for (struct ingest_submission *s = list, *next; s; s = next) {
         next = s->next;
-        s->async_done(s->async_ctx, rc, rc == 0 ? "" : err);
+        s->done(s->ctx, rc, rc == 0 ? "" : err);
         free(s);
     }
 }
@@ -178,26 +173,12 @@ static void *writer_main(void *arg)
         }
 
         pthread_mutex_lock(&w->lock);
-        struct ingest_submission *async = NULL;
-        for (struct ingest_submission *s = subs, *next; s; s = next) {
-            next = s->next; /* s may vanish once signalled */
-            s->state = rc == 0 ? SUB_DONE : SUB_FAILED;
-            if (rc != 0)
-                snprintf(s->err, sizeof s->err, "%s", err);
-            if (s->async_done) {
-                s->next = async;
-                async = s;
-            } else {
-                pthread_cond_signal(&s->done);
-            }
-        }
         w->busy--;
-        pthread_cond_broadcast(&w->work); /* an idle writer may now take the backlog */
-        if (async) {
-            pthread_mutex_unlock(&w->lock);
-            complete_async(async, rc, err);
-            pthread_mutex_lock(&w->lock);
-        }
+        if (w->head) /* an idle writer may now take the backlog; with none, no one is woken */
+            pthread_cond_broadcast(&w->work);
+        pthread_mutex_unlock(&w->lock);
+        complete(subs, rc, err); /* resumes the requests: outside the lock */
+        pthread_mutex_lock(&w->lock);
     }
     pthread_mutex_unlock(&w->lock);
     free(batch);
@@ -234,74 +215,6 @@ struct ingest_writer *ingest_writer_start(struct db_pool *pool, int nwriters, in
     return w;
 }
 
-static void unlink_submission(struct ingest_writer *w, struct ingest_submission *sub)
-{
-    struct ingest_submission **pp = &w->head, *prev = NULL;
-    while (*pp && *pp != sub) {
-        prev = *pp;
-        pp = &(*pp)->next;
-    }
-    if (!*pp)
-        return;
-    *pp = sub->next;
-    if (w->tail == sub)
-        w->tail = prev;
-}
-
-int ingest_submit(struct ingest_writer *w, struct queue_event *events, size_t n, int timeout_ms,
-                  char *err, size_t errlen)
-{
-    if (n == 0)
-        return 0;
-    struct ingest_submission sub;
-    memset(&sub, 0, sizeof sub);
-    sub.events = events;
-    sub.n = n;
-    pthread_cond_init(&sub.done, NULL);
-    struct timespec deadline = clock_deadline_after_ms(timeout_ms);
-
-    pthread_mutex_lock(&w->lock);
-    if (w->stop) {
-        pthread_mutex_unlock(&w->lock);
-        pthread_cond_destroy(&sub.done);
-        snprintf(err, errlen, "synkro is shutting down");
-        return -1;
-    }
-    /* The submission lives on this stack frame: it is unlinked (timeout) or
-     * completed by a writer before this function returns. */
-    if (w->tail)
-        w->tail->next = &sub;
-    else
-        w->head = &sub; // cppcheck-suppress autoVariables
-    w->tail = &sub;     // cppcheck-suppress autoVariables
-    w->queued_events += n;
-    /* one idle writer is enough to take it; a busy one broadcasts when its commit ends, and
-     * every woken writer re-checks may_take() */
-    pthread_cond_signal(&w->work);
-    int rc = 0;
-    while (sub.state == SUB_QUEUED || sub.state == SUB_TAKEN) {
-        if (sub.state == SUB_QUEUED) {
-            rc = pthread_cond_timedwait(&sub.done, &w->lock, &deadline);
-            if (rc == ETIMEDOUT && sub.state == SUB_QUEUED) {
-                unlink_submission(w, &sub);
-                w->queued_events -= sub.n;
-                sub.state = SUB_FAILED;
-                snprintf(sub.err, sizeof sub.err,
-                         "the database writer did not take the events within %d ms", timeout_ms);
-            }
-        } else {
-            pthread_cond_wait(&sub.done, &w->lock); /* bounded by statement timeout */
-        }
-    }
-    enum sub_state final = sub.state;
-    pthread_mutex_unlock(&w->lock);
-    pthread_cond_destroy(&sub.done);
-    if (final == SUB_DONE)
-        return 0;
-    snprintf(err, errlen, "%s", sub.err);
-    return -1;
-}
-
 int ingest_submit_async(struct ingest_writer *w, struct queue_event *events, size_t n,
                         ingest_done_fn done, void *ctx, char *err, size_t errlen)
 {
@@ -312,8 +225,8 @@ int ingest_submit_async(struct ingest_writer *w, struct queue_event *events, siz
     }
     sub->events = events;
     sub->n = n;
-    sub->async_done = done;
-    sub->async_ctx = ctx;
+    sub->done = done;
+    sub->ctx = ctx;
     pthread_mutex_lock(&w->lock);
     if (w->stop) {
         pthread_mutex_unlock(&w->lock);

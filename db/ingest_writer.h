@@ -1,10 +1,9 @@
 /* ingest_writer.h: group commit of webhook events.
  *
- * Request threads hand their events to ingest_submit() and block until those
- * events are committed, or to ingest_submit_async(), which calls back on the
- * writer thread instead (the HubSpot endpoint, whose connection is suspended
- * meanwhile). Writer threads take everything queued at that moment
- * (up to batch_max events, from any number of requests), insert it with one
+ * Request handlers hand their events to ingest_submit_async(), which calls
+ * back on the writer thread once they are committed (both webhook endpoints
+ * suspend their connection meanwhile, so no daemon thread waits). Writer threads take everything
+ * queued at that moment (up to batch_max events, from any number of requests), insert it with one
  * statement (one transaction, one commit), and wake each request. A lone
  * request is written at once: the writer never waits to fill a batch;
  * batches form only from requests that arrived while a commit was in
@@ -12,11 +11,10 @@
  * second writer joins a running commit only when a large backlog waits, so
  * small requests gather into fewer, larger commits.
  *
- * Locking: one mutex guards the queue and every submission's state; each
- * submission has its own condition variable. A submission lives on its
- * caller's stack; a caller that times out leaves only while its submission is
- * not in a writer's hands (it is then unlinked), otherwise it waits for the
- * writer, whose work is bounded by the statement timeout. */
+ * Locking: one mutex guards the queue. A submission is heap-allocated when
+ * queued and freed by the writer after its callback, which runs outside the
+ * lock; the writer's work (and so the wait for the callback) is bounded by the
+ * pool's acquire timeout and the statement timeout. */
 #ifndef SYNKRO_DB_INGEST_WRITER_H
 #define SYNKRO_DB_INGEST_WRITER_H
 
@@ -30,20 +28,15 @@ struct ingest_writer;
 /* Starts nwriters writer threads. NULL on failure. */
 struct ingest_writer *ingest_writer_start(struct db_pool *pool, int nwriters, int batch_max);
 
-/* Stores events durably (each event's outcome says stored or duplicate).
- * Returns 0 when all n are committed (or were already there), -1 with err
- * when the database did not take them (then none may be acknowledged).
- * timeout_ms bounds the wait for a writer to pick the events up. */
-int ingest_submit(struct ingest_writer *w, struct queue_event *events, size_t n, int timeout_ms,
-                  char *err, size_t errlen);
-
 /* Called once, on a writer thread, when submitted events are committed (rc 0) or not (rc -1,
  * err says why). */
 typedef void (*ingest_done_fn)(void *ctx, int rc, const char *err);
 
-/* Like ingest_submit without waiting: done(ctx, ...) runs once the events are written; events
- * must stay valid until then. Returns -1 with err (done is then never called) when the writer is
- * stopping or out of memory. Queued events are written even while the writer stops. */
+/* Stores events durably without waiting: done(ctx, ...) runs once the events are committed (each
+ * event's outcome then says stored or duplicate; rc 0), or were not (rc -1: none may be
+ * acknowledged); events must stay valid until then. Returns -1 with err (done is then never called)
+ * when the writer is stopping or out of memory. Queued events are written even while the writer
+ * stops. */
 int ingest_submit_async(struct ingest_writer *w, struct queue_event *events, size_t n,
                         ingest_done_fn done, void *ctx, char *err, size_t errlen);
 

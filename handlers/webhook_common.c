@@ -67,13 +67,6 @@ static int store_outcome(struct http_request *req, const char *source, struct qu
     return 0;
 }
 
-int webhook_store(struct http_request *req, const char *source, struct queue_event *events,
-                  size_t n, char *err, size_t errlen)
-{
-    int rc = ingest_submit(req->app->ingest, events, n, WEBHOOK_SUBMIT_TIMEOUT_MS, err, errlen);
-    return store_outcome(req, source, events, n, rc, err);
-}
-
 static void pending_done(void *ctx, int rc, const char *err)
 {
     struct webhook_pending *wp = ctx;

@@ -16,17 +16,12 @@ void webhook_metrics_init(void);
  * unavailable. Adds n to synkro_events_received_total{source,outcome}. */
 void webhook_count(const char *source, const char *outcome, double n);
 
-/* Stores events through the app's ingest writer and counts each event's
- * outcome. 0 when every event is durable; -1 with err otherwise (counted
- * as unavailable). */
-int webhook_store(struct http_request *req, const char *source, struct queue_event *events,
-                  size_t n, char *err, size_t errlen);
-
-/* The same without holding the daemon thread while the events commit (http_suspend): the
- * handler fills a webhook_pending that lives until the request completes, suspends with a start
- * function that calls webhook_store_start(wp), and on resume calls webhook_store_finish(wp):
- * 0 when every event is durable, -1 otherwise (wp->err; counted as unavailable). No timeout:
- * the writer's own (pool, statement) bound the wait. */
+/* Stores events through the app's ingest writer without holding the daemon thread while they
+ * commit (http_suspend): the handler fills a webhook_pending that lives until the request
+ * completes, suspends with a start function that calls webhook_store_start(wp), and on resume
+ * calls webhook_store_finish(wp), which counts each event's outcome: 0 when every event is
+ * durable, -1 otherwise (wp->err; counted as unavailable). No timeout: the writer's own (pool,
+ * statement) bound the wait. */
 struct webhook_pending {
     struct http_request *req;
     const char *source;
@@ -40,8 +35,5 @@ int webhook_store_finish(struct webhook_pending *wp);
 
 /* Refreshes synkro_queue_depth{status} from the database (janitor job). */
 void webhook_refresh_queue_depth(struct app *app);
-
-/* How long a request waits for the writer to pick its events up. */
-#define WEBHOOK_SUBMIT_TIMEOUT_MS 4000
 
 #endif

@@ -2,7 +2,8 @@
  *
  * Order: endpoint token (?token=, when SYNKRO_SF_ENDPOINT_TOKEN is set) ->
  * hardened SOAP parse (soap_outbound.c) -> OrganizationId check -> one queue
- * event per Notification -> group commit -> <Ack>true</Ack>. Every refusal is
+ * event per Notification -> group commit (the connection suspended meanwhile, no daemon thread
+ * held) -> <Ack>true</Ack>. Every refusal is
  * a SOAP Fault with the HTTP status from the table below, a log line and a
  * metric; nothing is stored before the checks pass, and nothing is
  * acknowledged before it is committed. The SessionId is never stored or
@@ -115,42 +116,80 @@ static int build_events(const struct soap_message *msg, struct queue_event *even
     return 0;
 }
 
-static int store_and_ack(struct http_request *req, const struct soap_message *msg)
+/* What a suspended request keeps until it completes (req->handler_state): the parsed message
+ * (the events point into it; soap_message_free wipes the SessionId), and each event's key and
+ * payload. */
+struct sf_pending {
+    struct webhook_pending wp;
+    struct soap_message *msg;
+    struct queue_event *events;
+    char **keys;
+    json_object **payloads;
+};
+
+static void sf_pending_free(void *st)
 {
-    size_t n = msg->notification_count;
-    struct queue_event *events = calloc(n, sizeof *events);
-    char **keys = calloc(n, sizeof *keys);
-    json_object **payloads = calloc(n, sizeof *payloads);
+    struct sf_pending *p = st;
+    for (size_t i = 0; p->keys && p->payloads && i < p->wp.n; i++) {
+        free(p->keys[i]);
+        json_object_put(p->payloads[i]);
+    }
+    free(p->keys);
+    free(p->payloads);
+    free(p->events);
+    soap_message_free(p->msg);
+    free(p);
+}
+
+static void store_start(struct http_request *req)
+{
+    struct sf_pending *p = req->handler_state;
+    webhook_store_start(&p->wp);
+}
+
+/* On resume: the events are committed (<Ack>), or not (a SOAP fault: Salesforce retries). */
+static int store_finish(struct http_request *req)
+{
+    struct sf_pending *p = req->handler_state;
     int rc;
-    char err[256] = "";
-    if (!events || !keys || !payloads || build_events(msg, events, keys, payloads) < 0) {
-        rc = respond_fault(req, 500, "soapenv:Server", "out of memory", "unavailable");
-    } else if (webhook_store(req, SF_SOURCE, events, n, err, sizeof err) < 0) {
+    if (webhook_store_finish(&p->wp) < 0) {
         char *body =
             soap_render_fault("soapenv:Server", "the events could not be stored; retry later");
         http_set_error_code(req, "unavailable");
         rc = body ? http_respond(req, 503, "text/xml; charset=utf-8", body, strlen(body))
                   : http_respond_error(req, 503, "unavailable", "database unavailable");
         free(body);
-    } else {
-        char *ack = soap_render_ack();
-        rc = ack ? http_respond(req, 200, "text/xml; charset=utf-8", ack, strlen(ack))
-                 : http_respond_error(req, 500, "internal", "out of memory");
-        free(ack);
-        size_t stored = 0;
-        for (size_t i = 0; i < n; i++)
-            stored += events[i].outcome == QUEUE_STORED;
-        log_with(LOG_LEVEL_DEBUG, "salesforce message stored", LF_I("notifications", (long long)n),
-                 LF_I("stored", (long long)stored), LF_S("request_id", req->request_id));
+        return rc;
     }
-    for (size_t i = 0; keys && payloads && i < n; i++) {
-        free(keys[i]);
-        json_object_put(payloads[i]);
-    }
-    free(keys);
-    free(payloads);
-    free(events);
+    char *ack = soap_render_ack();
+    rc = ack ? http_respond(req, 200, "text/xml; charset=utf-8", ack, strlen(ack))
+             : http_respond_error(req, 500, "internal", "out of memory");
+    free(ack);
     return rc;
+}
+
+/* Builds one queue event per notification and suspends the request while they commit (the
+ * daemon thread serves other connections meanwhile); takes msg. */
+static int store_and_ack(struct http_request *req, struct soap_message *msg)
+{
+    size_t n = msg->notification_count;
+    struct sf_pending *p = calloc(1, sizeof *p);
+    if (!p) {
+        soap_message_free(msg);
+        return respond_fault(req, 500, "soapenv:Server", "out of memory", "unavailable");
+    }
+    p->msg = msg;
+    p->wp.n = n; /* how many keys/payloads sf_pending_free looks at */
+    req->handler_state = p;
+    req->handler_state_free = sf_pending_free;
+    p->events = calloc(n, sizeof *p->events);
+    p->keys = calloc(n, sizeof *p->keys);
+    p->payloads = calloc(n, sizeof *p->payloads);
+    if (!p->events || !p->keys || !p->payloads ||
+        build_events(msg, p->events, p->keys, p->payloads) < 0)
+        return respond_fault(req, 500, "soapenv:Server", "out of memory", "unavailable");
+    p->wp = (struct webhook_pending){.req = req, .source = SF_SOURCE, .events = p->events, .n = n};
+    return http_suspend(req, store_start, store_finish);
 }
 
 int handle_webhook_salesforce(struct http_request *req)
@@ -177,13 +216,12 @@ int handle_webhook_salesforce(struct http_request *req)
                                      parse_errors[i].outcome);
         return respond_fault(req, 400, "soapenv:Client", err, "malformed");
     }
-    int rc;
-    if (!soap_org_id_matches(cfg->salesforce_org_id, msg->organization_id))
-        rc = respond_fault(req, 403, "soapenv:Client",
-                           "the message comes from an organization this endpoint does not accept",
-                           "rejected_org");
-    else
-        rc = store_and_ack(req, msg);
-    soap_message_free(msg);
-    return rc;
+    if (!soap_org_id_matches(cfg->salesforce_org_id, msg->organization_id)) {
+        soap_message_free(msg);
+        return respond_fault(req, 403, "soapenv:Client",
+                             "the message comes from an organization this endpoint does not "
+                             "accept",
+                             "rejected_org");
+    }
+    return store_and_ack(req, msg);
 }

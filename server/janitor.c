@@ -18,6 +18,7 @@
 #include "base/log.h"
 
 #include <errno.h>
+#include <malloc.h>
 #include <pthread.h>
 #include <stdbool.h>
 #include <stdint.h>
@@ -154,6 +155,21 @@ static void job_flush_log_repeats(struct app *app)
     log_flush_suppressed();
 }
 
+/* Hands the heap's free pages back to the system. glibc gives threads their own arenas (up to 8
+ * per core) and returns an arena's free memory only from its top, so the bursts of work after a
+ * reconciliation sweep (its events synced by workers, HTTP and writer threads, each in the arena
+ * it happens to hold) left every arena at its own high-water mark: RSS rose in steps after each
+ * sweep while most of it was free (the 10-minute soak, bench/README.md). malloc_trim(0) releases
+ * the free pages of every arena (not only the tops); it holds one arena's lock at a time, for a
+ * few milliseconds at most at synkro's heap size. */
+static void job_trim_heap(struct app *app)
+{
+    (void)app;
+#ifdef __GLIBC__
+    malloc_trim(0);
+#endif
+}
+
 /* Each job with its period: at most once per period, checked every round (interval_ms). The
  * leases of an ended worker are released within about a second of its death, so that its records
  * sync again within seconds (db/queue_claim.h); the rest can wait five. */
@@ -166,7 +182,7 @@ static const struct {
     {job_reclassify_events, 5000}, {job_release_expired_leases, 1000},
     {job_prune_events, 5000},      {job_prune_conflicts, 5000},
     {job_flush_log_repeats, 1000}, {job_prune_sessions, 5000},
-    {job_prune_history, 5000},
+    {job_prune_history, 5000},     {job_trim_heap, 10000},
 };
 #define JANITOR_JOBS (sizeof janitor_jobs / sizeof janitor_jobs[0])
 

@@ -622,23 +622,17 @@ static void test_concurrent_ingest(void **state)
     assert_int_equal(count_events(f), NT * 40); /* every acknowledged event is stored */
 }
 
-/* Sends a v3-signed HubSpot webhook on a raw connection and closes it after wait_ms without
- * reading the answer (a client that gives up). */
-static void post_hs_and_leave(struct fixture *f, const char *body, int wait_ms)
+/* Sends a POST on a raw connection and closes it after wait_ms without reading the answer (a
+ * client that gives up). headers: extra header lines, each ending in CRLF. */
+static void post_and_leave(struct fixture *f, const char *path, const char *headers,
+                           const char *body, int wait_ms)
 {
-    char full[256], sig[128], ts[32];
-    snprintf(full, sizeof full, "%s/webhooks/hubspot", f->proc.base_url);
-    snprintf(ts, sizeof ts, "%" PRId64, wall_ms());
-    assert_int_equal(
-        hubspot_sign_v3(HS_SECRET, "POST", full, body, strlen(body), ts, sig, sizeof sig), 0);
-    size_t cap = strlen(body) + 1024;
+    size_t cap = strlen(body) + strlen(path) + strlen(headers) + 256;
     char *req = malloc(cap);
     assert_non_null(req);
-    int len = snprintf(req, cap,
-                       "POST /webhooks/hubspot HTTP/1.1\r\nHost: 127.0.0.1\r\n"
-                       "Content-Type: application/json\r\nContent-Length: %zu\r\n"
-                       "X-HubSpot-Signature-v3: %s\r\nX-HubSpot-Request-Timestamp: %s\r\n\r\n%s",
-                       strlen(body), sig, ts, body);
+    int len =
+        snprintf(req, cap, "POST %s HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Length: %zu\r\n%s\r\n%s",
+                 path, strlen(body), headers, body);
     int fd = socket(AF_INET, SOCK_STREAM, 0);
     assert_true(fd >= 0);
     struct sockaddr_in sa = {.sin_family = AF_INET, .sin_port = htons((uint16_t)f->proc.port)};
@@ -650,6 +644,71 @@ static void post_hs_and_leave(struct fixture *f, const char *body, int wait_ms)
     close(fd);
 }
 
+/* The same for a v3-signed HubSpot webhook. */
+static void post_hs_and_leave(struct fixture *f, const char *body, int wait_ms)
+{
+    char full[256], sig[128], ts[32], headers[512];
+    snprintf(full, sizeof full, "%s/webhooks/hubspot", f->proc.base_url);
+    snprintf(ts, sizeof ts, "%" PRId64, wall_ms());
+    assert_int_equal(
+        hubspot_sign_v3(HS_SECRET, "POST", full, body, strlen(body), ts, sig, sizeof sig), 0);
+    snprintf(headers, sizeof headers,
+             "Content-Type: application/json\r\nX-HubSpot-Signature-v3: %s\r\n"
+             "X-HubSpot-Request-Timestamp: %s\r\n",
+             sig, ts);
+    post_and_leave(f, "/webhooks/hubspot", headers, body, wait_ms);
+}
+
+/* Restarts synkro with base_env plus extra (NULL-terminated). */
+static void restart_with(struct fixture *f, const char *const *extra)
+{
+    assert_int_equal(harness_synkro_stop(&f->proc, SIGTERM, 15000), 0);
+    const char *env[24];
+    size_t n = 0;
+    for (const char *const *e = base_env; *e; e++)
+        env[n++] = *e;
+    for (const char *const *e = extra; *e && n < 23; e++)
+        env[n++] = *e;
+    env[n] = NULL;
+    assert_int_equal(harness_synkro_start(&f->proc, f->db.url, env), 0);
+}
+
+/* A session that holds change_events locked, so that every commit waits. */
+static PGconn *lock_events(struct fixture *f)
+{
+    PGconn *c = PQconnectdb(f->db.url);
+    assert_int_equal(PQstatus(c), CONNECTION_OK);
+    PGresult *res = PQexec(c, "BEGIN; LOCK TABLE change_events IN ACCESS EXCLUSIVE MODE");
+    assert_int_equal(PQresultStatus(res), PGRES_COMMAND_OK);
+    PQclear(res);
+    return c;
+}
+
+static void unlock_events(PGconn *c)
+{
+    PGresult *res = PQexec(c, "COMMIT");
+    PQclear(res);
+    PQfinish(c);
+}
+
+static double seconds_since(const struct timespec *t0)
+{
+    struct timespec t1;
+    clock_gettime(CLOCK_MONOTONIC, &t1);
+    return (double)(t1.tv_sec - t0->tv_sec) + (double)(t1.tv_nsec - t0->tv_nsec) / 1e9;
+}
+
+/* Stops synkro with SIGTERM and fails when that takes more than max_s. */
+static void stop_within(struct fixture *f, double max_s)
+{
+    struct timespec t0;
+    clock_gettime(CLOCK_MONOTONIC, &t0);
+    assert_int_equal(harness_synkro_stop(&f->proc, SIGTERM, 15000), 0);
+    double s = seconds_since(&t0);
+    if (s > max_s)
+        fail_msg("synkro took %.1f s to stop", s);
+}
+
 /* A HubSpot request waits (suspended) for its events' commit; meanwhile the request deadline cuts
  * its connection and the client gives up. The events are stored all the same, and the request
  * leaves the daemon's books: SIGTERM then stops synkro at once (shutdown waits up to 30 s for
@@ -658,36 +717,123 @@ static void test_client_gone_while_suspended(void **state)
 {
     struct fixture *f = *state;
     /* with a 1 s request deadline the guard also cuts the waiting connection meanwhile */
-    assert_int_equal(harness_synkro_stop(&f->proc, SIGTERM, 15000), 0);
-    const char *env[16];
-    size_t n = 0;
-    for (const char *const *e = base_env; *e; e++)
-        env[n++] = *e;
-    env[n++] = "SYNKRO_HTTP_REQUEST_DEADLINE_S=1";
-    env[n] = NULL;
-    assert_int_equal(harness_synkro_start(&f->proc, f->db.url, env), 0);
-    PGconn *c = PQconnectdb(f->db.url);
-    assert_int_equal(PQstatus(c), CONNECTION_OK);
-    PGresult *res = PQexec(c, "BEGIN; LOCK TABLE change_events IN ACCESS EXCLUSIVE MODE");
-    assert_int_equal(PQresultStatus(res), PGRES_COMMAND_OK);
-    PQclear(res);
+    restart_with(f, (const char *const[]){"SYNKRO_HTTP_REQUEST_DEADLINE_S=1", NULL});
+    PGconn *c = lock_events(f);
     char *body = hs_events(2, 0, PORTAL, 700);
     post_hs_and_leave(f, body, 2500); /* the commit waits on the lock; the client leaves */
     free(body);
-    res = PQexec(c, "COMMIT");
-    PQclear(res);
-    PQfinish(c);
+    unlock_events(c);
     for (int i = 0; i < 100 && count_events(f) < 2; i++)
         harness_sleep_ms(50);
     assert_int_equal(count_events(f), 2);
     harness_sleep_ms(300); /* the resumed connection is found closed */
-    struct timespec t0, t1;
-    clock_gettime(CLOCK_MONOTONIC, &t0);
-    assert_int_equal(harness_synkro_stop(&f->proc, SIGTERM, 15000), 0);
-    clock_gettime(CLOCK_MONOTONIC, &t1);
-    double s = (double)(t1.tv_sec - t0.tv_sec) + (double)(t1.tv_nsec - t0.tv_nsec) / 1e9;
-    if (s > 5.0)
-        fail_msg("synkro took %.1f s to stop", s);
+    stop_within(f, 5.0);
+}
+
+/* ---- Salesforce, suspended while its events commit ---- */
+
+/* The same for a Salesforce outbound message: stored although its client left, and no stop
+ * waits for it. */
+static void test_sf_client_gone_while_suspended(void **state)
+{
+    struct fixture *f = *state;
+    restart_with(f, (const char *const[]){"SYNKRO_HTTP_REQUEST_DEADLINE_S=1", NULL});
+    PGconn *c = lock_events(f);
+    char *body = soap_message(ORG_ID, 3, "04l5g00000Gn1");
+    post_and_leave(f, "/webhooks/salesforce?token=" SF_TOKEN,
+                   "Content-Type: text/xml; charset=utf-8\r\n", body, 2500);
+    free(body);
+    unlock_events(c);
+    for (int i = 0; i < 100 && count_events(f) < 3; i++)
+        harness_sleep_ms(50);
+    assert_int_equal(count_events(f), 3);
+    harness_sleep_ms(300);
+    stop_within(f, 5.0);
+}
+
+/* A Salesforce message sent from another thread (its answer kept for the test). */
+struct sf_sender {
+    struct fixture *f;
+    char *body;
+    struct harness_response r;
+    int rc;
+    pthread_t thread;
+    PGconn *lock; /* holds change_events locked */
+};
+
+static void *sf_send(void *arg)
+{
+    struct sf_sender *s = arg;
+    char url[512];
+    snprintf(url, sizeof url, "%s/webhooks/salesforce?token=" SF_TOKEN, s->f->proc.base_url);
+    const char *h[] = {"Content-Type: text/xml; charset=utf-8", NULL};
+    s->rc = harness_http("POST", url, h, s->body, strlen(s->body), &s->r);
+    return NULL;
+}
+
+/* True once synkro's insert waits for the lock (pg_stat_activity): its request is suspended. */
+static bool insert_waits(void *ud)
+{
+    struct fixture *f = ud;
+    char *v = harness_db_scalar(&f->db, "SELECT count(*) FROM pg_stat_activity WHERE "
+                                        "wait_event_type = 'Lock' AND query ILIKE "
+                                        "'%change_events%' AND query NOT ILIKE '%LOCK TABLE%'");
+    bool waiting = v && atol(v) > 0;
+    free(v);
+    return waiting;
+}
+
+/* Locks change_events, sends a two-notification message from another thread and returns once
+ * its insert waits for the lock (the request is suspended). */
+static void sf_send_suspended(struct fixture *f, const char *prefix, struct sf_sender *s)
+{
+    *s = (struct sf_sender){.f = f, .body = soap_message(ORG_ID, 2, prefix)};
+    s->lock = lock_events(f);
+    assert_int_equal(pthread_create(&s->thread, NULL, sf_send, s), 0);
+    assert_true(harness_wait_until(insert_waits, f, 5000));
+}
+
+/* SIGTERM while a Salesforce message's commit waits: synkro stops once the statement timeout ends
+ * the wait (1 s here), not after the 30 s it allows suspended requests; the sender gets a SOAP
+ * fault (not an Ack) and nothing is stored. */
+static void test_sf_sigterm_while_suspended(void **state)
+{
+    struct fixture *f = *state;
+    restart_with(f, (const char *const[]){"SYNKRO_DB_STATEMENT_TIMEOUT_MS=1000", NULL});
+    struct sf_sender s;
+    sf_send_suspended(f, "04l5g00000Gn2", &s);
+    stop_within(f, 5.0);
+    pthread_join(s.thread, NULL);
+    unlock_events(s.lock);
+    assert_int_equal(s.rc, 0);
+    assert_fault(&s.r, 503, "soapenv:Server");
+    harness_response_free(&s.r);
+    assert_int_equal(count_events(f), 0);
+    free(s.body);
+}
+
+/* PostgreSQL stops while a Salesforce message's commit waits: the sender gets the SOAP fault
+ * (503, Salesforce retries), nothing is stored, and the retry after PostgreSQL is back is
+ * acknowledged and stored once. */
+static void test_sf_database_down_while_suspended(void **state)
+{
+    struct fixture *f = *state;
+    struct sf_sender s;
+    sf_send_suspended(f, "04l5g00000Gn3", &s);
+    assert_int_equal(harness_pg("stop"), 0);
+    pthread_join(s.thread, NULL);
+    PQfinish(s.lock); /* its session is gone with the server */
+    assert_int_equal(harness_pg("start"), 0);
+    assert_int_equal(s.rc, 0);
+    assert_fault(&s.r, 503, "soapenv:Server");
+    harness_response_free(&s.r);
+    assert_int_equal(count_events(f), 0);
+    struct harness_response r = post_sf(f, s.body);
+    assert_int_equal(r.status, 200);
+    assert_non_null(strstr(r.body, "<Ack>true</Ack>"));
+    harness_response_free(&r);
+    assert_int_equal(count_events(f), 2);
+    free(s.body);
 }
 
 int main(void)
@@ -704,6 +850,11 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_events_api, setup_started, teardown),
         cmocka_unit_test_setup_teardown(test_concurrent_ingest, setup_started, teardown),
         cmocka_unit_test_setup_teardown(test_client_gone_while_suspended, setup_started, teardown),
+        cmocka_unit_test_setup_teardown(test_sf_client_gone_while_suspended, setup_started,
+                                        teardown),
+        cmocka_unit_test_setup_teardown(test_sf_sigterm_while_suspended, setup_started, teardown),
+        cmocka_unit_test_setup_teardown(test_sf_database_down_while_suspended, setup_started,
+                                        teardown),
     };
     return cmocka_run_group_tests_name("it_ingest", tests, NULL, NULL);
 }

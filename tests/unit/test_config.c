@@ -195,6 +195,7 @@ static void test_defaults(void **state)
     assert_false(cfg.hubspot_require_v3);
     assert_int_equal(cfg.ingest_batch_max, 2000);
     assert_int_equal(cfg.ingest_writers, 2);
+    assert_int_equal(cfg.malloc_arenas, 2);
     assert_string_equal(cfg.hubspot_api_base, "https://api.hubapi.com");
     assert_string_equal(cfg.hubspot_access_token, "");
     assert_string_equal(cfg.hubspot_client_id, "");
