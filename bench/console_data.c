@@ -141,8 +141,8 @@ static bool table_exists(PGconn *c, const char *sql)
 
 /* Migration 0014's health rollup: the events were inserted with past finish times, which the
  * janitor's rounds (the last 15 minutes each) never revisit, so the rollup is reset and the
- * running synkro's janitor rebuilds it from the oldest event (one round, every 30 s); waits for
- * it (at most 180 s) and prints how long the rebuild took. */
+ * running synkro's janitor rebuilds it from the oldest event (a round every 5 s, an hour per
+ * step); waits until it is caught up (at most 180 s) and prints how long the rebuild took. */
 static int rebuild_rollup(PGconn *c)
 {
     if (run(c, "TRUNCATE health_periods; UPDATE health_rollup_state SET rolled_to = NULL",
@@ -150,7 +150,8 @@ static int rebuild_rollup(PGconn *c)
         return -1;
     double t = now_ms();
     while (now_ms() - t < 180000.0) {
-        PGresult *r = PQexec(c, "SELECT rolled_to IS NOT NULL FROM health_rollup_state");
+        PGresult *r = PQexec(c, "SELECT COALESCE(rolled_to > now() - interval '10 minutes',"
+                                " false) FROM health_rollup_state");
         bool done = PQresultStatus(r) == PGRES_TUPLES_OK && PQntuples(r) == 1 &&
                     strcmp(PQgetvalue(r, 0, 0), "t") == 0;
         PQclear(r);

@@ -1,27 +1,32 @@
 /* health_rollup.c: the janitor's step of the health rollup (see the header and migration 0014).
  *
  * Why it is correct: a period before the watermark holds exactly what change_events held for it
- * when it was last recomputed. Each step recomputes (delete, then insert from the events) every
- * period from 15 minutes before the watermark, so an event whose transaction committed up to 15
- * minutes after it settled (finished_at is its transaction's start) is still counted; the
- * watermark stops two minutes short of now for the same reason. Readers take periods before the
- * watermark from here and everything after it from change_events, so they never count an event
- * twice or miss one the rollup has not reached. Two processes never step at once: the state row
- * is locked FOR UPDATE first (the second waits, then sees the moved watermark).
- * Must not: change change_events, or hold its transaction open across anything but its own
- * four statements. */
+ * when it was last recomputed. A step is due when a period ended since the last one (every five
+ * minutes once caught up; the janitor asks every few seconds); each step recomputes (delete, then
+ * insert from the events) every period from 15 minutes before the watermark, so an event whose
+ * transaction committed up to 15 minutes after it settled (finished_at is its transaction's start)
+ * is still counted; the watermark stops two minutes short of now for the same reason. Readers take
+ * periods before the watermark from here and everything after it from change_events, so they never
+ * count an event twice or miss one the rollup has not reached. Two processes never step at once:
+ * the state row is locked FOR UPDATE first (the second waits, then sees the moved watermark). Must
+ * not: change change_events, or hold its transaction open across anything but its own four
+ * statements. */
 #include "db/health_rollup.h"
 
 #include "db/pool.h"
 
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 
 /* clang-format off */
 
 /* from and to (epoch s, multiples of the period): from the watermark less 15 minutes, or with no
  * watermark the oldest finished event of the last two days; to the last period that ended two
- * minutes ago, at most a day after from. Locks the state row. */
+ * minutes ago, at most an hour after from (a day of a busy installation in one statement can
+ * outlast statement_timeout); whether periods remain after to; and whether a period ended since
+ * the last step (else there is nothing to do). Locks the state row. */
 static const char range_sql[] =
     "WITH s AS (SELECT rolled_to FROM health_rollup_state FOR UPDATE),"
     " c AS (SELECT floor((date_part('epoch', now()) - 120) / 300) * 300 AS cut),"
@@ -30,7 +35,8 @@ static const char range_sql[] =
     "   (SELECT date_part('epoch', min(finished_at)) FROM change_events WHERE status = 'done'),"
     "   (SELECT date_part('epoch', min(finished_at)) FROM change_events WHERE status = 'failed'),"
     "   c.cut)) / 300) * 300) AS f FROM s, c)"
-    " SELECT f.f::bigint, LEAST(f.f + 86400, c.cut)::bigint FROM f, c";
+    " SELECT f.f::bigint, LEAST(f.f + 3600, c.cut)::bigint, f.f + 3600 < c.cut,"
+    "  s.rolled_to IS NULL OR c.cut > date_part('epoch', s.rolled_to) FROM f, c, s";
 
 static const char clear_sql[] =
     "DELETE FROM health_periods WHERE period >= to_timestamp($1::float8)"
@@ -64,8 +70,10 @@ static int run(PGconn *conn, const char *sql, int n, const char *const *params, 
     return 0;
 }
 
-/* Reads the range into from/to (decimal text). 0, or -1 with err. */
-static int read_range(PGconn *conn, char *from, char *to, size_t len, char *err, size_t errlen)
+/* Reads the range into from/to (decimal text), whether more remains and whether a step is due.
+ * 0, or -1 with err. */
+static int read_range(PGconn *conn, char *from, char *to, size_t len, bool *more, bool *due,
+                      char *err, size_t errlen)
 {
     PGresult *r = db_exec(conn, range_sql, 0, NULL, err, errlen);
     if (!r)
@@ -77,6 +85,8 @@ static int read_range(PGconn *conn, char *from, char *to, size_t len, char *err,
     }
     snprintf(from, len, "%s", PQgetvalue(r, 0, 0));
     snprintf(to, len, "%s", PQgetvalue(r, 0, 1));
+    *more = strcmp(PQgetvalue(r, 0, 2), "t") == 0;
+    *due = strcmp(PQgetvalue(r, 0, 3), "t") == 0;
     PQclear(r);
     return 0;
 }
@@ -88,8 +98,9 @@ int health_rollup_step(PGconn *conn, long *periods, char *err, size_t errlen)
     if (db_begin(conn, err, errlen) < 0)
         return -1;
     char from[32], to[32];
-    int rc = read_range(conn, from, to, sizeof from, err, errlen);
-    if (rc == 0 && strtoll(from, NULL, 10) < strtoll(to, NULL, 10)) {
+    bool more = false, due = false;
+    int rc = read_range(conn, from, to, sizeof from, &more, &due, err, errlen);
+    if (rc == 0 && due && strtoll(from, NULL, 10) < strtoll(to, NULL, 10)) {
         const char *params[] = {from, to};
         rc = run(conn, clear_sql, 2, params, NULL, err, errlen);
         if (rc == 0)
@@ -99,7 +110,9 @@ int health_rollup_step(PGconn *conn, long *periods, char *err, size_t errlen)
     }
     if (rc == 0)
         rc = db_commit(conn, err, errlen);
-    if (rc < 0)
+    if (rc < 0) {
         db_rollback(conn);
-    return rc;
+        return -1;
+    }
+    return more ? 1 : 0;
 }

@@ -3,7 +3,7 @@
  *
  * Owns the SQL that writes health_periods and health_rollup_state. The janitor calls
  * health_rollup_step every round; each call is one short transaction on the caller's connection.
- * Must not: change change_events, log, or read more than one day of events per call. */
+ * Must not: change change_events, log, or read more than one hour of events per call. */
 #ifndef SYNKRO_DB_HEALTH_ROLLUP_H
 #define SYNKRO_DB_HEALTH_ROLLUP_H
 
@@ -24,11 +24,13 @@
     "(CASE WHEN " b " = 0 THEN 0 ELSE power(2::float8, (" b " - 1) / 8.0::float8) END)"
 #define HEALTH_BIN_HI_SQL(b) "power(2::float8, " b " / 8.0::float8)"
 
-/* Recomputes the periods from 15 minutes before the rollup's watermark (or, with none, from the
+/* When a period ended since the last step (or there is no watermark): recomputes the periods
+ * from 15 minutes before the rollup's watermark (or, with none, from the
  * oldest finished event of the last two days) up to the last period that ended two minutes ago,
- * at most one day of them, moves the watermark there and deletes periods older than two days; in
+ * at most one hour of them, moves the watermark there and deletes periods older than two days; in
  * one transaction, serialised between processes by the state row's lock. Sets *periods (may be
- * NULL) to the number of rows written. 0, or -1 with err (rolled back). */
+ * NULL) to the number of rows written. 0 when the rollup is caught up, 1 when more periods remain
+ * (call again), or -1 with err (rolled back). */
 int health_rollup_step(PGconn *conn, long *periods, char *err, size_t errlen);
 
 #endif

@@ -8,9 +8,9 @@
 -- latencies under 1 ms, bin k >= 1 those in [2^((k-1)/8), 2^(k/8)) ms (9% wide), so percentiles
 -- come out within a bin's width (db/health_stats.c interpolates inside the bin).
 --
--- The janitor keeps it (db/health_rollup.c): every round it recomputes the periods from
+-- The janitor keeps it (db/health_rollup.c): each time a period ends it recomputes the periods from
 -- rolled_to minus 15 minutes (events whose transaction committed late) up to the last period
--- that ended two minutes ago, in one transaction, and moves rolled_to; rows older than two days
+-- that ended two minutes ago, an hour per transaction, and moves rolled_to; rows older than two days
 -- go (the API looks back one day at most). Reads take the periods before rolled_to from here and
 -- the events after it from change_events, so an answer is complete whatever the janitor's lag.
 -- rolled_to NULL (a fresh install, or reset by a test or the benchmark) rebuilds from the oldest

@@ -321,7 +321,8 @@ static bool rollup_rebuilt(void *ud)
 {
     (void)ud;
     return sync_db_count(env,
-                         "SELECT count(*) FROM health_rollup_state WHERE rolled_to IS NOT NULL",
+                         "SELECT count(*) FROM health_rollup_state"
+                         " WHERE rolled_to > now() - interval '10 minutes'",
                          (const char *)NULL) == 1;
 }
 
