@@ -131,12 +131,40 @@ static int run(PGconn *c, const char *sql, const char *what)
     return ok ? 0 : -1;
 }
 
-static bool history_exists(PGconn *c)
+static bool table_exists(PGconn *c, const char *sql)
 {
-    PGresult *r = PQexec(c, "SELECT to_regclass('sync_history') IS NOT NULL");
+    PGresult *r = PQexec(c, sql);
     bool yes = PQresultStatus(r) == PGRES_TUPLES_OK && strcmp(PQgetvalue(r, 0, 0), "t") == 0;
     PQclear(r);
     return yes;
+}
+
+/* Migration 0014's health rollup: the events were inserted with past finish times, which the
+ * janitor's rounds (the last 15 minutes each) never revisit, so the rollup is reset and the
+ * running synkro's janitor rebuilds it from the oldest event (a round every 5 s, an hour per
+ * step); waits until it is caught up (at most 180 s) and prints how long the rebuild took. */
+static int rebuild_rollup(PGconn *c)
+{
+    if (run(c, "TRUNCATE health_periods; UPDATE health_rollup_state SET rolled_to = NULL",
+            "rollup reset") < 0)
+        return -1;
+    double t = now_ms();
+    while (now_ms() - t < 180000.0) {
+        PGresult *r = PQexec(c, "SELECT COALESCE(rolled_to > now() - interval '10 minutes',"
+                                " false) FROM health_rollup_state");
+        bool done = PQresultStatus(r) == PGRES_TUPLES_OK && PQntuples(r) == 1 &&
+                    strcmp(PQgetvalue(r, 0, 0), "t") == 0;
+        PQclear(r);
+        if (done) {
+            fprintf(stderr, "console_data: rollup rebuilt by synkro's janitor within %.1f s\n",
+                    (now_ms() - t) / 1000.0);
+            return run(c, "VACUUM ANALYZE health_periods", "VACUUM ANALYZE health_periods");
+        }
+        struct timespec ts = {0, 200000000};
+        nanosleep(&ts, NULL);
+    }
+    fprintf(stderr, "console_data: the janitor did not rebuild the health rollup in 180 s\n");
+    return -1;
 }
 
 /* 0, or -1 when the database could not be filled. *history tells whether history rows were. */
@@ -148,7 +176,7 @@ static int fill(const char *conninfo, bool *history)
         PQfinish(c);
         return -1;
     }
-    *history = history_exists(c);
+    *history = table_exists(c, "SELECT to_regclass('sync_history') IS NOT NULL");
     int rc = run(c, fill_sql, "fill: mappings, 1,000,000 events, 100,000 links and conflicts");
     if (rc == 0 && *history)
         rc = run(c, history_sql, "fill: 1,000,000 history rows");
@@ -159,6 +187,8 @@ static int fill(const char *conninfo, bool *history)
     }
     if (rc == 0 && *history)
         rc = run(c, "VACUUM ANALYZE sync_history", "VACUUM ANALYZE sync_history");
+    if (rc == 0 && table_exists(c, "SELECT to_regclass('health_rollup_state') IS NOT NULL"))
+        rc = rebuild_rollup(c);
     PQfinish(c);
     return rc;
 }

@@ -38,12 +38,20 @@
 #   SYNKRO_BENCH_INGEST_ONLY=1        force ingest-only mode
 #   SYNKRO_BENCH_HS_RATE=N            HubSpot's burst limit (requests per 10 s) in crmsim and in
 #                                     synkro (HUBSPOT_RATE_LIMIT_PER_10S); default: HubSpot's 190
+#   SYNKRO_BENCH_HISTORY_AB=R         the record history's cost instead of the phases: after (0),
+#                                     R rounds of [history on (SYNKRO_HISTORY_RETENTION=30), off
+#                                     (=0)], synkro restarted on the same port for each, each
+#                                     running the bursts of SYNKRO_BENCH_PHASES (a, b; c is
+#                                     skipped); prints records/s per run, the medians of on and
+#                                     off and their ratio (interleaved, so the machine's drift
+#                                     falls on both)
 #   synkro's own variables (SYNKRO_WORKERS, SYNKRO_WORKER_BATCH, ...) pass through.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 root=$(pwd)
 
 N=${SYNKRO_BENCH_RECORDS:-10000}
+AB=${SYNKRO_BENCH_HISTORY_AB:-0}
 STEADY_S=${SYNKRO_BENCH_STEADY_SECONDS:-60}
 STEADY_RATE=${SYNKRO_BENCH_STEADY_RATE:-100}
 LATENCY=${SYNKRO_BENCH_LATENCY_MS:-50-150}
@@ -64,6 +72,7 @@ for v in N STEADY_S STEADY_RATE TIMEOUT SETTLE_TIMEOUT CONNS; do
   [[ ${!v} =~ ^[1-9][0-9]*$ ]] || die "$v (${!v}) must be a positive integer"
 done
 [[ $LATENCY =~ ^[0-9]+(-[0-9]+)?$ ]] || die "SYNKRO_BENCH_LATENCY_MS must be N or MIN-MAX"
+[[ $AB =~ ^[0-9]+$ ]] || die "SYNKRO_BENCH_HISTORY_AB must be a number of rounds"
 
 engine=1
 grep -q sync_engine server/serve.c 2>/dev/null || engine=0
@@ -447,6 +456,105 @@ pairs=$(wc -l <"$tmp/pairs")
 cut -d' ' -f1 "$tmp/pairs" >"$tmp/pair_sf"
 cut -d' ' -f2 "$tmp/pairs" >"$tmp/pair_hs"
 
+label() {
+  case $1 in
+    0) echo "(0) link $N pairs (set-up)" ;;
+    a) echo "(a) burst: Salesforce edits" ;;
+    b) echo "(b) burst: HubSpot edits" ;;
+    c) echo "(c) steady ${STEADY_RATE}/s x ${STEADY_S}s" ;;
+  esac
+}
+
+# ---- 6b. the record history's cost: history on and off interleaved (SYNKRO_BENCH_HISTORY_AB) ----
+# restart_synkro RETENTION: stops synkro and starts it again on the same address with
+# SYNKRO_HISTORY_RETENTION=RETENTION (crmsim keeps delivering to it; nothing is in flight, each
+# phase ends settled)
+restart_synkro() {
+  stop_pid "$synkro_pid"
+  SYNKRO_HISTORY_RETENTION=$1 "$bin" serve >>"$out/synkro.log" 2>&1 &
+  synkro_pid=$!
+  for i in $(seq 1 300); do
+    kill -0 "$synkro_pid" 2>/dev/null || die "synkro exited at restart: $(tail -5 "$out/synkro.log")"
+    [[ $(curl -s -o /dev/null -w '%{http_code}' "$base/readyz" || true) == 200 ]] && return 0
+    [[ $i -eq 300 ]] && die "synkro not ready after 30 s"
+    sleep 0.1
+  done
+}
+median() { tr ' ' '\n' | grep -E '^[0-9.]+$' | sort -n | awk '{ v[NR] = $1 } END {
+  if (NR == 0) { print "-"; exit } print (NR % 2 ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2) }'; }
+# CPU ms used so far by synkro and by PostgreSQL (the postmaster and its children: the pool's
+# backends live through a run), from /proc: less noisy than records/s on a shared machine
+cpu_ms() { # PID...: summed utime+stime in ms
+  local t=0 p v
+  for p in "$@"; do
+    v=$(awk '{ print $14 + $15 }' "/proc/$p/stat" 2>/dev/null || echo 0)
+    t=$((t + v))
+  done
+  echo $((t * 1000 / $(getconf CLK_TCK)))
+}
+pg_pids() {
+  local pm
+  pm=$(head -1 "$tmp/pg/data/postmaster.pid" 2>/dev/null || true)
+  [[ -n $pm ]] && echo "$pm $(pgrep -P "$pm" | tr '\n' ' ')"
+}
+if [[ $AB -gt 0 ]]; then
+  declare -A AB_RUNS AB_CPU
+  : >"$out/history_ab.txt"
+  for r in $(seq 1 "$AB"); do
+    for h in 30 0; do
+      mode=$([[ $h == 0 ]] && echo off || echo on)
+      restart_synkro "$h"
+      rows0=$(psqlc -c "SELECT count(*) FROM sync_history")
+      for p in $PHASES; do
+        c0=$(cpu_ms "$synkro_pid")
+        d0=$(cpu_ms $(pg_pids))
+        case $p in
+          a) burst "a$r$mode" sf "$sf_obj" Stamp__c "$tmp/pair_sf" "a$r$mode" hs "$hs_obj" stamp ;;
+          b) burst "b$r$mode" hs "$hs_obj" stamp "$tmp/pair_hs" "b$r$mode" sf "$sf_obj" Stamp__c ;;
+          *) log "phase ($p) is not run with SYNKRO_BENCH_HISTORY_AB"; continue ;;
+        esac
+        AB_RUNS[$p$mode]+=" ${RPS[$p$r$mode]}"
+        # CPU per record of the phase (edits, sync, echoes, settle), synkro and PostgreSQL
+        cs=$(awk -v a="$c0" -v b="$(cpu_ms "$synkro_pid")" -v n="$pairs" 'BEGIN { printf "%.3f", (b - a) / n }')
+        cd=$(awk -v a="$d0" -v b="$(cpu_ms $(pg_pids))" -v n="$pairs" 'BEGIN { printf "%.3f", (b - a) / n }')
+        AB_CPU[$p${mode}synkro]+=" $cs"
+        AB_CPU[$p${mode}pg]+=" $cd"
+        NOTE[$p$r$mode]+=" cpu_ms_per_record(synkro=$cs postgres=$cd)"
+      done
+      rows=$(($(psqlc -c "SELECT count(*) FROM sync_history") - rows0))
+      echo "round $r history $mode (SYNKRO_HISTORY_RETENTION=$h): history rows +$rows;$(for p in $PHASES; do [[ -n ${RPS[$p$r$mode]:-} ]] && printf ' (%s) %s records/s,%s' "$p" "${RPS[$p$r$mode]}" "$(grep -o ' cpu_ms_per_record([^)]*)' <<<"${NOTE[$p$r$mode]}")"; done)" |
+        tee -a "$out/history_ab.txt"
+    done
+  done
+  {
+    echo "synkro record history cost: $(date -u +%FT%TZ), $(nproc) cores; crmsim latency $lat_desc"
+    echo "synkro: $tuning; $N records per burst; $AB rounds of history on, off (interleaved)"
+    cat "$out/history_ab.txt"
+    printf '%-28s %14s %14s %10s %8s\n' phase on_median off_median on/off cost
+    for p in $PHASES; do
+      [[ $p == a || $p == b ]] || continue
+      on=$(median <<<"${AB_RUNS[${p}on]:-}")
+      off=$(median <<<"${AB_RUNS[${p}off]:-}")
+      awk -v p="$(label "$p")" -v on="$on" -v off="$off" 'BEGIN {
+        if (on == "-" || off == "-" || off + 0 == 0) { printf "%-28s %14s %14s %10s %8s\n", p, on, off, "-", "-"; exit }
+        printf "%-28s %14s %14s %10.3f %7.1f%%  (target: cost under 5%%)\n", p, on, off, on / off, (1 - on / off) * 100 }'
+    done
+    echo "CPU ms per record (medians; synkro / PostgreSQL), on vs off:"
+    for p in $PHASES; do
+      [[ $p == a || $p == b ]] || continue
+      awk -v p="$(label "$p")" -v s1="$(median <<<"${AB_CPU[${p}onsynkro]:-}")" \
+        -v s0="$(median <<<"${AB_CPU[${p}offsynkro]:-}")" -v d1="$(median <<<"${AB_CPU[${p}onpg]:-}")" \
+        -v d0="$(median <<<"${AB_CPU[${p}offpg]:-}")" 'BEGIN {
+        printf "%-28s synkro %s / %s (%+.0f%%)   PostgreSQL %s / %s (%+.0f%%)\n", p, s1, s0,
+          (s0 > 0 ? (s1 / s0 - 1) * 100 : 0), d1, d0, (d0 > 0 ? (d1 / d0 - 1) * 100 : 0) }'
+    done
+    echo "details:"
+    for k in "${!NOTE[@]}"; do echo "  $k:${NOTE[$k]}"; done | sort
+  } | tee "$out/summary.txt"
+  log "results: $out"
+  exit 0
+fi
+
 for p in $PHASES; do
   case $p in
     a)
@@ -480,14 +588,6 @@ done
 hwm=$(awk '/^VmHWM:/{ printf "%.1f", $2 / 1024 }' "/proc/$synkro_pid/status")
 
 # ---- 7. report ----
-label() {
-  case $1 in
-    0) echo "(0) link $N pairs (set-up)" ;;
-    a) echo "(a) burst: Salesforce edits" ;;
-    b) echo "(b) burst: HubSpot edits" ;;
-    c) echo "(c) steady ${STEADY_RATE}/s x ${STEADY_S}s" ;;
-  esac
-}
 # check NAME VALUE TARGET: VALUE < TARGET (or <=, $4) -> a table row with ratio and PASS/MISS
 check() {
   local name=$1 v=$2 t=$3 op=${4:-'<'}

@@ -10,6 +10,7 @@
  * Must not: change rows, log, or call CRMs. */
 #include "db/health_stats.h"
 
+#include "db/health_rollup.h"
 #include "db/pool.h"
 
 #include <inttypes.h>
@@ -30,10 +31,12 @@
     " UNION ALL SELECT " cols " FROM change_events WHERE " where " AND source = 'hubspot'"         \
     " AND lower(object_type) = $2::text"
 
-/* $1 id, $2 bucket_s, $3 buckets: t0 = the first bucket's start, so the last one holds now. */
+/* $1 id, $2 bucket_s, $3 buckets: t0 = the first bucket's start, so the last one holds now;
+ * the rollup's watermark (epoch s, NULL: no rollup yet). */
 static const char mapping_sql[] =
     "SELECT id, name, state, lower(salesforce_object), lower(hubspot_object_type_id), t0::text,"
-    " " ISO_TS("to_timestamp(t0)") ", " ISO_TS("now()")
+    " " ISO_TS("to_timestamp(t0)") ", " ISO_TS("now()") ","
+    " (SELECT date_part('epoch', rolled_to)::bigint FROM health_rollup_state)"
     " FROM mappings, LATERAL (SELECT floor(date_part('epoch', now()) / $2::int) * $2::int"
     "  - ($3::int - 1) * $2::int AS t0) w"
     " WHERE id = $1::bigint";
@@ -52,6 +55,39 @@ static const char series_sql[] =
     "  round(percentile_cont(0.95) WITHIN GROUP (ORDER BY b.ms))::bigint"
     " FROM generate_series(0, $5::int - 1) g(i) LEFT JOIN b ON b.i = g.i"
     " GROUP BY g.i ORDER BY g.i";
+
+/* The same from migration 0014's rollup, for buckets that are whole periods: the periods before
+ * $6 (the watermark, epoch s) from health_periods, the events from then on from change_events
+ * (binned the same way), summed per bucket and latency bin; each percentile is interpolated
+ * inside the bin that holds its rank, so it is within the bin's 9% of the exact one. */
+#define PERIODS_OF(src, key)                                                                       \
+    "SELECT date_part('epoch', period) AS t, bin, synced, failed FROM health_periods"              \
+    " WHERE source = '" src "' AND object_key = " key " AND period >= to_timestamp($3::float8)"    \
+    " AND period < to_timestamp($6::float8)"
+#define BIN_LO HEALTH_BIN_LO_SQL("c.bin")
+#define BIN_HI HEALTH_BIN_HI_SQL("c.bin")
+static const char rollup_series_sql[] =
+    "WITH h AS (" PERIODS_OF("salesforce", "$1::text") " UNION ALL "
+    PERIODS_OF("hubspot", "$2::text") " UNION ALL"
+    " SELECT date_part('epoch', finished_at), "
+    HEALTH_BIN_SQL("date_part('epoch', finished_at - received_at) * 1000") ","
+    "  (status = 'done')::int, (status = 'failed')::int FROM (" BY_SOURCE("finished_at, status,"
+    " received_at", "status IN ('done', 'failed')"
+    " AND finished_at >= to_timestamp(GREATEST($3::float8, $6::float8))") ") ev),"
+    " b AS (SELECT floor((t - $3::float8) / $4::int)::int AS i, bin, sum(synced)::float8 AS s,"
+    "  sum(failed)::float8 AS f FROM h GROUP BY 1, 2),"
+    " c AS (SELECT i, bin, s + f AS n, sum(s + f) OVER (PARTITION BY i ORDER BY bin) AS cum,"
+    "  sum(s + f) OVER (PARTITION BY i) AS tot FROM b),"
+    " p AS (SELECT DISTINCT ON (c.i, v.q) c.i, v.q, " BIN_LO " + (" BIN_HI " - " BIN_LO ")"
+    "  * (v.q * c.tot - (c.cum - c.n)) / c.n AS ms"
+    "  FROM c, (VALUES (0.5::float8), (0.95::float8)) v(q)"
+    "  WHERE c.n > 0 AND c.cum >= v.q * c.tot ORDER BY c.i, v.q, c.bin),"
+    " t AS (SELECT i, sum(s)::bigint AS s, sum(f)::bigint AS f FROM b GROUP BY i)"
+    " SELECT " ISO_TS("to_timestamp($3::float8 + g.i * $4::int)") ", COALESCE(t.s, 0),"
+    "  COALESCE(t.f, 0), round(p50.ms)::bigint, round(p95.ms)::bigint"
+    " FROM generate_series(0, $5::int - 1) g(i) LEFT JOIN t ON t.i = g.i"
+    " LEFT JOIN p p50 ON p50.i = g.i AND p50.q = 0.5 LEFT JOIN p p95 ON p95.i = g.i AND p95.q = 0.95"
+    " ORDER BY g.i";
 
 /* $1 mapping id, $2 t0 (epoch s). */
 static const char conflicts_sql[] =
@@ -117,6 +153,7 @@ struct window {
     char *hs_type;   /* lower case or NULL */
     char t0[32];     /* epoch seconds of the first bucket */
     char bucket[16], buckets[16], id[24];
+    char rolled[24]; /* the rollup's watermark (epoch s), "" when none or not usable */
 };
 
 /* ---- one part each ---- */
@@ -149,6 +186,9 @@ static int read_mapping(PGconn *conn, const struct health_stats_query *q, struct
     w->sf_object = PQgetvalue(r, 0, 3);
     w->hs_type = PQgetisnull(r, 0, 4) ? NULL : PQgetvalue(r, 0, 4);
     snprintf(w->t0, sizeof w->t0, "%s", PQgetvalue(r, 0, 5));
+    /* the rollup serves buckets of whole periods once it has a watermark */
+    if (!PQgetisnull(r, 0, 8) && q->bucket_s % HEALTH_ROLLUP_PERIOD_S == 0)
+        snprintf(w->rolled, sizeof w->rolled, "%s", PQgetvalue(r, 0, 8));
     *keep = r;
     return HEALTH_STATS_OK;
 }
@@ -156,8 +196,9 @@ static int read_mapping(PGconn *conn, const struct health_stats_query *q, struct
 static int read_series(PGconn *conn, const struct window *w, json_object *out, int64_t *synced,
                        int64_t *failed, char *err, size_t errlen)
 {
-    const char *params[] = {w->sf_object, w->hs_type, w->t0, w->bucket, w->buckets};
-    PGresult *r = db_exec(conn, series_sql, 5, params, err, errlen);
+    const char *params[] = {w->sf_object, w->hs_type, w->t0, w->bucket, w->buckets, w->rolled};
+    PGresult *r = w->rolled[0] ? db_exec(conn, rollup_series_sql, 6, params, err, errlen)
+                               : db_exec(conn, series_sql, 5, params, err, errlen);
     if (!r)
         return -1;
     json_object *series = json_object_new_array();

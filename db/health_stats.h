@@ -5,7 +5,8 @@
  * A mapping's events are those of its Salesforce object (source 'salesforce', object_type equal
  * ignoring case) and of its HubSpot object type id (source 'hubspot'), as in db/mapping_store.c's
  * reclassification. Every statement reads through migration 0010's per-object partial indexes,
- * one branch per source (UNION ALL), never a scan of change_events.
+ * one branch per source (UNION ALL), never a scan of change_events; windows over three hours
+ * read migration 0014's five-minute rollup (by its primary key) for all but its last minutes.
  * Must not: change any row, log, or decide the window (the caller picks minutes and bucket). */
 #ifndef SYNKRO_DB_HEALTH_STATS_H
 #define SYNKRO_DB_HEALTH_STATS_H
@@ -29,7 +30,10 @@ enum { HEALTH_STATS_OK = 0, HEALTH_STATS_NOT_FOUND = 1 };
  *  "series":[{"t","synced","failed","latency_p50_ms","latency_p95_ms"}] (ceil(minutes*60 /
  *   bucket_s) buckets, oldest first; the last holds now; buckets start at multiples of bucket_s
  *   since the epoch, so "from" is the first bucket's start, up to one bucket before now-minutes;
- * latency = finished_at - received_at of the events finished in the bucket, null when none),
+ * latency = finished_at - received_at of the events finished in the bucket, null when none;
+ * buckets of whole rollup periods (300 and 900 s, windows over 180 minutes) are read from
+ * db/health_rollup.h's periods before its watermark plus the events after it, and their
+ * percentiles are interpolated within a 9%-wide latency bin instead of exact),
  *  "totals":{"synced","failed","conflicts"} (over the window),
  *  "queue":{"pending","processing","held","failed","oldest_pending_age_s"|null},
  *  "errors":[{"category","count","examples":[{"event_id","record_id","last_error",

@@ -5,11 +5,13 @@
  * bad_query (the message names the range), 404 not_found for an unknown mapping.
  * GET /api/budget answers crm/crm_budget.h's object from the live limiters and counters of this
  * process's CRM clients (req->app->crm). The bearer token is checked by the router
- * (ROUTE_ADMIN). Query values are validated here and reach SQL only as parameters.
+ * (ROUTE_ADMIN). Query values are validated by handlers/console_query.c and reach SQL only as
+ * parameters.
  * Must not: change any row or any limiter. */
 #include "handlers/health_api.h"
 
 #include "handlers/api_common.h"
+#include "handlers/console_query.h"
 #include "db/health_stats.h"
 #include "db/pool.h"
 #include "crm/crm_budget.h"
@@ -35,27 +37,18 @@ int health_bucket_seconds(int minutes)
     return buckets[sizeof buckets / sizeof buckets[0] - 1].bucket_s;
 }
 
-/* minutes as plain decimal digits (no sign, space or exponent) within the API's range. */
-static int parse_minutes(const char *arg, long long *out)
-{
-    size_t n = strspn(arg, "0123456789");
-    if (n == 0 || n > 4 || arg[n] != '\0')
-        return -1;
-    return api_parse_int64(arg, HEALTH_MINUTES_MIN, HEALTH_MINUTES_MAX, out);
-}
-
 int handle_mapping_health(struct http_request *req)
 {
     int64_t id;
     if (api_parse_id(req->params[0], &id) < 0)
         return http_respond_error(req, 400, "bad_id", "mapping id must be a positive integer");
-    long long minutes = HEALTH_MINUTES_DEFAULT;
-    const char *arg = http_query_arg(req, "minutes");
-    if (arg && parse_minutes(arg, &minutes) < 0)
-        return http_respond_error(req, 400, "bad_query",
-                                  "minutes must be an integer from 5 to 1440");
+    int minutes;
+    struct console_query cq = console_query_of(req);
+    const char *bad = console_query_health(&cq, &minutes);
+    if (bad)
+        return http_respond_error(req, 400, "bad_query", bad);
     struct health_stats_query q = {
-        .mapping_id = id, .minutes = (int)minutes, .bucket_s = health_bucket_seconds((int)minutes)};
+        .mapping_id = id, .minutes = minutes, .bucket_s = health_bucket_seconds(minutes)};
     char err[256];
     PGconn *conn = db_pool_acquire(req->app->pool, 2000, err, sizeof err);
     if (!conn)

@@ -5,67 +5,24 @@
  * first). Both lists are keyset-paged: `next` of an answer is the cursor of the next page
  * (`after` for the records, `before` for the timeline), null on the last page.
  *
- * The router checks the token (ROUTE_ADMIN). Every query value is validated here (400 with what is
- * allowed) and reaches SQL only as a parameter (db/history_store.c); unknown parameters are
- * ignored, as in /api/events. Must not change any row. */
+ * The router checks the token (ROUTE_ADMIN). Every query value is validated by
+ * handlers/console_query.c (400 with what is allowed) and reaches SQL only as a parameter
+ * (db/history_store.c); unknown parameters are ignored, as in /api/events. Must not change any row.
+ */
 #include "handlers/records_api.h"
 
 #include "handlers/api_common.h"
+#include "handlers/console_query.h"
 #include "db/history_store.h"
 #include "db/pool.h"
 
-#include <string.h>
-
-#define RECORDS_DEFAULT_LIMIT  50
-#define TIMELINE_DEFAULT_LIMIT 50
-
-/* A cursor: what an answer's next holds, a positive decimal id. */
-static bool cursor_ok(const char *s)
-{
-    long long v;
-    return api_parse_int64(s, 1, INT64_MAX, &v) == 0;
-}
-
-/* Search text: 1..HISTORY_QUERY_MAX bytes without control characters. */
-static bool query_ok(const char *q)
-{
-    size_t n = strlen(q);
-    if (n == 0 || n > HISTORY_QUERY_MAX)
-        return false;
-    for (const unsigned char *p = (const unsigned char *)q; *p; p++)
-        if (*p < 0x20 || *p == 0x7f)
-            return false;
-    return true;
-}
-
-/* limit into *out (default when absent); false when present and outside 1..max. */
-static bool limit_arg(struct http_request *req, long long max, long long def, int *out)
-{
-    const char *s = http_query_arg(req, "limit");
-    long long v = def;
-    if (s && api_parse_int64(s, 1, max, &v) < 0)
-        return false;
-    *out = (int)v;
-    return true;
-}
-
 int handle_records_search(struct http_request *req)
 {
-    struct record_query rq = {.q = http_query_arg(req, "q"), .after = http_query_arg(req, "after")};
-    if (rq.q && !query_ok(rq.q))
-        return http_respond_error(req, 400, "bad_query",
-                                  "q must be 1 to 200 characters without control characters: a"
-                                  " Salesforce id, a HubSpot id or the start of a record's name");
-    const char *mapping = http_query_arg(req, "mapping");
-    long long mid = 0;
-    if (mapping && api_parse_int64(mapping, 1, INT64_MAX, &mid) < 0)
-        return http_respond_error(req, 400, "bad_query", "mapping must be a positive mapping id");
-    rq.mapping_id = mid;
-    if (!limit_arg(req, 100, RECORDS_DEFAULT_LIMIT, &rq.limit))
-        return http_respond_error(req, 400, "bad_query", "limit must be an integer from 1 to 100");
-    if (rq.after && !cursor_ok(rq.after))
-        return http_respond_error(req, 400, "bad_query",
-                                  "after must be the next value of a previous answer");
+    struct console_query q = console_query_of(req);
+    struct record_query rq;
+    const char *bad = console_query_records(&q, &rq);
+    if (bad)
+        return http_respond_error(req, 400, "bad_query", bad);
     char err[256];
     PGconn *conn = db_pool_acquire(req->app->pool, 2000, err, sizeof err);
     if (!conn)
@@ -119,12 +76,11 @@ int handle_records_timeline(struct http_request *req)
     if (!link_id_arg(req, &id, &rc))
         return rc;
     int limit;
-    if (!limit_arg(req, 200, TIMELINE_DEFAULT_LIMIT, &limit))
-        return http_respond_error(req, 400, "bad_query", "limit must be an integer from 1 to 200");
-    const char *before = http_query_arg(req, "before");
-    if (before && !cursor_ok(before))
-        return http_respond_error(req, 400, "bad_query",
-                                  "before must be the next value of a previous answer");
+    const char *before;
+    struct console_query q = console_query_of(req);
+    const char *bad = console_query_timeline(&q, &limit, &before);
+    if (bad)
+        return http_respond_error(req, 400, "bad_query", bad);
     char err[256];
     PGconn *conn = db_pool_acquire(req->app->pool, 2000, err, sizeof err);
     if (!conn)

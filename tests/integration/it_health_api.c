@@ -63,6 +63,22 @@ static const char *str(json_object *o, const char *key)
     return v ? json_object_get_string(v) : NULL;
 }
 
+/* Decimal text of the mapping id / an epoch for sync_db_count's parameters (static buffers, one
+ * use per call). */
+static const char *env_mapping_text(void)
+{
+    static char buf[24];
+    snprintf(buf, sizeof buf, "%lld", (long long)env->mapping_id);
+    return buf;
+}
+
+static const char *env_epoch_text(long long epoch_s)
+{
+    static char buf[24];
+    snprintf(buf, sizeof buf, "%lld", epoch_s);
+    return buf;
+}
+
 static json_object *category(json_object *h, const char *name)
 {
     json_object *errors = sync_get(h, "errors");
@@ -299,6 +315,106 @@ static void test_known_buckets_queue_and_errors(void **state)
     json_object_put(h);
 }
 
+/* ---- long windows: migration 0014's rollup ---- */
+
+static bool rollup_rebuilt(void *ud)
+{
+    (void)ud;
+    return sync_db_count(env,
+                         "SELECT count(*) FROM health_rollup_state"
+                         " WHERE rolled_to > now() - interval '10 minutes'",
+                         (const char *)NULL) == 1;
+}
+
+static json_object *bucket_at(json_object *h, long long epoch_s)
+{
+    char want[40];
+    iso_of(epoch_s, want, sizeof want);
+    json_object *series = sync_get(h, "series");
+    for (size_t i = 0; i < json_object_array_length(series); i++)
+        if (strcmp(str(json_object_array_get_idx(series, i), "t"), want) == 0)
+            return json_object_array_get_idx(series, i);
+    return NULL;
+}
+
+/* Every done/failed event of the mapping finished since the window's start, counted from the
+ * events themselves. */
+static long long events_since(const char *status, const char *from)
+{
+    return sync_db_count(env,
+                         "SELECT count(*) FROM change_events e, mappings m WHERE m.id = $3::bigint"
+                         " AND e.status = $1 AND e.finished_at >= $2::timestamptz AND"
+                         " ((e.source = 'salesforce' AND lower(e.object_type) ="
+                         " lower(m.salesforce_object)) OR (e.source = 'hubspot' AND"
+                         " lower(e.object_type) = lower(m.hubspot_object_type_id)))",
+                         status, from, env_mapping_text(), (const char *)NULL);
+}
+
+static void test_long_windows_read_the_rollup(void **state)
+{
+    (void)state;
+    /* five hours ago, on a 15-minute boundary: three done events (100, 200, 1000 ms) in its
+     * first five minutes, one failed (10 s) in the next five */
+    long long e = sync_db_count(
+        env, "SELECT (floor(date_part('epoch', now()) / 900) * 900 - 5 * 3600)::bigint",
+        (const char *)NULL);
+    char rcv[32], fin[32];
+    snprintf(fin, sizeof fin, "%lld.5", e + 30);
+    snprintf(rcv, sizeof rcv, "%lld.4", e + 30);
+    insert_event("it-r-1", "salesforce", SYNC_SF_OBJECT, "done", rcv, fin, "", "");
+    snprintf(rcv, sizeof rcv, "%lld.3", e + 30);
+    insert_event("it-r-2", "hubspot", SYNC_HS_TYPE, "done", rcv, fin, "", "");
+    snprintf(rcv, sizeof rcv, "%lld.5", e + 29);
+    insert_event("it-r-3", "salesforce", SYNC_SF_OBJECT, "done", rcv, fin, "", "");
+    insert_event("it-r-4", "salesforce", "Other__c", "done", rcv, fin, "", ""); /* not ours */
+    snprintf(fin, sizeof fin, "%lld", e + 400);
+    snprintf(rcv, sizeof rcv, "%lld", e + 390);
+    insert_event("it-r-5", "hubspot", SYNC_HS_TYPE, "failed", rcv, fin, "validation", "x");
+    /* events settled in the past are only rolled up from the oldest one: reset the watermark,
+     * as bench/console_data does, and wait for the janitor's next round */
+    assert_int_equal(sync_db_count(env,
+                                   "WITH u AS (UPDATE health_rollup_state SET rolled_to = NULL"
+                                   " RETURNING 1) SELECT count(*) FROM u",
+                                   (const char *)NULL),
+                     1);
+    assert_true(harness_wait_until(rollup_rebuilt, NULL, 90000));
+    assert_true(sync_db_count(env,
+                              "SELECT count(*) FROM health_periods WHERE period ="
+                              " to_timestamp($1::float8)",
+                              env_epoch_text(e), (const char *)NULL) >= 2);
+
+    long st = 0;
+    json_object *h = health("?minutes=1440", &st);
+    assert_int_equal(st, 200);
+    assert_int_equal(num(sync_get(h, "window"), "bucket_s"), 900);
+    json_object *b = bucket_at(h, e);
+    assert_non_null(b);
+    assert_int_equal(num(b, "synced"), 3);
+    assert_int_equal(num(b, "failed"), 1);
+    /* within the latency bin of the exact rank: 200 ms in [198.8, 216.8), 10 s in [9741, 10624) */
+    assert_in_range(num(b, "latency_p50_ms"), 198, 217);
+    assert_in_range(num(b, "latency_p95_ms"), 9741, 10624);
+    /* the periods before the watermark and the events after it: every event once */
+    const char *from = str(sync_get(h, "window"), "from");
+    json_object *totals = sync_get(h, "totals");
+    assert_int_equal(num(totals, "synced"), events_since("done", from));
+    assert_int_equal(num(totals, "failed"), events_since("failed", from));
+    json_object_put(h);
+
+    h = health("?minutes=600", &st); /* 300 s buckets */
+    assert_int_equal(st, 200);
+    b = bucket_at(h, e);
+    assert_non_null(b);
+    assert_int_equal(num(b, "synced"), 3);
+    assert_int_equal(num(b, "failed"), 0);
+    assert_in_range(num(b, "latency_p50_ms"), 198, 217);
+    b = bucket_at(h, e + 300);
+    assert_non_null(b);
+    assert_int_equal(num(b, "failed"), 1);
+    assert_in_range(num(b, "latency_p50_ms"), 9741, 10624);
+    json_object_put(h);
+}
+
 /* ---- the budget ---- */
 
 static bool budget_has_429(void *ud)
@@ -437,6 +553,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_syncs_and_a_failure),
         cmocka_unit_test(test_known_buckets_queue_and_errors),
+        cmocka_unit_test(test_long_windows_read_the_rollup),
         cmocka_unit_test(test_budget),
         cmocka_unit_test(test_bad_requests_and_boundaries),
     };
