@@ -283,8 +283,7 @@ int shared_budget_acquire(struct shared_budget *sb, int limit, int64_t deadline_
             nap_until(ls, at);
             continue;
         }
-        if (ls->fetching) {
-            waited = true;
+        if (ls->fetching) { /* another thread's round trip: not a wait for the budget */
             nap_until(ls, now + MAX_NAP_MS);
             continue;
         }

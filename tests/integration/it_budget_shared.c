@@ -9,9 +9,9 @@
  * and every process took tokens. Then one injected 429 (the fault rule fires once, for whichever
  * process calls first) pauses the burst limit for all three: while edits wait nobody calls
  * HubSpot until the pause (the 429's interval header, 10 s) ends, every process's /api/budget
- * shows the pause, and exactly one process counted it. Last, the control: restarted with
- * SYNKRO_CRM_BUDGET_SHARED=false (three private budgets of 190), the same burst is refused by
- * crmsim, which is what the shared budget prevents. */
+ * shows the pause, and exactly one process counted it. With SYNKRO_BUDGET_CONTROL=1, last, the
+ * control: restarted with SYNKRO_CRM_BUDGET_SHARED=false (three private budgets of 190), the same
+ * burst is refused by crmsim, which is what the shared budget prevents. */
 #include "harness.h"
 #include "sync_env.h"
 
@@ -85,10 +85,11 @@ static void restart_all(struct sync_env *env, bool shared)
     const char *extra[] = {
         "HUBSPOT_RATE_LIMIT_PER_10S=190", "SYNKRO_MAPPING_WORKERS=6", "SYNKRO_WORKER_BATCH=1",
         shared ? "SYNKRO_CRM_BUDGET_SHARED=true" : "SYNKRO_CRM_BUDGET_SHARED=false", NULL};
-    for (size_t i = 0; i < NPROCS; i++) {
-        assert_int_equal(sync_env_proc_stop(env, i, SIGTERM, 15000), 0);
+    /* killed, not stopped: quicker, and the queue was quiet (nothing is held) */
+    for (size_t i = 0; i < NPROCS; i++)
+        assert_int_equal(sync_env_proc_stop(env, i, SIGKILL, 5000), 128 + SIGKILL);
+    for (size_t i = 0; i < NPROCS; i++)
         assert_int_equal(sync_env_proc_start_with(env, i, extra), 0);
-    }
 }
 
 /* Edits the two-way field of sf_ids[from..to) to "<tag>-<i>". */
@@ -111,6 +112,26 @@ static void expect_synced(const struct sync_env *env, char (*hs_ids)[64], int fr
         snprintf(v, sizeof v, "%s-%d", tag, i);
         assert_true(sync_wait_hs_value(env, hs_ids[i], "two_way", v, WAIT_MS));
     }
+}
+
+/* The control (SYNKRO_BUDGET_CONTROL=1; not in the default run: whether three private budgets
+ * overrun the portal's window depends on how fast this machine makes the calls, so on a loaded
+ * machine it can pass without a 429): restarted with SYNKRO_CRM_BUDGET_SHARED=false, the same
+ * burst is refused by crmsim. */
+static void control(struct sync_env *env, char (*sf_ids)[64], char (*hs_ids)[64])
+{
+    long refused;
+    int64_t last = now_ms();
+    restart_all(env, false);
+    if (last + 10500 > now_ms()) /* the portal's window is empty again */
+        harness_sleep_ms((int)(last + 10500 - now_ms()));
+    json_object_put(sync_sim(env, "POST", "/_sim/stats/reset", NULL, NULL));
+    edit(env, sf_ids, 0, NPAIRS, "private");
+    expect_synced(env, hs_ids, 0, NPAIRS, "private");
+    refused = hs_calls(env, 429);
+    fprintf(stderr, "private budgets: %ld HubSpot calls, %ld refused (429)\n", hs_calls(env, 0),
+            refused);
+    assert_true(refused > 0);
 }
 
 static void test_three_instances_one_budget(void **state)
@@ -158,6 +179,12 @@ static void test_three_instances_one_budget(void **state)
         working += tokens > 0;
     }
     assert_true(working >= 2);
+    /* the limit was binding: calls waited for tokens (with private budgets they would have gone) */
+    double waits = 0;
+    for (size_t i = 0; i < NPROCS; i++)
+        waits += sync_proc_metric_total(env, i, "synkro_crm_budget_waits_total");
+    fprintf(stderr, "calls that waited for the budget: %.0f\n", waits);
+    assert_true(waits > 0);
     assert_true(sync_db_count(env, "SELECT pauses FROM crm_budget WHERE limit_name = 'burst'",
                               (const char *)NULL) == 0);
 
@@ -196,18 +223,8 @@ static void test_three_instances_one_budget(void **state)
                               (const char *)NULL) == 1);
     assert_true(sync_wait_quiet(env, WAIT_MS));
 
-    /* ---- the control: three private budgets are refused by the portal ---- */
-    int64_t last = now_ms();
-    restart_all(env, false);
-    if (last + 10500 > now_ms()) /* the portal's window is empty again */
-        harness_sleep_ms((int)(last + 10500 - now_ms()));
-    json_object_put(sync_sim(env, "POST", "/_sim/stats/reset", NULL, NULL));
-    edit(env, sf_ids, 0, NPAIRS, "private");
-    expect_synced(env, hs_ids, 0, NPAIRS, "private");
-    refused = hs_calls(env, 429);
-    fprintf(stderr, "private budgets: %ld HubSpot calls, %ld refused (429)\n", hs_calls(env, 0),
-            refused);
-    assert_true(refused > 0);
+    if (getenv("SYNKRO_BUDGET_CONTROL") && strcmp(getenv("SYNKRO_BUDGET_CONTROL"), "1") == 0)
+        control(env, sf_ids, hs_ids);
     fprintf(stderr, "done at %lld ms\n", (long long)(now_ms() - t_start));
 }
 
