@@ -119,7 +119,7 @@ static json_object *shared_limit_json(const struct budget_row *r)
     json_object_object_add(o, "pause_reason",
                            r->pause_reason[0] ? json_object_new_string(r->pause_reason) : NULL);
     json_object_object_add(o, "taken", json_object_new_int64(r->taken));
-    json_object_object_add(o, "refusals", json_object_new_int64(r->refusals));
+    json_object_object_add(o, "empty_takes", json_object_new_int64(r->refusals));
     json_object_object_add(o, "pauses", json_object_new_int64(r->pauses));
     return o;
 }
