@@ -128,6 +128,10 @@ static const struct config_var config_vars[] = {
      "Client-side budget of HubSpot API calls per rolling 10 seconds, shared by all threads."},
     {"HUBSPOT_SEARCH_RATE_PER_S", CV_INT, OFF(hubspot_search_rate_per_s), "5", 1, 1000, false,
      "Client-side budget of HubSpot search calls per second."},
+    {"SYNKRO_CRM_BUDGET_SHARED", CV_BOOL, OFF(crm_budget_shared), "true", 0, 0, false,
+     "Keep the CRM API budgets (HubSpot burst and search limits per portal, Salesforce pauses per "
+     "org) in PostgreSQL, shared by every instance on the database; false: each process keeps its "
+     "own."},
     {"SALESFORCE_LOGIN_URL", CV_URL, OFF(salesforce_login_url), "https://login.salesforce.com", 0,
      0, false, "Salesforce token endpoint host (login, test, or My Domain; tests use crmsim)."},
     {"SALESFORCE_API_VERSION", CV_STR, OFF(salesforce_api_version), "v62.0", 4, 16, false,

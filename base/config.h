@@ -50,6 +50,7 @@ struct config {
     char *hubspot_refresh_token;
     int hubspot_rate_per_10s;
     int hubspot_search_rate_per_s;
+    bool crm_budget_shared; /* SYNKRO_CRM_BUDGET_SHARED */
     char *salesforce_login_url;
     char *salesforce_api_version;
     char *salesforce_client_id;

@@ -9,8 +9,11 @@
 #include "crm/crm_call_stats.h"
 #include "crm/hubspot_client.h"
 #include "crm/salesforce_client.h"
+#include "crm/shared_budget.h"
+#include "db/budget_store.h"
 
 #include <stdio.h>
+#include <string.h>
 #include <time.h>
 
 #define MAX_LIMITS 4
@@ -87,6 +90,58 @@ static json_object *daily_json(struct crm_call_stats *stats, int64_t now_ms)
     return o;
 }
 
+/* The shared rows of sb's account (at most MAX_LIMITS), read in one statement: n rows, or -1 when
+ * the database did not answer. */
+static int shared_rows(struct shared_budget *sb, struct budget_row *rows)
+{
+    size_t n = 0;
+    char err[256];
+    if (budget_store_list(shared_budget_pool(sb), 1000, shared_budget_account(sb), rows, MAX_LIMITS,
+                          &n, err, sizeof err) < 0)
+        return -1;
+    int kept = 0; /* the prefix "hubspot:1" also matches "hubspot:12" */
+    for (size_t i = 0; i < n; i++)
+        if (strcmp(rows[i].account, shared_budget_account(sb)) == 0)
+            rows[kept++] = rows[i];
+    return kept;
+}
+
+static json_object *shared_limit_json(const struct budget_row *r)
+{
+    json_object *o = json_object_new_object();
+    int avail = r->capacity - r->in_use;
+    json_object_object_add(o, "name", json_object_new_string(r->limit));
+    json_object_object_add(o, "capacity", json_object_new_int(r->capacity));
+    json_object_object_add(o, "in_use", json_object_new_int(r->in_use));
+    json_object_object_add(o, "available", json_object_new_int(avail > 0 ? avail : 0));
+    json_object_object_add(o, "interval_s", json_object_new_int((int)(r->interval_ms / 1000)));
+    json_object_object_add(o, "paused_s", json_object_new_double((double)r->paused_ms / 1000.0));
+    json_object_object_add(o, "pause_reason",
+                           r->pause_reason[0] ? json_object_new_string(r->pause_reason) : NULL);
+    json_object_object_add(o, "taken", json_object_new_int64(r->taken));
+    json_object_object_add(o, "empty_takes", json_object_new_int64(r->refusals));
+    json_object_object_add(o, "pauses", json_object_new_int64(r->pauses));
+    return o;
+}
+
+/* {"account":"hubspot:42","available":true,"limits":[…]} of every instance, or null when the
+ * client keeps its own budget; "available" false (no limits) when the database did not answer. */
+static json_object *shared_json(struct shared_budget *sb)
+{
+    if (!sb)
+        return NULL;
+    struct budget_row rows[MAX_LIMITS];
+    int n = shared_rows(sb, rows);
+    json_object *o = json_object_new_object();
+    json_object *arr = json_object_new_array();
+    json_object_object_add(o, "account", json_object_new_string(shared_budget_account(sb)));
+    json_object_object_add(o, "available", json_object_new_boolean(n >= 0));
+    for (int i = 0; i < n; i++)
+        json_object_array_add(arr, shared_limit_json(&rows[i]));
+    json_object_object_add(o, "limits", arr);
+    return o;
+}
+
 json_object *crm_budget_json(const struct crm_clients *clients, int64_t now_ms)
 {
     struct crm_limit_view limits[MAX_LIMITS];
@@ -104,6 +159,10 @@ json_object *crm_budget_json(const struct crm_clients *clients, int64_t now_ms)
         return NULL;
     }
     json_object_object_add(sf, "daily_api_requests", daily_json(sf_stats, now_ms));
+    json_object_object_add(hs, "shared",
+                           shared_json(hubspot_client_shared_budget(clients->hubspot)));
+    json_object_object_add(sf, "shared",
+                           shared_json(salesforce_client_shared_budget(clients->salesforce)));
     json_object_object_add(out, "hubspot", hs);
     json_object_object_add(out, "salesforce", sf);
     return out;

@@ -8,6 +8,7 @@
 #define SYNKRO_CRM_CRM_CLIENTS_H
 
 struct config;
+struct db_pool;
 struct hubspot_client;
 struct salesforce_client;
 
@@ -17,6 +18,9 @@ struct crm_clients {
     struct salesforce_client *salesforce; /* NULL when Salesforce API access is not configured */
     char hubspot_unavailable[256];        /* why hubspot is NULL */
     char salesforce_unavailable[256];     /* why salesforce is NULL */
+    /* the shared CRM budget's own small pool (so a call waiting for tokens never takes a
+     * connection from the main pool); NULL: each process keeps its own budgets */
+    struct db_pool *budget_pool;
 };
 
 #endif

@@ -23,6 +23,7 @@
 #include "crm/crm_split.h"
 #include "base/json_util.h"
 #include "crm/rate_limit.h"
+#include "crm/shared_budget.h"
 #include "crm/token_store.h"
 
 #include <openssl/crypto.h>
@@ -49,6 +50,10 @@ struct hubspot_client {
     struct rate_limit *search_bucket; /* own lock: search calls */
     _Atomic unsigned long trace_seq;  /* objectWriteTraceId source */
     struct crm_call_stats *stats;     /* own lock: calls and 429s for the budget view */
+    /* the portal's budget shared by every instance (own locks), NULL: the two buckets above
+     * alone; with it, the buckets are the fallback while its database does not answer */
+    struct shared_budget *shared;
+    int shared_burst, shared_search;
 };
 
 /* ---- small helpers ---- */
@@ -151,37 +156,72 @@ static const struct crm_retry_policy *hs_retry_policy(void *ud)
     return &((struct hubspot_client *)ud)->retry;
 }
 
+/* One token of one limit: from the shared budget when there is one (the process's own bucket
+ * while its database does not answer), else from the bucket. 0, or -1 when none is free before
+ * the deadline (*retry_after_ms: how long until one may be). */
+static int take_token(struct hubspot_client *hc, int shared_limit, struct rate_limit *bucket,
+                      int64_t deadline, long *retry_after_ms)
+{
+    if (hc->shared) {
+        int64_t ra = 0;
+        int rc = shared_budget_acquire(hc->shared, shared_limit, deadline, &ra);
+        if (rc == 0)
+            return 0;
+        if (rc == -1) {
+            *retry_after_ms = (long)ra;
+            return -1;
+        }
+    }
+    return rate_limit_acquire(bucket, deadline);
+}
+
 /* Every call takes a token of the call budget; a search call first one of the search budget. */
 static int hs_budget_acquire(void *ud, const struct crm_call *c, struct crm_error *err)
 {
     struct hubspot_client *hc = ud;
     int64_t deadline = rate_limit_now_ms() + hc->retry.max_wait_ms;
-    if (c->search && rate_limit_acquire(hc->search_bucket, deadline) < 0) {
+    long ra = (long)hc->search_interval_ms;
+    if (c->search && take_token(hc, hc->shared_search, hc->search_bucket, deadline, &ra) < 0) {
         crm_error_set(err, CRM_HUBSPOT, CRM_ERR_RETRY_AFTER, 0, "client_rate_limit",
                       "the client-side search budget has no free call within %ld ms",
                       hc->retry.max_wait_ms);
-        err->retry_after_ms = (long)hc->search_interval_ms;
+        err->retry_after_ms = ra;
         return -1;
     }
-    if (rate_limit_acquire(hc->bucket, deadline) < 0) {
+    ra = (long)hc->rate_interval_ms;
+    if (take_token(hc, hc->shared_burst, hc->bucket, deadline, &ra) < 0) {
         crm_error_set(err, CRM_HUBSPOT, CRM_ERR_RETRY_AFTER, 0, "client_rate_limit",
                       "the client-side call budget has no free call within %ld ms",
                       hc->retry.max_wait_ms);
-        err->retry_after_ms = (long)hc->rate_interval_ms;
+        err->retry_after_ms = ra;
         return -1;
     }
     return 0;
 }
 
-/* A 429 (but the daily limit's) pauses every caller of the budget it names until its wait ends. */
+/* The longest pause a daily-limit 429 sets for every instance: then one call tries again (HubSpot
+ * resets the daily limit at midnight in the account's time zone, which synkro does not know). */
+#define DAILY_PAUSE_MAX_MS 3600000L
+
+/* A 429 pauses every caller of the limit its policy names until its wait ends: the search limit
+ * (SECONDLY on a search call), the daily one (DAILY: the call budget, at most an hour), else the
+ * call budget (TEN_SECONDLY_ROLLING). With a shared budget the pause holds for every instance. */
 static void hs_budget_penalty(void *ud, const struct crm_call *c, const struct crm_error *err)
 {
     struct hubspot_client *hc = ud;
-    if (err->http_status != 429 || strcmp(err->sub_code, "DAILY") == 0)
+    if (err->http_status != 429)
         return;
-    rate_limit_pause(c->search && strstr(err->sub_code, "SECONDLY") ? hc->search_bucket
-                                                                    : hc->bucket,
-                     rate_limit_now_ms() + err->retry_after_ms);
+    bool daily = strcmp(err->sub_code, "DAILY") == 0;
+    bool search = !daily && c->search && strstr(err->sub_code, "SECONDLY");
+    long wait = err->retry_after_ms;
+    if (daily && (wait <= 0 || wait > DAILY_PAUSE_MAX_MS))
+        wait = DAILY_PAUSE_MAX_MS;
+    if (wait <= 0)
+        wait = (long)(search ? hc->search_interval_ms : hc->rate_interval_ms);
+    if (!daily)
+        rate_limit_pause(search ? hc->search_bucket : hc->bucket, rate_limit_now_ms() + wait);
+    shared_budget_pause(hc->shared, search ? hc->shared_search : hc->shared_burst, wait,
+                        err->sub_code[0] ? err->sub_code : err->code);
 }
 
 static struct token_cache *hs_tokens(void *ud)
@@ -243,6 +283,7 @@ void hubspot_client_options_from_config(struct hubspot_client_options *o, const 
     o->rate_interval_ms = 10000;
     o->search_rate_limit = cfg->hubspot_search_rate_per_s;
     o->search_interval_ms = 1000;
+    o->portal_id = cfg->hubspot_portal_id;
 }
 
 void hubspot_client_destroy(struct hubspot_client *hc)
@@ -252,6 +293,7 @@ void hubspot_client_destroy(struct hubspot_client *hc)
     token_cache_destroy(hc->tokens);
     rate_limit_destroy(hc->bucket);
     rate_limit_destroy(hc->search_bucket);
+    shared_budget_destroy(hc->shared);
     crm_call_stats_destroy(hc->stats);
     free(hc->api_base);
     free(hc->objects_prefix);
@@ -271,6 +313,33 @@ static int64_t with_margin(int64_t interval_ms)
 {
     int64_t m = interval_ms / 50;
     return interval_ms + (m < 50 ? 50 : m);
+}
+
+/* The portal's shared budget: the burst limit leased in chunks of a twentieth (held 500 ms), the
+ * search limit one token at a time (held 200 ms); windows with the buckets' margin. */
+static int shared_open(struct hubspot_client *hc, const struct hubspot_client_options *o)
+{
+    char account[64];
+    if (o->portal_id > 0)
+        snprintf(account, sizeof account, "hubspot:%lld", o->portal_id);
+    else
+        snprintf(account, sizeof account, "hubspot:default");
+    hc->shared = shared_budget_create(o->budget_pool, "hubspot", account);
+    int burst = rate_limit_capacity(hc->bucket), search = rate_limit_capacity(hc->search_bucket);
+    struct shared_limit_options b = {.name = "burst",
+                                     .capacity = burst,
+                                     .interval_ms = rate_limit_interval_ms(hc->bucket),
+                                     .chunk = burst / 20 > 1 ? burst / 20 : 1,
+                                     .hold_ms = 500},
+                                s = {.name = "search",
+                                     .capacity = search,
+                                     .interval_ms = rate_limit_interval_ms(hc->search_bucket),
+                                     .chunk = search / 5 > 1 ? search / 5 : 1,
+                                     .hold_ms = 200};
+    hc->shared_burst = hc->shared && hc->bucket ? shared_budget_add_limit(hc->shared, &b) : -1;
+    hc->shared_search =
+        hc->shared && hc->search_bucket ? shared_budget_add_limit(hc->shared, &s) : -1;
+    return hc->shared_burst >= 0 && hc->shared_search >= 0 ? 0 : -1;
 }
 
 struct hubspot_client *hubspot_client_create(const struct hubspot_client_options *o, char *err,
@@ -320,6 +389,11 @@ struct hubspot_client *hubspot_client_create(const struct hubspot_client_options
     hc->search_bucket = rate_limit_create(o->search_rate_limit > 0 ? o->search_rate_limit : 5,
                                           with_margin(hc->search_interval_ms));
     hc->stats = crm_call_stats_create();
+    if (o->budget_pool && shared_open(hc, o) < 0) {
+        hubspot_client_destroy(hc);
+        snprintf(err, errlen, "HubSpot client: out of memory or bad shared budget settings");
+        return NULL;
+    }
     int64_t margin = o->refresh_margin_ms > 0 ? o->refresh_margin_ms : 300000;
     hc->tokens =
         token_cache_create(CRM_HUBSPOT, margin, 60000, have_static ? NULL : hs_refresh, hc);
@@ -335,6 +409,11 @@ struct hubspot_client *hubspot_client_create(const struct hubspot_client_options
         return NULL;
     }
     return hc;
+}
+
+struct shared_budget *hubspot_client_shared_budget(struct hubspot_client *hc)
+{
+    return hc ? hc->shared : NULL;
 }
 
 struct crm_call_stats *hubspot_client_stats(struct hubspot_client *hc)

@@ -45,6 +45,7 @@
 #include <stdint.h>
 
 struct config;
+struct db_pool;
 
 #define HUBSPOT_BATCH_MAX              100
 #define HUBSPOT_ASSOC_BATCH_CREATE_MAX 2000
@@ -67,6 +68,10 @@ struct hubspot_client_options {
     int64_t search_interval_ms; /* <= 0: 1000 */
     int64_t refresh_margin_ms;  /* refresh this long before expiry; <= 0: 300000 (5 of 30 min) */
     struct crm_retry_policy retry;
+    /* the pool of the budget shared by every instance (borrowed; crm/shared_budget.h), NULL:
+     * this process's own buckets only; portal_id keys it ("hubspot:<id>", 0: "hubspot:default") */
+    struct db_pool *budget_pool;
+    long long portal_id;
 };
 
 /* Options from the configuration (HUBSPOT_*); pointers borrow from cfg. */
@@ -102,6 +107,9 @@ unsigned long hubspot_client_token_refreshes(struct hubspot_client *hc);
 
 struct crm_call_stats;
 struct crm_limit_view;
+struct shared_budget;
+/* The portal's shared budget (borrowed), or NULL when the client has none. */
+struct shared_budget *hubspot_client_shared_budget(struct hubspot_client *hc);
 /* The client's call counters (borrowed; lives as long as the client). */
 struct crm_call_stats *hubspot_client_stats(struct hubspot_client *hc);
 /* Fills out with the client-side budgets (the rolling 10 s call budget "burst", the per-second

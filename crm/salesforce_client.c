@@ -25,6 +25,7 @@
 #include "base/json_util.h"
 #include "crm/crm_call_stats.h"
 #include "crm/rate_limit.h"
+#include "crm/shared_budget.h"
 
 #include <openssl/bio.h>
 #include <openssl/crypto.h>
@@ -74,6 +75,8 @@ struct salesforce_client {
     struct describe_entry *describes; /* guarded by describe_lock */
     size_t ndescribes, cap_describes;
     struct crm_call_stats *stats; /* own lock: calls, refusals, api-usage for the budget view */
+    struct shared_budget *shared; /* own locks: the org's pause shared by every instance, or NULL */
+    int shared_daily;
 };
 
 static struct metric_family *m_usage;
@@ -409,13 +412,43 @@ static const struct crm_retry_policy *sf_retry_policy(void *ud)
     return &((struct salesforce_client *)ud)->retry;
 }
 
-/* Salesforce has no per-call budget here: above the API usage threshold each try first sleeps. */
+/* Salesforce has no per-call token budget (the org's allocation is daily and Sforce-Limit-Info
+ * reports the org's own count): each try first waits while the org's requests are paused for every
+ * instance (after a REQUEST_LIMIT_EXCEEDED), then, above the API usage threshold, sleeps. */
 static int sf_budget_acquire(void *ud, const struct crm_call *c, struct crm_error *err)
 {
     (void)c;
-    (void)err;
+    struct salesforce_client *sc = ud;
+    int64_t ra = 0;
+    if (sc->shared &&
+        shared_budget_wait_unpaused(sc->shared, sc->shared_daily,
+                                    rate_limit_now_ms() + sc->retry.max_wait_ms, &ra) == -1) {
+        crm_error_set(err, CRM_SALESFORCE, CRM_ERR_RETRY_AFTER, 0, "client_rate_limit",
+                      "the org's API requests are paused for every instance after "
+                      "REQUEST_LIMIT_EXCEEDED, for another %lld ms",
+                      (long long)ra);
+        err->retry_after_ms = (long)ra;
+        return -1;
+    }
     crm_sleep_ms(usage_pause_ms(ud));
     return 0;
+}
+
+/* How long a REQUEST_LIMIT_EXCEEDED pauses the org's requests for every instance: Salesforce
+ * says nothing of when it ends. With the daily allocation used up (Sforce-Limit-Info) five
+ * minutes, else (the long-running request concurrency limit) ten seconds. */
+#define SF_PAUSE_DAILY_MS       300000
+#define SF_PAUSE_CONCURRENCY_MS 10000
+
+static void sf_budget_penalty(void *ud, const struct crm_call *c, const struct crm_error *err)
+{
+    (void)c;
+    struct salesforce_client *sc = ud;
+    if (strcmp(err->code, "REQUEST_LIMIT_EXCEEDED") != 0)
+        return;
+    shared_budget_pause(sc->shared, sc->shared_daily,
+                        usage_get(sc) >= 1.0 ? SF_PAUSE_DAILY_MS : SF_PAUSE_CONCURRENCY_MS,
+                        err->code);
 }
 
 static struct token_cache *sf_tokens(void *ud)
@@ -465,6 +498,11 @@ static struct crm_call_stats *sf_stats(void *ud)
     return ((struct salesforce_client *)ud)->stats;
 }
 
+struct shared_budget *salesforce_client_shared_budget(struct salesforce_client *sc)
+{
+    return sc ? sc->shared : NULL;
+}
+
 struct crm_call_stats *salesforce_client_stats(struct salesforce_client *sc)
 {
     return sc ? sc->stats : NULL;
@@ -476,6 +514,7 @@ static const struct crm_call_hooks sf_hooks = {
     .accept_not_modified = true, /* describes are conditional GETs (If-Modified-Since) */
     .retry_policy = sf_retry_policy,
     .budget_acquire = sf_budget_acquire,
+    .budget_penalty = sf_budget_penalty,
     .tokens = sf_tokens,
     .token_refreshable = sf_token_refreshable,
     .resolve_url = sf_resolve_url,
@@ -525,6 +564,21 @@ void salesforce_client_options_from_config(struct salesforce_client_options *o,
     o->jwt_key_file = cfg->salesforce_jwt_key_file;
     o->api_usage_max_percent = cfg->salesforce_api_usage_max_percent;
     o->store = store;
+    o->org_id = cfg->salesforce_org_id;
+}
+
+/* The org's shared pause: one "daily" row (its capacity the Enterprise base allocation, shown,
+ * never leased: the org's own count in Sforce-Limit-Info is what Salesforce enforces). */
+static int shared_open(struct salesforce_client *sc, const struct salesforce_client_options *o)
+{
+    char account[64];
+    snprintf(account, sizeof account, "salesforce:%s",
+             o->org_id && *o->org_id ? o->org_id : "default");
+    sc->shared = shared_budget_create(o->budget_pool, "salesforce", account);
+    struct shared_limit_options d = {
+        .name = "daily", .capacity = 100000, .interval_ms = 86400000, .chunk = 1, .hold_ms = 1};
+    sc->shared_daily = sc->shared ? shared_budget_add_limit(sc->shared, &d) : -1;
+    return sc->shared_daily >= 0 ? 0 : -1;
 }
 
 static void describe_unref(struct describe_ref *d);
@@ -552,6 +606,7 @@ void salesforce_client_destroy(struct salesforce_client *sc)
     free(sc->jwt_audience);
     secret_wipe_free(sc->static_token);
     crm_call_stats_destroy(sc->stats);
+    shared_budget_destroy(sc->shared);
     free(sc);
 }
 
@@ -594,7 +649,8 @@ struct salesforce_client *salesforce_client_create(const struct salesforce_clien
     sc->describe_ttl_ms = o->describe_ttl_ms > 0 ? o->describe_ttl_ms : 300000;
     metrics_once_run(&metrics_once, metrics_register_all);
     sc->stats = crm_call_stats_create();
-    bool ok = sc->api_version != NULL && sc->stats != NULL;
+    bool ok = sc->api_version != NULL && sc->stats != NULL &&
+              (!o->budget_pool || shared_open(sc, o) == 0);
     if (have_static) {
         sc->static_token = strdup(o->access_token);
         sc->tokens = token_cache_create(CRM_SALESFORCE, 0, 60000, NULL, sc);

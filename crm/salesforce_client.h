@@ -44,6 +44,8 @@
 #include <stdint.h>
 
 struct config;
+struct db_pool;
+struct shared_budget;
 
 #define SALESFORCE_COLLECTION_MAX 200
 
@@ -64,6 +66,10 @@ struct salesforce_client_options {
     int64_t describe_ttl_ms;    /* revalidate cached describes after this; <= 0: 300000 */
     struct crm_retry_policy retry;
     struct token_store *store; /* borrowed; may be NULL (rotated tokens then live in memory) */
+    /* the pool of the budget shared by every instance (borrowed; crm/shared_budget.h), NULL:
+     * none; org_id keys it ("salesforce:<org>", NULL or "": "salesforce:default") */
+    struct db_pool *budget_pool;
+    const char *org_id;
 };
 
 /* Options from the configuration (SALESFORCE_*); pointers borrow from cfg. */
@@ -239,5 +245,8 @@ int salesforce_api_versions(struct salesforce_client *sc, struct crm_http *h, js
 
 /* The configured API version ("v62.0"); borrowed. */
 const char *salesforce_client_api_version(const struct salesforce_client *sc);
+
+/* The org's shared budget (borrowed), or NULL when the client has none. */
+struct shared_budget *salesforce_client_shared_budget(struct salesforce_client *sc);
 
 #endif

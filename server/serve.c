@@ -98,18 +98,29 @@ static void crm_clients_open(struct app *app)
         if (!app->tokens)
             log_with(LOG_LEVEL_WARN, "token store unavailable", LF_S("error", err));
     }
+    if (cfg->crm_budget_shared) {
+        struct db_pool_options bo = {.conninfo = cfg->database_url,
+                                     .size = 2,
+                                     .statement_timeout_ms = 5000,
+                                     .connect_timeout_s = cfg->db_connect_timeout_s,
+                                     .application_name = "synkro-budget"};
+        app->crm.budget_pool = db_pool_create(&bo);
+    }
     struct hubspot_client_options ho;
     hubspot_client_options_from_config(&ho, cfg);
+    ho.budget_pool = app->crm.budget_pool;
     app->crm.hubspot = hubspot_client_create(&ho, app->crm.hubspot_unavailable,
                                              sizeof app->crm.hubspot_unavailable);
     struct salesforce_client_options so;
     salesforce_client_options_from_config(&so, cfg, app->tokens);
+    so.budget_pool = app->crm.budget_pool;
     app->crm.salesforce = salesforce_client_create(&so, app->crm.salesforce_unavailable,
                                                    sizeof app->crm.salesforce_unavailable);
     log_with(
         LOG_LEVEL_INFO, "crm clients", LF_B("hubspot", app->crm.hubspot != NULL),
         LF_S("hubspot_reason", app->crm.hubspot ? NULL : app->crm.hubspot_unavailable),
         LF_B("salesforce", app->crm.salesforce != NULL),
+        LF_B("shared_budget", app->crm.budget_pool != NULL),
         LF_S("salesforce_reason", app->crm.salesforce ? NULL : app->crm.salesforce_unavailable));
 }
 
@@ -118,6 +129,7 @@ static void crm_clients_close(struct app *app)
     hubspot_client_destroy(app->crm.hubspot);
     salesforce_client_destroy(app->crm.salesforce);
     token_store_destroy(app->tokens);
+    db_pool_destroy(app->crm.budget_pool, 1000);
 }
 
 /* Starts the sync workers (SYNKRO_WORKERS; 0 starts none). Without both CRM clients there is

@@ -60,13 +60,18 @@ function budgetCard(ctx, name, b) {
     return h('article', {class: 'budget-card'}, h('h3', {}, name),
              h('p', {class: 'note'}, `synkro has no API access to ${name} yet: add its credentials, then check Configuration > Checks.`));
   const daily = b.daily_api_requests;
+  const shared = b.shared && b.shared.available ? b.shared : null; // else this instance's own buckets
   return h('article', {class: 'budget-card', 'data-crm': name},
            h('h3', {}, name),
            h('p', {}, `${fmtNumber(ctx, b.calls_last_hour)} API calls in the last hour; `,
              h('strong', {class: b.rate_limited_last_hour ? 'bad' : ''}, `${fmtNumber(ctx, b.rate_limited_last_hour)} refused for rate limits (429)`), '.'),
            daily ? h('p', {}, `Daily API requests: ${fmtNumber(ctx, daily.max - daily.remaining)} of ${fmtNumber(ctx, daily.max)} used.`) : null,
-           ...(b.limits || []).map(l => {
+           shared ? h('p', {class: 'note'}, `One budget for ${shared.account}, shared by every synkro instance on this database.`) : null,
+           ...(shared ? shared.limits.filter(l => l.pauses || l.taken || l.name !== 'daily') : b.limits || []).map(l => {
              const used = Math.max(0, (l.capacity || 0) - (l.available || 0));
+             if (l.paused_s > 0)
+               return h('p', {class: 'budget-limit'}, h('strong', {class: 'bad'}, `${l.name}: paused for every instance for ${Math.ceil(l.paused_s)} s`),
+                        l.pause_reason ? ` (${l.pause_reason})` : '', '.');
              return h('div', {class: 'budget-limit'},
                       h('label', {for: `lim-${name}-${l.name}`}, `${l.name}: ${fmtNumber(ctx, Math.round(used))} of ${fmtNumber(ctx, l.capacity)} used per ${l.interval_s} s`),
                       h('meter', {id: `lim-${name}-${l.name}`, min: 0, max: l.capacity || 1, value: used,

@@ -1,10 +1,11 @@
 /* ratelimit.c: API limits of both CRMs: HubSpot's per-token rolling window, daily quota and search
  * limit, and Salesforce's daily API request allocation.
  *
- * HubSpot windows are keyed by the caller's principal (the static token, or "oauth:<client_id>" for
- * issued tokens so that refreshing does not reset the window) and hold the monotonic timestamps of
- * accepted calls in a ring buffer of hubspot_rate_limit_max entries. Rejected calls are not
- * counted. Every authenticated HubSpot response carries the X-HubSpot-RateLimit-* headers.
+ * HubSpot windows belong to the account, as HubSpot's do: every private-app (static) token of the
+ * portal shares one window ("portal"), and an OAuth app has its own per account
+ * ("oauth:<client_id>", so that refreshing does not reset it). A window holds the monotonic
+ * timestamps of accepted calls in a ring buffer of hubspot_rate_limit_max entries. Rejected calls
+ * are not counted. Every authenticated HubSpot response carries the X-HubSpot-RateLimit-* headers.
  * Salesforce counts every authenticated /services/data call in sim->sf.api_used and answers 403
  * REQUEST_LIMIT_EXCEEDED past the maximum. */
 #include <stdio.h>
@@ -72,7 +73,9 @@ static void rate_limit_error(struct http_resp *resp, const char *message, const 
 
 int hs_ratelimit_check(struct sim *sim, struct http_req *req, struct http_resp *resp)
 {
-    struct rate_window *w = window_get(sim, req->caller.principal);
+    const char *principal = req->caller.principal;
+    struct rate_window *w =
+        window_get(sim, strncmp(principal, "static:", 7) == 0 ? "portal" : principal);
     int64_t now = util_mono_ms();
     int64_t interval = sim->cfg.hs_rate_limit_interval_ms;
     while (w->count > 0 && w->stamps[w->head] <= now - interval) {

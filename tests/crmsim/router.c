@@ -256,7 +256,8 @@ static void rewrite_dated_paths(struct http_req *req)
     }
 }
 
-static void fault_response(enum route_area area, struct fault_action *fa, struct http_resp *resp)
+static void fault_response(struct sim *sim, enum route_area area, struct fault_action *fa,
+                           struct http_resp *resp)
 {
     if (fa->body) {
         bool json = fa->body[0] == '{' || fa->body[0] == '[' || fa->body[0] == '"';
@@ -274,6 +275,13 @@ static void fault_response(enum route_area area, struct fault_action *fa, struct
         json_set_str(o, "correlationId", cid);
         json_set_str(o, "policyName", "TEN_SECONDLY_ROLLING");
         http_resp_json(resp, 429, o);
+        /* what HubSpot sends with a rolling-window 429: the window's size and nothing left */
+        char v[32];
+        snprintf(v, sizeof v, "%lld", (long long)sim->cfg.hs_rate_limit_max);
+        http_resp_header(resp, "X-HubSpot-RateLimit-Max", v);
+        http_resp_header(resp, "X-HubSpot-RateLimit-Remaining", "0");
+        snprintf(v, sizeof v, "%lld", (long long)sim->cfg.hs_rate_limit_interval_ms);
+        http_resp_header(resp, "X-HubSpot-RateLimit-Interval-Milliseconds", v);
         return;
     }
     char msg[128];
@@ -315,7 +323,7 @@ void router_dispatch(struct sim *sim, struct http_req *req, struct http_resp *re
                 sim_sleep_ms(sim, fa.timeout_ms);
                 resp->drop = true;
             } else if (fa.status) {
-                fault_response(area, &fa, resp);
+                fault_response(sim, area, &fa, resp);
             }
             if (fa.timeout || fa.status) {
                 pthread_mutex_lock(&sim->lock);

@@ -795,8 +795,13 @@ static double sample_value(const char *line, size_t len)
 
 double sync_metric_total(const struct sync_env *env, const char *family)
 {
+    return sync_proc_metric_total(env, 0, family);
+}
+
+double sync_proc_metric_total(const struct sync_env *env, size_t idx, const char *family)
+{
     char url[256];
-    snprintf(url, sizeof url, "%s/metrics", env->procs[0].base_url);
+    snprintf(url, sizeof url, "%s/metrics", env->procs[idx].base_url);
     struct harness_response r;
     if (harness_http("GET", url, NULL, NULL, 0, &r) != 0 || r.status != 200 || !r.body) {
         harness_response_free(&r);

@@ -198,6 +198,8 @@ long long sync_report_failed(const struct sync_env *env, int n);
  * /metrics; 0 when the family is declared without samples yet, -1 when /metrics does not name it
  * (or cannot be read). */
 double sync_metric_total(const struct sync_env *env, const char *family);
+/* The same on process idx's /metrics. */
+double sync_proc_metric_total(const struct sync_env *env, size_t idx, const char *family);
 
 /* A member of a JSON object (NULL when absent). */
 json_object *sync_get(json_object *o, const char *key);

@@ -1014,6 +1014,8 @@ static void test_hs_associations(void **state)
 static void test_hs_rate_limit(void **state)
 {
     NEED_SIM();
+    /* a second private-app token of the same portal */
+    ctl_ok("POST", "/_sim/fixtures", "{\"hubspot\":{\"static_tokens\":[\"pat-sim-second\"]}}");
     config("{\"hubspot_rate_limit_max\":5,\"hubspot_rate_limit_interval_ms\":10000}");
     struct resp r;
     char v[64];
@@ -1036,6 +1038,11 @@ static void test_hs_rate_limit(void **state)
     assert_str(v, "10000");
     assert_true(header(&r, "X-HubSpot-RateLimit-Daily", v, sizeof v));
     assert_true(header(&r, "X-HubSpot-RateLimit-Daily-Remaining", v, sizeof v));
+    resp_free(&r);
+    /* The window is the portal's: another private-app token of it is refused too. */
+    assert_int_equal(
+        request("GET", "/crm/v3/objects/" PROJECTS, NULL, NULL, "Bearer pat-sim-second", NULL, &r),
+        429);
     resp_free(&r);
     /* A short window recovers. */
     config("{\"hubspot_rate_limit_interval_ms\":300}");
