@@ -85,7 +85,7 @@ struct sync_engine {
  * bursts at one read and one write call per batch. A steady stream (fewer due) and a lone edit
  * claim at once. Off when the linger is 0. */
 #define BURST_WAIT_MS 250
-#define BURST_POLL_MS 5
+#define BURST_POLL_MS 20
 
 static struct metric_family *m_lag;
 
