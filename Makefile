@@ -1,5 +1,5 @@
 # Thin wrapper over scripts/ and CMake; see README.md.
-.PHONY: deps build run test fuzz bench-ingest bench-e2e bench-console bench-soak format format-check lint clean image image-test
+.PHONY: deps build run test fuzz bench-ingest bench-e2e bench-scale bench-console bench-soak format format-check lint clean image image-test
 
 deps:
 	@scripts/deps.sh
@@ -29,6 +29,9 @@ bench-ingest:
 
 bench-e2e:
 	@bench/e2e.sh
+
+bench-scale:
+	@bench/scale.sh
 
 bench-console:
 	@bench/console.sh

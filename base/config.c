@@ -167,9 +167,10 @@ static const struct config_var config_vars[] = {
      "Sync worker threads; each takes one batch of one mapping's due records at a time. 0 runs "
      "no workers (the process then only receives webhooks)."},
     {"SYNKRO_MAPPING_WORKERS", CV_INT, OFF(mapping_workers), "2", 1, 16, false,
-     "Most workers (across all processes) syncing one mapping's linked records at once; each "
-     "holds different pairs. More lowers latency under steady load but spends the CRMs' rate "
-     "limits in smaller batches. Unlinked records and merges are synced by one worker alone."},
+     "Most workers of this process syncing one mapping's linked records at once (each instance "
+     "has its own, so N instances run up to N times as many); each holds different pairs. More "
+     "lowers latency under steady load but spends the CRMs' rate limits in smaller batches. "
+     "Unlinked records and merges are synced by one worker alone."},
     {"SYNKRO_WORKER_BATCH", CV_INT, OFF(worker_batch), "200", 1, 1000, false,
      "Most records one worker claims and syncs together (HubSpot calls carry 100, Salesforce "
      "200)."},
@@ -177,8 +178,10 @@ static const struct config_var config_vars[] = {
      "How often an idle worker looks for due events written by another process."},
     {"SYNKRO_WORKER_LINGER_MS", CV_INT, OFF(worker_linger_ms), "20", 0, 1000, false,
      "When a webhook wakes the workers after a second without any batch, they wait this long "
-     "before claiming, so the first batch of a burst is full (fewer CRM calls per record); 0 "
-     "claims at once."},
+     "before claiming, so the first batch of a burst is full (fewer CRM calls per record); and a "
+     "few records that have been due for less than this are left for a moment, so several "
+     "instances polling one database do not take a trickle one record at a time; 0 claims at "
+     "once."},
     {"SYNKRO_LEASE_MS", CV_INT, OFF(lease_ms), "300000", 1000, 86400000, false,
      "How long a worker that is alive but slow holds claimed events; a killed worker's events "
      "come back within seconds (its sessions' liveness locks end with it), not after this."},

@@ -68,6 +68,8 @@ die() {
   echo "bench-e2e: ERROR: $*" >&2
   exit 1
 }
+# shellcheck source=bench/sync_lib.sh
+. "$root/bench/sync_lib.sh"
 for v in N STEADY_S STEADY_RATE TIMEOUT SETTLE_TIMEOUT CONNS; do
   [[ ${!v} =~ ^[1-9][0-9]*$ ]] || die "$v (${!v}) must be a positive integer"
 done
@@ -104,13 +106,6 @@ tmp=$(mktemp -d /tmp/synkro-bench-e2e.XXXXXX)
 synkro_pid=""
 sim_pid=""
 rss_pid=""
-stop_pid() { # PID: TERM, up to 10 s, then KILL
-  local p=$1
-  [[ -n "$p" ]] && kill -0 "$p" 2>/dev/null || return 0
-  kill -TERM "$p" 2>/dev/null || true
-  for _ in $(seq 1 100); do kill -0 "$p" 2>/dev/null || return 0; sleep 0.1; done
-  kill -KILL "$p" 2>/dev/null || true
-}
 cleanup() {
   local rc=$?
   trap - EXIT INT TERM
@@ -146,17 +141,6 @@ for i in $(seq 1 100); do
 done
 sim=http://127.0.0.1:$(cat "$tmp/crmsim.port")
 
-free_port() {
-  local port
-  for _ in $(seq 1 50); do
-    port=$((20000 + RANDOM % 40000))
-    if ! (exec 3<>/dev/tcp/127.0.0.1/$port) 2>/dev/null; then
-      echo "$port"
-      return
-    fi
-  done
-  die "no free port found"
-}
 admin=bench-e2e-admin-token-0123456789
 hs_secret=bench-e2e-hubspot-client-secret-0123456789
 sf_token=bench-e2e-endpoint-token-0123456789
@@ -209,20 +193,6 @@ rss_file=$tmp/rss
 rss_pid=$!
 
 # ---- 3. crmsim: settings, fixture, latency ----
-simcall() { # METHOD PATH [BODY]: crmsim control call; the answer on stdout, non-2xx is fatal
-  local code
-  code=$(curl -s -o "$tmp/sim.ans" -w '%{http_code}' -X "$1" -H 'Content-Type: application/json' \
-    ${3:+--data-binary "$3"} "$sim$2") || true
-  [[ $code == 2* ]] || die "crmsim $1 $2 answered $code: $(head -c 400 "$tmp/sim.ans")"
-  cat "$tmp/sim.ans"
-}
-api() { # METHOD PATH [BODY]: synkro admin API; prints "status body"
-  local code
-  code=$(curl -s -o "$tmp/api.ans" -w '%{http_code}' -X "$1" -H "Authorization: Bearer $admin" \
-    -H 'Content-Type: application/json' ${3:+--data-binary "$3"} "$base$2") || true
-  echo "$code $(cat "$tmp/api.ans")"
-}
-
 sf_obj=Bench_Project__c
 hs_obj=2-7100001
 simcall POST /_sim/config "{\"hubspot_client_secret\":\"$hs_secret\",
@@ -231,24 +201,7 @@ simcall POST /_sim/config "{\"hubspot_client_secret\":\"$hs_secret\",
   \"salesforce_api_usage_max\":100000000}" >/dev/null
 # the fixture: a HubSpot custom object and a Salesforce object with identity fields, N Salesforce
 # records, and the outbound message rule pointing at synkro
-awk -v n="$N" -v url="$base/webhooks/salesforce?token=$sf_token" -v sf="$sf_obj" -v hs="$hs_obj" 'BEGIN {
-  printf "{\"hubspot\":{\"schemas\":[{\"name\":\"bench_projects\",\"objectTypeId\":\"%s\",", hs
-  printf "\"primaryDisplayProperty\":\"name\",\"requiredProperties\":[\"name\"],\"properties\":["
-  printf "{\"name\":\"name\",\"type\":\"string\"},"
-  printf "{\"name\":\"salesforce_id\",\"type\":\"string\",\"hasUniqueValue\":true},"
-  printf "{\"name\":\"stamp\",\"type\":\"string\"},{\"name\":\"budget\",\"type\":\"number\"}]}]},"
-  printf "\"salesforce\":{\"describes\":[{\"name\":\"%s\",\"label\":\"Bench Project\",", sf
-  printf "\"keyPrefix\":\"a0B\",\"fields\":["
-  printf "{\"name\":\"Name\",\"type\":\"string\",\"length\":80,\"nillable\":false},"
-  printf "{\"name\":\"HubSpot_Id__c\",\"type\":\"string\",\"length\":30,\"externalId\":true,\"unique\":true},"
-  printf "{\"name\":\"Stamp__c\",\"type\":\"string\",\"length\":80},"
-  printf "{\"name\":\"Budget__c\",\"type\":\"double\"}]}],"
-  printf "\"outbound_rules\":[{\"object\":\"%s\",\"url\":\"%s\",", sf, url
-  printf "\"fields\":[\"Name\",\"Stamp__c\",\"Budget__c\",\"HubSpot_Id__c\"]}],"
-  printf "\"records\":{\"%s\":[", sf
-  for (i = 0; i < n; i++)
-    printf "%s{\"Name\":\"Bench %d\",\"Stamp__c\":\"seed\",\"Budget__c\":%d}", i ? "," : "", i, 1000 + i
-  printf "]}}}\n" }' >"$tmp/fixture.json"
+bench_fixture "$N" "$base/webhooks/salesforce?token=$sf_token" "$sf_obj" "$hs_obj" >"$tmp/fixture.json"
 simcall POST /_sim/fixtures "@$tmp/fixture.json" >/dev/null
 lat_desc=none
 if [[ $LATENCY != 0 ]]; then
@@ -265,14 +218,7 @@ fi
 log "crmsim: $N $sf_obj records, latency $lat_desc"
 
 # ---- 4. the mapping ----
-mapping="{\"name\":\"Bench\",\"salesforce_object\":\"$sf_obj\",\"hubspot_object\":\"$hs_obj\",
- \"rules\":{\"salesforce_to_hubspot\":{\"create\":true,\"update\":true,\"delete\":\"none\"},
-           \"hubspot_to_salesforce\":{\"create\":true,\"update\":true,\"delete\":\"none\"},
-           \"conflict_winner\":\"salesforce\"},
- \"identity\":{\"hubspot_property\":\"salesforce_id\",\"salesforce_field\":\"HubSpot_Id__c\"},
- \"fields\":[{\"salesforce\":\"Name\",\"hubspot\":\"name\",\"rule\":\"two_way\"},
-             {\"salesforce\":\"Stamp__c\",\"hubspot\":\"stamp\",\"rule\":\"two_way\"},
-             {\"salesforce\":\"Budget__c\",\"hubspot\":\"budget\",\"rule\":\"two_way\"}]}"
+mapping=$(bench_mapping "$sf_obj" "$hs_obj")
 read -r code body <<<"$(api POST /api/mappings "$mapping")"
 [[ $code == 201 ]] || die "creating the mapping answered $code: $body"
 mapping_id=$(jq -r .id <<<"$body")
@@ -281,13 +227,6 @@ read -r code body <<<"$(api POST "/api/mappings/$mapping_id/enable")"
 log "mapping $mapping_id enabled"
 
 # ---- measurement helpers ----
-now_ms() { date +%s%3N; }
-# "hubspot salesforce hubspot_429 hubspot_non2xx salesforce_non2xx" API calls so far
-calls_snapshot() {
-  "$load" calls --sim "$sim" |
-    awk '{ for (i = 1; i <= NF; i++) { split($i, kv, "="); v[kv[1]] = kv[2] }
-           print v["hubspot"], v["salesforce"], v["hubspot_429"], v["hubspot_non2xx"], v["salesforce_non2xx"] }'
-}
 # "le=count ..." of synkro_sync_latency_seconds, summed over label sets
 hist_snapshot() {
   curl -sf "$base/metrics" | awk '

@@ -1,9 +1,9 @@
-/* locks.c: the sync engine's session advisory locks on a mapping and its slots (keys in locks.h).
+/* locks.c: the sync engine's session advisory locks on a mapping (keys in locks.h).
  *
  * Owns nothing across calls. Every statement is parameterised: the class and the key travel as
- * two int4 parameters. A mapping's key is its id mod 2^27, so that a slot key (mapping key *
- * LOCK_SLOTS_PER_MAPPING + slot) still fits an int4; two mappings 2^27 ids apart share a lock,
- * which only makes them wait for each other.
+ * two int4 parameters. A mapping's key is its id mod 2^27 (the room once kept for slot keys,
+ * kept so that processes of older and newer versions agree on it); two mappings 2^27 ids apart
+ * share a lock, which only makes them wait for each other.
  *
  * Must not: hold a lock on a pooled connection (the caller owns conn and its session), or log. */
 #include "db/locks.h"
@@ -14,7 +14,7 @@
 #include <stdio.h>
 #include <string.h>
 
-#define MAPPING_KEY_SPACE 134217728 /* 2^27: room for the slot within an int4 */
+#define MAPPING_KEY_SPACE 134217728 /* 2^27 */
 
 static const char take_shared_sql[] = "SELECT pg_try_advisory_lock_shared($1::int, $2::int)";
 static const char release_shared_sql[] = "SELECT pg_advisory_unlock_shared($1::int, $2::int)";
@@ -39,16 +39,6 @@ static int lock_call(PGconn *conn, const char *sql, int cls, int64_t key, char *
 static int64_t mapping_key(int64_t mapping_id)
 {
     return mapping_id % MAPPING_KEY_SPACE;
-}
-
-static int slot_key(int64_t mapping_id, int slot, int64_t *key, char *err, size_t errlen)
-{
-    if (slot < 0 || slot >= LOCK_SLOTS_PER_MAPPING) {
-        snprintf(err, errlen, "slot %d is outside 0..%d", slot, LOCK_SLOTS_PER_MAPPING - 1);
-        return -1;
-    }
-    *key = mapping_key(mapping_id) * LOCK_SLOTS_PER_MAPPING + slot;
-    return 0;
 }
 
 int lock_mapping_try(PGconn *conn, int64_t mapping_id, bool shared, char *err, size_t errlen)
@@ -93,20 +83,4 @@ int lock_mapping_wait(PGconn *conn, int64_t mapping_id, int wait_ms, char *err, 
         db_rollback(conn);
     }
     return got ? 1 : timed_out ? 0 : -1;
-}
-
-int lock_slot_try(PGconn *conn, int64_t mapping_id, int slot, char *err, size_t errlen)
-{
-    int64_t key;
-    if (slot_key(mapping_id, slot, &key, err, errlen) < 0)
-        return -1;
-    return lock_call(conn, take_sql, LOCK_KEY_SLOT, key, err, errlen);
-}
-
-int lock_slot_release(PGconn *conn, int64_t mapping_id, int slot, char *err, size_t errlen)
-{
-    int64_t key;
-    if (slot_key(mapping_id, slot, &key, err, errlen) < 0)
-        return -1;
-    return lock_call(conn, release_sql, LOCK_KEY_SLOT, key, err, errlen);
 }

@@ -10,9 +10,10 @@
  *  - LOCK_KEY_MAPPING (1934713709), the sync workers through lock_mapping_*: (class, mapping id
  *    mod 2^27), session-level; shared while pairs are synced side by side, exclusive for
  *    everything else.
- *  - LOCK_KEY_SLOT (1934713710), the sync workers through lock_slot_*: (class, (mapping id mod
- *    2^27) * LOCK_SLOTS_PER_MAPPING + slot), session-level: one of the slots that bound how many
- *    workers sync one mapping's pairs at once.
+ *  - LOCK_KEY_SLOT (1934713710): retired (the slots that bound how many workers sync one
+ *    mapping's pairs at once were advisory locks shared by every process; since issue 17 each
+ *    process counts its own, so another instance's busy workers never keep an idle one out).
+ *    Older versions may still take (class, (mapping id mod 2^27) * 16 + slot): never reuse it.
  *  - LOCK_KEY_LEASE_HOLDER (1934713711), db/queue_claim.c (queue_holder_take): (class, a
  *    random key in 1..2^31-1), session-level, held by every sync worker's connection for its
  *    whole life: the liveness of the leases stamped with that key (change_events.lease_holder).
@@ -54,7 +55,8 @@
 #define LOCK_KEY_TEXT_(k) #k
 #define LOCK_KEY_TEXT(k)  LOCK_KEY_TEXT_(k)
 
-/* Slots per mapping: the most workers that may sync one mapping's pairs at once. */
+/* The most workers of one process that may sync one mapping's pairs at once (its slots are
+ * counted in the process: sync/sync_engine.c). */
 #define LOCK_SLOTS_PER_MAPPING 16
 
 /* Tries the lock of mapping_id (LOCK_KEY_MAPPING) without waiting, shared or exclusive. 1 taken,
@@ -71,12 +73,5 @@ int lock_mapping_wait(PGconn *conn, int64_t mapping_id, int wait_ms, char *err, 
  * PostgreSQL warned), -1 with err (then the caller should close the connection, which ends every
  * lock of the session). */
 int lock_mapping_release(PGconn *conn, int64_t mapping_id, bool shared, char *err, size_t errlen);
-
-/* Tries slot (0 .. LOCK_SLOTS_PER_MAPPING-1) of mapping_id (LOCK_KEY_SLOT), exclusive, without
- * waiting. 1 taken, 0 held by another session, -1 with err (also for a slot out of range). */
-int lock_slot_try(PGconn *conn, int64_t mapping_id, int slot, char *err, size_t errlen);
-
-/* Lets go of a slot. 1 released, 0 not held, -1 with err. */
-int lock_slot_release(PGconn *conn, int64_t mapping_id, int slot, char *err, size_t errlen);
 
 #endif

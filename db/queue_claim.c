@@ -409,18 +409,20 @@ static int hold_links(PGresult *picked, int rows, struct queue_pair_locks *held)
  * set). */
 /* True when the picked rows make a partial batch of a burst still arriving: at least young_min
  * (default a quarter of max_records) but fewer than max_records, the oldest due for less than
- * young_ms. */
-static bool burst_arriving(PGresult *picked, int rows, int max_records, int young_ms, int young_min)
+ * young_ms; or fewer than young_min (at least one), the oldest due for less than gather_ms. */
+static bool burst_arriving(PGresult *picked, int rows, int max_records,
+                           const struct queue_claim_filter *f)
 {
-    int least = young_min > 0 ? young_min : (max_records + 3) / 4;
-    if (young_ms <= 0 || rows >= max_records || rows < least)
+    int least = f->young_min > 0 ? f->young_min : (max_records + 3) / 4;
+    int wait_ms = rows < least ? f->gather_ms : f->young_ms;
+    if (wait_ms <= 0 || rows < 1 || rows >= max_records)
         return false;
     long long oldest = 0;
     for (int i = 0; i < rows; i++) {
         long long age = strtoll(PQgetvalue(picked, i, 5), NULL, 10);
         oldest = age > oldest ? age : oldest;
     }
-    return oldest < young_ms;
+    return oldest < wait_ms;
 }
 
 static int claim(PGconn *conn, const char *worker_id, const struct queue_claim_filter *filter,
@@ -471,8 +473,7 @@ static int claim(PGconn *conn, const char *worker_id, const struct queue_claim_f
         snprintf(err, errlen, "out of memory listing the link locks");
         return rollback(conn);
     }
-    if (deferred &&
-        burst_arriving(picked, rows, max_records, filter->young_ms, filter->young_min)) {
+    if (deferred && burst_arriving(picked, rows, max_records, filter)) {
         *deferred = true; /* nothing taken; the link locks are the caller's to release */
         PQclear(picked);
         return db_exec_command(conn, "COMMIT", err, errlen);

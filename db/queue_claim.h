@@ -68,6 +68,9 @@ struct queue_claim_filter {
     int young_ms;  /* queue_claim_pairs: > 0 defers a partial batch of a burst still arriving (at
                       least young_min records, the oldest due for less than young_ms) */
     int young_min; /* <= 0: a quarter of max_records */
+    int gather_ms; /* queue_claim_pairs: > 0 also defers a smaller partial batch (fewer than
+                      young_min records) whose oldest event has been due for less than gather_ms:
+                      the rest of its arrival is likely a few milliseconds behind it */
 };
 
 /* As queue_claim_records, taking only records that filter admits (NULL: every record). The
@@ -97,7 +100,9 @@ struct queue_pair_locks {
  * mapping alone (unlinked records, merges, events without a record id): those are for
  * queue_claim_records_for under the exclusive lock. With filter->young_ms > 0, a claim that would
  * take a partial batch of a burst still arriving takes nothing and sets *deferred: claim again
- * in a moment, for a full batch (calls per record). 0, or -1 with err; *held must be released in
+ * in a moment, for a full batch (calls per record); filter->gather_ms does the same for a small
+ * partial batch younger than it (the first events of a trickle: with several processes polling,
+ * each would otherwise take them one by one). 0, or -1 with err; *held must be released in
  * both cases (*held starts empty). */
 int queue_claim_pairs(PGconn *conn, const char *worker_id, const struct queue_claim_filter *filter,
                       int64_t mapping_id, int max_records, int lease_ms,

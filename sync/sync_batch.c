@@ -12,7 +12,8 @@
  * event or the sweep decides, so a merged-away HubSpot record never deletes its Salesforce
  * partner); an unlinked source read as missing is done. A restored link whose Salesforce record is
  * gone gets a new one. Outcomes: success completes every event of the pair; a retryable error puts
- * them back with back-off (at least the CRM's retry-after) or fails them retries_exhausted; a
+ * them back with back-off (at least the CRM's retry-after; one random draw per batch, so what
+ * failed together comes back together as one batch) or fails them retries_exhausted; a
  * permanent one fails them with a category and the CRM's message.
  *
  * Never lose an edit (issue 16): a write and the base it establishes go together. Whatever fails
@@ -46,6 +47,7 @@
 #include "base/metrics.h"
 #include "base/json_util.h"
 
+#include <openssl/rand.h>
 #include <pthread.h>
 #include <inttypes.h>
 #include <stdarg.h>
@@ -1021,7 +1023,7 @@ static int settle_record(struct sync_batch *b, size_t i, const struct sync_pair 
     }
     enum queue_error_category cat = p->category;
     if (p->state == PAIR_RETRY) {
-        long delay = queue_backoff_ms(max_attempts(r), &env->backoff);
+        long delay = queue_backoff_ms_draw(max_attempts(r), &env->backoff, b->retry_draw);
         if (delay >= 0) {
             if (delay < p->retry_after_ms)
                 delay = p->retry_after_ms;
@@ -1146,7 +1148,7 @@ static void retry_all(struct sync_batch *b, const char *why)
     snprintf(msg, sizeof msg, "storing the sync outcome failed: %s", why);
     for (size_t i = 0; i < b->nrecs; i++) {
         const struct claimed_record *r = &b->recs[i];
-        long delay = queue_backoff_ms(max_attempts(r), &b->env->backoff);
+        long delay = queue_backoff_ms_draw(max_attempts(r), &b->env->backoff, b->retry_draw);
         if (delay < 0)
             queue_fail(b->env->conn, b->env->worker_id, r->ids, r->nevents,
                        QUEUE_ERR_RETRIES_EXHAUSTED, msg, NULL, err, sizeof err);
@@ -1172,6 +1174,8 @@ int sync_batch_run(const struct sync_env *env, const struct sync_mapping *sm,
     err[0] = '\0';
     sync_batch_metrics_init();
     struct sync_batch b = {.env = env, .sm = sm, .recs = records, .nrecs = n, .rep = rep};
+    if (RAND_bytes((unsigned char *)&b.retry_draw, sizeof b.retry_draw) != 1)
+        b.retry_draw = (uint64_t)clock_mono_ms() * 2654435761u; /* no randomness: still one draw */
     b.pairs = calloc(n + 1, sizeof *b.pairs);
     size_t *rec_pair = calloc(n + 1, sizeof *rec_pair);
     int rc = (b.pairs && rec_pair) ? 0 : -1;

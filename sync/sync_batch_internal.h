@@ -79,6 +79,10 @@ struct sync_batch {
     struct sync_pair *pairs;
     size_t npairs;
     struct sync_batch_report *rep;
+    /* One random draw for every back-off of this batch (queue_backoff_ms_draw): the records of a
+     * batch that failed together (a batch call refused, a 429) become due together again and are
+     * claimed again as one batch, not one by one by every idle worker of every instance. */
+    uint64_t retry_draw;
 };
 
 /* Pair failures: a CRM error (classified: retry or fail with a category), or a plain one. */

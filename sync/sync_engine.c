@@ -62,6 +62,14 @@ struct sync_engine {
     unsigned long wakeups; /* guarded by lock */
     atomic_llong lag_measured_ms;
     atomic_llong last_claim_ms; /* when any worker last claimed or finished a batch */
+    /* This process's pairs slots (guarded by lock): per mapping in flight, how many of its
+     * workers sync that mapping's pairs now; at most one entry per worker (each holds one slot at
+     * a time), so nworkers + 1 (the once worker) entries never run out. */
+    struct pairs_slot {
+        int64_t mapping_id; /* 0: free entry */
+        int busy;
+    } * slots;
+    size_t nslots;
 };
 
 /* How long a worker waits for the mapping alone when unlinked records or merges are due: about
@@ -77,7 +85,7 @@ struct sync_engine {
  * bursts at one read and one write call per batch. A steady stream (fewer due) and a lone edit
  * claim at once. Off when the linger is 0. */
 #define BURST_WAIT_MS 250
-#define BURST_POLL_MS 5
+#define BURST_POLL_MS 20
 
 static struct metric_family *m_lag;
 
@@ -242,22 +250,16 @@ static int worker_connect(struct sync_worker *w, char *err, size_t errlen)
     return 0;
 }
 
-/* The advisory locks of one mapping (db/locks.h; all session-level, on the worker's own
- * connection):
- *  - LOCK_SHARED / LOCK_EXCLUSIVE: the mapping's lock. Shared while syncing pairs side by side,
- *    exclusive while syncing everything else (unlinked records, merges);
- *  - LOCK_SLOT: one of the mapping_workers slots that bound how many workers sync one mapping's
- *    pairs at once. */
-enum lock_kind { LOCK_SHARED, LOCK_EXCLUSIVE, LOCK_SLOT };
+/* The advisory lock of one mapping (db/locks.h; session-level, on the worker's own connection):
+ * shared while syncing pairs side by side, exclusive while syncing everything else (unlinked
+ * records, merges). */
+enum lock_kind { LOCK_SHARED, LOCK_EXCLUSIVE };
 
 /* 1 when this worker now holds (take) or has let go of (!take) the lock, 0 when another holds
  * it (take) or it was not held (!take), -1 on error. */
-static int mapping_lock(struct sync_worker *w, enum lock_kind kind, int64_t mapping_id, int slot,
-                        bool take, char *err, size_t errlen)
+static int mapping_lock(struct sync_worker *w, enum lock_kind kind, int64_t mapping_id, bool take,
+                        char *err, size_t errlen)
 {
-    if (kind == LOCK_SLOT)
-        return take ? lock_slot_try(w->conn, mapping_id, slot, err, errlen)
-                    : lock_slot_release(w->conn, mapping_id, slot, err, errlen);
     bool shared = kind == LOCK_SHARED;
     return take ? lock_mapping_try(w->conn, mapping_id, shared, err, errlen)
                 : lock_mapping_release(w->conn, mapping_id, shared, err, errlen);
@@ -319,7 +321,8 @@ static int sync_mapping_batch(struct sync_worker *w, const struct sync_mapping *
     struct queue_claim_filter f = {.salesforce_object = sm->m->salesforce_object,
                                    .hubspot_object_type_id = sm->hs->object_type_id,
                                    .hubspot_object_name = sm->hs->fully_qualified_name,
-                                   .young_ms = e->o.linger_ms > 0 ? BURST_WAIT_MS : 0};
+                                   .young_ms = e->o.linger_ms > 0 ? BURST_WAIT_MS : 0,
+                                   .gather_ms = e->o.linger_ms};
     struct claimed_record *recs = NULL;
     size_t n = 0;
     struct queue_pair_locks held = {0};
@@ -372,36 +375,60 @@ static int sync_mapping_batch(struct sync_worker *w, const struct sync_mapping *
 
 /* Lets go of a lock; when that fails the connection is closed, which ends the session and every
  * lock it held. */
-static void mapping_unlock(struct sync_worker *w, enum lock_kind kind, int64_t mapping_id, int slot)
+static void mapping_unlock(struct sync_worker *w, enum lock_kind kind, int64_t mapping_id)
 {
     char err[256];
-    if (w->conn && mapping_lock(w, kind, mapping_id, slot, false, err, sizeof err) < 0) {
+    if (w->conn && mapping_lock(w, kind, mapping_id, false, err, sizeof err) < 0) {
         PQfinish(w->conn);
         w->conn = NULL;
     }
 }
 
-/* One batch of sm's pairs, if the mapping is not held exclusively and a slot is free. Records
- * synced, or -1. */
+/* Takes (take) or gives back one of this process's mapping_workers pairs slots of mapping_id.
+ * True when taken (take). Slots only bound this process's batches of one mapping in flight:
+ * every process has its own, so an idle process syncs a mapping while another's workers are
+ * busy with it (two claims never hold one pair: the link keys of queue_claim_pairs see to that,
+ * across processes). */
+static bool pairs_slot(struct sync_engine *e, int64_t mapping_id, bool take)
+{
+    pthread_mutex_lock(&e->lock);
+    struct pairs_slot *mine = NULL, *free_entry = NULL;
+    for (size_t i = 0; i < e->nslots && !mine; i++) {
+        if (e->slots[i].mapping_id == mapping_id)
+            mine = &e->slots[i];
+        else if (!free_entry && e->slots[i].mapping_id == 0)
+            free_entry = &e->slots[i];
+    }
+    bool ok = false;
+    if (!take) {
+        if (mine && --mine->busy <= 0)
+            *mine = (struct pairs_slot){0};
+        ok = mine != NULL;
+    } else if (mine ? mine->busy < e->o.mapping_workers : free_entry != NULL) {
+        if (!mine) {
+            mine = free_entry;
+            mine->mapping_id = mapping_id;
+        }
+        mine->busy++;
+        ok = true;
+    }
+    pthread_mutex_unlock(&e->lock);
+    return ok;
+}
+
+/* One batch of sm's pairs, if the mapping is not held exclusively and one of this process's
+ * slots is free. Records synced, or -1. */
 static int sync_pairs(struct sync_worker *w, const struct sync_mapping *sm, bool *others_due,
                       struct sync_batch_report *rep, char *err, size_t errlen)
 {
-    int got = mapping_lock(w, LOCK_SHARED, sm->id, 0, true, err, errlen);
-    if (got <= 0)
-        return got;
-    int n = 0, slot = 0;
-    for (; slot < w->eng->o.mapping_workers; slot++) {
-        got = mapping_lock(w, LOCK_SLOT, sm->id, slot, true, err, errlen);
-        if (got != 0)
-            break;
-    }
-    if (got < 0) {
-        n = -1;
-    } else if (got == 1) {
+    if (!pairs_slot(w->eng, sm->id, true))
+        return 0;
+    int n = mapping_lock(w, LOCK_SHARED, sm->id, true, err, errlen);
+    if (n > 0) {
         n = sync_mapping_batch(w, sm, others_due, rep, err, errlen);
-        mapping_unlock(w, LOCK_SLOT, sm->id, slot);
+        mapping_unlock(w, LOCK_SHARED, sm->id);
     }
-    mapping_unlock(w, LOCK_SHARED, sm->id, 0);
+    pairs_slot(w->eng, sm->id, false);
     return n;
 }
 
@@ -411,11 +438,11 @@ static int sync_exclusive(struct sync_worker *w, const struct sync_mapping *sm, 
                           struct sync_batch_report *rep, char *err, size_t errlen)
 {
     int got = wait_ms > 0 ? lock_mapping_wait(w->conn, sm->id, wait_ms, err, errlen)
-                          : mapping_lock(w, LOCK_EXCLUSIVE, sm->id, 0, true, err, errlen);
+                          : mapping_lock(w, LOCK_EXCLUSIVE, sm->id, true, err, errlen);
     if (got <= 0)
         return got;
     int n = sync_mapping_batch(w, sm, NULL, rep, err, errlen);
-    mapping_unlock(w, LOCK_EXCLUSIVE, sm->id, 0);
+    mapping_unlock(w, LOCK_EXCLUSIVE, sm->id);
     return n;
 }
 
@@ -521,6 +548,22 @@ static void *worker_main(void *arg)
 
 /* ---- lifecycle ---- */
 
+/* Room for at least n pairs slot entries (sync_engine_start's workers and the once worker). Only
+ * grows before any worker thread runs, or on the thread of sync_engine_run_once when none
+ * does. 0, or -1 when out of memory. */
+static int pairs_slots_alloc(struct sync_engine *e, size_t n)
+{
+    if (e->nslots >= n)
+        return 0;
+    struct pairs_slot *s = realloc(e->slots, n * sizeof *s);
+    if (!s)
+        return -1;
+    memset(s + e->nslots, 0, (n - e->nslots) * sizeof *s);
+    e->slots = s;
+    e->nslots = n;
+    return 0;
+}
+
 static struct metrics_once metrics_once;
 
 static void metrics_register_all(void)
@@ -574,7 +617,7 @@ int sync_engine_start(struct sync_engine *e, char *err, size_t errlen)
     if (e->o.workers <= 0)
         return 0;
     e->workers = calloc((size_t)e->o.workers, sizeof *e->workers);
-    if (!e->workers) {
+    if (!e->workers || pairs_slots_alloc(e, (size_t)e->o.workers + 1) < 0) {
         snprintf(err, errlen, "out of memory");
         return -1;
     }
@@ -599,6 +642,10 @@ int sync_engine_start(struct sync_engine *e, char *err, size_t errlen)
 int sync_engine_run_once(struct sync_engine *e, struct sync_batch_report *rep, char *err,
                          size_t errlen)
 {
+    if (pairs_slots_alloc(e, 1) < 0) {
+        snprintf(err, errlen, "out of memory");
+        return -1;
+    }
     if (!e->once.http && worker_init(e, &e->once, "once", err, errlen) < 0)
         return -1;
     return worker_round(&e->once, rep, err, errlen);
@@ -640,6 +687,7 @@ void sync_engine_destroy(struct sync_engine *e)
     worker_free(&e->once);
     pthread_cond_destroy(&e->cond);
     pthread_mutex_destroy(&e->lock);
+    free(e->slots);
     free(e->conninfo);
     free(e);
 }

@@ -10,8 +10,9 @@
  *   two workers at once (a Salesforce event and a HubSpot event of one pair would race), and
  *   creates, adoption and HubSpot merges change which records form a pair. So a mapping has one
  *   session-level advisory lock (LOCK_KEY_MAPPING in db/locks.h), taken two ways:
- *   - shared, by up to mapping_workers workers at once (each also holds one slot lock,
- *     LOCK_KEY_SLOT): each claims with queue_claim_pairs, which takes only records of an
+ *   - shared, by up to mapping_workers workers of each process at once (each holds one of its
+ *     process's slots, counted in the process: another instance's busy workers never keep an
+ *     idle instance out): each claims with queue_claim_pairs, which takes only records of an
  *     active link holding both ids, keyed by the link, so two claims never hold one pair; the
  *     link keys stay locked until the batch is settled (queue_pairs_release), so a lease that
  *     runs out mid-batch is not taken over while its holder lives (up to `batch` advisory locks
@@ -26,9 +27,14 @@
  *   Locks live on each worker's own connection, so threads and processes on one database
  *   coordinate the same way. Workers round-robin over the enabled mappings.
  *   Trade-off: mapping_workers (SYNKRO_MAPPING_WORKERS, default 2) bounds the batches of one
- *   mapping in flight: more lowers steady-state latency (an event no longer waits for the batch
- *   before it) but spends the CRMs' rate limits in smaller batches; bursts fill full batches
- *   either way.
+ *   mapping in flight per process (so N instances run up to N x mapping_workers): more lowers
+ *   steady-state latency (an event no longer waits for the batch before it) but spends the CRMs'
+ *   rate limits in smaller batches; bursts fill full batches either way.
+ * - Grouping across instances: a pairs claim of a partial batch waits while its burst is still
+ *   arriving (a quarter of a batch or more, younger than BURST_WAIT_MS), and so does a smaller
+ *   one until its oldest event has been due for linger_ms (queue_claim_filter.gather_ms): with
+ *   several processes polling, the first events of a trickle would otherwise go one by one. A
+ *   batch's retries share one back-off draw (sync_batch.c), so they come back as one batch.
  * - A round: for each mapping, a pairs batch (shared lock + slot, up to `batch` records, leases
  *   of lease_ms), then, if the claim reported records that need the mapping alone, an exclusive
  *   batch. An idle worker sleeps poll_ms or until sync_engine_wake; a wake-up after a second

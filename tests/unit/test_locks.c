@@ -111,23 +111,6 @@ static void test_keys_taken(void **state)
     assert_int_equal(lock_mapping_try(a, big, false, err, sizeof err), 1);
     assert_int_equal(held(db->watch, LOCK_KEY_MAPPING, 5, "ExclusiveLock"), 1);
     assert_int_equal(lock_mapping_try(b, 5, true, err, sizeof err), 0);
-    /* slots: (mapping key * LOCK_SLOTS_PER_MAPPING + slot), apart from the mapping's lock */
-    assert_int_equal(lock_slot_try(b, 5, 0, err, sizeof err), 1);
-    assert_int_equal(lock_slot_try(b, 5, LOCK_SLOTS_PER_MAPPING - 1, err, sizeof err), 1);
-    assert_int_equal(held(db->watch, LOCK_KEY_SLOT, 5 * LOCK_SLOTS_PER_MAPPING, "ExclusiveLock"),
-                     1);
-    assert_int_equal(
-        held(db->watch, LOCK_KEY_SLOT, 5 * LOCK_SLOTS_PER_MAPPING + 15, "ExclusiveLock"), 1);
-    assert_int_equal(lock_slot_try(a, big, 0, err, sizeof err), 0);
-    assert_int_equal(lock_slot_try(a, 5, 1, err, sizeof err), 1);
-    assert_int_equal(lock_slot_release(a, 5, 1, err, sizeof err), 1);
-    assert_int_equal(lock_slot_release(a, 5, 1, err, sizeof err), 0);
-    assert_int_equal(lock_slot_release(b, 5, 0, err, sizeof err), 1);
-    /* out of range */
-    assert_int_equal(lock_slot_try(a, 5, LOCK_SLOTS_PER_MAPPING, err, sizeof err), -1);
-    assert_non_null(strstr(err, "slot 16"));
-    assert_int_equal(lock_slot_try(a, 5, -1, err, sizeof err), -1);
-    assert_int_equal(lock_slot_release(a, 5, -1, err, sizeof err), -1);
     /* every lock ends with its session */
     PQfinish(a);
     PQfinish(b);

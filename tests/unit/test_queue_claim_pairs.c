@@ -363,7 +363,8 @@ static void test_live_holder_keeps_its_links_past_the_lease(void **state)
 
 /* With young_ms, a claim that would take a partial batch (a quarter of max_records or more) of
  * events that are all younger than young_ms takes nothing and says so: a burst is arriving.
- * Fewer records, a full batch, or an older event: the claim goes ahead. */
+ * Fewer records, a full batch, or an older event: the claim goes ahead. With gather_ms, fewer
+ * records wait too while their oldest event is younger than gather_ms. */
 /* A pairs claim of at most 40 records with f; the link locks are let go at once. */
 static struct claimed_record *claim_young(PGconn *conn, const struct queue_claim_filter *f,
                                           size_t *n, bool *deferred)
@@ -431,6 +432,21 @@ static void test_partial_batch_of_a_burst_waits(void **state)
     recs = claim_young(db->watch, &young, &n, &deferred);
     assert_false(deferred);
     assert_int_equal(n, 30);
+    complete_all(db->watch, "b1", recs, n);
+    /* gather_ms: a small partial batch (3 of 40) that has just become due waits for the rest of
+     * its arrival; once its oldest event is older than gather_ms it is claimed */
+    for (int i = 91; i <= 93; i++)
+        add_event(db->watch, true, i, "update");
+    young.gather_ms = 60000;
+    recs = claim_young(db->watch, &young, &n, &deferred);
+    assert_true(deferred);
+    assert_int_equal(n, 0);
+    testdb_exec_ok(db->watch, "UPDATE change_events SET next_attempt_at = now() - interval '1 s'"
+                              " WHERE status = 'pending'");
+    young.gather_ms = 500;
+    recs = claim_young(db->watch, &young, &n, &deferred);
+    assert_false(deferred);
+    assert_int_equal(n, 3);
     complete_all(db->watch, "b1", recs, n);
 }
 

@@ -1,0 +1,85 @@
+#!/usr/bin/env bash
+# sync_lib.sh: shell functions shared by the sync benchmarks (bench/e2e.sh, bench/scale.sh), sourced
+# after they define log/die: stopping a process, a free port, crmsim's control API and synkro's
+# admin API, crmsim's call counters, and the Bench_Project fixture and mapping both measure.
+# Must not: start or stop anything by itself, or set anything but functions.
+
+stop_pid() { # PID: TERM, up to 10 s, then KILL
+  local p=$1
+  [[ -n "$p" ]] && kill -0 "$p" 2>/dev/null || return 0
+  kill -TERM "$p" 2>/dev/null || true
+  for _ in $(seq 1 100); do kill -0 "$p" 2>/dev/null || return 0; sleep 0.1; done
+  kill -KILL "$p" 2>/dev/null || true
+}
+
+free_port() {
+  local port
+  for _ in $(seq 1 50); do
+    port=$((20000 + RANDOM % 40000))
+    if ! (exec 3<>/dev/tcp/127.0.0.1/$port) 2>/dev/null; then
+      echo "$port"
+      return
+    fi
+  done
+  die "no free port found"
+}
+
+simcall() { # METHOD PATH [BODY]: crmsim ($sim) control call; the answer on stdout, non-2xx is fatal
+  local code
+  code=$(curl -s -o "$tmp/sim.ans" -w '%{http_code}' -X "$1" -H 'Content-Type: application/json' \
+    ${3:+--data-binary "$3"} "$sim$2") || true
+  [[ $code == 2* ]] || die "crmsim $1 $2 answered $code: $(head -c 400 "$tmp/sim.ans")"
+  cat "$tmp/sim.ans"
+}
+
+api() { # METHOD PATH [BODY]: synkro ($base) admin API with $admin; prints "status body"
+  local code
+  code=$(curl -s -o "$tmp/api.ans" -w '%{http_code}' -X "$1" -H "Authorization: Bearer $admin" \
+    -H 'Content-Type: application/json' ${3:+--data-binary "$3"} "$base$2") || true
+  echo "$code $(cat "$tmp/api.ans")"
+}
+
+now_ms() { date +%s%3N; }
+
+# "hubspot salesforce hubspot_429 hubspot_non2xx salesforce_non2xx" API calls so far ($load, $sim)
+calls_snapshot() {
+  "$load" calls --sim "$sim" |
+    awk '{ for (i = 1; i <= NF; i++) { split($i, kv, "="); v[kv[1]] = kv[2] }
+           print v["hubspot"], v["salesforce"], v["hubspot_429"], v["hubspot_non2xx"], v["salesforce_non2xx"] }'
+}
+
+# bench_fixture N OUTBOUND_URL SF_OBJECT HS_OBJECT: crmsim's fixture on stdout: a HubSpot custom
+# object and a Salesforce object with identity fields, N Salesforce records (history: they start
+# no outbound message) and the outbound rule pointing at OUTBOUND_URL
+bench_fixture() {
+  awk -v n="$1" -v url="$2" -v sf="$3" -v hs="$4" 'BEGIN {
+  printf "{\"hubspot\":{\"schemas\":[{\"name\":\"bench_projects\",\"objectTypeId\":\"%s\",", hs
+  printf "\"primaryDisplayProperty\":\"name\",\"requiredProperties\":[\"name\"],\"properties\":["
+  printf "{\"name\":\"name\",\"type\":\"string\"},"
+  printf "{\"name\":\"salesforce_id\",\"type\":\"string\",\"hasUniqueValue\":true},"
+  printf "{\"name\":\"stamp\",\"type\":\"string\"},{\"name\":\"budget\",\"type\":\"number\"}]}]},"
+  printf "\"salesforce\":{\"describes\":[{\"name\":\"%s\",\"label\":\"Bench Project\",", sf
+  printf "\"keyPrefix\":\"a0B\",\"fields\":["
+  printf "{\"name\":\"Name\",\"type\":\"string\",\"length\":80,\"nillable\":false},"
+  printf "{\"name\":\"HubSpot_Id__c\",\"type\":\"string\",\"length\":30,\"externalId\":true,\"unique\":true},"
+  printf "{\"name\":\"Stamp__c\",\"type\":\"string\",\"length\":80},"
+  printf "{\"name\":\"Budget__c\",\"type\":\"double\"}]}],"
+  printf "\"outbound_rules\":[{\"object\":\"%s\",\"url\":\"%s\",", sf, url
+  printf "\"fields\":[\"Name\",\"Stamp__c\",\"Budget__c\",\"HubSpot_Id__c\"]}],"
+  printf "\"records\":{\"%s\":[", sf
+  for (i = 0; i < n; i++)
+    printf "%s{\"Name\":\"Bench %d\",\"Stamp__c\":\"seed\",\"Budget__c\":%d}", i ? "," : "", i, 1000 + i
+  printf "]}}}\n" }'
+}
+
+# bench_mapping SF_OBJECT HS_OBJECT: the mapping document (three two-way fields) on stdout
+bench_mapping() {
+  echo "{\"name\":\"Bench\",\"salesforce_object\":\"$1\",\"hubspot_object\":\"$2\",
+ \"rules\":{\"salesforce_to_hubspot\":{\"create\":true,\"update\":true,\"delete\":\"none\"},
+           \"hubspot_to_salesforce\":{\"create\":true,\"update\":true,\"delete\":\"none\"},
+           \"conflict_winner\":\"salesforce\"},
+ \"identity\":{\"hubspot_property\":\"salesforce_id\",\"salesforce_field\":\"HubSpot_Id__c\"},
+ \"fields\":[{\"salesforce\":\"Name\",\"hubspot\":\"name\",\"rule\":\"two_way\"},
+             {\"salesforce\":\"Stamp__c\",\"hubspot\":\"stamp\",\"rule\":\"two_way\"},
+             {\"salesforce\":\"Budget__c\",\"hubspot\":\"budget\",\"rule\":\"two_way\"}]}"
+}
