@@ -170,21 +170,25 @@ run() {
   sim=http://127.0.0.1:$(cat "$tmp/crmsim.port")
   export HUBSPOT_API_BASE=$sim SALESFORCE_LOGIN_URL=$sim
 
-  local urls=()
+  local urls=() attempt pid t
   for i in $(seq 1 "$k"); do
-    port=$(free_port)
-    urls+=("http://127.0.0.1:$port")
-    SYNKRO_LISTEN=127.0.0.1:$port SYNKRO_PUBLIC_BASE_URL=http://127.0.0.1:$port \
-      "$bin" serve >"$dir/synkro-$i.log" 2>&1 &
-    pids+=($!)
-  done
-  for i in $(seq 1 "$k"); do
-    for t in $(seq 1 300); do
-      [[ $(curl -s -o /dev/null -w '%{http_code}' "${urls[$((i - 1))]}/readyz" || true) == 200 ]] && break
-      kill -0 "${pids[$((i - 1))]}" 2>/dev/null || die "synkro $i exited at start: $(tail -5 "$dir/synkro-$i.log")"
-      [[ $t -eq 300 ]] && die "synkro $i not ready after 30 s"
-      sleep 0.1
+    for attempt in 1 2 3 4 5; do # a free port can be taken by another program before synkro binds it
+      port=$(free_port)
+      SYNKRO_LISTEN=127.0.0.1:$port SYNKRO_PUBLIC_BASE_URL=http://127.0.0.1:$port \
+        "$bin" serve >"$dir/synkro-$i.log" 2>&1 &
+      pid=$!
+      for t in $(seq 1 300); do
+        [[ $(curl -s -o /dev/null -w '%{http_code}' "http://127.0.0.1:$port/readyz" || true) == 200 ]] && break 2
+        kill -0 "$pid" 2>/dev/null || break
+        [[ $t -eq 300 ]] && die "synkro $i not ready after 30 s"
+        sleep 0.1
+      done
+      wait "$pid" 2>/dev/null || true
+      grep -q "cannot listen" "$dir/synkro-$i.log" && [[ $attempt -lt 5 ]] && continue
+      die "synkro $i exited at start: $(tail -5 "$dir/synkro-$i.log")"
     done
+    urls+=("http://127.0.0.1:$port")
+    pids+=("$pid")
   done
   base=${urls[0]}
   local sf_url=${urls[$((k > 1 ? 1 : 0))]}

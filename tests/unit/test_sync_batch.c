@@ -808,6 +808,40 @@ static void test_transient_error_retried(void **state)
     free(hs_id);
 }
 
+/* The records of a batch that failed together come back due together (one back-off draw per
+ * batch), so they are claimed again as one batch rather than one by one as each one's own jitter
+ * runs out. */
+static void test_batch_retries_share_one_backoff(void **state)
+{
+    struct env *e = *state;
+    char *sf[3], *hs[3];
+    for (int i = 0; i < 3; i++) {
+        char name[16];
+        snprintf(name, sizeof name, "Herd %d", i);
+        make_pair(e, &sf[i], &hs[i], name);
+    }
+    for (int i = 0; i < 3; i++) {
+        sf_patch(sf[i], "{\"Budget__c\":7}");
+        queue_event(e, "salesforce", sf[i], "update", NULL);
+    }
+    crmsim_proc_ok(&sim, "POST", "/_sim/faults",
+                   "{\"match\":\"POST /crm/v3/objects/" HS_TYPE "/batch/update\",\"status\":503}");
+    struct sync_batch_report rep = run_report(e, 3);
+    assert_int_equal(rep.retried, 3);
+    crmsim_proc_ok(&sim, "DELETE", "/_sim/faults", NULL);
+    /* back-off base 1 s: three draws of their own would differ by milliseconds or more */
+    assert_string_equal(q1(e->db->watch, "SELECT count(*) || ':' || (max(next_attempt_at)"
+                                         " - min(next_attempt_at) < interval '5 ms')"
+                                         " FROM change_events WHERE kind = 'update'"
+                                         " AND status = 'pending'"),
+                        "3:true");
+    exec_ok(e->db->watch, "UPDATE change_events SET next_attempt_at = now()");
+    rep = run_report(e, 3);
+    assert_int_equal(rep.failed + rep.retried, 0);
+    for (int i = 0; i < 3; i++)
+        free(sf[i]), free(hs[i]);
+}
+
 static void test_delete_rules(void **state)
 {
     struct env *e = *state;
@@ -1593,6 +1627,7 @@ int main(void)
         T(test_cut_short_create_is_looked_up),
         T(test_bad_record_fails_alone),
         T(test_transient_error_retried),
+        T(test_batch_retries_share_one_backoff),
         T(test_delete_rules),
         T(test_merge_repoints_link),
         T(test_mapping_lock_excludes_other_engines),
