@@ -16,10 +16,10 @@
 #include "db/queue_claim.h"
 #include "db/session_store.h"
 #include "handlers/webhook_common.h"
+#include "base/heap.h"
 #include "base/log.h"
 
 #include <errno.h>
-#include <malloc.h>
 #include <pthread.h>
 #include <stdbool.h>
 #include <stdint.h>
@@ -177,19 +177,12 @@ static void job_flush_log_repeats(struct app *app)
     log_flush_suppressed();
 }
 
-/* Hands the heap's free pages back to the system. glibc gives threads their own arenas (up to 8
- * per core) and returns an arena's free memory only from its top, so the bursts of work after a
- * reconciliation sweep (its events synced by workers, HTTP and writer threads, each in the arena
- * it happens to hold) left every arena at its own high-water mark: RSS rose in steps after each
- * sweep while most of it was free (the 10-minute soak, bench/README.md). malloc_trim(0) releases
- * the free pages of every arena (not only the tops); it holds one arena's lock at a time, for a
- * few milliseconds at most at synkro's heap size. */
+/* Hands the heap's free pages back to the system (base/heap.h): glibc keeps each arena's freed
+ * memory, so the bursts of work after a reconciliation sweep left RSS a step higher each time. */
 static void job_trim_heap(struct app *app)
 {
     (void)app;
-#ifdef __GLIBC__
-    malloc_trim(0);
-#endif
+    heap_trim();
 }
 
 /* Each job with its period: at most once per period, checked every round (interval_ms). The

@@ -17,6 +17,7 @@
 #include "handlers/app.h"
 #include "server/http.h"
 #include "server/janitor.h"
+#include "base/heap.h"
 #include "base/addr_limiter.h"
 #include "base/log.h"
 #include "base/metrics.h"
@@ -31,7 +32,6 @@
 #include "crm/token_store.h"
 #include "version.h"
 
-#include <malloc.h>
 #include <signal.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -223,19 +223,6 @@ static void build_info_init(void)
     metrics_set(fam, values, 1);
 }
 
-/* Caps glibc's malloc arenas before any thread starts (SYNKRO_MALLOC_ARENAS): glibc makes up to
- * 8 per core, and each keeps what its threads freed; with the cap (and the janitor's heap trim)
- * RSS stays flat over a long run instead of stepping up after each reconciliation sweep. */
-static void limit_malloc_arenas(const struct config *cfg)
-{
-#ifdef __GLIBC__
-    if (cfg->malloc_arenas > 0 && mallopt(M_ARENA_MAX, cfg->malloc_arenas) != 1)
-        log_warn("SYNKRO_MALLOC_ARENAS could not be applied");
-#else
-    (void)cfg;
-#endif
-}
-
 int serve_run(const struct config *cfg, bool migrate)
 {
     sigset_t sigs;
@@ -244,7 +231,9 @@ int serve_run(const struct config *cfg, bool migrate)
     sigaddset(&sigs, SIGTERM);
     pthread_sigmask(SIG_BLOCK, &sigs, NULL);
     signal(SIGPIPE, SIG_IGN);
-    limit_malloc_arenas(cfg);
+    /* before any thread starts (base/heap.h) */
+    if (heap_limit_arenas(cfg->malloc_arenas) < 0)
+        log_warn("SYNKRO_MALLOC_ARENAS could not be applied");
 
     build_info_init();
     health_init();

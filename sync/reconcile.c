@@ -6,6 +6,7 @@
 
 #include "base/clock.h"
 #include "base/config.h"
+#include "base/heap.h"
 #include "base/log.h"
 #include "sync/import.h"
 #include "sync/sweep.h"
@@ -45,6 +46,7 @@ static void *sweeper_main(void *arg)
     do {
         if (interval_ms > 0 && clock_mono_ms() >= next_sweep) {
             sync_sweep_all(s->ctx, NULL);
+            heap_trim(); /* what the sweep read is free now: give it back at once */
             next_sweep = clock_mono_ms() + interval_ms;
         }
         import_advance_all(s->ctx);
