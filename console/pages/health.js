@@ -66,7 +66,7 @@ function budgetCard(ctx, name, b) {
            h('p', {}, `${fmtNumber(ctx, b.calls_last_hour)} API calls in the last hour; `,
              h('strong', {class: b.rate_limited_last_hour ? 'bad' : ''}, `${fmtNumber(ctx, b.rate_limited_last_hour)} refused for rate limits (429)`), '.'),
            daily ? h('p', {}, `Daily API requests: ${fmtNumber(ctx, daily.max - daily.remaining)} of ${fmtNumber(ctx, daily.max)} used.`) : null,
-           shared ? h('p', {class: 'note'}, `One budget for ${shared.account}, shared by every synkro instance on this database.`) : null,
+           shared ? h('p', {class: 'note budget-shared'}, `One budget for ${shared.account}, shared by every synkro instance on this database.`) : null,
            ...(shared ? shared.limits.filter(l => l.pauses || l.taken || l.name !== 'daily') : b.limits || []).map(l => {
              const used = Math.max(0, (l.capacity || 0) - (l.available || 0));
              if (l.paused_s > 0)

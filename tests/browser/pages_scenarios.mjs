@@ -102,6 +102,9 @@ export async function errorRetried(page, env, m) {
   await go(page, `#/health/${m.id}`);
   await page.waitForSelector(`#health-errors [data-event-id="${failed.id}"]`);
   await page.waitForSelector('#health-charts figure svg');
+  // the API budget is the one every instance shares (PostgreSQL), with its limits
+  await page.waitForSelector('#health-budget [data-crm="HubSpot"] .budget-shared');
+  await page.waitForSelector('#health-budget [data-crm="HubSpot"] meter');
   await env.axe('health');
   await env.shot('health');
   await go(page, '#/errors');
