@@ -6,7 +6,9 @@
  * field was written which way, under which rule and why: changed on one side, a new record, a
  * blank Salesforce value, a conflict); every conflict with its winner and the losing value; every
  * write (created, updated, deleted, in which CRM); the link marked deleted; an error (category and
- * message) or an association step that waits or failed. The rows go out in one statement inside
+ * message) or an association step that waits or failed. A settled pair with one event that is
+ * skipped gets one "skip" row carrying the event and the reason (an echo was two rows, event and
+ * skip, that said the same thing). The rows go out in one statement inside
  * the batch's commit transaction (sync_batch.c): a failed commit rolls them back with the rest,
  * and the batch retries as it would without history.
  *
@@ -148,58 +150,116 @@ static const char *pair_settled(const struct sync_pair *p)
                                    : "settled";
 }
 
+static json_object *event_details(const struct claimed_record *rec, const struct claimed_event *ev)
+{
+    json_object *d = details_new();
+    put_str(d, "event_kind", ev->kind);
+    put_str(d, "record_id", rec->record_id);
+    char at[40];
+    if (ev->occurred_at_ms > 0) {
+        iso_ms(ev->occurred_at_ms, at, sizeof at);
+        put_str(d, "occurred_at", at);
+    }
+    iso_ms(ev->received_at_ms, at, sizeof at);
+    put_str(d, "received_at", at);
+    json_object_object_add(d, "attempt", json_object_new_int(ev->attempts + 1));
+    return d;
+}
+
+static const char *record_side(const struct claimed_record *rec)
+{
+    return strcmp(rec->source, "salesforce") == 0 ? "salesforce" : "hubspot";
+}
+
 static void add_events(struct rows *r, const struct sync_batch *b, const struct sync_pair *p)
 {
     for (size_t k = 0; k < p->nrecs; k++) {
         const struct claimed_record *rec = &b->recs[p->recs[k]];
-        const char *side = strcmp(rec->source, "salesforce") == 0 ? "salesforce" : "hubspot";
+        const char *side = record_side(rec);
         for (size_t e = 0; e < rec->nevents; e++) {
             const struct claimed_event *ev = &rec->events[e];
-            json_object *d = details_new();
-            put_str(d, "event_kind", ev->kind);
-            put_str(d, "record_id", rec->record_id);
-            char at[40];
-            if (ev->occurred_at_ms > 0) {
-                iso_ms(ev->occurred_at_ms, at, sizeof at);
-                put_str(d, "occurred_at", at);
-            }
-            iso_ms(ev->received_at_ms, at, sizeof at);
-            put_str(d, "received_at", at);
-            json_object_object_add(d, "attempt", json_object_new_int(ev->attempts + 1));
-            add(r, "event", side, ev->id, d, "%s %s event %" PRId64 " received: %s",
-                side_title(side), ev->kind, ev->id, pair_settled(p));
+            add(r, "event", side, ev->id, event_details(rec, ev),
+                "%s %s event %" PRId64 " received: %s", side_title(side), ev->kind, ev->id,
+                pair_settled(p));
         }
     }
 }
 
-static void add_skip(struct rows *r, const struct sync_pair *p)
+/* Why the pair was skipped (its reason code, and the side the text names or NULL), or NULL. */
+static const char *skip_of(const struct sync_pair *p, const char **code, const char **side)
 {
     static const struct {
         const char *code, *side, *text;
     } skips[] = {
-        {"echo", NULL, "Skipped: the change carries the values synkro wrote itself (an echo)"},
-        {"link_deleted", NULL, "Skipped: this link is deleted (a HubSpot restore revives it)"},
-        {"delete_unlinked", NULL, "Skipped: a delete of a record that is not linked any more"},
+        {"echo", NULL, "the change carries the values synkro wrote itself (an echo)"},
+        {"link_deleted", NULL, "this link is deleted (a HubSpot restore revives it)"},
+        {"delete_unlinked", NULL, "a delete of a record that is not linked any more"},
         {"salesforce_missing", "salesforce",
-         "Skipped: the Salesforce record was not found (its delete event or the sweep decides)"},
+         "the Salesforce record was not found (its delete event or the sweep decides)"},
         {"hubspot_missing", "hubspot",
-         "Skipped: the HubSpot record was not found (its delete event or the sweep decides)"},
+         "the HubSpot record was not found (its delete event or the sweep decides)"},
     };
     bool ok = p->state == PAIR_PENDING || p->state == PAIR_DONE;
     if (!p->skip && ok && p->merged && !p->out.error[0] && !p->out.create_hs && !p->out.create_sf &&
         json_object_object_length(p->out.hs_write) == 0 &&
         json_object_object_length(p->out.sf_write) == 0 && !p->mark_deleted) {
-        json_object *d = details_new();
-        put_str(d, "reason", "in_sync");
-        add(r, "skip", NULL, 0, d, "Nothing to write: both records already agree");
-        return;
+        *code = "in_sync";
+        *side = NULL;
+        return "both records already agree";
     }
     for (size_t i = 0; p->skip && i < sizeof skips / sizeof skips[0]; i++)
         if (strcmp(p->skip, skips[i].code) == 0) {
-            json_object *d = details_new();
-            put_str(d, "reason", p->skip);
-            add(r, "skip", skips[i].side, 0, d, "%s", skips[i].text);
+            *code = p->skip;
+            *side = skips[i].side;
+            return skips[i].text;
         }
+    return NULL;
+}
+
+/* The pair's only change event, when it has exactly one (record and event out), or false. */
+static bool only_event(const struct sync_batch *b, const struct sync_pair *p,
+                       const struct claimed_record **rec, const struct claimed_event **ev)
+{
+    size_t n = 0;
+    for (size_t k = 0; k < p->nrecs; k++) {
+        const struct claimed_record *c = &b->recs[p->recs[k]];
+        if (c->nevents > 0) {
+            *rec = c;
+            *ev = &c->events[0];
+        }
+        n += c->nevents;
+    }
+    return n == 1;
+}
+
+/* The events and the skip of a pair. A settled pair with one event and a skip (an echo, both
+ * records already in agreement, ...) gets one "skip" row that carries the event (its id and
+ * details) and the reason, instead of an event row and a skip row that say the same thing. */
+static void add_events_and_skip(struct rows *r, const struct sync_batch *b,
+                                const struct sync_pair *p)
+{
+    const char *code = NULL, *skip_side = NULL;
+    const char *why = skip_of(p, &code, &skip_side);
+    const struct claimed_record *rec = NULL;
+    const struct claimed_event *ev = NULL;
+    bool settled = p->state == PAIR_PENDING || p->state == PAIR_DONE;
+    if (why && settled && only_event(b, p, &rec, &ev)) {
+        const char *side = record_side(rec);
+        json_object *d = event_details(rec, ev);
+        put_str(d, "reason", code);
+        add(r, "skip", skip_side ? skip_side : side, ev->id, d,
+            "Skipped %s %s event %" PRId64 ": %s", side_title(side), ev->kind, ev->id, why);
+        return;
+    }
+    add_events(r, b, p);
+    if (!why)
+        return;
+    json_object *d = details_new();
+    put_str(d, "reason", code);
+    if (strcmp(code, "in_sync") == 0)
+        add(r, "skip", NULL, 0, d, "Nothing to write: %s", why);
+    else
+        add(r, "skip", skip_side, 0, d, "Skipped: %s", why);
 }
 
 static const struct merge_conflict *conflict_of(const struct sync_pair *p, size_t field)
@@ -417,8 +477,7 @@ int sync_history_store(const struct sync_batch *b, const int64_t *link_ids, char
                                       .hubspot_id = p->hs_id  ? p->hs_id
                                                     : p->link ? p->link->hubspot_id
                                                               : NULL};
-        add_events(&r, b, p);
-        add_skip(&r, p);
+        add_events_and_skip(&r, b, p);
         add_decisions(&r, b, p);
         add_conflicts(&r, b, p);
         add_writes(&r, b, p);

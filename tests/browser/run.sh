@@ -4,7 +4,9 @@
 # PostgreSQL cluster scripts/test.sh started (SYNKRO_TEST_ADMIN_URL; its own via scripts/pg.sh
 # otherwise), installs playwright-core and axe-core with `npm ci` (versions pinned in
 # package-lock.json) into the build directory, and runs every tests/browser/*.spec.mjs with node's
-# test runner in Debian's headless Chromium, one file after the other. Screenshots go to
+# test runner in Debian's headless Chromium, one file after the other; then adminplane.spec.mjs
+# alone against a second synkro (same database) with SYNKRO_ADMIN_LISTEN, the console on the
+# admin plane's address and the public listener named by SYNKRO_PUBLIC_URL. Screenshots go to
 # <build>/artifacts/screenshots/. Exits 77 (skipped, saying why) when Chromium, Node.js 20 or the
 # npm packages cannot be had. Bounded: the specs get at most SYNKRO_BROWSER_TIMEOUT seconds
 # (default 360).
@@ -87,39 +89,71 @@ done
 sim_url="http://127.0.0.1:$(cat "$tmp/crmsim.port")"
 
 admin=$(head -c 24 /dev/urandom | od -An -tx1 | tr -d ' \n')
-env -u HUBSPOT_REFRESH_TOKEN -u HUBSPOT_CLIENT_ID -u SALESFORCE_USERNAME -u SALESFORCE_JWT_KEY_FILE \
-  DATABASE_URL="$database_url" SYNKRO_LISTEN=127.0.0.1:0 SYNKRO_ADMIN_TOKEN="$admin" \
-  HUBSPOT_API_BASE="$sim_url" HUBSPOT_ACCESS_TOKEN=pat-sim-token HUBSPOT_PORTAL_ID=12345678 \
-  SALESFORCE_LOGIN_URL="$sim_url" SALESFORCE_CLIENT_ID=sim-sf-client-id \
-  SALESFORCE_CLIENT_SECRET=sim-sf-client-secret SALESFORCE_REFRESH_TOKEN=sim-sf-refresh-token \
-  SYNKRO_WORKERS=0 SYNKRO_SWEEP_INTERVAL=0 \
-  "$bin" serve >"$tmp/synkro.out" 2>"$tmp/synkro.err" &
-synkro_pid=$!
-port=""
-for ((i = 0; i < 300; i++)); do
-  port=$(sed -n 's/.*(port \([0-9]*\)).*/\1/p' "$tmp/synkro.out" | head -1)
-  [[ -n $port ]] && break
-  kill -0 "$synkro_pid" 2>/dev/null || break
-  sleep 0.1
-done
-[[ -n $port ]] || { tail -20 "$tmp/synkro.err" >&2; echo "FAIL: synkro did not start" >&2; exit 1; }
+# start_synkro [VAR=value...]: starts synkro (extra environment as arguments) and waits for its
+# port (and, with SYNKRO_ADMIN_LISTEN, the admin plane's: admin_port)
+start_synkro() {
+  : >"$tmp/synkro.out"
+  env -u HUBSPOT_REFRESH_TOKEN -u HUBSPOT_CLIENT_ID -u SALESFORCE_USERNAME -u SALESFORCE_JWT_KEY_FILE \
+    DATABASE_URL="$database_url" SYNKRO_LISTEN=127.0.0.1:0 SYNKRO_ADMIN_TOKEN="$admin" \
+    HUBSPOT_API_BASE="$sim_url" HUBSPOT_ACCESS_TOKEN=pat-sim-token HUBSPOT_PORTAL_ID=12345678 \
+    SALESFORCE_LOGIN_URL="$sim_url" SALESFORCE_CLIENT_ID=sim-sf-client-id \
+    SALESFORCE_CLIENT_SECRET=sim-sf-client-secret SALESFORCE_REFRESH_TOKEN=sim-sf-refresh-token \
+    SYNKRO_WORKERS=0 SYNKRO_SWEEP_INTERVAL=0 "$@" \
+    "$bin" serve >"$tmp/synkro.out" 2>>"$tmp/synkro.err" &
+  synkro_pid=$!
+  port=""
+  admin_port=""
+  for ((i = 0; i < 300; i++)); do
+    port=$(sed -n 's/.* listening on .*(port \([0-9]*\)).*/\1/p' "$tmp/synkro.out" | head -1)
+    admin_port=$(sed -n 's/^admin plane .*(port \([0-9]*\)).*/\1/p' "$tmp/synkro.out" | head -1)
+    [[ -n $port ]] && break
+    kill -0 "$synkro_pid" 2>/dev/null || break
+    sleep 0.1
+  done
+  [[ -n $port ]] || { tail -20 "$tmp/synkro.err" >&2; echo "FAIL: synkro did not start" >&2; exit 1; }
+}
+stop_synkro() {
+  if kill -TERM "$synkro_pid" 2>/dev/null; then wait "$synkro_pid" 2>/dev/null || true; fi
+  synkro_pid=""
+}
 
 # ---- the specs ----
+# adminplane.spec.mjs runs apart, against a synkro with SYNKRO_ADMIN_LISTEN (started after the rest)
 specs=()
+admin_spec=""
 for f in "$here"/*.spec.mjs; do
   name=$(basename "$f" .spec.mjs)
   if [[ -n ${SYNKRO_BROWSER_SPECS:-} ]] && ! grep -qw -- "$name" <<<"$SYNKRO_BROWSER_SPECS"; then continue; fi
-  specs+=("$f")
+  if [[ $name == adminplane ]]; then admin_spec=$f; else specs+=("$f"); fi
 done
-((${#specs[@]})) || { echo "FAIL: no spec file matches SYNKRO_BROWSER_SPECS" >&2; exit 1; }
+((${#specs[@]})) || [[ -n $admin_spec ]] || { echo "FAIL: no spec file matches SYNKRO_BROWSER_SPECS" >&2; exit 1; }
 mkdir -p "$build/artifacts/screenshots"
 rm -f "$build/artifacts/screenshots/FAILED-"*.png
 rc=0
-SYNKRO_URL="http://127.0.0.1:$port" SIM_URL="$sim_url" SYNKRO_ADMIN_TOKEN="$admin" \
-  CHROMIUM_BIN="$chromium_bin" BROWSER_NODE_MODULES="$modules/node_modules" \
-  SCREENSHOT_DIR="$build/artifacts/screenshots" \
-  timeout -k 5 "${SYNKRO_BROWSER_TIMEOUT:-360}" \
-  node --test --test-concurrency=1 --test-reporter=spec "${specs[@]}" || rc=$?
+# run_specs URL [VAR=value...] -- spec...: the spec files against the synkro at URL
+run_specs() {
+  local url=$1
+  shift
+  local extra=()
+  while [[ $1 != -- ]]; do extra+=("$1"); shift; done
+  shift
+  env SYNKRO_URL="$url" SIM_URL="$sim_url" SYNKRO_ADMIN_TOKEN="$admin" \
+    CHROMIUM_BIN="$chromium_bin" BROWSER_NODE_MODULES="$modules/node_modules" \
+    SCREENSHOT_DIR="$build/artifacts/screenshots" "${extra[@]}" \
+    timeout -k 5 "${SYNKRO_BROWSER_TIMEOUT:-360}" \
+    node --test --test-concurrency=1 --test-reporter=spec "$@" || rc=$?
+}
+if ((${#specs[@]})); then
+  start_synkro
+  run_specs "http://127.0.0.1:$port" -- "${specs[@]}"
+  stop_synkro
+fi
+if ((rc == 0)) && [[ -n $admin_spec ]]; then
+  echo "---- the admin plane on its own address (SYNKRO_ADMIN_LISTEN) ----"
+  start_synkro SYNKRO_ADMIN_LISTEN=127.0.0.1:0
+  [[ -n $admin_port ]] || { tail -20 "$tmp/synkro.err" >&2; echo "FAIL: synkro did not report its admin plane's port" >&2; exit 1; }
+  run_specs "http://127.0.0.1:$admin_port" SYNKRO_PUBLIC_URL="http://127.0.0.1:$port" -- "$admin_spec"
+fi
 if ((rc != 0)); then
   echo "---- synkro's log (last 40 lines) ----" >&2
   tail -40 "$tmp/synkro.err" >&2

@@ -624,10 +624,11 @@ static void test_timeline_records_each_step(void **state)
     char created[128];
     snprintf(created, sizeof created, "write|hubspot|Created the HubSpot record %s\n", hs_id);
     const char *const want[] = {
-        "skip||Skipped: the change carries the values synkro wrote itself (an echo)\n",
-        "event|hubspot|HubSpot update event",
-        "skip||Nothing to write: both records already agree\n",
-        "event|hubspot|HubSpot update event",
+        /* a settled event that is skipped is one row: the event and why it was skipped */
+        "skip|hubspot|Skipped HubSpot update event",
+        ": the change carries the values synkro wrote itself (an echo)\n",
+        "skip|hubspot|Skipped HubSpot update event",
+        ": both records already agree\n",
         /* the conflict's batch */
         "write|hubspot|Updated 1 field in HubSpot: name\n",
         "conflict|salesforce|Conflict on Name: changed on both sides; Salesforce wins"
@@ -655,6 +656,11 @@ static void test_timeline_records_each_step(void **state)
                      6);
     assert_int_equal(q1_long(e->db->watch, "SELECT count(*) FROM sync_history WHERE kind ="
                                            " 'conflict' AND details->>'losing_value' = 'Orion HS'"),
+                     1);
+    /* the echo's one row carries its event (id, when it was received) and the reason */
+    assert_int_equal(q1_long(e->db->watch, "SELECT count(*) FROM sync_history WHERE kind = 'skip'"
+                                           " AND event_id IS NOT NULL AND details->>'reason' ="
+                                           " 'echo' AND details ? 'received_at'"),
                      1);
 
     /* a record that fails: its error (category, the CRM's message) */
