@@ -431,15 +431,18 @@ static int resolve_listen(const char *listen, const char *host, int listen_port,
     return 0;
 }
 
-/* libmicrohttpd's own limit, split between its worker threads; a worker at its share stops
- * accepting, and at the total new connections wait in the listen backlog. It is set well above
- * what the guard admits (the limit plus the probe reserve; beyond, http_guard_accept closes new
- * connections at once) so that the daemon keeps accepting, and refusing, during a flood. */
+/* libmicrohttpd's own limit, split evenly between its worker threads; a worker at its share
+ * refuses new connections with the same message as the per-address limit. Connections are not
+ * spread evenly (one worker may accept a whole burst), so each worker's share must hold
+ * everything the guard admits (the limit plus the probe reserve; beyond, http_guard_accept closes
+ * new connections at once) plus a margin for connections still closing: then only the guard and
+ * the per-address limit refuse. With 4 workers and a 20-connection guard, a share of 10 let one
+ * worker refuse admitted connections while others had room (it_http_flood saw no eviction). */
 static unsigned mhd_connection_limit(const struct config *cfg)
 {
     unsigned admitted = (unsigned)cfg->http_max_connections + (unsigned)cfg->http_probe_reserve;
-    unsigned slack = (unsigned)cfg->http_threads * 4;
-    return admitted + (slack > admitted ? slack : admitted);
+    unsigned share = admitted + admitted / 4 + 4;
+    return share * (unsigned)(cfg->http_threads > 0 ? cfg->http_threads : 1);
 }
 
 /* Raises the soft limit of open files toward what the connection limit needs (plus the database
