@@ -128,6 +128,7 @@ static void test_pause(void **state)
 
 struct racer {
     const struct testdb *db;
+    pthread_barrier_t *start;
     int granted;
     int calls;
 };
@@ -136,6 +137,13 @@ static void *race(void *arg)
 {
     struct racer *r = arg;
     struct db_pool *pool = testdb_pool(r->db, 1);
+    /* connected before the race starts: otherwise on a quiet machine the first racer to connect
+     * takes all 97 tokens before the others have a connection (a clean-clone run saw that) */
+    char cerr[256];
+    PGconn *c = db_pool_acquire(pool, 5000, cerr, sizeof cerr);
+    if (c)
+        db_pool_release(pool, c, false);
+    pthread_barrier_wait(r->start);
     for (;;) {
         char err[256] = "";
         struct budget_take t = {.account = "hubspot:42",
@@ -163,8 +171,10 @@ static void test_instances_share_exactly(void **state)
     struct testdb_pooled *f = *state;
     struct racer r[4];
     pthread_t th[4];
+    pthread_barrier_t start;
+    assert_int_equal(pthread_barrier_init(&start, NULL, 4), 0);
     for (int i = 0; i < 4; i++) {
-        r[i] = (struct racer){.db = f->db};
+        r[i] = (struct racer){.db = f->db, .start = &start};
         assert_int_equal(pthread_create(&th[i], NULL, race, &r[i]), 0);
     }
     int sum = 0, active = 0;
@@ -173,6 +183,7 @@ static void test_instances_share_exactly(void **state)
         sum += r[i].granted;
         active += r[i].calls > 1;
     }
+    pthread_barrier_destroy(&start);
     assert_int_equal(sum, 97);
     assert_true(active >= 2);
     assert_int_equal(testdb_long(f->db->watch, "SELECT sum(tokens) FROM crm_budget_leases"), 97);
