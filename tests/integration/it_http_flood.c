@@ -305,16 +305,34 @@ static void test_probe_reserve(void **state)
                                  &ms, body, sizeof body),
                      200);
     assert_true(ms < 500);
-    fill_fresh(f);
-    assert_int_equal(webhook_status(f, &ms, body, sizeof body), 503);
+    /* The guard admits by a count read before each connection is registered: when the last
+     * fill connection and the next one are accepted side by side (a loaded machine may take more
+     * than the fill's 100 ms), either of them may be the one that joins the reserve. A webhook
+     * that was admitted as a normal connection that way answers 401; the fill is then redone. */
+    int status = 0;
+    for (int attempt = 0; attempt < 3 && status != 503; attempt++) {
+        fill_fresh(f);
+        status = webhook_status(f, &ms, body, sizeof body);
+    }
+    assert_int_equal(status, 503);
     assert_non_null(strstr(body, "\"too_many_connections\""));
     assert_true(ms < 500);
-    /* the reserve's connections that send nothing are cut after 2 s */
+    /* the reserve's connections that send nothing are cut after 2 s (the normal ones after the
+     * 3 s deadline): the first of the limit's and the extra connection to close is the reserve's */
     fill_fresh(f);
-    int idle = hold(f, "127.0.0.1");
+    hold(f, "127.0.0.1");
     int64_t t0 = now_ms();
-    assert_true(closed_within(idle, 4000));
+    struct pollfd pfd[LIMIT + 1];
+    int n = 0;
+    for (int i = 0; i < f->nfds && n < LIMIT + 1; i++)
+        pfd[n++] = (struct pollfd){f->fds[i], POLLIN, 0};
+    assert_true(poll(pfd, (nfds_t)n, 4000) > 0);
     int64_t took = now_ms() - t0;
+    bool one_closed = false;
+    for (int i = 0; i < n; i++)
+        if (pfd[i].revents && closed_within(pfd[i].fd, 0))
+            one_closed = true;
+    assert_true(one_closed);
     assert_true(took >= 1500 && took < 3500);
     assert_true(metric(f, "synkro_http_connections_cut_total{reason=\"reserve\"}") >= 1);
 }
