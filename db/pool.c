@@ -275,6 +275,44 @@ PGresult *db_exec(PGconn *conn, const char *sql, int nparams, const char *const 
     return NULL;
 }
 
+/* COPY's input goes in pieces of at most this many bytes (PQputCopyData takes an int). */
+#define COPY_CHUNK (1u << 20)
+
+int db_copy_in(PGconn *conn, const char *copy_sql, const char *data, size_t len, char *err,
+               size_t errlen)
+{
+    PGresult *res = PQexec(conn, copy_sql);
+    if (!res || PQresultStatus(res) != PGRES_COPY_IN) {
+        const char *msg = res ? PQresultErrorMessage(res) : PQerrorMessage(conn);
+        first_line(err, errlen, "database error: ", msg && *msg ? msg : PQerrorMessage(conn));
+        PQclear(res);
+        return -1;
+    }
+    PQclear(res);
+    bool sent = true;
+    for (size_t off = 0; sent && off < len;) {
+        size_t n = len - off < COPY_CHUNK ? len - off : COPY_CHUNK;
+        sent = PQputCopyData(conn, data + off, (int)n) == 1;
+        off += n;
+    }
+    int rc = sent ? 0 : -1;
+    if (!sent)
+        first_line(err, errlen, "database error: ", PQerrorMessage(conn));
+    /* on a failed send, ending with an error message makes the server refuse the COPY */
+    if (PQputCopyEnd(conn, sent ? NULL : "synkro could not send the rows") != 1 && rc == 0) {
+        first_line(err, errlen, "database error: ", PQerrorMessage(conn));
+        rc = -1;
+    }
+    while ((res = PQgetResult(conn))) {
+        if (PQresultStatus(res) != PGRES_COMMAND_OK && rc == 0) {
+            first_line(err, errlen, "database error: ", PQresultErrorMessage(res));
+            rc = -1;
+        }
+        PQclear(res);
+    }
+    return rc;
+}
+
 int db_exec_command(PGconn *conn, const char *sql, char *err, size_t errlen)
 {
     PGresult *res = db_exec(conn, sql, 0, NULL, err, errlen);

@@ -198,6 +198,81 @@ static void test_append_and_timeline(void **state)
     PQfinish(conn);
 }
 
+/* The rows go by COPY in its text format: every character that format treats specially comes
+ * back verbatim (a literal "\N" is text, not NULL; "\." is not the end of the data), NULLs stay
+ * NULL, and a batch larger than one piece of COPY input (1 MiB) keeps its order. */
+static void test_append_copy_escapes(void **state)
+{
+    PGconn *conn = connect_db(state);
+    seed(conn);
+    static const char *const texts[] = {
+        "tab\there", "line\nbreak", "cr\rhere", "back\\slash",         "\\N", "\\.", "\\",
+        "end\\",     "\t\n\r\\\\",  "a\\tb",    "\xe2\x9c\x93 \"q\" '"};
+    size_t nt = sizeof texts / sizeof texts[0];
+    json_object *d = json_object_new_object();
+    json_object_object_add(d, "v", json_object_new_string("x\\y\n\t\"z\" \\N"));
+    struct history_row rows[sizeof texts / sizeof texts[0]];
+    for (size_t i = 0; i < nt; i++)
+        rows[i] = (struct history_row){.mapping_id = 1,
+                                       .link_id = i % 2 ? 1 : 0,
+                                       .salesforce_id = texts[i],
+                                       .hubspot_id = texts[(i + 1) % nt],
+                                       .kind = "event",
+                                       .side = i % 3 ? "hubspot" : NULL,
+                                       .actor = i % 2 ? texts[(i + 2) % nt] : NULL,
+                                       .event_id = (int64_t)i,
+                                       .summary = texts[i],
+                                       .details = i == 3 ? d : NULL};
+    append_ok(conn, rows, nt);
+    PGresult *r = PQexec(conn, "SELECT salesforce_id, hubspot_id, side, actor, event_id,"
+                               " summary, details::text, link_id FROM sync_history ORDER BY id");
+    assert_int_equal(PQresultStatus(r), PGRES_TUPLES_OK);
+    assert_int_equal(PQntuples(r), (int)nt);
+    for (int i = 0; i < (int)nt; i++) {
+        assert_string_equal(PQgetvalue(r, i, 0), texts[i]);
+        assert_string_equal(PQgetvalue(r, i, 1), texts[(i + 1) % nt]);
+        assert_int_equal(PQgetisnull(r, i, 2), i % 3 == 0);
+        assert_int_equal(PQgetisnull(r, i, 3), i % 2 == 0);
+        if (i % 2)
+            assert_string_equal(PQgetvalue(r, i, 3), texts[(i + 2) % nt]);
+        assert_int_equal(PQgetisnull(r, i, 4), i == 0);
+        assert_string_equal(PQgetvalue(r, i, 5), texts[i]);
+        assert_int_equal(PQgetisnull(r, i, 7), i % 2 == 0);
+        json_object *got = json_tokener_parse(PQgetvalue(r, i, 6));
+        assert_true(json_object_is_type(got, json_type_object));
+        if (i == 3)
+            assert_true(json_object_equal(got, d));
+        else
+            assert_int_equal(json_object_object_length(got), 0);
+        json_object_put(got);
+    }
+    PQclear(r);
+    json_object_put(d);
+
+    /* 3,000 rows of ~600 bytes: over a MiB of COPY input, sent in pieces, order kept */
+    enum { BIG = 3000 };
+    struct history_row *big = calloc(BIG, sizeof *big);
+    char(*sums)[640] = calloc(BIG, sizeof *sums);
+    assert_non_null(big);
+    assert_non_null(sums);
+    for (int i = 0; i < BIG; i++) {
+        snprintf(sums[i], sizeof sums[i], "%06d\t%0600d", i, i);
+        big[i] = (struct history_row){
+            .mapping_id = 2, .link_id = 3, .kind = "decision", .summary = sums[i]};
+    }
+    append_ok(conn, big, BIG);
+    assert_int_equal(testdb_long(conn, "SELECT count(*) FROM sync_history WHERE mapping_id = 2"
+                                       " AND length(summary) = 607"),
+                     BIG);
+    assert_int_equal(testdb_long(conn, "SELECT count(*) FROM (SELECT summary, lag(summary)"
+                                       " OVER (ORDER BY id) AS prev FROM sync_history"
+                                       " WHERE mapping_id = 2) s WHERE prev >= summary"),
+                     0);
+    free(sums);
+    free(big);
+    PQfinish(conn);
+}
+
 /* Inside a transaction, rows the database refuses (text that is not UTF-8) are rolled back to
  * the savepoint and the transaction goes on; good rows are kept. */
 static void test_guarded_append_keeps_the_transaction(void **state)
@@ -427,6 +502,7 @@ int main(void)
 #define T(fn) cmocka_unit_test_setup_teardown(fn, testdb_setup_migrated, testdb_teardown)
     const struct CMUnitTest tests[] = {
         T(test_append_and_timeline),
+        T(test_append_copy_escapes),
         T(test_guarded_append_keeps_the_transaction),
         T(test_search),
         T(test_detail),
