@@ -419,6 +419,14 @@ restart_synkro() {
     sleep 0.1
   done
 }
+# "BATCH HISTORY": synkro_sync_batch_seconds_total of part batch and part history (seconds the
+# workers spent in sync batches, and in storing their record history)
+batch_seconds() {
+  curl -sf "$base/metrics" | awk '
+    /^synkro_sync_batch_seconds_total\{part="batch"\}/ { b = $NF }
+    /^synkro_sync_batch_seconds_total\{part="history"\}/ { h = $NF }
+    END { printf "%s %s\n", b + 0, h + 0 }'
+}
 median() { tr ' ' '\n' | grep -E '^[0-9.]+$' | sort -n | awk '{ v[NR] = $1 } END {
   if (NR == 0) { print "-"; exit } print (NR % 2 ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2) }'; }
 # CPU ms used so far by synkro and by PostgreSQL (the postmaster and its children: the pool's
@@ -437,7 +445,7 @@ pg_pids() {
   [[ -n $pm ]] && echo "$pm $(pgrep -P "$pm" | tr '\n' ' ')"
 }
 if [[ $AB -gt 0 ]]; then
-  declare -A AB_RUNS AB_CPU
+  declare -A AB_RUNS AB_CPU AB_SHARE
   : >"$out/history_ab.txt"
   for r in $(seq 1 "$AB"); do
     for h in 30 0; do
@@ -447,6 +455,7 @@ if [[ $AB -gt 0 ]]; then
       for p in $PHASES; do
         c0=$(cpu_ms "$synkro_pid")
         d0=$(cpu_ms $(pg_pids))
+        read -r bs0 hs0 <<<"$(batch_seconds)"
         case $p in
           a) burst "a$r$mode" sf "$sf_obj" Stamp__c "$tmp/pair_sf" "a$r$mode" hs "$hs_obj" stamp ;;
           b) burst "b$r$mode" hs "$hs_obj" stamp "$tmp/pair_hs" "b$r$mode" sf "$sf_obj" Stamp__c ;;
@@ -459,6 +468,14 @@ if [[ $AB -gt 0 ]]; then
         AB_CPU[$p${mode}synkro]+=" $cs"
         AB_CPU[$p${mode}pg]+=" $cd"
         NOTE[$p$r$mode]+=" cpu_ms_per_record(synkro=$cs postgres=$cd)"
+        # the workers' time in batches and the part that stored the history (same run, same
+        # load: the share is steadier than records/s between runs on a shared machine)
+        read -r bs1 hs1 <<<"$(batch_seconds)"
+        share=$(awk -v b="$(awk -v x="$bs0" -v y="$bs1" 'BEGIN { print y - x }')" \
+          -v h="$(awk -v x="$hs0" -v y="$hs1" 'BEGIN { print y - x }')" \
+          'BEGIN { if (b > 0) printf "%.2f", h / b * 100; else print "-" }')
+        [[ $mode == on ]] && AB_SHARE[$p]+=" $share"
+        NOTE[$p$r$mode]+=" history_share_of_batch_time=${share}%"
       done
       rows=$(($(psqlc -c "SELECT count(*) FROM sync_history") - rows0))
       echo "round $r history $mode (SYNKRO_HISTORY_RETENTION=$h): history rows +$rows;$(for p in $PHASES; do [[ -n ${RPS[$p$r$mode]:-} ]] && printf ' (%s) %s records/s,%s' "$p" "${RPS[$p$r$mode]}" "$(grep -o ' cpu_ms_per_record([^)]*)' <<<"${NOTE[$p$r$mode]}")"; done)" |
@@ -477,6 +494,11 @@ if [[ $AB -gt 0 ]]; then
       awk -v p="$(label "$p")" -v on="$on" -v off="$off" 'BEGIN {
         if (on == "-" || off == "-" || off + 0 == 0) { printf "%-28s %14s %14s %10s %8s\n", p, on, off, "-", "-"; exit }
         printf "%-28s %14s %14s %10.3f %7.1f%%  (target: cost under 5%%)\n", p, on, off, on / off, (1 - on / off) * 100 }'
+    done
+    echo "the workers' batch time spent storing the record history (history on; median, per run):"
+    for p in $PHASES; do
+      [[ $p == a || $p == b ]] || continue
+      printf '%-28s %s%%  (runs:%s)\n' "$(label "$p")" "$(median <<<"${AB_SHARE[$p]:-}")" "${AB_SHARE[$p]:-}"
     done
     echo "CPU ms per record (medians; synkro / PostgreSQL), on vs off:"
     for p in $PHASES; do

@@ -152,7 +152,8 @@ static void pair_free(struct sync_pair *p)
 
 /* ---- metrics ---- */
 
-static struct metric_family *m_records, *m_conflicts, *m_latency, *m_calls, *m_gone, *m_reread;
+static struct metric_family *m_records, *m_conflicts, *m_latency, *m_calls, *m_gone, *m_reread,
+    *m_time;
 
 static void metrics_register_all(void)
 {
@@ -179,6 +180,12 @@ static void metrics_register_all(void)
                               "Records a sync write found deleted in their CRM (settled by the"
                               " mapping's delete rule instead of failing), by mapping and CRM.",
                               gone_labels, 2, NULL, 0);
+    static const char *const part_labels[] = {"part"};
+    m_time = metrics_register(METRIC_COUNTER, "synkro_sync_batch_seconds_total",
+                              "Wall time of sync batches in the workers (part=batch: from the"
+                              " claimed records to the commit) and of storing their record"
+                              " history (part=history); history/batch is the history's share.",
+                              part_labels, 1, NULL, 0);
     m_reread = metrics_register(METRIC_COUNTER, "synkro_sync_stale_rereads_total",
                                 "Pairs read again because their read was older than"
                                 " SYNC_STALE_READ_MS when their write was due, by mapping.",
@@ -1088,6 +1095,12 @@ static int queue_assoc_followups(struct sync_batch *b, char *err, size_t errlen)
     return 0;
 }
 
+static void add_seconds(const char *part, int64_t since_ns)
+{
+    const char *labels[] = {part};
+    metrics_add(m_time, labels, (double)(clock_mono_ns() - since_ns) / 1e9);
+}
+
 static int commit_batch(struct sync_batch *b, size_t *rec_pair, char *err, size_t errlen)
 {
     size_t total = 0;
@@ -1115,7 +1128,9 @@ static int commit_batch(struct sync_batch *b, size_t *rec_pair, char *err, size_
         rc = queue_assoc_followups(b, err, errlen);
     if (rc == 0 && b->env->history) {
         char herr[256] = "";
+        int64_t t0 = clock_mono_ns();
         int h = sync_history_store(b, link_ids, herr, sizeof herr);
+        add_seconds("history", t0);
         if (h < 0) {
             snprintf(err, errlen, "%s", herr);
             rc = -1;
@@ -1169,6 +1184,7 @@ int sync_batch_run(const struct sync_env *env, const struct sync_mapping *sm,
                    struct claimed_record *records, size_t n, struct sync_batch_report *rep,
                    char *err, size_t errlen)
 {
+    int64_t t0 = clock_mono_ns();
     memset(rep, 0, sizeof *rep);
     rep->records = n;
     err[0] = '\0';
@@ -1200,5 +1216,6 @@ int sync_batch_run(const struct sync_env *env, const struct sync_mapping *sm,
     free(rec_pair);
     sync_links_free(b.links, b.nlinks);
     sync_links_free(b.adopted_links, b.nadopted_links);
+    add_seconds("batch", t0);
     return rc;
 }

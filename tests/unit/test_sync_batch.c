@@ -598,9 +598,23 @@ static void assert_in_order(const char *text, const char *const *needles, size_t
 /* A record's timeline after its creation, an edit on each side and a conflict: every event,
  * decision (field, direction, rule, why), write and the conflict with its winner and the losing
  * value, newest first; an echo is a skip; a failed record's error is on its timeline too. */
+/* The value of synkro_sync_batch_seconds_total{part="<part>"} on this process's /metrics. */
+static double batch_seconds(const char *part)
+{
+    struct strbuf sb = STRBUF_INIT;
+    assert_int_equal(metrics_render(&sb), 0);
+    char key[96];
+    snprintf(key, sizeof key, "synkro_sync_batch_seconds_total{part=\"%s\"} ", part);
+    const char *at = sb.data ? strstr(sb.data, key) : NULL;
+    double v = at ? strtod(at + strlen(key), NULL) : -1;
+    strbuf_free(&sb);
+    return v;
+}
+
 static void test_timeline_records_each_step(void **state)
 {
     struct env *e = *state;
+    double batch0 = batch_seconds("batch"), history0 = batch_seconds("history");
     char *sf_id, *hs_id;
     make_pair(e, &sf_id, &hs_id, "Orion");
     sf_patch(sf_id, "{\"Budget__c\":300}");
@@ -619,6 +633,11 @@ static void test_timeline_records_each_step(void **state)
     assert_int_equal(run(e), 1);
     queue_hs_change(e, hs_id, "name", "Orion SF", "INTEGRATION");
     assert_int_equal(run(e), 1);
+
+    /* the time of the batches and the part spent storing their history are counted */
+    double batch = batch_seconds("batch") - (batch0 > 0 ? batch0 : 0);
+    double history = batch_seconds("history") - (history0 > 0 ? history0 : 0);
+    assert_true(batch > 0 && history > 0 && history < batch);
 
     char *text = timeline_text(e, sf_id);
     char created[128];
