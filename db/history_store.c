@@ -91,14 +91,17 @@ static void copy_row(struct strbuf *sb, const struct history_row *r)
 }
 
 /* COPY keeps the input's order, so ids ascend in the caller's order. */
-static const char append_sql[] =
-    "COPY sync_history (mapping_id, link_id, salesforce_id, hubspot_id, kind, side, actor,"
-    " event_id, summary, details) FROM STDIN";
+#define APPEND_COPY                                                                                \
+    "COPY sync_history (mapping_id, link_id, salesforce_id, hubspot_id, kind, side, actor,"        \
+    " event_id, summary, details) FROM STDIN"
 
-int history_append(PGconn *conn, const struct history_row *rows, size_t n, char *err, size_t errlen)
+/* The guarded append opens its savepoint in the same round trip as the COPY and leaves it for
+ * the commit to release (a savepoint ends with its transaction): one round trip, not three. */
+static const char append_sql[] = APPEND_COPY;
+static const char append_guarded_sql[] = "SAVEPOINT synkro_history; " APPEND_COPY;
+
+static int rows_valid(const struct history_row *rows, size_t n, char *err, size_t errlen)
 {
-    if (n == 0)
-        return 0;
     for (size_t i = 0; i < n; i++) {
         const struct history_row *r = &rows[i];
         if (!r->summary || !r->kind || !one_of(r->kind, kinds, sizeof kinds / sizeof kinds[0]) ||
@@ -107,16 +110,33 @@ int history_append(PGconn *conn, const struct history_row *rows, size_t n, char 
                      "history row %zu needs a summary, a known kind and a side of salesforce,"
                      " hubspot or none",
                      i);
-            return -1;
+            return 0;
         }
     }
-    struct strbuf sb = STRBUF_INIT;
+    return 1;
+}
+
+/* The rows as COPY input in sb: 0, or -1 (out of memory, err set). */
+static int copy_input(struct strbuf *sb, const struct history_row *rows, size_t n, char *err,
+                      size_t errlen)
+{
     for (size_t i = 0; i < n; i++)
-        copy_row(&sb, &rows[i]);
-    int rc = -1;
-    if (sb.failed)
-        set_err(err, errlen, "out of memory building the history rows");
-    else
+        copy_row(sb, &rows[i]);
+    if (!sb->failed)
+        return 0;
+    set_err(err, errlen, "out of memory building the history rows");
+    return -1;
+}
+
+int history_append(PGconn *conn, const struct history_row *rows, size_t n, char *err, size_t errlen)
+{
+    if (n == 0)
+        return 0;
+    if (!rows_valid(rows, n, err, errlen))
+        return -1;
+    struct strbuf sb = STRBUF_INIT;
+    int rc = copy_input(&sb, rows, n, err, errlen);
+    if (rc == 0)
         rc = db_copy_in(conn, append_sql, sb.data, sb.len, err, errlen);
     strbuf_free(&sb);
     return rc;
@@ -127,10 +147,20 @@ int history_append_guarded(PGconn *conn, const struct history_row *rows, size_t 
 {
     if (n == 0)
         return 0;
-    if (db_exec_command(conn, "SAVEPOINT synkro_history", err, errlen) < 0)
-        return -1;
-    if (history_append(conn, rows, n, err, errlen) == 0)
-        return db_exec_command(conn, "RELEASE SAVEPOINT synkro_history", err, errlen) < 0 ? -1 : 0;
+    /* refused before the database is asked: the transaction is untouched */
+    if (!rows_valid(rows, n, err, errlen))
+        return 1;
+    struct strbuf sb = STRBUF_INIT;
+    if (copy_input(&sb, rows, n, err, errlen) < 0) {
+        strbuf_free(&sb);
+        return 1;
+    }
+    int rc = db_copy_in(conn, append_guarded_sql, sb.data, sb.len, err, errlen);
+    strbuf_free(&sb);
+    if (rc == 0)
+        return 0;
+    /* the COPY was refused: back to the savepoint; when that fails too, the savepoint itself
+     * was refused (the transaction had already failed) and the transaction is lost */
     char rerr[256];
     return db_exec_command(conn, "ROLLBACK TO SAVEPOINT synkro_history", rerr, sizeof rerr) < 0 ? -1
                                                                                                 : 1;

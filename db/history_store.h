@@ -40,8 +40,10 @@ int history_append(PGconn *conn, const struct history_row *rows, size_t n, char 
 
 /* history_append inside the caller's transaction, behind a savepoint: when the rows are refused
  * (text the database does not take, say) the savepoint is rolled back and the transaction goes
- * on without them, so a batch's outcome never depends on its history. 0 when stored, 1 when
- * refused and rolled back (err says why), -1 when the transaction itself is lost (err). */
+ * on without them, so a batch's outcome never depends on its history. The savepoint is opened in
+ * the COPY's round trip and left for the commit to release. 0 when stored, 1 when refused (rolled
+ * back, or refused before the database was asked; err says why), -1 when the transaction itself
+ * is lost (err). */
 int history_append_guarded(PGconn *conn, const struct history_row *rows, size_t n, char *err,
                            size_t errlen);
 

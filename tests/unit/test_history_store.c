@@ -287,10 +287,22 @@ static void test_guarded_append_keeps_the_transaction(void **state)
     assert_int_equal(history_append_guarded(conn, &bad, 1, err, sizeof err), 1);
     assert_non_null(strstr(err, "UTF8"));
     assert_int_equal(history_append_guarded(conn, &good, 1, err, sizeof err), 0);
+    /* a row refused before the database is asked leaves the transaction as it was */
+    struct history_row unknown = {.mapping_id = 1, .link_id = 1, .kind = "nope", .summary = "x"};
+    assert_int_equal(history_append_guarded(conn, &unknown, 1, err, sizeof err), 1);
+    assert_int_equal(history_append_guarded(conn, &good, 1, err, sizeof err), 0);
     testdb_exec_ok(conn, "COMMIT");
     assert_int_equal(testdb_long(conn, "SELECT count(*) FROM sync_links"), 1);
-    assert_string_equal(testdb_value(conn, "SELECT string_agg(summary, ',') FROM sync_history"),
-                        "ok");
+    assert_string_equal(
+        testdb_value(conn, "SELECT string_agg(summary, ',' ORDER BY id) FROM sync_history"),
+        "ok,ok");
+
+    /* in a transaction that has already failed, the transaction is reported lost */
+    testdb_exec_ok(conn, "BEGIN");
+    PQclear(PQexec(conn, "SELECT 1/0"));
+    assert_int_equal(history_append_guarded(conn, &good, 1, err, sizeof err), -1);
+    testdb_exec_ok(conn, "ROLLBACK");
+    assert_int_equal(testdb_long(conn, "SELECT count(*) FROM sync_history"), 2);
     PQfinish(conn);
 }
 
