@@ -6,7 +6,8 @@
 #               records, so no outbound messages start them) through POST /api/mappings/{id}/
 #               imports; until every record is linked (its HubSpot id written back to Salesforce)
 #   (b) burst   SYNKRO_BENCH_BURST_RECORDS edits of linked pairs, half on each side, as fast as
-#               crmsim takes them; until the other side holds every value
+#               crmsim takes them, delivered at once when all are made (SYNKRO_BENCH_BURST_HOLD);
+#               until the other side holds every value
 # and prints, per instance count: the import's time and records/s, the burst's records/s, API calls
 # per record (crmsim's counters, echoes included), the 429s crmsim answered, the work share of each
 # instance (records of its "sync batch" log lines over both phases), and the ratios against one
@@ -26,6 +27,10 @@
 #   SYNKRO_BENCH_TIMEOUT=900            seconds one phase may take to converge
 #   SYNKRO_BENCH_SETTLE_TIMEOUT=180     seconds to wait for the queue to drain after a phase
 #   SYNKRO_BENCH_CONNS=8                connections of the burst load generator
+#   SYNKRO_BENCH_BURST_HOLD=1           crmsim holds the burst's webhooks and outbound messages
+#                                       until every edit is made, then sends them at once, and the
+#                                       burst is timed from then (0: timed from the first edit,
+#                                       delivered as they come)
 #   SYNKRO_BENCH_BUILD_DIR=build-bench  where synkro and crmsim are built (release)
 #   SYNKRO_BENCH_OUT=dir                results (default <build dir>/results/scale-<time>)
 #   SYNKRO_BENCH_NO_BUILD=1             use the binaries already in the build dir
@@ -43,6 +48,7 @@ HS_RATE=${SYNKRO_BENCH_HS_RATE:-190}
 TIMEOUT=${SYNKRO_BENCH_TIMEOUT:-900}
 SETTLE_TIMEOUT=${SYNKRO_BENCH_SETTLE_TIMEOUT:-180}
 CONNS=${SYNKRO_BENCH_CONNS:-8}
+HOLD=${SYNKRO_BENCH_BURST_HOLD:-1}
 build_dir=${SYNKRO_BENCH_BUILD_DIR:-build-bench}
 [[ $build_dir == /* ]] || build_dir=$root/$build_dir
 out=${SYNKRO_BENCH_OUT:-$build_dir/results/scale-$(date +%Y%m%d-%H%M%S)}
@@ -233,6 +239,10 @@ run() {
   head -n $((B / 2)) "$tmp/pairs" | cut -d' ' -f1 >"$tmp/b_sf"
   sed -n "$((B / 2 + 1)),${B}p" "$tmp/pairs" | cut -d' ' -f2 >"$tmp/b_hs"
   local tag=s$k
+  # crmsim holds the webhooks and outbound messages of the edits until all are made, then sends
+  # them at once: the time measured is synkro's (ingest and sync), not the load generator's pace
+  [[ $HOLD == 1 ]] && simcall POST /_sim/config \
+    '{"webhook_flush_ms":600000,"outbound_flush_ms":600000}' >/dev/null
   t0=$(now_ms)
   "$load" update --sim "$sim" --side sf --object "$sf_obj" --field Stamp__c --ids "$tmp/b_sf" \
     --tag "${tag}a" --conns "$CONNS" >/dev/null &
@@ -240,6 +250,12 @@ run() {
   "$load" update --sim "$sim" --side hs --object "$hs_obj" --field stamp --ids "$tmp/b_hs" \
     --tag "${tag}b" --conns "$CONNS" >/dev/null || log "some HubSpot edits failed"
   wait "$lp" || log "some Salesforce edits failed"
+  if [[ $HOLD == 1 ]]; then
+    simcall POST /_sim/config '{"webhook_flush_ms":100,"outbound_flush_ms":100}' >/dev/null
+    log "$k instance(s): burst: $B edits made in $(($(now_ms) - t0)) ms; delivering them now"
+    t0=$(now_ms)
+    simcall POST /_sim/deliveries/flush '{}' >/dev/null
+  fi
   local wa wb
   wa=$("$load" wait --sim "$sim" --side hs --object "$hs_obj" --field stamp --prefix "${tag}a" \
     --expect "$(wc -l <"$tmp/b_sf")" --since-ms "$t0" --timeout "$TIMEOUT" --interval-ms 250)

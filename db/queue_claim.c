@@ -48,6 +48,30 @@
  * (sync_engine.h), when no pairs claim runs. Records left out are reported by a row of NULLs after
  * the picked ones.
  *
+ * Import pieces (also queue_claim_pairs). An import's creates used to need the mapping alone (an
+ * unlinked record's batch may link it), so one worker of one instance synced them. A pairs claim
+ * now also takes, as a piece, a due record X that: is on the side the mapping's running import
+ * pages (at most one import runs per mapping), has a pending event of that import, has no link
+ * row at all in the mapping, has no unfinished merge, and none of whose unfinished events was
+ * ever tried (attempts 0). Its key is PIECE_KEY, a negative number (never a link id) taken
+ * session-level and held until the batch is settled, like a link's. Statement 2 rechecks, under
+ * its new snapshot, that X is not leased, still has no link row, no merge and no tried event.
+ * Why this keeps both guards and the links' rule true:
+ *  - one holder per record: a lease on X is created by a piece claim holding X's key, by an
+ *    exclusive claim (never while a pairs/piece batch holds the mapping shared), or by a pairs
+ *    claim (only once X has a complete link, which only X's own batch's commit makes); so while
+ *    X's piece holder lives, even past its lease, nobody else claims X. A dead holder's session
+ *    and key end; its leases are given back (liveness, below) with attempts + 1, so the retry is
+ *    no piece and runs under the exclusive lock, as every crash recovery of a create did.
+ *  - links change only where nobody else holds them: a piece batch may only create X's partner
+ *    (sync_batch.c puts a piece back, attempts + 1, when its read found an existing partner to
+ *    adopt), so its commit inserts a new link between X and a record it created itself. Nobody
+ *    held that record: its own events (a HubSpot creation webhook, an outbound message) belong
+ *    to no complete link and no import, so pairs and piece claims leave them for the exclusive
+ *    lock, which waits for this batch's shared hold. No existing link changes ids.
+ *  - the other side's unlinked records (which could name X) are never pieces: only the running
+ *    import's side is, and they wait for the exclusive lock as before.
+ *
  * Settling (complete/retry/fail) locks its rows in id order and only while status is
  * 'processing', lease_owner is the caller and lease_holder is the calling session's key,
  * rechecked by PostgreSQL on the newest row version.
@@ -122,6 +146,23 @@ static char *id_array(const int64_t *ids, size_t n);
     " ELSE (SELECT l.id FROM sync_links l WHERE l.mapping_id = " m " AND l.hubspot_id = " r        \
     "record_id AND l.salesforce_id IS NOT NULL AND l.state = 'active') END"
 
+/* Any link row (whatever its state) of mapping m that holds record r of source s. */
+#define LINKED(s, r, m)                                                                            \
+    "(CASE WHEN " s " = 'salesforce' THEN EXISTS (SELECT 1 FROM sync_links l WHERE"                \
+    " l.mapping_id = " m " AND l.salesforce_id = " r ") ELSE EXISTS (SELECT 1 FROM sync_links l"   \
+    " WHERE l.mapping_id = " m " AND l.hubspot_id = " r ") END)"
+
+/* The running import of mapping m (at most one: db/import_store.c) and the source it pages, when
+ * on is true. */
+#define RUNNING_IMPORT(on, m)                                                                      \
+    "SELECT i.id, CASE WHEN i.direction = 'hubspot_to_salesforce' THEN 'hubspot'"                  \
+    " ELSE 'salesforce' END AS src FROM sync_imports i WHERE " on " AND i.mapping_id = " m         \
+    " AND i.status = 'running'"
+
+/* The key of an import piece (alias r with its dot): negative, so never a link's id; one per
+ * record (a hash collision only puts two records in one claim). */
+#define PIECE_KEY(r) "(-1 - (hashtext(" r "source || ':' || " r "record_id)::bigint + 2147483648))"
+
 /* Links of mapping m that have a record leased now (either side). */
 #define LEASED_PAIRS(m)                                                                            \
     "SELECT l.id FROM change_events e JOIN sync_links l ON l.mapping_id = " m                      \
@@ -171,18 +212,24 @@ static const char holder_take_sql[] = "SELECT CASE WHEN pg_try_advisory_lock(" L
 /* clang-format off */
 static const char pick_sql[] =
     "WITH due AS MATERIALIZED ("
-    " SELECT d.id, d.source, d.object_type, d.record_id, d.next_attempt_at FROM change_events d"
+    " SELECT d.id, d.source, d.object_type, d.record_id, d.next_attempt_at, d.import_id,"
+    "  d.attempts FROM change_events d"
     " WHERE d.status = 'pending' AND d.next_attempt_at <= now()"
     " AND (d.record_id IS NULL OR (d.source, d.object_type, d.record_id) NOT IN (" LEASED "))"
     " AND (NOT $3::bool OR (d.source = 'salesforce' AND lower(d.object_type) = lower($4::text))"
     "  OR (d.source = 'hubspot' AND (d.object_type = $5::text OR d.object_type = $6::text)))"
     " ORDER BY d.next_attempt_at, d.id LIMIT $1::int),"
+    " imp AS MATERIALIZED (" RUNNING_IMPORT("$8::bool", "$7::bigint") "),"
     " recs AS MATERIALIZED ("
     " SELECT source, object_type, record_id, CASE WHEN record_id IS NULL THEN id END AS lone_id,"
-    "  min(next_attempt_at) AS first_due, min(id) AS first_id"
+    "  min(next_attempt_at) AS first_due, min(id) AS first_id,"
+    "  bool_or(import_id = (SELECT id FROM imp)) AS imported, max(attempts) AS tries"
     " FROM due GROUP BY 1, 2, 3, 4),"
     " keyed AS MATERIALIZED ("
-    " SELECT r.*, CASE WHEN $8::bool THEN " PAIR_OF("r.", "$7::bigint") " END AS pair FROM recs r),"
+    " SELECT r.*, CASE WHEN $8::bool THEN COALESCE(" PAIR_OF("r.", "$7::bigint") ","
+    "  CASE WHEN r.imported AND r.tries = 0 AND r.source = (SELECT src FROM imp)"
+    "   AND NOT " LINKED("r.source", "r.record_id", "$7::bigint") " THEN " PIECE_KEY("r.")
+    "  END) END AS pair FROM recs r),"
     " sorted AS MATERIALIZED ("
     " SELECT k.*, (NOT $8::bool OR (k.pair IS NOT NULL"
     "  AND NOT " MERGE_PENDING("k.source", "k.object_type", "k.record_id") ")) AS ok"
@@ -214,11 +261,16 @@ static const char take_sql[] =
     "  AS p(n int, s text, o text, r text, l bigint, k bigint)),"
     " free AS MATERIALIZED ("
     " SELECT p.* FROM picked p WHERE (p.l IS NOT NULL OR (p.s, p.o, p.r) NOT IN (" LEASED "))"
-    " AND (p.k IS NULL OR (p.k NOT IN (" LEASED_PAIRS("$4::bigint") ")"
+    " AND (p.k IS NULL OR (p.k > 0 AND p.k NOT IN (" LEASED_PAIRS("$4::bigint") ")"
     "  AND NOT " MERGE_PENDING("p.s", "p.o", "p.r")
     "  AND EXISTS (SELECT 1 FROM sync_links l WHERE l.id = p.k AND l.state = 'active'"
     "   AND l.salesforce_id IS NOT NULL AND l.hubspot_id IS NOT NULL"
-    "   AND (l.salesforce_id = p.r OR l.hubspot_id = p.r))))),"
+    "   AND (l.salesforce_id = p.r OR l.hubspot_id = p.r)))"
+    "  OR (p.k < 0 AND NOT " MERGE_PENDING("p.s", "p.o", "p.r")
+    "  AND NOT " LINKED("p.s", "p.r", "$4::bigint")
+    "  AND NOT EXISTS (SELECT 1 FROM change_events a WHERE a.source = p.s"
+    "   AND a.object_type = p.o AND a.record_id = p.r AND a.status IN ('pending', 'processing')"
+    "   AND a.attempts > 0)))),"
     " cand AS MATERIALIZED ("
     " SELECT f.n, x.id FROM free f CROSS JOIN LATERAL ("
     "  SELECT e.id FROM change_events e WHERE e.source = f.s AND e.object_type = f.o"
@@ -242,11 +294,12 @@ static const char take_sql[] =
     "  JOIN whole w ON w.n = c2.n))"
     " AND " UNFINISHED("e.") " RETURNING c.n, e.id, e.source, e.object_type, e.record_id,"
     "  e.kind, e.occurred_at, e.received_at, e.attempts, e.payload)"
-    " SELECT n, id, source, object_type, record_id, kind,"
-    "  COALESCE(round(extract(epoch FROM occurred_at) * 1000)::bigint, 0), attempts,"
-    "  payload::text,"
-    "  round(extract(epoch FROM received_at) * 1000)::bigint"
-    " FROM upd ORDER BY n, COALESCE(occurred_at, received_at), id";
+    " SELECT u.n, u.id, u.source, u.object_type, u.record_id, u.kind,"
+    "  COALESCE(round(extract(epoch FROM u.occurred_at) * 1000)::bigint, 0), u.attempts,"
+    "  u.payload::text,"
+    "  round(extract(epoch FROM u.received_at) * 1000)::bigint,"
+    "  COALESCE((SELECT f.k < 0 FROM free f WHERE f.n = u.n), false)"
+    " FROM upd u ORDER BY u.n, COALESCE(u.occurred_at, u.received_at), u.id";
 /* clang-format on */
 
 static void copy_error(PGconn *conn, const char *what, char *err, size_t errlen)
@@ -354,6 +407,7 @@ static int collect_records(PGresult *res, struct claimed_record **out, size_t *n
         r->source = dup_value(res, i, 2, &failed);
         r->object_type = dup_value(res, i, 3, &failed);
         r->record_id = dup_value(res, i, 4, &failed);
+        r->piece = PQnfields(res) > 10 && strcmp(PQgetvalue(res, i, 10), "t") == 0;
         r->events = calloc(count, sizeof *r->events);
         r->ids = calloc(count, sizeof *r->ids);
         if (!r->events || !r->ids) {

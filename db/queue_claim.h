@@ -47,6 +47,9 @@ struct claimed_record {
     size_t nevents;
     int64_t *ids;
     struct claimed_event *events;
+    bool piece; /* queue_claim_pairs: an unlinked record of the mapping's running import, claimed
+                   as a piece (see queue_claim_pairs): its batch may create its partner record
+                   but must not adopt one (sync_batch.c leaves that for the mapping alone) */
 };
 
 /* Claims up to max_records records that have a due pending event (status 'pending',
@@ -96,8 +99,13 @@ struct queue_pair_locks {
  * caller has settled the batch and calls queue_pairs_release, so even a lease that runs out
  * while its holder is still syncing is not taken over by another pairs claim; a crashed holder's
  * session ends and its lease then decides (a link with a record leased anywhere is skipped).
+ * It also takes import pieces: the unlinked records of the mapping's running import, on the side
+ * it pages, that have no link row at all and whose events were never tried (attempts 0), each
+ * keyed by its own negative key held the same way (claimed_record.piece), so an import's creates
+ * are synced side by side by every live instance; a piece whose batch fails, is deferred or whose
+ * holder dies is retried (attempts > 0) under the exclusive lock.
  * *others_due becomes true when due records of the mapping were left because they need the
- * mapping alone (unlinked records, merges, events without a record id): those are for
+ * mapping alone (other unlinked records, merges, events without a record id): those are for
  * queue_claim_records_for under the exclusive lock. With filter->young_ms > 0, a claim that would
  * take a partial batch of a burst still arriving takes nothing and sets *deferred: claim again
  * in a moment, for a full batch (calls per record); filter->gather_ms does the same for a small

@@ -337,6 +337,7 @@ static int build_pairs(struct sync_batch *b, size_t *rec_pair, char *err, size_t
         rec_pair[i] = (size_t)(p - b->pairs);
         if (pair_add_rec(p, i) < 0)
             sync_pair_fail(p, QUEUE_ERR_VALIDATION, "out of memory");
+        p->piece |= r->piece;
         int word = last_delete_word(r);
         if (sf) {
             p->from_sf = true;
@@ -790,6 +791,26 @@ static void settle_bases(struct sync_batch *b)
     }
 }
 
+/* An import piece (queue_claim_pairs) may only create its partner: its batch runs beside pairs
+ * batches, so adopting a record that already exists (an identity value named it, or the search
+ * found it) could re-point a link another worker holds. Such a pair is put back (one attempt:
+ * with attempts > 0 it is no piece any more) and synced under the mapping's exclusive lock. */
+static void defer_piece_adoptions(struct sync_batch *b)
+{
+    for (size_t i = 0; i < b->npairs; i++) {
+        struct sync_pair *p = &b->pairs[i];
+        if (!p->piece || p->absorbed || p->state != PAIR_PENDING || p->link)
+            continue;
+        if ((p->from_sf && p->hs_id) || (p->from_hs && p->sf_id)) {
+            struct crm_error e;
+            crm_error_set(&e, p->from_sf ? CRM_HUBSPOT : CRM_SALESFORCE, CRM_ERR_TRANSIENT, 0, NULL,
+                          "an import piece found its partner record; adopting it needs the "
+                          "mapping alone, so it is synced again under the mapping's lock");
+            sync_pair_fail_crm(p, &e, "adopting");
+        }
+    }
+}
+
 static void sync_pairs(struct sync_batch *b)
 {
     for (size_t i = 0; i < b->npairs; i++) {
@@ -806,6 +827,7 @@ static void sync_pairs(struct sync_batch *b)
     stamp_written(b);
     int64_t read_ms = clock_wall_ms();
     sync_read_pairs(b);
+    defer_piece_adoptions(b);
     merge_read_pairs(b, read_ms, false);
     refresh_stale(b);
     sync_write_pairs(b);

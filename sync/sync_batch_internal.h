@@ -25,6 +25,7 @@ struct sync_pair {
     size_t *recs;                 /* indices of the batch's records */
     size_t nrecs;
     bool absorbed; /* merged into another pair: ignore */
+    bool piece;    /* its record was claimed as an import piece (claimed_record.piece) */
     bool from_sf;  /* Salesforce events in the pair */
     bool from_hs;
     bool del_sf; /* the Salesforce record's last word is a delete */

@@ -222,6 +222,52 @@ void ctl_hs_list(struct sim *sim, struct http_req *req, struct http_resp *resp)
     http_resp_json(resp, 200, o);
 }
 
+/* {"matched","total"}: live records (not archived/deleted), and those of them whose text value of
+ * the "field" parameter starts with "prefix" (both required; "" matches every text value). A
+ * count, not a listing: benchmarks poll it while synkro calls the API, and crmsim's one lock is
+ * held while it runs. */
+static void ctl_count(struct http_req *req, struct http_resp *resp, json_object *const *values,
+                      const bool *live, size_t n)
+{
+    const char *field = kvlist_get(&req->query, "field");
+    const char *prefix = kvlist_get(&req->query, "prefix");
+    if (!field || !*field || !prefix) {
+        ctl_error(resp, 400, "count needs the query parameters field and prefix");
+        return;
+    }
+    size_t plen = strlen(prefix);
+    long matched = 0, total = 0;
+    for (size_t i = 0; i < n; i++) {
+        if (!live[i])
+            continue;
+        total++;
+        json_object *v = json_get(values[i], field);
+        if (v && json_object_is_type(v, json_type_string) &&
+            strncmp(json_object_get_string(v), prefix, plen) == 0)
+            matched++;
+    }
+    json_object *o = json_object_new_object();
+    json_object_object_add(o, "matched", json_object_new_int64(matched));
+    json_object_object_add(o, "total", json_object_new_int64(total));
+    http_resp_json(resp, 200, o);
+}
+
+void ctl_hs_count(struct sim *sim, struct http_req *req, struct http_resp *resp)
+{
+    struct hs_schema *s = ctl_schema(sim, req, resp);
+    if (!s)
+        return;
+    json_object **values = xcalloc(s->n_records + 1, sizeof *values);
+    bool *live = xcalloc(s->n_records + 1, sizeof *live);
+    for (size_t i = 0; i < s->n_records; i++) {
+        values[i] = s->records[i]->props;
+        live[i] = !s->records[i]->archived;
+    }
+    ctl_count(req, resp, values, live, s->n_records);
+    free(values);
+    free(live);
+}
+
 void ctl_hs_create(struct sim *sim, struct http_req *req, struct http_resp *resp)
 {
     struct hs_schema *s = ctl_schema(sim, req, resp);
@@ -479,6 +525,22 @@ void ctl_sf_list(struct sim *sim, struct http_req *req, struct http_resp *resp)
     json_object *out = json_object_new_object();
     json_object_object_add(out, "records", arr);
     http_resp_json(resp, 200, out);
+}
+
+void ctl_sf_count(struct sim *sim, struct http_req *req, struct http_resp *resp)
+{
+    struct sf_object *o = ctl_object(sim, req, resp);
+    if (!o)
+        return;
+    json_object **values = xcalloc(o->n_records + 1, sizeof *values);
+    bool *live = xcalloc(o->n_records + 1, sizeof *live);
+    for (size_t i = 0; i < o->n_records; i++) {
+        values[i] = o->records[i]->fields;
+        live[i] = !o->records[i]->deleted;
+    }
+    ctl_count(req, resp, values, live, o->n_records);
+    free(values);
+    free(live);
 }
 
 void ctl_sf_create(struct sim *sim, struct http_req *req, struct http_resp *resp)

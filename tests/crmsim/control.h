@@ -27,6 +27,7 @@ void ctl_faults_delete(struct sim *sim, struct http_req *req, struct http_resp *
 void ctl_deliveries(struct sim *sim, struct http_req *req, struct http_resp *resp);
 void ctl_deliveries_flush(struct sim *sim, struct http_req *req, struct http_resp *resp);
 void ctl_hs_list(struct sim *sim, struct http_req *req, struct http_resp *resp);
+void ctl_hs_count(struct sim *sim, struct http_req *req, struct http_resp *resp);
 void ctl_hs_create(struct sim *sim, struct http_req *req, struct http_resp *resp);
 void ctl_hs_get(struct sim *sim, struct http_req *req, struct http_resp *resp);
 void ctl_hs_update(struct sim *sim, struct http_req *req, struct http_resp *resp);
@@ -38,6 +39,7 @@ void ctl_hs_assoc_remove(struct sim *sim, struct http_req *req, struct http_resp
 void ctl_hs_tokens_expire(struct sim *sim, struct http_req *req, struct http_resp *resp);
 void ctl_hs_sign(struct sim *sim, struct http_req *req, struct http_resp *resp);
 void ctl_sf_list(struct sim *sim, struct http_req *req, struct http_resp *resp);
+void ctl_sf_count(struct sim *sim, struct http_req *req, struct http_resp *resp);
 void ctl_sf_create(struct sim *sim, struct http_req *req, struct http_resp *resp);
 void ctl_sf_get(struct sim *sim, struct http_req *req, struct http_resp *resp);
 void ctl_sf_update(struct sim *sim, struct http_req *req, struct http_resp *resp);

@@ -162,6 +162,7 @@ static int load_hs_records(struct load *l, json_object *records)
                 rec->archived = true;
                 rec->archived_ms = rec->updated_ms;
             }
+            hs_unique_note(s, rec);
             json_object_put(rec->index_props);
             rec->index_props = json_object_get(rec->props);
             rec->index_archived = rec->archived;
@@ -282,6 +283,7 @@ static int load_sf_records(struct load *l, json_object *records)
                 json_object_object_add(rec->fields, dk, json_object_get(dv));
             }
             json_object_put(direct);
+            sf_unique_note(o, rec);
             const char *id = json_get_str(rd, "Id");
             if (id) {
                 char id18[19];

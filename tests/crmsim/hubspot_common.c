@@ -185,6 +185,17 @@ struct hs_property *hs_schema_prop(struct hs_schema *s, const char *name)
 
 struct hs_record *hs_record_find_by_prop(struct hs_schema *s, const char *prop, const char *value)
 {
+    if (hs_unique_prop(s, prop)) { /* indexed: the live holder with the lowest id */
+        size_t n = 0;
+        struct hs_record *const *c = hs_unique_candidates(s, prop, value, &n);
+        struct hs_record *best = NULL;
+        for (size_t i = 0; i < n; i++) {
+            const char *v = c[i]->archived ? NULL : json_get_str(c[i]->props, prop);
+            if (v && strcmp(v, value) == 0 && (!best || hs_id_cmp(c[i]->id, best->id) < 0))
+                best = c[i];
+        }
+        return best;
+    }
     for (size_t i = 0; i < s->n_records; i++) {
         struct hs_record *r = s->records[i];
         if (r->archived)

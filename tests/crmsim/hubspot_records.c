@@ -138,16 +138,19 @@ static char *normalize_value(const struct hs_property *p, json_object *v, struct
     return text;
 }
 
+/* The live record other than except holding value of unique property prop (the schema's
+ * unique-value index, store.c, names the candidates). */
 static struct hs_record *unique_holder(struct hs_schema *s, const char *prop, const char *value,
                                        const struct hs_record *except)
 {
-    for (size_t i = 0; i < s->n_records; i++) {
-        struct hs_record *r = s->records[i];
-        if (r == except || r->archived)
+    size_t n = 0;
+    struct hs_record *const *c = hs_unique_candidates(s, prop, value, &n);
+    for (size_t i = 0; i < n; i++) {
+        if (c[i] == except || c[i]->archived)
             continue;
-        const char *v = json_get_str(r->props, prop);
+        const char *v = json_get_str(c[i]->props, prop);
         if (v && strcmp(v, value) == 0)
-            return r;
+            return c[i];
     }
     return NULL;
 }
@@ -368,6 +371,7 @@ void hs_write_update(struct sim *sim, struct txn *t, struct hs_schema *s, struct
     set_system_props(next, rec);
     json_object_put(rec->props);
     rec->props = next;
+    hs_unique_note(s, rec);
     hs_index_touch(sim, rec, now);
     for (size_t i = 0; i < json_object_array_length(changed); i++) {
         const char *name = json_object_get_string(json_object_array_get_idx(changed, i));
@@ -420,6 +424,7 @@ void hs_write_merge(struct sim *sim, struct txn *t, struct hs_schema *s, struct 
     set_system_props(next, winner);
     json_object_put(winner->props);
     winner->props = next;
+    hs_unique_note(s, winner);
     loser->archived = true;
     loser->archived_ms = now;
     hs_index_touch(sim, winner, now);

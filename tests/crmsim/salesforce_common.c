@@ -662,9 +662,22 @@ static bool values_equal(const struct sf_field *f, json_object *a, json_object *
     return json_object_get_double(a) == json_object_get_double(b);
 }
 
+/* The live record other than except holding value v of unique field f. A text value is looked
+ * up in the object's unique-value index (store.c); other values, rare for unique fields, are
+ * compared with every record. */
 static struct sf_record *unique_holder(struct sf_object *o, const struct sf_field *f,
                                        json_object *v, const struct sf_record *except)
 {
+    if (json_object_is_type(v, json_type_string)) {
+        size_t n = 0;
+        struct sf_record *const *c = sf_unique_candidates(o, f, json_object_get_string(v), &n);
+        for (size_t i = 0; i < n; i++) {
+            if (c[i] != except && !c[i]->deleted &&
+                values_equal(f, json_get(c[i]->fields, f->name), v))
+                return c[i];
+        }
+        return NULL;
+    }
     for (size_t i = 0; i < o->n_records; i++) {
         struct sf_record *r = o->records[i];
         if (r == except || r->deleted)
@@ -821,6 +834,7 @@ void sf_write_update(struct sim *sim, struct txn *t, struct sf_object *o, struct
     }
     json_object_put(rec->fields);
     rec->fields = next;
+    sf_unique_note(o, rec);
     rec->modified_ms = rec->modstamp_ms = sf_now();
     txn_sf_changed(t, o->name, rec->id);
 }

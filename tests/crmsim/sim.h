@@ -27,6 +27,7 @@
 #include <stdint.h>
 
 #include "tests/crmsim/hmap.h"
+#include "tests/crmsim/uindex.h"
 #include "tests/crmsim/util.h"
 
 /* Hard limits that keep memory bounded whatever the clients send. */
@@ -126,6 +127,7 @@ struct hs_record {
     json_object *index_props; /* NULL until first indexed */
     bool index_archived;
     int64_t index_due_ms; /* wall-clock ms at which the snapshot catches up; 0 = current */
+    struct uindex_keys unique_keys; /* where hs_schema.unique_index lists this record */
 };
 
 struct hs_schema {
@@ -141,7 +143,8 @@ struct hs_schema {
     struct hs_record **records; /* sorted by numeric id */
     size_t n_records;
     size_t cap_records;
-    struct hmap by_id; /* id -> struct hs_record* */
+    struct hmap by_id;        /* id -> struct hs_record* */
+    struct hmap unique_index; /* values of unique properties (uindex.h, hs_unique_note) */
 };
 
 struct hs_assoc_type {
@@ -240,6 +243,7 @@ struct sf_record {
     int64_t modstamp_ms;
     int64_t deleted_ms;
     bool deleted;
+    struct uindex_keys unique_keys; /* where sf_object.unique_index lists this record */
 };
 
 struct sf_object {
@@ -252,7 +256,8 @@ struct sf_object {
     struct sf_record **records; /* creation order */
     size_t n_records;
     size_t cap_records;
-    struct hmap by_id; /* 18-char id -> struct sf_record* */
+    struct hmap by_id;        /* 18-char id -> struct sf_record* */
+    struct hmap unique_index; /* text values of unique fields (uindex.h, sf_unique_note) */
 };
 
 struct sf_token {

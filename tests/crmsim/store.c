@@ -65,7 +65,36 @@ void hs_record_free(struct hs_record *rec)
     free(rec->id);
     json_object_put(rec->props);
     json_object_put(rec->index_props);
+    uindex_keys_free(&rec->unique_keys);
     free(rec);
+}
+
+const struct hs_property *hs_unique_prop(const struct hs_schema *s, const char *name)
+{
+    for (size_t i = 0; i < s->n_props; i++)
+        if (s->props[i].unique && strcmp(s->props[i].name, name) == 0)
+            return &s->props[i];
+    return NULL;
+}
+
+void hs_unique_note(struct hs_schema *s, struct hs_record *rec)
+{
+    for (size_t i = 0; i < s->n_props; i++) {
+        const struct hs_property *p = &s->props[i];
+        const char *v = p->unique ? json_get_str(rec->props, p->name) : NULL;
+        if (v)
+            uindex_note(&s->unique_index, &rec->unique_keys, rec,
+                        uindex_key(p->name, v, strlen(v), 0));
+    }
+}
+
+struct hs_record *const *hs_unique_candidates(struct hs_schema *s, const char *prop,
+                                              const char *value, size_t *n)
+{
+    char *k = uindex_key(prop, value, strlen(value), 0);
+    void *const *c = uindex_candidates(&s->unique_index, k, n);
+    free(k);
+    return (struct hs_record *const *)c;
 }
 
 static size_t hs_lower_bound(struct hs_schema *s, const char *id)
@@ -91,6 +120,7 @@ int hs_records_insert(struct sim *sim, struct hs_schema *s, struct hs_record *re
     s->records[pos] = rec;
     s->n_records++;
     hmap_put(&s->by_id, rec->id, rec);
+    hs_unique_note(s, rec);
     sim->hs.total_records++;
     /* Keep generated ids above every id loaded from fixtures. */
     if (all_digits(rec->id) && strlen(rec->id) < 19) {
@@ -111,6 +141,7 @@ void hs_records_remove(struct sim *sim, struct hs_schema *s, struct hs_record *r
         sim->hs.total_records--;
     }
     hmap_del(&s->by_id, rec->id);
+    uindex_forget(&s->unique_index, &rec->unique_keys, rec);
 }
 
 struct hs_record *hs_record_find(struct hs_schema *s, const char *id)
@@ -145,6 +176,7 @@ void hs_schema_free(struct hs_schema *s)
         hs_record_free(s->records[i]);
     free(s->records);
     hmap_clear(&s->by_id);
+    uindex_clear(&s->unique_index);
     free(s);
 }
 
@@ -209,12 +241,42 @@ struct sf_record *sf_record_new(void)
     return r;
 }
 
+/* The index key of text value v of field f: values the unique check takes as equal (ids by their
+ * first 15 characters, text without case unless the field is case-sensitive) share it. */
+static char *sf_unique_key(const struct sf_field *f, const char *v)
+{
+    bool id = strcmp(f->type, "id") == 0 || strcmp(f->type, "reference") == 0;
+    size_t vl = strlen(v);
+    return uindex_key(f->name, v, id && vl > 15 ? 15 : vl, !id && !f->case_sensitive);
+}
+
 void sf_record_free(struct sf_record *rec)
 {
     if (!rec)
         return;
     json_object_put(rec->fields);
+    uindex_keys_free(&rec->unique_keys);
     free(rec);
+}
+
+void sf_unique_note(struct sf_object *o, struct sf_record *rec)
+{
+    for (size_t i = 0; i < o->n_fields; i++) {
+        const struct sf_field *f = &o->fields[i];
+        json_object *v = f->unique ? json_get(rec->fields, f->name) : NULL;
+        if (v && json_object_is_type(v, json_type_string))
+            uindex_note(&o->unique_index, &rec->unique_keys, rec,
+                        sf_unique_key(f, json_object_get_string(v)));
+    }
+}
+
+struct sf_record *const *sf_unique_candidates(struct sf_object *o, const struct sf_field *f,
+                                              const char *v, size_t *n)
+{
+    char *k = sf_unique_key(f, v);
+    void *const *c = uindex_candidates(&o->unique_index, k, n);
+    free(k);
+    return (struct sf_record *const *)c;
 }
 
 void sf_records_append(struct sim *sim, struct sf_object *o, struct sf_record *rec)
@@ -222,6 +284,7 @@ void sf_records_append(struct sim *sim, struct sf_object *o, struct sf_record *r
     xgrow(&o->records, &o->cap_records, o->n_records + 1, sizeof *o->records);
     o->records[o->n_records++] = rec;
     hmap_put(&o->by_id, rec->id, rec);
+    sf_unique_note(o, rec);
 }
 
 void sf_records_remove(struct sim *sim, struct sf_object *o, struct sf_record *rec)
@@ -235,6 +298,7 @@ void sf_records_remove(struct sim *sim, struct sf_object *o, struct sf_record *r
         }
     }
     hmap_del(&o->by_id, rec->id);
+    uindex_forget(&o->unique_index, &rec->unique_keys, rec);
 }
 
 struct sf_record *sf_record_find(struct sf_object *o, const char *id)
@@ -265,6 +329,7 @@ void sf_object_free(struct sf_object *o)
         sf_record_free(o->records[i]);
     free(o->records);
     hmap_clear(&o->by_id);
+    uindex_clear(&o->unique_index);
     free(o);
 }
 

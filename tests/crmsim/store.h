@@ -30,6 +30,14 @@ void hs_record_free(struct hs_record *rec);
 int hs_records_insert(struct sim *sim, struct hs_schema *s, struct hs_record *rec);
 /* Removes rec from schema without freeing it. */
 void hs_records_remove(struct sim *sim, struct hs_schema *s, struct hs_record *rec);
+/* The unique property name of s (NULL when s has no such property or it is not unique). */
+const struct hs_property *hs_unique_prop(const struct hs_schema *s, const char *name);
+/* Lists rec under the current value of each of its schema's unique properties (called by
+ * hs_records_insert and after every write of a record's properties; see uindex.h). */
+void hs_unique_note(struct hs_schema *s, struct hs_record *rec);
+/* The records that may hold value of unique property prop (*n of them; NULL when none). */
+struct hs_record *const *hs_unique_candidates(struct hs_schema *s, const char *prop,
+                                              const char *value, size_t *n);
 struct hs_record *hs_record_find(struct hs_schema *s, const char *id);
 void hs_schema_free(struct hs_schema *s);
 
@@ -46,6 +54,13 @@ struct sf_record *sf_record_new(void);
 void sf_record_free(struct sf_record *rec);
 void sf_records_append(struct sim *sim, struct sf_object *o, struct sf_record *rec);
 void sf_records_remove(struct sim *sim, struct sf_object *o, struct sf_record *rec);
+/* Lists rec under the current text value of each of its object's unique fields (called by
+ * sf_records_append, after every write of a record's fields, and by anything else that sets
+ * them; see uindex.h: the candidates of a value are a superset of its holders). */
+void sf_unique_note(struct sf_object *o, struct sf_record *rec);
+/* The records that may hold text value v of unique field f (*n of them; NULL when none). */
+struct sf_record *const *sf_unique_candidates(struct sf_object *o, const struct sf_field *f,
+                                              const char *v, size_t *n);
 /* Finds a record by 15/18-char id (deleted ones included). */
 struct sf_record *sf_record_find(struct sf_object *o, const char *id);
 void sf_object_free(struct sf_object *o);

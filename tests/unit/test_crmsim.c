@@ -1382,6 +1382,96 @@ static void test_sf_crud_and_errors(void **state)
     expect_sf_error("DELETE", path, NULL, 404, "ENTITY_IS_DELETED", NULL);
 }
 
+/* The unique-value check looks values up in an index (store.c): it must still see duplicates
+ * without case, forget values a record no longer holds (update, delete), and see again a value
+ * that a rolled-back update restored. Also the control API's count of one field. */
+static void test_sf_unique_index(void **state)
+{
+    NEED_SIM();
+    struct resp r;
+    char path[128], body[1024];
+    const char *a = sf_create("{\"Name\":\"u1\",\"External_Id__c\":\"Uniq-A\"}");
+    char ida[32];
+    snprintf(ida, sizeof ida, "%s", a);
+    /* case-insensitive: the field is not caseSensitive */
+    expect_sf_error("POST", "/sobjects/Project__c",
+                    "{\"Name\":\"x\",\"External_Id__c\":\"uniq-a\"}", 400, "DUPLICATE_VALUE", NULL);
+    /* the record's own value is not a duplicate of itself */
+    snprintf(path, sizeof path, "/sobjects/Project__c/%s", ida);
+    assert_int_equal(sf("PATCH", path, "{\"External_Id__c\":\"UNIQ-A\"}", &r), 204);
+    resp_free(&r);
+    /* moved to another value: the old one is free, the new one taken */
+    assert_int_equal(sf("PATCH", path, "{\"External_Id__c\":\"Uniq-B\"}", &r), 204);
+    resp_free(&r);
+    const char *c = sf_create("{\"Name\":\"u2\",\"External_Id__c\":\"Uniq-A\"}");
+    char idc[32];
+    snprintf(idc, sizeof idc, "%s", c);
+    expect_sf_error("POST", "/sobjects/Project__c",
+                    "{\"Name\":\"x\",\"External_Id__c\":\"Uniq-B\"}", 400, "DUPLICATE_VALUE", NULL);
+    /* an update rolled back (allOrNone) gives the record its old value back: still taken */
+    snprintf(body, sizeof body,
+             "{\"allOrNone\":true,\"records\":[{\"attributes\":{\"type\":\"Project__c\"},"
+             "\"id\":\"%s\",\"External_Id__c\":\"Uniq-C\"},{\"attributes\":{\"type\":"
+             "\"Project__c\"},\"id\":\"%s\",\"Status__c\":\"Bad\"}]}",
+             ida, idc);
+    assert_int_equal(sf("PATCH", "/composite/sobjects", body, &r), 200);
+    assert_str(jstr(r.json, "1.errors.0.statusCode"), "INVALID_OR_NULL_FOR_RESTRICTED_PICKLIST");
+    resp_free(&r);
+    expect_sf_error("POST", "/sobjects/Project__c",
+                    "{\"Name\":\"x\",\"External_Id__c\":\"Uniq-B\"}", 400, "DUPLICATE_VALUE", NULL);
+    sf_create("{\"Name\":\"u3\",\"External_Id__c\":\"Uniq-C\"}");
+    /* a deleted record holds no value */
+    assert_int_equal(sf("DELETE", path, NULL, &r), 204);
+    resp_free(&r);
+    sf_create("{\"Name\":\"u4\",\"External_Id__c\":\"Uniq-B\"}");
+
+    /* the control API's count: live records, and those whose field starts with the prefix */
+    assert_int_equal(
+        ctl("GET", "/_sim/salesforce/Project__c/count?field=External_Id__c&prefix=Uniq-", NULL, &r),
+        200);
+    assert_int_equal(jint(r.json, "matched"), 3);
+    assert_int_equal(jint(r.json, "total"), 3);
+    resp_free(&r);
+    assert_int_equal(ctl("GET",
+                         "/_sim/salesforce/Project__c/count?field=External_Id__c&prefix=Uniq-C",
+                         NULL, &r),
+                     200);
+    assert_int_equal(jint(r.json, "matched"), 1);
+    resp_free(&r);
+    assert_int_equal(ctl("GET", "/_sim/salesforce/Project__c/count?field=Name", NULL, &r), 400);
+    resp_free(&r);
+    assert_int_equal(ctl("GET", "/_sim/salesforce/Nope__c/count?field=Name&prefix=", NULL, &r),
+                     404);
+    resp_free(&r);
+    hs_create("{\"name\":\"h1\"}");
+    hs_create("{\"name\":\"h2\"}");
+    assert_int_equal(ctl("GET", "/_sim/hubspot/" PROJECTS "/count?field=name&prefix=h1", NULL, &r),
+                     200);
+    assert_int_equal(jint(r.json, "matched"), 1);
+    assert_int_equal(jint(r.json, "total"), 2);
+    resp_free(&r);
+
+    /* HubSpot's unique property: taken (409), freed by a change, found by idProperty */
+    const char *h = hs_create("{\"name\":\"h3\",\"salesforce_id\":\"UQ1\"}");
+    char idh[32];
+    snprintf(idh, sizeof idh, "%s", h);
+    assert_int_equal(hs("POST", "/crm/v3/objects/" PROJECTS,
+                        "{\"properties\":{\"name\":\"x\",\"salesforce_id\":\"UQ1\"}}", &r),
+                     409);
+    resp_free(&r);
+    snprintf(path, sizeof path, "/crm/v3/objects/" PROJECTS "/%s", idh);
+    assert_int_equal(hs("PATCH", path, "{\"properties\":{\"salesforce_id\":\"UQ2\"}}", &r), 200);
+    resp_free(&r);
+    assert_int_equal(
+        hs("GET", "/crm/v3/objects/" PROJECTS "/UQ2?idProperty=salesforce_id", NULL, &r), 200);
+    assert_str(jstr(r.json, "id"), idh);
+    resp_free(&r);
+    assert_int_equal(
+        hs("GET", "/crm/v3/objects/" PROJECTS "/UQ1?idProperty=salesforce_id", NULL, &r), 404);
+    resp_free(&r);
+    hs_create("{\"name\":\"h4\",\"salesforce_id\":\"UQ1\"}");
+}
+
 static void test_sf_upsert(void **state)
 {
     NEED_SIM();
@@ -2252,6 +2342,7 @@ int main(void)
         cmocka_unit_test_setup(test_sf_describe, test_setup),
         cmocka_unit_test_setup(test_sf_crud_and_errors, test_setup),
         cmocka_unit_test_setup(test_sf_upsert, test_setup),
+        cmocka_unit_test_setup(test_sf_unique_index, test_setup),
         cmocka_unit_test_setup(test_sf_collections, test_setup),
         cmocka_unit_test_setup(test_sf_query, test_setup),
         cmocka_unit_test_setup(test_sf_updated_deleted, test_setup),
