@@ -6,7 +6,8 @@
 set -euo pipefail
 bin=${SYNKRO_BIN:?}
 command -v nm >/dev/null || { echo "skip: no nm"; exit 77; }
-ldd --version 2>&1 | grep -qi 'glibc\|gnu libc' || { echo "skip: not glibc"; exit 77; }
+libc=$(ldd --version 2>&1 || true) # not piped into grep -q: pipefail would see ldd's SIGPIPE
+grep -qi 'glibc\|gnu libc' <<<"$libc" || { echo "skip: not glibc"; exit 77; }
 syms=$(nm -D --undefined-only "$bin")
 failed=0
 for s in mallopt malloc_trim; do
