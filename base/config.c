@@ -113,6 +113,11 @@ static const struct config_var config_vars[] = {
      "Most events committed in one group-commit transaction."},
     {"SYNKRO_INGEST_WRITERS", CV_INT, OFF(ingest_writers), "2", 1, 32, false,
      "Group-commit writer threads (each holds one database connection while it writes)."},
+    {"SYNKRO_INGEST_INLINE", CV_BOOL, OFF(ingest_inline), "true", 0, 0, false,
+     "A lone webhook request (no commit in flight, the last group commit carried one request) "
+     "commits its events on its own HTTP thread instead of handing them to a writer and "
+     "suspending (fewer wake-ups; that thread waits for the commit, at most the statement "
+     "timeout)."},
     {"SYNKRO_MALLOC_ARENAS", CV_INT, OFF(malloc_arenas), "2", 0, 1024, false,
      "Most glibc malloc arenas (0: glibc's own limit, 8 per core). Each arena keeps the memory "
      "its threads freed, so fewer arenas keep RSS lower and flatter."},

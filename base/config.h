@@ -42,7 +42,8 @@ struct config {
     bool hubspot_require_v3;
     int ingest_batch_max;
     int ingest_writers;
-    int malloc_arenas; /* 0: glibc's default */
+    bool ingest_inline; /* lone requests commit on their own thread (ingest_commit_if_idle) */
+    int malloc_arenas;  /* 0: glibc's default */
     /* CRM API clients */
     char *hubspot_api_base;
     char *hubspot_access_token;

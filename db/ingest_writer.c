@@ -35,8 +35,9 @@ struct ingest_writer {
     pthread_cond_t work;
     struct ingest_submission *head, *tail; /* FIFO, guarded by lock */
     size_t queued_events;                  /* events in the FIFO, guarded by lock */
-    int busy;                              /* writers inside a commit, guarded by lock */
-    bool stop;                             /* guarded by lock */
+    int busy; /* commits in flight (writers' and ingest_commit_if_idle's), guarded by lock */
+    size_t last_subs; /* requests in the last group commit, guarded by lock */
+    bool stop;        /* guarded by lock */
 };
 
 /* A second writer starts a commit next to a running one only when this
@@ -51,6 +52,7 @@ static bool may_take(const struct ingest_writer *w)
 
 static struct metric_family *m_batch_size;
 static struct metric_family *m_commit_seconds;
+static struct metric_family *m_commits;
 
 static struct metrics_once metrics_once;
 
@@ -65,6 +67,29 @@ static void writer_metrics_init(void)
     m_commit_seconds = metrics_register(METRIC_HISTOGRAM, "synkro_ingest_commit_seconds",
                                         "Duration of one group-commit insert.", NULL, 0,
                                         time_buckets, sizeof time_buckets / sizeof time_buckets[0]);
+    static const char *const commit_labels[] = {"thread"};
+    m_commits =
+        metrics_register(METRIC_COUNTER, "synkro_ingest_commits_total",
+                         "Group-commit inserts that succeeded, by the thread that ran them: "
+                         "writer, or request (a lone request on its own HTTP thread).",
+                         commit_labels, 1, NULL, 0);
+}
+
+/* One insert (one transaction) on conn, which it releases; *lost when the connection died. */
+static int insert_once(struct ingest_writer *w, PGconn *conn, struct queue_event *batch, size_t n,
+                       const char *thread, bool *lost, char *err, size_t errlen)
+{
+    double t0 = clock_mono_seconds();
+    int rc = queue_insert_batch(conn, batch, n, err, errlen);
+    *lost = rc < 0 && db_conn_lost(conn);
+    db_pool_release(w->pool, conn, rc < 0);
+    if (rc == 0) {
+        metrics_observe(m_commit_seconds, NULL, clock_mono_seconds() - t0);
+        metrics_observe(m_batch_size, NULL, (double)n);
+        const char *labels[] = {thread};
+        metrics_add(m_commits, labels, 1);
+    }
+    return rc;
 }
 
 /* Inserts the batch, retrying once on a fresh connection when the pooled
@@ -77,15 +102,9 @@ static int write_batch(struct ingest_writer *w, struct queue_event *batch, size_
         PGconn *conn = db_pool_acquire(w->pool, 2000, err, errlen);
         if (!conn)
             return -1;
-        double t0 = clock_mono_seconds();
-        int rc = queue_insert_batch(conn, batch, n, err, errlen);
-        bool lost = rc < 0 && db_conn_lost(conn);
-        db_pool_release(w->pool, conn, rc < 0);
-        if (rc == 0) {
-            metrics_observe(m_commit_seconds, NULL, clock_mono_seconds() - t0);
-            metrics_observe(m_batch_size, NULL, (double)n);
+        bool lost;
+        if (insert_once(w, conn, batch, n, "writer", &lost, err, errlen) == 0)
             return 0;
-        }
         if (!lost)
             return -1;
     }
@@ -96,7 +115,7 @@ static int write_batch(struct ingest_writer *w, struct queue_event *batch, size_
 static struct ingest_submission *take_batch(struct ingest_writer *w, size_t *nevents)
 {
     struct ingest_submission *first = w->head, *last = NULL;
-    size_t total = 0;
+    size_t total = 0, subs = 0;
     *nevents = 0;
     if (!first)
         return NULL;
@@ -104,8 +123,10 @@ static struct ingest_submission *take_batch(struct ingest_writer *w, size_t *nev
         if (last && total + s->n > (size_t)w->batch_max)
             break;
         total += s->n;
+        subs++;
         last = s;
     }
+    w->last_subs = subs;
     w->head = last->next;
     if (!w->head)
         w->tail = NULL;
@@ -213,6 +234,32 @@ struct ingest_writer *ingest_writer_start(struct db_pool *pool, int nwriters, in
         return NULL;
     }
     return w;
+}
+
+bool ingest_commit_if_idle(struct ingest_writer *w, struct queue_event *events, size_t n)
+{
+    pthread_mutex_lock(&w->lock);
+    bool idle = !w->stop && !w->head && w->busy == 0 && w->last_subs <= 1;
+    if (idle)
+        w->busy++; /* requests arriving meanwhile queue, and a writer takes them afterwards */
+    pthread_mutex_unlock(&w->lock);
+    if (!idle)
+        return false;
+    PGconn *conn = db_pool_try_acquire_open(w->pool);
+    int rc = -1;
+    if (conn) {
+        char err[256];
+        bool lost;
+        rc = insert_once(w, conn, events, n, "request", &lost, err, sizeof err);
+    }
+    pthread_mutex_lock(&w->lock);
+    w->busy--;
+    if (rc == 0)
+        w->last_subs = 1;
+    if (w->head) /* what queued during this commit: a writer takes it now */
+        pthread_cond_signal(&w->work);
+    pthread_mutex_unlock(&w->lock);
+    return rc == 0;
 }
 
 int ingest_submit_async(struct ingest_writer *w, struct queue_event *events, size_t n,

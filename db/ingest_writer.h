@@ -21,6 +21,7 @@
 #include "db/pool.h"
 #include "db/queue.h"
 
+#include <stdbool.h>
 #include <stddef.h>
 
 struct ingest_writer;
@@ -39,6 +40,16 @@ typedef void (*ingest_done_fn)(void *ctx, int rc, const char *err);
  * stops. */
 int ingest_submit_async(struct ingest_writer *w, struct queue_event *events, size_t n,
                         ingest_done_fn done, void *ctx, char *err, size_t errlen);
+
+/* Commits events on the calling thread, without a hand-off, when the writer is idle: no commit in
+ * flight, nothing queued, the last group commit carried one request (so requests are not
+ * arriving side by side, and a commit here delays no batch), and a pooled connection is open and
+ * free. Returns true when the events are committed (each event's outcome set; they may be
+ * acknowledged), false when the caller must use ingest_submit_async: the writer is busy, or
+ * stopping, or the commit failed (the async path then retries it; the insert is idempotent, so
+ * an ambiguous first commit only turns "stored" into "duplicate"). Never waits for the pool or
+ * connects; the commit itself is bounded by the statement timeout. */
+bool ingest_commit_if_idle(struct ingest_writer *w, struct queue_event *events, size_t n);
 
 /* Writes what is queued, then stops and frees the writer. */
 void ingest_writer_stop(struct ingest_writer *w);

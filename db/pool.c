@@ -189,6 +189,21 @@ PGconn *db_pool_acquire(struct db_pool *pool, int wait_ms, char *err, size_t err
     return conn;
 }
 
+PGconn *db_pool_try_acquire_open(struct db_pool *pool)
+{
+    PGconn *conn = NULL;
+    pthread_mutex_lock(&pool->lock);
+    for (int i = 0; i < pool->size && !conn; i++) {
+        struct db_slot *slot = &pool->slots[i];
+        if (!slot->borrowed && slot->conn && PQstatus(slot->conn) == CONNECTION_OK) {
+            slot->borrowed = true; /* the slot keeps conn: db_pool_release finds it there */
+            conn = slot->conn;
+        }
+    }
+    pthread_mutex_unlock(&pool->lock);
+    return conn;
+}
+
 void db_pool_release(struct db_pool *pool, PGconn *conn, bool broken)
 {
     if (!conn)

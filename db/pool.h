@@ -36,6 +36,11 @@ struct db_pool *db_pool_create(const struct db_pool_options *opts);
  * (never contains the password). */
 PGconn *db_pool_acquire(struct db_pool *pool, int wait_ms, char *err, size_t errlen);
 
+/* Borrows an idle connection that is already open, without waiting and without connecting:
+ * NULL when every open connection is borrowed or none is open (then use db_pool_acquire). For a
+ * caller that must not block on the pool (the ingest writer's commit on a request's thread). */
+PGconn *db_pool_try_acquire_open(struct db_pool *pool);
+
 /* Returns a connection. Pass broken=true after an error that may have left
  * the connection unusable; it is also closed when libpq says it is bad or a
  * transaction was left open. */

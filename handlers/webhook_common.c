@@ -88,6 +88,17 @@ int webhook_store_finish(struct webhook_pending *wp)
     return store_outcome(wp->req, wp->source, wp->events, wp->n, wp->rc, wp->err);
 }
 
+int webhook_store_or_suspend(struct webhook_pending *wp, void (*start)(struct http_request *),
+                             int (*finish)(struct http_request *))
+{
+    if (wp->req->app->cfg->ingest_inline &&
+        ingest_commit_if_idle(wp->req->app->ingest, wp->events, wp->n)) {
+        wp->rc = 0;
+        return finish(wp->req);
+    }
+    return http_suspend(wp->req, start, finish);
+}
+
 void webhook_refresh_queue_depth(struct app *app)
 {
     static const char *const statuses[] = {"pending",    "unmapped", "held",

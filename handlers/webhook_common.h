@@ -33,6 +33,13 @@ struct webhook_pending {
 void webhook_store_start(struct webhook_pending *wp);
 int webhook_store_finish(struct webhook_pending *wp);
 
+/* The handler's last step once wp is filled (wp->req is the request): with SYNKRO_INGEST_INLINE,
+ * when the writer is idle (ingest_commit_if_idle) the events commit on this thread and finish(req)
+ * answers at once, with no suspension, hand-off or resume; otherwise the request is suspended with
+ * start and finish as above. Either way nothing is acknowledged before its events are committed. */
+int webhook_store_or_suspend(struct webhook_pending *wp, void (*start)(struct http_request *),
+                             int (*finish)(struct http_request *));
+
 /* Refreshes synkro_queue_depth{status} from the database (janitor job). */
 void webhook_refresh_queue_depth(struct app *app);
 

@@ -119,8 +119,9 @@ static int store_finish(struct http_request *req)
     return http_respond(req, 204, NULL, "", 0);
 }
 
-/* Builds one queue event per HubSpot event and suspends the request while they commit (the
- * daemon thread serves other connections meanwhile); takes the batch. */
+/* Builds one queue event per HubSpot event and commits them on this thread when the writer is
+ * idle, else suspends the request while they commit (the daemon thread serves other connections
+ * meanwhile); takes the batch. */
 static int store(struct http_request *req, struct hubspot_event_batch *batch)
 {
     size_t n = batch->count;
@@ -153,7 +154,7 @@ static int store(struct http_request *req, struct hubspot_event_batch *batch)
         };
     }
     p->wp = (struct webhook_pending){.req = req, .source = HS_SOURCE, .events = events, .n = n};
-    return http_suspend(req, store_start, store_finish);
+    return webhook_store_or_suspend(&p->wp, store_start, store_finish);
 }
 
 int handle_webhook_hubspot(struct http_request *req)

@@ -168,8 +168,9 @@ static int store_finish(struct http_request *req)
     return rc;
 }
 
-/* Builds one queue event per notification and suspends the request while they commit (the
- * daemon thread serves other connections meanwhile); takes msg. */
+/* Builds one queue event per notification and commits them on this thread when the writer is
+ * idle, else suspends the request while they commit (the daemon thread serves other connections
+ * meanwhile); takes msg. */
 static int store_and_ack(struct http_request *req, struct soap_message *msg)
 {
     size_t n = msg->notification_count;
@@ -189,7 +190,7 @@ static int store_and_ack(struct http_request *req, struct soap_message *msg)
         build_events(msg, p->events, p->keys, p->payloads) < 0)
         return respond_fault(req, 500, "soapenv:Server", "out of memory", "unavailable");
     p->wp = (struct webhook_pending){.req = req, .source = SF_SOURCE, .events = p->events, .n = n};
-    return http_suspend(req, store_start, store_finish);
+    return webhook_store_or_suspend(&p->wp, store_start, store_finish);
 }
 
 int handle_webhook_salesforce(struct http_request *req)

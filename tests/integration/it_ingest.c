@@ -716,8 +716,10 @@ static void stop_within(struct fixture *f, double max_s)
 static void test_client_gone_while_suspended(void **state)
 {
     struct fixture *f = *state;
-    /* with a 1 s request deadline the guard also cuts the waiting connection meanwhile */
-    restart_with(f, (const char *const[]){"SYNKRO_HTTP_REQUEST_DEADLINE_S=1", NULL});
+    /* with a 1 s request deadline the guard also cuts the waiting connection meanwhile; inline
+     * commits off: the request is suspended, not committed on its daemon thread */
+    restart_with(f, (const char *const[]){"SYNKRO_HTTP_REQUEST_DEADLINE_S=1",
+                                          "SYNKRO_INGEST_INLINE=off", NULL});
     PGconn *c = lock_events(f);
     char *body = hs_events(2, 0, PORTAL, 700);
     post_hs_and_leave(f, body, 2500); /* the commit waits on the lock; the client leaves */
@@ -737,7 +739,8 @@ static void test_client_gone_while_suspended(void **state)
 static void test_sf_client_gone_while_suspended(void **state)
 {
     struct fixture *f = *state;
-    restart_with(f, (const char *const[]){"SYNKRO_HTTP_REQUEST_DEADLINE_S=1", NULL});
+    restart_with(f, (const char *const[]){"SYNKRO_HTTP_REQUEST_DEADLINE_S=1",
+                                          "SYNKRO_INGEST_INLINE=off", NULL});
     PGconn *c = lock_events(f);
     char *body = soap_message(ORG_ID, 3, "04l5g00000Gn1");
     post_and_leave(f, "/webhooks/salesforce?token=" SF_TOKEN,
@@ -796,12 +799,13 @@ static void sf_send_suspended(struct fixture *f, const char *prefix, struct sf_s
 /* SIGTERM while a Salesforce message's commit waits: synkro stops once the statement timeout ends
  * the wait (1 s here), not after the 30 s it allows suspended requests; the sender gets a SOAP
  * fault (not an Ack) and nothing is stored. */
-static void test_sf_sigterm_while_suspended(void **state)
+static void sf_sigterm_while_waiting(struct fixture *f, const char *inline_commits,
+                                     const char *prefix)
 {
-    struct fixture *f = *state;
-    restart_with(f, (const char *const[]){"SYNKRO_DB_STATEMENT_TIMEOUT_MS=1000", NULL});
+    restart_with(
+        f, (const char *const[]){"SYNKRO_DB_STATEMENT_TIMEOUT_MS=1000", inline_commits, NULL});
     struct sf_sender s;
-    sf_send_suspended(f, "04l5g00000Gn2", &s);
+    sf_send_suspended(f, prefix, &s);
     /* well under the 10 s shutdown grace and the 30 s wait for suspended requests; the commit
      * and its one retry each end at the 1 s statement timeout, then the workers, sweeper and
      * janitor stop (a quiet clean-clone run took 5.1 s in all) */
@@ -815,14 +819,28 @@ static void test_sf_sigterm_while_suspended(void **state)
     free(s.body);
 }
 
+static void test_sf_sigterm_while_suspended(void **state)
+{
+    sf_sigterm_while_waiting(*state, "SYNKRO_INGEST_INLINE=off", "04l5g00000Gn2");
+}
+
+/* The same while the lone message's commit runs on its own daemon thread (SYNKRO_INGEST_INLINE):
+ * that commit ends at the statement timeout, the message falls back to the writer (its commit
+ * ends there too), and the sender gets the fault, never an Ack. */
+static void test_sf_sigterm_while_committing_inline(void **state)
+{
+    sf_sigterm_while_waiting(*state, "SYNKRO_INGEST_INLINE=on", "04l5g00000Gn4");
+}
+
 /* PostgreSQL stops while a Salesforce message's commit waits: the sender gets the SOAP fault
  * (503, Salesforce retries), nothing is stored, and the retry after PostgreSQL is back is
  * acknowledged and stored once. */
-static void test_sf_database_down_while_suspended(void **state)
+static void sf_database_down_while_waiting(struct fixture *f, const char *inline_commits,
+                                           const char *prefix)
 {
-    struct fixture *f = *state;
+    restart_with(f, (const char *const[]){inline_commits, NULL});
     struct sf_sender s;
-    sf_send_suspended(f, "04l5g00000Gn3", &s);
+    sf_send_suspended(f, prefix, &s);
     assert_int_equal(harness_pg("stop"), 0);
     pthread_join(s.thread, NULL);
     PQfinish(s.lock); /* its session is gone with the server */
@@ -837,6 +855,78 @@ static void test_sf_database_down_while_suspended(void **state)
     harness_response_free(&r);
     assert_int_equal(count_events(f), 2);
     free(s.body);
+}
+
+static void test_sf_database_down_while_suspended(void **state)
+{
+    sf_database_down_while_waiting(*state, "SYNKRO_INGEST_INLINE=off", "04l5g00000Gn3");
+}
+
+static void test_sf_database_down_while_committing_inline(void **state)
+{
+    sf_database_down_while_waiting(*state, "SYNKRO_INGEST_INLINE=on", "04l5g00000Gn5");
+}
+
+/* ---- a lone request commits on its own thread ---- */
+
+/* synkro_ingest_commits_total{thread="<thread>"} from /metrics (0 when absent). */
+static long commits_by(struct fixture *f, const char *thread)
+{
+    char url[512], needle[96];
+    snprintf(url, sizeof url, "%s/metrics", f->proc.base_url);
+    snprintf(needle, sizeof needle, "synkro_ingest_commits_total{thread=\"%s\"} ", thread);
+    struct harness_response r;
+    assert_int_equal(harness_http("GET", url, NULL, NULL, 0, &r), 0);
+    assert_int_equal(r.status, 200);
+    const char *at = strstr(r.body, needle);
+    long n = at ? atol(at + strlen(needle)) : 0;
+    harness_response_free(&r);
+    return n;
+}
+
+/* One request at a time: each commits on its own HTTP thread (no writer hand-off; almost every
+ * one), is stored before its answer, and a redelivery is a duplicate; with
+ * SYNKRO_INGEST_INLINE=off the writer commits them all. */
+static void test_lone_requests_commit_inline(void **state)
+{
+    struct fixture *f = *state;
+    for (int i = 0; i < 3; i++) {
+        char *hs = hs_events(1, 0, PORTAL, 800 + i);
+        struct harness_response r = post_hs_v3(f, "/webhooks/hubspot", hs, wall_ms(), HS_SECRET);
+        assert_int_equal(r.status, 204);
+        harness_response_free(&r);
+        assert_int_equal(count_events(f), i + 1); /* committed before the answer */
+        free(hs);
+    }
+    char *sf = soap_message(ORG_ID, 2, "04l5g00000Gn6");
+    struct harness_response r = post_sf(f, sf);
+    assert_int_equal(r.status, 200);
+    assert_non_null(strstr(r.body, "<Ack>true</Ack>"));
+    harness_response_free(&r);
+    assert_int_equal(count_events(f), 5);
+    r = post_sf(f, sf); /* redelivered: acknowledged, stored once */
+    assert_int_equal(r.status, 200);
+    harness_response_free(&r);
+    assert_int_equal(count_events(f), 5);
+    /* a request finds no free open pooled connection when the workers and the janitor hold them
+     * all at that moment: it goes to the writer (seen once in 5) */
+    long inline_commits = commits_by(f, "request");
+    assert_int_equal(inline_commits + commits_by(f, "writer"), 5);
+    assert_true(inline_commits >= 3);
+
+    restart_with(f, (const char *const[]){"SYNKRO_INGEST_INLINE=off", NULL});
+    r = post_sf(f, sf);
+    assert_int_equal(r.status, 200);
+    harness_response_free(&r);
+    char *hs = hs_events(1, 0, PORTAL, 810);
+    r = post_hs_v3(f, "/webhooks/hubspot", hs, wall_ms(), HS_SECRET);
+    assert_int_equal(r.status, 204);
+    harness_response_free(&r);
+    assert_int_equal(count_events(f), 6);
+    assert_int_equal(commits_by(f, "request"), 0);
+    assert_int_equal(commits_by(f, "writer"), 2);
+    free(hs);
+    free(sf);
 }
 
 int main(void)
@@ -856,6 +946,11 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_sf_client_gone_while_suspended, setup_started,
                                         teardown),
         cmocka_unit_test_setup_teardown(test_sf_sigterm_while_suspended, setup_started, teardown),
+        cmocka_unit_test_setup_teardown(test_sf_sigterm_while_committing_inline, setup_started,
+                                        teardown),
+        cmocka_unit_test_setup_teardown(test_sf_database_down_while_committing_inline,
+                                        setup_started, teardown),
+        cmocka_unit_test_setup_teardown(test_lone_requests_commit_inline, setup_started, teardown),
         cmocka_unit_test_setup_teardown(test_sf_database_down_while_suspended, setup_started,
                                         teardown),
     };

@@ -167,6 +167,32 @@ static void test_acquire_release_reuses(void **state)
                    "0");
 }
 
+/* db_pool_try_acquire_open: only an idle connection that is already open, never a wait or a
+ * connect; what it lends goes back with db_pool_release like any other. */
+static void test_try_acquire_open(void **state)
+{
+    struct testdb *db = *state;
+    struct db_pool *pool = make_pool(db, 2, 5000);
+    assert_null(db_pool_try_acquire_open(pool)); /* nothing open: no connect */
+    assert_int_equal(db_pool_open_count(pool), 0);
+    PGconn *c1 = acquire_or_fail(pool, 1000);
+    assert_null(db_pool_try_acquire_open(pool)); /* the open one is borrowed, the other empty */
+    db_pool_release(pool, c1, false);
+    PGconn *c2 = db_pool_try_acquire_open(pool);
+    assert_ptr_equal(c2, c1);
+    expect_sql_value(c2, "SELECT 1", "1");
+    assert_null(db_pool_try_acquire_open(pool)); /* lent: not lent twice */
+    PGconn *c3 = acquire_or_fail(pool, 1000);    /* the empty slot still serves acquire */
+    assert_ptr_not_equal(c3, c2);
+    db_pool_release(pool, c2, false);
+    db_pool_release(pool, c3, true); /* closed: the slot is empty again */
+    assert_int_equal(db_pool_open_count(pool), 1);
+    PGconn *c4 = db_pool_try_acquire_open(pool);
+    assert_ptr_equal(c4, c1);
+    db_pool_release(pool, c4, false);
+    assert_int_equal(db_pool_destroy(pool, 1000), 0);
+}
+
 static void test_statement_timeout_set(void **state)
 {
     struct testdb *db = *state;
@@ -661,6 +687,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_create_bad_options),
         DBT(test_acquire_release_reuses),
+        DBT(test_try_acquire_open),
         DBT(test_statement_timeout_set),
         DBT(test_db_exec),
         DBT(test_full_pool_times_out),
