@@ -321,6 +321,6 @@ ratio() { # VALUE BASE -> VALUE / BASE
   done
   echo "goals (issue 17): calls/record with 3 within 5% of 1 (ratio <= 1.05); import with 3 no slower"
   echo "than with 1 (ratio <= 1.00); with the limit not binding, burst r/s with 3 >= 2.5x of 1; 0 429s"
-  echo "(the shared CRM budget, not part of this branch, is what keeps 429s at 0 with several instances)"
+  echo "(the shared CRM budget, SYNKRO_CRM_BUDGET_SHARED, is what keeps 429s at 0 with several instances)"
 } | tee "$out/summary.txt"
 log "results: $out"
