@@ -143,16 +143,22 @@ static PGconn *pool_connect(struct db_pool *pool, char *err, size_t errlen)
     return conn;
 }
 
+/* A free slot that keeps an open connection, or NULL (under pool->lock). */
+static struct db_slot *free_open_slot(struct db_pool *pool)
+{
+    for (int i = 0; i < pool->size; i++)
+        if (!pool->slots[i].borrowed && pool->slots[i].conn)
+            return &pool->slots[i];
+    return NULL;
+}
+
 PGconn *db_pool_acquire(struct db_pool *pool, int wait_ms, char *err, size_t errlen)
 {
     struct timespec deadline = clock_deadline_after_ms(wait_ms);
     pthread_mutex_lock(&pool->lock);
     struct db_slot *slot = NULL;
     for (;;) {
-        /* prefer a slot with an open connection */
-        for (int i = 0; i < pool->size && !slot; i++)
-            if (!pool->slots[i].borrowed && pool->slots[i].conn)
-                slot = &pool->slots[i];
+        slot = free_open_slot(pool); /* prefer a slot with an open connection */
         for (int i = 0; i < pool->size && !slot; i++)
             if (!pool->slots[i].borrowed)
                 slot = &pool->slots[i];
@@ -193,12 +199,10 @@ PGconn *db_pool_try_acquire_open(struct db_pool *pool)
 {
     PGconn *conn = NULL;
     pthread_mutex_lock(&pool->lock);
-    for (int i = 0; i < pool->size && !conn; i++) {
-        struct db_slot *slot = &pool->slots[i];
-        if (!slot->borrowed && slot->conn && PQstatus(slot->conn) == CONNECTION_OK) {
-            slot->borrowed = true; /* the slot keeps conn: db_pool_release finds it there */
-            conn = slot->conn;
-        }
+    struct db_slot *slot = free_open_slot(pool);
+    if (slot && PQstatus(slot->conn) == CONNECTION_OK) {
+        slot->borrowed = true; /* the slot keeps conn: db_pool_release finds it there */
+        conn = slot->conn;
     }
     pthread_mutex_unlock(&pool->lock);
     return conn;
