@@ -100,9 +100,13 @@ static struct log_gate limit_gate = {PTHREAD_MUTEX_INITIALIZER, 0, 0};
 static struct log_gate cut_gate = {PTHREAD_MUTEX_INITIALIZER, 0, 0};
 static struct log_gate evict_gate = {PTHREAD_MUTEX_INITIALIZER, 0, 0};
 
-/* Shuts a slot's connection down (under lock); libmicrohttpd closes it on its next turn. */
-static void slot_cut(struct http_guard *g, struct conn_slot *s)
+/* Shuts a slot's connection down (under lock); libmicrohttpd closes it on its next turn. The
+ * cut is counted first (reason: "deadline", "reserve" or "evicted"), so whoever sees the
+ * connection close also sees it in /metrics. */
+static void slot_cut(struct http_guard *g, struct conn_slot *s, const char *reason)
 {
+    const char *labels[] = {reason};
+    metrics_add(m_cut, labels, 1);
     shutdown(s->fd, SHUT_RDWR);
     s->cut = true;
     atomic_fetch_sub(s->reserved ? &g->live_reserved : &g->live, 1);
@@ -136,17 +140,10 @@ static void sweep(struct http_guard *g)
         int64_t d = atomic_load(&s->deadline_ns);
         if (s->cut || d == 0 || now < d)
             continue;
-        slot_cut(g, s);
+        slot_cut(g, s, s->reserved ? "reserve" : "deadline");
         cut[s->reserved]++;
     }
     pthread_mutex_unlock(&g->lock);
-    static const char *const reasons[] = {"deadline", "reserve"};
-    for (int i = 0; i < 2; i++) {
-        if (!cut[i])
-            continue;
-        const char *labels[] = {reasons[i]};
-        metrics_add(m_cut, labels, (double)cut[i]);
-    }
     long long n;
     if ((cut[0] || cut[1]) && log_gate_pass(&cut_gate, cut[0] + cut[1], &n))
         log_with(LOG_LEVEL_WARN, "connections cut: request not received by its deadline",
@@ -219,12 +216,10 @@ static bool evict_oldest_waiting(struct http_guard *g)
         oldest_since = d - s->period_ns;
     }
     if (oldest)
-        slot_cut(g, oldest);
+        slot_cut(g, oldest, "evicted");
     pthread_mutex_unlock(&g->lock);
     if (!oldest)
         return false;
-    const char *labels[] = {"evicted"};
-    metrics_add(m_cut, labels, 1);
     long long n;
     if (log_gate_pass(&evict_gate, 1, &n))
         log_with(LOG_LEVEL_WARN,
