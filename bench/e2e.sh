@@ -429,21 +429,6 @@ batch_seconds() {
 }
 median() { tr ' ' '\n' | grep -E '^[0-9.]+$' | sort -n | awk '{ v[NR] = $1 } END {
   if (NR == 0) { print "-"; exit } print (NR % 2 ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2) }'; }
-# CPU ms used so far by synkro and by PostgreSQL (the postmaster and its children: the pool's
-# backends live through a run), from /proc: less noisy than records/s on a shared machine
-cpu_ms() { # PID...: summed utime+stime in ms
-  local t=0 p v
-  for p in "$@"; do
-    v=$(awk '{ print $14 + $15 }' "/proc/$p/stat" 2>/dev/null || echo 0)
-    t=$((t + v))
-  done
-  echo $((t * 1000 / $(getconf CLK_TCK)))
-}
-pg_pids() {
-  local pm
-  pm=$(head -1 "$tmp/pg/data/postmaster.pid" 2>/dev/null || true)
-  [[ -n $pm ]] && echo "$pm $(pgrep -P "$pm" | tr '\n' ' ')"
-}
 if [[ $AB -gt 0 ]]; then
   declare -A AB_RUNS AB_CPU AB_SHARE
   : >"$out/history_ab.txt"

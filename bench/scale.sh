@@ -10,7 +10,8 @@
 #               until the other side holds every value
 # and prints, per instance count: the import's time and records/s, the burst's records/s, API calls
 # per record (crmsim's counters, echoes included), the 429s crmsim answered, the work share of each
-# instance (records of its "sync batch" log lines over both phases), and the ratios against one
+# instance (records of its "sync batch" log lines over both phases), the CPU ms per record of
+# synkro (all instances), PostgreSQL and crmsim in each phase, and the ratios against one
 # instance. HubSpot webhooks go to the first instance, Salesforce outbound messages to the second
 # (or the first when alone): the work reaches the others only through the database.
 # A benchmark reports: it exits 0 whatever the figures, non-zero only when it could not run.
@@ -31,6 +32,11 @@
 #                                       until every edit is made, then sends them at once, and the
 #                                       burst is timed from then (0: timed from the first edit,
 #                                       delivered as they come)
+#   SYNKRO_BENCH_PG_STATEMENTS=0        1: PostgreSQL loads pg_stat_statements, and each instance
+#                                       count's burst writes its 20 costliest statements (total
+#                                       time) to <out>/instances-K/burst-statements.txt
+#   SYNKRO_PG_OPTIONS="-c ..."          more PostgreSQL settings (scripts/pg.sh; e.g. auto_explain);
+#                                       PostgreSQL's log is kept as <out>/postgres.log
 #   SYNKRO_BENCH_BUILD_DIR=build-bench  where synkro and crmsim are built (release)
 #   SYNKRO_BENCH_OUT=dir                results (default <build dir>/results/scale-<time>)
 #   SYNKRO_BENCH_NO_BUILD=1             use the binaries already in the build dir
@@ -101,6 +107,7 @@ cleanup() {
   trap - EXIT INT TERM
   stop_all
   scripts/pg.sh stop "$tmp/pg" >/dev/null 2>&1 || true
+  cp "$tmp/pg/log" "$out/postgres.log" 2>/dev/null || true
   rm -rf "$tmp"
   exit "$rc"
 }
@@ -108,6 +115,8 @@ trap cleanup EXIT
 trap 'exit 130' INT TERM
 
 log "starting a throwaway PostgreSQL in $tmp/pg (fsync=on)"
+PG_STATEMENTS=${SYNKRO_BENCH_PG_STATEMENTS:-0}
+[[ $PG_STATEMENTS == 1 ]] && export SYNKRO_PG_OPTIONS="${SYNKRO_PG_OPTIONS:-} -c shared_preload_libraries=pg_stat_statements"
 SYNKRO_PG_FSYNC=on scripts/pg.sh start "$tmp/pg" >/dev/null
 pg_port=$(cat "$tmp/pg/port")
 pg_sock=$tmp/pg/sock
@@ -153,7 +162,13 @@ batch_stats() { # LOG: "batches small(<5 records)"
     awk '{ n++; if ($1 < 5) s++ } END { print n + 0, s + 0 }'
 }
 
-declare -A IMP_MS IMP_RPS IMP_CPR BUR_RPS BUR_CPR R429 SHARE SMALL
+declare -A IMP_MS IMP_RPS IMP_CPR BUR_RPS BUR_CPR R429 SHARE SMALL IMP_CPU BUR_CPU
+# "synkro postgres crmsim" CPU ms so far (every instance summed)
+cpu_snapshot() { echo "$(cpu_ms "${pids[@]}") $(cpu_ms $(pg_pids)) $(cpu_ms "$sim_pid")"; }
+cpu_per_record() { # BEFORE AFTER N: "synkro/postgres/crmsim" CPU ms per record
+  awk -v a="$1" -v b="$2" -v n="$3" 'BEGIN { split(a, x, " "); split(b, y, " ")
+    printf "%.2f/%.2f/%.2f", (y[1] - x[1]) / n, (y[2] - x[2]) / n, (y[3] - x[3]) / n }'
+}
 
 # run K: one measurement with K instances
 run() {
@@ -218,6 +233,8 @@ run() {
   # (i) the import
   local c0 c1 c2 t0 w ms h0 s0 q0 h1 s1 q1 h2 s2 q2
   c0=$(calls_snapshot)
+  local u0 u1 u2
+  u0=$(cpu_snapshot)
   t0=$(now_ms)
   read -r code body <<<"$(api POST "/api/mappings/$mid/imports" '{"direction":"salesforce_to_hubspot"}')"
   [[ $code == 202 ]] || die "starting the import answered $code: $body"
@@ -229,6 +246,8 @@ run() {
   IMP_MS[$k]=$([[ $w == reached=1* ]] && echo "$ms" || echo "-")
   IMP_RPS[$k]=$(awk -v n="$N" -v ms="$ms" 'BEGIN { printf "%.0f", n * 1000 / (ms > 0 ? ms : 1) }')
   settle || true
+  u1=$(cpu_snapshot)
+  IMP_CPU[$k]=$(cpu_per_record "$u0" "$u1" "$N")
   c1=$(calls_snapshot)
   read -r h0 s0 q0 _ _ <<<"$c0"
   read -r h1 s1 q1 _ _ <<<"$c1"
@@ -254,6 +273,9 @@ run() {
     simcall POST /_sim/config '{"webhook_flush_ms":100,"outbound_flush_ms":100}' >/dev/null
     log "$k instance(s): burst: $B edits made in $(($(now_ms) - t0)) ms; delivering them now"
     t0=$(now_ms)
+    u1=$(cpu_snapshot) # the edits' own cost (crmsim) is left out when held
+    [[ $PG_STATEMENTS == 1 ]] && psql_db -d "$db" -c "CREATE EXTENSION IF NOT EXISTS pg_stat_statements;
+      SELECT pg_stat_statements_reset()" >/dev/null
     simcall POST /_sim/deliveries/flush '{}' >/dev/null
   fi
   local wa wb
@@ -272,9 +294,15 @@ run() {
     BUR_RPS[$k]="-"
   fi
   settle || true
+  u2=$(cpu_snapshot)
+  [[ $PG_STATEMENTS == 1 ]] && psql_db -d "$db" -F ' | ' -c "SELECT round(total_exec_time)::int AS total_ms,
+      calls, round((total_exec_time / greatest(calls, 1))::numeric, 3) AS mean_ms, rows,
+      left(regexp_replace(query, '\s+', ' ', 'g'), 160) FROM pg_stat_statements
+      ORDER BY total_exec_time DESC LIMIT 20" >"$dir/burst-statements.txt"
   c2=$(calls_snapshot)
   read -r h2 s2 q2 _ _ <<<"$c2"
   BUR_CPR[$k]=$(awk -v a="$((h2 + s2 - h1 - s1))" -v n="$B" 'BEGIN { printf "%.4f", a / n }')
+  BUR_CPU[$k]=$(cpu_per_record "$u1" "$u2" "$B")
   R429[$k]=$((q2 - q0))
 
   stop_all
@@ -312,6 +340,10 @@ ratio() { # VALUE BASE -> VALUE / BASE
     printf '%-9s %10s %10s %10s %10s %10s %6s  %s; %s\n' "$k" "${IMP_MS[$k]}" "${IMP_RPS[$k]}" \
       "${IMP_CPR[$k]}" "${BUR_RPS[$k]}" "${BUR_CPR[$k]}" "${R429[$k]}" "${SHARE[$k]}" "${SMALL[$k]}"
   done
+  echo "CPU ms per record (synkro, all instances / PostgreSQL / crmsim; the burst's from its delivery"
+  echo "when held, to the settled queue):"
+  printf '%-9s %22s %22s\n' instances import burst
+  for k in $INSTANCES; do printf '%-9s %22s %22s\n' "$k" "${IMP_CPU[$k]}" "${BUR_CPU[$k]}"; done
   echo "ratios against $first instance(s):"
   printf '%-9s %12s %16s %12s %16s\n' instances import_time imp_calls/rec burst_r/s bur_calls/rec
   for k in $INSTANCES; do

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # sync_lib.sh: shell functions shared by the sync benchmarks (bench/e2e.sh, bench/scale.sh), sourced
 # after they define log/die: stopping a process, a free port, crmsim's control API and synkro's
-# admin API, crmsim's call counters, and the Bench_Project fixture and mapping both measure.
+# admin API, CPU time of processes, crmsim's call counters, and the Bench_Project fixture and mapping both measure.
 # Must not: start or stop anything by itself, or set anything but functions.
 
 stop_pid() { # PID: TERM, up to 10 s, then KILL
@@ -40,6 +40,23 @@ api() { # METHOD PATH [BODY]: synkro ($base) admin API with $admin; prints "stat
 }
 
 now_ms() { date +%s%3N; }
+
+# CPU ms used so far by processes (synkro, crmsim) and by PostgreSQL (pg_pids: the postmaster
+# of $tmp/pg and its children; the pools' backends live through a run), from /proc: less noisy
+# than records/s on a shared machine
+cpu_ms() { # PID...: summed utime+stime in ms
+  local t=0 p v
+  for p in "$@"; do
+    v=$(awk '{ print $14 + $15 }' "/proc/$p/stat" 2>/dev/null || echo 0)
+    t=$((t + v))
+  done
+  echo $((t * 1000 / $(getconf CLK_TCK)))
+}
+pg_pids() {
+  local pm
+  pm=$(head -1 "$tmp/pg/data/postmaster.pid" 2>/dev/null || true)
+  [[ -n $pm ]] && echo "$pm $(pgrep -P "$pm" | tr '\n' ' ')"
+}
 
 # "hubspot salesforce hubspot_429 hubspot_non2xx salesforce_non2xx" API calls so far ($load, $sim)
 calls_snapshot() {

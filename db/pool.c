@@ -134,7 +134,8 @@ static PGconn *pool_connect(struct db_pool *pool, char *err, size_t errlen)
         note_reach(pool, false, err);
         return NULL;
     }
-    if (db_set_statement_timeout(conn, pool->statement_timeout_ms, err, errlen) < 0) {
+    if (db_set_statement_timeout(conn, pool->statement_timeout_ms, err, errlen) < 0 ||
+        db_disable_jit(conn, err, errlen) < 0) {
         PQfinish(conn);
         note_reach(pool, false, err);
         return NULL;
@@ -370,6 +371,13 @@ int db_set_statement_timeout(PGconn *conn, int ms, char *err, size_t errlen)
         return -1;
     PQclear(res);
     return 0;
+}
+
+int db_disable_jit(PGconn *conn, char *err, size_t errlen)
+{
+    if (PQserverVersion(conn) < 110000)
+        return 0;
+    return db_exec_command(conn, "SET jit = off", err, errlen);
 }
 
 int db_ping(PGconn *conn, char *err, size_t errlen)

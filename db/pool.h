@@ -93,6 +93,13 @@ void db_rollback(PGconn *conn);
  * the server's message in err. */
 int db_set_statement_timeout(PGconn *conn, int ms, char *err, size_t errlen);
 
+/* Turns JIT compilation off for the rest of conn's session (a no-op before PostgreSQL 11, which has
+ * none): synkro's statements are short, and the planner's cost estimate, not the work, decides when
+ * PostgreSQL compiles with LLVM; the health rollup's estimate (a CTE over a small table never
+ * analysed) passed jit_above_cost, and each run spent about a second compiling an index-only
+ * lookup. Every connection synkro opens calls it. 0, or -1 with the server's message in err. */
+int db_disable_jit(PGconn *conn, char *err, size_t errlen);
+
 /* Checks that conn answers a trivial statement. 0, or -1 with the server's message in err (then
  * db_conn_lost() tells a dead connection from a refusing server). */
 int db_ping(PGconn *conn, char *err, size_t errlen);

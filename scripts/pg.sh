@@ -74,7 +74,7 @@ case "$cmd" in
       if [[ $attempt -eq 1 && -f "$dir/port" ]]; then port=$(cat "$dir/port"); else port=$(free_port); fi
       echo "$port" >"$dir/port.tmp"; mv "$dir/port.tmp" "$dir/port"
       if as_owner "$bin/pg_ctl" -D "$dir/data" -l "$dir/log" -w -t 60 \
-          -o "-p $port -k $dir/sock -c listen_addresses=localhost -c fsync=${SYNKRO_PG_FSYNC:-on} -c max_connections=200" start >/dev/null; then
+          -o "-p $port -k $dir/sock -c listen_addresses=localhost -c fsync=${SYNKRO_PG_FSYNC:-on} -c max_connections=200 ${SYNKRO_PG_OPTIONS:-}" start >/dev/null; then
         break
       fi
       [[ $attempt -eq 5 ]] && { tail -20 "$dir/log" >&2; exit 1; }

@@ -235,6 +235,7 @@ static int worker_connect(struct sync_worker *w, char *err, size_t errlen)
     }
     if (w->eng->o.statement_timeout_ms > 0) /* a failure leaves the server's default */
         db_set_statement_timeout(w->conn, w->eng->o.statement_timeout_ms, err, errlen);
+    db_disable_jit(w->conn, err, errlen); /* likewise: JIT only costs time, never correctness */
     /* The session's liveness key, stamped on every lease it takes: when the session ends (the
      * process killed), other processes release its leases at once (db/queue_claim.h). */
     int32_t key = 0;

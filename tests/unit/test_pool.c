@@ -541,6 +541,10 @@ static void test_transaction_helpers(void **state)
     expect_sql_value(c, "SHOW statement_timeout", "4321ms");
     assert_int_equal(db_set_statement_timeout(c, -5, err, sizeof err), -1);
     assert_non_null(strstr(err, "statement_timeout"));
+    expect_sql_value(c, "SHOW jit", "off"); /* the pool's connections have JIT off */
+    assert_int_equal(db_exec_command(c, "SET jit = on", err, sizeof err), 0);
+    assert_int_equal(db_disable_jit(c, err, sizeof err), 0);
+    expect_sql_value(c, "SHOW jit", "off");
     assert_int_equal(db_ping(c, err, sizeof err), 0);
     assert_false(db_conn_lost(c));
     db_pool_release(pool, c, false);
