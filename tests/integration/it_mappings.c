@@ -120,6 +120,8 @@ static size_t count_errors(json_object *o)
 #define PARTIAL_MAP "\"Planned\":\"planned\",\"Active\":\"active\""
 #define FULL_MAP    "\"Planned\":\"planned\",\"Active\":\"active\",\"Done\":\"done\""
 
+/* An outbound message with one notification of record_id (18 characters); the notification id
+ * (synkro's idempotency key) differs per record, as Salesforce's do. */
 static char *soap_for(const char *record_id)
 {
     char *buf = malloc(2048);
@@ -129,11 +131,11 @@ static char *soap_for(const char *record_id)
         "xmlns:xsi=\"http://www.w3.org/2001/XMLSchema-instance\"><soapenv:Body>"
         "<notifications xmlns=\"http://soap.sforce.com/2005/09/outbound\">"
         "<OrganizationId>00D000000000001EAA</OrganizationId>"
-        "<Notification><Id>04l000000000001AAA</Id>"
+        "<Notification><Id>04l%.15s</Id>"
         "<sObject xsi:type=\"sf:Project__c\" xmlns:sf=\"urn:sobject.enterprise.soap.sforce.com\">"
         "<sf:Id>%s</sf:Id><sf:Name>X</sf:Name></sObject></Notification>"
         "</notifications></soapenv:Body></soapenv:Envelope>",
-        record_id);
+        record_id + 3, record_id);
     return buf;
 }
 
@@ -283,7 +285,8 @@ static void test_wizard_flow_to_enabled(void **state)
     assert_int_equal(r.status, 200);
     harness_response_free(&r);
     free(soap);
-    st = harness_db_scalar(&f->db, "SELECT status FROM change_events ORDER BY id DESC LIMIT 1");
+    st = harness_db_scalar(&f->db, "SELECT string_agg(status, ',') FROM change_events"
+                                   " WHERE record_id = 'a01000000000008AAA'");
     assert_string_equal(st, "held");
     free(st);
 
