@@ -66,6 +66,7 @@ struct config {
     int max_mappings;
     int event_retention_days;
     int failed_retention_days;
+    int queue_vacuum_dead_rows;
     /* sync engine */
     int workers;
     int worker_batch;

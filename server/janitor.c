@@ -14,10 +14,12 @@
 #include "db/link_store.h"
 #include "db/mapping_store.h"
 #include "db/queue_claim.h"
+#include "db/queue_vacuum.h"
 #include "db/session_store.h"
 #include "handlers/webhook_common.h"
 #include "base/heap.h"
 #include "base/log.h"
+#include "base/metrics.h"
 
 #include <errno.h>
 #include <pthread.h>
@@ -170,6 +172,64 @@ static void job_roll_up_health(struct app *app)
         log_with(LOG_LEVEL_WARN, "health rollup failed", LF_S("error", err));
 }
 
+/* Vacuums the change_events queue when its dead rows pass SYNKRO_QUEUE_VACUUM_DEAD_ROWS
+ * (db/queue_vacuum.h says why autovacuum alone is too late for a queue). The VACUUM may take as
+ * long as a minute; the janitor's other jobs wait for it meanwhile, which they tolerate. */
+static struct metric_family *m_vacuums, *m_vacuum_s, *m_dead_rows;
+static struct metrics_once vacuum_metrics_once;
+
+static void vacuum_metrics_init(void)
+{
+    static const char *const l[] = {"outcome"};
+    m_vacuums = metrics_register(METRIC_COUNTER, "synkro_queue_vacuums_total",
+                                 "Vacuums of the change_events queue the janitor ran "
+                                 "(outcome=done), or skipped because another session was "
+                                 "vacuuming it (outcome=busy).",
+                                 l, 1, NULL, 0);
+    m_vacuum_s =
+        metrics_register(METRIC_COUNTER, "synkro_queue_vacuum_seconds_total",
+                         "Time spent in the janitor's vacuums of the queue.", NULL, 0, NULL, 0);
+    m_dead_rows = metrics_register(METRIC_GAUGE, "synkro_queue_dead_rows",
+                                   "Dead rows PostgreSQL counts in change_events (read every 5 s).",
+                                   NULL, 0, NULL, 0);
+}
+
+static void job_vacuum_queue(struct app *app)
+{
+    static bool warned_owner; /* only the janitor thread touches it */
+    if (app->cfg->queue_vacuum_dead_rows <= 0)
+        return;
+    metrics_once_run(&vacuum_metrics_once, vacuum_metrics_init);
+    char err[256];
+    PGconn *conn = db_pool_acquire(app->pool, 1000, err, sizeof err);
+    if (!conn)
+        return;
+    struct queue_vacuum_result res;
+    int rc = queue_vacuum_if_due(conn, app->cfg->queue_vacuum_dead_rows, 60000,
+                                 app->cfg->db_statement_timeout_ms, &res, err, sizeof err);
+    db_pool_release(app->pool, conn, rc < 0);
+    if (rc < 0) {
+        log_with(LOG_LEVEL_WARN, "queue vacuum failed", LF_S("error", err));
+        return;
+    }
+    metrics_set(m_dead_rows, NULL, (double)res.dead_rows);
+    if (res.outcome == QUEUE_VACUUM_NOT_OWNER && !warned_owner) {
+        warned_owner = true;
+        log_with(LOG_LEVEL_WARN,
+                 "cannot vacuum change_events: synkro's database user does not own it; leaving "
+                 "it to autovacuum (make the user the table's owner, or set "
+                 "SYNKRO_QUEUE_VACUUM_DEAD_ROWS=0 to silence this)",
+                 LF_I("dead_rows", res.dead_rows));
+    }
+    if (res.outcome == QUEUE_VACUUM_DONE || res.outcome == QUEUE_VACUUM_BUSY) {
+        const char *labels[] = {res.outcome == QUEUE_VACUUM_DONE ? "done" : "busy"};
+        metrics_add(m_vacuums, labels, 1);
+        metrics_add(m_vacuum_s, NULL, res.seconds);
+        log_with(LOG_LEVEL_DEBUG, "queue vacuumed", LF_S("outcome", labels[0]),
+                 LF_I("dead_rows", res.dead_rows), LF_I("ms", (long long)(res.seconds * 1000)));
+    }
+}
+
 /* Says how many repeated log lines were left out of a flood that has ended (base/log.h). */
 static void job_flush_log_repeats(struct app *app)
 {
@@ -198,7 +258,7 @@ static const struct {
     {job_prune_events, 5000},      {job_prune_conflicts, 5000},
     {job_flush_log_repeats, 1000}, {job_prune_sessions, 5000},
     {job_prune_history, 5000},     {job_trim_heap, 10000},
-    {job_roll_up_health, 5000},
+    {job_roll_up_health, 5000},    {job_vacuum_queue, 5000},
 };
 #define JANITOR_JOBS (sizeof janitor_jobs / sizeof janitor_jobs[0])
 
