@@ -352,8 +352,12 @@ int shared_budget_wait_unpaused(struct shared_budget *sb, int limit, int64_t dea
     struct limit_state *ls = w.ls;
     for (;;) {
         int64_t now = clock_mono_ms();
-        if (!ls->fetching && now - ls->pause_read_at >= PAUSE_REFRESH_MS &&
-            ls->db_down_until <= now) {
+        bool stale = now - ls->pause_read_at >= PAUSE_REFRESH_MS && ls->db_down_until <= now;
+        if (stale && ls->fetching) { /* another thread's read: wait for what it says */
+            nap_until(ls, now + MAX_NAP_MS);
+            continue;
+        }
+        if (stale) {
             read_pause(sb, ls, now);
             continue;
         }
