@@ -55,8 +55,6 @@ static long sim_calls(const struct sync_env *env, const char *prefix, int status
         if (status && json_object_get_int(sync_get(c, "status")) != status)
             continue;
         n += json_object_get_int(sync_get(c, "count"));
-        if (getenv("IT_BUDGET_DAILY_VERBOSE"))
-            fprintf(stderr, "  %s %s\n", route, json_object_to_json_string(c));
     }
     json_object_put(st);
     return n;
@@ -190,6 +188,76 @@ static void expect_events_kept(const struct sync_env *env)
     assert_int_equal(failed, 0);
 }
 
+/* One CRM's daily stop as the test drives it. */
+struct daily_case {
+    const char *crm;     /* its side in /api/budget: "hubspot", "salesforce" */
+    const char *limit;   /* the shared row the stop pauses */
+    const char *setting; /* "HUBSPOT_DAILY_MAX_PERCENT" */
+    int pct;             /* its value in the test */
+    const char *routes;  /* crmsim's routes of that CRM */
+    int refusal;         /* the status of the CRM's own refusal (must never be answered) */
+    const char *held;    /* in the log of a process whose call the stop held back */
+    size_t crosser;      /* the process that crosses the max (the other learns from the row) */
+};
+
+/* Edits n records of the side whose deliveries go to process proc (webhooks: HubSpot edits to
+ * process 0; outbound messages: Salesforce edits to process 1). */
+static void edit_for(const struct sync_env *env, size_t proc, char (*sf_ids)[64],
+                     char (*hs_ids)[64], int n, const char *tag)
+{
+    for (int i = 0; i < n; i++) {
+        char body[96];
+        snprintf(body, sizeof body, "{\"%s\":\"%s-%d\"}", proc == 0 ? "two_way" : "Two_Way__c", tag,
+                 i);
+        if (proc == 0)
+            assert_int_equal(sync_hs_update(env, hs_ids[i], body), 0);
+        else
+            assert_int_equal(sync_sf_update(env, sf_ids[i], body), 0);
+    }
+}
+
+/* The crosser alone (the other process killed) syncs a burst of edits: it stops before the CRM
+ * refuses anything, with the reason in the row, logged and counted once; the edits wait. */
+static void cross(struct sync_env *env, const struct daily_case *c, char (*sf_ids)[64],
+                  char (*hs_ids)[64], long long max)
+{
+    size_t other = 1 - c->crosser;
+    char reason[96];
+    snprintf(reason, sizeof reason, "%s=%d", c->setting, c->pct);
+    assert_int_equal(sync_env_proc_stop(env, other, SIGKILL, 5000), 128 + SIGKILL);
+    edit_for(env, c->crosser, sf_ids, hs_ids, NPAIRS, "burst");
+    assert_true(wait_daily_pause(env, c->limit, c->setting));
+    expect_no_calls(env, c->routes);
+    assert_int_equal(sim_calls(env, c->routes, c->refusal), 0);
+    expect_budget_stop(env, c->crosser, c->crm, c->limit, reason, max, c->pct);
+    assert_int_equal(log_lines(env, c->crosser, "\"crm daily limit stop\""), 1);
+    assert_true(sync_proc_metric_total(env, c->crosser, "synkro_crm_daily_stops_total") == 1);
+    expect_events_kept(env);
+}
+
+/* The crosser killed, the other process started: it never read the usage, yet it makes no call to
+ * the CRM for new edits and holds its calls back (retryable): it learned the stop from the row. */
+static void learn(struct sync_env *env, const struct daily_case *c, char (*sf_ids)[64],
+                  char (*hs_ids)[64])
+{
+    size_t other = 1 - c->crosser;
+    char reason[96];
+    snprintf(reason, sizeof reason, "%s=%d", c->setting, c->pct);
+    assert_int_equal(sync_env_proc_stop(env, c->crosser, SIGKILL, 5000), 128 + SIGKILL);
+    assert_int_equal(sync_env_proc_start(env, other), 0);
+    json_object_put(sync_sim(env, "POST", "/_sim/stats/reset", NULL, NULL));
+    edit_for(env, other, sf_ids, hs_ids, 10, "late");
+    harness_sleep_ms(2000); /* delivered, claimed, tried */
+    expect_no_calls(env, c->routes);
+    if (sim_calls(env, c->routes, 0) != 0)
+        sync_env_dump_logs(env, 6000);
+    assert_int_equal(sim_calls(env, c->routes, 0), 0);
+    assert_true(log_lines(env, other, c->held) > 0);
+    expect_budget_stop(env, other, c->crm, c->limit, reason, 0, 0);
+    assert_true(sync_proc_metric_total(env, other, "synkro_crm_daily_stops_total") <= 0);
+    expect_events_kept(env);
+}
+
 static void test_hubspot_daily_stop(void **state)
 {
     const char *extra[] = {"HUBSPOT_DAILY_MAX_PERCENT=50", "SYNKRO_WORKER_BATCH=1", NULL};
@@ -215,38 +283,16 @@ static void test_hubspot_daily_stop(void **state)
     assert_int_equal(st, 200);
     fprintf(stderr, "daily: %lld used, limit %lld, stop at %lld\n", used, limit, limit / 2);
 
-    /* process 0 alone crosses the max with a burst of HubSpot edits (webhooks go to it) */
-    assert_int_equal(sync_env_proc_stop(env, 1, SIGKILL, 5000), 128 + SIGKILL);
-    for (int i = 0; i < NPAIRS; i++) {
-        char body[96];
-        snprintf(body, sizeof body, "{\"two_way\":\"hs-burst-%d\"}", i);
-        assert_int_equal(sync_hs_update(env, hs_ids[i], body), 0);
-    }
-    assert_true(wait_daily_pause(env, "burst", "HUBSPOT_DAILY_MAX_PERCENT"));
-    expect_no_calls(env, "/crm");
-    assert_int_equal(sim_calls(env, "/crm", 429), 0);
-    expect_budget_stop(env, 0, "hubspot", "burst", "HUBSPOT_DAILY_MAX_PERCENT=50", limit, 50);
-    assert_int_equal(log_lines(env, 0, "\"crm daily limit stop\""), 1);
-    assert_true(sync_proc_metric_total(env, 0, "synkro_crm_daily_stops_total") == 1);
-    expect_events_kept(env);
-
-    /* process 1 never read the usage: it learns the stop from the row */
-    assert_int_equal(sync_env_proc_stop(env, 0, SIGKILL, 5000), 128 + SIGKILL);
-    assert_int_equal(sync_env_proc_start(env, 1), 0);
-    json_object_put(sync_sim(env, "POST", "/_sim/stats/reset", NULL, NULL));
-    for (int i = 0; i < 10; i++) {
-        char body[96];
-        snprintf(body, sizeof body, "{\"Two_Way__c\":\"sf-late-%d\"}", i);
-        assert_int_equal(sync_sf_update(env, sf_ids[i], body), 0);
-    }
-    harness_sleep_ms(2000); /* outbound messages delivered, claimed, tried */
-    expect_no_calls(env, "/crm");
-    assert_int_equal(sim_calls(env, "/crm", 0), 0);
-    /* it tried: its calls were held back by the budget (retryable) */
-    assert_true(log_lines(env, 1, "call budget has no free call") > 0);
-    expect_budget_stop(env, 1, "hubspot", "burst", "HUBSPOT_DAILY_MAX_PERCENT=50", 0, 0);
-    assert_true(sync_proc_metric_total(env, 1, "synkro_crm_daily_stops_total") <= 0);
-    expect_events_kept(env);
+    const struct daily_case c = {.crm = "hubspot",
+                                 .limit = "burst",
+                                 .setting = "HUBSPOT_DAILY_MAX_PERCENT",
+                                 .pct = 50,
+                                 .routes = "/crm",
+                                 .refusal = 429,
+                                 .held = "call budget has no free call",
+                                 .crosser = 0};
+    cross(env, &c, sf_ids, hs_ids, limit);
+    learn(env, &c, sf_ids, hs_ids);
 }
 
 static void test_salesforce_daily_stop(void **state)
@@ -266,41 +312,16 @@ static void test_salesforce_daily_stop(void **state)
     json_object_put(sync_sim(env, "POST", "/_sim/salesforce/api-usage", "{\"used\":940}", &st));
     assert_int_equal(st, 200);
 
-    /* process 1 alone crosses the max with Salesforce edits (outbound messages go to it) */
-    assert_int_equal(sync_env_proc_stop(env, 0, SIGKILL, 5000), 128 + SIGKILL);
-    for (int i = 0; i < NPAIRS; i++) {
-        char body[96];
-        snprintf(body, sizeof body, "{\"Two_Way__c\":\"sf-burst-%d\"}", i);
-        assert_int_equal(sync_sf_update(env, sf_ids[i], body), 0);
-    }
-    assert_true(wait_daily_pause(env, "daily", "SALESFORCE_API_DAILY_MAX_PERCENT"));
-    expect_no_calls(env, "/services/data");
-    assert_int_equal(sim_calls(env, "/services/data", 403), 0);
-    expect_budget_stop(env, 1, "salesforce", "daily", "SALESFORCE_API_DAILY_MAX_PERCENT=95", 1000,
-                       95);
-    assert_int_equal(log_lines(env, 1, "\"crm daily limit stop\""), 1);
-    assert_true(sync_proc_metric_total(env, 1, "synkro_crm_daily_stops_total") == 1);
-    expect_events_kept(env);
-
-    /* process 0 never read the usage: it learns the stop from the row */
-    assert_int_equal(sync_env_proc_stop(env, 1, SIGKILL, 5000), 128 + SIGKILL);
-    assert_int_equal(sync_env_proc_start(env, 0), 0);
-    json_object_put(sync_sim(env, "POST", "/_sim/stats/reset", NULL, NULL));
-    for (int i = 0; i < 10; i++) {
-        char body[96];
-        snprintf(body, sizeof body, "{\"two_way\":\"hs-late-%d\"}", i);
-        assert_int_equal(sync_hs_update(env, hs_ids[i], body), 0);
-    }
-    harness_sleep_ms(2000); /* webhooks delivered, claimed, tried */
-    expect_no_calls(env, "/services/data");
-    if (sim_calls(env, "/services/data", 0) != 0)
-        sync_env_dump_logs(env, 6000);
-    assert_int_equal(sim_calls(env, "/services/data", 0), 0);
-    /* it tried: its calls were held back by the budget (retryable) */
-    assert_true(log_lines(env, 0, "API requests are paused for every instance") > 0);
-    expect_budget_stop(env, 0, "salesforce", "daily", "SALESFORCE_API_DAILY_MAX_PERCENT=95", 0, 0);
-    assert_true(sync_proc_metric_total(env, 0, "synkro_crm_daily_stops_total") <= 0);
-    expect_events_kept(env);
+    const struct daily_case c = {.crm = "salesforce",
+                                 .limit = "daily",
+                                 .setting = "SALESFORCE_API_DAILY_MAX_PERCENT",
+                                 .pct = 95,
+                                 .routes = "/services/data",
+                                 .refusal = 403,
+                                 .held = "API requests are paused for every instance",
+                                 .crosser = 1};
+    cross(env, &c, sf_ids, hs_ids, 1000);
+    learn(env, &c, sf_ids, hs_ids);
 }
 
 int main(void)
