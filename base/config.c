@@ -133,6 +133,10 @@ static const struct config_var config_vars[] = {
      "Client-side budget of HubSpot API calls per rolling 10 seconds, shared by all threads."},
     {"HUBSPOT_SEARCH_RATE_PER_S", CV_INT, OFF(hubspot_search_rate_per_s), "5", 1, 1000, false,
      "Client-side budget of HubSpot search calls per second."},
+    {"HUBSPOT_DAILY_MAX_PERCENT", CV_INT, OFF(hubspot_daily_max_percent), "90", 1, 100, false,
+     "Stop calling HubSpot (every instance, until the next UTC midnight, at most an hour, then one "
+     "call probes) when X-HubSpot-RateLimit-Daily-Remaining shows this share of the portal's daily "
+     "limit used; the rest is left to the portal's other integrations."},
     {"SYNKRO_CRM_BUDGET_SHARED", CV_BOOL, OFF(crm_budget_shared), "true", 0, 0, false,
      "Keep the CRM API budgets (HubSpot burst and search limits per portal, Salesforce pauses per "
      "org) in PostgreSQL, shared by every instance on the database; false: each process keeps its "
@@ -154,6 +158,10 @@ static const struct config_var config_vars[] = {
      "set."},
     {"SALESFORCE_API_USAGE_MAX_PERCENT", CV_INT, OFF(salesforce_api_usage_max_percent), "80", 1,
      100, false, "Slow down when Sforce-Limit-Info shows this share of the daily allocation used."},
+    {"SALESFORCE_API_DAILY_MAX_PERCENT", CV_INT, OFF(salesforce_api_daily_max_percent), "95", 1,
+     100, false,
+     "Stop calling Salesforce (every instance, 5 minutes, then one call probes) when "
+     "Sforce-Limit-Info shows this share of the org's daily allocation used."},
     {"SYNKRO_SECRET_KEY", CV_STR, OFF(secret_key), "", 32, 4096, true,
      "Key (at least 32 characters; e.g. `openssl rand -hex 32`) that encrypts CRM tokens stored in "
      "PostgreSQL with AES-256-GCM."},

@@ -51,6 +51,7 @@ struct config {
     char *hubspot_refresh_token;
     int hubspot_rate_per_10s;
     int hubspot_search_rate_per_s;
+    int hubspot_daily_max_percent;
     bool crm_budget_shared; /* SYNKRO_CRM_BUDGET_SHARED */
     char *salesforce_login_url;
     char *salesforce_api_version;
@@ -60,6 +61,7 @@ struct config {
     char *salesforce_username;
     char *salesforce_jwt_key_file;
     int salesforce_api_usage_max_percent;
+    int salesforce_api_daily_max_percent;
     char *secret_key;
     int crm_timeout_ms;
     int crm_connect_timeout_ms;

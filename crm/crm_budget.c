@@ -1,9 +1,10 @@
 /* crm_budget.c: the JSON of GET /api/budget from the clients' limiters and call counters.
  *
  * One side per CRM, built the same way: limits (HubSpot's two buckets; Salesforce has no
- * client-side bucket, so none), a snapshot of the client's crm_call_stats, and for Salesforce the
- * daily allocation from the last Sforce-Limit-Info header. Instants are UTC ISO 8601 with
- * milliseconds. Must not: change a limiter (rate_limit_available only reads). */
+ * client-side bucket, so none), a snapshot of the client's crm_call_stats, and the daily
+ * allocation from the last answer's headers (Sforce-Limit-Info, X-HubSpot-RateLimit-Daily).
+ * Instants are UTC ISO 8601 with milliseconds. Must not: change a limiter (rate_limit_available
+ * only reads). */
 #include "crm/crm_budget.h"
 
 #include "crm/crm_call_stats.h"
@@ -77,7 +78,8 @@ static json_object *side_json(bool configured, const struct crm_limit_view *limi
     return o;
 }
 
-static json_object *daily_json(struct crm_call_stats *stats, int64_t now_ms)
+/* The daily allocation the last answer reported, and the share at which every instance stops. */
+static json_object *daily_json(struct crm_call_stats *stats, int stop_percent, int64_t now_ms)
 {
     struct crm_call_stats_snapshot snap;
     crm_call_stats_snapshot(stats, now_ms, &snap);
@@ -87,6 +89,8 @@ static json_object *daily_json(struct crm_call_stats *stats, int64_t now_ms)
     json_object *o = json_object_new_object();
     json_object_object_add(o, "max", json_object_new_int64(snap.usage_max));
     json_object_object_add(o, "remaining", json_object_new_int64(remaining > 0 ? remaining : 0));
+    json_object_object_add(o, "used", json_object_new_int64(snap.usage_used));
+    json_object_object_add(o, "stop_percent", json_object_new_int(stop_percent));
     return o;
 }
 
@@ -158,7 +162,12 @@ json_object *crm_budget_json(const struct crm_clients *clients, int64_t now_ms)
         json_object_put(out);
         return NULL;
     }
-    json_object_object_add(sf, "daily_api_requests", daily_json(sf_stats, now_ms));
+    json_object_object_add(
+        sf, "daily_api_requests",
+        daily_json(sf_stats, salesforce_client_daily_max_percent(clients->salesforce), now_ms));
+    json_object_object_add(hs, "daily_api_requests",
+                           daily_json(hubspot_client_stats(clients->hubspot),
+                                      hubspot_client_daily_max_percent(clients->hubspot), now_ms));
     json_object_object_add(hs, "shared",
                            shared_json(hubspot_client_shared_budget(clients->hubspot)));
     json_object_object_add(sf, "shared",

@@ -1,6 +1,6 @@
 /* crm_budget.h: the CRM API budget as this process sees it, for the console's health page
  * (GET /api/budget): each client's client-side limits, its calls and rate-limit refusals of the
- * last hour, its last 20 refusals, and Salesforce's daily allocation when an answer reported it.
+ * last hour, its last 20 refusals, and each CRM's daily allocation when an answer reported it.
  *
  * Reads the clients' limiters and counters (crm/rate_limit.h, crm/crm_call_stats.h) and the shared
  * budget's rows (db/budget_store.h); changes nothing. Must not: log, call a CRM, or decide anything
@@ -18,7 +18,11 @@
  *   "recent_429":[{"at":"ISO8601","policy":"…","retry_after_s":x}]},
  *   "shared":{"account":"hubspot:42","available":bool,"limits":[{"name","capacity","in_use",
  *     "available","interval_s","paused_s","pause_reason","taken","empty_takes","pauses"}]}|null},
- *  "salesforce":{…the same…,"daily_api_requests":{"max":n,"remaining":n}|null}}
+ *  "salesforce":{…the same…}}
+ * daily_api_requests is the account's daily allocation as the last answer reported it (HubSpot's
+ * X-HubSpot-RateLimit-Daily / -Daily-Remaining, Salesforce's Sforce-Limit-Info; null before one),
+ * stop_percent the share at which every instance stops calling (HUBSPOT_DAILY_MAX_PERCENT,
+ * SALESFORCE_API_DAILY_MAX_PERCENT: the stop is the shared limit's pause and its pause_reason).
  * "limits" are this process's own buckets (the fallback while the shared budget's database does
  * not answer); "shared" is the budget every instance takes from (crm/shared_budget.h), read from
  * the database (one statement per CRM), null when SYNKRO_CRM_BUDGET_SHARED is off; taken counts

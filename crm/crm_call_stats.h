@@ -1,7 +1,8 @@
 /* crm_call_stats.h: what one CRM client has spent of its API budget lately, as the console's
  * budget view shows it: calls per minute over the last hour, the CRM's rate-limit refusals (429s,
  * Salesforce's REQUEST_LIMIT_EXCEEDED) per minute and the last 20 of them, and the daily API
- * allocation Salesforce last reported (Sforce-Limit-Info: api-usage=USED/MAX).
+ * allocation the CRM last reported (Sforce-Limit-Info: api-usage=USED/MAX; HubSpot's
+ * X-HubSpot-RateLimit-Daily and -Daily-Remaining).
  *
  * Owns one struct per client: 60 per-minute slots (each tagged with its minute, so a slot left
  * from an earlier hour reads as zero and is reset when reused) and a ring of the last

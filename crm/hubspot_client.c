@@ -15,13 +15,16 @@
  * call itself (crm/crm_call.c does; only the token endpoint has its own loop). */
 #include "crm/hubspot_client.h"
 
+#include "base/clock.h"
 #include "base/config.h"
 #include "base/secret.h"
 #include "base/strbuf.h"
 #include "crm/crm_call.h"
 #include "crm/crm_call_stats.h"
 #include "crm/crm_split.h"
+#include "crm/daily_limit.h"
 #include "base/json_util.h"
+#include "base/metrics.h"
 #include "crm/rate_limit.h"
 #include "crm/shared_budget.h"
 #include "crm/token_store.h"
@@ -54,7 +57,19 @@ struct hubspot_client {
      * alone; with it, the buckets are the fallback while its database does not answer */
     struct shared_budget *shared;
     int shared_burst, shared_search;
+    struct daily_stop daily; /* atomics: the stop at HUBSPOT_DAILY_MAX_PERCENT of the daily limit */
 };
+
+static struct metric_family *m_daily_usage;
+static struct metrics_once metrics_once;
+
+static void metrics_register_all(void)
+{
+    m_daily_usage = metrics_register(METRIC_GAUGE, "synkro_hubspot_api_daily_usage_ratio",
+                                     "Share of the HubSpot portal's daily API limit used "
+                                     "(X-HubSpot-RateLimit-Daily and -Daily-Remaining).",
+                                     NULL, 0, NULL, 0);
+}
 
 /* ---- small helpers ---- */
 
@@ -199,9 +214,20 @@ static int hs_budget_acquire(void *ud, const struct crm_call *c, struct crm_erro
     return 0;
 }
 
-/* The longest pause a daily-limit 429 sets for every instance: then one call tries again (HubSpot
- * resets the daily limit at midnight in the account's time zone, which synkro does not know). */
+/* The longest pause a daily-limit 429 (or the stop at HUBSPOT_DAILY_MAX_PERCENT) sets for every
+ * instance: then one call tries again (HubSpot resets the daily limit at midnight in the account's
+ * time zone, which synkro does not know). */
 #define DAILY_PAUSE_MAX_MS 3600000L
+
+/* Pauses the call budget (the burst limit every call takes a token of) for wait ms: for every
+ * instance with a shared budget, else for this process's bucket. */
+static void pause_calls(struct hubspot_client *hc, long wait, const char *reason)
+{
+    if (hc->shared)
+        shared_budget_pause(hc->shared, hc->shared_burst, wait, reason);
+    else
+        rate_limit_pause(hc->bucket, rate_limit_now_ms() + wait);
+}
 
 /* A 429 pauses every caller of the limit its policy names until its wait ends: the search limit
  * (SECONDLY on a search call), the daily one (DAILY: the call budget, at most an hour), else the
@@ -222,6 +248,27 @@ static void hs_budget_penalty(void *ud, const struct crm_call *c, const struct c
         rate_limit_pause(search ? hc->search_bucket : hc->bucket, rate_limit_now_ms() + wait);
     shared_budget_pause(hc->shared, search ? hc->shared_search : hc->shared_burst, wait,
                         err->sub_code[0] ? err->sub_code : err->code);
+}
+
+/* Every answer's daily headers (the portal's own count, every integration's calls): kept for the
+ * budget view and the gauge; at HUBSPOT_DAILY_MAX_PERCENT the call budget stops for every
+ * instance until the next UTC midnight, at most an hour, before HubSpot refuses anything. */
+static void hs_on_answer(void *ud, const struct crm_http_response *r)
+{
+    struct hubspot_client *hc = ud;
+    long long used, max;
+    if (daily_limit_parse_hubspot(crm_http_header(r, "X-HubSpot-RateLimit-Daily"),
+                                  crm_http_header(r, "X-HubSpot-RateLimit-Daily-Remaining"), &used,
+                                  &max) < 0)
+        return;
+    metrics_set(m_daily_usage, NULL, (double)used / (double)max);
+    crm_call_stats_note_usage(hc->stats, used, max);
+    char why[200];
+    int64_t pause = daily_stop_note(
+        &hc->daily, used, max, rate_limit_now_ms(),
+        daily_limit_until_utc_midnight(clock_wall_ms(), DAILY_PAUSE_MAX_MS), why, sizeof why);
+    if (pause > 0)
+        pause_calls(hc, (long)pause, why);
 }
 
 static struct token_cache *hs_tokens(void *ud)
@@ -256,6 +303,7 @@ static const struct crm_call_hooks hs_hooks = {
     .retry_policy = hs_retry_policy,
     .budget_acquire = hs_budget_acquire,
     .budget_penalty = hs_budget_penalty,
+    .on_answer = hs_on_answer,
     .tokens = hs_tokens,
     .token_refreshable = hs_token_refreshable,
     .parse_error = hs_parse_error,
@@ -284,6 +332,7 @@ void hubspot_client_options_from_config(struct hubspot_client_options *o, const 
     o->search_rate_limit = cfg->hubspot_search_rate_per_s;
     o->search_interval_ms = 1000;
     o->portal_id = cfg->hubspot_portal_id;
+    o->daily_max_percent = cfg->hubspot_daily_max_percent;
 }
 
 void hubspot_client_destroy(struct hubspot_client *hc)
@@ -389,6 +438,9 @@ struct hubspot_client *hubspot_client_create(const struct hubspot_client_options
     hc->search_bucket = rate_limit_create(o->search_rate_limit > 0 ? o->search_rate_limit : 5,
                                           with_margin(hc->search_interval_ms));
     hc->stats = crm_call_stats_create();
+    metrics_once_run(&metrics_once, metrics_register_all);
+    daily_stop_init(&hc->daily, "hubspot", "HUBSPOT_DAILY_MAX_PERCENT",
+                    o->daily_max_percent > 0 ? o->daily_max_percent : 90);
     if (o->budget_pool && shared_open(hc, o) < 0) {
         hubspot_client_destroy(hc);
         snprintf(err, errlen, "HubSpot client: out of memory or bad shared budget settings");
@@ -419,6 +471,11 @@ struct shared_budget *hubspot_client_shared_budget(struct hubspot_client *hc)
 struct crm_call_stats *hubspot_client_stats(struct hubspot_client *hc)
 {
     return hc ? hc->stats : NULL;
+}
+
+int hubspot_client_daily_max_percent(const struct hubspot_client *hc)
+{
+    return hc ? hc->daily.max_percent : 0;
 }
 
 int hubspot_client_limits(struct hubspot_client *hc, struct crm_limit_view *out, int max)

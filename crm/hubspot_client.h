@@ -67,6 +67,7 @@ struct hubspot_client_options {
     int search_rate_limit;      /* search calls per search_interval_ms; <= 0: 5 */
     int64_t search_interval_ms; /* <= 0: 1000 */
     int64_t refresh_margin_ms;  /* refresh this long before expiry; <= 0: 300000 (5 of 30 min) */
+    int daily_max_percent;      /* stop at this share of the portal's daily limit; <= 0: 90 */
     struct crm_retry_policy retry;
     /* the pool of the budget shared by every instance (borrowed; crm/shared_budget.h), NULL:
      * this process's own buckets only; portal_id keys it ("hubspot:<id>", 0: "hubspot:default") */
@@ -112,6 +113,8 @@ struct shared_budget;
 struct shared_budget *hubspot_client_shared_budget(struct hubspot_client *hc);
 /* The client's call counters (borrowed; lives as long as the client). */
 struct crm_call_stats *hubspot_client_stats(struct hubspot_client *hc);
+/* The share (%) of the portal's daily limit at which every instance stops (0 for NULL). */
+int hubspot_client_daily_max_percent(const struct hubspot_client *hc);
 /* Fills out with the client-side budgets (the rolling 10 s call budget "burst", the per-second
  * "search" budget), at most max; returns how many. Reads the limiters, never changes them. */
 int hubspot_client_limits(struct hubspot_client *hc, struct crm_limit_view *out, int max);

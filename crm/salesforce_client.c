@@ -22,6 +22,7 @@
 #include "base/strbuf.h"
 #include "crm/crm_call.h"
 #include "crm/crm_split.h"
+#include "crm/daily_limit.h"
 #include "base/json_util.h"
 #include "crm/crm_call_stats.h"
 #include "crm/rate_limit.h"
@@ -77,6 +78,7 @@ struct salesforce_client {
     struct crm_call_stats *stats; /* own lock: calls, refusals, api-usage for the budget view */
     struct shared_budget *shared; /* own locks: the org's pause shared by every instance, or NULL */
     int shared_daily;
+    struct daily_stop daily; /* atomics: the stop at SALESFORCE_API_DAILY_MAX_PERCENT */
 };
 
 static struct metric_family *m_usage;
@@ -142,14 +144,19 @@ double salesforce_client_api_usage(struct salesforce_client *sc)
     return usage_get(sc);
 }
 
-/* "api-usage=USED/MAX" (other entries may follow, comma separated). */
+/* How long the org's requests stop for every instance: after a REQUEST_LIMIT_EXCEEDED with the
+ * daily allocation used up, or when the usage reaches SALESFORCE_API_DAILY_MAX_PERCENT (the
+ * allocation is a rolling 24 h: then a call probes); after a REQUEST_LIMIT_EXCEEDED below it (the
+ * long-running request concurrency limit) ten seconds. */
+#define SF_PAUSE_DAILY_MS       300000
+#define SF_PAUSE_CONCURRENCY_MS 10000
+
+/* "api-usage=USED/MAX" (other entries around): the usage (gauge, budget view), and at
+ * SALESFORCE_API_DAILY_MAX_PERCENT the stop of the org's requests for every instance. */
 static void usage_track(struct salesforce_client *sc, const char *hdr)
 {
-    const char *p = hdr ? strstr(hdr, "api-usage=") : NULL;
-    if (!p)
-        return;
     long long used, max;
-    if (sscanf(p + 10, "%lld/%lld", &used, &max) != 2 || max <= 0 || used < 0)
+    if (daily_limit_parse_salesforce(hdr, &used, &max) < 0)
         return;
     double ratio = (double)used / (double)max;
     uint64_t bits;
@@ -157,6 +164,11 @@ static void usage_track(struct salesforce_client *sc, const char *hdr)
     atomic_store(&sc->usage_bits, bits);
     metrics_set(m_usage, NULL, ratio);
     crm_call_stats_note_usage(sc->stats, used, max);
+    char why[200];
+    int64_t pause = daily_stop_note(&sc->daily, used, max, rate_limit_now_ms(), SF_PAUSE_DAILY_MS,
+                                    why, sizeof why);
+    if (pause > 0)
+        shared_budget_pause(sc->shared, sc->shared_daily, pause, why);
 }
 
 /* Pause before a call: 0 below the threshold, growing linearly to the maximum at 100%. */
@@ -413,32 +425,36 @@ static const struct crm_retry_policy *sf_retry_policy(void *ud)
 }
 
 /* Salesforce has no per-call token budget (the org's allocation is daily and Sforce-Limit-Info
- * reports the org's own count): each try first waits while the org's requests are paused for every
- * instance (after a REQUEST_LIMIT_EXCEEDED), then, above the API usage threshold, sleeps. */
+ * reports the org's own count): each try first waits while the org's requests are stopped (for
+ * every instance with a shared budget, else for this process) after a REQUEST_LIMIT_EXCEEDED or at
+ * SALESFORCE_API_DAILY_MAX_PERCENT, then, above the API usage threshold, sleeps. A stop longer
+ * than the retry policy's longest wait fails the try as retryable (the event retries later). */
 static int sf_budget_acquire(void *ud, const struct crm_call *c, struct crm_error *err)
 {
     (void)c;
     struct salesforce_client *sc = ud;
-    int64_t ra = 0;
-    if (sc->shared &&
-        shared_budget_wait_unpaused(sc->shared, sc->shared_daily,
-                                    rate_limit_now_ms() + sc->retry.max_wait_ms, &ra) == -1) {
+    int64_t now = rate_limit_now_ms(), ra = 0;
+    int64_t deadline = now + sc->retry.max_wait_ms;
+    int rc = 0;
+    if (sc->shared) {
+        rc = shared_budget_wait_unpaused(sc->shared, sc->shared_daily, deadline, &ra);
+    } else if ((ra = daily_stop_left(&sc->daily, now)) > 0) {
+        if (now + ra > deadline)
+            rc = -1;
+        else
+            crm_sleep_ms((long)ra);
+    }
+    if (rc == -1) {
         crm_error_set(err, CRM_SALESFORCE, CRM_ERR_RETRY_AFTER, 0, "client_rate_limit",
-                      "the org's API requests are paused for every instance after "
-                      "REQUEST_LIMIT_EXCEEDED, for another %lld ms",
-                      (long long)ra);
+                      "the org's API requests are paused%s (REQUEST_LIMIT_EXCEEDED, or the daily "
+                      "usage at SALESFORCE_API_DAILY_MAX_PERCENT) for another %lld ms",
+                      sc->shared ? " for every instance" : "", (long long)ra);
         err->retry_after_ms = (long)ra;
         return -1;
     }
     crm_sleep_ms(usage_pause_ms(ud));
     return 0;
 }
-
-/* How long a REQUEST_LIMIT_EXCEEDED pauses the org's requests for every instance: Salesforce
- * says nothing of when it ends. With the daily allocation used up (Sforce-Limit-Info) five
- * minutes, else (the long-running request concurrency limit) ten seconds. */
-#define SF_PAUSE_DAILY_MS       300000
-#define SF_PAUSE_CONCURRENCY_MS 10000
 
 static void sf_budget_penalty(void *ud, const struct crm_call *c, const struct crm_error *err)
 {
@@ -508,6 +524,11 @@ struct crm_call_stats *salesforce_client_stats(struct salesforce_client *sc)
     return sc ? sc->stats : NULL;
 }
 
+int salesforce_client_daily_max_percent(const struct salesforce_client *sc)
+{
+    return sc ? sc->daily.max_percent : 0;
+}
+
 static const struct crm_call_hooks sf_hooks = {
     .crm = CRM_SALESFORCE,
     .name = "Salesforce",
@@ -563,6 +584,7 @@ void salesforce_client_options_from_config(struct salesforce_client_options *o,
     o->username = cfg->salesforce_username;
     o->jwt_key_file = cfg->salesforce_jwt_key_file;
     o->api_usage_max_percent = cfg->salesforce_api_usage_max_percent;
+    o->api_daily_max_percent = cfg->salesforce_api_daily_max_percent;
     o->store = store;
     o->org_id = cfg->salesforce_org_id;
 }
@@ -648,6 +670,8 @@ struct salesforce_client *salesforce_client_create(const struct salesforce_clien
     sc->usage_slowdown_max_ms = o->usage_slowdown_max_ms > 0 ? o->usage_slowdown_max_ms : 2000;
     sc->describe_ttl_ms = o->describe_ttl_ms > 0 ? o->describe_ttl_ms : 300000;
     metrics_once_run(&metrics_once, metrics_register_all);
+    daily_stop_init(&sc->daily, "salesforce", "SALESFORCE_API_DAILY_MAX_PERCENT",
+                    o->api_daily_max_percent > 0 ? o->api_daily_max_percent : 95);
     sc->stats = crm_call_stats_create();
     bool ok = sc->api_version != NULL && sc->stats != NULL &&
               (!o->budget_pool || shared_open(sc, o) == 0);

@@ -62,6 +62,7 @@ struct salesforce_client_options {
     const char *access_token;  /* a pre-issued session (with instance_url); no refresh possible */
     const char *instance_url;
     int api_usage_max_percent;  /* <= 0: 80 */
+    int api_daily_max_percent;  /* stop every instance at this share of the allocation; <= 0: 95 */
     long usage_slowdown_max_ms; /* pause before each call at 100% usage; <= 0: 2000 */
     int64_t describe_ttl_ms;    /* revalidate cached describes after this; <= 0: 300000 */
     struct crm_retry_policy retry;
@@ -94,6 +95,8 @@ struct crm_call_stats;
 /* The client's call counters (borrowed; lives as long as the client); they also hold the last
  * api-usage USED/MAX seen. */
 struct crm_call_stats *salesforce_client_stats(struct salesforce_client *sc);
+/* The share (%) of the org's daily allocation at which every instance stops (0 for NULL). */
+int salesforce_client_daily_max_percent(const struct salesforce_client *sc);
 
 /* ---- describe ---- */
 

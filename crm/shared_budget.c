@@ -222,65 +222,95 @@ static int fetch_lease(struct shared_budget *sb, struct limit_state *ls)
     return 0;
 }
 
-/* Ends a wait: counts it when there was one. */
-static void note_wait(struct shared_budget *sb, struct limit_state *ls, int64_t started,
-                      bool waited)
-{
-    if (!waited)
-        return;
-    count(sb, m_waits, ls, 1);
-    count(sb, m_wait_s, ls, (double)(clock_mono_ms() - started) / 1000.0);
-}
+/* ---- one caller's wait (the prologue and epilogues shared by acquire and wait_unpaused) ---- */
 
-static int refuse(struct shared_budget *sb, struct limit_state *ls, int rc, int64_t started,
-                  bool waited, int64_t retry_after, int64_t *retry_after_ms)
-{
-    pthread_mutex_unlock(&ls->lock);
-    note_wait(sb, ls, started, waited);
-    if (rc == -2)
-        count(sb, m_fallbacks, ls, 1);
-    if (retry_after_ms)
-        *retry_after_ms = retry_after;
-    return rc;
-}
-
-/* With ls->lock held: lets the call through (the lock released). */
-static int grant(struct shared_budget *sb, struct limit_state *ls, int64_t started, bool waited)
-{
-    pthread_mutex_unlock(&ls->lock);
-    note_wait(sb, ls, started, waited);
-    count(sb, m_tokens, ls, 1);
-    return 0;
-}
+struct wait {
+    struct shared_budget *sb;
+    struct limit_state *ls;
+    int64_t started; /* mono ms */
+    bool waited;     /* it slept for the budget (not for another thread's round trip) */
+    int64_t deadline;
+    int64_t *retry_after_ms; /* may be NULL */
+};
 
 static struct limit_state *limit_at(struct shared_budget *sb, int limit)
 {
     return sb && limit >= 0 && limit < sb->nlimits ? &sb->limits[limit] : NULL;
 }
 
+/* Finds the limit and takes its lock: false (nothing locked) when it is out of range. */
+static bool wait_begin(struct wait *w, struct shared_budget *sb, int limit, int64_t deadline_ms,
+                       int64_t *retry_after_ms)
+{
+    *w = (struct wait){.sb = sb,
+                       .ls = limit_at(sb, limit),
+                       .started = clock_mono_ms(),
+                       .deadline = deadline_ms,
+                       .retry_after_ms = retry_after_ms};
+    if (!w->ls)
+        return false;
+    pthread_mutex_lock(&w->ls->lock);
+    return true;
+}
+
+/* Releases the lock and counts the wait, when there was one. */
+static void wait_end(struct wait *w)
+{
+    pthread_mutex_unlock(&w->ls->lock);
+    if (!w->waited)
+        return;
+    count(w->sb, m_waits, w->ls, 1);
+    count(w->sb, m_wait_s, w->ls, (double)(clock_mono_ms() - w->started) / 1000.0);
+}
+
+static int refuse(struct wait *w, int rc, int64_t retry_after)
+{
+    wait_end(w);
+    if (rc == -2)
+        count(w->sb, m_fallbacks, w->ls, 1);
+    if (w->retry_after_ms)
+        *w->retry_after_ms = retry_after;
+    return rc;
+}
+
+/* Lets the call through. */
+static int grant(struct wait *w)
+{
+    wait_end(w);
+    count(w->sb, m_tokens, w->ls, 1);
+    return 0;
+}
+
+/* Nothing may go before at (> now): -1 (refused, the lock released) when at is past the
+ * deadline, else naps (a wait) and answers 0: look again. */
+static int wait_until(struct wait *w, int64_t at, int64_t now)
+{
+    if (w->deadline >= 0 && at > w->deadline)
+        return refuse(w, -1, at - now);
+    w->waited = true;
+    nap_until(w->ls, at);
+    return 0;
+}
+
 int shared_budget_acquire(struct shared_budget *sb, int limit, int64_t deadline_ms,
                           int64_t *retry_after_ms)
 {
-    struct limit_state *ls = limit_at(sb, limit);
-    if (!ls)
+    struct wait w;
+    if (!wait_begin(&w, sb, limit, deadline_ms, retry_after_ms))
         return -2;
-    int64_t started = clock_mono_ms();
-    bool waited = false;
-    pthread_mutex_lock(&ls->lock);
+    struct limit_state *ls = w.ls;
     for (;;) {
         int64_t now = clock_mono_ms();
         if (ls->left > 0 && now < ls->lease_end && ls->paused_until <= now) {
             ls->left--;
-            return grant(sb, ls, started, waited);
+            return grant(&w);
         }
         if (ls->db_down_until > now)
-            return refuse(sb, ls, -2, started, waited, 0, retry_after_ms);
+            return refuse(&w, -2, 0);
         int64_t at = blocked_until(ls, now);
         if (at > now) {
-            if (deadline_ms >= 0 && at > deadline_ms)
-                return refuse(sb, ls, -1, started, waited, at - now, retry_after_ms);
-            waited = true;
-            nap_until(ls, at);
+            if (wait_until(&w, at, now) < 0)
+                return -1;
             continue;
         }
         if (ls->fetching) { /* another thread's round trip: not a wait for the budget */
@@ -289,45 +319,52 @@ int shared_budget_acquire(struct shared_budget *sb, int limit, int64_t deadline_
         }
         ls->fetching = true;
         if (fetch_lease(sb, ls) < 0)
-            return refuse(sb, ls, -2, started, waited, 0, retry_after_ms);
+            return refuse(&w, -2, 0);
     }
+}
+
+/* With ls->lock held and no fetch running: reads the pause from the database (the lock released
+ * meanwhile) into paused_until; a failed read starts the fallback second. */
+static void read_pause(struct shared_budget *sb, struct limit_state *ls, int64_t now)
+{
+    ls->fetching = true;
+    pthread_mutex_unlock(&ls->lock);
+    int64_t left = 0;
+    char err[256];
+    int rc =
+        budget_store_paused(sb->pool, DB_WAIT_MS, sb->account, ls->name, &left, err, sizeof err);
+    pthread_mutex_lock(&ls->lock);
+    ls->fetching = false;
+    pthread_cond_broadcast(&ls->cond);
+    ls->pause_read_at = clock_mono_ms();
+    if (rc < 0)
+        ls->db_down_until = ls->pause_read_at + DB_DOWN_MS;
+    else if (left > 0 && now + left > ls->paused_until)
+        ls->paused_until = now + left;
 }
 
 int shared_budget_wait_unpaused(struct shared_budget *sb, int limit, int64_t deadline_ms,
                                 int64_t *retry_after_ms)
 {
-    struct limit_state *ls = limit_at(sb, limit);
-    if (!ls)
+    struct wait w;
+    if (!wait_begin(&w, sb, limit, deadline_ms, retry_after_ms))
         return -2;
-    int64_t started = clock_mono_ms();
-    bool waited = false;
-    pthread_mutex_lock(&ls->lock);
+    struct limit_state *ls = w.ls;
     for (;;) {
         int64_t now = clock_mono_ms();
-        if (!ls->fetching && now - ls->pause_read_at >= PAUSE_REFRESH_MS &&
-            ls->db_down_until <= now) {
-            ls->fetching = true;
-            pthread_mutex_unlock(&ls->lock);
-            int64_t left = 0;
-            char err[256];
-            int rc = budget_store_paused(sb->pool, DB_WAIT_MS, sb->account, ls->name, &left, err,
-                                         sizeof err);
-            pthread_mutex_lock(&ls->lock);
-            ls->fetching = false;
-            pthread_cond_broadcast(&ls->cond);
-            ls->pause_read_at = clock_mono_ms();
-            if (rc < 0)
-                ls->db_down_until = ls->pause_read_at + DB_DOWN_MS;
-            else if (left > 0 && now + left > ls->paused_until)
-                ls->paused_until = now + left;
+        bool stale = now - ls->pause_read_at >= PAUSE_REFRESH_MS && ls->db_down_until <= now;
+        if (stale && ls->fetching) { /* another thread's read: wait for what it says */
+            nap_until(ls, now + MAX_NAP_MS);
+            continue;
+        }
+        if (stale) {
+            read_pause(sb, ls, now);
             continue;
         }
         if (ls->paused_until <= now)
-            return grant(sb, ls, started, waited);
-        if (deadline_ms >= 0 && ls->paused_until > deadline_ms)
-            return refuse(sb, ls, -1, started, waited, ls->paused_until - now, retry_after_ms);
-        waited = true;
-        nap_until(ls, ls->paused_until);
+            return grant(&w);
+        if (wait_until(&w, ls->paused_until, now) < 0)
+            return -1;
     }
 }
 

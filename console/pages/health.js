@@ -55,6 +55,16 @@ function charts(ctx, d) {
 
 const open429 = new Set(); // the CRMs whose 429 list the user opened (kept across refreshes)
 
+// The account's daily allocation (every integration's calls) and the share at which every synkro instance stops.
+function dailyLine(ctx, daily) {
+  const used = daily.used != null ? daily.used : daily.max - daily.remaining;
+  const stopped = daily.stop_percent && used * 100 >= daily.max * daily.stop_percent;
+  return h('p', {class: 'budget-daily'}, `Daily API requests: ${fmtNumber(ctx, used)} of ${fmtNumber(ctx, daily.max)} used`,
+           daily.stop_percent ? h('span', {class: stopped ? 'bad' : 'note'},
+             stopped ? ` — synkro stopped at ${daily.stop_percent}%, leaving the rest to your other integrations; it tries again later`
+                     : ` (synkro stops at ${daily.stop_percent}%)`) : null, '.');
+}
+
 function budgetCard(ctx, name, b) {
   if (!b || !b.configured)
     return h('article', {class: 'budget-card'}, h('h3', {}, name),
@@ -65,7 +75,7 @@ function budgetCard(ctx, name, b) {
            h('h3', {}, name),
            h('p', {}, `${fmtNumber(ctx, b.calls_last_hour)} API calls in the last hour; `,
              h('strong', {class: b.rate_limited_last_hour ? 'bad' : ''}, `${fmtNumber(ctx, b.rate_limited_last_hour)} refused for rate limits (429)`), '.'),
-           daily ? h('p', {}, `Daily API requests: ${fmtNumber(ctx, daily.max - daily.remaining)} of ${fmtNumber(ctx, daily.max)} used.`) : null,
+           daily ? dailyLine(ctx, daily) : null,
            shared ? h('p', {class: 'note budget-shared'}, `One budget for ${shared.account}, shared by every synkro instance on this database.`) : null,
            ...(shared ? shared.limits.filter(l => l.pauses || l.taken || l.name !== 'daily') : b.limits || []).map(l => {
              const used = Math.max(0, (l.capacity || 0) - (l.available || 0));

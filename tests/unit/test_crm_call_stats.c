@@ -220,7 +220,8 @@ static void test_budget_json_without_clients(void **state)
     const char *text = json_object_to_json_string_ext(j, JSON_C_TO_STRING_PLAIN);
     assert_string_equal(text,
                         "{\"hubspot\":{\"configured\":false,\"limits\":[],\"calls_last_hour\":0,"
-                        "\"rate_limited_last_hour\":0,\"recent_429\":[],\"shared\":null},"
+                        "\"rate_limited_last_hour\":0,\"recent_429\":[],"
+                        "\"daily_api_requests\":null,\"shared\":null},"
                         "\"salesforce\":{\"configured\":false,\"limits\":[],\"calls_last_hour\":0,"
                         "\"rate_limited_last_hour\":0,\"recent_429\":[],"
                         "\"daily_api_requests\":null,\"shared\":null}}");

@@ -27,6 +27,7 @@
 #include <unistd.h>
 
 #include "base/metrics.h"
+#include "crm/crm_call_stats.h"
 #include "crm/hubspot_client.h"
 #include "crmsim_proc.h"
 #include "unit_sim.h"
@@ -1421,6 +1422,46 @@ static void test_retry_after_waits(void **state)
     env_close(&e);
 }
 
+/* The portal's daily limit from X-HubSpot-RateLimit-Daily / -Daily-Remaining (crmsim counts a
+ * daily window of 10): at HUBSPOT_DAILY_MAX_PERCENT (50) the client stops calling before HubSpot
+ * refuses anything; the next call fails as retryable without reaching HubSpot. */
+static void test_daily_limit_stop(void **state)
+{
+    (void)state;
+    crmsim_proc_ok(&unit_sim, "POST", "/_sim/config", "{\"hubspot_daily_limit\":10}");
+    struct env e;
+    struct hubspot_client_options o = {.daily_max_percent = 50};
+    o.retry.max_attempts = 1;
+    o.retry.max_wait_ms = 500; /* shorter than any daily stop (at least 1 s) */
+    env_open(&e, &o);
+    struct crm_error err;
+    json_object *rec = NULL;
+    for (int i = 0; i < 5; i++) {
+        expect_ok(hubspot_object_get(e.hc, e.h, "2-3465404", "7001", NULL, &rec, &err), &err);
+        json_object_put(rec);
+    }
+    struct crm_call_stats_snapshot snap;
+    crm_call_stats_snapshot(hubspot_client_stats(e.hc), 0, &snap);
+    assert_true(snap.have_usage);
+    assert_int_equal(snap.usage_used, 5);
+    assert_int_equal(snap.usage_max, 10);
+    struct metric_family *g = metrics_register(METRIC_GAUGE, "synkro_hubspot_api_daily_usage_ratio",
+                                               "x", NULL, 0, NULL, 0);
+    assert_true(metrics_value(g, NULL) > 0.49 && metrics_value(g, NULL) < 0.51);
+    rec = NULL;
+    assert_int_equal(hubspot_object_get(e.hc, e.h, "2-3465404", "7001", NULL, &rec, &err), -1);
+    assert_null(rec);
+    assert_int_equal(err.cls, CRM_ERR_RETRY_AFTER);
+    assert_string_equal(err.code, "client_rate_limit");
+    assert_true(err.retry_after_ms >= 1000);
+    assert_int_equal(crmsim_proc_count(&unit_sim, "GET /crm/v3/objects/{type}/{id}", 200), 5);
+    assert_int_equal(crmsim_proc_count(&unit_sim, "GET /crm/v3/objects/{type}/{id}", 429), 0);
+    struct metric_family *stops = metrics_register(METRIC_COUNTER, "synkro_crm_daily_stops_total",
+                                                   "x", (const char *[]){"crm"}, 1, NULL, 0);
+    assert_true(metrics_value(stops, (const char *[]){"hubspot"}) >= 1);
+    env_close(&e);
+}
+
 #define T(fn) cmocka_unit_test_setup(fn, test_setup)
 
 int main(void)
@@ -1432,6 +1473,7 @@ int main(void)
         T(test_batch_update_upsert_archive_read),
         T(test_search),
         T(test_search_budget),
+        T(test_daily_limit_stop),
         T(test_schemas),
         T(test_associations),
         T(test_path_prefix_configurable),

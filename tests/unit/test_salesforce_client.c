@@ -1077,6 +1077,7 @@ static void test_api_usage_slowdown(void **state)
     struct env e;
     struct salesforce_client_options o = STATIC_SESSION;
     o.usage_slowdown_max_ms = 500;
+    o.api_daily_max_percent = 100; /* the slowdown alone (the stop: test_api_daily_stop) */
     o.retry.max_attempts = 1;
     env_open(&e, &o);
     struct crm_error err;
@@ -1120,6 +1121,45 @@ static void test_api_usage_slowdown(void **state)
     assert_int_equal(err.http_status, 403);
     assert_string_equal(err.code, "REQUEST_LIMIT_EXCEEDED");
     assert_int_equal(err.cls, CRM_ERR_TRANSIENT);
+    env_close(&e);
+}
+
+/* At SALESFORCE_API_DAILY_MAX_PERCENT (90) of the allocation Sforce-Limit-Info reports, the
+ * client (without a shared budget: this process) stops calling Salesforce before it answers
+ * REQUEST_LIMIT_EXCEEDED: the next call fails as retryable without reaching Salesforce. */
+static void test_api_daily_stop(void **state)
+{
+    (void)state;
+    crmsim_proc_ok(&unit_sim, "POST", "/_sim/config", "{\"salesforce_api_usage_max\":100}");
+    crmsim_proc_ok(&unit_sim, "POST", "/_sim/salesforce/api-usage", "{\"used\":88}");
+    struct env e;
+    struct salesforce_client_options o = STATIC_SESSION;
+    o.api_usage_max_percent = 100; /* no slowdown */
+    o.api_daily_max_percent = 90;
+    o.retry.max_attempts = 1;
+    env_open(&e, &o);
+    struct crm_error err;
+    json_object *rec;
+    for (int i = 0; i < 2; i++) { /* the second answer reports 90/100 */
+        expect_ok(salesforce_record_get(e.sc, e.h, "Project__c", "a01000000000001AAA", NULL, 0,
+                                        &rec, &err),
+                  &err);
+        json_object_put(rec);
+    }
+    const char *route = "GET /services/data/{version}/sobjects/{T}/{id}";
+    assert_int_equal(crmsim_proc_count(&unit_sim, route, 200), 2);
+    rec = NULL;
+    int64_t t0 = mono_ms();
+    assert_int_equal(
+        salesforce_record_get(e.sc, e.h, "Project__c", "a01000000000001AAA", NULL, 0, &rec, &err),
+        -1);
+    assert_true(mono_ms() - t0 < 1000); /* failed at once: the stop is longer than any wait */
+    assert_null(rec);
+    assert_int_equal(err.cls, CRM_ERR_RETRY_AFTER);
+    assert_string_equal(err.code, "client_rate_limit");
+    assert_true(err.retry_after_ms > 200000 && err.retry_after_ms <= 300000);
+    assert_int_equal(crmsim_proc_count(&unit_sim, route, 200), 2);
+    assert_int_equal(crmsim_proc_count(&unit_sim, route, 403), 0);
     env_close(&e);
 }
 
@@ -1314,6 +1354,7 @@ int main(void)
         T(test_query_paging),
         T(test_updated_deleted),
         T(test_api_usage_slowdown),
+        T(test_api_daily_stop),
         T(test_error_classes),
         T(test_faults_30_percent),
         T(test_secrets_not_in_errors),

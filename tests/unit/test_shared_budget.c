@@ -2,14 +2,15 @@
  * two pools standing for two instances: tokens come in chunks (one lease per chunk), both instances
  * together get the capacity and then wait or are refused at their deadline with how long to wait;
  * unspent tokens of an ended lease go back; a pause set by one instance stops the other (acquire
- * and wait_unpaused); a database that does not answer gives -2 (the caller's fallback), for a
- * second without trying again. */
+ * and wait_unpaused, also to 8 threads of a new instance asking at once); a database that does not
+ * answer gives -2 (the caller's fallback), for a second without trying again. */
 #include "base/clock.h"
 #include "crm/shared_budget.h"
 #include "db/pool.h"
 #include "testdb.h"
 #include "testdb_sql.h"
 
+#include <pthread.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -115,6 +116,47 @@ static void test_pause_reaches_the_other_instance(void **state)
     db_pool_destroy(pool_b, 1000);
 }
 
+#define STARTERS 8
+
+struct starter {
+    struct shared_budget *sb;
+    int rc;
+};
+
+static void *starter_thread(void *arg)
+{
+    struct starter *st = arg;
+    st->rc = shared_budget_wait_unpaused(st->sb, 0, clock_mono_ms() + 100, NULL);
+    return NULL;
+}
+
+/* An instance that starts while another has paused the limit: however many threads ask at once,
+ * none is let through before the first read of the pause has answered (the others wait for that
+ * read instead of going on what they know, which is nothing yet). */
+static void test_pause_read_before_first_calls(void **state)
+{
+    struct testdb_pooled *f = *state;
+    struct db_pool *pool_b = testdb_pool(f->db, 1);
+    struct shared_budget *a = budget(f->pool, 100, 10000, 1, 100);
+    shared_budget_pause(a, 0, 60000, "daily usage 95 of 100 reached X=95");
+    for (int round = 0; round < 5; round++) {
+        struct shared_budget *b = budget(pool_b, 100, 10000, 1, 100);
+        struct starter st[STARTERS];
+        pthread_t th[STARTERS];
+        for (int i = 0; i < STARTERS; i++) {
+            st[i] = (struct starter){.sb = b, .rc = 99};
+            assert_int_equal(pthread_create(&th[i], NULL, starter_thread, &st[i]), 0);
+        }
+        for (int i = 0; i < STARTERS; i++)
+            pthread_join(th[i], NULL);
+        for (int i = 0; i < STARTERS; i++)
+            assert_int_equal(st[i].rc, -1);
+        shared_budget_destroy(b);
+    }
+    shared_budget_destroy(a);
+    db_pool_destroy(pool_b, 1000);
+}
+
 static void test_database_down_falls_back(void **state)
 {
     (void)state;
@@ -150,6 +192,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_give_back_and_window, testdb_pooled_setup,
                                         testdb_pooled_teardown),
         cmocka_unit_test_setup_teardown(test_pause_reaches_the_other_instance, testdb_pooled_setup,
+                                        testdb_pooled_teardown),
+        cmocka_unit_test_setup_teardown(test_pause_read_before_first_calls, testdb_pooled_setup,
                                         testdb_pooled_teardown),
         cmocka_unit_test(test_database_down_falls_back),
     };
