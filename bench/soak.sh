@@ -6,11 +6,14 @@
 #   edits on both sides (e2e_load steady: crmsim sends the webhooks and outbound messages, so this
 #   is ingest and sync at once) while every SYNKRO_SOAK_INTERVAL seconds one row is printed:
 #   synkro's RSS, its open file descriptors, its PostgreSQL connections (pg_stat_activity),
-#   the queue depth (pending + processing events) and the events done so far.
-#   At the end: each figure's slope (least squares over the samples after the first, per hour),
-#   its change over the run, and FLAT/GROWING against a tolerance; the steady load's own report
-#   (edits seen written, end-to-end latency). A benchmark reports: it exits 0 whatever the
-#   figures, non-zero only when it could not run. Stops everything it started (trap).
+#   the queue depth (pending + processing events), the events done so far, the sweeps of the
+#   mapping finished so far (synkro_sweep_runs_total, read every second) and the sample's state:
+#   "sweep" when a sweep held its lock (pg_locks) at the sample or ended less than
+#   SYNKRO_SOAK_SWEEP_SETTLE seconds before it, "end" once the load has stopped, else "run".
+#   At the end: bench/soak_verdict.sh (its header: the warm-up left out, the fit of the "run"
+#   samples after it, slopes per hour and FLAT/GROWING against tolerances per hour); the steady
+#   load's own report (edits seen written, end-to-end latency). A benchmark reports: it exits 0
+#   whatever the figures, non-zero only when it could not run. Stops everything it started (trap).
 #
 # Environment:
 #   SYNKRO_SOAK_SECONDS=600        how long the steady load runs
@@ -18,6 +21,9 @@
 #   SYNKRO_SOAK_RATE=20            edits per second (alternating sides)
 #   SYNKRO_SOAK_RECORDS=200        linked pairs the edits go round
 #   SYNKRO_SOAK_LATENCY_MS=20      per-call latency of crmsim's CRM paths ("0": none)
+#   SYNKRO_SOAK_SWEEP_SETTLE=20    seconds after a sweep ends during which a sample is "sweep"
+#   SYNKRO_SOAK_WARMUP_S, SYNKRO_SOAK_WARMUP_SWEEPS, SYNKRO_SOAK_WARMUP_PCT, SYNKRO_SOAK_TOL_RSS_MB_H,
+#   SYNKRO_SOAK_TOL_FDS_H, SYNKRO_SOAK_TOL_CONNS_H: the verdict's (bench/soak_verdict.sh)
 #   SYNKRO_BENCH_BUILD_DIR=build-bench, SYNKRO_BENCH_NO_BUILD=1, SYNKRO_BENCH_WERROR=0,
 #   SYNKRO_BENCH_OUT=dir (default <build dir>/results/soak-<time>), SYNKRO_BENCH_KEEP_TMP=1
 #   synkro's own variables (SYNKRO_WORKERS, ...) pass through.
@@ -30,6 +36,7 @@ INTERVAL=${SYNKRO_SOAK_INTERVAL:-30}
 RATE=${SYNKRO_SOAK_RATE:-20}
 N=${SYNKRO_SOAK_RECORDS:-200}
 LATENCY=${SYNKRO_SOAK_LATENCY_MS:-20}
+SETTLE=${SYNKRO_SOAK_SWEEP_SETTLE:-20}
 build_dir=${SYNKRO_BENCH_BUILD_DIR:-build-bench}
 [[ $build_dir == /* ]] || build_dir=$root/$build_dir
 out=${SYNKRO_BENCH_OUT:-$build_dir/results/soak-$(date +%Y%m%d-%H%M%S)}
@@ -43,6 +50,7 @@ for v in SECONDS_TOTAL INTERVAL RATE N; do
   [[ ${!v} =~ ^[1-9][0-9]*$ ]] || die "$v (${!v}) must be a positive integer"
 done
 [[ $LATENCY =~ ^[0-9]+$ ]] || die "SYNKRO_SOAK_LATENCY_MS must be a number of ms"
+[[ $SETTLE =~ ^[0-9]+$ ]] || die "SYNKRO_SOAK_SWEEP_SETTLE must be a number of seconds"
 
 # ---- build ----
 SYNKRO_EXTRA_PKGS="jq" scripts/deps.sh
@@ -184,13 +192,24 @@ log "linking $N pairs: $w"
 [[ $(wc -l <"$tmp/pairs") -ge 2 ]] || die "no linked pairs"
 
 # ---- the soak ----
-sample() { # "elapsed_s rss_kb fds db_conns queue_depth done"
-  local rss fds conns q
+# the sweeps of the mapping finished so far (the counter exists from the first one on)
+sweeps_done() { curl -s "$base/metrics" | awk '/^synkro_sweep_runs_total/ { s += $NF } END { print s + 0 }'; }
+sweeps=$(sweeps_done)
+sweep_ended=-1000000 # elapsed s when the counter last moved
+sample() { # ELAPSED STATE -> "elapsed_s rss_kb fds db_conns queue_depth done sweeps state"
+  local rss fds conns queue ndone held state=$2
   rss=$(awk '/^VmRSS:/{ print $2 }' "/proc/$synkro_pid/status")
   fds=$(ls "/proc/$synkro_pid/fd" | wc -l)
-  conns=$(psqlc -c "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() AND pid <> pg_backend_pid()")
-  q=$(psqlc -c "SELECT count(*) FILTER (WHERE status IN ('pending', 'processing')), count(*) FILTER (WHERE status = 'done') FROM change_events" | tr '|' ' ')
-  echo "$1 $rss $fds $conns $q"
+  # a sweep holds the advisory lock (LOCK_KEY_SWEEP, mapping id) on its connection while it runs
+  read -r conns queue ndone held <<<"$(psqlc -F ' ' -c "SELECT
+     (SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() AND pid <> pg_backend_pid()),
+     count(*) FILTER (WHERE status IN ('pending', 'processing')), count(*) FILTER (WHERE status = 'done'),
+     (SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND classid = 1937204080
+        AND objsubid = 2 AND granted) FROM change_events")"
+  if [[ $state == run ]] && { [[ $held -gt 0 ]] || [[ $(($1 - sweep_ended)) -lt $SETTLE ]]; }; then
+    state=sweep
+  fi
+  echo "$1 $rss $fds $conns $queue $ndone $sweeps $state"
 }
 log "soak: $RATE edits/s for ${SECONDS_TOTAL}s, a sample every ${INTERVAL}s ($(nproc) cores; crmsim latency ${LATENCY} ms)"
 "$load" steady --sim "$sim" --pairs "$tmp/pairs" --sf-object "$sf_obj" --hs-object "$hs_obj" \
@@ -198,16 +217,22 @@ log "soak: $RATE edits/s for ${SECONDS_TOTAL}s, a sample every ${INTERVAL}s ($(n
   --interval-ms 1000 --settle 30 >"$tmp/steady.out" 2>"$out/steady.err" &
 load_pid=$!
 samples=$out/samples.txt
-printf "%8s %10s %6s %9s %12s %10s\n" elapsed_s rss_kB fds db_conns queue_depth done
+fmt='{ printf "%8s %10s %6s %9s %12s %10s %7s %6s\n", $1, $2, $3, $4, $5, $6, $7, $8 }'
+printf "%8s %10s %6s %9s %12s %10s %7s %6s\n" elapsed_s rss_kB fds db_conns queue_depth "done" sweeps state
 : >"$samples"
 t0=$(date +%s)
 next=0
 while :; do
   now=$(($(date +%s) - t0))
+  s=$(sweeps_done)
+  if [[ $s != "$sweeps" ]]; then
+    sweeps=$s
+    sweep_ended=$now
+  fi
   if [[ $now -ge $next ]]; then
-    row=$(sample "$now")
+    row=$(sample "$now" "$([[ $now -le $SECONDS_TOTAL ]] && echo run || echo end)")
     echo "$row" >>"$samples"
-    awk '{ printf "%8s %10s %6s %9s %12s %10s\n", $1, $2, $3, $4, $5, $6 }' <<<"$row"
+    awk "$fmt" <<<"$row"
     next=$((next + INTERVAL))
   fi
   kill -0 "$load_pid" 2>/dev/null || break
@@ -216,30 +241,15 @@ while :; do
 done
 wait "$load_pid" 2>/dev/null || true
 load_pid=""
-row=$(sample $(($(date +%s) - t0)))
+row=$(sample $(($(date +%s) - t0)) end)
 echo "$row" >>"$samples"
-awk '{ printf "%8s %10s %6s %9s %12s %10s   (load finished)\n", $1, $2, $3, $4, $5, $6 }' <<<"$row"
+awk "$fmt" <<<"$row" | sed 's/$/   (load finished)/'
 
-# ---- slopes ----
+# ---- the verdict ----
 {
-  echo "synkro soak: $(date -u +%FT%TZ), $(nproc) cores, ${SECONDS_TOTAL}s at $RATE edits/s over $N pairs, crmsim latency ${LATENCY} ms"
+  echo "synkro soak: $(date -u +%FT%TZ), $(nproc) cores, load average $(cut -d' ' -f1-3 /proc/loadavg), ${SECONDS_TOTAL}s at $RATE edits/s over $N pairs, crmsim latency ${LATENCY} ms"
   echo "steady load: $(cat "$tmp/steady.out")"
-  echo "slope per hour (least squares over the samples after the first), change first->last sample:"
-  # columns 2..5; tolerance of the change over the run: RSS 5% or 2 MB, fds 2, connections 2, queue 2x rate
-  awk -v rate="$RATE" '
-    { n++; t[n] = $1; for (c = 2; c <= 5; c++) v[c, n] = $c }
-    END {
-      split("rss_kB fds db_conns queue_depth", name, " ")
-      for (c = 2; c <= 5; c++) {
-        sx = sy = sxx = sxy = 0; m = 0
-        for (i = 2; i <= n; i++) { m++; sx += t[i]; sy += v[c, i]; sxx += t[i] * t[i]; sxy += t[i] * v[c, i] }
-        slope = (m > 1 && m * sxx - sx * sx != 0) ? (m * sxy - sx * sy) / (m * sxx - sx * sx) : 0
-        fit = slope * (t[n] - t[2])
-        tol = c == 2 ? (v[c, 2] * 0.05 > 2048 ? v[c, 2] * 0.05 : 2048) : (c == 5 ? 2 * rate : 2)
-        printf "  %-12s slope %+12.1f/h   fitted change over the run %+10.1f   first %s last %s   %s (tolerance %g)\n",
-          name[c - 1], slope * 3600, fit, v[c, 1], v[c, n], (fit <= tol ? "FLAT" : "GROWING"), tol
-      }
-    }' "$samples"
+  bench/soak_verdict.sh "$samples" "$RATE"
   echo "samples: $samples"
 } | tee "$out/summary.txt"
 log "results: $out"
