@@ -173,11 +173,12 @@ static const struct config_var config_vars[] = {
      "Days a processed (done) event is kept before the janitor prunes it."},
     {"SYNKRO_FAILED_RETENTION", CV_INT, OFF(failed_retention_days), "30", 1, 3650, false,
      "Days a failed event is kept (unless retried) before the janitor prunes it."},
-    {"SYNKRO_QUEUE_VACUUM_DEAD_ROWS", CV_INT, OFF(queue_vacuum_dead_rows), "5000", 0, 100000000,
-     false,
-     "The janitor vacuums the change_events queue once PostgreSQL counts this many dead rows in it "
-     "(every event's row is rewritten as it is claimed and settled, and the claims slow down as "
-     "dead index entries pile up between autovacuum's visits); 0 leaves it to autovacuum."},
+    {"SYNKRO_QUEUE_VACUUM_DEAD_ROWS", CV_INT, OFF(queue_vacuum_dead_rows), "0", 0, 100000000, false,
+     "When set, the janitor vacuums the change_events queue once PostgreSQL counts this many dead "
+     "rows in it (every event's row is rewritten as it is claimed and settled); 0 (the default) "
+     "leaves it to autovacuum, which migration 0016 sets to act at 2% of the table: on a database "
+     "that shares its cores with synkro, a vacuum in the middle of a burst cost more than it saved "
+     "(bench/README.md)."},
     {"SYNKRO_MAX_MAPPINGS", CV_INT, OFF(max_mappings), "10", 1, 10000, false,
      "Most mappings (object pairs) per installation; 10 like HubSpot's own integration, raise it "
      "freely."},
