@@ -664,6 +664,11 @@ json_object *crm_member_array(json_object *doc, const char *key, enum crm_kind c
     return NULL;
 }
 
+bool crm_error_is_hold_back(const struct crm_error *e)
+{
+    return e && e->cls == CRM_ERR_RETRY_AFTER && strcmp(e->code, "client_rate_limit") == 0;
+}
+
 bool crm_error_is_gone(const struct crm_error *e)
 {
     return e && (e->http_status == 404 || strcmp(e->code, "ENTITY_IS_DELETED") == 0 ||

@@ -114,6 +114,12 @@ bool crm_text_names_id(const char *text, const char *id);
  * False for NULL. The one definition of "gone" for reads, writes, deletes and the sweep. */
 bool crm_error_is_gone(const struct crm_error *e);
 
+/* True when e is the client's own budget holding a call back (code "client_rate_limit": the
+ * shared budget had no token in time, or a limit is paused after a refusal or a daily stop):
+ * nothing reached the CRM, so a retry of the work is a wait, not a failed attempt. False for NULL.
+ */
+bool crm_error_is_hold_back(const struct crm_error *e);
+
 /* Fills e from a Salesforce error answer: a JSON array [{"message","errorCode","fields"}], an
  * OAuth error {"error","error_description"}, or anything else (kept as the message, cut). */
 void crm_error_from_salesforce(struct crm_error *e, int status, const char *body, size_t len);

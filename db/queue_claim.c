@@ -664,6 +664,9 @@ static const char retry_sql[] =
     SETTLE_HEAD "status = 'pending', attempts = e.attempts + 1,"
                 " next_attempt_at = now() + $3::bigint * interval '1 millisecond',"
                 " last_error = $4" SETTLE_TAIL;
+static const char defer_sql[] = SETTLE_HEAD
+    "status = 'pending', next_attempt_at = now() + $3::bigint * interval '1 millisecond',"
+    " last_error = $4" SETTLE_TAIL;
 static const char fail_sql[] =
     SETTLE_HEAD "status = 'failed', attempts = e.attempts + 1, error_category = $3,"
                 " last_error = $4, finished_at = now()" SETTLE_TAIL;
@@ -702,13 +705,26 @@ int queue_complete(PGconn *conn, const char *worker_id, const int64_t *ids, size
     return settle(conn, complete_sql, worker_id, ids, n, NULL, NULL, changed, err, errlen);
 }
 
-int queue_retry_later(PGconn *conn, const char *worker_id, const int64_t *ids, size_t n,
-                      const char *error, long delay_ms, long *changed, char *err, size_t errlen)
+/* Back to pending after delay_ms with last_error: retry_sql counts an attempt, defer_sql not. */
+static int settle_later(PGconn *conn, const char *sql, const char *worker_id, const int64_t *ids,
+                        size_t n, const char *error, long delay_ms, long *changed, char *err,
+                        size_t errlen)
 {
     char delay[24];
     snprintf(delay, sizeof delay, "%ld", delay_ms > 0 ? delay_ms : 0L);
-    return settle(conn, retry_sql, worker_id, ids, n, delay, error ? error : "", changed, err,
-                  errlen);
+    return settle(conn, sql, worker_id, ids, n, delay, error ? error : "", changed, err, errlen);
+}
+
+int queue_retry_later(PGconn *conn, const char *worker_id, const int64_t *ids, size_t n,
+                      const char *error, long delay_ms, long *changed, char *err, size_t errlen)
+{
+    return settle_later(conn, retry_sql, worker_id, ids, n, error, delay_ms, changed, err, errlen);
+}
+
+int queue_defer(PGconn *conn, const char *worker_id, const int64_t *ids, size_t n,
+                const char *error, long delay_ms, long *changed, char *err, size_t errlen)
+{
+    return settle_later(conn, defer_sql, worker_id, ids, n, error, delay_ms, changed, err, errlen);
 }
 
 static const char *const category_names[QUEUE_ERR_CATEGORY_COUNT] = {

@@ -137,6 +137,11 @@ int queue_complete(PGconn *conn, const char *worker_id, const int64_t *ids, size
 int queue_retry_later(PGconn *conn, const char *worker_id, const int64_t *ids, size_t n,
                       const char *error, long delay_ms, long *changed, char *err, size_t errlen);
 
+/* Like queue_retry_later, but attempts stay as they are: for work that never reached the CRM
+ * (its client's budget held the call back), so a long stop cannot exhaust the retries. */
+int queue_defer(PGconn *conn, const char *worker_id, const int64_t *ids, size_t n,
+                const char *error, long delay_ms, long *changed, char *err, size_t errlen);
+
 /* Why an event failed for good. */
 enum queue_error_category {
     QUEUE_ERR_VALIDATION = 0,    /* the CRM refused a value */

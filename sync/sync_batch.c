@@ -130,6 +130,7 @@ void sync_pair_absorb(struct sync_pair *dst, struct sync_pair *src)
         dst->state = src->state;
         dst->category = src->category;
         dst->retry_after_ms = src->retry_after_ms;
+        dst->held_back = src->held_back;
         memcpy(dst->error, src->error, sizeof dst->error);
     }
     src->absorbed = true;
@@ -1051,6 +1052,20 @@ static int settle_record(struct sync_batch *b, size_t i, const struct sync_pair 
         return assoc_open ? settle_assoc_events(b, r, p, err, errlen) : 0;
     }
     enum queue_error_category cat = p->category;
+    if (p->state == PAIR_RETRY && p->held_back) {
+        /* nothing reached the CRM: the events wait for the budget without an attempt counted
+         * (at least the pause's rest, else the first back-off), however long a stop lasts */
+        long delay = queue_backoff_ms_draw(0, &env->backoff, b->retry_draw);
+        if (delay < p->retry_after_ms)
+            delay = p->retry_after_ms;
+        record_metrics(b, p, r, "retried");
+        b->rep->retried++;
+        log_with(LOG_LEVEL_DEBUG, "sync record waits for the CRM budget",
+                 LF_I("mapping", b->sm->id), LF_S("source", r->source),
+                 LF_S("record_id", r->record_id), LF_I("delay_ms", delay), LF_S("error", p->error));
+        return queue_defer(env->conn, env->worker_id, r->ids, r->nevents, p->error, delay, NULL,
+                           err, errlen);
+    }
     if (p->state == PAIR_RETRY) {
         long delay = queue_backoff_ms_draw(max_attempts(r), &env->backoff, b->retry_draw);
         if (delay >= 0) {

@@ -65,6 +65,9 @@ struct sync_pair {
     enum pair_outcome outcome;
     enum queue_error_category category;
     long retry_after_ms;
+    /* PAIR_RETRY only because a CRM client's budget held a call back (crm_error_is_hold_back):
+     * the events wait without counting an attempt, so a long daily stop never fails them */
+    bool held_back;
     char error[640];
 };
 

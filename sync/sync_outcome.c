@@ -112,6 +112,7 @@ void sync_pair_fail_crm(struct sync_pair *p, const struct crm_error *e, const ch
         p->category = sync_error_category(e);
     } else {
         p->state = PAIR_RETRY;
+        p->held_back = crm_error_is_hold_back(e);
         if (e->retry_after_ms > p->retry_after_ms)
             p->retry_after_ms = e->retry_after_ms;
     }

@@ -384,6 +384,7 @@ static void take_hs_read(struct sync_pair *p, struct sync_pair *sh)
         p->state = sh->state;
         p->category = sh->category;
         p->retry_after_ms = sh->retry_after_ms;
+        p->held_back = sh->held_back;
         memcpy(p->error, sh->error, sizeof p->error);
     }
 }

@@ -472,6 +472,7 @@ static void take_hs_update(struct sync_pair *p, const struct sync_pair *sh)
     if (sh->state > p->state) {
         p->state = sh->state;
         p->category = sh->category;
+        p->held_back = sh->held_back;
         memcpy(p->error, sh->error, sizeof p->error);
     }
     if (sh->retry_after_ms > p->retry_after_ms)

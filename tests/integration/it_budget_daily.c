@@ -177,14 +177,27 @@ static void expect_budget_stop(const struct sync_env *env, size_t idx, const cha
     json_object_put(b);
 }
 
-/* The edits are kept: some still wait in the queue, none failed. */
+/* The edits are kept: some still wait in the queue, none failed; those the stop held back wait
+ * without an attempt counted (nothing reached the CRM), so however long the stop lasts their
+ * retries are never used up. */
 static void expect_events_kept(const struct sync_env *env)
 {
     long long waiting = events(env, "pending,processing"), failed = events(env, "failed");
-    fprintf(stderr, "events waiting: %lld, failed: %lld\n", waiting, failed);
+    long long held = sync_db_count(env,
+                                   "SELECT count(*) FROM change_events WHERE status = 'pending'"
+                                   " AND last_error LIKE '%client_rate_limit%'",
+                                   (const char *)NULL);
+    long long counted = sync_db_count(env,
+                                      "SELECT count(*) FROM change_events WHERE status IN"
+                                      " ('pending', 'processing') AND attempts > 0",
+                                      (const char *)NULL);
+    fprintf(stderr, "events waiting: %lld (held back: %lld, with attempts: %lld), failed: %lld\n",
+            waiting, held, counted, failed);
     if (failed)
         sync_report_failed(env, 5);
     assert_true(waiting > 0);
+    assert_true(held > 0);
+    assert_int_equal(counted, 0);
     assert_int_equal(failed, 0);
 }
 

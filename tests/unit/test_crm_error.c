@@ -399,6 +399,21 @@ static void test_batch_result(void **state)
     crm_batch_result_free(NULL);
 }
 
+/* A hold-back is the client's own budget refusing a call (retry-after, "client_rate_limit"); a
+ * CRM's 429 or any other retryable error is not. */
+static void test_hold_back(void **state)
+{
+    (void)state;
+    struct crm_error e;
+    crm_error_set(&e, CRM_HUBSPOT, CRM_ERR_RETRY_AFTER, 0, "client_rate_limit", "paused");
+    assert_true(crm_error_is_hold_back(&e));
+    crm_error_set(&e, CRM_HUBSPOT, CRM_ERR_RETRY_AFTER, 429, "RATE_LIMIT", "secondly limit");
+    assert_false(crm_error_is_hold_back(&e));
+    crm_error_set(&e, CRM_SALESFORCE, CRM_ERR_TRANSIENT, 0, "client_rate_limit", "odd");
+    assert_false(crm_error_is_hold_back(&e));
+    assert_false(crm_error_is_hold_back(NULL));
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -411,6 +426,7 @@ int main(void)
         cmocka_unit_test(test_format_and_scrub),
         cmocka_unit_test(test_long_message_cut_on_utf8_boundary),
         cmocka_unit_test(test_batch_result),
+        cmocka_unit_test(test_hold_back),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -772,6 +772,42 @@ static void test_retry_later(void **state)
     queue_claimed_free(recs, n);
 }
 
+/* defer: like retry_later (pending, not due before the delay, error kept, lease cleared) but the
+ * attempt count stays: a call the client's budget held back never reached the CRM. Only the
+ * lease's holder may defer. */
+static void test_defer_counts_no_attempt(void **state)
+{
+    struct testdb *db = *state;
+    char err[512] = "";
+    add_event(db->watch, "d1", "D", 1, "pending");
+    size_t n = 0;
+    struct claimed_record *recs = claim(db->watch, "w1", 10, LONG_LEASE_MS, &n);
+    assert_int_equal(n, 1);
+    long changed = 0;
+    assert_int_equal(queue_defer(db->watch, "w2", recs[0].ids, recs[0].nevents, "stopped", 1000,
+                                 &changed, err, sizeof err),
+                     0);
+    assert_int_equal(changed, 0); /* not w2's lease */
+    assert_int_equal(queue_defer(db->watch, "w1", recs[0].ids, recs[0].nevents,
+                                 "HubSpot daily stop", 3600000, &changed, err, sizeof err),
+                     0);
+    assert_int_equal(changed, 1);
+    queue_claimed_free(recs, n);
+    assert_int_equal(testdb_long(db->watch,
+                                 "SELECT count(*) FROM change_events WHERE status = 'pending'"
+                                 " AND attempts = 0 AND last_error = 'HubSpot daily stop'"
+                                 " AND lease_owner IS NULL AND lease_until IS NULL"
+                                 " AND next_attempt_at > now() + interval '59 min'"),
+                     1);
+    recs = claim(db->watch, "w1", 10, LONG_LEASE_MS, &n);
+    assert_int_equal(n, 0); /* not due */
+    testdb_exec_ok(db->watch, "UPDATE change_events SET next_attempt_at = now() - interval '1 s'");
+    recs = claim(db->watch, "w3", 10, LONG_LEASE_MS, &n);
+    assert_int_equal(n, 1);
+    assert_int_equal(recs[0].events[0].attempts, 0);
+    queue_claimed_free(recs, n);
+}
+
 /* Back-off: full jitter within [0, min(cap, base * 2^attempts)], -1 when tries are exhausted;
  * the defaults add up to about a day. */
 static void test_backoff_schedule(void **state)
@@ -1069,6 +1105,7 @@ int main(void)
         T(test_release_expired_leases),
         T(test_settling_after_takeover_is_refused),
         T(test_retry_later),
+        T(test_defer_counts_no_attempt),
         cmocka_unit_test(test_backoff_schedule),
         T(test_fail_with_category),
         T(test_other_statuses_never_claimed),
