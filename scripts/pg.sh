@@ -29,10 +29,15 @@ db_user() {
   if [[ $(id -u) -eq 0 ]]; then echo postgres; else id -un; fi
 }
 
+# A free port below the kernel's ephemeral range: a port in that range can be taken as the local
+# port of any outgoing connection (a test's HTTP client, say) while the cluster is stopped, and the
+# restart on the same port then fails.
 free_port() {
-  local port
+  local port low
+  low=$(cut -f1 /proc/sys/net/ipv4/ip_local_port_range 2>/dev/null || echo 32768)
+  [[ "$low" =~ ^[0-9]+$ && $low -gt 20000 ]] || low=32768
   for _ in $(seq 1 50); do
-    port=$((20000 + RANDOM % 40000))
+    port=$((15000 + RANDOM % (low - 15000)))
     if ! (exec 3<>/dev/tcp/127.0.0.1/$port) 2>/dev/null; then
       echo "$port"
       return
@@ -69,15 +74,23 @@ case "$cmd" in
         || { cat "$dir/initdb.log" >&2; exit 1; }
     fi
     as_owner mkdir -p "$dir/sock"
+    restart=0; [[ -f "$dir/port" ]] && restart=1
     for attempt in 1 2 3 4 5; do
-      # keep the previous port on restart, so existing conninfo stays valid
-      if [[ $attempt -eq 1 && -f "$dir/port" ]]; then port=$(cat "$dir/port"); else port=$(free_port); fi
+      # a restart keeps its port (the callers' conninfo names it): a few tries, a second apart,
+      # before a new port is the only way left to start at all
+      if [[ $restart -eq 1 && $attempt -le 3 ]]; then
+        port=$(cat "$dir/port")
+        [[ $attempt -gt 1 ]] && sleep 1
+      else
+        port=$(free_port)
+      fi
       echo "$port" >"$dir/port.tmp"; mv "$dir/port.tmp" "$dir/port"
       if as_owner "$bin/pg_ctl" -D "$dir/data" -l "$dir/log" -w -t 60 \
           -o "-p $port -k $dir/sock -c listen_addresses=localhost -c fsync=${SYNKRO_PG_FSYNC:-on} -c max_connections=200 ${SYNKRO_PG_OPTIONS:-}" start >/dev/null; then
         break
       fi
       [[ $attempt -eq 5 ]] && { tail -20 "$dir/log" >&2; exit 1; }
+      echo "pg.sh: start on port $port failed (try $attempt of 5): $(grep -E 'FATAL|LOG:  could not' "$dir/log" | tail -1)" >&2
     done
     as_owner "$bin/psql" -h "$dir/sock" -p "$port" -U "$(db_user)" -d postgres -qtAc \
       "SELECT 1 FROM pg_database WHERE datname='synkro'" | grep -q 1 \
