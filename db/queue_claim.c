@@ -130,12 +130,16 @@ static char *id_array(const int64_t *ids, size_t n);
 #define WINDOW_MIN        64
 #define WINDOW_MAX        20000
 
-/* Records leased now. Used as "NOT IN": PostgreSQL hashes it once per statement (a scan of the
- * processing rows only), so excluding leased records costs one probe per due row whatever the
- * planner estimates. */
-#define LEASED                                                                                     \
-    "SELECT l.source, l.object_type, l.record_id FROM change_events l"                             \
-    " WHERE l.status = 'processing' AND l.lease_until > now() AND l.record_id IS NOT NULL"
+/* Records leased now, read once per statement as its first CTE (LEASED_CTE) and used by LEASED
+ * and LEASED_PAIRS: a scan of the partial index change_events_leased (processing rows only).
+ * LEASED is used as "NOT IN": PostgreSQL hashes it once, so excluding leased records costs one
+ * probe per due row whatever the planner estimates. One scan instead of three: between vacuums
+ * the processing rows' index entries are mostly dead (each claim and settle of a burst adds
+ * one), and every scan walks them. */
+#define LEASED_CTE                                                                                 \
+    " leased AS MATERIALIZED (SELECT l.source, l.object_type, l.record_id FROM change_events l"    \
+    " WHERE l.status = 'processing' AND l.lease_until > now() AND l.record_id IS NOT NULL),"
+#define LEASED "SELECT source, object_type, record_id FROM leased"
 
 /* The link of a due record (alias r) in pairs mode: an active link of mapping $7 holding both
  * ids. Each branch uses one of the unique indexes sync_links_salesforce / sync_links_hubspot. */
@@ -163,17 +167,20 @@ static char *id_array(const int64_t *ids, size_t n);
  * record (a hash collision only puts two records in one claim). */
 #define PIECE_KEY(r) "(-1 - (hashtext(" r "source || ':' || " r "record_id)::bigint + 2147483648))"
 
-/* Links of mapping m that have a record leased now (either side). */
+/* Links of mapping m that have a record leased now (either side), from LEASED_CTE. */
 #define LEASED_PAIRS(m)                                                                            \
-    "SELECT l.id FROM change_events e JOIN sync_links l ON l.mapping_id = " m                      \
+    "SELECT l.id FROM leased e JOIN sync_links l ON l.mapping_id = " m                             \
     " AND l.salesforce_id = e.record_id WHERE e.source = 'salesforce'"                             \
-    " AND e.status = 'processing' AND e.lease_until > now()"                                       \
-    " UNION ALL SELECT l.id FROM change_events e JOIN sync_links l ON l.mapping_id = " m           \
-    " AND l.hubspot_id = e.record_id WHERE e.source = 'hubspot'"                                   \
-    " AND e.status = 'processing' AND e.lease_until > now()"
+    " UNION ALL SELECT l.id FROM leased e JOIN sync_links l ON l.mapping_id = " m                  \
+    " AND l.hubspot_id = e.record_id WHERE e.source = 'hubspot'"
 
 /* An unfinished HubSpot merge event of record (s, o, r): such a record re-points links, so only
- * a claim of the whole mapping may take it. */
+ * a claim of the whole mapping may take it. Both read the small partial index
+ * change_events_merge_open (migration 0017); ANY_MERGE_PENDING, one read for the statement, lets
+ * the pick skip the per-record question when no merge is unfinished at all (nearly always). */
+#define ANY_MERGE_PENDING                                                                          \
+    "EXISTS (SELECT 1 FROM change_events m WHERE m.kind = 'merge'"                                 \
+    " AND m.status IN ('pending', 'processing'))"
 #define MERGE_PENDING(s, o, r)                                                                     \
     "EXISTS (SELECT 1 FROM change_events m WHERE m.source = " s " AND m.object_type = " o          \
     " AND m.record_id = " r " AND m.kind = 'merge' AND m.status IN ('pending', 'processing'))"
@@ -211,7 +218,7 @@ static const char holder_take_sql[] = "SELECT CASE WHEN pg_try_advisory_lock(" L
  * exactly which session locks it holds. */
 /* clang-format off */
 static const char pick_sql[] =
-    "WITH due AS MATERIALIZED ("
+    "WITH" LEASED_CTE " due AS MATERIALIZED ("
     " SELECT d.id, d.source, d.object_type, d.record_id, d.next_attempt_at, d.import_id,"
     "  d.attempts FROM change_events d"
     " WHERE d.status = 'pending' AND d.next_attempt_at <= now()"
@@ -220,6 +227,7 @@ static const char pick_sql[] =
     "  OR (d.source = 'hubspot' AND (d.object_type = $5::text OR d.object_type = $6::text)))"
     " ORDER BY d.next_attempt_at, d.id LIMIT $1::int),"
     " imp AS MATERIALIZED (" RUNNING_IMPORT("$8::bool", "$7::bigint") "),"
+    " merges AS MATERIALIZED (SELECT " ANY_MERGE_PENDING " AS any_merge),"
     " recs AS MATERIALIZED ("
     " SELECT source, object_type, record_id, CASE WHEN record_id IS NULL THEN id END AS lone_id,"
     "  min(next_attempt_at) AS first_due, min(id) AS first_id,"
@@ -231,8 +239,9 @@ static const char pick_sql[] =
     "   AND NOT " LINKED("r.source", "r.record_id", "$7::bigint") " THEN " PIECE_KEY("r.")
     "  END) END AS pair FROM recs r),"
     " sorted AS MATERIALIZED ("
-    " SELECT k.*, (NOT $8::bool OR (k.pair IS NOT NULL"
-    "  AND NOT " MERGE_PENDING("k.source", "k.object_type", "k.record_id") ")) AS ok"
+    " SELECT k.*, CASE WHEN NOT $8::bool THEN true WHEN k.pair IS NULL THEN false"
+    "  WHEN NOT (SELECT any_merge FROM merges) THEN true"
+    "  ELSE NOT " MERGE_PENDING("k.source", "k.object_type", "k.record_id") " END AS ok"
     " FROM keyed k ORDER BY CASE WHEN pair IS NULL THEN first_due"
     "  ELSE min(first_due) OVER (PARTITION BY pair) END, pair, first_due, first_id),"
     " chosen AS ("
@@ -261,7 +270,7 @@ static const char pick_sql[] =
  * (360,000 comparisons for 600 events, half the statement's time in bench-scale). */
 /* clang-format off */
 static const char take_sql[] =
-    "WITH picked AS MATERIALIZED ("
+    "WITH" LEASED_CTE " picked AS MATERIALIZED ("
     " SELECT * FROM jsonb_to_recordset($1::jsonb)"
     "  AS p(n int, s text, o text, r text, l bigint, k bigint)),"
     " free AS MATERIALIZED ("
@@ -513,6 +522,13 @@ static int claim(PGconn *conn, const char *worker_id, const struct queue_claim_f
     /* READ COMMITTED on purpose: statement 2 must see commits made before its own start. */
     if (db_exec_command(conn, "BEGIN ISOLATION LEVEL READ COMMITTED", err, errlen) < 0)
         return -1;
+    /* Index scans only: the claim's partial indexes (due, leased, object_open) carry mostly dead
+     * entries between vacuums in a burst (each claim and settle adds one per event), and only a
+     * plain index scan marks the ones it finds dead so that the next claim skips them; a bitmap
+     * scan, which the planner prefers from statistics that are stale within seconds on this
+     * table, walks every one of them on every claim (bench/README: 84,600 entries for 600 rows). */
+    if (db_exec_command(conn, "SET LOCAL enable_bitmapscan = off", err, errlen) < 0)
+        return rollback(conn);
     const char *pick_params[] = {window_text,
                                  max_text,
                                  filter ? "true" : "false",
