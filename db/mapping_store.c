@@ -358,6 +358,23 @@ long mapping_store_reclassify_events(PGconn *conn, char *err, size_t errlen)
     return n;
 }
 
+char *mapping_store_classes_signature(PGconn *conn, char *err, size_t errlen)
+{
+    PGresult *r = db_exec(conn,
+                          "SELECT md5(coalesce(string_agg(id || ':' || state || ':'"
+                          " || lower(salesforce_object) || ':' || coalesce(hubspot_object_type_id,"
+                          " '-'), ',' ORDER BY id), ''))"
+                          " FROM mappings",
+                          0, NULL, err, errlen);
+    if (!r)
+        return NULL;
+    char *sig = strdup(PQgetvalue(r, 0, 0));
+    PQclear(r);
+    if (!sig)
+        snprintf(err, errlen, "out of memory");
+    return sig;
+}
+
 long mapping_store_count(PGconn *conn, char *err, size_t errlen)
 {
     PGresult *r = db_exec(conn, "SELECT count(*) FROM mappings", 0, NULL, err, errlen);

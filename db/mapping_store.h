@@ -67,6 +67,11 @@ int mapping_store_set_validation(PGconn *conn, int64_t id, json_object *problems
  * Returns the number of events moved, or -1. */
 long mapping_store_reclassify_events(PGconn *conn, char *err, size_t errlen);
 
+/* A digest of what decides a queued event's status (every mapping's id, state, Salesforce object
+ * and HubSpot object type id): equal digests mean mapping_store_reclassify_events has nothing new
+ * to decide. Heap (caller frees); NULL with err. */
+char *mapping_store_classes_signature(PGconn *conn, char *err, size_t errlen);
+
 /* Number of mappings. -1 on error. */
 long mapping_store_count(PGconn *conn, char *err, size_t errlen);
 

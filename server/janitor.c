@@ -26,6 +26,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 #include <stdlib.h>
+#include <string.h>
 #include <time.h>
 
 typedef void (*janitor_job_fn)(struct app *app);
@@ -54,16 +55,51 @@ static void job_check_database(struct app *app)
     }
 }
 
-/* Events inserted while a mapping changed state may carry the old status;
- * this sweep settles them (held <-> pending <-> unmapped). */
+bool janitor_reclassify_due(const char *last_sig, const char *sig, bool followup,
+                            long long since_sweep_ms)
+{
+    if (!last_sig || !sig || followup || since_sweep_ms >= JANITOR_RECLASSIFY_FULL_MS)
+        return true;
+    return strcmp(last_sig, sig) != 0;
+}
+
+/* Events inserted while a mapping changed state may carry the old status; this sweep settles
+ * them (held <-> pending <-> unmapped). The API sweeps after each change it makes; this job
+ * covers the inserts that raced with it and changes made elsewhere (config apply, another
+ * instance). The sweep reads every queued event (75 ms at 10,000, seconds at a backlog of a
+ * million, in every instance), so it runs only when janitor_reclassify_due says so; the
+ * signature is one read of the small mappings table. Only the janitor thread touches the
+ * statics. */
 static void job_reclassify_events(struct app *app)
 {
+    static char *last_sig;
+    static bool followup;
+    static int64_t last_sweep_ms;
     char err[256];
     PGconn *conn = db_pool_acquire(app->pool, 1000, err, sizeof err);
     if (!conn)
         return;
+    char *sig = mapping_store_classes_signature(conn, err, sizeof err);
+    if (!sig) {
+        db_pool_release(app->pool, conn, true);
+        return;
+    }
+    int64_t now = clock_mono_ms();
+    if (!janitor_reclassify_due(last_sig, sig, followup, (long long)(now - last_sweep_ms))) {
+        db_pool_release(app->pool, conn, false);
+        free(sig);
+        return;
+    }
     long moved = mapping_store_reclassify_events(conn, err, sizeof err);
     db_pool_release(app->pool, conn, moved < 0);
+    if (moved < 0) { /* the next round tries again */
+        free(sig);
+        return;
+    }
+    followup = !last_sig || strcmp(last_sig, sig) != 0;
+    free(last_sig);
+    last_sig = sig;
+    last_sweep_ms = now;
     if (moved > 0)
         log_with(LOG_LEVEL_INFO, "janitor reclassified queued events", LF_I("events", moved));
 }

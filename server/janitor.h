@@ -4,6 +4,8 @@
 
 #include "handlers/app.h"
 
+#include <stdbool.h>
+
 struct janitor;
 
 /* Starts the thread; every interval_ms it runs the jobs that are due (each has its own period,
@@ -12,5 +14,13 @@ struct janitor;
 struct janitor *janitor_start(struct app *app, int interval_ms);
 /* Wakes the thread, waits for it to finish its current job, frees it. */
 void janitor_stop(struct janitor *j);
+
+/* Whether the reclassification sweep (a scan of every queued event) must run this round: on the
+ * first round (last_sig NULL), when the mappings' classes signature changed since the last sweep,
+ * on the round after such a change (followup: an insert that read the old mappings may commit
+ * after the first sweep's snapshot), or once since_sweep_ms reaches JANITOR_RECLASSIFY_FULL_MS. */
+#define JANITOR_RECLASSIFY_FULL_MS 300000
+bool janitor_reclassify_due(const char *last_sig, const char *sig, bool followup,
+                            long long since_sweep_ms);
 
 #endif

@@ -238,6 +238,48 @@ static void test_enabled_signature_and_documents(void **state)
     json_object_put(d2);
 }
 
+/* The janitor's reclassification sweep runs when this signature changes: it follows each
+ * mapping's state and objects, whatever its state, and nothing else (a version bump of the same
+ * objects and state leaves it alone). */
+static void test_classes_signature(void **state)
+{
+    struct testdb *db = *state;
+    char err[256] = "";
+    char *empty = mapping_store_classes_signature(db->watch, err, sizeof err);
+    assert_non_null(empty);
+    json_object *d1 = doc("Project__c", "2-100", "two_way");
+    struct mapping_row r1 = row_of(d1, "Project__c", "2-100", "draft");
+    int64_t id1 = 0, v = 0;
+    assert_int_equal(mapping_store_create(db->watch, &r1, "t", &id1, err, sizeof err), MS_OK);
+    char *draft = mapping_store_classes_signature(db->watch, err, sizeof err);
+    assert_string_not_equal(draft, empty);
+    /* an edit that keeps objects and state: the same */
+    assert_int_equal(
+        mapping_store_update(db->watch, id1, 1, &r1, "update", "t", &v, err, sizeof err), MS_OK);
+    char *edited = mapping_store_classes_signature(db->watch, err, sizeof err);
+    assert_string_equal(edited, draft);
+    /* enabled: different */
+    struct mapping_row r1e = row_of(d1, "Project__c", "2-100", "enabled");
+    assert_int_equal(
+        mapping_store_update(db->watch, id1, 2, &r1e, "enable", "t", &v, err, sizeof err), MS_OK);
+    char *enabled = mapping_store_classes_signature(db->watch, err, sizeof err);
+    assert_string_not_equal(enabled, draft);
+    /* another Salesforce object, same state: different again */
+    json_object *d2 = doc("Task__c", "2-100", "two_way");
+    struct mapping_row r2 = row_of(d2, "Task__c", "2-100", "enabled");
+    assert_int_equal(
+        mapping_store_update(db->watch, id1, 3, &r2, "update", "t", &v, err, sizeof err), MS_OK);
+    char *moved = mapping_store_classes_signature(db->watch, err, sizeof err);
+    assert_string_not_equal(moved, enabled);
+    free(empty);
+    free(draft);
+    free(edited);
+    free(enabled);
+    free(moved);
+    json_object_put(d1);
+    json_object_put(d2);
+}
+
 int main(void)
 {
 #define T(fn) cmocka_unit_test_setup_teardown(fn, testdb_setup_migrated, testdb_teardown)
@@ -247,6 +289,7 @@ int main(void)
         T(test_one_mapping_per_object),
         T(test_import_is_atomic),
         T(test_enabled_signature_and_documents),
+        T(test_classes_signature),
     };
     return cmocka_run_group_tests_name("mapping_store", tests, NULL, NULL);
 }
