@@ -358,21 +358,26 @@ long mapping_store_reclassify_events(PGconn *conn, char *err, size_t errlen)
     return n;
 }
 
-char *mapping_store_classes_signature(PGconn *conn, char *err, size_t errlen)
+/* The one text value of a one-row query, heap (caller frees); NULL with err. */
+static char *one_text(PGconn *conn, const char *sql, char *err, size_t errlen)
 {
-    PGresult *r = db_exec(conn,
-                          "SELECT md5(coalesce(string_agg(id || ':' || state || ':'"
-                          " || lower(salesforce_object) || ':' || coalesce(hubspot_object_type_id,"
-                          " '-'), ',' ORDER BY id), ''))"
-                          " FROM mappings",
-                          0, NULL, err, errlen);
+    PGresult *r = db_exec(conn, sql, 0, NULL, err, errlen);
     if (!r)
         return NULL;
-    char *sig = strdup(PQgetvalue(r, 0, 0));
+    char *text = strdup(PQgetvalue(r, 0, 0));
     PQclear(r);
-    if (!sig)
+    if (!text)
         snprintf(err, errlen, "out of memory");
-    return sig;
+    return text;
+}
+
+char *mapping_store_classes_signature(PGconn *conn, char *err, size_t errlen)
+{
+    return one_text(conn,
+                    "SELECT md5(coalesce(string_agg(id || ':' || state || ':'"
+                    " || lower(salesforce_object) || ':' || coalesce(hubspot_object_type_id,"
+                    " '-'), ',' ORDER BY id), '')) FROM mappings",
+                    err, errlen);
 }
 
 long mapping_store_count(PGconn *conn, char *err, size_t errlen)
@@ -387,17 +392,10 @@ long mapping_store_count(PGconn *conn, char *err, size_t errlen)
 
 char *mapping_store_enabled_signature(PGconn *conn, char *err, size_t errlen)
 {
-    PGresult *r = db_exec(conn,
-                          "SELECT coalesce(string_agg(id || ':' || version, ',' ORDER BY id), '')"
-                          " FROM mappings WHERE state = 'enabled'",
-                          0, NULL, err, errlen);
-    if (!r)
-        return NULL;
-    char *sig = strdup(PQgetvalue(r, 0, 0));
-    PQclear(r);
-    if (!sig)
-        snprintf(err, errlen, "out of memory");
-    return sig;
+    return one_text(conn,
+                    "SELECT coalesce(string_agg(id || ':' || version, ',' ORDER BY id), '')"
+                    " FROM mappings WHERE state = 'enabled'",
+                    err, errlen);
 }
 
 int mapping_store_enabled_documents(PGconn *conn, struct mapping_doc **docs, size_t *n, char *err,
