@@ -210,6 +210,16 @@ static const char holder_take_sql[] = "SELECT CASE WHEN pg_try_advisory_lock(" L
     LOCK_KEY_LEASE_HOLDER) ", $1::int)"
                            " THEN set_config('synkro.lease_holder', $1::text, false) END";
 
+/* The due rows of one branch of the pick, oldest first, at most the window ($1): all objects
+ * (no filter: change_events_due) or one object of a filter (change_events_due_object, migration
+ * 0018, whose (source, lower(object_type)) prefix makes the read stop at the window whatever the
+ * other mappings' backlogs; HubSpot's branches add the exact match the filter asks for). */
+#define DUE_BRANCH(cond)                                                                           \
+    " (SELECT d.id, d.source, d.object_type, d.record_id, d.next_attempt_at, d.import_id,"         \
+    " d.attempts FROM change_events d WHERE d.status = 'pending' AND d.next_attempt_at <= now()"   \
+    " AND (d.record_id IS NULL OR (d.source, d.object_type, d.record_id) NOT IN (" LEASED "))"     \
+    " AND " cond " ORDER BY d.next_attempt_at, d.id LIMIT $1::int)"
+
 /* $7 mapping id and $8 pairs mode (queue_claim_pairs): only records of an active complete link,
  * keyed by that link, so both records of a pair go to one claim (sorted next to each other, so
  * the LIMIT rarely parts them); the rest (unlinked records, merges, events without a record id)
@@ -218,14 +228,15 @@ static const char holder_take_sql[] = "SELECT CASE WHEN pg_try_advisory_lock(" L
  * exactly which session locks it holds. */
 /* clang-format off */
 static const char pick_sql[] =
-    "WITH" LEASED_CTE " due AS MATERIALIZED ("
-    " SELECT d.id, d.source, d.object_type, d.record_id, d.next_attempt_at, d.import_id,"
-    "  d.attempts FROM change_events d"
-    " WHERE d.status = 'pending' AND d.next_attempt_at <= now()"
-    " AND (d.record_id IS NULL OR (d.source, d.object_type, d.record_id) NOT IN (" LEASED "))"
-    " AND (NOT $3::bool OR (d.source = 'salesforce' AND lower(d.object_type) = lower($4::text))"
-    "  OR (d.source = 'hubspot' AND (d.object_type = $5::text OR d.object_type = $6::text)))"
-    " ORDER BY d.next_attempt_at, d.id LIMIT $1::int),"
+    "WITH" LEASED_CTE " due AS MATERIALIZED (SELECT * FROM ("
+    DUE_BRANCH("NOT $3::bool") " UNION ALL "
+    DUE_BRANCH("$3::bool AND d.source = 'salesforce' AND lower(d.object_type) = lower($4::text)")
+    " UNION ALL "
+    DUE_BRANCH("$3::bool AND d.source = 'hubspot' AND lower(d.object_type) = lower($5::text)"
+               " AND d.object_type = $5::text") " UNION ALL "
+    DUE_BRANCH("$3::bool AND $6::text IS DISTINCT FROM $5::text AND d.source = 'hubspot'"
+               " AND lower(d.object_type) = lower($6::text) AND d.object_type = $6::text")
+    ") x ORDER BY next_attempt_at, id LIMIT $1::int),"
     " imp AS MATERIALIZED (" RUNNING_IMPORT("$8::bool", "$7::bigint") "),"
     " merges AS MATERIALIZED (SELECT " ANY_MERGE_PENDING " AS any_merge),"
     " recs AS MATERIALIZED ("
