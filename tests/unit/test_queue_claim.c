@@ -84,6 +84,11 @@ static double now_ms(void)
     return (double)ts.tv_sec * 1000.0 + (double)ts.tv_nsec / 1e6;
 }
 
+/* The filter of the mapping Project__c <-> 2-100 (p1_projects). */
+static const struct queue_claim_filter project_filter = {.salesforce_object = "Project__c",
+                                                         .hubspot_object_type_id = "2-100",
+                                                         .hubspot_object_name = "p1_projects"};
+
 /* Three events of one record inserted out of order (through the ingest path) come back as one
  * claimed record, in order of occurrence; a second record is claimed beside it; nothing is left. */
 /* A filtered claim takes only the records of one mapping's objects (Salesforce object names
@@ -102,9 +107,7 @@ static void test_filtered_claim_takes_one_mappings_records(void **state)
         " ('hubspot', 'h2', 'p1_projects', 'r2', 'update', '{}'),"
         " ('hubspot', 'h3', '2-999', 'r3', 'update', '{}'),"
         " ('hubspot', 'h4', 'P1_Projects', 'r4', 'update', '{}')"); /* HubSpot: exact names */
-    struct queue_claim_filter f = {.salesforce_object = "Project__c",
-                                   .hubspot_object_type_id = "2-100",
-                                   .hubspot_object_name = "p1_projects"};
+    struct queue_claim_filter f = project_filter;
     char err[512] = "";
     struct claimed_record *recs = NULL;
     size_t n = 0;
@@ -146,9 +149,7 @@ static void test_filtered_claim_reads_only_its_objects_due_rows(void **state)
                    "  CASE WHEN g % 2 = 0 THEN 'PROJECT__c' ELSE '2-100' END, 'own' || g, 'update',"
                    "  '{}' FROM generate_series(1, 20) g");
     testdb_exec_ok(db->watch, "ANALYZE change_events");
-    struct queue_claim_filter f = {.salesforce_object = "Project__c",
-                                   .hubspot_object_type_id = "2-100",
-                                   .hubspot_object_name = "p1_projects"};
+    struct queue_claim_filter f = project_filter;
     char err[512] = "";
     struct claimed_record *recs = NULL;
     size_t n = 0;
