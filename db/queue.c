@@ -246,10 +246,14 @@ json_object *queue_get(PGconn *conn, int64_t id, bool *found, char *err, size_t 
     return out;
 }
 
-json_object *queue_depth(PGconn *conn, char *err, size_t errlen)
+json_object *queue_depth(PGconn *conn, bool with_done, char *err, size_t errlen)
 {
-    PGresult *res = db_exec(conn, "SELECT status, count(*) FROM change_events GROUP BY status", 0,
-                            NULL, err, errlen);
+    const char *params[] = {with_done ? "{pending,unmapped,held,processing,failed,done}"
+                                      : "{pending,unmapped,held,processing,failed}"};
+    PGresult *res = db_exec(conn,
+                            "SELECT s, (SELECT count(*) FROM change_events WHERE status = s)"
+                            " FROM unnest($1::text[]) s",
+                            1, params, err, errlen);
     if (!res)
         return NULL;
     json_object *out = json_object_new_object();
@@ -260,18 +264,24 @@ json_object *queue_depth(PGconn *conn, char *err, size_t errlen)
     return out;
 }
 
+struct depth_ask {
+    bool with_done;
+    json_object *out;
+};
+
 static int depth_on(PGconn *conn, void *ud, char *err, size_t errlen)
 {
-    json_object **out = ud;
-    *out = queue_depth(conn, err, errlen);
-    return *out ? 0 : -1;
+    struct depth_ask *ask = ud;
+    ask->out = queue_depth(conn, ask->with_done, err, errlen);
+    return ask->out ? 0 : -1;
 }
 
-json_object *queue_depth_pooled(struct db_pool *pool, int wait_ms, char *err, size_t errlen)
+json_object *queue_depth_pooled(struct db_pool *pool, bool with_done, int wait_ms, char *err,
+                                size_t errlen)
 {
-    json_object *out = NULL;
-    db_pool_run(pool, wait_ms, depth_on, &out, err, errlen);
-    return out;
+    struct depth_ask ask = {with_done, NULL};
+    db_pool_run(pool, wait_ms, depth_on, &ask, err, errlen);
+    return ask.out;
 }
 
 int queue_lag_seconds(PGconn *conn, double *seconds, char *err, size_t errlen)

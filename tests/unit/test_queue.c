@@ -73,11 +73,18 @@ static void test_depth_through_the_pool(void **state)
     add_event(db->watch, "f1", "failed", 0, 0);
     struct db_pool *pool = testdb_pool(db, 1);
     char err[256] = "";
-    json_object *d = queue_depth_pooled(pool, 1000, err, sizeof err);
+    add_event(db->watch, "d1", "done", 0, 0);
+    json_object *d = queue_depth_pooled(pool, false, 1000, err, sizeof err);
     assert_non_null(d);
     assert_int_equal(member(d, "pending"), 2);
     assert_int_equal(member(d, "failed"), 1);
-    assert_int_equal(member(d, "done"), -1); /* statuses without events are absent */
+    assert_int_equal(member(d, "held"), 0);  /* every open status and failed, 0 when none */
+    assert_int_equal(member(d, "done"), -1); /* done only when asked for */
+    json_object_put(d);
+    d = queue_depth_pooled(pool, true, 1000, err, sizeof err);
+    assert_non_null(d);
+    assert_int_equal(member(d, "done"), 1);
+    assert_int_equal(member(d, "pending"), 2);
     json_object_put(d);
     /* the pooled connection dies (a database restart): answered on a fresh one */
     PGconn *c = db_pool_acquire(pool, 1000, err, sizeof err);
@@ -86,7 +93,7 @@ static void test_depth_through_the_pool(void **state)
     snprintf(sql, sizeof sql, "SELECT pg_terminate_backend(%d)", PQbackendPID(c));
     db_pool_release(pool, c, false);
     testdb_exec_ok(db->watch, sql);
-    d = queue_depth_pooled(pool, 1000, err, sizeof err);
+    d = queue_depth_pooled(pool, false, 1000, err, sizeof err);
     if (!d)
         fail_msg("queue_depth_pooled after a lost connection: %s", err);
     assert_int_equal(member(d, "pending"), 2);
@@ -94,7 +101,7 @@ static void test_depth_through_the_pool(void **state)
     /* no connection free: NULL with the pool's error */
     c = db_pool_acquire(pool, 1000, err, sizeof err);
     assert_non_null(c);
-    assert_null(queue_depth_pooled(pool, 50, err, sizeof err));
+    assert_null(queue_depth_pooled(pool, false, 50, err, sizeof err));
     assert_non_null(strstr(err, "no database connection free"));
     db_pool_release(pool, c, false);
     assert_int_equal(db_pool_destroy(pool, 1000), 0);
