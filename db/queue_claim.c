@@ -3,7 +3,8 @@
  * Owns the claimed records it hands out (queue_claimed_free) and nothing across calls.
  *
  * Locking design. A claim is one READ COMMITTED transaction of two statements:
- *  1. pick: read the oldest due pending rows (partial index change_events_due), leaving out
+ *  1. pick: read the oldest due pending rows (partial index change_events_due, or per object
+ *     change_events_due_object when filtered, with plain index scans only), leaving out
  *     records leased right now (a hashed set of the processing rows); group them by record;
  *     then, in due order, take pg_try_advisory_xact_lock(QUEUE_RECORD_LOCK, hashtext(record key))
  *     until max_records records are held. A filter (queue_claim_records_for) keeps only the
