@@ -78,17 +78,7 @@ db=synkro_bench_console
 "$PSQL" -X -q -v ON_ERROR_STOP=1 -h "$pg_sock" -p "$pg_port" -U "$pg_user" -d postgres \
   -c "CREATE DATABASE $db"
 
-free_port() {
-  local port
-  for _ in $(seq 1 50); do
-    port=$((20000 + RANDOM % 40000))
-    if ! (exec 3<>/dev/tcp/127.0.0.1/$port) 2>/dev/null; then
-      echo "$port"
-      return
-    fi
-  done
-  die "no free port found"
-}
+free_port() { scripts/free_port.sh || die "no free port found"; }
 admin=bench-console-admin-token-0123456789
 closed=http://127.0.0.1:9 # CRM clients exist (their budgets show) but never reach a CRM
 export DATABASE_URL="postgresql://$pg_user@localhost:$pg_port/$db?host=$pg_sock"

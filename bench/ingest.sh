@@ -113,17 +113,7 @@ psqlc() { "$PSQL" -X -q -v ON_ERROR_STOP=1 -h "$pg_sock" -p "$pg_port" -U "$pg_u
   -c "CREATE DATABASE $db"
 postmaster_pid=$(head -1 "$tmp/pg/data/postmaster.pid")
 
-free_port() {
-  local port
-  for _ in $(seq 1 50); do
-    port=$((20000 + RANDOM % 40000))
-    if ! (exec 3<>/dev/tcp/127.0.0.1/$port) 2>/dev/null; then
-      echo "$port"
-      return
-    fi
-  done
-  die "no free port found"
-}
+free_port() { scripts/free_port.sh || die "no free port found"; }
 hs_secret=bench-hubspot-client-secret-0123456789
 org18=00D5g000004SbsbEAC
 export DATABASE_URL="postgresql://$pg_user@localhost:$pg_port/$db?host=$pg_sock"

@@ -12,17 +12,7 @@ stop_pid() { # PID: TERM, up to 10 s, then KILL
   kill -KILL "$p" 2>/dev/null || true
 }
 
-free_port() {
-  local port
-  for _ in $(seq 1 50); do
-    port=$((20000 + RANDOM % 40000))
-    if ! (exec 3<>/dev/tcp/127.0.0.1/$port) 2>/dev/null; then
-      echo "$port"
-      return
-    fi
-  done
-  die "no free port found"
-}
+free_port() { scripts/free_port.sh || die "no free port found"; }
 
 simcall() { # METHOD PATH [BODY]: crmsim ($sim) control call; the answer on stdout, non-2xx is fatal
   local code

@@ -91,19 +91,7 @@ trap 'exit 0' INT TERM
 # ---- helpers ----
 
 # A port below the kernel's ephemeral range (so no outgoing connection holds it).
-free_port() {
-  local port low
-  low=$(cut -f1 /proc/sys/net/ipv4/ip_local_port_range 2>/dev/null || echo 32768)
-  [[ "$low" =~ ^[0-9]+$ && $low -gt 20000 ]] || low=32768
-  for _ in $(seq 1 50); do
-    port=$((15000 + RANDOM % (low - 15000)))
-    if ! (exec 3<>/dev/tcp/127.0.0.1/"$port") 2>/dev/null; then
-      echo "$port"
-      return
-    fi
-  done
-  die "no free port found"
-}
+free_port() { scripts/free_port.sh || die "no free port found"; }
 
 # admin METHOD PATH [curl args...]: the body goes to $dir/response.json, the
 # HTTP status to stdout. The token is read from a file, never from argv.

@@ -29,23 +29,9 @@ db_user() {
   if [[ $(id -u) -eq 0 ]]; then echo postgres; else id -un; fi
 }
 
-# A free port below the kernel's ephemeral range: a port in that range can be taken as the local
-# port of any outgoing connection (a test's HTTP client, say) while the cluster is stopped, and the
-# restart on the same port then fails.
-free_port() {
-  local port low
-  low=$(cut -f1 /proc/sys/net/ipv4/ip_local_port_range 2>/dev/null || echo 32768)
-  [[ "$low" =~ ^[0-9]+$ && $low -gt 20000 ]] || low=32768
-  for _ in $(seq 1 50); do
-    port=$((15000 + RANDOM % (low - 15000)))
-    if ! (exec 3<>/dev/tcp/127.0.0.1/$port) 2>/dev/null; then
-      echo "$port"
-      return
-    fi
-  done
-  echo "pg.sh: no free port found" >&2
-  exit 1
-}
+# A free port below the kernel's ephemeral range (scripts/free_port.sh says why: a restart on a
+# port in that range can find it taken by an outgoing connection).
+free_port() { "$(dirname "$0")/free_port.sh"; }
 
 conninfo() {
   local dir=$1 port

@@ -56,9 +56,7 @@ cleanup() {
 }
 trap cleanup EXIT
 
-free_port() {
-  python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'
-}
+free_port() { scripts/free_port.sh; }
 
 # ---- a throwaway database ----
 if [[ -n ${SYNKRO_TEST_ADMIN_URL:-} ]]; then
