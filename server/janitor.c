@@ -55,12 +55,9 @@ static void job_check_database(struct app *app)
     }
 }
 
-bool janitor_reclassify_due(const char *last_sig, const char *sig, bool followup,
-                            long long since_sweep_ms)
+bool janitor_reclassify_due(bool changed, bool followup, long long since_sweep_ms)
 {
-    if (!last_sig || !sig || followup || since_sweep_ms >= JANITOR_RECLASSIFY_FULL_MS)
-        return true;
-    return strcmp(last_sig, sig) != 0;
+    return changed || followup || since_sweep_ms >= JANITOR_RECLASSIFY_FULL_MS;
 }
 
 /* Events inserted while a mapping changed state may carry the old status; this sweep settles
@@ -85,7 +82,8 @@ static void job_reclassify_events(struct app *app)
         return;
     }
     int64_t now = clock_mono_ms();
-    if (!janitor_reclassify_due(last_sig, sig, followup, (long long)(now - last_sweep_ms))) {
+    bool changed = !last_sig || strcmp(last_sig, sig) != 0;
+    if (!janitor_reclassify_due(changed, followup, (long long)(now - last_sweep_ms))) {
         db_pool_release(app->pool, conn, false);
         free(sig);
         return;
@@ -96,7 +94,7 @@ static void job_reclassify_events(struct app *app)
         free(sig);
         return;
     }
-    followup = !last_sig || strcmp(last_sig, sig) != 0;
+    followup = changed;
     free(last_sig);
     last_sig = sig;
     last_sweep_ms = now;
