@@ -27,22 +27,20 @@ struct fixture {
     struct harness_proc proc;
 };
 
+static struct fixture fixture;
+
 static int setup(void **state)
 {
-    struct fixture *f = calloc(1, sizeof *f);
-    if (!f || harness_db_create(&f->db) != 0)
-        return -1;
-    *state = f;
+    memset(&fixture, 0, sizeof fixture);
+    *state = &fixture;
     return 0;
 }
 
+/* synkro killed (when still running: a failed assertion) and the database dropped. */
 static int teardown(void **state)
 {
     struct fixture *f = *state;
-    if (f->proc.pid > 0)
-        harness_synkro_stop(&f->proc, SIGKILL, 2000);
-    harness_db_drop(&f->db);
-    free(f);
+    harness_synkro_kill_fresh(&f->db, &f->proc);
     return 0;
 }
 
@@ -83,7 +81,7 @@ static bool becomes(struct fixture *f, const char *key, const char *want, int ms
 static void test_sweeps_on_start_and_on_change_only(void **state)
 {
     struct fixture *f = *state;
-    assert_int_equal(harness_synkro_start(&f->proc, f->db.url, NULL), 0);
+    assert_int_equal(harness_synkro_start_fresh(&f->db, &f->proc, NULL), 0);
 
     /* the start's rounds sweep: put right within them */
     add_stale_event(f, "recl-start", "Gadget__c");
