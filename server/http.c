@@ -481,7 +481,7 @@ struct http_server *http_server_start(struct app *app, enum http_plane plane, ch
     srv->plane = plane;
     metrics_once_run(&metrics_once, http_metrics_init);
     struct http_guard_options gopt = {cfg->http_max_connections, cfg->http_probe_reserve,
-                                      cfg->http_request_deadline_s};
+                                      cfg->http_request_deadline_s, admin ? "admin" : "public"};
     srv->guard = http_guard_start(&gopt);
     if (!srv->guard) {
         snprintf(err, errlen, "cannot start the connection guard (out of memory or threads)");

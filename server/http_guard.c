@@ -37,6 +37,8 @@ struct http_guard {
      * in the probe reserve */
     atomic_int live;
     atomic_int live_reserved;
+    /* the same two counts as gauges (synkro_http_connections_open{plane,slot}) */
+    struct metric_series *open_normal, *open_reserved;
     pthread_mutex_t lock;
     pthread_cond_t wake;
     struct conn_slot *head; /* guarded by lock */
@@ -53,6 +55,7 @@ struct http_guard {
 
 static struct metric_family *m_refused;
 static struct metric_family *m_cut;
+static struct metric_family *m_open;
 static struct metrics_once metrics_once;
 
 static void guard_metrics_init(void)
@@ -70,6 +73,19 @@ static void guard_metrics_init(void)
                              "connection limit, the longest-waiting one to admit a new one "
                              "(reason=evicted).",
                              labels, 1, NULL, 0);
+    static const char *const open_labels[] = {"plane", "slot"};
+    m_open = metrics_register(METRIC_GAUGE, "synkro_http_connections_open",
+                              "Connections open now, per listener: slot=normal (counted against "
+                              "SYNKRO_HTTP_MAX_CONNECTIONS) and slot=reserve (the probe reserve).",
+                              open_labels, 2, NULL, 0);
+}
+
+/* Counts a connection into or out of its slot kind (the atomic count and its gauge). Returns
+ * the count before the change. */
+static int live_add(struct http_guard *g, bool reserved, int d)
+{
+    metrics_series_add(reserved ? g->open_reserved : g->open_normal, d);
+    return atomic_fetch_add(reserved ? &g->live_reserved : &g->live, d);
 }
 
 /* A log line for a repeated event: the first one, then one per GUARD_LOG_EVERY_NS with how
@@ -109,7 +125,7 @@ static void slot_cut(struct http_guard *g, struct conn_slot *s, const char *reas
     metrics_add(m_cut, labels, 1);
     shutdown(s->fd, SHUT_RDWR);
     s->cut = true;
-    atomic_fetch_sub(s->reserved ? &g->live_reserved : &g->live, 1);
+    live_add(g, s->reserved, -1);
 }
 
 static void count_refused(const char *reason, struct log_gate *gate, const char *what)
@@ -174,6 +190,10 @@ struct http_guard *http_guard_start(const struct http_guard_options *opt)
     if (!g)
         return NULL;
     g->opt = *opt;
+    const char *normal[] = {opt->plane ? opt->plane : "public", "normal"};
+    const char *reserve[] = {opt->plane ? opt->plane : "public", "reserve"};
+    g->open_normal = metrics_series(m_open, normal);
+    g->open_reserved = metrics_series(m_open, reserve);
     pthread_mutex_init(&g->lock, NULL);
     pthread_cond_init(&g->wake, NULL);
     if (pthread_create(&g->sweeper, NULL, sweeper_main, g) != 0) {
@@ -254,8 +274,10 @@ static void slot_open(struct http_guard *g, struct MHD_Connection *conn, void **
     /* normal unless the limit is reached (an eviction in http_guard_accept made room) */
     if (atomic_fetch_add(&g->live, 1) >= g->opt.max_connections) {
         atomic_fetch_sub(&g->live, 1);
-        atomic_fetch_add(&g->live_reserved, 1);
         s->reserved = true;
+        live_add(g, true, 1);
+    } else {
+        metrics_series_add(g->open_normal, 1);
     }
     s->period_ns = period_ns(g, s->reserved);
     atomic_store(&s->deadline_ns, s->fd >= 0 ? clock_mono_ns() + s->period_ns : 0);
@@ -281,7 +303,7 @@ static void slot_close(struct http_guard *g, void **socket_context)
     if (s->next)
         s->next->prev = s->prev;
     if (!s->cut)
-        atomic_fetch_sub(s->reserved ? &g->live_reserved : &g->live, 1);
+        live_add(g, s->reserved, -1);
     pthread_mutex_unlock(&g->lock);
     *socket_context = NULL;
     free(s);

@@ -28,6 +28,7 @@ struct http_guard_options {
     int max_connections; /* connections served normally */
     int probe_reserve;   /* more connections, for probes only */
     int deadline_s;      /* to receive one whole request */
+    const char *plane;   /* the listener's name in the open-connections gauge: "public", "admin" */
 };
 
 /* How long a connection in the probe reserve may take for its request, in milliseconds. */

@@ -193,6 +193,22 @@ static double metric(struct fixture *f, const char *series)
     return v;
 }
 
+/* Waits (up to 5 s) until the daemon has seen every earlier connection close: the harness's
+ * readiness probe, a test's own. A client closes first, and the daemon's thread notices in its
+ * own time; a connection it has not yet seen close still holds a normal slot, and a flood started
+ * meanwhile finds one slot fewer (which then frees by itself, so nothing needs evicting). The
+ * gauge counts the /metrics request itself; its own close gets the 200 ms at the end. */
+static void wait_connections_settled(struct fixture *f)
+{
+    const char *series = "synkro_http_connections_open{plane=\"public\",slot=\"normal\"}";
+    double open = -1;
+    for (int64_t t = now_ms(); now_ms() - t < 5000; harness_sleep_ms(50))
+        if ((open = metric(f, series)) == 1)
+            break;
+    assert_true(open == 1);
+    harness_sleep_ms(200);
+}
+
 static const char hubspot_body[] =
     "[{\"eventId\":1,\"subscriptionType\":\"contact.propertyChange\"}]";
 
@@ -215,6 +231,7 @@ static void test_idle_flood(void **state)
 {
     struct fixture *f = *state;
     start_with(f, "0", 10);
+    wait_connections_settled(f);
     int64_t t0 = now_ms();
     for (int i = 0; i < 3 * LIMIT; i++)
         hold(f, "127.0.0.1");
@@ -262,13 +279,16 @@ static void test_idle_flood(void **state)
     assert_int_equal(webhook_status(f, &ms, body, sizeof body), 401);
     assert_non_null(strstr(body, "signature"));
     assert_true(ms < 1000);
+    /* every normal slot is taken (the flood's, one of them this request's) */
+    assert_true(metric(f, "synkro_http_connections_open{plane=\"public\",slot=\"normal\"}") ==
+                LIMIT);
     /* (closed may also count probe-reserve connections cut after 2 s on a slow run) */
     assert_true(metric(f, "synkro_http_connections_refused_total{reason=\"limit\"}") >=
                 3 * LIMIT - LIMIT - RESERVE - 3);
     assert_true(metric(f, "synkro_http_connections_cut_total{reason=\"evicted\"}") >= 1);
 
     close_all(f);
-    harness_sleep_ms(200);
+    wait_connections_settled(f); /* and the gauge is back to this request alone */
     assert_int_equal(webhook_status(f, &ms, body, sizeof body), 401);
     assert_true(now_ms() - t0 < 15000);
     /* one log line for the refusals, not one per connection */
@@ -286,7 +306,7 @@ static void test_idle_flood(void **state)
 static void fill_fresh(struct fixture *f)
 {
     close_all(f);
-    harness_sleep_ms(200); /* the server has seen them close */
+    wait_connections_settled(f);
     for (int i = 0; i < LIMIT; i++)
         hold(f, "127.0.0.1");
     harness_sleep_ms(100); /* accepted, but far from a second old */
