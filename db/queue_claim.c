@@ -224,9 +224,12 @@ static const char holder_take_sql[] = "SELECT CASE WHEN pg_try_advisory_lock(" L
 /* $7 mapping id and $8 pairs mode (queue_claim_pairs): only records of an active complete link,
  * keyed by that link, so both records of a pair go to one claim (sorted next to each other, so
  * the LIMIT rarely parts them); the rest (unlinked records, merges, events without a record id)
- * are left and reported by one row of NULLs. The lock is the last thing a row's condition does
- * (nested CASEs fix the order), so every lock taken belongs to a returned row: the caller knows
- * exactly which session locks it holds. */
+ * are left and reported by one row of NULLs. A pairs claim takes import pieces (negative keys)
+ * or linked pairs, never both: the oldest candidate not leased decides which, so a batch is all
+ * creates or all updates and echoes (a mixed one pays both kinds' calls for fewer records each:
+ * a create call per 100, the write-back, the reads). The lock is the last thing a row's condition
+ * does (nested CASEs fix the order), so every lock taken belongs to a returned row: the caller
+ * knows exactly which session locks it holds. */
 /* clang-format off */
 static const char pick_sql[] =
     "WITH" LEASED_CTE " due AS MATERIALIZED (SELECT * FROM ("
@@ -240,6 +243,8 @@ static const char pick_sql[] =
     ") x ORDER BY next_attempt_at, id LIMIT $1::int),"
     " imp AS MATERIALIZED (" RUNNING_IMPORT("$8::bool", "$7::bigint") "),"
     " merges AS MATERIALIZED (SELECT " ANY_MERGE_PENDING " AS any_merge),"
+    " lpairs AS MATERIALIZED (SELECT x.id FROM (" LEASED_PAIRS("$7::bigint") ") x"
+    "  WHERE $8::bool),"
     " recs AS MATERIALIZED ("
     " SELECT source, object_type, record_id, CASE WHEN record_id IS NULL THEN id END AS lone_id,"
     "  min(next_attempt_at) AS first_due, min(id) AS first_id,"
@@ -262,7 +267,9 @@ static const char pick_sql[] =
     " FROM sorted WHERE CASE"
     "  WHEN NOT ok THEN false"
     "  WHEN NOT $8::bool THEN lone_id IS NOT NULL OR " RECORD_XACT_LOCK
-    "  ELSE CASE WHEN pair IN (" LEASED_PAIRS("$7::bigint") ") THEN false"
+    "  WHEN (pair < 0) IS DISTINCT FROM (SELECT f.pair < 0 FROM sorted f WHERE f.ok"
+    "   AND f.pair NOT IN (SELECT id FROM lpairs) LIMIT 1) THEN false"
+    "  ELSE CASE WHEN pair IN (SELECT id FROM lpairs) THEN false"
     "   ELSE " PAIR_SESSION_LOCK " END END"
     " LIMIT $2::int)"
     " SELECT source, object_type, record_id, lone_id, pair, age_ms FROM chosen"

@@ -2,9 +2,9 @@
  *
  * Owns the JSON array of one page's ids (freed before the step returns). One step: load the
  * import, take its lock, start it (total from the estimate) when queued, count its waiting
- * events, page at most (import_inflight - waiting) ids from the source, queue them in one
- * statement, store the position, recount. Salesforce queries (COUNT(), paging by id) are built
- * by crm/soql. Must not decide how records sync. */
+ * events, page at most (import_inflight - waiting, in whole worker batches) ids from the source,
+ * queue them in one statement, store the position, recount. Salesforce queries (COUNT(), paging by
+ * id) are built by crm/soql. Must not decide how records sync. */
 #include "sync/import.h"
 
 #include "crm/crm_access.h"
@@ -302,6 +302,19 @@ static int step_page(struct step_ctx *c, long room, char *err, size_t errlen)
     return 0;
 }
 
+/* The room to page into, in whole worker batches: the workers claim an import's records side by
+ * side in batches of SYNKRO_WORKER_BATCH, and a page that is not a multiple of it leaves a
+ * partial batch at its end, which costs the calls of a whole one (a create call per 100, the
+ * write-back, the reads of its echoes). So the page waits until a whole batch has room; the
+ * source's last page is partial anyway. An in-flight limit below one batch pages what it allows. */
+static long whole_batches(const struct config *cfg, long room)
+{
+    long batch = cfg->worker_batch > 0 ? cfg->worker_batch : 1;
+    if (room <= 0 || cfg->import_inflight < batch)
+        return room;
+    return room - room % batch;
+}
+
 static int step_run(struct step_ctx *c, char *err, size_t errlen)
 {
     if (!c->t->mapping_id)
@@ -312,7 +325,7 @@ static int step_run(struct step_ctx *c, char *err, size_t errlen)
     c->res->waiting = import_store_waiting(c->conn, c->row->id, err, errlen);
     if (c->res->waiting < 0)
         return -1;
-    long room = (long)c->ctx->cfg->import_inflight - (long)c->res->waiting;
+    long room = whole_batches(c->ctx->cfg, (long)c->ctx->cfg->import_inflight - c->res->waiting);
     if (room > 0)
         return step_page(c, room, err, errlen);
     return import_store_progress(c->conn, c->row->id, NULL, NULL, NULL, -1, err, errlen);

@@ -271,6 +271,44 @@ static void test_salesforce_import(void **state)
     env_close(&e);
 }
 
+/* With the workers' batch size known, an import pages in whole batches: room for 150 records
+ * pages nothing (a partial batch would cost a whole batch's calls), room for 250 pages 200; the
+ * source's last page is whatever is left, and every record is queued once. */
+static void test_pages_in_whole_batches(void **state)
+{
+    struct testdb *db = *state;
+    load_sf_records(SF_RECORDS);
+    struct env e;
+    env_open(&e, db, 1000);
+    e.cfg.worker_batch = 200;
+    int64_t id = start_import(&e, "salesforce_to_hubspot", -1);
+    struct import_step_result res;
+    step(&e, id, &res);
+    assert_int_equal(res.queued_now, 1000);
+    settle(db->watch, id, 150, false);
+    step(&e, id, &res);
+    assert_int_equal(res.queued_now, 0);
+    assert_string_equal(res.status, "running");
+    settle(db->watch, id, 100, false);
+    step(&e, id, &res);
+    assert_int_equal(res.queued_now, 200);
+    long long queued = 1200;
+    for (int i = 0; i < 200 && strcmp(res.status, "done") != 0; i++) {
+        settle(db->watch, id, 130, false);
+        step(&e, id, &res);
+        queued += res.queued_now;
+        /* every page but the source's last is whole batches */
+        if (queued < SF_RECORDS)
+            assert_int_equal(res.queued_now % 200, 0);
+        assert_true(waiting(&e, id) <= 1000);
+    }
+    assert_string_equal(res.status, "done");
+    assert_int_equal(queued, SF_RECORDS);
+    assert_int_equal(q1_ll(db->watch, "SELECT queued FROM sync_imports WHERE id = %" PRId64, id),
+                     SF_RECORDS);
+    env_close(&e);
+}
+
 static void test_hubspot_import_and_cancel(void **state)
 {
     struct testdb *db = *state;
@@ -369,6 +407,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(test_salesforce_import, test_setup, testdb_teardown),
+        cmocka_unit_test_setup_teardown(test_pages_in_whole_batches, test_setup, testdb_teardown),
         cmocka_unit_test_setup_teardown(test_hubspot_import_and_cancel, test_setup,
                                         testdb_teardown),
         cmocka_unit_test_setup_teardown(test_lock_and_missing_mapping, test_setup, testdb_teardown),

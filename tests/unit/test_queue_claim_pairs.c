@@ -3,10 +3,11 @@
  * both records of a link are one unit (a claim takes them together, and a link with one record
  * leased is skipped by every other pairs claim until that record is settled); a pending merge
  * leaves the record to the exclusive claim; a holder keeps its links past its lease while its
- * session lives; a partial batch of a burst still arriving waits (young_ms); and 8 concurrent pairs
- * claimers over 300 links with events on both sides never hold records of one link at the same
- * time, each event claimed once (guarded by leases alone, and by the link locks alone); with
- * 200,000 links and a million done events the claim still runs on indexes (latency printed).
+ * session lives; a partial batch of a burst still arriving waits (young_ms); an import's pieces
+ * and linked pairs never share a claim; and 8 concurrent pairs claimers over 300 links with
+ * events on both sides never hold records of one link at the same time, each event claimed once
+ * (guarded by leases alone, and by the link locks alone); with 200,000 links and a million done
+ * events the claim still runs on indexes (latency printed).
  */
 #include "db/queue_claim.h"
 #include "testdb.h"
@@ -654,6 +655,71 @@ static void test_concurrent_holders_keep_links_with_expired_leases(void **state)
     run_claimers(*state, true, 1);
 }
 
+/* A pending event of unlinked Salesforce record i that is a piece of import imp. */
+static void add_piece(PGconn *conn, int64_t imp, int i)
+{
+    char ev[24], im[24];
+    snprintf(ev, sizeof ev, "%" PRId64, add_event(conn, true, i, "update"));
+    snprintf(im, sizeof im, "%" PRId64, imp);
+    const char *params[] = {im, ev};
+    insert_id(conn,
+              "UPDATE change_events SET import_id = $1::bigint WHERE id = $2::bigint"
+              " RETURNING id",
+              2, params);
+}
+
+static size_t count_pieces(const struct claimed_record *recs, size_t n)
+{
+    size_t k = 0;
+    for (size_t i = 0; i < n; i++)
+        k += recs[i].piece;
+    return k;
+}
+
+/* An import's pieces (creates) and linked pairs (updates, echoes) never share a claim: the oldest
+ * free candidate decides, so echoes due first go alone, then the pieces, and a piece due first
+ * goes without the echoes behind it. */
+static void test_pieces_and_pairs_are_not_mixed(void **state)
+{
+    struct testdb *db = *state;
+    PGconn *c = db->watch;
+    for (int i = 1; i <= 3; i++)
+        add_link(c, i, i, "active");
+    add_event(c, true, 1, "update"); /* echoes of linked pairs, due first */
+    add_event(c, false, 1, "update");
+    add_event(c, true, 2, "update");
+    int64_t imp = insert_id(c,
+                            "INSERT INTO sync_imports (mapping_id, direction, status)"
+                            " VALUES (7, 'salesforce_to_hubspot', 'running') RETURNING id",
+                            0, NULL);
+    for (int i = 101; i <= 104; i++)
+        add_piece(c, imp, i);
+
+    size_t n = 0;
+    bool others = false;
+    struct claimed_record *a = claim_pairs(c, "w1", 10, &n, &others);
+    assert_int_equal(n, 3); /* the three echoes, not the pieces behind them */
+    assert_int_equal(count_pieces(a, n), 0);
+    size_t m = 0;
+    struct claimed_record *b = claim_pairs(c, "w2", 10, &m, &others);
+    assert_int_equal(m, 4); /* the echoes are leased: the pieces go together */
+    assert_int_equal(count_pieces(b, m), 4);
+    complete_all(c, "w1", a, n);
+    complete_all(c, "w2", b, m);
+
+    for (int i = 105; i <= 106; i++) /* now a piece is due first */
+        add_piece(c, imp, i);
+    add_event(c, false, 3, "update");
+    a = claim_pairs(c, "w1", 10, &n, &others);
+    assert_int_equal(n, 2);
+    assert_int_equal(count_pieces(a, n), 2);
+    complete_all(c, "w1", a, n);
+    a = claim_pairs(c, "w1", 10, &n, &others);
+    assert_int_equal(n, 1);
+    assert_int_equal(count_pieces(a, n), 0);
+    complete_all(c, "w1", a, n);
+}
+
 /* ---- the pairs claim as the tables grow ---- */
 
 static double now_ms(void)
@@ -759,6 +825,7 @@ int main(void)
         T(test_refuses_without_mapping),
         T(test_live_holder_keeps_its_links_past_the_lease),
         T(test_partial_batch_of_a_burst_waits),
+        T(test_pieces_and_pairs_are_not_mixed),
         T(test_concurrent_pairs_claimers_never_share_a_link),
         T(test_concurrent_holders_keep_links_with_expired_leases),
         T(test_pairs_claim_with_many_links_and_done_rows),
