@@ -215,7 +215,8 @@ static const struct config_var config_vars[] = {
      "Seconds between reconciliation sweeps of each enabled mapping (changes and deletes the "
      "webhooks missed); 0 turns the sweep off."},
     {"SYNKRO_IMPORT_INFLIGHT", CV_INT, OFF(import_inflight), "1000", 10, 100000, false,
-     "Most queued events one import keeps waiting at a time, so live changes are not starved."},
+     "Most queued events one import keeps waiting at a time, so live changes are not starved; "
+     "pages are whole SYNKRO_WORKER_BATCHes, so none leaves a partial batch."},
     {"SYNKRO_CONFLICT_RETENTION", CV_INT, OFF(conflict_retention_days), "90", 1, 3650, false,
      "Days a recorded conflict stays listed in /api/conflicts before the janitor prunes it."},
     {"SYNKRO_ADMIN_LISTEN", CV_ADMIN_LISTEN, OFF(admin_listen), "", 0, 0, false,
