@@ -17,6 +17,8 @@
  *  - LOCK_KEY_LEASE_HOLDER (1934713711), db/queue_claim.c (queue_holder_take): (class, a
  *    random key in 1..2^31-1), session-level, held by every sync worker's connection for its
  *    whole life: the liveness of the leases stamped with that key (change_events.lease_holder).
+ *  - LOCK_KEY_QUEUE_DEPTH (1934713712), db/queue.c (queue_depth): (class, 0), transaction-level:
+ *    one instance at a time recounts the queue's depth for all of them.
  *  - LOCK_KEY_SWEEP (1937204080), db/import_store.c (the sweeper): (class, mapping id mod
  *    2^31-1), session-level: one sweep of a mapping at a time, across processes.
  *  - LOCK_KEY_IMPORT (1768779636), db/import_store.c (the sweeper): (class, import id mod
@@ -46,6 +48,7 @@
 #define LOCK_KEY_MAPPING       1934713709
 #define LOCK_KEY_SLOT          1934713710
 #define LOCK_KEY_LEASE_HOLDER  1934713711
+#define LOCK_KEY_QUEUE_DEPTH   1934713712
 #define LOCK_KEY_SWEEP         1937204080
 #define LOCK_KEY_IMPORT        1768779636
 #define LOCK_KEY_IMPORT_CREATE 1768779637

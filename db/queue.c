@@ -4,6 +4,7 @@
  * not decide statuses or keys: callers (the webhook handlers) do. */
 #include "db/queue.h"
 
+#include "db/locks.h"
 #include "db/page_json.h"
 #include "db/pool.h"
 #include "base/strbuf.h"
@@ -246,14 +247,38 @@ json_object *queue_get(PGconn *conn, int64_t id, bool *found, char *err, size_t 
     return out;
 }
 
-json_object *queue_depth(PGconn *conn, bool with_done, char *err, size_t errlen)
+/* One statement: the stored counts, the stale ones counted again when this session gets the
+ * lock ($1: max age of the open statuses and failed, $2: of done, in ms). */
+/* clang-format off */
+static const char depth_sql[] =
+    "WITH want AS (SELECT s, CASE WHEN s = 'done' THEN $2::bigint ELSE $1::bigint END AS age"
+    "  FROM unnest('{pending,unmapped,held,processing,failed,done}'::text[]) s),"
+    " snap AS MATERIALIZED (SELECT w.s, w.age, q.events, q.counted_at FROM want w"
+    "  LEFT JOIN queue_depth_counts q ON q.status = w.s),"
+    " stale AS MATERIALIZED (SELECT n.s FROM snap n WHERE n.counted_at IS NULL"
+    "  OR n.counted_at <= now() - n.age * interval '1 millisecond'),"
+    " go AS MATERIALIZED (SELECT pg_try_advisory_xact_lock(" LOCK_KEY_TEXT(LOCK_KEY_QUEUE_DEPTH)
+    ", 0) AS got WHERE EXISTS (SELECT 1 FROM stale)),"
+    " counted AS MATERIALIZED (SELECT t.s, (SELECT count(*) FROM change_events"
+    "  WHERE status = t.s) AS n FROM stale t WHERE (SELECT got FROM go)),"
+    " up AS (INSERT INTO queue_depth_counts (status, events, counted_at)"
+    "  SELECT s, n, now() FROM counted ON CONFLICT (status) DO UPDATE"
+    "  SET events = EXCLUDED.events, counted_at = EXCLUDED.counted_at)"
+    " SELECT n.s, COALESCE(c.n, n.events) FROM snap n LEFT JOIN counted c ON c.s = n.s"
+    " WHERE COALESCE(c.n, n.events) IS NOT NULL";
+/* clang-format on */
+
+json_object *queue_depth(PGconn *conn, int max_age_ms, char *err, size_t errlen)
 {
-    const char *params[] = {with_done ? "{pending,unmapped,held,processing,failed,done}"
-                                      : "{pending,unmapped,held,processing,failed}"};
-    PGresult *res = db_exec(conn,
-                            "SELECT s, (SELECT count(*) FROM change_events WHERE status = s)"
-                            " FROM unnest($1::text[]) s",
-                            1, params, err, errlen);
+    int open_ms = max_age_ms > 0 ? max_age_ms : 0;
+    int done_ms = open_ms;
+    if (open_ms > 0 && done_ms < QUEUE_DEPTH_DONE_AGE_MS)
+        done_ms = QUEUE_DEPTH_DONE_AGE_MS;
+    char age[24], done_age[24];
+    snprintf(age, sizeof age, "%d", open_ms);
+    snprintf(done_age, sizeof done_age, "%d", done_ms);
+    const char *params[] = {age, done_age};
+    PGresult *res = db_exec(conn, depth_sql, 2, params, err, errlen);
     if (!res)
         return NULL;
     json_object *out = json_object_new_object();
@@ -265,21 +290,21 @@ json_object *queue_depth(PGconn *conn, bool with_done, char *err, size_t errlen)
 }
 
 struct depth_ask {
-    bool with_done;
+    int max_age_ms;
     json_object *out;
 };
 
 static int depth_on(PGconn *conn, void *ud, char *err, size_t errlen)
 {
     struct depth_ask *ask = ud;
-    ask->out = queue_depth(conn, ask->with_done, err, errlen);
+    ask->out = queue_depth(conn, ask->max_age_ms, err, errlen);
     return ask->out ? 0 : -1;
 }
 
-json_object *queue_depth_pooled(struct db_pool *pool, bool with_done, int wait_ms, char *err,
+json_object *queue_depth_pooled(struct db_pool *pool, int max_age_ms, int wait_ms, char *err,
                                 size_t errlen)
 {
-    struct depth_ask ask = {with_done, NULL};
+    struct depth_ask ask = {max_age_ms, NULL};
     db_pool_run(pool, wait_ms, depth_on, &ask, err, errlen);
     return ask.out;
 }

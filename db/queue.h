@@ -73,15 +73,20 @@ json_object *queue_list(PGconn *conn, const struct queue_filter *f, char *err, s
 /* One event with its payload; *found false when no such id. */
 json_object *queue_get(PGconn *conn, int64_t id, bool *found, char *err, size_t errlen);
 
-/* Events per status, {"pending": n, ...} (caller puts): every status but done, 0 when none, each
- * counted from its own range of change_events_status; done too when with_done. The done rows are
- * nearly the whole table (kept SYNKRO_EVENT_RETENTION days), so counting them reads an index of
- * a million entries where the others read a few hundred: the janitor asks for them less often. */
-json_object *queue_depth(PGconn *conn, bool with_done, char *err, size_t errlen);
+/* Events per status, {"pending": n, ...} (caller puts), shared by every instance on the database:
+ * the counts come from queue_depth_counts, and those older than max_age_ms (the done events:
+ * QUEUE_DEPTH_DONE_AGE_MS, as they are nearly the whole table, kept SYNKRO_EVENT_RETENTION days)
+ * are counted again first, each from its own range of change_events_status, by whichever caller
+ * gets the transaction lock LOCK_KEY_QUEUE_DEPTH; a caller that does not get it (another instance
+ * is counting) answers the stored counts. So N instances' janitors count about as often as one.
+ * A status never counted yet is left out. max_age_ms 0 counts every status now (unless another
+ * instance is counting). NULL with err on failure. */
+#define QUEUE_DEPTH_DONE_AGE_MS 60000
+json_object *queue_depth(PGconn *conn, int max_age_ms, char *err, size_t errlen);
 
 /* queue_depth on a connection of pool (waiting at most wait_ms for one), run once more on a fresh
  * connection when the first was dead (db_pool_run). Caller puts; NULL with err. */
-json_object *queue_depth_pooled(struct db_pool *pool, bool with_done, int wait_ms, char *err,
+json_object *queue_depth_pooled(struct db_pool *pool, int max_age_ms, int wait_ms, char *err,
                                 size_t errlen);
 
 /* The age in seconds of the oldest pending event that is due now (0 when none is due) into

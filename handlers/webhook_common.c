@@ -101,25 +101,21 @@ int webhook_store_or_suspend(struct webhook_pending *wp, void (*start)(struct ht
     return http_suspend(wp->req, start, finish);
 }
 
-/* The done events are counted once a minute (queue_depth: they are nearly the whole table), the
- * others every call (every 5 s, the janitor); a status not counted this time keeps its figure.
- * Only the janitor thread calls this, so the static needs no lock. */
-#define DONE_COUNT_EVERY_MS 60000
+/* The counts are shared by every instance on the database (queue_depth): each is at most this
+ * old, a little under the janitor's 5 s period so that an instance's own count from the previous
+ * round is always stale by its next. The done events are counted once a minute. A status not
+ * answered keeps its figure. Only the janitor thread calls this. */
+#define DEPTH_MAX_AGE_MS 4500
 
 void webhook_refresh_queue_depth(struct app *app)
 {
     static const char *const statuses[] = {"pending",    "unmapped", "held",
                                            "processing", "done",     "failed"};
-    static int64_t done_counted_ms;
     webhook_metrics_init();
     char err[256];
-    int64_t now = clock_mono_ms();
-    bool with_done = !done_counted_ms || now - done_counted_ms >= DONE_COUNT_EVERY_MS;
-    json_object *depth = queue_depth_pooled(app->pool, with_done, 1000, err, sizeof err);
+    json_object *depth = queue_depth_pooled(app->pool, DEPTH_MAX_AGE_MS, 1000, err, sizeof err);
     if (!depth)
         return; /* readiness reports the database; keep the last figures */
-    if (with_done)
-        done_counted_ms = now;
     for (size_t s = 0; s < sizeof statuses / sizeof statuses[0]; s++) {
         json_object *v = NULL;
         if (!json_object_object_get_ex(depth, statuses[s], &v))

@@ -1,7 +1,7 @@
 /* test_queue.c: db/queue's readings of the whole queue against a real, migrated PostgreSQL: the
  * queue lag (age of the oldest due pending event; events not due, leased or finished do not
  * count) and the depth per status, also through the pool (run again on a fresh connection after
- * the first one died). */
+ * the first one died), counted once for every instance (stored counts, an age, a lock). */
 #include "db/pool.h"
 #include "db/queue.h"
 #include "testdb.h"
@@ -74,17 +74,12 @@ static void test_depth_through_the_pool(void **state)
     struct db_pool *pool = testdb_pool(db, 1);
     char err[256] = "";
     add_event(db->watch, "d1", "done", 0, 0);
-    json_object *d = queue_depth_pooled(pool, false, 1000, err, sizeof err);
+    json_object *d = queue_depth_pooled(pool, 0, 1000, err, sizeof err);
     assert_non_null(d);
     assert_int_equal(member(d, "pending"), 2);
     assert_int_equal(member(d, "failed"), 1);
-    assert_int_equal(member(d, "held"), 0);  /* every open status and failed, 0 when none */
-    assert_int_equal(member(d, "done"), -1); /* done only when asked for */
-    json_object_put(d);
-    d = queue_depth_pooled(pool, true, 1000, err, sizeof err);
-    assert_non_null(d);
+    assert_int_equal(member(d, "held"), 0); /* every status, 0 when none */
     assert_int_equal(member(d, "done"), 1);
-    assert_int_equal(member(d, "pending"), 2);
     json_object_put(d);
     /* the pooled connection dies (a database restart): answered on a fresh one */
     PGconn *c = db_pool_acquire(pool, 1000, err, sizeof err);
@@ -93,7 +88,7 @@ static void test_depth_through_the_pool(void **state)
     snprintf(sql, sizeof sql, "SELECT pg_terminate_backend(%d)", PQbackendPID(c));
     db_pool_release(pool, c, false);
     testdb_exec_ok(db->watch, sql);
-    d = queue_depth_pooled(pool, false, 1000, err, sizeof err);
+    d = queue_depth_pooled(pool, 0, 1000, err, sizeof err);
     if (!d)
         fail_msg("queue_depth_pooled after a lost connection: %s", err);
     assert_int_equal(member(d, "pending"), 2);
@@ -101,10 +96,62 @@ static void test_depth_through_the_pool(void **state)
     /* no connection free: NULL with the pool's error */
     c = db_pool_acquire(pool, 1000, err, sizeof err);
     assert_non_null(c);
-    assert_null(queue_depth_pooled(pool, false, 50, err, sizeof err));
+    assert_null(queue_depth_pooled(pool, 0, 50, err, sizeof err));
     assert_non_null(strstr(err, "no database connection free"));
     db_pool_release(pool, c, false);
     assert_int_equal(db_pool_destroy(pool, 1000), 0);
+}
+
+static json_object *depth(PGconn *conn, int max_age_ms)
+{
+    char err[256] = "";
+    json_object *d = queue_depth(conn, max_age_ms, err, sizeof err);
+    if (!d)
+        fail_msg("queue_depth: %s", err);
+    return d;
+}
+
+/* Checks one reading of the depth against the expected pending and done counts, and puts it. */
+static void expect_depth(PGconn *conn, int max_age_ms, long pending, long done)
+{
+    json_object *d = depth(conn, max_age_ms);
+    long p = member(d, "pending"), n = member(d, "done");
+    json_object_put(d);
+    if (p != pending || n != done)
+        fail_msg("depth: pending %ld done %ld, expected %ld and %ld", p, n, pending, done);
+}
+
+/* The counts are shared by every instance: a reading younger than the age is answered from
+ * queue_depth_counts without counting (so a second instance does not count again), an older one
+ * is counted again (done only after a minute), and while another session counts (holds the
+ * lock) the stored counts are answered at once, without waiting. */
+static void test_depth_is_counted_once_for_every_instance(void **state)
+{
+    struct testdb *db = *state;
+    PGconn *c = db->watch;
+    add_event(c, "p1", "pending", 0, 0);
+    add_event(c, "d1", "done", 0, 0);
+    expect_depth(c, 4500, 1, 1); /* nothing stored yet: counted */
+    assert_int_equal(testdb_long(c, "SELECT count(*) FROM queue_depth_counts"), 6);
+    add_event(c, "p2", "pending", 0, 0);
+    add_event(c, "d2", "done", 0, 0);
+    expect_depth(c, 4500, 1, 1); /* another instance's reading: the stored counts */
+    testdb_exec_ok(c, "UPDATE queue_depth_counts SET counted_at = now() - interval '10 seconds'");
+    expect_depth(c, 4500, 2, 1); /* past 4.5 s: counted again; done's age is a minute */
+    testdb_exec_ok(c, "UPDATE queue_depth_counts SET counted_at = now() - interval '2 minutes'");
+    expect_depth(c, 4500, 2, 2);
+
+    /* another instance is counting: the stored counts, at once */
+    PGconn *other = testdb_connect_or_fail(db->conninfo);
+    testdb_exec_ok(other, "BEGIN");
+    testdb_exec_ok(other, "SELECT pg_advisory_xact_lock(1934713712, 0)");
+    testdb_exec_ok(c, "UPDATE queue_depth_counts SET counted_at = now() - interval '1 minute'");
+    add_event(c, "p3", "pending", 0, 0);
+    expect_depth(c, 4500, 2, 2);
+    testdb_exec_ok(other, "COMMIT");
+    PQfinish(other);
+    expect_depth(c, 4500, 3, 2);
+    expect_depth(c, 0, 3, 2); /* 0: counted now */
 }
 
 int main(void)
@@ -114,6 +161,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         T(test_lag),
         T(test_depth_through_the_pool),
+        T(test_depth_is_counted_once_for_every_instance),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
