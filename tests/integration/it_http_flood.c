@@ -279,9 +279,14 @@ static void test_idle_flood(void **state)
     assert_int_equal(webhook_status(f, &ms, body, sizeof body), 401);
     assert_non_null(strstr(body, "signature"));
     assert_true(ms < 1000);
-    /* every normal slot is taken (the flood's, one of them this request's) */
-    assert_true(metric(f, "synkro_http_connections_open{plane=\"public\",slot=\"normal\"}") ==
-                LIMIT);
+    /* the normal slots hold the flood's connections less those evicted, and this request (and
+     * maybe one whose close the daemon has not processed yet, which a next connection may have
+     * evicted another for): so at most the limit, and at least one more than the limit less the
+     * evictions (read after, so counting any this request made) */
+    double open = metric(f, "synkro_http_connections_open{plane=\"public\",slot=\"normal\"}");
+    double evicted = metric(f, "synkro_http_connections_cut_total{reason=\"evicted\"}");
+    if (open > LIMIT || open < LIMIT + 1 - evicted)
+        fail_msg("%g normal connections open after %g evictions", open, evicted);
     /* (closed may also count probe-reserve connections cut after 2 s on a slow run) */
     assert_true(metric(f, "synkro_http_connections_refused_total{reason=\"limit\"}") >=
                 3 * LIMIT - LIMIT - RESERVE - 3);
