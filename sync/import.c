@@ -269,10 +269,9 @@ static int step_page(struct step_ctx *c, long room, char *err, size_t errlen)
     struct id_page p = {.ids = json_object_new_array()};
     if (!p.ids)
         return step_failed(c, false, "out of memory");
-    long limit = room < IMPORT_PAGE_MAX ? room : IMPORT_PAGE_MAX;
     int rc = c->d == IMPORT_SF_TO_HS
-                 ? page_salesforce(c->ctx, h, c->t, c->row->position, limit, &p, err, errlen)
-                 : page_hubspot(c->ctx, h, c->t, c->row->position, limit, &p, err, errlen);
+                 ? page_salesforce(c->ctx, h, c->t, c->row->position, room, &p, err, errlen)
+                 : page_hubspot(c->ctx, h, c->t, c->row->position, room, &p, err, errlen);
     if (rc < 0) {
         json_object_put(p.ids);
         return step_failed(c, p.permanent, err);
@@ -302,11 +301,12 @@ static int step_page(struct step_ctx *c, long room, char *err, size_t errlen)
     return 0;
 }
 
-/* The room to page into, in whole worker batches: the workers claim an import's records side by
- * side in batches of SYNKRO_WORKER_BATCH, and a page that is not a multiple of it leaves a
- * partial batch at its end, which costs the calls of a whole one (a create call per 100, the
- * write-back, the reads of its echoes). So the page waits until a whole batch has room; the
- * source's last page is partial anyway. An in-flight limit below one batch pages what it allows. */
+/* The room to page into (at most IMPORT_PAGE_MAX), in whole worker batches: the workers claim an
+ * import's records side by side in batches of SYNKRO_WORKER_BATCH, and a page that is not a
+ * multiple of it leaves a partial batch at its end, which costs the calls of a whole one (a create
+ * call per 100, the write-back, the reads of its echoes). So the page waits until a whole batch has
+ * room; the source's last page is partial anyway. An in-flight limit below one batch pages what it
+ * allows. */
 static long whole_batches(const struct config *cfg, long room)
 {
     long batch = cfg->worker_batch > 0 ? cfg->worker_batch : 1;
@@ -325,7 +325,8 @@ static int step_run(struct step_ctx *c, char *err, size_t errlen)
     c->res->waiting = import_store_waiting(c->conn, c->row->id, err, errlen);
     if (c->res->waiting < 0)
         return -1;
-    long room = whole_batches(c->ctx->cfg, (long)c->ctx->cfg->import_inflight - c->res->waiting);
+    long room = (long)c->ctx->cfg->import_inflight - c->res->waiting;
+    room = whole_batches(c->ctx->cfg, room < IMPORT_PAGE_MAX ? room : IMPORT_PAGE_MAX);
     if (room > 0)
         return step_page(c, room, err, errlen);
     return import_store_progress(c->conn, c->row->id, NULL, NULL, NULL, -1, err, errlen);

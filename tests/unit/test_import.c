@@ -306,6 +306,12 @@ static void test_pages_in_whole_batches(void **state)
     assert_int_equal(queued, SF_RECORDS);
     assert_int_equal(q1_ll(db->watch, "SELECT queued FROM sync_imports WHERE id = %" PRId64, id),
                      SF_RECORDS);
+    /* a page is at most 2,000 ids: with room for more, 2,000 rounded down to whole batches */
+    e.cfg.import_inflight = 5000;
+    e.cfg.worker_batch = 300;
+    int64_t again = start_import(&e, "salesforce_to_hubspot", -1);
+    step(&e, again, &res);
+    assert_int_equal(res.queued_now, 1800);
     env_close(&e);
 }
 
