@@ -2,8 +2,6 @@
  * endpoints, and ISO-8601 timestamps. Must not know either CRM's format. */
 #include "handlers/webhook_common.h"
 
-#include "base/clock.h"
-
 #include "db/ingest_writer.h"
 #include "base/log.h"
 #include "base/metrics.h"
@@ -109,18 +107,14 @@ int webhook_store_or_suspend(struct webhook_pending *wp, void (*start)(struct ht
 
 void webhook_refresh_queue_depth(struct app *app)
 {
-    static const char *const statuses[] = {"pending",    "unmapped", "held",
-                                           "processing", "done",     "failed"};
     webhook_metrics_init();
     char err[256];
     json_object *depth = queue_depth_pooled(app->pool, DEPTH_MAX_AGE_MS, 1000, err, sizeof err);
     if (!depth)
         return; /* readiness reports the database; keep the last figures */
-    for (size_t s = 0; s < sizeof statuses / sizeof statuses[0]; s++) {
-        json_object *v = NULL;
-        if (!json_object_object_get_ex(depth, statuses[s], &v))
-            continue;
-        const char *labels[] = {statuses[s]};
+    json_object_object_foreach(depth, status, v)
+    {
+        const char *labels[] = {status};
         metrics_set(m_depth, labels, (double)json_object_get_int64(v));
     }
     json_object_put(depth);

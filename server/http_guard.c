@@ -80,12 +80,11 @@ static void guard_metrics_init(void)
                               open_labels, 2, NULL, 0);
 }
 
-/* Counts a connection into or out of its slot kind (the atomic count and its gauge). Returns
- * the count before the change. */
-static int live_add(struct http_guard *g, bool reserved, int d)
+/* Counts a connection into or out of its slot kind (the atomic count and its gauge). */
+static void live_add(struct http_guard *g, bool reserved, int d)
 {
     metrics_series_add(reserved ? g->open_reserved : g->open_normal, d);
-    return atomic_fetch_add(reserved ? &g->live_reserved : &g->live, d);
+    atomic_fetch_add(reserved ? &g->live_reserved : &g->live, d);
 }
 
 /* A log line for a repeated event: the first one, then one per GUARD_LOG_EVERY_NS with how
