@@ -35,7 +35,8 @@
 #   SYNKRO_BENCH_PG_STATEMENTS=0        1: PostgreSQL loads pg_stat_statements, and each instance
 #                                       count's burst writes its 20 costliest statements (total
 #                                       time) to <out>/instances-K/burst-statements.txt, and the
-#                                       tables' inserts, updates and HOT updates to tables.txt
+#                                       tables' inserts, updates and HOT updates to tables.txt,
+#                                       and the scans of each change_events index to indexes.txt
 #   SYNKRO_PG_OPTIONS="-c ..."          more PostgreSQL settings (scripts/pg.sh; e.g. auto_explain);
 #                                       PostgreSQL's log is kept as <out>/postgres.log
 #   SYNKRO_BENCH_BUILD_DIR=build-bench  where synkro and crmsim are built (release)
@@ -305,6 +306,9 @@ run() {
   [[ $PG_STATEMENTS == 1 ]] && psql_db -d "$db" -F ' | ' -c "SELECT relname, n_tup_ins, n_tup_upd,
       n_tup_hot_upd, n_dead_tup FROM pg_stat_user_tables ORDER BY n_tup_upd DESC LIMIT 8" \
     >"$dir/tables.txt"
+  [[ $PG_STATEMENTS == 1 ]] && psql_db -d "$db" -F ' | ' -c "SELECT indexrelname, idx_scan, idx_tup_read,
+      pg_relation_size(indexrelid) / 8192 AS pages FROM pg_stat_user_indexes
+      WHERE relname = 'change_events' ORDER BY idx_scan DESC" >"$dir/indexes.txt"
   c2=$(calls_snapshot)
   read -r h2 s2 q2 _ _ <<<"$c2"
   BUR_CPR[$k]=$(awk -v a="$((h2 + s2 - h1 - s1))" -v n="$B" 'BEGIN { printf "%.4f", a / n }')
