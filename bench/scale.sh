@@ -36,7 +36,8 @@
 #                                       count's burst writes its 20 costliest statements (total
 #                                       time) to <out>/instances-K/burst-statements.txt, and the
 #                                       tables' inserts, updates and HOT updates to tables.txt,
-#                                       and the scans of each change_events index to indexes.txt
+#                                       and the scans of each change_events index to indexes.txt,
+#                                       and the WAL it wrote (pg_stat_wal) to wal.txt
 #   SYNKRO_PG_OPTIONS="-c ..."          more PostgreSQL settings (scripts/pg.sh; e.g. auto_explain);
 #                                       PostgreSQL's log is kept as <out>/postgres.log
 #   SYNKRO_BENCH_BUILD_DIR=build-bench  where synkro and crmsim are built (release)
@@ -279,7 +280,7 @@ run() {
     t0=$(now_ms)
     u1=$(cpu_snapshot) # the edits' own cost (crmsim) is left out when held
     [[ $PG_STATEMENTS == 1 ]] && psql_db -d "$db" -c "CREATE EXTENSION IF NOT EXISTS pg_stat_statements;
-      SELECT pg_stat_statements_reset()" >/dev/null
+      SELECT pg_stat_statements_reset(); SELECT pg_stat_reset_shared('wal')" >/dev/null
     simcall POST /_sim/deliveries/flush '{}' >/dev/null
   fi
   local wa wb
@@ -309,12 +310,17 @@ run() {
   [[ $PG_STATEMENTS == 1 ]] && psql_db -d "$db" -F ' | ' -c "SELECT indexrelname, idx_scan, idx_tup_read,
       pg_relation_size(indexrelid) / 8192 AS pages FROM pg_stat_user_indexes
       WHERE relname = 'change_events' ORDER BY idx_scan DESC" >"$dir/indexes.txt"
+  [[ $PG_STATEMENTS == 1 ]] && psql_db -d "$db" -F ' | ' -c "SELECT wal_records, wal_fpi,
+      pg_size_pretty(wal_bytes) AS wal, wal_write, wal_sync FROM pg_stat_wal" >"$dir/wal.txt"
   c2=$(calls_snapshot)
   read -r h2 s2 q2 _ _ <<<"$c2"
   BUR_CPR[$k]=$(awk -v a="$((h2 + s2 - h1 - s1))" -v n="$B" 'BEGIN { printf "%.4f", a / n }')
   BUR_CPU[$k]=$(cpu_per_record "$u1" "$u2" "$B")
   R429[$k]=$((q2 - q0))
 
+  for i in $(seq 1 "$k"); do # what each instance's claims found (synkro_queue_picks_total)
+    curl -s "${urls[$((i - 1))]}/metrics" | grep '^synkro_queue_picks_total' >"$dir/picks-$i.txt" || true
+  done
   stop_all
   local total=0 shares="" smalls="" n st
   for i in $(seq 1 "$k"); do total=$((total + $(synced_records "$dir/synkro-$i.log"))); done

@@ -46,8 +46,12 @@
  * condition (nested CASEs fix the order), so every key taken belongs to a returned row. It relies
  * on a record's link not changing while a claim holds it: links change ids only in the
  * transaction that settles the batch holding them, or under the mapping's exclusive lock
- * (sync_engine.h), when no pairs claim runs. Records left out are reported by a row of NULLs after
- * the picked ones.
+ * (sync_engine.h), when no pairs claim runs. "Is a record of link L leased?" reads, for a lease a
+ * pairs claim made, the link it was made under (kept on the event, lease_pair: right for the
+ * whole lease by the same rule, and no lookup per leased record), and looks up the link of a
+ * record leased by a claim of whole records. Records left out are reported by a row of NULLs
+ * after the picked ones, and a pick that found due records but could take none says so in
+ * another (PICK_BLOCKED_MARK).
  *
  * Import pieces (also queue_claim_pairs). An import's creates used to need the mapping alone (an
  * unlinked record's batch may link it), so one worker of one instance synced them. A pairs claim
@@ -107,6 +111,7 @@
 
 #include "db/locks.h"
 #include "db/pool.h"
+#include "base/metrics.h"
 #include "base/strbuf.h"
 
 #include <inttypes.h>
@@ -132,13 +137,15 @@ static char *id_array(const int64_t *ids, size_t n);
 #define WINDOW_MAX        20000
 
 /* Records leased now, read once per statement as its first CTE (LEASED_CTE) and used by LEASED
- * and LEASED_PAIRS: a scan of the partial index change_events_leased (processing rows only).
+ * and LEASED_PAIRS: a scan of the partial index change_events_leased (processing rows only), with
+ * the link each was leased under by a pairs claim (lease_pair, migration 0021).
  * LEASED is used as "NOT IN": PostgreSQL hashes it once, so excluding leased records costs one
  * probe per due row whatever the planner estimates. One scan instead of three: between vacuums
  * the processing rows' index entries are mostly dead (each claim and settle of a burst adds
  * one), and every scan walks them. */
 #define LEASED_CTE                                                                                 \
-    " leased AS MATERIALIZED (SELECT l.source, l.object_type, l.record_id FROM change_events l"    \
+    " leased AS MATERIALIZED (SELECT l.source, l.object_type, l.record_id, l.lease_pair"           \
+    " FROM change_events l"                                                                        \
     " WHERE l.status = 'processing' AND l.lease_until > now() AND l.record_id IS NOT NULL),"
 #define LEASED "SELECT source, object_type, record_id FROM leased"
 
@@ -168,12 +175,20 @@ static char *id_array(const int64_t *ids, size_t n);
  * record (a hash collision only puts two records in one claim). */
 #define PIECE_KEY(r) "(-1 - (hashtext(" r "source || ':' || " r "record_id)::bigint + 2147483648))"
 
-/* Links of mapping m that have a record leased now (either side), from LEASED_CTE. */
+/* Links of mapping m that have a record leased now (either side), from LEASED_CTE: the link a
+ * pairs claim leased the record under, kept on the event (lease_pair), or, for a record leased
+ * by a claim of whole records, its link looked up. A kept link stays right for the whole lease:
+ * a record changes links only in its own batch (which keeps the link id leased through its
+ * other record or through lease_pair) or in a merge, which runs under the mapping's exclusive
+ * lock, after every pairs batch of the mapping has ended (sync_engine.c). Links of another
+ * mapping in the list are harmless: link ids are unique. One probe of sync_links per leased
+ * record made these lists cost as much as the rest of a claim in a three-instance burst. */
 #define LEASED_PAIRS(m)                                                                            \
-    "SELECT l.id FROM leased e JOIN sync_links l ON l.mapping_id = " m                             \
-    " AND l.salesforce_id = e.record_id WHERE e.source = 'salesforce'"                             \
+    "SELECT e.lease_pair AS id FROM leased e WHERE e.lease_pair IS NOT NULL"                       \
     " UNION ALL SELECT l.id FROM leased e JOIN sync_links l ON l.mapping_id = " m                  \
-    " AND l.hubspot_id = e.record_id WHERE e.source = 'hubspot'"
+    " AND l.salesforce_id = e.record_id WHERE e.source = 'salesforce' AND e.lease_pair IS NULL"    \
+    " UNION ALL SELECT l.id FROM leased e JOIN sync_links l ON l.mapping_id = " m                  \
+    " AND l.hubspot_id = e.record_id WHERE e.source = 'hubspot' AND e.lease_pair IS NULL"
 
 /* An unfinished HubSpot merge event of record (s, o, r): such a record re-points links, so only
  * a claim of the whole mapping may take it. Both read the small partial index
@@ -230,6 +245,10 @@ static const char holder_take_sql[] = "SELECT CASE WHEN pg_try_advisory_lock(" L
  * a create call per 100, the write-back, the reads). The lock is the last thing a row's condition
  * does (nested CASEs fix the order), so every lock taken belongs to a returned row: the caller
  * knows exactly which session locks it holds. */
+/* The pick's last rows are markers (every column NULL but age_ms): age_ms NULL when due records
+ * were left for the exclusive claim (pairs mode), PICK_BLOCKED_MARK when due records were there
+ * but none could be taken (each leased, or locked by another claim at that moment). */
+#define PICK_BLOCKED_MARK "-1"
 /* clang-format off */
 static const char pick_sql[] =
     "WITH" LEASED_CTE " due AS MATERIALIZED (SELECT * FROM ("
@@ -274,7 +293,9 @@ static const char pick_sql[] =
     " LIMIT $2::int)"
     " SELECT source, object_type, record_id, lone_id, pair, age_ms FROM chosen"
     " UNION ALL SELECT NULL, NULL, NULL, NULL, NULL, NULL WHERE $8::bool"
-    "  AND EXISTS (SELECT 1 FROM sorted WHERE NOT ok)";
+    "  AND EXISTS (SELECT 1 FROM sorted WHERE NOT ok)"
+    " UNION ALL SELECT NULL, NULL, NULL, NULL, NULL, " PICK_BLOCKED_MARK
+    "  WHERE NOT EXISTS (SELECT 1 FROM chosen) AND EXISTS (SELECT 1 FROM sorted WHERE ok)";
 /* clang-format on */
 
 /* An unfinished event: what a claim takes of a picked record. */
@@ -283,7 +304,8 @@ static const char pick_sql[] =
       "lease_until <= now())"
 
 /* Statement 2. Each returned event carries its picked record's number (n) and piece flag from
- * cand through `place`, a JSON object keyed by event id, looked up per row: the planner cannot
+ * cand through `place`, a JSON object keyed by event id, looked up per row (as is the link the
+ * update keeps in lease_pair, for LEASED_PAIRS): the planner cannot
  * estimate the CTEs' sizes (it guesses a handful of rows for the JSON list of picks), so a join of
  * the updated rows with cand ran as a nested loop over both, quadratic in the batch's events
  * (360,000 comparisons for 600 events, half the statement's time in bench-scale). */
@@ -305,11 +327,13 @@ static const char take_sql[] =
     "   AND a.object_type = p.o AND a.record_id = p.r AND a.status IN ('pending', 'processing')"
     "   AND a.attempts > 0)))),"
     " cand AS MATERIALIZED ("
-    " SELECT f.n, x.id, COALESCE(f.k < 0, false) AS piece FROM free f CROSS JOIN LATERAL ("
+    " SELECT f.n, x.id, COALESCE(f.k < 0, false) AS piece,"
+    "  CASE WHEN f.k > 0 THEN f.k END AS pair FROM free f CROSS JOIN LATERAL ("
     "  SELECT e.id FROM change_events e WHERE e.source = f.s AND e.object_type = f.o"
     "  AND e.record_id = f.r AND " UNFINISHED("e.") " OFFSET 0) x WHERE f.l IS NULL"
     " UNION ALL"
-    " SELECT f.n, x.id, COALESCE(f.k < 0, false) FROM free f CROSS JOIN LATERAL ("
+    " SELECT f.n, x.id, COALESCE(f.k < 0, false), CASE WHEN f.k > 0 THEN f.k END"
+    " FROM free f CROSS JOIN LATERAL ("
     "  SELECT e.id FROM change_events e WHERE e.id = f.l AND e.status = 'pending'"
     "  AND e.next_attempt_at <= now() OFFSET 0) x WHERE f.l IS NOT NULL),"
     " locked AS MATERIALIZED ("
@@ -318,16 +342,17 @@ static const char take_sql[] =
     " whole AS ("
     " SELECT c.n FROM cand c LEFT JOIN locked k ON k.id = c.id"
     " GROUP BY c.n HAVING count(k.id) = count(*)),"
+    " place AS MATERIALIZED (SELECT jsonb_object_agg(c.id::text,"
+    "  jsonb_build_array(c.n, c.piece, c.pair)) AS m FROM cand c),"
     " upd AS ("
     " UPDATE change_events e SET status = 'processing', lease_owner = $2,"
     "  lease_holder = " HOLDER_SELF ","
-    "  lease_until = now() + $3::bigint * interval '1 millisecond'"
+    "  lease_until = now() + $3::bigint * interval '1 millisecond',"
+    "  lease_pair = ((SELECT m FROM place) -> e.id::text ->> 2)::bigint"
     " WHERE e.id = ANY (ARRAY(SELECT k.id FROM locked k JOIN cand c2 ON c2.id = k.id"
     "  JOIN whole w ON w.n = c2.n))"
     " AND " UNFINISHED("e.") " RETURNING e.id, e.source, e.object_type, e.record_id,"
-    "  e.kind, e.occurred_at, e.received_at, e.attempts, e.payload),"
-    " place AS (SELECT jsonb_object_agg(c.id::text, jsonb_build_array(c.n, c.piece)) AS m"
-    "  FROM cand c)"
+    "  e.kind, e.occurred_at, e.received_at, e.attempts, e.payload)"
     " SELECT ((SELECT m FROM place) -> u.id::text ->> 0)::int AS n, u.id, u.source,"
     "  u.object_type, u.record_id, u.kind,"
     "  COALESCE(round(extract(epoch FROM u.occurred_at) * 1000)::bigint, 0), u.attempts,"
@@ -514,13 +539,42 @@ static bool burst_arriving(PGresult *picked, int rows, int max_records,
     return oldest < wait_ms;
 }
 
+static struct metric_family *m_picks;
+static struct metrics_once metrics_once;
+
+static void claim_metrics_init(void)
+{
+    static const char *const labels[] = {"outcome"};
+    m_picks = metrics_register(
+        METRIC_COUNTER, "synkro_queue_picks_total",
+        "Claims by what their pick found: taken (events claimed), deferred (a partial batch of a "
+        "burst still arriving: nothing taken, picked again in a moment), blocked (due records, "
+        "each leased or locked by another claim: nothing taken), empty (nothing due).",
+        labels, 1, NULL, 0);
+}
+
+static void count_pick(enum queue_pick outcome)
+{
+    static const char *const names[] = {
+        [QUEUE_PICK_EMPTY] = "empty",
+        [QUEUE_PICK_TAKEN] = "taken",
+        [QUEUE_PICK_DEFERRED] = "deferred",
+        [QUEUE_PICK_BLOCKED] = "blocked",
+    };
+    metrics_once_run(&metrics_once, claim_metrics_init);
+    const char *labels[] = {names[outcome]};
+    metrics_add(m_picks, labels, 1);
+}
+
 static int claim(PGconn *conn, const char *worker_id, const struct queue_claim_filter *filter,
                  int64_t pairs_of, int max_records, int lease_ms, struct claimed_record **out,
-                 size_t *n, bool *others_due, struct queue_pair_locks *held, bool *deferred,
-                 char *err, size_t errlen)
+                 size_t *n, bool *others_due, struct queue_pair_locks *held,
+                 enum queue_pick *outcome, char *err, size_t errlen)
 {
     *out = NULL;
     *n = 0;
+    if (outcome)
+        *outcome = QUEUE_PICK_EMPTY;
     if (others_due)
         *others_due = false;
     if (!worker_id || !*worker_id || max_records < 1 || lease_ms < 1) {
@@ -560,8 +614,14 @@ static int claim(PGconn *conn, const char *worker_id, const struct queue_claim_f
     if (!picked)
         return rollback(conn);
     int rows = PQntuples(picked);
-    if (others_due && rows > 0 && PQgetisnull(picked, rows - 1, 0)) {
-        *others_due = true;
+    bool blocked = false;
+    while (rows > 0 && PQgetisnull(picked, rows - 1, 0)) { /* the markers */
+        if (PQgetisnull(picked, rows - 1, 5)) {
+            if (others_due)
+                *others_due = true;
+        } else {
+            blocked = true;
+        }
         rows--;
     }
     if (held && hold_links(picked, rows, held) < 0) {
@@ -569,13 +629,18 @@ static int claim(PGconn *conn, const char *worker_id, const struct queue_claim_f
         snprintf(err, errlen, "out of memory listing the link locks");
         return rollback(conn);
     }
-    if (deferred && burst_arriving(picked, rows, max_records, filter)) {
-        *deferred = true; /* nothing taken; the link locks are the caller's to release */
+    if (outcome && burst_arriving(picked, rows, max_records, filter)) {
+        *outcome = QUEUE_PICK_DEFERRED; /* nothing taken; the link locks are the caller's */
+        count_pick(*outcome);
         PQclear(picked);
         return db_exec_command(conn, "COMMIT", err, errlen);
     }
     if (rows == 0) {
         PQclear(picked);
+        enum queue_pick none = blocked ? QUEUE_PICK_BLOCKED : QUEUE_PICK_EMPTY;
+        if (outcome)
+            *outcome = none;
+        count_pick(none);
         return db_exec_command(conn, "COMMIT", err, errlen);
     }
     char *json = picked_json(picked);
@@ -607,6 +672,10 @@ static int claim(PGconn *conn, const char *worker_id, const struct queue_claim_f
     }
     *out = recs;
     *n = nrec;
+    enum queue_pick got = nrec > 0 ? QUEUE_PICK_TAKEN : QUEUE_PICK_BLOCKED;
+    if (outcome)
+        *outcome = got;
+    count_pick(got);
     return 0;
 }
 
@@ -621,10 +690,11 @@ int queue_claim_records_for(PGconn *conn, const char *worker_id,
 int queue_claim_pairs(PGconn *conn, const char *worker_id, const struct queue_claim_filter *filter,
                       int64_t mapping_id, int max_records, int lease_ms,
                       struct claimed_record **out, size_t *n, bool *others_due,
-                      struct queue_pair_locks *held, bool *deferred, char *err, size_t errlen)
+                      struct queue_pair_locks *held, enum queue_pick *outcome, char *err,
+                      size_t errlen)
 {
     *held = (struct queue_pair_locks){.mapping_id = mapping_id};
-    *deferred = false;
+    *outcome = QUEUE_PICK_EMPTY;
     if (!filter || mapping_id < 1) {
         *out = NULL;
         *n = 0;
@@ -633,7 +703,7 @@ int queue_claim_pairs(PGconn *conn, const char *worker_id, const struct queue_cl
         return -1;
     }
     return claim(conn, worker_id, filter, mapping_id, max_records, lease_ms, out, n, others_due,
-                 held, deferred, err, errlen);
+                 held, outcome, err, errlen);
 }
 
 int queue_pairs_release(PGconn *conn, struct queue_pair_locks *held, char *err, size_t errlen)
@@ -689,7 +759,8 @@ static char *id_array(const int64_t *ids, size_t n)
     "WITH t AS (SELECT id FROM change_events WHERE id = ANY($1::bigint[])"                         \
     " AND status = 'processing' AND lease_owner = $2"                                              \
     " AND lease_holder IS NOT DISTINCT FROM " HOLDER_SELF " ORDER BY id FOR UPDATE)"               \
-    " UPDATE change_events e SET lease_owner = NULL, lease_until = NULL, lease_holder = NULL, "
+    " UPDATE change_events e SET lease_owner = NULL, lease_until = NULL, lease_holder = NULL,"     \
+    " lease_pair = NULL, "
 #define SETTLE_TAIL                                                                                \
     " FROM t WHERE e.id = t.id AND e.status = 'processing' AND e.lease_owner = $2"                 \
     " AND e.lease_holder IS NOT DISTINCT FROM " HOLDER_SELF
@@ -862,7 +933,7 @@ static const char release_sql[] =
     " last_error = CASE WHEN e.lease_until <= now() THEN 'the lease of worker ' || e.lease_owner"
     "  || ' expired before it settled the event' ELSE 'worker ' || e.lease_owner"
     "  || ' ended (its session is gone) before it settled the event' END,"
-    " lease_owner = NULL, lease_until = NULL, lease_holder = NULL"
+    " lease_owner = NULL, lease_until = NULL, lease_holder = NULL, lease_pair = NULL"
     " FROM t WHERE e.id = t.id AND e.status = 'processing' AND " STILL_GONE("e.");
 /* clang-format on */
 

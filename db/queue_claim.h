@@ -84,6 +84,15 @@ int queue_claim_records_for(PGconn *conn, const char *worker_id,
 
 /* The link locks a pairs claim leaves held (session-level, on the claim's connection) until
  * queue_pairs_release: one entry per picked record. */
+/* What a claim's pick found (queue_claim_pairs' *outcome; every claim counts it in
+ * synkro_queue_picks_total). */
+enum queue_pick {
+    QUEUE_PICK_EMPTY,    /* nothing due */
+    QUEUE_PICK_TAKEN,    /* events claimed */
+    QUEUE_PICK_DEFERRED, /* a partial batch of a burst still arriving: nothing taken */
+    QUEUE_PICK_BLOCKED,  /* due records, but each leased or locked by another claim */
+};
+
 struct queue_pair_locks {
     int64_t mapping_id;
     int64_t *links;
@@ -107,15 +116,18 @@ struct queue_pair_locks {
  * *others_due becomes true when due records of the mapping were left because they need the
  * mapping alone (other unlinked records, merges, events without a record id): those are for
  * queue_claim_records_for under the exclusive lock. With filter->young_ms > 0, a claim that would
- * take a partial batch of a burst still arriving takes nothing and sets *deferred: claim again
- * in a moment, for a full batch (calls per record); filter->gather_ms does the same for a small
- * partial batch younger than it (the first events of a trickle: with several processes polling,
- * each would otherwise take them one by one). 0, or -1 with err; *held must be released in
- * both cases (*held starts empty). */
+ * take a partial batch of a burst still arriving takes nothing and sets *outcome to
+ * QUEUE_PICK_DEFERRED: claim again in a moment, for a full batch (calls per record);
+ * filter->gather_ms does the same for a small partial batch younger than it (the first events of
+ * a trickle: with several processes polling, each would otherwise take them one by one).
+ * *outcome is QUEUE_PICK_BLOCKED when due records were there but none could be taken (each
+ * leased, or locked by another claim): claiming again before a lease ends finds the same. 0, or
+ * -1 with err; *held must be released in both cases (*held starts empty). */
 int queue_claim_pairs(PGconn *conn, const char *worker_id, const struct queue_claim_filter *filter,
                       int64_t mapping_id, int max_records, int lease_ms,
                       struct claimed_record **out, size_t *n, bool *others_due,
-                      struct queue_pair_locks *held, bool *deferred, char *err, size_t errlen);
+                      struct queue_pair_locks *held, enum queue_pick *outcome, char *err,
+                      size_t errlen);
 
 /* Lets go of the link locks of a pairs claim and empties *held. 0, or -1 with err when a lock
  * was not held or the statement failed: then close the connection (the session's end releases

@@ -22,7 +22,7 @@
 /* What a requeue sets: pending, due now, a fresh retry budget, no lease, no failure marks. */
 #define REQUEUE_SET                                                                                \
     "status = 'pending', attempts = 0, next_attempt_at = now(), error_category = NULL,"            \
-    " finished_at = NULL, lease_owner = NULL, lease_until = NULL"
+    " finished_at = NULL, lease_owner = NULL, lease_until = NULL, lease_pair = NULL"
 
 /* clang-format off */
 /* Counts, oldest and newest per category come from the change_events_failed_category index

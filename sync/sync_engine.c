@@ -332,12 +332,12 @@ static int sync_mapping_batch(struct sync_worker *w, const struct sync_mapping *
     int rc;
     for (;;) { /* a partial batch of a burst still arriving waits for the rest (bounded: the
                   oldest event ages past BURST_WAIT_MS) */
-        bool deferred = false;
+        enum queue_pick outcome = QUEUE_PICK_EMPTY;
         rc = others_due ? queue_claim_pairs(w->conn, w->id, &f, sm->id, e->o.batch, e->o.lease_ms,
-                                            &recs, &n, others_due, &held, &deferred, err, errlen)
+                                            &recs, &n, others_due, &held, &outcome, err, errlen)
                         : queue_claim_records_for(w->conn, w->id, &f, e->o.batch, e->o.lease_ms,
                                                   &recs, &n, err, errlen);
-        if (rc < 0 || !deferred || engine_stopping(e))
+        if (rc < 0 || outcome != QUEUE_PICK_DEFERRED || engine_stopping(e))
             break;
         if (queue_pairs_release(w->conn, &held, rerr, sizeof rerr) < 0) {
             lost = true;

@@ -11,6 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "tests/crmsim/hmap.h"
 #include "tests/crmsim/salesforce.h"
 #include "tests/crmsim/soql.h"
 
@@ -259,6 +260,52 @@ static json_object *page(struct sim *sim, struct http_req *req, struct sf_cursor
     return out;
 }
 
+/* The condition `Id IN (...)` of where, alone or as a term of its top-level AND; NULL when it has
+ * none. */
+static const struct soql_cond *id_in_term(const struct soql_cond *where)
+{
+    if (!where)
+        return NULL;
+    if (where->kind == SOQL_CMP)
+        return where->op == SOQL_IN && strcmp(where->field, "Id") == 0 ? where : NULL;
+    if (where->kind != SOQL_AND)
+        return NULL;
+    for (size_t i = 0; i < where->n_kids; i++) {
+        const struct soql_cond *t = id_in_term(where->kids[i]);
+        if (t)
+            return t;
+    }
+    return NULL;
+}
+
+/* Fills set with the first 15 characters of every value of an `Id IN (...)` term: an id matches
+ * such a term exactly when its own first 15 are among them (ids compare on 15 characters, and a
+ * shorter value matches none). The scan then skips, with one lookup, each record the term rules
+ * out, as the CRM's index on Id does, instead of comparing its id with every listed value (a
+ * 200-id read of a 10,000-record object made two million comparisons). */
+static void id_prefix_set(const struct soql_cond *term, struct hmap *set)
+{
+    for (size_t i = 0; i < term->n_values; i++) {
+        const struct soql_value *v = &term->values[i];
+        if (v->kind != SV_STRING || !v->s || strlen(v->s) < 15)
+            continue;
+        char key[16];
+        memcpy(key, v->s, 15);
+        key[15] = '\0';
+        hmap_put(set, key, (void *)term);
+    }
+}
+
+static bool id_may_match(const struct hmap *set, const char *id)
+{
+    char key[16];
+    if (strlen(id) < 15)
+        return false;
+    memcpy(key, id, 15);
+    key[15] = '\0';
+    return hmap_get(set, key) != NULL;
+}
+
 static void run_query(struct sim *sim, struct http_req *req, struct http_resp *resp, bool all)
 {
     const char *q = kvlist_get(&req->query, "q");
@@ -320,11 +367,17 @@ static void run_query(struct sim *sim, struct http_req *req, struct http_resp *r
                   SOQL_MAX_OFFSET);
         goto done;
     }
+    const struct soql_cond *ids = id_in_term(sq->where);
+    struct hmap id_set = {0};
+    if (ids)
+        id_prefix_set(ids, &id_set);
     hits = xcalloc(o->n_records + 1, sizeof *hits);
     size_t n = 0;
     for (size_t i = 0; i < o->n_records; i++) {
         struct sf_record *r = o->records[i];
         if (r->deleted && !all)
+            continue;
+        if (ids && !id_may_match(&id_set, r->id))
             continue;
         struct row_ctx ctx = {o, r, {0}, 0};
         bool match = !sq->where || soql_eval(sq->where, get_value, &ctx);
@@ -332,6 +385,7 @@ static void run_query(struct sim *sim, struct http_req *req, struct http_resp *r
         if (match)
             hits[n++] = r;
     }
+    hmap_clear(&id_set);
     struct sort_ctx sc = {o, sq->order, sq->n_order};
     if (sq->n_order)
         util_sort((void **)hits, n, row_cmp, &sc);

@@ -1639,6 +1639,25 @@ static void test_sf_query(void **state)
     assert_int_equal(sf("GET", q, NULL, &r), 200);
     assert_int_equal(jint(r.json, "totalSize"), 2);
     resp_free(&r);
+    /* An Id IN term narrows the scan by id (salesforce_query.c); the rest of the condition still
+     * decides, and an Id IN under OR narrows nothing. */
+    snprintf(q, sizeof q,
+             "/query?q=SELECT+Name+FROM+Project__c+WHERE+Budget__c+>=+100+AND+id+IN+('%s','%.15s',"
+             "'%s')+ORDER+BY+Name+DESC",
+             ids[0], ids[1], ids[2]);
+    assert_int_equal(sf("GET", q, NULL, &r), 200);
+    assert_int_equal(jint(r.json, "totalSize"), 2);
+    assert_str(jstr(r.json, "records.0.Name"), "q2");
+    assert_str(jstr(r.json, "records.1.Name"), "q1");
+    resp_free(&r);
+    snprintf(q, sizeof q,
+             "/query?q=SELECT+Name+FROM+Project__c+WHERE+Id+IN+('%s')+OR+Name+=+'q3'+ORDER+BY+Name",
+             ids[4]);
+    assert_int_equal(sf("GET", q, NULL, &r), 200);
+    assert_int_equal(jint(r.json, "totalSize"), 2);
+    assert_str(jstr(r.json, "records.0.Name"), "q3");
+    assert_str(jstr(r.json, "records.1.Name"), "q4");
+    resp_free(&r);
     assert_int_equal(
         sf("GET", "/query?q=SELECT+Name+FROM+Project__c+WHERE+Name+=+'Q1'+OR+Budget__c+>=+400",
            NULL, &r),

@@ -23,6 +23,7 @@
 #include "base/log.h"
 #include "base/metrics.h"
 #include "base/strbuf.h"
+#include "metric_read.h"
 
 static int capture_fd = -1;
 static off_t read_to; /* what lines_since has read of the capture */
@@ -97,14 +98,9 @@ static long long num(json_object *line, const char *key)
 
 static double suppressed_metric(const char *level)
 {
-    struct strbuf sb = STRBUF_INIT;
-    assert_int_equal(metrics_render(&sb), 0);
-    char want[96];
-    snprintf(want, sizeof want, "synkro_log_suppressed_total{level=\"%s\"} ", level);
-    const char *p = strstr(strbuf_str(&sb), want);
-    double v = p ? strtod(p + strlen(want), NULL) : 0;
-    strbuf_free(&sb);
-    return v;
+    char series[96];
+    snprintf(series, sizeof series, "synkro_log_suppressed_total{level=\"%s\"}", level);
+    return metric_read(series, 0);
 }
 
 static void refused(int status, const char *request_id)

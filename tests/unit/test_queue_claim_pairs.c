@@ -10,6 +10,7 @@
  * events the claim still runs on indexes (latency printed).
  */
 #include "db/queue_claim.h"
+#include "metric_read.h"
 #include "testdb.h"
 #include "testdb_sql.h"
 
@@ -112,11 +113,11 @@ static struct claimed_record *claim_pairs_held(PGconn *conn, const char *worker,
     struct claimed_record *recs = NULL;
     struct queue_pair_locks mine;
     struct queue_pair_locks *h = held ? held : &mine;
-    bool deferred = true;
+    enum queue_pick deferred = QUEUE_PICK_DEFERRED;
     if (queue_claim_pairs(conn, worker, &filter, MAPPING_ID, max, lease_ms, &recs, n, others, h,
                           &deferred, err, sizeof err) != 0)
         fail_msg("pairs claim by %s failed: %s", worker, err);
-    assert_false(deferred); /* filter.young_ms is 0 */
+    assert_int_not_equal(deferred, QUEUE_PICK_DEFERRED); /* filter.young_ms is 0 */
     assert_int_equal(PQtransactionStatus(conn), PQTRANS_IDLE);
     if (!held)
         release(conn, &mine);
@@ -232,6 +233,122 @@ static void test_a_link_is_held_by_one_claim(void **state)
     PQfinish(other);
 }
 
+/* synkro_queue_picks_total{outcome}, 0 before the first claim. */
+static double metric_count(const char *outcome)
+{
+    char series[96];
+    snprintf(series, sizeof series, "synkro_queue_picks_total{outcome=\"%s\"}", outcome);
+    return metric_read(series, 0);
+}
+
+/* A pairs claim of at most max records; its outcome, *n and the records (link locks let go). */
+static enum queue_pick claim_outcome(PGconn *conn, const char *worker, int max, size_t *n,
+                                     struct claimed_record **recs)
+{
+    char err[512] = "";
+    bool others = false;
+    struct queue_pair_locks held;
+    enum queue_pick outcome = QUEUE_PICK_DEFERRED;
+    if (queue_claim_pairs(conn, worker, &filter, MAPPING_ID, max, LEASE_MS, recs, n, &others, &held,
+                          &outcome, err, sizeof err) != 0)
+        fail_msg("pairs claim by %s failed: %s", worker, err);
+    release(conn, &held);
+    return outcome;
+}
+
+/* A claim that finds due records it cannot take (their pair is leased) says so, apart from one
+ * that finds nothing due (sync_engine.c waits for a lease to end after the first, not after the
+ * second), and both are counted in synkro_queue_picks_total. */
+static void test_blocked_pick_is_told_apart_from_empty(void **state)
+{
+    struct testdb *db = *state;
+    add_link(db->watch, 1, 1, "active");
+    add_event(db->watch, true, 1, "update");
+    PGconn *other = testdb_connect_or_fail(db->conninfo);
+    struct claimed_record *a = NULL, *b = NULL;
+    size_t na = 0, nb = 0;
+    double blocked0 = metric_count("blocked"), empty0 = metric_count("empty");
+    assert_int_equal(claim_outcome(db->watch, "p1", 10, &na, &a), QUEUE_PICK_TAKEN);
+    assert_int_equal(na, 1);
+    assert_int_equal(claim_outcome(other, "p2", 10, &nb, &b), QUEUE_PICK_EMPTY);
+    /* the echo of p1's write arrives on the HubSpot side while p1 holds the link */
+    add_event(db->watch, false, 1, "update");
+    assert_int_equal(claim_outcome(other, "p2", 10, &nb, &b), QUEUE_PICK_BLOCKED);
+    assert_int_equal(nb, 0);
+    assert_null(b);
+    assert_true(metric_count("blocked") == blocked0 + 1);
+    assert_true(metric_count("empty") == empty0 + 1);
+    complete_all(db->watch, "p1", a, na);
+    assert_int_equal(claim_outcome(other, "p2", 10, &nb, &b), QUEUE_PICK_TAKEN);
+    assert_int_equal(nb, 1);
+    complete_all(other, "p2", b, nb);
+    PQfinish(other);
+}
+
+/* "Which links have a record leased now?" (LEASED_PAIRS) reads the link a pairs claim kept on its
+ * events (lease_pair): a link re-pointed by its own batch (here its Salesforce record replaced)
+ * is still held while the batch runs, which looking the leased records' links up again would
+ * miss. lease_pair is cleared when the events settle. */
+static void test_kept_link_holds_the_pair_while_leased(void **state)
+{
+    struct testdb *db = *state;
+    int64_t link = add_link(db->watch, 1, 1, "active");
+    add_event(db->watch, true, 1, "update");
+    size_t na = 0, nb = 0;
+    bool others = false;
+    struct claimed_record *a = claim_pairs(db->watch, "p1", 10, &na, &others);
+    assert_int_equal(na, 1);
+    assert_int_equal(testdb_long(db->watch, "SELECT lease_pair FROM change_events"
+                                            " WHERE status = 'processing'"),
+                     link);
+    char s9[32];
+    sf_id(s9, sizeof s9, 9);
+    const char *params[] = {s9};
+    PQclear(PQexecParams(db->watch, "UPDATE sync_links SET salesforce_id = $1", 1, NULL, params,
+                         NULL, NULL, 0));
+    add_event(db->watch, false, 1, "update"); /* the echo of p1's write */
+    PGconn *other = testdb_connect_or_fail(db->conninfo);
+    struct claimed_record *b = NULL;
+    assert_int_equal(claim_outcome(other, "p2", 10, &nb, &b), QUEUE_PICK_BLOCKED);
+    assert_int_equal(nb, 0);
+    complete_all(db->watch, "p1", a, na);
+    assert_int_equal(testdb_long(db->watch, "SELECT count(*) FROM change_events"
+                                            " WHERE lease_pair IS NOT NULL"),
+                     0);
+    assert_int_equal(claim_outcome(other, "p2", 10, &nb, &b), QUEUE_PICK_TAKEN);
+    assert_int_equal(nb, 1);
+    complete_all(other, "p2", b, nb);
+    PQfinish(other);
+}
+
+/* A record leased by a claim of whole records (no kept link) still holds its pair: its link is
+ * looked up. */
+static void test_record_leased_by_a_whole_record_claim_holds_its_pair(void **state)
+{
+    struct testdb *db = *state;
+    add_link(db->watch, 1, 1, "active");
+    add_event(db->watch, true, 1, "update");
+    char err[512] = "";
+    struct claimed_record *a = NULL, *b = NULL;
+    size_t na = 0, nb = 0;
+    if (queue_claim_records_for(db->watch, "w1", &filter, 10, LEASE_MS, &a, &na, err, sizeof err) !=
+        0)
+        fail_msg("claim failed: %s", err);
+    assert_int_equal(na, 1);
+    assert_int_equal(testdb_long(db->watch, "SELECT count(*) FROM change_events"
+                                            " WHERE status = 'processing' AND lease_pair IS NULL"),
+                     1);
+    add_event(db->watch, false, 1, "update");
+    PGconn *other = testdb_connect_or_fail(db->conninfo);
+    assert_int_equal(claim_outcome(other, "p2", 10, &nb, &b), QUEUE_PICK_BLOCKED);
+    assert_int_equal(nb, 0);
+    complete_all(db->watch, "w1", a, na);
+    assert_int_equal(claim_outcome(other, "p2", 10, &nb, &b), QUEUE_PICK_TAKEN);
+    assert_int_equal(nb, 1);
+    complete_all(other, "p2", b, nb);
+    PQfinish(other);
+}
+
 /* Both sides due at once go to the same claim. */
 static void test_both_sides_of_a_link_go_together(void **state)
 {
@@ -294,11 +411,11 @@ static void test_refuses_without_mapping(void **state)
     size_t n = 1;
     bool others = true;
     struct queue_pair_locks held;
-    bool deferred = true;
+    enum queue_pick deferred = QUEUE_PICK_DEFERRED;
     assert_int_equal(queue_claim_pairs(db->watch, "p1", &filter, 0, 10, LEASE_MS, &recs, &n,
                                        &others, &held, &deferred, err, sizeof err),
                      -1);
-    assert_false(deferred);
+    assert_int_equal(deferred, QUEUE_PICK_EMPTY);
     assert_null(recs);
     assert_int_equal(n, 0);
     assert_false(others);
@@ -374,9 +491,11 @@ static struct claimed_record *claim_young(PGconn *conn, const struct queue_claim
     struct claimed_record *recs = NULL;
     bool others = false;
     struct queue_pair_locks held;
+    enum queue_pick outcome = QUEUE_PICK_EMPTY;
     if (queue_claim_pairs(conn, "b1", f, MAPPING_ID, 40, LEASE_MS, &recs, n, &others, &held,
-                          deferred, err, sizeof err) != 0)
+                          &outcome, err, sizeof err) != 0)
         fail_msg("pairs claim failed: %s", err);
+    *deferred = outcome == QUEUE_PICK_DEFERRED;
     release(conn, &held);
     return recs;
 }
@@ -549,7 +668,7 @@ static void *cp_main(void *arg)
         bool others = false;
         bool last_look = !atomic_load(&sh->inserting);
         struct queue_pair_locks held;
-        bool deferred = false;
+        enum queue_pick deferred = QUEUE_PICK_EMPTY;
         if (queue_claim_pairs(t->conn, t->worker, &filter, MAPPING_ID, 7, sh->lease_ms, &recs, &n,
                               &others, &held, &deferred, err, sizeof err) != 0) {
             cp_error(sh, err);
@@ -820,6 +939,9 @@ int main(void)
     const struct CMUnitTest tests[] = {
         T(test_takes_linked_records_and_reports_the_rest),
         T(test_a_link_is_held_by_one_claim),
+        T(test_blocked_pick_is_told_apart_from_empty),
+        T(test_kept_link_holds_the_pair_while_leased),
+        T(test_record_leased_by_a_whole_record_claim_holds_its_pair),
         T(test_both_sides_of_a_link_go_together),
         T(test_merge_is_left_to_the_exclusive_claim),
         T(test_refuses_without_mapping),

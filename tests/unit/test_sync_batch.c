@@ -31,6 +31,7 @@
 #include "db/locks.h"
 #include "db/queue.h"
 #include "db/queue_errors.h"
+#include "metric_read.h"
 #include "base/metrics.h"
 #include "base/strbuf.h"
 #include "crm/hubspot_client.h"
@@ -601,14 +602,9 @@ static void assert_in_order(const char *text, const char *const *needles, size_t
 /* The value of synkro_sync_batch_seconds_total{part="<part>"} on this process's /metrics. */
 static double batch_seconds(const char *part)
 {
-    struct strbuf sb = STRBUF_INIT;
-    assert_int_equal(metrics_render(&sb), 0);
-    char key[96];
-    snprintf(key, sizeof key, "synkro_sync_batch_seconds_total{part=\"%s\"} ", part);
-    const char *at = sb.data ? strstr(sb.data, key) : NULL;
-    double v = at ? strtod(at + strlen(key), NULL) : -1;
-    strbuf_free(&sb);
-    return v;
+    char series[96];
+    snprintf(series, sizeof series, "synkro_sync_batch_seconds_total{part=\"%s\"}", part);
+    return metric_read(series, -1);
 }
 
 static void test_timeline_records_each_step(void **state)
