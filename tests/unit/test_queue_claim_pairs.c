@@ -286,9 +286,10 @@ static void test_blocked_pick_is_told_apart_from_empty(void **state)
 }
 
 /* "Which links have a record leased now?" (LEASED_PAIRS) reads the link a pairs claim kept on its
- * events (lease_pair): a link re-pointed by its own batch (here its Salesforce record replaced)
- * is still held while the batch runs, which looking the leased records' links up again would
- * miss. lease_pair is cleared when the events settle. */
+ * events (lease_pair), not the leased records' links looked up again: shown by changing the link's
+ * Salesforce record in the middle of the lease (synkro changes a link's ids only in the
+ * transaction that settles its batch, or under the mapping's exclusive lock, so both answers
+ * agree there). lease_pair is cleared when the events settle. */
 static void test_kept_link_holds_the_pair_while_leased(void **state)
 {
     struct testdb *db = *state;
