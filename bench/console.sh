@@ -30,6 +30,8 @@ die() {
   echo "bench-console: ERROR: $*" >&2
   exit 1
 }
+# shellcheck source=bench/bench_lib.sh
+. "$root/bench/bench_lib.sh"
 [[ $CALLS =~ ^[1-9][0-9]*$ ]] || die "SYNKRO_BENCH_CALLS ($CALLS) must be a positive integer"
 
 pg_bin=$(ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -V | tail -1)
@@ -51,13 +53,6 @@ mkdir -p "$out"
 tmp=$(mktemp -d /tmp/synkro-bench-console.XXXXXX)
 chmod 755 "$tmp"
 synkro_pid=
-stop_pid() {
-  local p=$1
-  [[ -n "$p" ]] && kill -0 "$p" 2>/dev/null || return 0
-  kill -TERM "$p" 2>/dev/null || true
-  for _ in $(seq 1 100); do kill -0 "$p" 2>/dev/null || return 0; sleep 0.1; done
-  kill -KILL "$p" 2>/dev/null || true
-}
 cleanup() {
   local rc=$?
   trap - EXIT INT TERM
@@ -70,15 +65,9 @@ trap cleanup EXIT
 trap 'exit 130' INT TERM
 
 log "starting a throwaway PostgreSQL in $tmp/pg"
-scripts/pg.sh start "$tmp/pg" >/dev/null
-pg_port=$(cat "$tmp/pg/port")
-pg_sock=$tmp/pg/sock
-pg_user=$([[ $(id -u) -eq 0 ]] && echo postgres || id -un)
 db=synkro_bench_console
-"$PSQL" -X -q -v ON_ERROR_STOP=1 -h "$pg_sock" -p "$pg_port" -U "$pg_user" -d postgres \
-  -c "CREATE DATABASE $db"
+bench_pg_start "$tmp/pg" "$db"
 
-free_port() { scripts/free_port.sh || die "no free port found"; }
 admin=bench-console-admin-token-0123456789
 closed=http://127.0.0.1:9 # CRM clients exist (their budgets show) but never reach a CRM
 export DATABASE_URL="postgresql://$pg_user@localhost:$pg_port/$db?host=$pg_sock"

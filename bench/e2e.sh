@@ -68,6 +68,8 @@ die() {
   echo "bench-e2e: ERROR: $*" >&2
   exit 1
 }
+# shellcheck source=bench/bench_lib.sh
+. "$root/bench/bench_lib.sh"
 # shellcheck source=bench/sync_lib.sh
 . "$root/bench/sync_lib.sh"
 for v in N STEADY_S STEADY_RATE TIMEOUT SETTLE_TIMEOUT CONNS; do
@@ -121,14 +123,9 @@ trap 'exit 130' INT TERM
 
 # ---- 2. PostgreSQL, crmsim, synkro ----
 log "starting a throwaway PostgreSQL in $tmp/pg (fsync=on)"
-SYNKRO_PG_FSYNC=on scripts/pg.sh start "$tmp/pg" >/dev/null
-pg_port=$(cat "$tmp/pg/port")
-pg_sock=$tmp/pg/sock
-pg_user=$([[ $(id -u) -eq 0 ]] && echo postgres || id -un)
 db=synkro_bench_e2e
-"$PSQL" -X -q -v ON_ERROR_STOP=1 -h "$pg_sock" -p "$pg_port" -U "$pg_user" -d postgres \
-  -c "CREATE DATABASE $db"
-psqlc() { "$PSQL" -X -q -v ON_ERROR_STOP=1 -h "$pg_sock" -p "$pg_port" -U "$pg_user" -d "$db" -tA "$@"; }
+bench_pg_start "$tmp/pg" "$db"
+psqlc() { bench_psql -d "$db" -tA "$@"; }
 
 log "starting crmsim"
 "$sim_bin" --listen 127.0.0.1:0 --port-file "$tmp/crmsim.port" >"$out/crmsim.out" 2>"$out/crmsim.log" &

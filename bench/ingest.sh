@@ -51,6 +51,8 @@ die() {
   echo "bench: ERROR: $*" >&2
   exit 1
 }
+# shellcheck source=bench/bench_lib.sh
+. "$root/bench/bench_lib.sh"
 for v in SECS WARM CONNS THREADS; do
   [[ ${!v} =~ ^[1-9][0-9]*$ ]] || die "BENCH_${v/SECS/SECONDS} must be a positive integer"
 done
@@ -103,17 +105,11 @@ trap 'exit 130' INT TERM
 
 # ---- 2. PostgreSQL (fsync on: real commits) and synkro ----
 log "starting a throwaway PostgreSQL in $tmp/pg (fsync=on)"
-SYNKRO_PG_FSYNC=on scripts/pg.sh start "$tmp/pg" >/dev/null
-pg_port=$(cat "$tmp/pg/port")
-pg_sock=$tmp/pg/sock
-pg_user=$([[ $(id -u) -eq 0 ]] && echo postgres || id -un)
 db=synkro_bench
-psqlc() { "$PSQL" -X -q -v ON_ERROR_STOP=1 -h "$pg_sock" -p "$pg_port" -U "$pg_user" -d "$db" -tA "$@"; }
-"$PSQL" -X -q -v ON_ERROR_STOP=1 -h "$pg_sock" -p "$pg_port" -U "$pg_user" -d postgres \
-  -c "CREATE DATABASE $db"
+bench_pg_start "$tmp/pg" "$db"
+psqlc() { bench_psql -d "$db" -tA "$@"; }
 postmaster_pid=$(head -1 "$tmp/pg/data/postmaster.pid")
 
-free_port() { scripts/free_port.sh || die "no free port found"; }
 hs_secret=bench-hubspot-client-secret-0123456789
 org18=00D5g000004SbsbEAC
 export DATABASE_URL="postgresql://$pg_user@localhost:$pg_port/$db?host=$pg_sock"

@@ -67,6 +67,8 @@ die() {
   echo "bench-scale: ERROR: $*" >&2
   exit 1
 }
+# shellcheck source=bench/bench_lib.sh
+. "$root/bench/bench_lib.sh"
 # shellcheck source=bench/sync_lib.sh
 . "$root/bench/sync_lib.sh"
 for v in N B HS_RATE TIMEOUT SETTLE_TIMEOUT CONNS; do
@@ -120,11 +122,8 @@ trap 'exit 130' INT TERM
 log "starting a throwaway PostgreSQL in $tmp/pg (fsync=on)"
 PG_STATEMENTS=${SYNKRO_BENCH_PG_STATEMENTS:-0}
 [[ $PG_STATEMENTS == 1 ]] && export SYNKRO_PG_OPTIONS="${SYNKRO_PG_OPTIONS:-} -c shared_preload_libraries=pg_stat_statements"
-SYNKRO_PG_FSYNC=on scripts/pg.sh start "$tmp/pg" >/dev/null
-pg_port=$(cat "$tmp/pg/port")
-pg_sock=$tmp/pg/sock
-pg_user=$([[ $(id -u) -eq 0 ]] && echo postgres || id -un)
-psql_db() { "$PSQL" -X -q -v ON_ERROR_STOP=1 -h "$pg_sock" -p "$pg_port" -U "$pg_user" -tA "$@"; }
+bench_pg_start "$tmp/pg"
+psql_db() { bench_psql -tA "$@"; }
 
 admin=bench-scale-admin-token-0123456789
 hs_secret=bench-scale-hubspot-client-secret-0123456789

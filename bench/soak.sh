@@ -46,6 +46,8 @@ die() {
   echo "bench-soak: ERROR: $*" >&2
   exit 1
 }
+# shellcheck source=bench/bench_lib.sh
+. "$root/bench/bench_lib.sh"
 for v in SECONDS_TOTAL INTERVAL RATE N; do
   [[ ${!v} =~ ^[1-9][0-9]*$ ]] || die "$v (${!v}) must be a positive integer"
 done
@@ -71,13 +73,6 @@ for b in "$bin" "$sim_bin" "$load"; do [[ -x $b ]] || die "$b was not built"; do
 mkdir -p "$out"
 tmp=$(mktemp -d /tmp/synkro-bench-soak.XXXXXX)
 synkro_pid="" sim_pid="" load_pid=""
-stop_pid() { # PID: TERM, up to 10 s, then KILL
-  local p=$1
-  [[ -n "$p" ]] && kill -0 "$p" 2>/dev/null || return 0
-  kill -TERM "$p" 2>/dev/null || true
-  for _ in $(seq 1 100); do kill -0 "$p" 2>/dev/null || return 0; sleep 0.1; done
-  kill -KILL "$p" 2>/dev/null || true
-}
 cleanup() {
   local rc=$?
   trap - EXIT INT TERM
@@ -92,14 +87,9 @@ trap cleanup EXIT
 trap 'exit 130' INT TERM
 
 # ---- PostgreSQL, crmsim, synkro ----
-SYNKRO_PG_FSYNC=on scripts/pg.sh start "$tmp/pg" >/dev/null
-pg_port=$(cat "$tmp/pg/port")
-pg_sock=$tmp/pg/sock
-pg_user=$([[ $(id -u) -eq 0 ]] && echo postgres || id -un)
 db=synkro_bench_soak
-"$PSQL" -X -q -v ON_ERROR_STOP=1 -h "$pg_sock" -p "$pg_port" -U "$pg_user" -d postgres \
-  -c "CREATE DATABASE $db"
-psqlc() { "$PSQL" -X -q -v ON_ERROR_STOP=1 -h "$pg_sock" -p "$pg_port" -U "$pg_user" -d "$db" -tA "$@"; }
+bench_pg_start "$tmp/pg" "$db"
+psqlc() { bench_psql -d "$db" -tA "$@"; }
 
 "$sim_bin" --listen 127.0.0.1:0 --port-file "$tmp/crmsim.port" >"$out/crmsim.out" 2>"$out/crmsim.log" &
 sim_pid=$!

@@ -1,18 +1,7 @@
 #!/usr/bin/env bash
 # sync_lib.sh: shell functions shared by the sync benchmarks (bench/e2e.sh, bench/scale.sh), sourced
-# after they define log/die: stopping a process, a free port, crmsim's control API and synkro's
-# admin API, CPU time of processes, crmsim's call counters, and the Bench_Project fixture and mapping both measure.
+# after they define log/die and source bench_lib.sh: crmsim's control API and synkro's admin API, CPU time of processes, crmsim's call counters, and the Bench_Project fixture and mapping both measure.
 # Must not: start or stop anything by itself, or set anything but functions.
-
-stop_pid() { # PID: TERM, up to 10 s, then KILL
-  local p=$1
-  [[ -n "$p" ]] && kill -0 "$p" 2>/dev/null || return 0
-  kill -TERM "$p" 2>/dev/null || true
-  for _ in $(seq 1 100); do kill -0 "$p" 2>/dev/null || return 0; sleep 0.1; done
-  kill -KILL "$p" 2>/dev/null || true
-}
-
-free_port() { scripts/free_port.sh || die "no free port found"; }
 
 simcall() { # METHOD PATH [BODY]: crmsim ($sim) control call; the answer on stdout, non-2xx is fatal
   local code
