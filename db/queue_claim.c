@@ -235,6 +235,20 @@ static const char holder_take_sql[] = "SELECT CASE WHEN pg_try_advisory_lock(" L
     " d.attempts FROM change_events d WHERE d.status = 'pending' AND d.next_attempt_at <= now()"   \
     " AND (d.record_id IS NULL OR (d.source, d.object_type, d.record_id) NOT IN (" LEASED "))"     \
     " AND " cond " ORDER BY d.next_attempt_at, d.id LIMIT $1::int)"
+/* The branches' conditions: no filter, or the filter's Salesforce object, HubSpot object type id
+ * and (when it differs) HubSpot object name. */
+#define DUE_ALL "NOT $3::bool"
+#define DUE_SF  "$3::bool AND d.source = 'salesforce' AND lower(d.object_type) = lower($4::text)"
+#define DUE_HS_ID                                                                                  \
+    "$3::bool AND d.source = 'hubspot' AND lower(d.object_type) = lower($5::text)"                 \
+    " AND d.object_type = $5::text"
+#define DUE_HS_NAME                                                                                \
+    "$3::bool AND $6::text IS DISTINCT FROM $5::text AND d.source = 'hubspot'"                     \
+    " AND lower(d.object_type) = lower($6::text) AND d.object_type = $6::text"
+/* Whether any event of a branch is due, leased record or not: one index entry read. */
+#define DUE_ANY(cond)                                                                              \
+    "EXISTS (SELECT 1 FROM change_events d WHERE d.status = 'pending'"                             \
+    " AND d.next_attempt_at <= now() AND " cond ")"
 
 /* $7 mapping id and $8 pairs mode (queue_claim_pairs): only records of an active complete link,
  * keyed by that link, so both records of a pair go to one claim (sorted next to each other, so
@@ -246,19 +260,15 @@ static const char holder_take_sql[] = "SELECT CASE WHEN pg_try_advisory_lock(" L
  * does (nested CASEs fix the order), so every lock taken belongs to a returned row: the caller
  * knows exactly which session locks it holds. */
 /* The pick's last rows are markers (every column NULL but age_ms): age_ms NULL when due records
- * were left for the exclusive claim (pairs mode), PICK_BLOCKED_MARK when due records were there
- * but none could be taken (each leased, or locked by another claim at that moment). */
+ * were left for the exclusive claim (pairs mode), PICK_BLOCKED_MARK when events were due but none
+ * was taken (each record leased, its pair leased or locked by another claim at that moment, or
+ * left for the exclusive claim). */
 #define PICK_BLOCKED_MARK "-1"
 /* clang-format off */
 static const char pick_sql[] =
     "WITH" LEASED_CTE " due AS MATERIALIZED (SELECT * FROM ("
-    DUE_BRANCH("NOT $3::bool") " UNION ALL "
-    DUE_BRANCH("$3::bool AND d.source = 'salesforce' AND lower(d.object_type) = lower($4::text)")
-    " UNION ALL "
-    DUE_BRANCH("$3::bool AND d.source = 'hubspot' AND lower(d.object_type) = lower($5::text)"
-               " AND d.object_type = $5::text") " UNION ALL "
-    DUE_BRANCH("$3::bool AND $6::text IS DISTINCT FROM $5::text AND d.source = 'hubspot'"
-               " AND lower(d.object_type) = lower($6::text) AND d.object_type = $6::text")
+    DUE_BRANCH(DUE_ALL) " UNION ALL " DUE_BRANCH(DUE_SF) " UNION ALL " DUE_BRANCH(DUE_HS_ID)
+    " UNION ALL " DUE_BRANCH(DUE_HS_NAME)
     ") x ORDER BY next_attempt_at, id LIMIT $1::int),"
     " imp AS MATERIALIZED (" RUNNING_IMPORT("$8::bool", "$7::bigint") "),"
     " merges AS MATERIALIZED (SELECT " ANY_MERGE_PENDING " AS any_merge),"
@@ -295,7 +305,9 @@ static const char pick_sql[] =
     " UNION ALL SELECT NULL, NULL, NULL, NULL, NULL, NULL WHERE $8::bool"
     "  AND EXISTS (SELECT 1 FROM sorted WHERE NOT ok)"
     " UNION ALL SELECT NULL, NULL, NULL, NULL, NULL, " PICK_BLOCKED_MARK
-    "  WHERE NOT EXISTS (SELECT 1 FROM chosen) AND EXISTS (SELECT 1 FROM sorted WHERE ok)";
+    "  WHERE NOT EXISTS (SELECT 1 FROM chosen) AND (EXISTS (SELECT 1 FROM sorted WHERE ok)"
+    "  OR " DUE_ANY(DUE_ALL) " OR " DUE_ANY(DUE_SF) " OR " DUE_ANY(DUE_HS_ID)
+    "  OR " DUE_ANY(DUE_HS_NAME) ")";
 /* clang-format on */
 
 /* An unfinished event: what a claim takes of a picked record. */
@@ -548,8 +560,9 @@ static void claim_metrics_init(void)
     m_picks = metrics_register(
         METRIC_COUNTER, "synkro_queue_picks_total",
         "Claims by what their pick found: taken (events claimed), deferred (a partial batch of a "
-        "burst still arriving: nothing taken, picked again in a moment), blocked (due records, "
-        "each leased or locked by another claim: nothing taken), empty (nothing due).",
+        "burst still arriving: nothing taken, picked again in a moment), blocked (events due, "
+        "none taken: leased or locked by another claim, or left for the exclusive claim), "
+        "empty (nothing due).",
         labels, 1, NULL, 0);
 }
 

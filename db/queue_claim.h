@@ -90,7 +90,8 @@ enum queue_pick {
     QUEUE_PICK_EMPTY,    /* nothing due */
     QUEUE_PICK_TAKEN,    /* events claimed */
     QUEUE_PICK_DEFERRED, /* a partial batch of a burst still arriving: nothing taken */
-    QUEUE_PICK_BLOCKED,  /* due records, but each leased or locked by another claim */
+    QUEUE_PICK_BLOCKED,  /* events due, none taken: leased, locked by another claim, or left
+                          * for the exclusive claim */
 };
 
 struct queue_pair_locks {
@@ -120,8 +121,9 @@ struct queue_pair_locks {
  * QUEUE_PICK_DEFERRED: claim again in a moment, for a full batch (calls per record);
  * filter->gather_ms does the same for a small partial batch younger than it (the first events of
  * a trickle: with several processes polling, each would otherwise take them one by one).
- * *outcome is QUEUE_PICK_BLOCKED when due records were there but none could be taken (each
- * leased, or locked by another claim): claiming again before a lease ends finds the same. 0, or
+ * *outcome is QUEUE_PICK_BLOCKED when events were due but none could be taken (their records or
+ * pairs leased, or locked by another claim, or left for the exclusive claim): claiming again
+ * before a lease ends finds the same. 0, or
  * -1 with err; *held must be released in both cases (*held starts empty). */
 int queue_claim_pairs(PGconn *conn, const char *worker_id, const struct queue_claim_filter *filter,
                       int64_t mapping_id, int max_records, int lease_ms,

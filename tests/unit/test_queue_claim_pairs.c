@@ -256,9 +256,8 @@ static enum queue_pick claim_outcome(PGconn *conn, const char *worker, int max, 
     return outcome;
 }
 
-/* A claim that finds due records it cannot take (their pair is leased) says so, apart from one
- * that finds nothing due (sync_engine.c waits for a lease to end after the first, not after the
- * second), and both are counted in synkro_queue_picks_total. */
+/* A claim that finds events due but can take none (their record or its pair is leased) says so,
+ * apart from one that finds nothing due, and both are counted in synkro_queue_picks_total. */
 static void test_blocked_pick_is_told_apart_from_empty(void **state)
 {
     struct testdb *db = *state;
@@ -271,16 +270,19 @@ static void test_blocked_pick_is_told_apart_from_empty(void **state)
     assert_int_equal(claim_outcome(db->watch, "p1", 10, &na, &a), QUEUE_PICK_TAKEN);
     assert_int_equal(na, 1);
     assert_int_equal(claim_outcome(other, "p2", 10, &nb, &b), QUEUE_PICK_EMPTY);
+    /* another edit of the leased record itself */
+    add_event(db->watch, true, 1, "update");
+    assert_int_equal(claim_outcome(other, "p2", 10, &nb, &b), QUEUE_PICK_BLOCKED);
     /* the echo of p1's write arrives on the HubSpot side while p1 holds the link */
     add_event(db->watch, false, 1, "update");
     assert_int_equal(claim_outcome(other, "p2", 10, &nb, &b), QUEUE_PICK_BLOCKED);
     assert_int_equal(nb, 0);
     assert_null(b);
-    assert_true(metric_count("blocked") == blocked0 + 1);
+    assert_true(metric_count("blocked") == blocked0 + 2);
     assert_true(metric_count("empty") == empty0 + 1);
     complete_all(db->watch, "p1", a, na);
     assert_int_equal(claim_outcome(other, "p2", 10, &nb, &b), QUEUE_PICK_TAKEN);
-    assert_int_equal(nb, 1);
+    assert_int_equal(nb, 2);
     complete_all(other, "p2", b, nb);
     PQfinish(other);
 }
