@@ -175,6 +175,23 @@ cpu_per_record() { # BEFORE AFTER N: "synkro/postgres/crmsim" CPU ms per record
 }
 
 # run K: one measurement with K instances
+burst_pg_stats() { # DIR: what PostgreSQL did in the burst (SYNKRO_BENCH_PG_STATEMENTS=1)
+  local dir=$1 stat
+  for stat in \
+    "burst-statements.txt|SELECT round(total_exec_time)::int AS total_ms, calls,
+      round((total_exec_time / greatest(calls, 1))::numeric, 3) AS mean_ms, rows,
+      left(regexp_replace(query, '\s+', ' ', 'g'), 160) FROM pg_stat_statements
+      ORDER BY total_exec_time DESC LIMIT 20" \
+    "tables.txt|SELECT relname, n_tup_ins, n_tup_upd, n_tup_hot_upd, n_dead_tup
+      FROM pg_stat_user_tables ORDER BY n_tup_upd DESC LIMIT 8" \
+    "indexes.txt|SELECT indexrelname, idx_scan, idx_tup_read, pg_relation_size(indexrelid) / 8192
+      AS pages FROM pg_stat_user_indexes WHERE relname = 'change_events' ORDER BY idx_scan DESC" \
+    "wal.txt|SELECT wal_records, wal_fpi, pg_size_pretty(wal_bytes) AS wal, wal_write, wal_sync
+      FROM pg_stat_wal"; do
+    psql_db -d "$db" -F ' | ' -c "${stat#*|}" >"$dir/${stat%%|*}"
+  done
+}
+
 run() {
   local k=$1 i port code body
   local dir=$out/instances-$k
@@ -299,18 +316,7 @@ run() {
   fi
   settle || true
   u2=$(cpu_snapshot)
-  [[ $PG_STATEMENTS == 1 ]] && psql_db -d "$db" -F ' | ' -c "SELECT round(total_exec_time)::int AS total_ms,
-      calls, round((total_exec_time / greatest(calls, 1))::numeric, 3) AS mean_ms, rows,
-      left(regexp_replace(query, '\s+', ' ', 'g'), 160) FROM pg_stat_statements
-      ORDER BY total_exec_time DESC LIMIT 20" >"$dir/burst-statements.txt"
-  [[ $PG_STATEMENTS == 1 ]] && psql_db -d "$db" -F ' | ' -c "SELECT relname, n_tup_ins, n_tup_upd,
-      n_tup_hot_upd, n_dead_tup FROM pg_stat_user_tables ORDER BY n_tup_upd DESC LIMIT 8" \
-    >"$dir/tables.txt"
-  [[ $PG_STATEMENTS == 1 ]] && psql_db -d "$db" -F ' | ' -c "SELECT indexrelname, idx_scan, idx_tup_read,
-      pg_relation_size(indexrelid) / 8192 AS pages FROM pg_stat_user_indexes
-      WHERE relname = 'change_events' ORDER BY idx_scan DESC" >"$dir/indexes.txt"
-  [[ $PG_STATEMENTS == 1 ]] && psql_db -d "$db" -F ' | ' -c "SELECT wal_records, wal_fpi,
-      pg_size_pretty(wal_bytes) AS wal, wal_write, wal_sync FROM pg_stat_wal" >"$dir/wal.txt"
+  [[ $PG_STATEMENTS == 1 ]] && burst_pg_stats "$dir"
   c2=$(calls_snapshot)
   read -r h2 s2 q2 _ _ <<<"$c2"
   BUR_CPR[$k]=$(awk -v a="$((h2 + s2 - h1 - s1))" -v n="$B" 'BEGIN { printf "%.4f", a / n }')

@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
 # sync_lib.sh: shell functions shared by the sync benchmarks (bench/e2e.sh, bench/scale.sh), sourced
-# after they define log/die and source bench_lib.sh: crmsim's control API and synkro's admin API, CPU time of processes, crmsim's call counters, and the Bench_Project fixture and mapping both measure.
+# after they define log/die and source bench_lib.sh: crmsim's control API and synkro's admin API,
+# CPU time of processes, crmsim's call counters, and the Bench_Project fixture and mapping both
+# measure.
 # Must not: start or stop anything by itself, or set anything but functions.
 
 simcall() { # METHOD PATH [BODY]: crmsim ($sim) control call; the answer on stdout, non-2xx is fatal
