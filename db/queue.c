@@ -278,9 +278,26 @@ json_object *queue_depth(PGconn *conn, int max_age_ms, char *err, size_t errlen)
     snprintf(age, sizeof age, "%d", open_ms);
     snprintf(done_age, sizeof done_age, "%d", done_ms);
     const char *params[] = {age, done_age};
-    PGresult *res = db_exec(conn, depth_sql, 2, params, err, errlen);
-    if (!res)
+    /* Each status is counted from its own range of change_events_status by a plain or index-only
+     * scan, as a claim reads (db/queue_claim.c). The planner does not know which status a count
+     * asks for, so it guessed from statistics a burst makes stale within seconds: a sequential
+     * scan of the whole table for each status, or a bitmap scan, which walked every dead entry of
+     * the range in every count (in a burst most are dead, one per claim and settle: 28,000 entries
+     * and 50-300 ms a count with three instances, bench/README); a plain scan marks the dead
+     * entries it meets so that the next count skips them. */
+    if (db_exec_command(conn, "BEGIN", err, errlen) < 0)
         return NULL;
+    PGresult *res = NULL;
+    if (db_exec_command(conn,
+                        "SELECT set_config('enable_bitmapscan', 'off', true),"
+                        " set_config('enable_seqscan', 'off', true)",
+                        err, errlen) == 0)
+        res = db_exec(conn, depth_sql, 2, params, err, errlen);
+    if (!res || db_exec_command(conn, "COMMIT", err, errlen) < 0) {
+        PQclear(res);
+        PQclear(PQexec(conn, "ROLLBACK"));
+        return NULL;
+    }
     json_object *out = json_object_new_object();
     for (int r = 0; r < PQntuples(res); r++)
         json_object_object_add(out, PQgetvalue(res, r, 0),
