@@ -11,7 +11,9 @@
 # and prints, per instance count: the import's time and records/s, the burst's records/s, API calls
 # per record (crmsim's counters, echoes included), the 429s crmsim answered, the work share of each
 # instance (records of its "sync batch" log lines over both phases), the CPU ms per record of
-# synkro (all instances), PostgreSQL and crmsim in each phase, and the ratios against one
+# synkro (all instances), PostgreSQL and crmsim in each phase, the share of the machine's cores
+# they used together (and the records/s the cores would allow at that CPU per record: whether a
+# phase was bound by this machine's CPU or by the CRMs' latency), and the ratios against one
 # instance. HubSpot webhooks go to the first instance, Salesforce outbound messages to the second
 # (or the first when alone): the work reaches the others only through the database.
 # A benchmark reports: it exits 0 whatever the figures, non-zero only when it could not run.
@@ -34,7 +36,7 @@
 #                                       delivered as they come)
 #   SYNKRO_BENCH_PG_STATEMENTS=0        1: PostgreSQL loads pg_stat_statements, and each instance
 #                                       count's burst writes its 20 costliest statements (total
-#                                       time) to <out>/instances-K/burst-statements.txt, and the
+#                                       time, and planning time apart) to <out>/instances-K/burst-statements.txt, and the
 #                                       tables' inserts, updates and HOT updates to tables.txt,
 #                                       and the scans of each change_events index to indexes.txt,
 #                                       and the WAL it wrote (pg_stat_wal) to wal.txt
@@ -121,7 +123,7 @@ trap 'exit 130' INT TERM
 
 log "starting a throwaway PostgreSQL in $tmp/pg (fsync=on)"
 PG_STATEMENTS=${SYNKRO_BENCH_PG_STATEMENTS:-0}
-[[ $PG_STATEMENTS == 1 ]] && export SYNKRO_PG_OPTIONS="${SYNKRO_PG_OPTIONS:-} -c shared_preload_libraries=pg_stat_statements"
+[[ $PG_STATEMENTS == 1 ]] && export SYNKRO_PG_OPTIONS="${SYNKRO_PG_OPTIONS:-} -c shared_preload_libraries=pg_stat_statements -c pg_stat_statements.track_planning=on"
 bench_pg_start "$tmp/pg"
 psql_db() { bench_psql -tA "$@"; }
 
@@ -166,19 +168,28 @@ batch_stats() { # LOG: "batches small(<5 records)"
     awk '{ n++; if ($1 < 5) s++ } END { print n + 0, s + 0 }'
 }
 
-declare -A IMP_MS IMP_RPS IMP_CPR BUR_RPS BUR_CPR R429 SHARE SMALL IMP_CPU BUR_CPU
+declare -A IMP_MS IMP_RPS IMP_CPR BUR_RPS BUR_CPR R429 SHARE SMALL IMP_CPU BUR_CPU IMP_USE BUR_USE
 # "synkro postgres crmsim" CPU ms so far (every instance summed)
 cpu_snapshot() { echo "$(cpu_ms "${pids[@]}") $(cpu_ms $(pg_pids)) $(cpu_ms "$sim_pid")"; }
 cpu_per_record() { # BEFORE AFTER N: "synkro/postgres/crmsim" CPU ms per record
   awk -v a="$1" -v b="$2" -v n="$3" 'BEGIN { split(a, x, " "); split(b, y, " ")
     printf "%.2f/%.2f/%.2f", (y[1] - x[1]) / n, (y[2] - x[2]) / n, (y[3] - x[3]) / n }'
 }
+# BEFORE AFTER WALL_MS N: "share of all cores used / records per second the cores allow at that
+# CPU per record": whether the phase was bound by the machine's CPU or by the CRMs' latency
+cpu_use() {
+  awk -v a="$1" -v b="$2" -v ms="$3" -v n="$4" -v cores="$(nproc)" 'BEGIN { split(a, x, " ")
+    split(b, y, " "); used = (y[1] - x[1]) + (y[2] - x[2]) + (y[3] - x[3])
+    if (ms <= 0 || used <= 0) { print "-"; exit }
+    printf "%.0f%% / %.0f", 100 * used / (ms * cores), n * 1000 * cores / used }'
+}
 
 # run K: one measurement with K instances
 burst_pg_stats() { # DIR: what PostgreSQL did in the burst (SYNKRO_BENCH_PG_STATEMENTS=1)
   local dir=$1 stat
   for stat in \
-    "burst-statements.txt|SELECT round(total_exec_time)::int AS total_ms, calls,
+    "burst-statements.txt|SELECT round(total_exec_time)::int AS total_ms,
+      round(total_plan_time)::int AS plan_ms, calls,
       round((total_exec_time / greatest(calls, 1))::numeric, 3) AS mean_ms, rows,
       left(regexp_replace(query, '\s+', ' ', 'g'), 160) FROM pg_stat_statements
       ORDER BY total_exec_time DESC LIMIT 20" \
@@ -254,7 +265,7 @@ run() {
   # (i) the import
   local c0 c1 c2 t0 w ms h0 s0 q0 h1 s1 q1 h2 s2 q2
   c0=$(calls_snapshot)
-  local u0 u1 u2
+  local u0 u1 u2 t1
   u0=$(cpu_snapshot)
   t0=$(now_ms)
   read -r code body <<<"$(api POST "/api/mappings/$mid/imports" '{"direction":"salesforce_to_hubspot"}')"
@@ -268,7 +279,9 @@ run() {
   IMP_RPS[$k]=$(awk -v n="$N" -v ms="$ms" 'BEGIN { printf "%.0f", n * 1000 / (ms > 0 ? ms : 1) }')
   settle || true
   u1=$(cpu_snapshot)
+  t1=$(now_ms)
   IMP_CPU[$k]=$(cpu_per_record "$u0" "$u1" "$N")
+  IMP_USE[$k]=$(cpu_use "$u0" "$u1" "$((t1 - t0))" "$N")
   c1=$(calls_snapshot)
   read -r h0 s0 q0 _ _ <<<"$c0"
   read -r h1 s1 q1 _ _ <<<"$c1"
@@ -295,6 +308,7 @@ run() {
     log "$k instance(s): burst: $B edits made in $(($(now_ms) - t0)) ms; delivering them now"
     t0=$(now_ms)
     u1=$(cpu_snapshot) # the edits' own cost (crmsim) is left out when held
+    t1=$(now_ms)
     [[ $PG_STATEMENTS == 1 ]] && psql_db -d "$db" -c "CREATE EXTENSION IF NOT EXISTS pg_stat_statements;
       SELECT pg_stat_statements_reset(); SELECT pg_stat_reset_shared('wal')" >/dev/null
     simcall POST /_sim/deliveries/flush '{}' >/dev/null
@@ -321,6 +335,7 @@ run() {
   read -r h2 s2 q2 _ _ <<<"$c2"
   BUR_CPR[$k]=$(awk -v a="$((h2 + s2 - h1 - s1))" -v n="$B" 'BEGIN { printf "%.4f", a / n }')
   BUR_CPU[$k]=$(cpu_per_record "$u1" "$u2" "$B")
+  BUR_USE[$k]=$(cpu_use "$u1" "$u2" "$(($(now_ms) - t1))" "$B")
   R429[$k]=$((q2 - q0))
 
   for i in $(seq 1 "$k"); do # what each instance's claims found (synkro_queue_picks_total)
@@ -365,6 +380,10 @@ ratio() { # VALUE BASE -> VALUE / BASE
   echo "when held, to the settled queue):"
   printf '%-9s %22s %22s\n' instances import burst
   for k in $INSTANCES; do printf '%-9s %22s %22s\n' "$k" "${IMP_CPU[$k]}" "${BUR_CPU[$k]}"; done
+  echo "CPU used (share of all $(nproc) cores over the same span / records per second they would allow at"
+  echo "that CPU per record: near 100% the phase is bound by this machine's CPU, not by the CRMs):"
+  printf '%-9s %22s %22s\n' instances import burst
+  for k in $INSTANCES; do printf '%-9s %22s %22s\n' "$k" "${IMP_USE[$k]}" "${BUR_USE[$k]}"; done
   echo "ratios against $first instance(s):"
   printf '%-9s %12s %16s %12s %16s\n' instances import_time imp_calls/rec burst_r/s bur_calls/rec
   for k in $INSTANCES; do
