@@ -36,8 +36,9 @@
 #                                       delivered as they come)
 #   SYNKRO_BENCH_PG_STATEMENTS=0        1: PostgreSQL loads pg_stat_statements, and each instance
 #                                       count's burst writes its 20 costliest statements (total
-#                                       time, and planning time apart) to <out>/instances-K/burst-statements.txt, and the
-#                                       tables' inserts, updates and HOT updates to tables.txt,
+#                                       time, and planning time apart) to
+#                                       <out>/instances-K/burst-statements.txt, and the tables'
+#                                       inserts, updates and HOT updates to tables.txt,
 #                                       and the scans of each change_events index to indexes.txt,
 #                                       and the WAL it wrote (pg_stat_wal) to wal.txt
 #   SYNKRO_PG_OPTIONS="-c ..."          more PostgreSQL settings (scripts/pg.sh; e.g. auto_explain);

@@ -80,7 +80,8 @@ json_object *queue_get(PGconn *conn, int64_t id, bool *found, char *err, size_t 
  * gets the transaction lock LOCK_KEY_QUEUE_DEPTH; a caller that does not get it (another instance
  * is counting) answers the stored counts. So N instances' janitors count about as often as one.
  * A status never counted yet is left out. max_age_ms 0 counts every status now (unless another
- * instance is counting). NULL with err on failure. */
+ * instance is counting). Runs a transaction of its own (conn must not be in one). NULL with err on
+ * failure. */
 #define QUEUE_DEPTH_DONE_AGE_MS 60000
 json_object *queue_depth(PGconn *conn, int max_age_ms, char *err, size_t errlen);
 
