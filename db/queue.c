@@ -285,7 +285,7 @@ json_object *queue_depth(PGconn *conn, int max_age_ms, char *err, size_t errlen)
      * the range in every count (in a burst most are dead, one per claim and settle: 28,000 entries
      * and 50-300 ms a count with three instances, bench/README); a plain scan marks the dead
      * entries it meets so that the next count skips them. */
-    if (db_exec_command(conn, "BEGIN", err, errlen) < 0)
+    if (db_begin(conn, err, errlen) < 0)
         return NULL;
     PGresult *res = NULL;
     if (db_exec_command(conn,
@@ -293,9 +293,9 @@ json_object *queue_depth(PGconn *conn, int max_age_ms, char *err, size_t errlen)
                         " set_config('enable_seqscan', 'off', true)",
                         err, errlen) == 0)
         res = db_exec(conn, depth_sql, 2, params, err, errlen);
-    if (!res || db_exec_command(conn, "COMMIT", err, errlen) < 0) {
+    if (!res || db_commit(conn, err, errlen) < 0) {
         PQclear(res);
-        PQclear(PQexec(conn, "ROLLBACK"));
+        db_rollback(conn);
         return NULL;
     }
     json_object *out = json_object_new_object();

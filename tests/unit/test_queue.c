@@ -184,6 +184,21 @@ static void test_depth_counts_without_bitmap_scans(void **state)
         fail_msg("the depth is not counted by plain scans of change_events_status:\n%s", plans);
 }
 
+/* A count that fails says why and leaves the connection out of its transaction (the janitor's
+ * pooled connection is used again for other statements). */
+static void test_depth_failure_ends_its_transaction(void **state)
+{
+    struct testdb *db = *state;
+    PGconn *c = db->watch;
+    testdb_exec_ok(c, "DROP TABLE queue_depth_counts");
+    char err[256] = "";
+    json_object *d = queue_depth(c, 0, err, sizeof err);
+    assert_null(d);
+    assert_non_null(strstr(err, "queue_depth_counts"));
+    assert_int_equal(PQtransactionStatus(c), PQTRANS_IDLE);
+    assert_int_equal(testdb_long(c, "SELECT 1"), 1);
+}
+
 int main(void)
 {
     setvbuf(stdout, NULL, _IONBF, 0);
@@ -193,6 +208,7 @@ int main(void)
         T(test_depth_through_the_pool),
         T(test_depth_is_counted_once_for_every_instance),
         T(test_depth_counts_without_bitmap_scans),
+        T(test_depth_failure_ends_its_transaction),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
