@@ -109,6 +109,11 @@ static const struct config_var config_vars[] = {
      "When non-zero, HubSpot events of any other portal (account) are refused with 403."},
     {"SYNKRO_HUBSPOT_REQUIRE_V3", CV_BOOL, OFF(hubspot_require_v3), "false", 0, 0, false,
      "Refuse HubSpot v1/v2 signatures; accept only v3."},
+    {"SYNKRO_HUBSPOT_SKIP_OWN_WRITES", CV_BOOL, OFF(hubspot_skip_own_writes), "true", 0, 0, false,
+     "HubSpot events of changes synkro's own app made (changeSource INTEGRATION with sourceId "
+     "equal to the event's appId: the echoes of its writes) are acknowledged and counted "
+     "(synkro_events_received_total, outcome own_write) but not queued. false: queue them too; "
+     "the sync workers then settle each as an echo by comparing its values with the link's."},
     {"SYNKRO_INGEST_BATCH_MAX", CV_INT, OFF(ingest_batch_max), "2000", 1, 100000, false,
      "Most events committed in one group-commit transaction."},
     {"SYNKRO_INGEST_WRITERS", CV_INT, OFF(ingest_writers), "2", 1, 32, false,

@@ -40,6 +40,7 @@ struct config {
     char *hubspot_client_secret;
     long long hubspot_portal_id; /* 0 = accept any portal */
     bool hubspot_require_v3;
+    bool hubspot_skip_own_writes; /* SYNKRO_HUBSPOT_SKIP_OWN_WRITES */
     int ingest_batch_max;
     int ingest_writers;
     bool ingest_inline; /* lone requests commit on their own thread (ingest_commit_if_idle) */

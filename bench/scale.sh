@@ -13,7 +13,9 @@
 # instance (records of its "sync batch" log lines over both phases), the CPU ms per record of
 # synkro (all instances), PostgreSQL and crmsim in each phase, the share of the machine's cores
 # they used together (and the records/s the cores would allow at that CPU per record: whether a
-# phase was bound by this machine's CPU or by the CRMs' latency), and the ratios against one
+# phase was bound by this machine's CPU or by the CRMs' latency), the burst's batches that wrote to
+# a CRM (how many, their median claim_ms and ms from the "sync batch" lines, and the rounds of
+# batches they make: the burst's time is about rounds x cycle), and the ratios against one
 # instance. HubSpot webhooks go to the first instance, Salesforce outbound messages to the second
 # (or the first when alone): the work reaches the others only through the database.
 # A benchmark reports: it exits 0 whatever the figures, non-zero only when it could not run.
@@ -164,12 +166,21 @@ synced_records() {
   grep -F '"msg":"sync batch"' "$1" | sed -E 's/.*"records":([0-9]+).*/\1/' |
     awk '{ s += $1 } END { print s + 0 }'
 }
+# LOG FROM: "batches median_claim_ms median_ms" of the batches that wrote to a CRM in the lines
+# after line FROM (claim_ms: the pick and take; ms: the batch's reads, writes and settling)
+write_batches() {
+  tail -n "+$(($2 + 1))" "$1" | grep -F '"msg":"sync batch"' |
+    grep -vF '"hubspot_writes":0,"salesforce_writes":0,' |
+    sed -E 's/.*"claim_ms":([0-9]+),"ms":([0-9]+).*/\1 \2/'
+}
+median() { sort -n | awk '{ v[NR] = $1 } END { print NR ? v[int((NR + 1) / 2)] : "-" }'; }
 batch_stats() { # LOG: "batches small(<5 records)"
   grep -F '"msg":"sync batch"' "$1" | sed -E 's/.*"records":([0-9]+).*/\1/' |
     awk '{ n++; if ($1 < 5) s++ } END { print n + 0, s + 0 }'
 }
 
-declare -A IMP_MS IMP_RPS IMP_CPR BUR_RPS BUR_CPR R429 SHARE SMALL IMP_CPU BUR_CPU IMP_USE BUR_USE
+declare -A IMP_MS IMP_RPS IMP_CPR BUR_RPS BUR_CPR R429 SHARE SMALL IMP_CPU BUR_CPU IMP_USE BUR_USE \
+  BUR_BATCHES
 # "synkro postgres crmsim" CPU ms so far (every instance summed)
 cpu_snapshot() { echo "$(cpu_ms "${pids[@]}") $(cpu_ms $(pg_pids)) $(cpu_ms "$sim_pid")"; }
 cpu_per_record() { # BEFORE AFTER N: "synkro/postgres/crmsim" CPU ms per record
@@ -297,6 +308,8 @@ run() {
   # them at once: the time measured is synkro's (ingest and sync), not the load generator's pace
   [[ $HOLD == 1 ]] && simcall POST /_sim/config \
     '{"webhook_flush_ms":600000,"outbound_flush_ms":600000}' >/dev/null
+  local -a from=()
+  for i in $(seq 1 "$k"); do from[i]=$(grep -c '' "$dir/synkro-$i.log" || true); done
   t0=$(now_ms)
   "$load" update --sim "$sim" --side sf --object "$sf_obj" --field Stamp__c --ids "$tmp/b_sf" \
     --tag "${tag}a" --conns "$CONNS" >/dev/null &
@@ -351,6 +364,9 @@ run() {
     st=$(batch_stats "$dir/synkro-$i.log")
     smalls+="${st% *}/${st#* } "
   done
+  local wb_all
+  wb_all=$(for i in $(seq 1 "$k"); do write_batches "$dir/synkro-$i.log" "${from[i]}"; done)
+  BUR_BATCHES[$k]="$(grep -c . <<<"$wb_all") $(cut -d' ' -f1 <<<"$wb_all" | median) $(cut -d' ' -f2 <<<"$wb_all" | median)"
   SHARE[$k]=${shares% }
   SMALL[$k]=${smalls% }
   psql_db -d postgres -c "DROP DATABASE $db"
@@ -385,6 +401,15 @@ ratio() { # VALUE BASE -> VALUE / BASE
   echo "that CPU per record: near 100% the phase is bound by this machine's CPU, not by the CRMs):"
   printf '%-9s %22s %22s\n' instances import burst
   for k in $INSTANCES; do printf '%-9s %22s %22s\n' "$k" "${IMP_USE[$k]}" "${BUR_USE[$k]}"; done
+  echo "the burst's batches that wrote to a CRM (all instances): how many, and their median claim_ms"
+  echo "(pick and take) and ms (reads, writes, settling); rounds = batches / (instances x"
+  echo "SYNKRO_MAPPING_WORKERS): the burst takes about rounds x (claim_ms + ms), the last round whole"
+  printf '%-9s %8s %9s %9s %8s\n' instances batches claim_ms batch_ms rounds
+  for k in $INSTANCES; do
+    read -r nb cm bm <<<"${BUR_BATCHES[$k]}"
+    printf '%-9s %8s %9s %9s %8s\n' "$k" "$nb" "$cm" "$bm" \
+      "$(awk -v b="$nb" -v s="$((k * ${SYNKRO_MAPPING_WORKERS:-2}))" 'BEGIN { printf "%.2f", b / s }')"
+  done
   echo "ratios against $first instance(s):"
   printf '%-9s %12s %16s %12s %16s\n' instances import_time imp_calls/rec burst_r/s bur_calls/rec
   for k in $INSTANCES; do

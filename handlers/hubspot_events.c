@@ -19,6 +19,7 @@
 #include <json-c/json.h>
 #include <openssl/evp.h>
 
+#include <inttypes.h>
 #include <limits.h>
 #include <stdalign.h>
 #include <stdarg.h>
@@ -215,6 +216,16 @@ enum hubspot_event_kind hubspot_event_kind_from_type(const char *subscription_ty
         if (strcmp(dot + 1, kind_table[i].suffix) == 0)
             return kind_table[i].kind;
     return HS_EVENT_UNKNOWN;
+}
+
+bool hubspot_event_is_own_write(const struct hubspot_event *e)
+{
+    if (!e || !e->has.app_id || !e->change_source || !e->source_id ||
+        strcmp(e->change_source, "INTEGRATION") != 0)
+        return false;
+    char app[24];
+    snprintf(app, sizeof app, "%" PRId64, e->app_id);
+    return strcmp(e->source_id, app) == 0;
 }
 
 const char *hubspot_event_kind_name(enum hubspot_event_kind kind)

@@ -121,6 +121,13 @@ void hubspot_event_batch_free(struct hubspot_event_batch *batch);
  * outlen < HUBSPOT_EVENT_KEY_SIZE (out then holds "" if outlen > 0) or hashing fails. */
 int hubspot_event_idempotency_key(const struct hubspot_event *e, char *out, size_t outlen);
 
+/* True when e records a change synkro's own app made: changeSource "INTEGRATION" and a sourceId
+ * that is exactly the decimal appId of the event (the app the webhook subscription belongs to,
+ * which is synkro's). HubSpot documents changeSource but not sourceId (docs: "observed"); any
+ * other shape, a missing appId or sourceId, or a sourceId of another app ("userId:...", a
+ * different number, leading zeros, a sign) is not an own write. */
+bool hubspot_event_is_own_write(const struct hubspot_event *e);
+
 /* Kind from a subscriptionType ("contact.propertyChange" -> HS_EVENT_UPDATE); by the text after
  * the last '.', exact case. NULL or an unlisted suffix gives HS_EVENT_UNKNOWN. */
 enum hubspot_event_kind hubspot_event_kind_from_type(const char *subscription_type);

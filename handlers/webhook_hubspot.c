@@ -3,10 +3,10 @@
  * Order: signature over the raw body, before any parsing (v3 with its
  * timestamp window; v1/v2 unless SYNKRO_HUBSPOT_REQUIRE_V3) against the URI
  * rebuilt from SYNKRO_PUBLIC_BASE_URL + path + raw query -> JSON parse
- * (hubspot_events.c) -> portal check -> one queue event per HubSpot event ->
- * group commit -> 204. Refusals are JSON errors with a log line and a metric;
- * nothing is stored unless every check passed, and nothing is acknowledged
- * before it is committed. */
+ * (hubspot_events.c) -> portal check -> one queue event per HubSpot event,
+ * except synkro's own writes (SYNKRO_HUBSPOT_SKIP_OWN_WRITES) -> group commit -> 204. Refusals are
+ * JSON errors with a log line and a metric; nothing is stored unless every check passed, and
+ * nothing is acknowledged before it is committed. */
 #include "handlers/webhook_hubspot.h"
 #include "base/clock.h"
 
@@ -121,10 +121,23 @@ static int store_finish(struct http_request *req)
 
 /* Builds one queue event per HubSpot event and commits them on this thread when the writer is
  * idle, else suspends the request while they commit (the daemon thread serves other connections
- * meanwhile); takes the batch. */
+ * meanwhile); takes the batch. Events of synkro's own writes (hubspot_event_is_own_write) are
+ * left out when SYNKRO_HUBSPOT_SKIP_OWN_WRITES is on: they carry nothing synkro did not write
+ * itself, and queued they would each be claimed and settled as an echo; a request of nothing
+ * else is answered at once. */
 static int store(struct http_request *req, struct hubspot_event_batch *batch)
 {
-    size_t n = batch->count;
+    bool skip_own = req->app->cfg->hubspot_skip_own_writes;
+    size_t own = 0;
+    for (size_t i = 0; skip_own && i < batch->count; i++)
+        own += hubspot_event_is_own_write(&batch->events[i]);
+    if (own > 0)
+        webhook_count(HS_SOURCE, "own_write", (double)own);
+    size_t n = batch->count - own;
+    if (n == 0) {
+        hubspot_event_batch_free(batch);
+        return http_respond(req, 204, NULL, "", 0);
+    }
     struct hs_pending *p = calloc(1, sizeof *p);
     if (!p) {
         hubspot_event_batch_free(batch);
@@ -138,8 +151,10 @@ static int store(struct http_request *req, struct hubspot_event_batch *batch)
     char(*ids)[24] = p->ids = calloc(n, sizeof *ids);
     if (!events || !keys || !ids)
         return refuse(req, 500, "internal", "out of memory", "unavailable");
-    for (size_t i = 0; i < n; i++) {
-        const struct hubspot_event *e = &batch->events[i];
+    for (size_t i = 0, k = 0; i < n; k++) {
+        const struct hubspot_event *e = &batch->events[k];
+        if (skip_own && hubspot_event_is_own_write(e))
+            continue;
         hubspot_event_idempotency_key(e, keys[i], sizeof keys[i]);
         snprintf(ids[i], sizeof ids[i], "%" PRId64, e->object_id);
         events[i] = (struct queue_event){
@@ -152,6 +167,7 @@ static int store(struct http_request *req, struct hubspot_event_batch *batch)
             .status = NULL, /* decided by the mappings at insert */
             .payload_json = e->raw_json,
         };
+        i++;
     }
     p->wp = (struct webhook_pending){.req = req, .source = HS_SOURCE, .events = events, .n = n};
     return webhook_store_or_suspend(&p->wp, store_start, store_finish);

@@ -290,14 +290,17 @@ static bool engine_stopping(struct sync_engine *e)
     return s;
 }
 
+/* One line per batch: what it did, how long its claim took (claim_ms: the pick and take, and any
+ * wait for the rest of a burst) and how long the batch then took (ms: reads, writes, settling). */
 static void log_batch(const struct sync_worker *w, const struct sync_mapping *sm,
-                      const struct sync_batch_report *rep, int64_t ms)
+                      const struct sync_batch_report *rep, int64_t claim_ms, int64_t ms)
 {
     log_with(LOG_LEVEL_INFO, "sync batch", LF_I("mapping", sm->id), LF_S("worker", w->id),
              LF_I("records", rep->records), LF_I("hubspot_writes", rep->hs_writes),
              LF_I("salesforce_writes", rep->sf_writes), LF_I("hubspot_calls", rep->hs_calls),
              LF_I("salesforce_calls", rep->sf_calls), LF_I("conflicts", rep->conflicts),
-             LF_I("failed", rep->failed), LF_I("retried", rep->retried), LF_I("ms", ms));
+             LF_I("failed", rep->failed), LF_I("retried", rep->retried), LF_I("claim_ms", claim_ms),
+             LF_I("ms", ms));
 }
 
 /* Sleeps ms milliseconds (the linger after a wake-up, a burst's wait; short, so not
@@ -330,6 +333,7 @@ static int sync_mapping_batch(struct sync_worker *w, const struct sync_mapping *
     char rerr[256];
     bool lost = false; /* a release failed: the connection must go */
     int rc;
+    int64_t claim_t0 = clock_mono_ms();
     for (;;) { /* a partial batch of a burst still arriving waits for the rest (bounded: the
                   oldest event ages past BURST_WAIT_MS) */
         enum queue_pick outcome = QUEUE_PICK_EMPTY;
@@ -357,7 +361,7 @@ static int sync_mapping_batch(struct sync_worker *w, const struct sync_mapping *
                                .history = e->o.history};
         int64_t t0 = clock_mono_ms();
         rc = sync_batch_run(&env, sm, recs, n, rep, err, errlen);
-        log_batch(w, sm, rep, clock_mono_ms() - t0);
+        log_batch(w, sm, rep, t0 - claim_t0, clock_mono_ms() - t0);
         if (rep->failed > 0) { /* maybe a schema change: re-read both schemas next round */
             w->maps_loaded_ms = 0;
             salesforce_describe_invalidate(e->o.sc, sm->m->salesforce_object);

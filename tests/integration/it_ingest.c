@@ -673,6 +673,80 @@ static void restart_with(struct fixture *f, const char *const *extra)
     assert_int_equal(harness_synkro_start(&f->proc, f->db.url, env), 0);
 }
 
+/* One HubSpot property change of app 77 by changeSource/sourceId. */
+static int hs_sourced(char *out, size_t cap, int id, const char *change_source,
+                      const char *source_id)
+{
+    return snprintf(out, cap,
+                    "{\"eventId\":%d,\"subscriptionId\":4242,\"portalId\":%d,\"appId\":77,"
+                    "\"occurredAt\":1714600000000,\"subscriptionType\":\"object.propertyChange\","
+                    "\"attemptNumber\":0,\"objectId\":%d,\"objectTypeId\":\"2-123456\","
+                    "\"propertyName\":\"budget\",\"propertyValue\":\"7\","
+                    "\"changeSource\":\"%s\",\"sourceId\":\"%s\"}",
+                    id, (int)PORTAL, 9000 + id, change_source, source_id);
+}
+
+/* The count of synkro_events_received_total{source="hubspot",outcome} (0 when absent). */
+static long hs_received(struct fixture *f, const char *outcome)
+{
+    char url[256], key[128];
+    snprintf(url, sizeof url, "%s/metrics", f->proc.base_url);
+    snprintf(key, sizeof key, "synkro_events_received_total{source=\"hubspot\",outcome=\"%s\"} ",
+             outcome);
+    struct harness_response r = {0};
+    assert_int_equal(harness_http("GET", url, NULL, NULL, 0, &r), 0);
+    const char *at = strstr(r.body, key);
+    long n = at ? strtol(at + strlen(key), NULL, 10) : 0;
+    harness_response_free(&r);
+    return n;
+}
+
+/* The echoes of synkro's own writes (changeSource INTEGRATION, sourceId = the event's appId) are
+ * acknowledged and counted, not queued; another app's change and a person's are queued; with
+ * SYNKRO_HUBSPOT_SKIP_OWN_WRITES=false every event is queued as before. */
+static void test_hs_own_writes_not_queued(void **state)
+{
+    struct fixture *f = *state;
+    char body[2048], one[512];
+    size_t len = (size_t)snprintf(body, sizeof body, "[");
+    hs_sourced(one, sizeof one, 300, "INTEGRATION", "77"); /* synkro's own (app 77) */
+    len += (size_t)snprintf(body + len, sizeof body - len, "%s,", one);
+    hs_sourced(one, sizeof one, 301, "INTEGRATION", "78"); /* another app's */
+    len += (size_t)snprintf(body + len, sizeof body - len, "%s,", one);
+    hs_sourced(one, sizeof one, 302, "CRM_UI", "userId:5"); /* a person's */
+    snprintf(body + len, sizeof body - len, "%s]", one);
+    struct harness_response r = post_hs_v3(f, "/webhooks/hubspot", body, wall_ms(), HS_SECRET);
+    assert_int_equal(r.status, 204);
+    harness_response_free(&r);
+    assert_int_equal(count_events(f), 2);
+    char *ids = harness_db_scalar(
+        &f->db, "SELECT string_agg(record_id, ',' ORDER BY record_id) FROM change_events");
+    assert_string_equal(ids, "9301,9302");
+    free(ids);
+    assert_int_equal(hs_received(f, "own_write"), 1);
+    assert_int_equal(hs_received(f, "stored"), 2);
+
+    /* a request of own writes only: answered at once, nothing queued */
+    len = (size_t)snprintf(body, sizeof body, "[");
+    hs_sourced(one, sizeof one, 303, "INTEGRATION", "77");
+    len += (size_t)snprintf(body + len, sizeof body - len, "%s,", one);
+    hs_sourced(one, sizeof one, 304, "INTEGRATION", "77");
+    snprintf(body + len, sizeof body - len, "%s]", one);
+    r = post_hs_v3(f, "/webhooks/hubspot", body, wall_ms(), HS_SECRET);
+    assert_int_equal(r.status, 204);
+    harness_response_free(&r);
+    assert_int_equal(count_events(f), 2);
+    assert_int_equal(hs_received(f, "own_write"), 3);
+
+    /* turned off: the same events are queued */
+    restart_with(f, (const char *const[]){"SYNKRO_HUBSPOT_SKIP_OWN_WRITES=false", NULL});
+    r = post_hs_v3(f, "/webhooks/hubspot", body, wall_ms(), HS_SECRET);
+    assert_int_equal(r.status, 204);
+    harness_response_free(&r);
+    assert_int_equal(count_events(f), 4);
+    assert_int_equal(hs_received(f, "own_write"), 0);
+}
+
 /* A session that holds change_events locked, so that every commit waits. */
 static PGconn *lock_events(struct fixture *f)
 {
@@ -938,6 +1012,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_hs_stored_once_across_redelivery, setup_started,
                                         teardown),
         cmocka_unit_test_setup_teardown(test_hs_v1_and_require_v3, setup_started, teardown),
+        cmocka_unit_test_setup_teardown(test_hs_own_writes_not_queued, setup_started, teardown),
         cmocka_unit_test_setup_teardown(test_hs_refusals_store_nothing, setup_started, teardown),
         cmocka_unit_test_setup_teardown(test_database_down_then_back, setup_started, teardown),
         cmocka_unit_test_setup_teardown(test_events_api, setup_started, teardown),

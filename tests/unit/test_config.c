@@ -48,6 +48,7 @@ static const struct known_var {
     {"HUBSPOT_CLIENT_SECRET", true},
     {"HUBSPOT_PORTAL_ID", false},
     {"SYNKRO_HUBSPOT_REQUIRE_V3", false},
+    {"SYNKRO_HUBSPOT_SKIP_OWN_WRITES", false},
     {"SYNKRO_INGEST_BATCH_MAX", false},
     {"SYNKRO_INGEST_WRITERS", false},
     {"HUBSPOT_API_BASE", false},

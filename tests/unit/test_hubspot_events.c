@@ -663,10 +663,56 @@ static void test_arguments_and_free(void **state)
     assert_null(b);
 }
 
+/* One property change of app 77 with the given changeSource and sourceId (JSON values, "" for
+ * none) and appId (JSON value, "" for none). */
+static bool own_write(const char *change_source, const char *source_id, const char *app_id)
+{
+    char body[512];
+    snprintf(body, sizeof body,
+             "[{\"eventId\":1,\"portalId\":62515,\"occurredAt\":1697736405918,"
+             "\"subscriptionType\":\"object.propertyChange\",\"objectId\":5,"
+             "\"objectTypeId\":\"2-123\",\"propertyName\":\"name\",\"propertyValue\":\"x\""
+             "%s%s%s%s%s%s}]",
+             *app_id ? ",\"appId\":" : "", app_id, *change_source ? ",\"changeSource\":" : "",
+             change_source, *source_id ? ",\"sourceId\":" : "", source_id);
+    struct hubspot_event_batch *b = parse_ok(body);
+    bool own = hubspot_event_is_own_write(&b->events[0]);
+    hubspot_event_batch_free(b);
+    return own;
+}
+
+/* Only a change the receiving app itself wrote is an own write: INTEGRATION and a sourceId that
+ * is exactly the event's appId. */
+static void test_own_write(void **state)
+{
+    (void)state;
+    assert_true(own_write("\"INTEGRATION\"", "\"77\"", "77"));
+    assert_true(own_write("\"INTEGRATION\"", "\"77\"", "\"77\""));
+    struct hubspot_event_batch *b = parse_ok(property_change); /* app 1160452's own change */
+    assert_true(hubspot_event_is_own_write(&b->events[0]));
+    hubspot_event_batch_free(b);
+    assert_false(own_write("\"CRM_UI\"", "\"77\"", "77"));
+    assert_false(own_write("\"CRM_UI\"", "\"userId:77\"", "77"));
+    assert_false(own_write("\"INTEGRATION\"", "\"78\"", "77"));
+    assert_false(own_write("\"INTEGRATION\"", "\"077\"", "77"));
+    assert_false(own_write("\"INTEGRATION\"", "\"+77\"", "77"));
+    assert_false(own_write("\"INTEGRATION\"", "\" 77\"", "77"));
+    assert_false(own_write("\"INTEGRATION\"", "\"77 \"", "77"));
+    assert_false(own_write("\"INTEGRATION\"", "\"userId:77\"", "77"));
+    assert_false(own_write("\"integration\"", "\"77\"", "77"));
+    assert_false(own_write("\"INTEGRATION\"", "", "77"));
+    assert_false(own_write("\"INTEGRATION\"", "null", "77"));
+    assert_false(own_write("\"INTEGRATION\"", "\"77\"", ""));
+    assert_false(own_write("", "\"77\"", "77"));
+    assert_false(own_write("null", "\"77\"", "77"));
+    assert_false(hubspot_event_is_own_write(NULL));
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_property_change_custom_object),
+        cmocka_unit_test(test_own_write),
         cmocka_unit_test(test_creation_and_deletion),
         cmocka_unit_test(test_association_change),
         cmocka_unit_test(test_merge),
