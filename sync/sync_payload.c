@@ -22,6 +22,10 @@
  *    randomised crash test caught exactly that), so a pair that is not an echo reads the record.
  *    An echo is safe to settle even from an old message: any newer change has its own message.
  *  - A pair with more than one claimed record of a CRM takes the normal path.
+ *  - HubSpot's echoes rarely get here: its webhook names the app that wrote a change, and the
+ *    front door leaves synkro's own out of the queue (handlers/webhook_hubspot.c,
+ *    SYNKRO_HUBSPOT_SKIP_OWN_WRITES) by the same argument: nothing newer is lost with them.
+ *    This check serves Salesforce's messages, which name no writer, and HubSpot's when that is off.
  *
  * Must not: call a CRM or the database, log, or change the pair. */
 #include "sync/sync_batch_internal.h"
