@@ -32,6 +32,9 @@
 #   SYNKRO_BENCH_TIMEOUT=900            seconds one phase may take to converge
 #   SYNKRO_BENCH_SETTLE_TIMEOUT=180     seconds to wait for the queue to drain after a phase
 #   SYNKRO_BENCH_CONNS=8                connections of the burst load generator
+#   SYNKRO_BENCH_POLL_MS=50             how often crmsim is read for a phase's end (a count under its
+#                                       lock); a phase's time is late by up to one interval, which
+#                                       weighs more on a short phase (was 250: up to 5% of a 5 s burst)
 #   SYNKRO_BENCH_BURST_HOLD=1           crmsim holds the burst's webhooks and outbound messages
 #                                       until every edit is made, then sends them at once, and the
 #                                       burst is timed from then (0: timed from the first edit,
@@ -62,6 +65,7 @@ HS_RATE=${SYNKRO_BENCH_HS_RATE:-190}
 TIMEOUT=${SYNKRO_BENCH_TIMEOUT:-900}
 SETTLE_TIMEOUT=${SYNKRO_BENCH_SETTLE_TIMEOUT:-180}
 CONNS=${SYNKRO_BENCH_CONNS:-8}
+POLL_MS=${SYNKRO_BENCH_POLL_MS:-50}
 HOLD=${SYNKRO_BENCH_BURST_HOLD:-1}
 build_dir=${SYNKRO_BENCH_BUILD_DIR:-build-bench}
 [[ $build_dir == /* ]] || build_dir=$root/$build_dir
@@ -283,7 +287,7 @@ run() {
   read -r code body <<<"$(api POST "/api/mappings/$mid/imports" '{"direction":"salesforce_to_hubspot"}')"
   [[ $code == 202 ]] || die "starting the import answered $code: $body"
   w=$("$load" wait --sim "$sim" --side sf --object "$sf_obj" --field HubSpot_Id__c --prefix "" \
-    --expect "$N" --since-ms "$t0" --timeout "$TIMEOUT" --interval-ms 250)
+    --expect "$N" --since-ms "$t0" --timeout "$TIMEOUT" --interval-ms "$POLL_MS")
   log "$k instance(s): import: $w"
   ms=${w#*elapsed_ms=}
   ms=${ms%% *}
@@ -329,9 +333,9 @@ run() {
   fi
   local wa wb
   wa=$("$load" wait --sim "$sim" --side hs --object "$hs_obj" --field stamp --prefix "${tag}a" \
-    --expect "$(wc -l <"$tmp/b_sf")" --since-ms "$t0" --timeout "$TIMEOUT" --interval-ms 250)
+    --expect "$(wc -l <"$tmp/b_sf")" --since-ms "$t0" --timeout "$TIMEOUT" --interval-ms "$POLL_MS")
   wb=$("$load" wait --sim "$sim" --side sf --object "$sf_obj" --field Stamp__c --prefix "${tag}b" \
-    --expect "$(wc -l <"$tmp/b_hs")" --since-ms "$t0" --timeout "$TIMEOUT" --interval-ms 250)
+    --expect "$(wc -l <"$tmp/b_hs")" --since-ms "$t0" --timeout "$TIMEOUT" --interval-ms "$POLL_MS")
   log "$k instance(s): burst: $wa; $wb"
   local ma=${wa#*elapsed_ms=} mb=${wb#*elapsed_ms=}
   ma=${ma%% *}
