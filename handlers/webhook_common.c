@@ -100,10 +100,10 @@ int webhook_store_or_suspend(struct webhook_pending *wp, void (*start)(struct ht
 }
 
 /* The counts are shared by every instance on the database (queue_depth): each is at most this
- * old, a little under the janitor's 5 s period so that an instance's own count from the previous
- * round is always stale by its next. The done events are counted once a minute. A status not
- * answered keeps its figure. Only the janitor thread calls this. */
-#define DEPTH_MAX_AGE_MS 4500
+ * old, a little under the janitor's period (WEBHOOK_DEPTH_PERIOD_MS) so that an instance's own
+ * count from the previous round is always stale by its next. The done events are counted once a
+ * minute. A status not answered keeps its figure. Only the janitor thread calls this. */
+#define DEPTH_MAX_AGE_MS (WEBHOOK_DEPTH_PERIOD_MS - 500)
 
 void webhook_refresh_queue_depth(struct app *app)
 {

@@ -43,4 +43,9 @@ int webhook_store_or_suspend(struct webhook_pending *wp, void (*start)(struct ht
 /* Refreshes synkro_queue_depth{status} from the database (janitor job). */
 void webhook_refresh_queue_depth(struct app *app);
 
+/* How often the janitor runs webhook_refresh_queue_depth (server/janitor.c's job table); the
+ * shared counts it reads may be up to half a second younger than this (DEPTH_MAX_AGE_MS), so an
+ * instance's own count of the round before is always stale by its next round. */
+#define WEBHOOK_DEPTH_PERIOD_MS 5000
+
 #endif

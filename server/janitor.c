@@ -287,7 +287,7 @@ static const struct {
     janitor_job_fn fn;
     int period_ms;
 } janitor_jobs[] = {
-    {job_check_database, 1000},    {webhook_refresh_queue_depth, 5000},
+    {job_check_database, 1000},    {webhook_refresh_queue_depth, WEBHOOK_DEPTH_PERIOD_MS},
     {job_reclassify_events, 5000}, {job_release_expired_leases, 1000},
     {job_prune_events, 5000},      {job_prune_conflicts, 5000},
     {job_flush_log_repeats, 1000}, {job_prune_sessions, 5000},
