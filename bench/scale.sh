@@ -173,7 +173,7 @@ synced_records() {
 # LOG FROM: "batches median_claim_ms median_ms" of the batches that wrote to a CRM in the lines
 # after line FROM (claim_ms: the pick and take; ms: the batch's reads, writes and settling)
 write_batches() {
-  tail -n "+$(($2 + 1))" "$1" | grep -F '"msg":"sync batch"' |
+  tail -n "+$(($2 + 1))" "$1" | grep -F '"msg":"sync batch"' | grep -F '"claim_ms":' |
     grep -vF '"hubspot_writes":0,"salesforce_writes":0,' |
     sed -E 's/.*"claim_ms":([0-9]+),"ms":([0-9]+).*/\1 \2/'
 }
