@@ -175,9 +175,9 @@ synced_records() {
 write_batches() {
   tail -n "+$(($2 + 1))" "$1" | grep -F '"msg":"sync batch"' | grep -F '"claim_ms":' |
     grep -vF '"hubspot_writes":0,"salesforce_writes":0,' |
-    sed -E 's/.*"claim_ms":([0-9]+),"ms":([0-9]+).*/\1 \2/'
+    sed -E 's/.*"claim_ms":([0-9]+),"ms":([0-9]+).*/\1 \2/' || true # none: an idle instance
 }
-median() { sort -n | awk '{ v[NR] = $1 } END { print NR ? v[int((NR + 1) / 2)] : "-" }'; }
+median() { sort -n | awk 'NF { v[++n] = $1 } END { print n ? v[int((n + 1) / 2)] : "-" }'; }
 batch_stats() { # LOG: "batches small(<5 records)"
   grep -F '"msg":"sync batch"' "$1" | sed -E 's/.*"records":([0-9]+).*/\1/' |
     awk '{ n++; if ($1 < 5) s++ } END { print n + 0, s + 0 }'
@@ -370,7 +370,7 @@ run() {
   done
   local wb_all
   wb_all=$(for i in $(seq 1 "$k"); do write_batches "$dir/synkro-$i.log" "${from[i]}"; done)
-  BUR_BATCHES[$k]="$(grep -c . <<<"$wb_all") $(cut -d' ' -f1 <<<"$wb_all" | median) $(cut -d' ' -f2 <<<"$wb_all" | median)"
+  BUR_BATCHES[$k]="$(grep -c . <<<"$wb_all" || true) $(cut -d' ' -f1 <<<"$wb_all" | median) $(cut -d' ' -f2 <<<"$wb_all" | median)"
   SHARE[$k]=${shares% }
   SMALL[$k]=${smalls% }
   psql_db -d postgres -c "DROP DATABASE $db"
