@@ -127,17 +127,6 @@ static int store_finish(struct http_request *req)
  * else is answered at once. */
 static int store(struct http_request *req, struct hubspot_event_batch *batch)
 {
-    bool skip_own = req->app->cfg->hubspot_skip_own_writes;
-    size_t own = 0;
-    for (size_t i = 0; skip_own && i < batch->count; i++)
-        own += hubspot_event_is_own_write(&batch->events[i]);
-    if (own > 0)
-        webhook_count(HS_SOURCE, "own_write", (double)own);
-    size_t n = batch->count - own;
-    if (n == 0) {
-        hubspot_event_batch_free(batch);
-        return http_respond(req, 204, NULL, "", 0);
-    }
     struct hs_pending *p = calloc(1, sizeof *p);
     if (!p) {
         hubspot_event_batch_free(batch);
@@ -146,29 +135,36 @@ static int store(struct http_request *req, struct hubspot_event_batch *batch)
     p->batch = batch;
     req->handler_state = p;
     req->handler_state_free = hs_pending_free;
-    struct queue_event *events = p->events = calloc(n, sizeof *events);
-    char(*keys)[HUBSPOT_EVENT_KEY_SIZE] = p->keys = calloc(n, sizeof *keys);
-    char(*ids)[24] = p->ids = calloc(n, sizeof *ids);
+    size_t count = batch->count;
+    struct queue_event *events = p->events = calloc(count, sizeof *events);
+    char(*keys)[HUBSPOT_EVENT_KEY_SIZE] = p->keys = calloc(count, sizeof *keys);
+    char(*ids)[24] = p->ids = calloc(count, sizeof *ids);
     if (!events || !keys || !ids)
         return refuse(req, 500, "internal", "out of memory", "unavailable");
-    for (size_t i = 0, k = 0; i < n; k++) {
+    bool skip_own = req->app->cfg->hubspot_skip_own_writes;
+    size_t n = 0;
+    for (size_t k = 0; k < count; k++) {
         const struct hubspot_event *e = &batch->events[k];
         if (skip_own && hubspot_event_is_own_write(e))
             continue;
-        hubspot_event_idempotency_key(e, keys[i], sizeof keys[i]);
-        snprintf(ids[i], sizeof ids[i], "%" PRId64, e->object_id);
-        events[i] = (struct queue_event){
+        hubspot_event_idempotency_key(e, keys[n], sizeof keys[n]);
+        snprintf(ids[n], sizeof ids[n], "%" PRId64, e->object_id);
+        events[n] = (struct queue_event){
             .source = HS_SOURCE,
-            .idempotency_key = keys[i],
+            .idempotency_key = keys[n],
             .object_type = e->object_type_id ? e->object_type_id : e->subscription_type,
-            .record_id = ids[i],
+            .record_id = ids[n],
             .kind = hubspot_event_kind_name(e->kind),
             .occurred_at_ms = e->occurred_at,
             .status = NULL, /* decided by the mappings at insert */
             .payload_json = e->raw_json,
         };
-        i++;
+        n++;
     }
+    if (n < count)
+        webhook_count(HS_SOURCE, "own_write", (double)(count - n));
+    if (n == 0) /* only synkro's own writes: nothing to store */
+        return http_respond(req, 204, NULL, "", 0);
     p->wp = (struct webhook_pending){.req = req, .source = HS_SOURCE, .events = events, .n = n};
     return webhook_store_or_suspend(&p->wp, store_start, store_finish);
 }

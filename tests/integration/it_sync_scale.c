@@ -38,6 +38,7 @@
 /* What the "sync batch" log lines of one process say. */
 struct proc_work {
     long batches, records, calls, small; /* small: batches of fewer than 5 records */
+    long untimed; /* lines without claim_ms (the pick and take) or ms (the batch) */
 };
 
 /* What crmsim counted. */
@@ -88,6 +89,9 @@ static void proc_work_read(const struct sync_env *env, size_t idx, size_t from, 
             w->calls +=
                 json_long_member(o, "hubspot_calls") + json_long_member(o, "salesforce_calls");
             w->small += r < 5;
+            json_object *claim = sync_get(o, "claim_ms"), *ms = sync_get(o, "ms");
+            w->untimed +=
+                !claim || !ms || json_object_get_int64(claim) < 0 || json_object_get_int64(ms) < 0;
             json_object_put(o);
         }
         line = nl ? nl + 1 : NULL;
@@ -224,7 +228,11 @@ static void report_work(const struct sync_env *env, const char *what, const size
         all->records += per[i].records;
         all->calls += per[i].calls;
         all->small += per[i].small;
+        all->untimed += per[i].untimed;
     }
+    if (all->untimed > 0)
+        fail_msg("%s: %ld of %ld sync batch lines say no claim_ms or ms", what, all->untimed,
+                 all->batches);
     for (size_t i = 0; i < env->nprocs; i++)
         fprintf(stderr,
                 "%s: process %zu: %ld batches (%ld of <5 records), %ld records (share %.0f%%),"
