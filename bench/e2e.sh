@@ -27,6 +27,10 @@
 #   SYNKRO_BENCH_LATENCY_MS=50-150    per-call latency of crmsim's CRM paths (uniform, 5 steps);
 #                                     "0" for none
 #   SYNKRO_BENCH_PHASES="a b c"       phases to measure ((0) always runs)
+#   SYNKRO_BENCH_SF_ECHOES=0          0: the outbound message's flow leaves out synkro's integration
+#                                     user (docs/DEPLOY.md 5.5), so synkro's own Salesforce writes
+#                                     send no message; 1: a flow without that entry condition, every
+#                                     write comes back and synkro drops the echoes by their values
 #   SYNKRO_BENCH_TIMEOUT=900          seconds one phase may take to converge
 #   SYNKRO_BENCH_SETTLE_TIMEOUT=180   seconds to wait for the queue to drain after a phase
 #   SYNKRO_BENCH_CONNS=8              connections of the burst load generator
@@ -150,6 +154,7 @@ export SALESFORCE_ORG_ID=00D000000000001 SYNKRO_SF_ENDPOINT_TOKEN=$sf_token
 export SYNKRO_SECRET_KEY=${SYNKRO_SECRET_KEY:-bench-e2e-secret-key-0123456789abcdef0123456789}
 export SYNKRO_ADMIN_TOKEN=$admin LOG_LEVEL=${LOG_LEVEL:-warn}
 HS_RATE=${SYNKRO_BENCH_HS_RATE:-190}
+SF_ECHOES=${SYNKRO_BENCH_SF_ECHOES:-0}
 [[ $HS_RATE =~ ^[1-9][0-9]*$ ]] || die "SYNKRO_BENCH_HS_RATE must be a positive number"
 export HUBSPOT_RATE_LIMIT_PER_10S=$HS_RATE
 for attempt in 1 2 3 4 5; do
@@ -198,7 +203,8 @@ simcall POST /_sim/config "{\"hubspot_client_secret\":\"$hs_secret\",
   \"salesforce_api_usage_max\":100000000}" >/dev/null
 # the fixture: a HubSpot custom object and a Salesforce object with identity fields, N Salesforce
 # records, and the outbound message rule pointing at synkro
-bench_fixture "$N" "$base/webhooks/salesforce?token=$sf_token" "$sf_obj" "$hs_obj" >"$tmp/fixture.json"
+bench_fixture "$N" "$base/webhooks/salesforce?token=$sf_token" "$sf_obj" "$hs_obj" \
+  "$(bench_flow_skip_user "$SF_ECHOES")" >"$tmp/fixture.json"
 simcall POST /_sim/fixtures "@$tmp/fixture.json" >/dev/null
 lat_desc=none
 if [[ $LATENCY != 0 ]]; then

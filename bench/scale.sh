@@ -29,6 +29,10 @@
 #   SYNKRO_BENCH_HS_RATE=190            HubSpot's burst limit (requests per 10 s) in crmsim and in
 #                                       each synkro (HUBSPOT_RATE_LIMIT_PER_10S); raise it to see
 #                                       the scaling with the limit not binding
+#   SYNKRO_BENCH_SF_ECHOES=0            0: the outbound message's flow leaves out synkro's integration
+#                                       user (docs/DEPLOY.md 5.5), so synkro's own Salesforce writes
+#                                       send no message; 1: a flow without that entry condition, every
+#                                       write comes back and synkro drops the echoes by their values
 #   SYNKRO_BENCH_TIMEOUT=900            seconds one phase may take to converge
 #   SYNKRO_BENCH_SETTLE_TIMEOUT=180     seconds to wait for the queue to drain after a phase
 #   SYNKRO_BENCH_CONNS=8                connections of the burst load generator
@@ -62,6 +66,7 @@ N=${SYNKRO_BENCH_IMPORT_RECORDS:-10000}
 B=${SYNKRO_BENCH_BURST_RECORDS:-2000}
 LATENCY=${SYNKRO_BENCH_LATENCY_MS:-100}
 HS_RATE=${SYNKRO_BENCH_HS_RATE:-190}
+SF_ECHOES=${SYNKRO_BENCH_SF_ECHOES:-0}
 TIMEOUT=${SYNKRO_BENCH_TIMEOUT:-900}
 SETTLE_TIMEOUT=${SYNKRO_BENCH_SETTLE_TIMEOUT:-180}
 CONNS=${SYNKRO_BENCH_CONNS:-8}
@@ -265,7 +270,8 @@ run() {
   simcall POST /_sim/config "{\"hubspot_client_secret\":\"$hs_secret\",
     \"hubspot_webhook_url\":\"$base/webhooks/hubspot\",\"hubspot_rate_limit_max\":$HS_RATE,
     \"salesforce_api_usage_max\":100000000}" >/dev/null
-  bench_fixture "$N" "$sf_url/webhooks/salesforce?token=$sf_token" "$sf_obj" "$hs_obj" >"$tmp/fixture.json"
+  bench_fixture "$N" "$sf_url/webhooks/salesforce?token=$sf_token" "$sf_obj" "$hs_obj" \
+    "$(bench_flow_skip_user "$SF_ECHOES")" >"$tmp/fixture.json"
   simcall POST /_sim/fixtures "@$tmp/fixture.json" >/dev/null
   if [[ $LATENCY != 0 ]]; then
     simcall POST /_sim/faults "{\"match\":\"* /crm\",\"latency_ms\":$LATENCY}" >/dev/null
@@ -389,6 +395,11 @@ ratio() { # VALUE BASE -> VALUE / BASE
   echo "synkro scale-out benchmark: $(date -u +%FT%TZ), $(nproc) cores"
   echo "crmsim latency ${LATENCY} ms per CRM call; HubSpot limit $HS_RATE per 10 s (crmsim and each synkro)"
   echo "import: $N Salesforce records -> HubSpot; burst: $B edits of linked pairs (half per side)"
+  if [[ $SF_ECHOES == 1 ]]; then
+    echo "Salesforce: every synkro write sends an outbound message back (no flow entry condition)"
+  else
+    echo "Salesforce: the flow leaves out synkro's user (DEPLOY.md 5.5): its writes send no message"
+  fi
   echo "calls/rec = crmsim API calls of the phase (echo handling included) / records"
   echo "share = records of each instance's sync batches (both phases); batches = batches/of <5 records"
   printf '%-9s %10s %10s %10s %10s %10s %6s  %s\n' instances import_ms import_r/s imp_calls/r \

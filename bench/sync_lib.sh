@@ -46,11 +46,12 @@ calls_snapshot() {
            print v["hubspot"], v["salesforce"], v["hubspot_429"], v["hubspot_non2xx"], v["salesforce_non2xx"] }'
 }
 
-# bench_fixture N OUTBOUND_URL SF_OBJECT HS_OBJECT: crmsim's fixture on stdout: a HubSpot custom
-# object and a Salesforce object with identity fields, N Salesforce records (history: they start
-# no outbound message) and the outbound rule pointing at OUTBOUND_URL
+# bench_fixture N OUTBOUND_URL SF_OBJECT HS_OBJECT [SKIP_USER]: crmsim's fixture on stdout: a HubSpot
+# custom object and a Salesforce object with identity fields, N Salesforce records (history: they
+# start no outbound message) and the outbound rule pointing at OUTBOUND_URL; with SKIP_USER, the
+# rule's flow has docs/DEPLOY.md 5.5's entry condition (LastModifiedById does not equal SKIP_USER)
 bench_fixture() {
-  awk -v n="$1" -v url="$2" -v sf="$3" -v hs="$4" 'BEGIN {
+  awk -v n="$1" -v url="$2" -v sf="$3" -v hs="$4" -v skip="${5:-}" 'BEGIN {
   printf "{\"hubspot\":{\"schemas\":[{\"name\":\"bench_projects\",\"objectTypeId\":\"%s\",", hs
   printf "\"primaryDisplayProperty\":\"name\",\"requiredProperties\":[\"name\"],\"properties\":["
   printf "{\"name\":\"name\",\"type\":\"string\"},"
@@ -63,12 +64,19 @@ bench_fixture() {
   printf "{\"name\":\"Stamp__c\",\"type\":\"string\",\"length\":80},"
   printf "{\"name\":\"Budget__c\",\"type\":\"double\"}]}],"
   printf "\"outbound_rules\":[{\"object\":\"%s\",\"url\":\"%s\",", sf, url
-  printf "\"fields\":[\"Name\",\"Stamp__c\",\"Budget__c\",\"HubSpot_Id__c\"]}],"
+  printf "\"fields\":[\"Name\",\"Stamp__c\",\"Budget__c\",\"HubSpot_Id__c\"]"
+  if (skip != "") printf ",\"skipWhenLastModifiedBy\":\"%s\"", skip
+  printf "}],"
   printf "\"records\":{\"%s\":[", sf
   for (i = 0; i < n; i++)
     printf "%s{\"Name\":\"Bench %d\",\"Stamp__c\":\"seed\",\"Budget__c\":%d}", i ? "," : "", i, 1000 + i
   printf "]}}}\n" }'
 }
+
+# bench_flow_skip_user ECHOES: the user the outbound message's flow leaves out, on stdout: the
+# integration user synkro writes with (crmsim's salesforce_user_id, whose token synkro gets) unless
+# ECHOES is 1 (a flow without the entry condition: every synkro write comes back as a message)
+bench_flow_skip_user() { [[ ${1:-0} == 1 ]] || echo 005000000000001; }
 
 # bench_mapping SF_OBJECT HS_OBJECT: the mapping document (three two-way fields) on stdout
 bench_mapping() {

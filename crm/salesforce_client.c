@@ -28,6 +28,7 @@
 #include "crm/rate_limit.h"
 #include "crm/shared_budget.h"
 
+#include <ctype.h>
 #include <openssl/bio.h>
 #include <openssl/crypto.h>
 #include <openssl/evp.h>
@@ -1490,25 +1491,39 @@ int salesforce_describe_global(struct salesforce_client *sc, struct crm_http *h,
 
 /* ---- identity and versions (synkro doctor) ---- */
 
-/* Copies the path segment after "/id/" of an identity URL (the org id) into out. */
-static bool identity_org(const char *url, char *out, size_t outlen)
+/* Copies the path segment at p up to the next '/' or the end into out when it is a 15- or
+ * 18-character record id; answers the character after it, or NULL. */
+static const char *identity_segment(const char *p, char out[19])
+{
+    size_t n = strcspn(p, "/?#");
+    if (n != 15 && n != 18)
+        return NULL;
+    for (size_t i = 0; i < n; i++) {
+        if (!isalnum((unsigned char)p[i]))
+            return NULL;
+    }
+    memcpy(out, p, n);
+    out[n] = '\0';
+    return p + n;
+}
+
+/* The org and user ids of an identity URL (".../id/<org id>/<user id>"). */
+static bool identity_parse(const char *url, struct salesforce_identity *out)
 {
     const char *p = strstr(url, "/id/");
     if (!p)
         return false;
-    p += 4;
-    size_t n = strcspn(p, "/");
-    if (n == 0 || n >= outlen || p[n] != '/')
+    p = identity_segment(p + 4, out->org_id);
+    if (!p || *p != '/')
         return false;
-    memcpy(out, p, n);
-    out[n] = '\0';
-    return true;
+    p = identity_segment(p + 1, out->user_id);
+    return p && (*p == '\0' || *p == '/');
 }
 
-int salesforce_client_org_id(struct salesforce_client *sc, struct crm_http *h, char *out,
-                             size_t outlen, struct crm_error *err)
+int salesforce_client_identity(struct salesforce_client *sc, struct crm_http *h,
+                               struct salesforce_identity *out, struct crm_error *err)
 {
-    *out = '\0';
+    memset(out, 0, sizeof *out);
     set_op(err, "identity");
     if (sc->static_token)
         return 0; /* a configured access token comes without an identity URL */
@@ -1518,8 +1533,10 @@ int salesforce_client_org_id(struct salesforce_client *sc, struct crm_http *h, c
         return -1;
     json_object_put(c.json);
     pthread_mutex_lock(&sc->refresh_lock);
-    bool found = identity_org(sc->identity_url, out, outlen);
+    bool found = identity_parse(sc->identity_url, out);
     pthread_mutex_unlock(&sc->refresh_lock);
+    if (!found)
+        memset(out, 0, sizeof *out);
     return found ? 1 : 0;
 }
 

@@ -234,12 +234,19 @@ int salesforce_describe_global(struct salesforce_client *sc, struct crm_http *h,
 
 /* ---- identity and versions (synkro doctor) ---- */
 
-/* The org id of the credentials, from the identity URL of the token answer
+/* Who the credentials are: the org and the integration user synkro writes as (the user whose
+ * changes the outbound message's flow should leave out, docs/DEPLOY.md 5.5). */
+struct salesforce_identity {
+    char org_id[19];
+    char user_id[19];
+};
+
+/* The identity of the credentials, from the identity URL of the token answer
  * (https://login.salesforce.com/id/<org id>/<user id>); a call is made first so a token is
- * fetched. 1 with the id in out, 0 when unknown (a configured static token has no identity URL),
- * -1 with err (an auth failure is CRM_ERR_AUTH). */
-int salesforce_client_org_id(struct salesforce_client *sc, struct crm_http *h, char *out,
-                             size_t outlen, struct crm_error *err);
+ * fetched. 1 with both ids in out, 0 when unknown (a configured static token has no identity URL,
+ * or the URL does not end in two ids), -1 with err (an auth failure is CRM_ERR_AUTH). */
+int salesforce_client_identity(struct salesforce_client *sc, struct crm_http *h,
+                               struct salesforce_identity *out, struct crm_error *err);
 
 /* GET /services/data: the org's API versions ([{"version":"62.0","url":...}], caller puts).
  * 0 or -1 with err. */

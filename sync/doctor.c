@@ -291,11 +291,12 @@ static bool version_offered(json_object *versions, const char *configured)
 static void check_salesforce_org(struct doctor *d)
 {
     static const char title[] = "SALESFORCE_ORG_ID is the org of the credentials";
-    char org[64];
+    struct salesforce_identity id;
     struct crm_error e;
     crm_error_clear(&e);
     char text[700];
-    int r = salesforce_client_org_id(d->o->crm->salesforce, d->h, org, sizeof org, &e);
+    int r = salesforce_client_identity(d->o->crm->salesforce, d->h, &id, &e);
+    const char *org = id.org_id;
     const char *want = d->o->cfg->salesforce_org_id ? d->o->cfg->salesforce_org_id : "";
     char fix[200];
     snprintf(fix, sizeof fix, "set SALESFORCE_ORG_ID=%s (Setup -> Company Information)",
@@ -317,7 +318,10 @@ static void check_salesforce_org(struct doctor *d)
                   "message of the real org is refused",
                   want, org);
     else
-        add_check(d, "salesforce.org_id", CHECK_OK, title, "", "org %s", org);
+        add_check(d, "salesforce.org_id", CHECK_OK, title, "",
+                  "org %s; synkro writes as user %s, the user each outbound message's flow "
+                  "should leave out (LastModifiedById Does Not Equal %s, docs/DEPLOY.md 5.5)",
+                  org, id.user_id, id.user_id);
 }
 
 static void check_salesforce_credentials(struct doctor *d)

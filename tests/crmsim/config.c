@@ -93,7 +93,10 @@ static const struct cfg_row cfg_rows[] = {
     I("webhook_timeout_ms", webhook_timeout_ms, 5000, 100, 600000, "Webhook request timeout"),
 
     S("salesforce_org_id", sf_org_id, "00D000000000001", 18, "Org id (15 or 18 chars)"),
-    S("salesforce_user_id", sf_user_id, "005000000000001", 18, "User id in the token id URL"),
+    S("salesforce_user_id", sf_user_id, "005000000000001", 18,
+      "User id in the token id URL; CreatedById/LastModifiedById of API writes"),
+    S("salesforce_ui_user_id", sf_ui_user_id, "005000000000002", 18,
+      "CreatedById/LastModifiedById of act-as-user (/_sim/) writes and fixture records"),
     S("salesforce_username", sf_username, "sim@example.com", 200,
       "Username accepted as JWT subject"),
     S("salesforce_client_id", sf_client_id, "sim-sf-client-id", 200,

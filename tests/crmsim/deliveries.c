@@ -100,11 +100,14 @@ void deliveries_queue_events(struct sim *sim, json_object *events)
     pthread_cond_broadcast(&sim->cond);
 }
 
-void deliveries_queue_outbound(struct sim *sim, const char *object, const char *record_id)
+void deliveries_queue_outbound(struct sim *sim, const char *object, const char *record_id,
+                               const char *modified_by)
 {
     for (size_t r = 0; r < sim->sf.n_rules; r++) {
         if (!util_streq_ci(sim->sf.rules[r].object, object))
             continue;
+        if (sim->sf.rules[r].skip_user[0] && strcmp(sim->sf.rules[r].skip_user, modified_by) == 0)
+            continue; /* the flow's entry condition excludes this user's changes */
         /* A notification for this record already waiting to be batched covers the change: only the
          * record's latest data is ever sent. */
         bool pending = false;

@@ -16,8 +16,11 @@
 /* Queues webhook events (the array's elements are referenced, not stolen). Caller holds sim->lock.
  * Events are dropped when no webhook URL is configured. */
 void deliveries_queue_events(struct sim *sim, json_object *events);
-/* Queues outbound notifications for every rule of object. Caller holds sim->lock. */
-void deliveries_queue_outbound(struct sim *sim, const char *object, const char *record_id);
+/* Queues outbound notifications for every rule of object whose entry condition lets a change by
+ * user modified_by through (a rule's skip_user models the flow's "LastModifiedById does not
+ * equal" condition). Caller holds sim->lock. */
+void deliveries_queue_outbound(struct sim *sim, const char *object, const char *record_id,
+                               const char *modified_by);
 /* Drops everything queued (in-flight sends finish and are discarded). Caller holds sim->lock. */
 void deliveries_clear(struct sim *sim);
 /* Drops queued outbound notifications and messages only (the rules changed). Caller holds

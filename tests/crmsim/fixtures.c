@@ -4,10 +4,11 @@
  * "records":{type:[{id?, properties, createdAt?, updatedAt?, archived?}]}, "associations":[],
  * "static_tokens":[], "oauth_clients":
  * []}, "salesforce":{"describes":[], "records":{Object:[{Id?, fields..., CreatedDate?,
- * LastModifiedDate?, SystemModstamp?, IsDeleted?}]}, "clients":[], "static_tokens":[], "users":[],
- * "outbound_rules":[]}}. Records are validated like API writes (system fields may be given).
- * Everything is applied in one transaction; on any error the schemas/describes/association types
- * added so far are removed and the records rolled back, so a failed load changes nothing. */
+ * LastModifiedDate?, SystemModstamp?, IsDeleted?, CreatedById?, LastModifiedById?}]}, "clients":[],
+ * "static_tokens":[], "users":[], "outbound_rules":[]}}. Records are validated like API writes
+ * (system fields may be given). Everything is applied in one transaction; on any error the
+ * schemas/describes/association types added so far are removed and the records rolled back, so a
+ * failed load changes nothing. */
 #include "tests/crmsim/fixtures.h"
 
 #include <ctype.h>
@@ -224,6 +225,21 @@ static int load_hubspot(struct load *l, json_object *hs)
 
 /* ---- Salesforce ---- */
 
+/* A record's CreatedById or LastModifiedById given by a fixture into out (left as it is when the
+ * fixture gives none). */
+static int fixture_user_id(json_object *rd, const char *key, char out[19], struct load *l)
+{
+    const char *v = json_get_str(rd, key);
+    if (!v)
+        return 0;
+    if (sf_id_normalize(v, out) < 0 || strncmp(out, "005", 3) != 0) {
+        snprintf(l->err, l->errlen, "salesforce.records: %s %.40s is not a user id (005...)", key,
+                 v);
+        return -1;
+    }
+    return 0;
+}
+
 static int load_sf_records(struct load *l, json_object *records)
 {
     struct sim *sim = l->sim;
@@ -231,8 +247,10 @@ static int load_sf_records(struct load *l, json_object *records)
         snprintf(l->err, l->errlen, "salesforce.records must be an object keyed by sObject name");
         return -1;
     }
-    static const char *const sys[] = {
-        "attributes", "Id", "CreatedDate", "LastModifiedDate", "SystemModstamp", "IsDeleted"};
+    static const char *const sys[] = {"attributes",       "Id",
+                                      "CreatedDate",      "CreatedById",
+                                      "LastModifiedDate", "LastModifiedById",
+                                      "SystemModstamp",   "IsDeleted"};
     json_object_object_foreach(records, name, arr)
     {
         struct sf_object *o = sf_object_find(sim, name);
@@ -309,6 +327,9 @@ static int load_sf_records(struct load *l, json_object *records)
                 rec->modified_ms = rec->modstamp_ms = ms;
             if (sm && util_parse_datetime(sm, &ms) == 0)
                 rec->modstamp_ms = ms;
+            if (fixture_user_id(rd, "CreatedById", rec->created_by, l) < 0 ||
+                fixture_user_id(rd, "LastModifiedById", rec->modified_by, l) < 0)
+                return -1;
             json_object *del = json_get(rd, "IsDeleted");
             if (del && json_object_get_boolean(del)) {
                 rec->deleted = true;
@@ -392,6 +413,12 @@ static int parse_rule(struct sim *sim, json_object *rd, struct ob_rule *r, char 
         }
     } else {
         sf_id_generate(sim, "04k", r->action_id);
+    }
+    const char *skip = json_get_str(rd, "skipWhenLastModifiedBy");
+    if (skip && sf_id_normalize(skip, r->skip_user) < 0) {
+        snprintf(err, errlen, "skipWhenLastModifiedBy must be a 15 or 18 character user id");
+        rule_free(r);
+        return -1;
     }
     return 0;
 }
@@ -699,6 +726,8 @@ json_object *fixtures_dump(struct sim *sim)
         if (r->session_id)
             json_set_str(o, "sessionId", r->session_id);
         json_set_str(o, "actionId", r->action_id);
+        if (r->skip_user[0])
+            json_set_str(o, "skipWhenLastModifiedBy", r->skip_user);
         json_object_array_add(rules, o);
     }
     json_object_object_add(sf, "outbound_rules", rules);

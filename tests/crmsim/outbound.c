@@ -82,6 +82,10 @@ static int write_system_field(xmlTextWriterPtr w, const struct sf_record *rec, c
         util_fmt_soap_datetime(rec->modstamp_ms, tmp, sizeof tmp);
     else if (strcmp(name, "IsDeleted") == 0)
         snprintf(tmp, sizeof tmp, "%s", rec->deleted ? "true" : "false");
+    else if (strcmp(name, "CreatedById") == 0)
+        snprintf(tmp, sizeof tmp, "%s", rec->created_by);
+    else if (strcmp(name, "LastModifiedById") == 0)
+        snprintf(tmp, sizeof tmp, "%s", rec->modified_by);
     else
         return 0;
     return write_field(w, name, tmp);

@@ -6,9 +6,11 @@
  * (nillable false, createable, not defaulted) → REQUIRED_FIELD_MISSING with the fields, too long →
  * STRING_TOO_LONG, restricted picklist → INVALID_OR_NULL_FOR_RESTRICTED_PICKLIST, bad reference id
  * → MALFORMED_ID, duplicate unique value → DUPLICATE_VALUE, undecodable value → JSON_PARSER_ERROR.
- * Records keep typed JSON values; system fields (Id, IsDeleted, CreatedDate, LastModifiedDate,
- * SystemModstamp) live in struct sf_record and use second granularity like Salesforce
- * ("2024-05-02T11:53:53.000+0000"). */
+ * Records keep typed JSON values; system fields (Id, IsDeleted, CreatedDate, CreatedById,
+ * LastModifiedDate, LastModifiedById, SystemModstamp) live in struct sf_record; the dates use
+ * second granularity like Salesforce ("2024-05-02T11:53:53.000+0000"), and the *ById fields name
+ * the writing user: the token's user (salesforce_user_id) for API writes, salesforce_ui_user_id for
+ * act-as-user writes and fixtures. */
 #include <ctype.h>
 #include <math.h>
 #include <stdarg.h>
@@ -189,12 +191,20 @@ static void put_default(json_object *o, const char *key, json_object *v)
         json_object_put(v);
 }
 
+/* The fields Salesforce keeps itself, in describe order (Id first). */
+static const char *const SYSTEM_FIELDS[] = {"Id",
+                                            "IsDeleted",
+                                            "CreatedDate",
+                                            "CreatedById",
+                                            "LastModifiedDate",
+                                            "LastModifiedById",
+                                            "SystemModstamp"};
+#define N_SYSTEM_FIELDS (sizeof SYSTEM_FIELDS / sizeof SYSTEM_FIELDS[0])
+
 static bool is_system_field(const char *name)
 {
-    static const char *const sys[] = {"Id", "IsDeleted", "CreatedDate", "LastModifiedDate",
-                                      "SystemModstamp"};
-    for (size_t i = 0; i < sizeof sys / sizeof sys[0]; i++) {
-        if (util_streq_ci(sys[i], name))
+    for (size_t i = 0; i < N_SYSTEM_FIELDS; i++) {
+        if (util_streq_ci(SYSTEM_FIELDS[i], name))
             return true;
     }
     return false;
@@ -211,6 +221,15 @@ static json_object *system_field_doc(const char *name)
     } else if (strcmp(name, "IsDeleted") == 0) {
         json_set_str(f, "label", "Deleted");
         json_set_str(f, "type", "boolean");
+    } else if (strcmp(name, "CreatedById") == 0 || strcmp(name, "LastModifiedById") == 0) {
+        bool created = strcmp(name, "CreatedById") == 0;
+        json_set_str(f, "label", created ? "Created By ID" : "Last Modified By ID");
+        json_set_str(f, "type", "reference");
+        json_set_int(f, "length", 18);
+        json_object *to = json_object_new_array();
+        json_object_array_add(to, json_object_new_string("User"));
+        json_object_object_add(f, "referenceTo", to);
+        json_set_str(f, "relationshipName", created ? "CreatedBy" : "LastModifiedBy");
     } else {
         json_set_str(f, "label",
                      strcmp(name, "CreatedDate") == 0        ? "Created Date"
@@ -339,8 +358,6 @@ struct sf_object *sf_object_from_json(struct sim *sim, json_object *doc, char *e
     json_object *d = o->describe;
     json_object *fl = json_get(d, "fields");
     /* System fields first (Id) and last (the rest), unless the fixture lists them. */
-    static const char *const sys[] = {"Id", "IsDeleted", "CreatedDate", "LastModifiedDate",
-                                      "SystemModstamp"};
     json_object *all = json_object_new_array();
     bool has_id = false;
     for (size_t i = 0; i < json_object_array_length(fl); i++)
@@ -349,13 +366,13 @@ struct sf_object *sf_object_from_json(struct sim *sim, json_object *doc, char *e
         json_object_array_add(all, system_field_doc("Id"));
     for (size_t i = 0; i < json_object_array_length(fl); i++)
         json_object_array_add(all, json_object_get(json_object_array_get_idx(fl, i)));
-    for (size_t s = 1; s < sizeof sys / sizeof sys[0]; s++) {
+    for (size_t s = 1; s < N_SYSTEM_FIELDS; s++) {
         bool present = false;
         for (size_t i = 0; i < json_object_array_length(fl); i++)
-            present |=
-                util_streq_ci(json_get_str(json_object_array_get_idx(fl, i), "name"), sys[s]);
+            present |= util_streq_ci(json_get_str(json_object_array_get_idx(fl, i), "name"),
+                                     SYSTEM_FIELDS[s]);
         if (!present)
-            json_object_array_add(all, system_field_doc(sys[s]));
+            json_object_array_add(all, system_field_doc(SYSTEM_FIELDS[s]));
     }
     json_object_object_add(d, "fields", all);
     size_t n = json_object_array_length(all);
@@ -781,6 +798,14 @@ static int64_t sf_now(void)
     return util_now_ms() / 1000 * 1000;
 }
 
+/* The 18-character id of the user writing in t: the API's user or the act-as-user one. */
+static void sf_writer_id(const struct sim *sim, const struct txn *t, char out[19])
+{
+    const char *id = t->source == SRC_INTEGRATION ? sim->cfg.sf_user_id : sim->cfg.sf_ui_user_id;
+    if (sf_id_normalize(id, out) < 0)
+        snprintf(out, 19, "%s", id);
+}
+
 struct sf_record *sf_write_create(struct sim *sim, struct txn *t, struct sf_object *o,
                                   json_object *changes, struct sf_err *e)
 {
@@ -793,6 +818,8 @@ struct sf_record *sf_write_create(struct sim *sim, struct txn *t, struct sf_obje
     struct sf_record *rec = sf_record_new();
     sf_id_generate(sim, o->key_prefix, rec->id);
     rec->created_ms = rec->modified_ms = rec->modstamp_ms = sf_now();
+    sf_writer_id(sim, t, rec->created_by);
+    memcpy(rec->modified_by, rec->created_by, sizeof rec->modified_by);
     for (size_t i = 0; i < o->n_fields; i++) {
         struct sf_field *f = &o->fields[i];
         if (f->system || json_get(changes, f->name))
@@ -815,7 +842,7 @@ struct sf_record *sf_write_create(struct sim *sim, struct txn *t, struct sf_obje
     }
     sf_records_append(sim, o, rec);
     txn_sf_created(t, o, rec);
-    txn_sf_changed(t, o->name, rec->id);
+    txn_sf_changed(t, o->name, rec->id, rec->modified_by);
     return rec;
 }
 
@@ -836,7 +863,8 @@ void sf_write_update(struct sim *sim, struct txn *t, struct sf_object *o, struct
     rec->fields = next;
     sf_unique_note(o, rec);
     rec->modified_ms = rec->modstamp_ms = sf_now();
-    txn_sf_changed(t, o->name, rec->id);
+    sf_writer_id(sim, t, rec->modified_by);
+    txn_sf_changed(t, o->name, rec->id, rec->modified_by);
 }
 
 void sf_write_delete(struct sim *sim, struct txn *t, struct sf_object *o, struct sf_record *rec)
@@ -854,6 +882,10 @@ json_object *sf_record_value(struct sf_object *o, struct sf_record *rec, const s
             return json_object_new_string(rec->id);
         if (strcmp(f->name, "IsDeleted") == 0)
             return json_object_new_boolean(rec->deleted);
+        if (strcmp(f->name, "CreatedById") == 0)
+            return json_object_new_string(rec->created_by);
+        if (strcmp(f->name, "LastModifiedById") == 0)
+            return json_object_new_string(rec->modified_by);
         int64_t ms = strcmp(f->name, "CreatedDate") == 0        ? rec->created_ms
                      : strcmp(f->name, "LastModifiedDate") == 0 ? rec->modified_ms
                                                                 : rec->modstamp_ms;

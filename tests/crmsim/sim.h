@@ -78,6 +78,7 @@ struct sim_config {
 
     char *sf_org_id;
     char *sf_user_id;
+    char *sf_ui_user_id;
     char *sf_username;
     char *sf_client_id;
     char *sf_client_secret;
@@ -243,6 +244,8 @@ struct sf_record {
     int64_t modstamp_ms;
     int64_t deleted_ms;
     bool deleted;
+    char created_by[19];            /* CreatedById: the writing user (18 chars) */
+    char modified_by[19];           /* LastModifiedById */
     struct uindex_keys unique_keys; /* where sf_object.unique_index lists this record */
 };
 
@@ -286,6 +289,7 @@ struct ob_rule {
     char *org_id;     /* NULL = the configured org id */
     char *session_id; /* NULL = xsi:nil */
     char action_id[19];
+    char skip_user[19]; /* "" = none; else the flow's entry condition LastModifiedById != it */
 };
 
 struct sf_state {

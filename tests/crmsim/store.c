@@ -402,6 +402,7 @@ void txn_sf_snapshot(struct txn *t, struct sf_object *o, struct sf_record *rec)
     u->t2 = rec->modstamp_ms;
     u->t3 = rec->deleted_ms;
     u->flag1 = rec->deleted;
+    memcpy(u->by, rec->modified_by, sizeof u->by);
 }
 
 void txn_hs_assoc_added(struct txn *t, const struct hs_assoc *a)
@@ -420,16 +421,18 @@ void txn_event(struct txn *t, json_object *ev)
     json_object_array_add(t->events, ev);
 }
 
-void txn_sf_changed(struct txn *t, const char *object, const char *record_id)
+void txn_sf_changed(struct txn *t, const char *object, const char *record_id,
+                    const char *modified_by)
 {
     for (size_t i = 0; i < t->n_ob; i++) {
         if (strcmp(t->ob[i].record_id, record_id) == 0)
             return;
     }
     xgrow(&t->ob, &t->cap_ob, t->n_ob + 1, sizeof *t->ob);
-    t->ob[t->n_ob].object = xstrdup(object);
-    snprintf(t->ob[t->n_ob].record_id, sizeof t->ob[t->n_ob].record_id, "%s", record_id);
-    t->n_ob++;
+    struct ob_change *c = &t->ob[t->n_ob++];
+    c->object = xstrdup(object);
+    snprintf(c->record_id, sizeof c->record_id, "%s", record_id);
+    snprintf(c->modified_by, sizeof c->modified_by, "%s", modified_by);
 }
 
 static void free_assoc_fields(struct hs_assoc *a)
@@ -461,7 +464,7 @@ void txn_commit(struct sim *sim, struct txn *t)
 {
     deliveries_queue_events(sim, t->events);
     for (size_t i = 0; i < t->n_ob; i++)
-        deliveries_queue_outbound(sim, t->ob[i].object, t->ob[i].record_id);
+        deliveries_queue_outbound(sim, t->ob[i].object, t->ob[i].record_id, t->ob[i].modified_by);
     txn_release(t);
 }
 
@@ -517,6 +520,7 @@ void txn_rollback(struct sim *sim, struct txn *t)
             r->modstamp_ms = u->t2;
             r->deleted_ms = u->t3;
             r->deleted = u->flag1;
+            memcpy(r->modified_by, u->by, sizeof r->modified_by);
             break;
         }
         case UNDO_HS_ASSOC:

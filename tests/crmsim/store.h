@@ -89,12 +89,14 @@ struct undo {
     json_object *index_props;
     int64_t t1, t2, t3, t4;
     bool flag1, flag2;
+    char by[19];           /* UNDO_SF_SNAPSHOT: the record's LastModifiedById */
     struct hs_assoc assoc; /* UNDO_HS_ASSOC: the edge that was added (owned copy) */
 };
 
 struct ob_change {
     char *object;
     char record_id[19];
+    char modified_by[19]; /* the record's LastModifiedById after this txn's change */
 };
 
 struct txn {
@@ -120,8 +122,9 @@ void txn_sf_snapshot(struct txn *t, struct sf_object *o, struct sf_record *rec);
 void txn_hs_assoc_added(struct txn *t, const struct hs_assoc *a);
 /* Queue a webhook event (takes ownership of ev). */
 void txn_event(struct txn *t, json_object *ev);
-/* Queue an outbound-message check for a Salesforce record change. */
-void txn_sf_changed(struct txn *t, const char *object, const char *record_id);
+/* Queue an outbound-message check for a Salesforce record change by user modified_by. */
+void txn_sf_changed(struct txn *t, const char *object, const char *record_id,
+                    const char *modified_by);
 /* Hands the events to the delivery queues and forgets the undo log. */
 void txn_commit(struct sim *sim, struct txn *t);
 /* Undoes every change in reverse order and drops the events. */

@@ -210,6 +210,9 @@ static void test_correct_setup_and_registrations(void **state)
     assert_status(f, doc, "hubspot.scopes", "ok");
     assert_status(f, doc, "salesforce.credentials", "ok");
     assert_status(f, doc, "salesforce.org_id", "ok");
+    /* the user the outbound message's flow should leave out: crmsim's token user */
+    assert_true(text_has(check(f, doc, "salesforce.org_id"), "detail",
+                         "synkro writes as user 005000000000001"));
     assert_status(f, doc, "salesforce.permissions.%lld", "ok");
     /* nothing has arrived yet: warnings that say what to register */
     assert_status(f, doc, "webhooks.hubspot.%lld", "warn");

@@ -2229,6 +2229,123 @@ static void test_outbound(void **state)
     rx_stop(&rx);
 }
 
+/* Records name their writer (CreatedById, LastModifiedById: the token's user for API writes, the
+ * act-as-user one for /_sim/ writes), and a rule's skipWhenLastModifiedBy is the flow's entry
+ * condition of docs/DEPLOY.md 5.5: the excluded user's changes send nothing, a person's do. */
+static void test_outbound_entry_condition(void **state)
+{
+    NEED_SIM();
+    struct resp r;
+    assert_int_equal(
+        request("POST", "/services/oauth2/token",
+                "grant_type=refresh_token&client_id=sim-sf-client-id&client_secret=sim-"
+                "sf-client-secret&refresh_token=sim-sf-refresh-token",
+                "application/x-www-form-urlencoded", NULL, NULL, &r),
+        200);
+    const char *id_url = jstr(r.json, "id");
+    assert_non_null(id_url);
+    char api_user[19];
+    snprintf(api_user, sizeof api_user, "%s", strrchr(id_url, '/') + 1);
+    resp_free(&r);
+    assert_int_equal(strlen(api_user), 18);
+    assert_memory_equal(api_user, "005000000000001", 15);
+
+    /* The describe lists both as references to User that nobody can write. */
+    assert_int_equal(sf("GET", "/sobjects/Project__c/describe", NULL, &r), 200);
+    bool seen_created = false, seen_modified = false;
+    for (size_t i = 0; i < jlen(r.json, "fields"); i++) {
+        char p[64];
+        snprintf(p, sizeof p, "fields.%zu.name", i);
+        const char *name = jstr(r.json, p);
+        bool created = strcmp(name, "CreatedById") == 0,
+             modified = !created && strcmp(name, "LastModifiedById") == 0;
+        if (!created && !modified)
+            continue;
+        seen_created |= created;
+        seen_modified |= modified;
+        snprintf(p, sizeof p, "fields.%zu.type", i);
+        assert_str(jstr(r.json, p), "reference");
+        snprintf(p, sizeof p, "fields.%zu.referenceTo.0", i);
+        assert_str(jstr(r.json, p), "User");
+        snprintf(p, sizeof p, "fields.%zu.updateable", i);
+        assert_false(json_object_get_boolean(jpath(r.json, p)));
+    }
+    resp_free(&r);
+    assert_true(seen_created && seen_modified);
+    assert_int_equal(sf("POST", "/sobjects/Project__c",
+                        "{\"Name\":\"x\",\"LastModifiedById\":\"005000000000009\"}", &r),
+                     400);
+    assert_str(jstr(r.json, "0.errorCode"), "INVALID_FIELD_FOR_INSERT_UPDATE");
+    resp_free(&r);
+
+    struct receiver rx;
+    memset(&rx, 0, sizeof rx);
+    rx.outbound = true;
+    rx_start(&rx);
+    char fx[1024];
+    snprintf(fx, sizeof fx,
+             "{\"config\":{\"outbound_flush_ms\":50},"
+             "\"salesforce\":{\"outbound_rules\":[{\"object\":\"Project__c\",\"fields\":[\"Name\","
+             "\"CreatedById\",\"LastModifiedById\"],\"url\":\"http://127.0.0.1:%d/ob\","
+             "\"skipWhenLastModifiedBy\":\"005000000000001\"}]}}",
+             rx.port);
+    ctl_ok("POST", "/_sim/fixtures", fx);
+    /* The integration user's create and update send nothing. */
+    char rid[32];
+    snprintf(rid, sizeof rid, "%s", sf_create("{\"Name\":\"by the API\"}"));
+    char path[256];
+    snprintf(path, sizeof path, "/sobjects/Project__c/%s", rid);
+    assert_int_equal(sf("PATCH", path, "{\"Name\":\"by the API again\"}", &r), 204);
+    resp_free(&r);
+    sleep_ms(300);
+    assert_int_equal(rx_wait(&rx, 1, 10), 0);
+    assert_int_equal(sf("GET", path, NULL, &r), 200);
+    assert_str(jstr(r.json, "CreatedById"), api_user);
+    assert_str(jstr(r.json, "LastModifiedById"), api_user);
+    resp_free(&r);
+
+    /* A person's edit sends the record with the person as its last modifier. */
+    char sim_path[256];
+    snprintf(sim_path, sizeof sim_path, "/_sim/salesforce/Project__c/records/%s", rid);
+    ctl_ok("PATCH", sim_path, "{\"Name\":\"by a person\"}");
+    assert_int_equal(rx_wait(&rx, 1, 5000), 1);
+    char tag[96];
+    snprintf(tag, sizeof tag, "<sf:CreatedById>%s</sf:CreatedById>", api_user);
+    assert_non_null(strstr(rx.bodies[0], tag));
+    assert_non_null(strstr(rx.bodies[0], "<sf:LastModifiedById>005000000000002"));
+    assert_non_null(strstr(rx.bodies[0], "<sf:Name>by a person</sf:Name>"));
+    /* SOQL filters on it like any reference. */
+    assert_int_equal(sf("GET",
+                        "/query?q=SELECT+Id+FROM+Project__c+WHERE+LastModifiedById+%3D+"
+                        "%27005000000000002%27",
+                        NULL, &r),
+                     200);
+    assert_int_equal(jint(r.json, "totalSize"), 1);
+    resp_free(&r);
+
+    /* Without the condition the API's writes send messages again; a bad id is refused. */
+    snprintf(
+        fx, sizeof fx,
+        "{\"salesforce\":{\"outbound_rules\":[{\"object\":\"Project__c\",\"fields\":[\"Name\"],"
+        "\"url\":\"http://127.0.0.1:%d/ob\"}]}}",
+        rx.port);
+    ctl_ok("POST", "/_sim/fixtures", fx);
+    assert_int_equal(sf("PATCH", path, "{\"Name\":\"by the API, heard\"}", &r), 204);
+    resp_free(&r);
+    assert_int_equal(rx_wait(&rx, 2, 5000), 2);
+    assert_non_null(strstr(rx.bodies[1], "<sf:Name>by the API, heard</sf:Name>"));
+    assert_int_equal(
+        ctl("POST", "/_sim/fixtures",
+            "{\"salesforce\":{\"outbound_rules\":[{\"object\":\"Project__c\","
+            "\"fields\":[],\"url\":\"http://x/\",\"skipWhenLastModifiedBy\":\"nobody\"}]}}",
+            &r),
+        400);
+    assert_non_null(strstr(r.body, "skipWhenLastModifiedBy"));
+    resp_free(&r);
+    ctl_ok("POST", "/_sim/fixtures", "{\"salesforce\":{\"outbound_rules\":[]}}");
+    rx_stop(&rx);
+}
+
 /* ---------------------------------------------------------------- robustness and state */
 
 static void test_robustness(void **state)
@@ -2370,6 +2487,7 @@ int main(void)
         cmocka_unit_test_setup(test_stats, test_setup),
         cmocka_unit_test_setup(test_webhooks, test_setup),
         cmocka_unit_test_setup(test_outbound, test_setup),
+        cmocka_unit_test_setup(test_outbound_entry_condition, test_setup),
         cmocka_unit_test_setup(test_robustness, test_setup),
         cmocka_unit_test_setup(test_dump_roundtrip, test_setup),
         cmocka_unit_test_setup(test_startup_fixtures_file, test_setup),

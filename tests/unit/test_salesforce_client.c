@@ -182,6 +182,34 @@ static void test_refresh_flow(void **state)
     env_close(&e);
 }
 
+/* The identity URL of the token answer names the org and the user synkro writes as; a static
+ * session has none, and a URL that does not end in two ids tells nothing. */
+static void test_identity(void **state)
+{
+    (void)state;
+    struct env e;
+    env_open(&e, NULL);
+    struct salesforce_identity id;
+    struct crm_error err;
+    assert_int_equal(salesforce_client_identity(e.sc, e.h, &id, &err), 1);
+    assert_int_equal(strlen(id.org_id), 18);
+    assert_memory_equal(id.org_id, "00D000000000001", 15);
+    assert_int_equal(strlen(id.user_id), 18);
+    assert_memory_equal(id.user_id, "005000000000001", 15);
+    env_close(&e);
+
+    crmsim_proc_ok(&unit_sim, "POST", "/_sim/config", "{\"salesforce_user_id\":\"not/an/id\"}");
+    env_open(&e, NULL);
+    assert_int_equal(salesforce_client_identity(e.sc, e.h, &id, &err), 0);
+    assert_string_equal(id.org_id, "");
+    assert_string_equal(id.user_id, "");
+    env_close(&e);
+
+    env_open(&e, &STATIC_SESSION);
+    assert_int_equal(salesforce_client_identity(e.sc, e.h, &id, &err), 0);
+    env_close(&e);
+}
+
 struct thread_arg {
     struct salesforce_client *sc;
     pthread_barrier_t *barrier;
@@ -1343,6 +1371,7 @@ int main(void)
     curl_global_init(CURL_GLOBAL_DEFAULT);
     const struct CMUnitTest tests[] = {
         T(test_refresh_flow),
+        T(test_identity),
         T(test_invalid_session_refreshes_once),
         T(test_jwt_flow),
         cmocka_unit_test_setup_teardown(test_rotation_persisted, db_setup, db_teardown),
