@@ -16,8 +16,10 @@
 # phase was bound by this machine's CPU or by the CRMs' latency), the burst's batches that wrote to
 # a CRM (how many, their median claim_ms and ms from the "sync batch" lines, and the rounds of
 # batches they make: the burst's time is about rounds x cycle), and the ratios against one
-# instance. HubSpot webhooks go to the first instance, Salesforce outbound messages to the second
-# (or the first when alone): the work reaches the others only through the database.
+# instance; each instance count's API calls of each phase by route are kept in
+# <out>/instances-K/calls-import.txt and calls-burst.txt. HubSpot webhooks go to the first
+# instance, Salesforce outbound messages to the second (or the first when alone): the work reaches
+# the others only through the database.
 # A benchmark reports: it exits 0 whatever the figures, non-zero only when it could not run.
 # Stops everything it started (trap), also on failure or Ctrl-C.
 #
@@ -206,6 +208,16 @@ cpu_use() {
 }
 
 # run K: one measurement with K instances
+routes_snapshot() { # crmsim's API calls so far by "METHOD route", as "count route" lines
+  simcall GET "/_sim/stats?limit=0" |
+    jq -r '.callsByRoute | to_entries[] | "\([.value[]] | add) \(.key)"' | sort -k2
+}
+routes_delta() { # BEFORE AFTER: the calls made between two routes_snapshot files, most first
+  awk 'NR == FNR { before[substr($0, index($0, " ") + 1)] = $1; next }
+       { k = substr($0, index($0, " ") + 1); d = $1 - before[k]; if (d > 0) printf "%6d  %s\n", d, k }' \
+    "$1" "$2" | sort -rn
+}
+
 burst_pg_stats() { # DIR: what PostgreSQL did in the burst (SYNKRO_BENCH_PG_STATEMENTS=1)
   local dir=$1 stat
   for stat in \
@@ -287,6 +299,7 @@ run() {
   # (i) the import
   local c0 c1 c2 t0 w ms h0 s0 q0 h1 s1 q1 h2 s2 q2
   c0=$(calls_snapshot)
+  routes_snapshot >"$dir/routes-0.txt"
   local u0 u1 u2 t1
   u0=$(cpu_snapshot)
   t0=$(now_ms)
@@ -305,6 +318,8 @@ run() {
   IMP_CPU[$k]=$(cpu_per_record "$u0" "$u1" "$N")
   IMP_USE[$k]=$(cpu_use "$u0" "$u1" "$((t1 - t0))" "$N")
   c1=$(calls_snapshot)
+  routes_snapshot >"$dir/routes-1.txt"
+  routes_delta "$dir/routes-0.txt" "$dir/routes-1.txt" >"$dir/calls-import.txt"
   read -r h0 s0 q0 _ _ <<<"$c0"
   read -r h1 s1 q1 _ _ <<<"$c1"
   IMP_CPR[$k]=$(awk -v a="$((h1 + s1 - h0 - s0))" -v n="$N" 'BEGIN { printf "%.4f", a / n }')
@@ -356,6 +371,8 @@ run() {
   u2=$(cpu_snapshot)
   [[ $PG_STATEMENTS == 1 ]] && burst_pg_stats "$dir"
   c2=$(calls_snapshot)
+  routes_snapshot >"$dir/routes-2.txt"
+  routes_delta "$dir/routes-1.txt" "$dir/routes-2.txt" >"$dir/calls-burst.txt"
   read -r h2 s2 q2 _ _ <<<"$c2"
   BUR_CPR[$k]=$(awk -v a="$((h2 + s2 - h1 - s1))" -v n="$B" 'BEGIN { printf "%.4f", a / n }')
   BUR_CPU[$k]=$(cpu_per_record "$u1" "$u2" "$B")

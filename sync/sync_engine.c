@@ -22,6 +22,7 @@
 #include "base/metrics.h"
 #include "crm/hubspot_client.h"
 #include "crm/salesforce_client.h"
+#include "sync/live_schemas.h"
 
 #include <errno.h>
 #include <inttypes.h>
@@ -61,7 +62,8 @@ struct sync_engine {
     bool stopping;         /* guarded by lock */
     unsigned long wakeups; /* guarded by lock */
     atomic_llong lag_measured_ms;
-    atomic_llong last_claim_ms; /* when any worker last claimed or finished a batch */
+    atomic_llong last_claim_ms;   /* when any worker last claimed or finished a batch */
+    struct live_schemas *schemas; /* the pairs' schemas, read once for all workers (own lock) */
     /* This process's pairs slots (guarded by lock): per mapping in flight, how many of its
      * workers sync that mapping's pairs now; at most one entry per worker (each holds one slot at
      * a time), so nworkers + 1 (the once worker) entries never run out. */
@@ -129,30 +131,20 @@ static void maps_free(struct sync_worker *w)
     w->nmaps = 0;
 }
 
-/* The live schemas of m. 0, or -1 with err. */
-static int load_schemas(struct sync_worker *w, struct sync_mapping *sm, char *err, size_t errlen)
+/* The live schemas of m, for a worker loading the enabled mappings of signature sig: read once
+ * for all the process's workers (sync/live_schemas.h). 0, or -1 with err. */
+static int load_schemas(struct sync_worker *w, struct sync_mapping *sm, const char *sig, char *err,
+                        size_t errlen)
 {
     struct sync_engine *e = w->eng;
-    struct crm_error ce;
-    crm_error_clear(&ce);
-    const struct salesforce_describe *d = NULL;
-    if (salesforce_describe(e->o.sc, w->http, sm->m->salesforce_object, &d, &ce) != 0) {
-        crm_error_format(&ce, err, errlen);
+    if (live_schemas_get(e->schemas, e->o.sc, e->o.hc, w->http, sig, sm->m->salesforce_object,
+                         sm->m->hubspot_object, &sm->sf, &sm->hs, err, errlen) != 0)
         return -1;
-    }
-    sm->sf = sf_object_from_describe(d->raw, err, errlen);
-    salesforce_describe_release(d);
-    if (!sm->sf)
-        return -1;
-    if (hubspot_schema_get(e->o.hc, w->http, sm->m->hubspot_object, &sm->hs, &ce) != 0) {
-        crm_error_format(&ce, err, errlen);
-        return -1;
-    }
     sm->hs_type = sm->hs->object_type_id;
     return 0;
 }
 
-static void load_one(struct sync_worker *w, const struct mapping_doc *d)
+static void load_one(struct sync_worker *w, const struct mapping_doc *d, const char *sig)
 {
     struct sync_mapping *sm = &w->maps[w->nmaps];
     memset(sm, 0, sizeof *sm);
@@ -165,7 +157,7 @@ static void load_one(struct sync_worker *w, const struct mapping_doc *d)
     } else {
         sm->m->has_id = true;
         sm->m->id = sm->id;
-        if (load_schemas(w, sm, err, sizeof err) == 0) {
+        if (load_schemas(w, sm, sig, err, sizeof err) == 0) {
             w->nmaps++;
             problem_list_free(&problems);
             return;
@@ -210,7 +202,7 @@ static int maps_reload(struct sync_worker *w, char *err, size_t errlen)
         return -1;
     }
     for (size_t i = 0; i < ndocs; i++)
-        load_one(w, &docs[i]);
+        load_one(w, &docs[i], sig);
     mapping_docs_free(docs, ndocs);
     w->maps_loaded_ms = now;
     free(w->maps_sig);
@@ -365,6 +357,7 @@ static int sync_mapping_batch(struct sync_worker *w, const struct sync_mapping *
         if (rep->failed > 0) { /* maybe a schema change: re-read both schemas next round */
             w->maps_loaded_ms = 0;
             salesforce_describe_invalidate(e->o.sc, sm->m->salesforce_object);
+            live_schemas_invalidate(e->schemas, sm->m->salesforce_object, sm->m->hubspot_object);
         }
         atomic_store(&e->last_claim_ms, clock_mono_ms());
     }
@@ -585,7 +578,10 @@ struct sync_engine *sync_engine_create(const struct sync_engine_options *o, char
         return NULL;
     }
     struct sync_engine *e = calloc(1, sizeof *e);
-    if (!e || !(e->conninfo = strdup(o->conninfo))) {
+    if (!e || !(e->conninfo = strdup(o->conninfo)) ||
+        !(e->schemas = live_schemas_create(o->mapping_ttl_ms))) {
+        if (e)
+            free(e->conninfo);
         free(e);
         snprintf(err, errlen, "out of memory");
         return NULL;
@@ -693,6 +689,7 @@ void sync_engine_destroy(struct sync_engine *e)
     pthread_cond_destroy(&e->cond);
     pthread_mutex_destroy(&e->lock);
     free(e->slots);
+    live_schemas_destroy(e->schemas);
     free(e->conninfo);
     free(e);
 }

@@ -40,7 +40,9 @@
  *   batch. An idle worker sleeps poll_ms or until sync_engine_wake; a wake-up after a second
  *   without batches lingers linger_ms first, so a burst's first batch is full.
  * - Mappings are re-read (with their schemas) every mapping_ttl_ms; a mapping whose schemas cannot
- *   be read is skipped until the next reload.
+ *   be read is skipped until the next reload. The schemas are read once for all of the process's
+ *   workers (sync/live_schemas.h): per change of the enabled mappings, failed batch or
+ *   mapping_ttl_ms, not once per worker.
  * - Stopping: no new claims; each worker finishes its current batch (bounded by the CRM client
  *   timeouts; if the process dies instead, the leases run out and the events come back), then
  *   threads are joined and everything is freed.
