@@ -60,6 +60,59 @@ static void test_lag(void **state)
     assert_true(s >= 29.0 && s < 60.0);
 }
 
+/* One insert classifies each event without a status by the mappings of its object, looked up
+ * once per (source, object) of the statement: pending for an enabled mapping (Salesforce names in
+ * any case, HubSpot by objectTypeId), held for a draft or paused one, unmapped without one; a
+ * given status is kept, and a repeated key is a duplicate. */
+static void test_insert_classifies_by_mapping(void **state)
+{
+    struct testdb *db = *state;
+    testdb_exec_ok(db->watch,
+                   "INSERT INTO mappings (name, state, salesforce_object, hubspot_object,"
+                   " hubspot_object_type_id, document) VALUES"
+                   " ('On', 'enabled', 'Project__c', 'projects', '2-100', '{}'),"
+                   " ('Draft', 'draft', 'Task__c', 'tasks', '2-200', '{}')");
+    struct queue_event ev[] = {
+        {.source = "salesforce", .idempotency_key = "k1", .object_type = "project__C"},
+        {.source = "hubspot", .idempotency_key = "k2", .object_type = "2-100"},
+        {.source = "salesforce", .idempotency_key = "k3", .object_type = "Task__c"},
+        {.source = "hubspot", .idempotency_key = "k4", .object_type = "2-200"},
+        {.source = "hubspot", .idempotency_key = "k5", .object_type = "2-999"},
+        {.source = "salesforce",
+         .idempotency_key = "k6",
+         .object_type = "Project__c",
+         .status = "unmapped"},
+        {.source = "hubspot", .idempotency_key = "k7", .object_type = "Task__c"},
+        {.source = "salesforce", .idempotency_key = "k8", .object_type = "Project__c"},
+        {.source = "salesforce", .idempotency_key = "k1", .object_type = "Project__c"},
+    };
+    static const char *const want[] = {"pending",  "pending",  "held",    "held", "unmapped",
+                                       "unmapped", "unmapped", "pending", NULL};
+    size_t n = sizeof ev / sizeof ev[0];
+    for (size_t i = 0; i < n; i++) {
+        ev[i].record_id = "r";
+        ev[i].kind = "update";
+        ev[i].payload_json = "{}";
+    }
+    char err[256] = "";
+    if (queue_insert_batch(db->watch, ev, n, err, sizeof err) != 0)
+        fail_msg("queue_insert_batch: %s", err);
+    for (size_t i = 0; i < n; i++) {
+        if (!want[i]) {
+            assert_int_equal(ev[i].outcome, QUEUE_DUPLICATE);
+            continue;
+        }
+        assert_int_equal(ev[i].outcome, QUEUE_STORED);
+        char sql[128];
+        snprintf(sql, sizeof sql, "SELECT status FROM change_events WHERE id = %lld",
+                 (long long)ev[i].id);
+        const char *got = testdb_value(db->watch, sql);
+        if (!got || strcmp(got, want[i]) != 0)
+            fail_msg("event %zu (%s %s): status %s, want %s", i, ev[i].source, ev[i].object_type,
+                     got ? got : "(none)", want[i]);
+    }
+}
+
 static long member(json_object *o, const char *key)
 {
     json_object *v = NULL;
@@ -205,6 +258,7 @@ int main(void)
 #define T(fn) cmocka_unit_test_setup_teardown(fn, testdb_setup_migrated, testdb_teardown)
     const struct CMUnitTest tests[] = {
         T(test_lag),
+        T(test_insert_classifies_by_mapping),
         T(test_depth_through_the_pool),
         T(test_depth_is_counted_once_for_every_instance),
         T(test_depth_counts_without_bitmap_scans),
