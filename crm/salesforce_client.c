@@ -1507,7 +1507,8 @@ static const char *identity_segment(const char *p, char out[19])
     return p + n;
 }
 
-/* The org and user ids of an identity URL (".../id/<org id>/<user id>"). */
+/* The org and user ids of an identity URL (".../id/<org id>/<user id>"): false without an org id;
+ * the user id is left empty when it is not one. */
 static bool identity_parse(const char *url, struct salesforce_identity *out)
 {
     const char *p = strstr(url, "/id/");
@@ -1517,7 +1518,9 @@ static bool identity_parse(const char *url, struct salesforce_identity *out)
     if (!p || *p != '/')
         return false;
     p = identity_segment(p + 1, out->user_id);
-    return p && (*p == '\0' || *p == '/');
+    if (!p || (*p != '\0' && *p != '/'))
+        out->user_id[0] = '\0';
+    return true;
 }
 
 int salesforce_client_identity(struct salesforce_client *sc, struct crm_http *h,

@@ -243,8 +243,9 @@ struct salesforce_identity {
 
 /* The identity of the credentials, from the identity URL of the token answer
  * (https://login.salesforce.com/id/<org id>/<user id>); a call is made first so a token is
- * fetched. 1 with both ids in out, 0 when unknown (a configured static token has no identity URL,
- * or the URL does not end in two ids), -1 with err (an auth failure is CRM_ERR_AUTH). */
+ * fetched. 1 with the org id in out (and the user id, or "" when the URL's last segment is not
+ * one), 0 when unknown (a configured static token has no identity URL, or the URL names no org
+ * id), -1 with err (an auth failure is CRM_ERR_AUTH). */
 int salesforce_client_identity(struct salesforce_client *sc, struct crm_http *h,
                                struct salesforce_identity *out, struct crm_error *err);
 

@@ -317,6 +317,8 @@ static void check_salesforce_org(struct doctor *d)
                   "SALESFORCE_ORG_ID is %s but the credentials belong to org %s: every outbound "
                   "message of the real org is refused",
                   want, org);
+    else if (!id.user_id[0])
+        add_check(d, "salesforce.org_id", CHECK_OK, title, "", "org %s", org);
     else
         add_check(d, "salesforce.org_id", CHECK_OK, title, "",
                   "org %s; synkro writes as user %s, the user each outbound message's flow "

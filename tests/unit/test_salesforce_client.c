@@ -183,7 +183,8 @@ static void test_refresh_flow(void **state)
 }
 
 /* The identity URL of the token answer names the org and the user synkro writes as; a static
- * session has none, and a URL that does not end in two ids tells nothing. */
+ * session has none; a last segment that is no user id leaves the org alone, and a URL whose org
+ * segment is no id tells nothing. */
 static void test_identity(void **state)
 {
     (void)state;
@@ -198,7 +199,15 @@ static void test_identity(void **state)
     assert_memory_equal(id.user_id, "005000000000001", 15);
     env_close(&e);
 
-    crmsim_proc_ok(&unit_sim, "POST", "/_sim/config", "{\"salesforce_user_id\":\"not/an/id\"}");
+    /* a last segment that is no id: the org alone */
+    crmsim_proc_ok(&unit_sim, "POST", "/_sim/config", "{\"salesforce_user_id\":\"not-an-id\"}");
+    env_open(&e, NULL);
+    assert_int_equal(salesforce_client_identity(e.sc, e.h, &id, &err), 1);
+    assert_memory_equal(id.org_id, "00D000000000001", 15);
+    assert_string_equal(id.user_id, "");
+    env_close(&e);
+    /* an org segment that is no id: nothing */
+    crmsim_proc_ok(&unit_sim, "POST", "/_sim/config", "{\"salesforce_org_id\":\"org!\"}");
     env_open(&e, NULL);
     assert_int_equal(salesforce_client_identity(e.sc, e.h, &id, &err), 0);
     assert_string_equal(id.org_id, "");
