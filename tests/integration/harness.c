@@ -5,11 +5,9 @@
  * teardown. Uses cmocka's fail_msg for unrecoverable setup problems. */
 #include "harness.h"
 
-#include <arpa/inet.h>
 #include <curl/curl.h>
 #include <errno.h>
 #include <fcntl.h>
-#include <netinet/in.h>
 #include <setjmp.h>
 #include <signal.h>
 #include <stdarg.h>
@@ -20,7 +18,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
-#include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -168,53 +165,22 @@ char *harness_db_scalar(const struct harness_db *db, const char *sql)
     return out;
 }
 
-/* The low end of the kernel's ephemeral port range (32768 when it cannot be read). */
-static int ephemeral_low(void)
-{
-    int low = 32768;
-    FILE *f = fopen("/proc/sys/net/ipv4/ip_local_port_range", "r");
-    if (f) {
-        if (fscanf(f, "%d", &low) != 1 || low <= 20000)
-            low = 32768;
-        fclose(f);
-    }
-    return low;
-}
-
-/* True when port can be bound on the loopback address now. */
-static bool port_free(int port)
-{
-    int fd = socket(AF_INET, SOCK_STREAM, 0);
-    if (fd < 0)
-        return false;
-    struct sockaddr_in sa;
-    memset(&sa, 0, sizeof sa);
-    sa.sin_family = AF_INET;
-    sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    sa.sin_port = htons((uint16_t)port);
-    bool ok = bind(fd, (struct sockaddr *)&sa, sizeof sa) == 0;
-    close(fd);
-    return ok;
-}
-
-/* A free port below the ephemeral range: a port the kernel hands out to outgoing connections
- * can be taken by one (a client of the test, say) while the process that listened on it is
- * stopped, and its restart on that port then fails (scripts/pg.sh says the same). */
+/* A free port, as scripts/free_port.sh draws it (below the kernel's ephemeral range, so a server
+ * stopped and started again on it finds it free; the script says why): one rule for the shell
+ * tests, the benchmarks and these. -1 when the script cannot run or found none. */
 int harness_free_port(void)
 {
-    static unsigned seed;
-    if (!seed) {
-        struct timespec ts;
-        clock_gettime(CLOCK_MONOTONIC, &ts);
-        seed = (unsigned)getpid() ^ (unsigned)ts.tv_nsec ^ 1u;
-    }
-    int low = ephemeral_low();
-    for (int i = 0; i < 200; i++) {
-        int port = 15000 + (int)(rand_r(&seed) % (unsigned)(low - 15000));
-        if (port_free(port))
-            return port;
-    }
-    return -1;
+    char cmd[1200];
+    snprintf(cmd, sizeof cmd, "'%s/scripts/free_port.sh'", harness_env("SYNKRO_SOURCE_DIR"));
+    FILE *p = popen(cmd, "r");
+    if (!p)
+        return -1;
+    int port = -1;
+    if (fscanf(p, "%d", &port) != 1)
+        port = -1;
+    if (pclose(p) != 0)
+        port = -1;
+    return port > 0 && port < 65536 ? port : -1;
 }
 
 /* Child side: environment overrides, then exec. Never returns. */

@@ -36,7 +36,8 @@ struct harness_proc {
     char err_path[300]; /* stderr (the JSON log) */
 };
 
-/* A TCP port that was free a moment ago on 127.0.0.1. */
+/* A TCP port that was free a moment ago on 127.0.0.1, drawn by scripts/free_port.sh; -1 when none.
+ */
 int harness_free_port(void);
 
 /* Starts `synkro serve` with DATABASE_URL=db_url (NULL: leave unset), the
