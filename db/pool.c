@@ -125,6 +125,7 @@ static PGconn *pool_connect(struct db_pool *pool, char *err, size_t errlen)
         snprintf(err, errlen, "database connection failed: out of memory");
         return NULL;
     }
+    db_log_notices(conn);
     if (PQstatus(conn) != CONNECTION_OK) {
         /* libpq may quote a malformed URL back, password included */
         char masked[1024];
@@ -356,6 +357,10 @@ int db_commit(PGconn *conn, char *err, size_t errlen)
 
 void db_rollback(PGconn *conn)
 {
+    PGTransactionStatusType st = PQtransactionStatus(conn);
+    if (st == PQTRANS_IDLE || st == PQTRANS_UNKNOWN)
+        return; /* nothing open (a ROLLBACK would only draw "there is no transaction in progress"),
+                   or a connection that cannot answer */
     char ignored[256];
     db_exec_command(conn, "ROLLBACK", ignored, sizeof ignored);
 }
@@ -378,6 +383,30 @@ int db_disable_jit(PGconn *conn, char *err, size_t errlen)
     if (PQserverVersion(conn) < 110000)
         return 0;
     return db_exec_command(conn, "SET jit = off", err, errlen);
+}
+
+/* libpq's notice receiver: one log line per notice, its text on one line. */
+static void notice_to_log(void *arg, const PGresult *res)
+{
+    (void)arg;
+    const char *severity = PQresultErrorField(res, PG_DIAG_SEVERITY_NONLOCALIZED);
+    if (!severity)
+        severity = PQresultErrorField(res, PG_DIAG_SEVERITY);
+    const char *sqlstate = PQresultErrorField(res, PG_DIAG_SQLSTATE);
+    const char *primary = PQresultErrorField(res, PG_DIAG_MESSAGE_PRIMARY);
+    char message[512];
+    first_line(message, sizeof message, "", primary ? primary : PQresultErrorMessage(res));
+    bool loud = !severity || (strcmp(severity, "NOTICE") != 0 && strcmp(severity, "INFO") != 0 &&
+                              strcmp(severity, "LOG") != 0 && strncmp(severity, "DEBUG", 5) != 0);
+    log_with(loud ? LOG_LEVEL_WARN : LOG_LEVEL_INFO, "database notice",
+             LF_S("severity", severity ? severity : "unknown"),
+             LF_S("code", sqlstate ? sqlstate : ""), LF_S("message", message));
+}
+
+void db_log_notices(PGconn *conn)
+{
+    if (conn)
+        PQsetNoticeReceiver(conn, notice_to_log, NULL);
 }
 
 int db_ping(PGconn *conn, char *err, size_t errlen)

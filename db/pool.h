@@ -86,7 +86,7 @@ int db_commit(PGconn *conn, char *err, size_t errlen);
 
 /* Rolls the open transaction back (ROLLBACK), best effort: used after another error, which is
  * the one to report, so its own outcome is not returned (a connection that cannot roll back is
- * broken, and the next statement on it says so). */
+ * broken, and the next statement on it says so). Nothing is sent when no transaction is open. */
 void db_rollback(PGconn *conn);
 
 /* Sets statement_timeout for the rest of conn's session (ms > 0; 0 turns it off). 0, or -1 with
@@ -99,6 +99,15 @@ int db_set_statement_timeout(PGconn *conn, int ms, char *err, size_t errlen);
  * analysed) passed jit_above_cost, and each run spent about a second compiling an index-only
  * lookup. Every connection synkro opens calls it. 0, or -1 with the server's message in err. */
 int db_disable_jit(PGconn *conn, char *err, size_t errlen);
+
+/* Routes conn's notices to synkro's JSON log ("database notice": severity, code (the SQLSTATE, so
+ * repeats of one are collapsed like other repeated warnings), message;
+ * warn for WARNING and worse, info below) instead of libpq's default, which prints them raw on
+ * stderr. libpq also hands over as a notice an error the server sends while the connection is
+ * idle, such as "FATAL: terminating connection due to administrator command" when PostgreSQL
+ * stops: without this, an outage put raw lines in a log of JSON lines. Every connection synkro
+ * opens calls it. */
+void db_log_notices(PGconn *conn);
 
 /* Checks that conn answers a trivial statement. 0, or -1 with the server's message in err (then
  * db_conn_lost() tells a dead connection from a refusing server). */

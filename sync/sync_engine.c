@@ -219,6 +219,7 @@ static int worker_connect(struct sync_worker *w, char *err, size_t errlen)
     if (w->conn)
         PQfinish(w->conn);
     w->conn = PQconnectdb(w->eng->conninfo);
+    db_log_notices(w->conn);
     if (!w->conn || PQstatus(w->conn) != CONNECTION_OK) {
         snprintf(err, errlen, "cannot connect to the database");
         PQfinish(w->conn);

@@ -22,6 +22,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "base/log.h"
 #include "db/pool.h"
 #include "testdb.h"
 #include "base/strbuf.h"
@@ -405,6 +406,71 @@ static void test_killed_connection_detected(void **state)
     assert_int_equal(db_pool_destroy(pool, 1000), 0);
 }
 
+/* Notices go to the JSON log, never raw to stderr: a RAISE of each level, and the FATAL the
+ * server sends an idle connection it terminates (libpq hands that over as a notice when it reads
+ * it while no query runs, as when PostgreSQL stops during an outage); a rollback with nothing open
+ * sends nothing, so it draws no warning. */
+static void test_notices_are_logged(void **state)
+{
+    struct testdb *db = *state;
+    char path[] = "/tmp/test_pool_log.XXXXXX";
+    int fd = mkstemp(path);
+    assert_true(fd >= 0);
+    unlink(path);
+    log_set_fd(fd);
+    log_set_level(LOG_LEVEL_INFO);
+    struct db_pool *pool = make_pool(db, 1, 5000);
+    PGconn *c = acquire_or_fail(pool, 1000);
+    char err[256] = "";
+    assert_int_equal(db_exec_command(c,
+                                     "DO $$ BEGIN RAISE NOTICE 'note %', 1;"
+                                     " RAISE WARNING 'careful %', 2; END $$",
+                                     err, sizeof err),
+                     0);
+    db_rollback(c); /* nothing open: nothing sent, so no "no transaction in progress" */
+    int pid = PQbackendPID(c);
+    terminate(db->watch, pid);
+    /* idle: reading and parsing the connection's input finds the server's last words */
+    for (int i = 0; i < 50 && PQstatus(c) == CONNECTION_OK; i++) {
+        PQconsumeInput(c);
+        (void)PQisBusy(c);
+        struct timespec ts = {0, 20 * 1000000L};
+        nanosleep(&ts, NULL);
+    }
+    db_pool_release(pool, c, false);
+    assert_int_equal(db_pool_destroy(pool, 1000), 0);
+    log_set_fd(2);
+
+    off_t end = lseek(fd, 0, SEEK_END);
+    assert_true(end > 0);
+    char *text = calloc(1, (size_t)end + 1);
+    assert_non_null(text);
+    assert_int_equal(pread(fd, text, (size_t)end, 0), end);
+    close(fd);
+    int lines = 0;
+    for (char *line = text; *line;) { /* every line is one JSON object */
+        char *eol = strchr(line, '\n');
+        assert_non_null(eol);
+        *eol = '\0';
+        if (line[0] != '{' || eol[-1] != '}')
+            fail_msg("not a JSON line: %s", line);
+        *eol = '\n';
+        line = eol + 1;
+        lines++;
+    }
+    if (lines < 3)
+        fail_msg("a line per notice expected, got %d, the last: %s", lines, strrchr(text, '{'));
+    assert_non_null(strstr(text, "\"level\":\"info\",\"msg\":\"database notice\","
+                                 "\"severity\":\"NOTICE\",\"code\":\"00000\","
+                                 "\"message\":\"note 1\""));
+    assert_non_null(strstr(text, "\"level\":\"warn\",\"msg\":\"database notice\","
+                                 "\"severity\":\"WARNING\",\"code\":\"01000\","
+                                 "\"message\":\"careful 2\""));
+    assert_non_null(strstr(text, "\"severity\":\"FATAL\",\"code\":\"57P01\""));
+    assert_null(strstr(text, "no transaction in progress"));
+    free(text);
+}
+
 struct run_count {
     int calls;
     int fail_with; /* 0: succeed; 1: an ordinary error */
@@ -697,6 +763,7 @@ int main(void)
         DBT(test_full_pool_times_out),
         DBT(test_waiter_gets_released_connection),
         DBT(test_killed_connection_detected),
+        DBT(test_notices_are_logged),
         DBT(test_pool_run_retries_a_dead_connection),
         DBT(test_release_broken_closes),
         DBT(test_release_mid_transaction_discarded),
