@@ -1136,9 +1136,11 @@ void hubspot_schema_list_free(struct hs_object **list, size_t n)
 }
 
 int hubspot_schema_get_doc(struct hubspot_client *hc, struct crm_http *h, const char *object_type,
-                           json_object **doc, struct crm_error *err)
+                           json_object **doc, struct hs_object **out, struct crm_error *err)
 {
-    *doc = NULL;
+    *out = NULL;
+    if (doc)
+        *doc = NULL;
     set_op(err, "schema_get");
     const char *segs[] = {object_type, NULL};
     char *url = build_url(hc, hc->schemas_prefix, segs, NULL);
@@ -1150,28 +1152,24 @@ int hubspot_schema_get_doc(struct hubspot_client *hc, struct crm_http *h, const 
     if (rc < 0)
         return -1;
     char why[256];
-    struct hs_object *check = hs_object_from_schema(c.json, why, sizeof why);
-    if (!check) {
+    *out = hs_object_from_schema(c.json, why, sizeof why);
+    if (!*out) {
         json_object_put(c.json);
         crm_error_set(err, CRM_HUBSPOT, CRM_ERR_PERMANENT, c.status, "invalid_answer",
                       "the answer is not an object schema: %s", why);
         return -1;
     }
-    hs_object_free(check);
-    *doc = c.json;
+    if (doc)
+        *doc = c.json;
+    else
+        json_object_put(c.json);
     return 0;
 }
 
 int hubspot_schema_get(struct hubspot_client *hc, struct crm_http *h, const char *object_type,
                        struct hs_object **out, struct crm_error *err)
 {
-    *out = NULL;
-    json_object *doc = NULL;
-    if (hubspot_schema_get_doc(hc, h, object_type, &doc, err) != 0)
-        return -1;
-    *out = hs_object_from_schema(doc, NULL, 0);
-    json_object_put(doc);
-    return *out ? 0 : oom(err);
+    return hubspot_schema_get_doc(hc, h, object_type, NULL, out, err);
 }
 
 int hubspot_schema_list(struct hubspot_client *hc, struct crm_http *h, struct hs_object ***out,

@@ -230,10 +230,10 @@ int hubspot_schema_list(struct hubspot_client *hc, struct crm_http *h, struct hs
 /* One schema by objectTypeId or fully qualified name. Caller frees *out with hs_object_free(). */
 int hubspot_schema_get(struct hubspot_client *hc, struct crm_http *h, const char *object_type,
                        struct hs_object **out, struct crm_error *err);
-/* The same schema as the document HubSpot answered (checked by hs_object_from_schema()); caller
- * puts *doc. 0, or -1 with err. */
+/* hubspot_schema_get that also gives the document HubSpot answered (doc may be NULL; else the
+ * caller puts *doc): one answer, parsed once. 0, or -1 with err (*out and *doc NULL). */
 int hubspot_schema_get_doc(struct hubspot_client *hc, struct crm_http *h, const char *object_type,
-                           json_object **doc, struct crm_error *err);
+                           json_object **doc, struct hs_object **out, struct crm_error *err);
 void hubspot_schema_list_free(struct hs_object **list, size_t n);
 
 /* ---- associations (v4) ---- */

@@ -2,8 +2,9 @@
  * worker (design in live_schemas.h).
  *
  * Owns the entries and the documents in them (a private deep copy of the describe, the schema
- * document HubSpot answered); builds each caller's objects from them under the mutex, so the
- * documents are only ever touched by one thread at a time. Must not: call a CRM with the mutex
+ * document HubSpot answered). The worker that reads a pair keeps the objects it built from its
+ * answer; the others build theirs from the kept documents under the mutex, so the documents are
+ * only ever touched by one thread at a time. Must not: call a CRM with the mutex
  * held. */
 #include "sync/live_schemas.h"
 
@@ -72,19 +73,30 @@ void live_schemas_destroy(struct live_schemas *ls)
     free(ls);
 }
 
-/* The entry of a pair, added when missing (NULL when out of memory). Caller holds the lock. */
-static struct entry *entry_of(struct live_schemas *ls, const char *sf_object, const char *hs_object)
+/* The index of a pair's entry, or ls->n when it has none. Caller holds the lock. */
+static size_t entry_find(const struct live_schemas *ls, const char *sf_object,
+                         const char *hs_object)
 {
-    for (size_t i = 0; i < ls->n; i++) {
-        struct entry *e = &ls->entries[i];
-        if (strcmp(e->sf_object, sf_object) == 0 && strcmp(e->hs_object, hs_object) == 0)
-            return e;
-    }
+    size_t i = 0;
+    while (i < ls->n && (strcmp(ls->entries[i].sf_object, sf_object) != 0 ||
+                         strcmp(ls->entries[i].hs_object, hs_object) != 0))
+        i++;
+    return i;
+}
+
+/* The index of a pair's entry, added when missing; -1 when out of memory. An index stays valid
+ * while the lock is let go (entries are never removed or reordered; only their array may move).
+ * Caller holds the lock. */
+static long entry_index(struct live_schemas *ls, const char *sf_object, const char *hs_object)
+{
+    size_t i = entry_find(ls, sf_object, hs_object);
+    if (i < ls->n)
+        return (long)i;
     if (ls->n == ls->cap) {
         size_t cap = ls->cap ? ls->cap * 2 : 4;
         struct entry *grown = realloc(ls->entries, cap * sizeof *grown);
         if (!grown)
-            return NULL;
+            return -1;
         ls->entries = grown;
         ls->cap = cap;
     }
@@ -94,10 +106,9 @@ static struct entry *entry_of(struct live_schemas *ls, const char *sf_object, co
     e->hs_object = strdup(hs_object);
     if (!e->sf_object || !e->hs_object) {
         entry_clear(e);
-        return NULL;
+        return -1;
     }
-    ls->n++;
-    return e;
+    return (long)ls->n++;
 }
 
 static bool usable(const struct live_schemas *ls, const struct entry *e, const char *sig)
@@ -106,7 +117,7 @@ static bool usable(const struct live_schemas *ls, const struct entry *e, const c
            ls->ttl_ms > 0 && clock_mono_ms() - e->read_mono_ms < ls->ttl_ms;
 }
 
-/* The caller's objects, built from the entry's documents. Caller holds the lock. */
+/* A waiting worker's objects, built from the entry's documents. Caller holds the lock. */
 static int build(const struct entry *e, struct sf_object **sf, struct hs_object **hs, char *err,
                  size_t errlen)
 {
@@ -122,13 +133,30 @@ static int build(const struct entry *e, struct sf_object **sf, struct hs_object 
     return 0;
 }
 
-/* Reads both schemas from the CRMs (no lock held): the describe's private copy and HubSpot's
- * document. 0, or -1 with err. */
-static int read_pair(struct salesforce_client *sc, struct hubspot_client *hc, struct crm_http *h,
-                     const char *sf_object, const char *hs_object, json_object **sf_doc,
-                     json_object **hs_doc, char *err, size_t errlen)
+/* What one read of a pair gives: the documents to keep and the reader's own objects. */
+struct pair_read {
+    json_object *sf_doc, *hs_doc;
+    struct sf_object *sf;
+    struct hs_object *hs;
+};
+
+static void pair_read_free(struct pair_read *r)
 {
-    *sf_doc = *hs_doc = NULL;
+    json_object_put(r->sf_doc);
+    json_object_put(r->hs_doc);
+    sf_object_free(r->sf);
+    hs_object_free(r->hs);
+    memset(r, 0, sizeof *r);
+}
+
+/* Reads both schemas from the CRMs (no lock held): the describe (a private copy of the client's
+ * cached document, and the reader's object built from it) and HubSpot's schema (document and
+ * object from one answer). 0, or -1 with err and nothing in r. */
+static int read_pair(struct salesforce_client *sc, struct hubspot_client *hc, struct crm_http *h,
+                     const char *sf_object, const char *hs_object, struct pair_read *r, char *err,
+                     size_t errlen)
+{
+    memset(r, 0, sizeof *r);
     struct crm_error ce;
     crm_error_clear(&ce);
     const struct salesforce_describe *d = NULL;
@@ -136,41 +164,20 @@ static int read_pair(struct salesforce_client *sc, struct hubspot_client *hc, st
         crm_error_format(&ce, err, errlen);
         return -1;
     }
-    int copied = json_object_deep_copy(d->raw, sf_doc, NULL);
+    r->sf = sf_object_from_describe(d->raw, err, errlen);
+    int copied = r->sf ? json_object_deep_copy(d->raw, &r->sf_doc, NULL) : -1;
     salesforce_describe_release(d);
     if (copied != 0) {
-        snprintf(err, errlen, "out of memory copying the describe of %s", sf_object);
+        if (r->sf)
+            snprintf(err, errlen, "out of memory copying the describe of %s", sf_object);
+        pair_read_free(r);
         return -1;
     }
-    if (hubspot_schema_get_doc(hc, h, hs_object, hs_doc, &ce) != 0) {
+    if (hubspot_schema_get_doc(hc, h, hs_object, &r->hs_doc, &r->hs, &ce) != 0) {
         crm_error_format(&ce, err, errlen);
-        json_object_put(*sf_doc);
-        *sf_doc = NULL;
+        pair_read_free(r);
         return -1;
     }
-    return 0;
-}
-
-/* Stores a read in the entry (taking the documents). 0, or -1 when out of memory. Caller holds
- * the lock. */
-static int store(struct live_schemas *ls, struct entry *e, const char *sig, json_object *sf_doc,
-                 json_object *hs_doc)
-{
-    char *copy = strdup(sig);
-    if (!copy) {
-        json_object_put(sf_doc);
-        json_object_put(hs_doc);
-        return -1;
-    }
-    free(e->sig);
-    e->sig = copy;
-    json_object_put(e->sf_doc);
-    json_object_put(e->hs_doc);
-    e->sf_doc = sf_doc;
-    e->hs_doc = hs_doc;
-    e->read_mono_ms = clock_mono_ms();
-    e->stale = false;
-    ls->reads++;
     return 0;
 }
 
@@ -184,49 +191,46 @@ int live_schemas_get(struct live_schemas *ls, struct salesforce_client *sc,
     if (!sig)
         sig = "";
     pthread_mutex_lock(&ls->lock);
-    struct entry *e = entry_of(ls, sf_object, hs_object);
-    if (!e) {
+    long i = entry_index(ls, sf_object, hs_object);
+    if (i < 0) {
         pthread_mutex_unlock(&ls->lock);
         snprintf(err, errlen, "out of memory");
         return -1;
     }
-    /* Entries never move while a worker waits or reads: only entry_of adds (and may move them),
-     * so each step finds its entry again by the pair after the lock was let go. */
-    while (e->reading) {
+    while (ls->entries[i].reading)
         pthread_cond_wait(&ls->read_done, &ls->lock);
-        e = entry_of(ls, sf_object, hs_object);
-        if (!e) {
-            pthread_mutex_unlock(&ls->lock);
-            snprintf(err, errlen, "out of memory");
-            return -1;
-        }
-    }
-    if (usable(ls, e, sig)) {
-        int rc = build(e, sf, hs, err, errlen);
+    if (usable(ls, &ls->entries[i], sig)) {
+        int rc = build(&ls->entries[i], sf, hs, err, errlen);
         pthread_mutex_unlock(&ls->lock);
         return rc;
     }
-    e->reading = true;
+    ls->entries[i].reading = true;
     pthread_mutex_unlock(&ls->lock);
 
-    json_object *sf_doc = NULL, *hs_doc = NULL;
-    int rc = read_pair(sc, hc, h, sf_object, hs_object, &sf_doc, &hs_doc, err, errlen);
+    struct pair_read r;
+    int rc = read_pair(sc, hc, h, sf_object, hs_object, &r, err, errlen);
+    char *sig_copy = rc == 0 ? strdup(sig) : NULL;
 
     pthread_mutex_lock(&ls->lock);
-    e = entry_of(ls, sf_object, hs_object); /* found: entries are never removed */
-    if (e)
-        e->reading = false;
-    if (rc == 0 && !e) {
-        json_object_put(sf_doc);
-        json_object_put(hs_doc);
-        rc = -1;
-        snprintf(err, errlen, "out of memory");
-    } else if (rc == 0) {
-        rc = store(ls, e, sig, sf_doc, hs_doc);
-        if (rc == 0)
-            rc = build(e, sf, hs, err, errlen);
-        else
-            snprintf(err, errlen, "out of memory");
+    struct entry *e = &ls->entries[i];
+    e->reading = false;
+    if (sig_copy) { /* keep the documents; the objects are this reader's */
+        free(e->sig);
+        e->sig = sig_copy;
+        json_object_put(e->sf_doc);
+        json_object_put(e->hs_doc);
+        e->sf_doc = r.sf_doc;
+        e->hs_doc = r.hs_doc;
+        e->read_mono_ms = clock_mono_ms();
+        e->stale = false;
+        ls->reads++;
+        *sf = r.sf;
+        *hs = r.hs;
+    } else if (rc == 0) { /* read, but no room to keep it: this reader still has its objects */
+        json_object_put(r.sf_doc);
+        json_object_put(r.hs_doc);
+        *sf = r.sf;
+        *hs = r.hs;
     }
     pthread_cond_broadcast(&ls->read_done);
     pthread_mutex_unlock(&ls->lock);
@@ -236,11 +240,9 @@ int live_schemas_get(struct live_schemas *ls, struct salesforce_client *sc,
 void live_schemas_invalidate(struct live_schemas *ls, const char *sf_object, const char *hs_object)
 {
     pthread_mutex_lock(&ls->lock);
-    for (size_t i = 0; i < ls->n; i++) {
-        struct entry *e = &ls->entries[i];
-        if (strcmp(e->sf_object, sf_object) == 0 && strcmp(e->hs_object, hs_object) == 0)
-            e->stale = true;
-    }
+    size_t i = entry_find(ls, sf_object, hs_object);
+    if (i < ls->n)
+        ls->entries[i].stale = true;
     pthread_mutex_unlock(&ls->lock);
 }
 
